@@ -1,0 +1,399 @@
+//! What a node is configured to do: the strategy, the timing (interval, timeout,
+//! threshold), the detector, and the named presets. [`Config::validate`] refuses settings
+//! that cannot work, with a message that says what to change.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// How liveness information flows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StrategyKind {
+    /// Every node sends a heartbeat to every other node each interval.
+    Push,
+    /// Monitors poll every node each interval; the others learn the monitors' verdicts.
+    Pull,
+}
+
+/// How silence is turned into a verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DetectorKind {
+    /// Dead after `threshold` consecutive missed heartbeats.
+    Missed,
+    /// Dead when the phi accrual value reaches `phi.threshold` (Hayashibara et al.).
+    Phi,
+}
+
+/// Parameters of the phi accrual detector, named as in Akka.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PhiConfig {
+    /// Phi at which a member is declared dead (suspect at half of it).
+    pub threshold: f64,
+    /// How many inter-arrival samples are kept.
+    pub window: usize,
+    /// Floor on the standard deviation, so a perfectly regular sender is not judged on
+    /// microseconds of jitter.
+    #[serde(with = "crate::config::serde_duration")]
+    pub min_std_dev: Duration,
+    /// Silence tolerated on top of the mean inter-arrival time.
+    #[serde(with = "crate::config::serde_duration")]
+    pub acceptable_pause: Duration,
+}
+
+/// A named starting point for the timing settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Preset {
+    /// Web applications: 10 s interval, 3 misses.
+    Web,
+    /// High-traffic services: 3 s interval, 3 misses.
+    HighTraffic,
+    /// Background jobs: 20 s interval, 3 misses.
+    Background,
+    /// Tests and demos on one machine: 200 ms interval, 3 misses.
+    LanFast,
+}
+
+impl Preset {
+    /// Every preset, in the order the CLI lists them.
+    pub const ALL: [Preset; 4] = [Preset::Web, Preset::HighTraffic, Preset::Background, Preset::LanFast];
+
+    /// The preset's name as typed on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::Web => "web",
+            Preset::HighTraffic => "high-traffic",
+            Preset::Background => "background",
+            Preset::LanFast => "lan-fast",
+        }
+    }
+
+    /// The heartbeat interval.
+    pub fn interval(self) -> Duration {
+        match self {
+            Preset::Web => Duration::from_secs(10),
+            Preset::HighTraffic => Duration::from_secs(3),
+            Preset::Background => Duration::from_secs(20),
+            Preset::LanFast => Duration::from_millis(200),
+        }
+    }
+
+    /// Consecutive misses before a member is declared dead.
+    pub fn threshold(self) -> u32 {
+        3
+    }
+}
+
+impl FromStr for Preset {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Preset, String> {
+        Preset::ALL.into_iter().find(|p| p.name() == s).ok_or_else(|| {
+            let names: Vec<_> = Preset::ALL.iter().map(|p| p.name()).collect();
+            format!("unknown preset `{s}`; choose one of: {}", names.join(", "))
+        })
+    }
+}
+
+impl FromStr for StrategyKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<StrategyKind, String> {
+        match s {
+            "push" => Ok(StrategyKind::Push),
+            "pull" => Ok(StrategyKind::Pull),
+            _ => Err(format!("unknown strategy `{s}`; choose push or pull")),
+        }
+    }
+}
+
+impl FromStr for DetectorKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<DetectorKind, String> {
+        match s {
+            "missed" => Ok(DetectorKind::Missed),
+            "phi" => Ok(DetectorKind::Phi),
+            _ => Err(format!("unknown detector `{s}`; choose missed or phi")),
+        }
+    }
+}
+
+/// A node's validated protocol configuration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Config {
+    /// How liveness information flows.
+    pub strategy: StrategyKind,
+    /// Push only: every heartbeat is acknowledged, round trips are measured, and a node
+    /// that receives no acknowledgements learns that it is cut off.
+    pub ack: bool,
+    /// Pull only: the names of the nodes that poll the others.
+    pub monitors: Vec<String>,
+    /// Time between two heartbeats (or polls).
+    #[serde(with = "serde_duration")]
+    pub interval: Duration,
+    /// Silence after the last heartbeat before the next one counts as missed (≥ interval).
+    #[serde(with = "serde_duration")]
+    pub timeout: Duration,
+    /// Consecutive missed heartbeats that declare a member dead.
+    pub threshold: u32,
+    /// Which failure detector judges silence.
+    pub detector: DetectorKind,
+    /// Phi accrual parameters (used when `detector` is `phi`).
+    pub phi: PhiConfig,
+}
+
+impl Config {
+    /// The configuration of `preset` for `strategy`, every other field derived from it.
+    pub fn preset(preset: Preset, strategy: StrategyKind) -> Config {
+        Config::with_timing(strategy, preset.interval(), preset.threshold())
+    }
+
+    /// A configuration whose timeout and phi parameters are derived from `interval` and
+    /// `threshold`: timeout = interval; phi's acceptable pause makes it declare death
+    /// about when `threshold` misses would on a steady network.
+    pub fn with_timing(strategy: StrategyKind, interval: Duration, threshold: u32) -> Config {
+        Config {
+            strategy,
+            ack: false,
+            monitors: Vec::new(),
+            interval,
+            timeout: interval,
+            threshold,
+            detector: DetectorKind::Missed,
+            phi: PhiConfig::for_timing(interval, threshold),
+        }
+    }
+
+    /// Silence after the last heartbeat at which the missed-heartbeat detector declares
+    /// death: `timeout + (threshold − 1) × interval`.
+    pub fn dead_after(&self) -> Duration {
+        self.timeout + self.interval * self.threshold.saturating_sub(1)
+    }
+
+    /// Refuses a configuration that cannot work. The message names the field and the fix.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.interval < Duration::from_millis(10) {
+            return Err(ConfigError::IntervalTooShort(self.interval));
+        }
+        if self.interval > Duration::from_secs(3600) {
+            return Err(ConfigError::IntervalTooLong(self.interval));
+        }
+        if self.threshold == 0 {
+            return Err(ConfigError::ZeroThreshold);
+        }
+        if self.threshold > 100 {
+            return Err(ConfigError::ThresholdTooHigh(self.threshold));
+        }
+        if self.timeout < self.interval {
+            return Err(ConfigError::TimeoutShorterThanInterval {
+                timeout: self.timeout,
+                interval: self.interval,
+            });
+        }
+        self.validate_phi()?;
+        self.validate_roles()
+    }
+
+    fn validate_phi(&self) -> Result<(), ConfigError> {
+        if !(self.phi.threshold.is_finite() && self.phi.threshold > 0.0) {
+            return Err(ConfigError::BadPhiThreshold(self.phi.threshold));
+        }
+        if self.phi.window < 2 || self.phi.window > 10_000 {
+            return Err(ConfigError::BadPhiWindow(self.phi.window));
+        }
+        if self.phi.min_std_dev.is_zero() {
+            return Err(ConfigError::ZeroMinStdDev);
+        }
+        Ok(())
+    }
+
+    fn validate_roles(&self) -> Result<(), ConfigError> {
+        match self.strategy {
+            StrategyKind::Pull if self.monitors.is_empty() => Err(ConfigError::PullWithoutMonitors),
+            StrategyKind::Push if !self.monitors.is_empty() => Err(ConfigError::MonitorsWithoutPull),
+            StrategyKind::Pull if self.ack => Err(ConfigError::AckWithoutPush),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl PhiConfig {
+    /// Akka's defaults (threshold 8, 1,000 samples), with the standard-deviation floor at
+    /// a tenth of the interval and the pause set so that death is declared after about
+    /// `threshold` intervals of silence.
+    pub fn for_timing(interval: Duration, threshold: u32) -> PhiConfig {
+        let pause = (interval * threshold.saturating_sub(1)).saturating_sub(interval / 2);
+        PhiConfig {
+            threshold: 8.0,
+            window: 1000,
+            min_std_dev: interval / 10,
+            acceptable_pause: pause,
+        }
+    }
+}
+
+/// A configuration that was refused, and why.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConfigError {
+    /// The interval is below 10 ms.
+    #[error("interval {0:?} is too short: use at least 10ms")]
+    IntervalTooShort(Duration),
+    /// The interval is above an hour.
+    #[error("interval {0:?} is too long: use at most 1h")]
+    IntervalTooLong(Duration),
+    /// A threshold of zero would declare every member dead at once.
+    #[error("threshold 0 would declare members dead without a single missed heartbeat: use 1 or more (3 is usual)")]
+    ZeroThreshold,
+    /// The threshold is above 100.
+    #[error("threshold {0} is too high: use at most 100 missed heartbeats")]
+    ThresholdTooHigh(u32),
+    /// The timeout is shorter than the interval.
+    #[error(
+        "timeout {timeout:?} is shorter than interval {interval:?}: heartbeats would count as missed before they are due; set timeout to at least the interval"
+    )]
+    TimeoutShorterThanInterval {
+        /// The configured timeout.
+        timeout: Duration,
+        /// The configured interval.
+        interval: Duration,
+    },
+    /// The phi threshold is not a positive number.
+    #[error("phi threshold {0} must be a positive number (8 is usual)")]
+    BadPhiThreshold(f64),
+    /// The phi window is out of range.
+    #[error("phi window {0} must be between 2 and 10000 samples (1000 is usual)")]
+    BadPhiWindow(usize),
+    /// The phi standard-deviation floor is zero.
+    #[error("phi min_std_dev must be above zero (a tenth of the interval is usual)")]
+    ZeroMinStdDev,
+    /// Pull needs at least one monitor.
+    #[error("strategy pull needs at least one monitor: name them with --monitor NAME[,NAME...]")]
+    PullWithoutMonitors,
+    /// Monitors only make sense for pull.
+    #[error("monitors are only used by strategy pull: drop --monitor or use --strategy pull")]
+    MonitorsWithoutPull,
+    /// Acknowledgements only make sense for push.
+    #[error("--ack applies to strategy push only (pull replies are acknowledgements already)")]
+    AckWithoutPush,
+}
+
+/// Durations as human-readable strings ("200ms", "10s") in TOML and JSON.
+pub mod serde_duration {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes `200ms`, `10s`, `1m 30s`.
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format_duration(*d))
+    }
+
+    /// Reads what [`parse_duration`] accepts.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        parse_duration(&text).map_err(serde::de::Error::custom)
+    }
+
+    /// Parses `250ms`, `1s`, `1.5s`, `2m`, `1h`.
+    pub fn parse_duration(text: &str) -> Result<Duration, String> {
+        let text = text.trim();
+        let split = text
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(text.len());
+        let (number, unit) = text.split_at(split);
+        let value: f64 = number
+            .parse()
+            .map_err(|_| format!("`{text}` is not a duration: write a number and a unit, like 200ms, 1s or 2m"))?;
+        let seconds = match unit.trim() {
+            "us" | "µs" => value / 1e6,
+            "ms" => value / 1e3,
+            "s" => value,
+            "m" => value * 60.0,
+            "h" => value * 3600.0,
+            "" => return Err(format!("`{text}` has no unit: write 200ms, 1s or 2m")),
+            other => return Err(format!("unknown unit `{other}` in `{text}`: use us, ms, s, m or h")),
+        };
+        if !seconds.is_finite() || seconds > 1e9 {
+            return Err(format!("`{text}` is out of range"));
+        }
+        Ok(Duration::from_secs_f64(seconds))
+    }
+
+    /// The shortest exact rendering in one unit.
+    pub fn format_duration(d: Duration) -> String {
+        let micros = d.as_micros();
+        match micros {
+            0 => "0s".to_string(),
+            m if m % 3_600_000_000 == 0 => format!("{}h", m / 3_600_000_000),
+            m if m % 60_000_000 == 0 => format!("{}m", m / 60_000_000),
+            m if m % 1_000_000 == 0 => format!("{}s", m / 1_000_000),
+            m if m % 1_000 == 0 => format!("{}ms", m / 1_000),
+            m => format!("{m}us"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::serde_duration::{format_duration, parse_duration};
+    use super::*;
+
+    #[test]
+    fn presets_follow_the_published_guidance() {
+        let table = [
+            (Preset::Web, 10_000),
+            (Preset::HighTraffic, 3_000),
+            (Preset::Background, 20_000),
+            (Preset::LanFast, 200),
+        ];
+        for (preset, millis) in table {
+            let config = Config::preset(preset, StrategyKind::Push);
+            assert_eq!(config.interval, Duration::from_millis(millis));
+            assert_eq!(config.threshold, 3);
+            assert_eq!(config.validate(), Ok(()));
+            assert_eq!(preset.name().parse::<Preset>(), Ok(preset));
+        }
+    }
+
+    #[test]
+    fn a_timeout_shorter_than_the_interval_is_refused_with_the_fix() {
+        let mut config = Config::preset(Preset::Web, StrategyKind::Push);
+        config.timeout = Duration::from_secs(5);
+        let message = config.validate().unwrap_err().to_string();
+        assert!(message.contains("timeout 5s is shorter than interval 10s"), "{message}");
+        assert!(message.contains("at least the interval"), "{message}");
+    }
+
+    #[test]
+    fn a_zero_threshold_is_refused() {
+        let mut config = Config::preset(Preset::Web, StrategyKind::Push);
+        config.threshold = 0;
+        assert_eq!(config.validate(), Err(ConfigError::ZeroThreshold));
+    }
+
+    #[test]
+    fn pull_without_monitors_is_refused() {
+        let config = Config::preset(Preset::Web, StrategyKind::Pull);
+        assert_eq!(config.validate(), Err(ConfigError::PullWithoutMonitors));
+    }
+
+    #[test]
+    fn death_is_declared_after_timeout_plus_the_remaining_misses() {
+        let config = Config::preset(Preset::LanFast, StrategyKind::Push);
+        assert_eq!(config.dead_after(), Duration::from_millis(600));
+    }
+
+    #[test]
+    fn durations_parse_in_every_documented_unit() {
+        assert_eq!(parse_duration("200ms"), Ok(Duration::from_millis(200)));
+        assert_eq!(parse_duration("1s"), Ok(Duration::from_secs(1)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("10").unwrap_err().contains("no unit"));
+        assert!(parse_duration("5 parsecs").unwrap_err().contains("unknown unit"));
+        assert!(parse_duration("fast").unwrap_err().contains("not a duration"));
+        assert_eq!(format_duration(Duration::from_millis(200)), "200ms");
+        assert_eq!(format_duration(Duration::from_secs(120)), "2m");
+    }
+}

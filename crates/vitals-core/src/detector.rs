@@ -1,0 +1,360 @@
+//! Failure detectors: pure functions of arrival times. A detector is fed the arrival time
+//! of each heartbeat from one member and answers, for any `now`, how suspicious the
+//! silence is and when its verdict will next change. It never sends or schedules anything.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use crate::config::{Config, DetectorKind, PhiConfig};
+use crate::time::Instant;
+
+/// What a detector concludes about one member at one instant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verdict {
+    /// Heard from recently enough.
+    Alive,
+    /// Late, but not yet dead.
+    Suspect,
+    /// Silent for too long.
+    Dead,
+}
+
+/// One member's detector, of the kind the configuration names.
+#[derive(Clone, Debug)]
+pub enum Detector {
+    /// Counts consecutive missed heartbeats.
+    Missed(MissedHeartbeats),
+    /// Phi accrual over the inter-arrival history.
+    Phi(PhiAccrual),
+}
+
+impl Detector {
+    /// A detector for a member last heard from (or first expected) at `now`.
+    pub fn new(config: &Config, now: Instant) -> Detector {
+        match config.detector {
+            DetectorKind::Missed => Detector::Missed(MissedHeartbeats::new(config, now)),
+            DetectorKind::Phi => Detector::Phi(PhiAccrual::new(&config.phi, config.interval, now)),
+        }
+    }
+
+    /// A heartbeat arrived at `now`.
+    pub fn arrival(&mut self, now: Instant) {
+        match self {
+            Detector::Missed(d) => d.arrival(now),
+            Detector::Phi(d) => d.arrival(now),
+        }
+    }
+
+    /// The verdict at `now`.
+    pub fn verdict(&self, now: Instant) -> Verdict {
+        match self {
+            Detector::Missed(d) => d.verdict(now),
+            Detector::Phi(d) => d.verdict(now),
+        }
+    }
+
+    /// The first instant after the last arrival at which the verdict is worse than it is
+    /// at `now`; `None` once it is `Dead`.
+    pub fn next_change(&self, now: Instant) -> Option<Instant> {
+        match self {
+            Detector::Missed(d) => d.next_change(now),
+            Detector::Phi(d) => d.next_change(now),
+        }
+    }
+
+    /// The detector's reading at `now`: missed heartbeats, or phi.
+    pub fn level(&self, now: Instant) -> f64 {
+        match self {
+            Detector::Missed(d) => f64::from(d.misses(now)),
+            Detector::Phi(d) => d.phi(now),
+        }
+    }
+
+    /// Silence since the last arrival at which this detector declares death (its
+    /// effective timeout).
+    pub fn dead_after(&self) -> Duration {
+        match self {
+            Detector::Missed(d) => d.dead_at - d.last,
+            Detector::Phi(d) => d.silence_for(d.config.threshold),
+        }
+    }
+}
+
+/// Dead after `threshold` consecutive misses: a heartbeat is missed when none arrives
+/// within `timeout` of the previous one, and each further `interval` of silence is one
+/// more miss. Suspect half an interval after the first miss (so a heartbeat that is
+/// merely a little late does not raise a suspicion). One miss never kills when
+/// `threshold` > 1.
+#[derive(Clone, Debug)]
+pub struct MissedHeartbeats {
+    last: Instant,
+    timeout: Duration,
+    interval: Duration,
+    suspect_at: Instant,
+    dead_at: Instant,
+    dead_after: Duration,
+    suspect_after: Duration,
+}
+
+impl MissedHeartbeats {
+    /// A detector whose last heartbeat was at `now`.
+    pub fn new(config: &Config, now: Instant) -> MissedHeartbeats {
+        let dead_after = config.dead_after();
+        let suspect_after = (config.timeout + config.interval / 2).min(dead_after);
+        let mut detector = MissedHeartbeats {
+            last: now,
+            timeout: config.timeout,
+            interval: config.interval,
+            suspect_at: now,
+            dead_at: now,
+            dead_after,
+            suspect_after,
+        };
+        detector.arrival(now);
+        detector
+    }
+
+    fn arrival(&mut self, now: Instant) {
+        self.last = self.last.max(now);
+        self.suspect_at = self.last + self.suspect_after;
+        self.dead_at = self.last + self.dead_after;
+    }
+
+    fn verdict(&self, now: Instant) -> Verdict {
+        if now >= self.dead_at {
+            Verdict::Dead
+        } else if now >= self.suspect_at {
+            Verdict::Suspect
+        } else {
+            Verdict::Alive
+        }
+    }
+
+    fn next_change(&self, now: Instant) -> Option<Instant> {
+        match self.verdict(now) {
+            Verdict::Alive => Some(self.suspect_at),
+            Verdict::Suspect => Some(self.dead_at),
+            Verdict::Dead => None,
+        }
+    }
+
+    /// Heartbeats due but not received at `now`.
+    pub fn misses(&self, now: Instant) -> u32 {
+        let silence = now - self.last;
+        if silence < self.timeout {
+            return 0;
+        }
+        let extra = (silence - self.timeout).as_micros() / self.interval.as_micros().max(1);
+        u32::try_from(extra + 1).unwrap_or(u32::MAX)
+    }
+}
+
+/// The phi accrual failure detector (Hayashibara et al., 2004) as Akka implements it:
+/// inter-arrival times are modelled as a normal distribution, and
+/// `phi = -log10(P(a heartbeat arrives later than now))`, with Akka's logistic
+/// approximation of the normal CDF. Suspect at `threshold / 2`, dead at `threshold`.
+#[derive(Clone, Debug)]
+pub struct PhiAccrual {
+    config: PhiConfig,
+    last: Instant,
+    intervals_us: VecDeque<f64>,
+    sum: f64,
+    sum_squares: f64,
+}
+
+impl PhiAccrual {
+    /// A detector whose history is seeded, as Akka's is, with two samples around the
+    /// expected interval (first estimate ± a quarter of it).
+    pub fn new(config: &PhiConfig, interval: Duration, now: Instant) -> PhiAccrual {
+        let mut detector = PhiAccrual {
+            config: config.clone(),
+            last: now,
+            intervals_us: VecDeque::with_capacity(config.window.min(64)),
+            sum: 0.0,
+            sum_squares: 0.0,
+        };
+        let mean = interval.as_micros() as f64;
+        detector.record(mean - mean / 4.0);
+        detector.record(mean + mean / 4.0);
+        detector
+    }
+
+    fn record(&mut self, interval_us: f64) {
+        if self.intervals_us.len() == self.config.window
+            && let Some(old) = self.intervals_us.pop_front()
+        {
+            self.sum -= old;
+            self.sum_squares -= old * old;
+        }
+        self.intervals_us.push_back(interval_us);
+        self.sum += interval_us;
+        self.sum_squares += interval_us * interval_us;
+    }
+
+    fn arrival(&mut self, now: Instant) {
+        if now > self.last {
+            self.record((now - self.last).as_micros() as f64);
+            self.last = now;
+        }
+    }
+
+    fn mean_and_std_dev(&self) -> (f64, f64) {
+        let n = self.intervals_us.len() as f64;
+        let mean = self.sum / n;
+        let variance = (self.sum_squares / n - mean * mean).max(0.0);
+        let std_dev = variance.sqrt().max(self.config.min_std_dev.as_micros() as f64);
+        (mean + self.config.acceptable_pause.as_micros() as f64, std_dev)
+    }
+
+    fn phi_after(&self, silence_us: f64) -> f64 {
+        let (mean, std_dev) = self.mean_and_std_dev();
+        let y = (silence_us - mean) / std_dev;
+        let e = (-y * (1.5976 + 0.070566 * y * y)).exp();
+        if silence_us > mean {
+            -(e / (1.0 + e)).log10()
+        } else {
+            -(1.0 - 1.0 / (1.0 + e)).log10()
+        }
+    }
+
+    /// Phi at `now`.
+    pub fn phi(&self, now: Instant) -> f64 {
+        self.phi_after((now - self.last).as_micros() as f64)
+    }
+
+    /// The shortest silence at which phi reaches `level` (phi grows with silence, so a
+    /// bisection over whole microseconds finds it).
+    fn silence_for(&self, level: f64) -> Duration {
+        let (mut low, mut high) = (0u64, 1u64 << 20);
+        while self.phi_after(high as f64) < level && high < (1u64 << 50) {
+            high *= 2;
+        }
+        while low < high {
+            let mid = low + (high - low) / 2;
+            if self.phi_after(mid as f64) >= level {
+                high = mid
+            } else {
+                low = mid + 1
+            }
+        }
+        Duration::from_micros(high)
+    }
+
+    fn verdict(&self, now: Instant) -> Verdict {
+        let phi = self.phi(now);
+        if phi >= self.config.threshold {
+            Verdict::Dead
+        } else if phi >= self.config.threshold / 2.0 {
+            Verdict::Suspect
+        } else {
+            Verdict::Alive
+        }
+    }
+
+    fn next_change(&self, now: Instant) -> Option<Instant> {
+        let level = match self.verdict(now) {
+            Verdict::Alive => self.config.threshold / 2.0,
+            Verdict::Suspect => self.config.threshold,
+            Verdict::Dead => return None,
+        };
+        Some(self.last + self.silence_for(level))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Preset, StrategyKind};
+
+    fn at(millis: u64) -> Instant {
+        Instant::from_micros(millis * 1000)
+    }
+
+    fn lan_fast(detector: DetectorKind) -> Config {
+        let mut config = Config::preset(Preset::LanFast, StrategyKind::Push);
+        config.detector = detector;
+        config
+    }
+
+    #[test]
+    fn one_missed_heartbeat_never_kills() {
+        let d = Detector::new(&lan_fast(DetectorKind::Missed), at(0));
+        // Interval 200 ms, threshold 3: one miss is a 400 ms gap.
+        assert_eq!(d.verdict(at(399)), Verdict::Suspect);
+        assert_ne!(d.verdict(at(599)), Verdict::Dead);
+    }
+
+    #[test]
+    fn threshold_consecutive_misses_kill() {
+        let d = Detector::new(&lan_fast(DetectorKind::Missed), at(0));
+        assert_eq!(d.level(at(199)), 0.0);
+        assert_eq!(d.level(at(200)), 1.0);
+        assert_eq!(d.verdict(at(299)), Verdict::Alive);
+        assert_eq!(d.verdict(at(300)), Verdict::Suspect);
+        assert_eq!(d.verdict(at(600)), Verdict::Dead);
+        assert_eq!(d.level(at(600)), 3.0);
+    }
+
+    #[test]
+    fn an_arrival_resets_the_missed_count() {
+        let mut d = Detector::new(&lan_fast(DetectorKind::Missed), at(0));
+        d.arrival(at(500));
+        assert_eq!(d.verdict(at(600)), Verdict::Alive);
+        assert_eq!(d.next_change(at(600)), Some(at(800)));
+    }
+
+    #[test]
+    fn next_change_names_the_instant_the_verdict_worsens() {
+        let d = Detector::new(&lan_fast(DetectorKind::Missed), at(0));
+        assert_eq!(d.next_change(at(0)), Some(at(300)));
+        assert_eq!(d.next_change(at(300)), Some(at(600)));
+        assert_eq!(d.next_change(at(600)), None);
+    }
+
+    #[test]
+    fn phi_rises_with_silence_and_crosses_the_threshold_near_threshold_intervals() {
+        let mut d = Detector::new(&lan_fast(DetectorKind::Phi), at(0));
+        for beat in 1..=50 {
+            d.arrival(at(beat * 200));
+        }
+        let last = 50 * 200;
+        assert!(d.level(at(last + 100)) < 0.5);
+        assert!(d.level(at(last + 500)) < d.level(at(last + 600)));
+        let dead_after = d.dead_after();
+        assert!(
+            dead_after > Duration::from_millis(500) && dead_after < Duration::from_millis(700),
+            "{dead_after:?}"
+        );
+        assert_eq!(d.verdict(at(last) + dead_after), Verdict::Dead);
+        assert_ne!(
+            d.verdict(at(last) + (dead_after - Duration::from_micros(1))),
+            Verdict::Dead
+        );
+    }
+
+    #[test]
+    fn phi_adapts_to_a_jittery_sender() {
+        let config = lan_fast(DetectorKind::Phi);
+        let mut steady = Detector::new(&config, at(0));
+        let mut jittery = Detector::new(&config, at(0));
+        let mut t = 0;
+        for beat in 0..100u64 {
+            steady.arrival(at(beat * 200));
+            t += if beat % 2 == 0 { 50 } else { 350 };
+            jittery.arrival(at(t));
+        }
+        assert!(jittery.dead_after() > steady.dead_after());
+    }
+
+    #[test]
+    fn phi_next_change_agrees_with_the_verdict() {
+        let mut d = Detector::new(&lan_fast(DetectorKind::Phi), at(0));
+        d.arrival(at(200));
+        let suspect_at = d.next_change(at(200)).unwrap();
+        assert_eq!(d.verdict(suspect_at), Verdict::Suspect);
+        assert_eq!(
+            d.verdict(Instant::from_micros(suspect_at.as_micros() - 1)),
+            Verdict::Alive
+        );
+    }
+}

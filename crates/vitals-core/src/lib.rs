@@ -1,0 +1,59 @@
+//! # vitals-core: the sans-IO failure-detection protocol
+//!
+//! A fully deterministic implementation of Vitals' heartbeat protocols. It contains no
+//! networking code, reads no clock and uses no global random generator: time is a value
+//! ([`Instant`]) passed into every input, randomness comes from a seeded [`Rng`], and
+//! everything the node wants done comes out of a queue ([`Node::poll_output`]). The real
+//! agent (`vitals-agent`) and the simulator drive this same code.
+//!
+//! ## Map
+//! - [`node`]: [`Node`], the state machine: `handle_*` in, `poll_*` out.
+//! - [`members`]: the membership table, the only place a status changes.
+//! - [`detector`]: missed-heartbeat and phi accrual detectors, pure functions of time.
+//! - `strategy`: push and pull, one module each.
+//! - [`message`] and [`wire`]: the vocabulary and its versioned encoding.
+//! - [`config`]: settings, presets and validation.
+//!
+//! ## Driving a node
+//!
+//! ```
+//! use vitals_core::{Command, Config, Instant, Node, Output, Peer, Preset, StrategyKind};
+//!
+//! let config = Config::preset(Preset::LanFast, StrategyKind::Push);
+//! let me = Peer { name: "a".into(), addr: "127.0.0.1:7946".parse().unwrap(), incarnation: 0 };
+//! let mut node = Node::new(me, config, 42, Instant::ZERO);
+//! node.handle_command(Instant::ZERO, Command::Join(vec!["127.0.0.2:7946".parse().unwrap()]));
+//! let mut sent = 0;
+//! while let Some(output) = node.poll_output() {
+//!     match output {
+//!         Output::Send { to, envelope } => sent += 1, // encode with wire::encode, send to `to`
+//!         Output::Event(event) => println!("{event:?}"),
+//!     }
+//! }
+//! assert_eq!(sent, 1); // the join
+//! // The host sleeps until node.poll_timeout(), then calls node.handle_tick(now), and
+//! // calls node.handle_message(now, src, wire::decode(datagram)?) for every datagram.
+//! ```
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod detector;
+pub mod members;
+pub mod message;
+pub mod node;
+mod rng;
+mod strategy;
+pub mod time;
+pub mod wire;
+
+#[cfg(test)]
+mod scenarios;
+#[cfg(test)]
+mod testing;
+
+pub use config::{Config, ConfigError, DetectorKind, PhiConfig, Preset, StrategyKind};
+pub use members::{Member, Transition};
+pub use message::{Envelope, Health, Incarnation, MemberEntry, Message, Peer, Status};
+pub use node::{Command, Event, Node, Output, Stats};
+pub use rng::Rng;
+pub use time::Instant;

@@ -1,0 +1,561 @@
+//! The membership table: every member this node knows, with its status, incarnation,
+//! health, round-trip time and failure detector.
+//!
+//! This module is the only place a member's status changes, and every change goes through
+//! [`Members::set_status`], which records exactly one [`Transition`]. Strategies report
+//! evidence (a direct message, second-hand news, a heartbeat arrival, a departure) and the
+//! table decides by the precedence rule of [`crate::message::Status`]. It never sends a
+//! message and never reads a clock.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::detector::{Detector, Verdict};
+use crate::message::{Health, Incarnation, MemberEntry, Peer, Status};
+use crate::time::Instant;
+
+/// One member as this node sees it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Member {
+    /// Unique name.
+    pub name: String,
+    /// Protocol address.
+    pub addr: SocketAddr,
+    /// The incarnation the status is about.
+    pub incarnation: Incarnation,
+    /// Current status.
+    pub status: Status,
+    /// When the status last changed.
+    pub since: Instant,
+    /// When this node last received anything from the member directly.
+    pub last_heard: Option<Instant>,
+    /// The member's last reported health.
+    pub health: Option<Health>,
+    /// Latest measured round-trip time, where acknowledgements or polls measure it.
+    pub rtt: Option<Duration>,
+}
+
+/// One status change of one member. Exactly one is recorded per change.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Transition {
+    /// The member.
+    pub name: String,
+    /// Its address.
+    pub addr: SocketAddr,
+    /// The incarnation of the new status.
+    pub incarnation: Incarnation,
+    /// The previous status; `None` when the member was not known.
+    pub from: Option<Status>,
+    /// The new status.
+    pub to: Status,
+    /// When it changed.
+    pub at: Instant,
+    /// For a local `Dead` verdict: the silence since the member was last heard from,
+    /// which bounds the time from its failure to its detection.
+    pub silence: Option<Duration>,
+}
+
+/// Which members this node judges with its own detectors. Others' statuses come only
+/// from what other nodes report (pull: members learn verdicts from the monitors).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Judged {
+    /// Every other member.
+    All,
+    /// Only these members.
+    Only(BTreeSet<String>),
+}
+
+/// How a direct message from a member was taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Observed {
+    /// The sender is alive at its incarnation.
+    Current,
+    /// The sender speaks for an incarnation this node holds dead, left, or superseded:
+    /// it must be told so that it can refute.
+    Stale,
+}
+
+#[derive(Clone, Debug)]
+struct Record {
+    member: Member,
+    detector: Option<Detector>,
+    probe: Option<(u64, Instant)>,
+}
+
+/// The membership table.
+#[derive(Clone, Debug)]
+pub struct Members {
+    me: String,
+    config: Config,
+    judged: Judged,
+    records: BTreeMap<String, Record>,
+    transitions: VecDeque<Transition>,
+    next_deadline: Option<Instant>,
+}
+
+/// Whether `(incarnation, status)` overrides what is held: a higher incarnation always
+/// does; at the same incarnation, only a status later in `Alive < Suspect < Dead < Left`.
+pub fn overrides(new: (Incarnation, Status), held: (Incarnation, Status)) -> bool {
+    new.0 > held.0 || (new.0 == held.0 && new.1 > held.1)
+}
+
+impl Members {
+    /// A table that holds only the local node, alive.
+    pub fn new(me: &Peer, config: &Config, judged: Judged, now: Instant) -> Members {
+        let mut members = Members {
+            me: me.name.clone(),
+            config: config.clone(),
+            judged,
+            records: BTreeMap::new(),
+            transitions: VecDeque::new(),
+            next_deadline: None,
+        };
+        members.insert(now, &me.name, me.addr, me.incarnation, Status::Alive);
+        members
+    }
+
+    /// The local node's own entry.
+    pub fn me(&self) -> &Member {
+        &self.records[&self.me].member
+    }
+
+    /// A member by name.
+    pub fn get(&self, name: &str) -> Option<&Member> {
+        self.records.get(name).map(|r| &r.member)
+    }
+
+    /// Every member, the local node included, in name order.
+    pub fn iter(&self) -> impl Iterator<Item = &Member> {
+        self.records.values().map(|r| &r.member)
+    }
+
+    /// Every member but the local node.
+    pub fn others(&self) -> impl Iterator<Item = &Member> {
+        self.iter().filter(|m| m.name != self.me)
+    }
+
+    /// How many members have each status, the local node included.
+    pub fn count(&self, status: Status) -> usize {
+        self.iter().filter(|m| m.status == status).count()
+    }
+
+    /// The table as entries for other nodes, the local node included.
+    pub fn entries(&self) -> Vec<MemberEntry> {
+        self.iter().map(entry_of).collect()
+    }
+
+    /// The entry describing `name`.
+    pub fn entry(&self, name: &str) -> Option<MemberEntry> {
+        self.get(name).map(entry_of)
+    }
+
+    /// The reading of `name`'s detector at `now` (missed heartbeats or phi) and its
+    /// effective timeout, when this node judges it.
+    pub fn detector_reading(&self, name: &str, now: Instant) -> Option<(f64, Duration)> {
+        let detector = self.records.get(name)?.detector.as_ref()?;
+        Some((detector.level(now), detector.dead_after()))
+    }
+
+    /// The next status change recorded, oldest first.
+    pub fn pop_transition(&mut self) -> Option<Transition> {
+        self.transitions.pop_front()
+    }
+
+    /// The earliest instant at which a detector's verdict may change. May be early
+    /// (arrivals only push deadlines later); never late.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.next_deadline
+    }
+
+    /// A message came straight from `from`: proof that it is alive at its incarnation,
+    /// unless this node already holds that incarnation dead, left or superseded.
+    pub fn observe(&mut self, now: Instant, from: &Peer) -> Observed {
+        debug_assert_ne!(from.name, self.me, "the node never observes itself");
+        let Some(record) = self.records.get_mut(&from.name) else {
+            self.insert(now, &from.name, from.addr, from.incarnation, Status::Alive);
+            self.touch(now, &from.name);
+            return Observed::Current;
+        };
+        let held = (record.member.incarnation, record.member.status);
+        let current = from.incarnation > held.0 || (from.incarnation == held.0 && held.1.is_up());
+        if !current {
+            return Observed::Stale;
+        }
+        record.member.addr = from.addr;
+        self.set_status(now, &from.name, from.incarnation, Status::Alive);
+        self.touch(now, &from.name);
+        Observed::Current
+    }
+
+    /// Second-hand news about another member. Returns whether the member was new.
+    pub fn apply(&mut self, now: Instant, entry: &MemberEntry) -> bool {
+        debug_assert_ne!(entry.name, self.me, "news about the local node is the node's to refute");
+        let Some(record) = self.records.get_mut(&entry.name) else {
+            self.insert(now, &entry.name, entry.addr, entry.incarnation, entry.status);
+            self.set_health(&entry.name, entry.health);
+            return true;
+        };
+        let held = (record.member.incarnation, record.member.status);
+        if overrides((entry.incarnation, entry.status), held) {
+            record.member.addr = entry.addr;
+            self.set_status(now, &entry.name, entry.incarnation, entry.status);
+        }
+        if entry.incarnation >= held.0 && entry.health.is_some() {
+            self.set_health(&entry.name, entry.health);
+        }
+        false
+    }
+
+    /// `from` announced that it is leaving.
+    pub fn leave(&mut self, now: Instant, from: &Peer) {
+        let Some(record) = self.records.get(&from.name) else {
+            return;
+        };
+        if from.incarnation >= record.member.incarnation {
+            self.set_status(now, &from.name, from.incarnation, Status::Left);
+        }
+    }
+
+    /// The local node left: its own entry says so.
+    pub fn leave_self(&mut self, now: Instant) {
+        let incarnation = self.me().incarnation;
+        let me = self.me.clone();
+        self.set_status(now, &me, incarnation, Status::Left);
+    }
+
+    /// Somebody holds the local node at `(incarnation, status)`; if that would override
+    /// the node's own claim, raise its incarnation above it and return the new value.
+    pub fn refute(&mut self, now: Instant, incarnation: Incarnation, status: Status) -> Option<Incarnation> {
+        let mine = self.me().incarnation;
+        let wrong = incarnation > mine || (incarnation == mine && status != Status::Alive);
+        if !wrong {
+            return None;
+        }
+        let raised = incarnation.checked_add(1)?;
+        let me = self.me.clone();
+        self.set_status(now, &me, raised, Status::Alive);
+        Some(raised)
+    }
+
+    /// A periodic liveness signal from `name` arrived: feed its detector.
+    pub fn arrival(&mut self, now: Instant, name: &str) {
+        let config = &self.config;
+        let judged = self.judged.includes(name);
+        if let Some(record) = self.records.get_mut(name) {
+            match &mut record.detector {
+                Some(detector) => detector.arrival(now),
+                None if judged => record.detector = Some(Detector::new(config, now)),
+                None => {}
+            }
+        }
+    }
+
+    /// Store `name`'s latest health sample.
+    pub fn set_health(&mut self, name: &str, health: Option<Health>) {
+        if let (Some(record), Some(health)) = (self.records.get_mut(name), health) {
+            record.member.health = Some(health);
+        }
+    }
+
+    /// A probe with sequence number `seq` was sent to `name` at `now`.
+    pub fn probe_sent(&mut self, now: Instant, name: &str, seq: u64) {
+        if let Some(record) = self.records.get_mut(name) {
+            record.probe = Some((seq, now));
+        }
+    }
+
+    /// `name` answered probe `seq`: returns and stores the round-trip time if it is the
+    /// answer to the latest probe.
+    pub fn probe_answered(&mut self, now: Instant, name: &str, seq: u64) -> Option<Duration> {
+        let record = self.records.get_mut(name)?;
+        let (sent_seq, sent_at) = record.probe?;
+        if sent_seq != seq {
+            return None;
+        }
+        let rtt = now - sent_at;
+        record.member.rtt = Some(rtt);
+        record.probe = None;
+        Some(rtt)
+    }
+
+    /// Apply every detector's verdict at `now`.
+    pub fn judge(&mut self, now: Instant) {
+        let mut changes = Vec::new();
+        let mut next: Option<Instant> = None;
+        for record in self.records.values() {
+            let Some(detector) = &record.detector else { continue };
+            if !record.member.status.is_up() {
+                continue;
+            }
+            let verdict = detector.verdict(now);
+            let status = match verdict {
+                Verdict::Alive => Status::Alive,
+                Verdict::Suspect => Status::Suspect,
+                Verdict::Dead => Status::Dead,
+            };
+            if status > record.member.status {
+                changes.push((record.member.name.clone(), record.member.incarnation, status));
+            }
+            if let Some(at) = detector.next_change(now) {
+                next = Some(next.map_or(at, |n| n.min(at)));
+            }
+        }
+        self.next_deadline = next;
+        for (name, incarnation, status) in changes {
+            self.set_status(now, &name, incarnation, status);
+        }
+    }
+
+    fn insert(&mut self, now: Instant, name: &str, addr: SocketAddr, incarnation: Incarnation, status: Status) {
+        let member = Member {
+            name: name.to_string(),
+            addr,
+            incarnation,
+            status,
+            since: now,
+            last_heard: None,
+            health: None,
+            rtt: None,
+        };
+        let detector =
+            (name != self.me && status.is_up() && self.judged.includes(name)).then(|| Detector::new(&self.config, now));
+        if let Some(detector) = &detector {
+            self.pull_deadline(detector.next_change(now));
+        }
+        self.records.insert(
+            name.to_string(),
+            Record {
+                member,
+                detector,
+                probe: None,
+            },
+        );
+        self.record_transition(now, name, None);
+    }
+
+    fn touch(&mut self, now: Instant, name: &str) {
+        if let Some(record) = self.records.get_mut(name) {
+            record.member.last_heard = Some(now);
+        }
+    }
+
+    /// The one place a known member's status changes.
+    fn set_status(&mut self, now: Instant, name: &str, incarnation: Incarnation, status: Status) {
+        let judged = name != self.me && self.judged.includes(name);
+        let Some(record) = self.records.get_mut(name) else {
+            return;
+        };
+        let previous = record.member.status;
+        record.member.incarnation = incarnation;
+        if previous == status {
+            return;
+        }
+        record.member.status = status;
+        record.member.since = now;
+        if status == Status::Alive && !previous.is_up() {
+            // Back from the dead at a new incarnation: judge it afresh.
+            record.detector = judged.then(|| Detector::new(&self.config, now));
+        }
+        if status == Status::Alive && judged {
+            let deadline = record.detector.as_ref().and_then(|d| d.next_change(now));
+            self.pull_deadline(deadline);
+        }
+        self.record_transition(now, name, Some(previous));
+    }
+
+    fn pull_deadline(&mut self, at: Option<Instant>) {
+        if let Some(at) = at {
+            self.next_deadline = Some(self.next_deadline.map_or(at, |n| n.min(at)));
+        }
+    }
+
+    fn record_transition(&mut self, now: Instant, name: &str, from: Option<Status>) {
+        let member = &self.records[name].member;
+        let silence = (member.status == Status::Dead)
+            .then(|| member.last_heard.map(|t| now - t))
+            .flatten();
+        self.transitions.push_back(Transition {
+            name: member.name.clone(),
+            addr: member.addr,
+            incarnation: member.incarnation,
+            from,
+            to: member.status,
+            at: now,
+            silence,
+        });
+    }
+}
+
+impl Judged {
+    fn includes(&self, name: &str) -> bool {
+        match self {
+            Judged::All => true,
+            Judged::Only(names) => names.contains(name),
+        }
+    }
+}
+
+fn entry_of(member: &Member) -> MemberEntry {
+    MemberEntry {
+        name: member.name.clone(),
+        addr: member.addr,
+        incarnation: member.incarnation,
+        status: member.status,
+        health: member.health,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Preset, StrategyKind};
+
+    fn at(millis: u64) -> Instant {
+        Instant::from_micros(millis * 1000)
+    }
+
+    fn peer(name: &str, incarnation: Incarnation) -> Peer {
+        Peer {
+            name: name.into(),
+            addr: "127.0.0.1:7946".parse().unwrap(),
+            incarnation,
+        }
+    }
+
+    fn table() -> Members {
+        let config = Config::preset(Preset::LanFast, StrategyKind::Push);
+        let mut members = Members::new(&peer("me", 0), &config, Judged::All, at(0));
+        members.pop_transition();
+        members
+    }
+
+    fn entry(name: &str, incarnation: Incarnation, status: Status) -> MemberEntry {
+        MemberEntry {
+            name: name.into(),
+            addr: "127.0.0.1:7946".parse().unwrap(),
+            incarnation,
+            status,
+            health: None,
+        }
+    }
+
+    fn drain(members: &mut Members) -> Vec<(String, Option<Status>, Status)> {
+        std::iter::from_fn(|| members.pop_transition())
+            .map(|t| (t.name, t.from, t.to))
+            .collect()
+    }
+
+    #[test]
+    fn a_new_sender_joins_alive_with_one_transition() {
+        let mut m = table();
+        assert_eq!(m.observe(at(1), &peer("a", 0)), Observed::Current);
+        assert_eq!(m.observe(at(2), &peer("a", 0)), Observed::Current);
+        assert_eq!(drain(&mut m), vec![("a".into(), None, Status::Alive)]);
+    }
+
+    #[test]
+    fn silence_makes_a_member_suspect_then_dead_one_transition_each() {
+        let mut m = table();
+        m.observe(at(0), &peer("a", 0));
+        drain(&mut m);
+        m.judge(at(300));
+        m.judge(at(400));
+        m.judge(at(600));
+        m.judge(at(700));
+        assert_eq!(
+            drain(&mut m),
+            vec![
+                ("a".into(), Some(Status::Alive), Status::Suspect),
+                ("a".into(), Some(Status::Suspect), Status::Dead)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_dead_member_is_not_revived_by_its_old_incarnation() {
+        let mut m = table();
+        m.observe(at(0), &peer("a", 3));
+        m.judge(at(600));
+        assert_eq!(m.get("a").unwrap().status, Status::Dead);
+        assert_eq!(m.observe(at(700), &peer("a", 3)), Observed::Stale);
+        assert_eq!(m.observe(at(700), &peer("a", 2)), Observed::Stale);
+        assert_eq!(m.get("a").unwrap().status, Status::Dead);
+    }
+
+    #[test]
+    fn a_higher_incarnation_brings_a_dead_member_back_and_rearms_its_detector() {
+        let mut m = table();
+        m.observe(at(0), &peer("a", 3));
+        m.judge(at(600));
+        drain(&mut m);
+        assert_eq!(m.observe(at(5_000), &peer("a", 4)), Observed::Current);
+        m.judge(at(5_100));
+        assert_eq!(m.get("a").unwrap().status, Status::Alive);
+        assert_eq!(drain(&mut m), vec![("a".into(), Some(Status::Dead), Status::Alive)]);
+        assert_eq!(m.next_deadline(), Some(at(5_300)));
+    }
+
+    #[test]
+    fn second_hand_news_follows_the_precedence_rule() {
+        let mut m = table();
+        m.apply(at(0), &entry("a", 2, Status::Alive));
+        m.apply(at(1), &entry("a", 2, Status::Dead));
+        m.apply(at(2), &entry("a", 2, Status::Alive));
+        m.apply(at(3), &entry("a", 1, Status::Alive));
+        assert_eq!(m.get("a").unwrap().status, Status::Dead);
+        m.apply(at(4), &entry("a", 3, Status::Alive));
+        assert_eq!(m.get("a").unwrap().status, Status::Alive);
+        assert_eq!(drain(&mut m).len(), 3);
+    }
+
+    #[test]
+    fn refuting_raises_the_incarnation_above_the_accusation() {
+        let mut m = table();
+        assert_eq!(m.refute(at(0), 0, Status::Alive), None);
+        assert_eq!(m.refute(at(0), 5, Status::Dead), Some(6));
+        assert_eq!(m.me().incarnation, 6);
+        assert_eq!(m.me().status, Status::Alive);
+        assert_eq!(
+            m.refute(at(0), u64::MAX, Status::Dead),
+            None,
+            "an incarnation that cannot be raised is not refuted"
+        );
+    }
+
+    #[test]
+    fn a_leave_at_the_current_incarnation_marks_the_member_left() {
+        let mut m = table();
+        m.observe(at(0), &peer("a", 1));
+        m.leave(at(1), &peer("a", 0));
+        assert_eq!(m.get("a").unwrap().status, Status::Alive);
+        m.leave(at(1), &peer("a", 1));
+        assert_eq!(m.get("a").unwrap().status, Status::Left);
+    }
+
+    #[test]
+    fn only_judged_members_get_detectors() {
+        let config = Config::preset(Preset::LanFast, StrategyKind::Push);
+        let judged = Judged::Only(["monitor".to_string()].into());
+        let mut m = Members::new(&peer("me", 0), &config, judged, at(0));
+        m.observe(at(0), &peer("monitor", 0));
+        m.observe(at(0), &peer("other", 0));
+        m.judge(at(10_000));
+        assert_eq!(m.get("monitor").unwrap().status, Status::Dead);
+        assert_eq!(m.get("other").unwrap().status, Status::Alive);
+    }
+
+    #[test]
+    fn round_trips_are_measured_against_the_latest_probe_only() {
+        let mut m = table();
+        m.observe(at(0), &peer("a", 0));
+        m.probe_sent(at(10), "a", 1);
+        m.probe_sent(at(20), "a", 2);
+        assert_eq!(m.probe_answered(at(25), "a", 1), None);
+        assert_eq!(m.probe_answered(at(27), "a", 2), Some(Duration::from_millis(7)));
+        assert_eq!(m.get("a").unwrap().rtt, Some(Duration::from_millis(7)));
+    }
+}

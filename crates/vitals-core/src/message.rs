@@ -1,0 +1,159 @@
+//! The protocol's vocabulary: who a peer is, what a member's status is, and every message
+//! nodes exchange. Messages are plain values; only [`crate::wire`] turns them into bytes.
+
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+
+/// A node's incarnation: raised only by the node itself, to refute news of its death.
+pub type Incarnation = u64;
+
+/// The sender of a message, as it describes itself.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Peer {
+    /// The node's unique name in the cluster.
+    pub name: String,
+    /// Where the node listens for protocol messages.
+    pub addr: SocketAddr,
+    /// The node's current incarnation.
+    pub incarnation: Incarnation,
+}
+
+/// A member's liveness, as one node believes it.
+///
+/// At the same incarnation a later status overrides an earlier one in this order:
+/// `Alive` < `Suspect` < `Dead` < `Left`. Only a higher incarnation (which only the member
+/// itself can produce) brings a `Dead` or `Left` member back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Heard from recently enough.
+    Alive,
+    /// Late: the detector has started to doubt it, but it is not yet declared dead.
+    Suspect,
+    /// Declared failed.
+    Dead,
+    /// Announced its own departure.
+    Left,
+}
+
+impl Status {
+    /// The status's lowercase name, as the API and metrics show it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Alive => "alive",
+            Status::Suspect => "suspect",
+            Status::Dead => "dead",
+            Status::Left => "left",
+        }
+    }
+
+    /// Whether the member may be sent work.
+    pub fn is_up(self) -> bool {
+        matches!(self, Status::Alive | Status::Suspect)
+    }
+}
+
+/// A compact summary of a node's resources, sampled by the host and carried in heartbeats.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Health {
+    /// CPU use over the last sample period, 0–100 (all cores together).
+    pub cpu_percent: f32,
+    /// Memory available to new work.
+    pub mem_available_bytes: u64,
+    /// Total memory.
+    pub mem_total_bytes: u64,
+    /// One-minute load average.
+    pub load1: f32,
+    /// Free space on the disk that holds the agent's working directory.
+    pub disk_free_bytes: u64,
+}
+
+/// One member as a node describes it to others (join replies, monitor views).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MemberEntry {
+    /// The member's name.
+    pub name: String,
+    /// The member's protocol address.
+    pub addr: SocketAddr,
+    /// The incarnation the status is about.
+    pub incarnation: Incarnation,
+    /// The status the describing node holds.
+    pub status: Status,
+    /// The member's last known health, if any.
+    pub health: Option<Health>,
+}
+
+/// Every message of every strategy. Appended to only: the wire format is versioned.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Message {
+    /// "I am here": asks the receiver to add the sender and reply with its member list.
+    Join,
+    /// Part of the sender's member list (a join reply, or a correction of the receiver).
+    Members {
+        /// The entries; a long list is split over several messages.
+        entries: Vec<MemberEntry>,
+    },
+    /// Push: "I am alive", sent every interval to every member.
+    Heartbeat {
+        /// Sequence number, echoed by the acknowledgement.
+        seq: u64,
+        /// The sender's latest health sample.
+        health: Option<Health>,
+        /// Whether the sender wants an [`Message::Ack`].
+        ack: bool,
+    },
+    /// Push with acknowledgement: the reply to a heartbeat.
+    Ack {
+        /// The acknowledged heartbeat's sequence number.
+        seq: u64,
+    },
+    /// Pull: a monitor's "are you alive?", carrying (part of) the monitor's view.
+    Poll {
+        /// Sequence number, echoed by the reply.
+        seq: u64,
+        /// A slice of the monitor's member table (rotated when it does not fit).
+        view: Vec<MemberEntry>,
+    },
+    /// Pull: the answer to a poll.
+    PollReply {
+        /// The poll's sequence number.
+        seq: u64,
+        /// The replier's latest health sample.
+        health: Option<Health>,
+    },
+    /// The sender is leaving the cluster on purpose.
+    Leave,
+}
+
+impl Message {
+    /// A short name for logs and metrics labels.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Message::Join => "join",
+            Message::Members { .. } => "members",
+            Message::Heartbeat { .. } => "heartbeat",
+            Message::Ack { .. } => "ack",
+            Message::Poll { .. } => "poll",
+            Message::PollReply { .. } => "poll_reply",
+            Message::Leave => "leave",
+        }
+    }
+
+    /// Whether the message is a liveness signal (a heartbeat in the broad sense).
+    pub fn is_heartbeat(&self) -> bool {
+        matches!(
+            self,
+            Message::Heartbeat { .. } | Message::Poll { .. } | Message::PollReply { .. }
+        )
+    }
+}
+
+/// A message with its sender, as it travels on the wire.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    /// Who sent it.
+    pub from: Peer,
+    /// What it says.
+    pub message: Message,
+}

@@ -1,0 +1,378 @@
+//! [`Node`]: one participant's failure-detection state machine. The host feeds it inputs
+//! (`handle_message`, `handle_tick`, `handle_command`), drains [`Output`]s with
+//! `poll_output` after every input, and calls `handle_tick` again at `poll_timeout`.
+//!
+//! The node owns no socket and reads no clock: `now` comes with every input. Its
+//! handlers dispatch; membership rules live in [`crate::members`], strategy rules in
+//! [`crate::strategy`].
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+
+use serde::Serialize;
+
+use crate::config::{Config, StrategyKind};
+use crate::members::{Judged, Members, Observed, Transition};
+use crate::message::{Envelope, Health, Incarnation, MemberEntry, Message, Peer, Status};
+use crate::rng::Rng;
+use crate::strategy::{Ctx, Pull, Strategy};
+use crate::time::Instant;
+use crate::wire;
+
+/// Something the host must do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Output {
+    /// Send `envelope` to `to`.
+    Send {
+        /// Destination address.
+        to: SocketAddr,
+        /// What to send.
+        envelope: Envelope,
+    },
+    /// Something happened that the host may log, count or publish.
+    Event(Event),
+}
+
+/// What a node reports to its host.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// A member's status changed (exactly one event per change).
+    Transition(Transition),
+    /// This node learned that others hold it dead, left or superseded, and raised its
+    /// incarnation to refute it.
+    Refuted {
+        /// The new incarnation.
+        incarnation: Incarnation,
+    },
+    /// The node has heard back from a seed (or needs none): it is part of a cluster.
+    Joined,
+    /// Push with acknowledgements: no acknowledgement arrived for as long as it would take
+    /// to declare a peer dead; this node is alive but cut off.
+    Isolated,
+    /// Acknowledgements arrive again after [`Event::Isolated`].
+    Reconnected,
+}
+
+/// What an operator (or the host) asks of a node.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// Join the cluster through these seed addresses (empty: start a new cluster).
+    Join(Vec<SocketAddr>),
+    /// Leave on purpose: tell every member, then stop.
+    Leave,
+    /// The host sampled the node's health; heartbeats carry it from now on.
+    SetHealth(Health),
+}
+
+/// Counters of inputs the node dropped or acted on without a status change.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    /// Messages from a sender speaking for a superseded, dead or left incarnation.
+    pub stale_messages: u64,
+    /// Messages this node's strategy or role does not use.
+    pub ignored_messages: u64,
+    /// Messages claiming to come from this node's own name.
+    pub impostor_messages: u64,
+    /// Times this node raised its incarnation to refute news of its death.
+    pub refutations: u64,
+}
+
+/// The queue of outputs, and the counters the handlers bump.
+#[derive(Debug, Default)]
+pub(crate) struct Outbox {
+    queue: VecDeque<Output>,
+    stats: Stats,
+}
+
+impl Outbox {
+    pub(crate) fn send(&mut self, me: &Peer, to: SocketAddr, message: Message) {
+        self.queue.push_back(Output::Send {
+            to,
+            envelope: Envelope {
+                from: me.clone(),
+                message,
+            },
+        });
+    }
+
+    pub(crate) fn event(&mut self, event: Event) {
+        self.queue.push_back(Output::Event(event));
+    }
+
+    pub(crate) fn ignored(&mut self) {
+        self.stats.ignored_messages += 1;
+    }
+}
+
+/// One participant's failure-detection state machine.
+#[derive(Debug)]
+pub struct Node {
+    config: Config,
+    me: Peer,
+    members: Members,
+    strategy: Strategy,
+    rng: Rng,
+    out: Outbox,
+    round: u64,
+    next_round: Instant,
+    health: Option<Health>,
+    seeds: Vec<SocketAddr>,
+    joined: bool,
+    left: bool,
+}
+
+impl Node {
+    /// A node named `me.name`, listening at `me.addr`, starting at `me.incarnation`.
+    /// `config` must have passed [`Config::validate`]. All randomness derives from `seed`.
+    pub fn new(me: Peer, config: Config, seed: u64, now: Instant) -> Node {
+        debug_assert_eq!(config.validate(), Ok(()));
+        let judged = match config.strategy {
+            StrategyKind::Push => Judged::All,
+            StrategyKind::Pull => Pull::judged(&config, &me),
+        };
+        let mut members = Members::new(&me, &config, judged, now);
+        while members.pop_transition().is_some() {} // the node's own arrival is not news
+        let mut rng = Rng::seeded(seed);
+        // A random phase, so that nodes started together do not send in lockstep.
+        let phase = rng.below(config.interval.as_micros().max(1) as u64);
+        Node {
+            strategy: Strategy::new(&config, &me, now),
+            next_round: now + std::time::Duration::from_micros(phase),
+            config,
+            me,
+            members,
+            rng,
+            out: Outbox::default(),
+            round: 0,
+            health: None,
+            seeds: Vec::new(),
+            joined: false,
+            left: false,
+        }
+    }
+
+    /// A datagram from `src` was decoded into `envelope`. Never fails: stale, unexpected
+    /// or out-of-role messages are counted in [`Node::stats`] and dropped.
+    pub fn handle_message(&mut self, now: Instant, src: SocketAddr, envelope: Envelope) {
+        if self.left {
+            return;
+        }
+        let Envelope { from, message } = envelope;
+        if from.name == self.me.name {
+            self.out.stats.impostor_messages += 1;
+            return;
+        }
+        let observed = self.members.observe(now, &from);
+        match message {
+            Message::Join => self.on_join(src),
+            Message::Members { entries } => self.learn(now, entries),
+            Message::Leave => self.members.leave(now, &from),
+            other if observed == Observed::Current => {
+                let view = self.with_ctx(now, |s, ctx| s.on_message(ctx, src, &from, other));
+                self.learn(now, view);
+            }
+            _ => {}
+        }
+        if observed == Observed::Stale {
+            self.out.stats.stale_messages += 1;
+            self.correct(src, &from.name);
+        }
+        self.flush_transitions();
+    }
+
+    /// Time passed. Cheap and idempotent: calling it early or twice is harmless.
+    pub fn handle_tick(&mut self, now: Instant) {
+        if self.left {
+            return;
+        }
+        if now >= self.next_round {
+            self.round += 1;
+            self.next_round = (self.next_round + self.config.interval).max(now);
+            self.retry_join();
+            self.with_ctx(now, |s, ctx| s.on_round(ctx));
+        }
+        self.members.judge(now);
+        self.with_ctx(now, |s, ctx| s.after_judge(ctx));
+        self.flush_transitions();
+    }
+
+    /// An operator (or the host) asked for something.
+    pub fn handle_command(&mut self, now: Instant, command: Command) {
+        match command {
+            Command::Join(seeds) => self.join(seeds),
+            Command::Leave => self.leave(now),
+            Command::SetHealth(health) => {
+                self.health = Some(health);
+                self.members.set_health(&self.me.name, Some(health));
+            }
+        }
+        self.flush_transitions();
+    }
+
+    /// The next thing the host must do. Drain until `None` after every `handle_*` call.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.queue.pop_front()
+    }
+
+    /// When `handle_tick` must next be called; `None` once the node has left.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.left {
+            return None;
+        }
+        [
+            Some(self.next_round),
+            self.members.next_deadline(),
+            self.strategy.next_deadline(&self.config),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// The membership table, for the host's API and for checkers.
+    pub fn members(&self) -> &Members {
+        &self.members
+    }
+
+    /// The node's identity, at its current incarnation.
+    pub fn me(&self) -> &Peer {
+        &self.me
+    }
+
+    /// The configuration the node runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Counters of dropped and refuted inputs.
+    pub fn stats(&self) -> Stats {
+        self.out.stats
+    }
+
+    /// Whether the node has heard back from a seed (or was told to start a cluster).
+    pub fn is_joined(&self) -> bool {
+        self.joined
+    }
+
+    /// Whether the node has left.
+    pub fn has_left(&self) -> bool {
+        self.left
+    }
+
+    /// Push with acknowledgements: whether nobody acknowledges this node's heartbeats.
+    pub fn is_isolated(&self) -> bool {
+        self.strategy.isolated()
+    }
+
+    /// The next random number of the node's generator (for the host's jitter needs, so
+    /// that one seed governs everything).
+    pub fn random(&mut self) -> u64 {
+        self.rng.next_u64()
+    }
+
+    fn with_ctx<R>(&mut self, now: Instant, f: impl FnOnce(&mut Strategy, &mut Ctx<'_>) -> R) -> R {
+        let mut ctx = Ctx {
+            now,
+            round: self.round,
+            config: &self.config,
+            me: &self.me,
+            health: self.health,
+            members: &mut self.members,
+            out: &mut self.out,
+        };
+        f(&mut self.strategy, &mut ctx)
+    }
+
+    fn join(&mut self, seeds: Vec<SocketAddr>) {
+        self.seeds = seeds.into_iter().filter(|addr| *addr != self.me.addr).collect();
+        if self.seeds.is_empty() {
+            self.mark_joined();
+        }
+        self.retry_join();
+    }
+
+    fn retry_join(&mut self) {
+        if self.joined {
+            return;
+        }
+        for seed in self.seeds.clone() {
+            self.out.send(&self.me, seed, Message::Join);
+        }
+    }
+
+    fn mark_joined(&mut self) {
+        if !self.joined {
+            self.joined = true;
+            self.out.event(Event::Joined);
+        }
+    }
+
+    fn leave(&mut self, now: Instant) {
+        if self.left {
+            return;
+        }
+        let targets: Vec<SocketAddr> = self
+            .members
+            .others()
+            .filter(|m| m.status.is_up())
+            .map(|m| m.addr)
+            .collect();
+        for to in targets {
+            self.out.send(&self.me, to, Message::Leave);
+        }
+        self.members.leave_self(now);
+        self.left = true;
+    }
+
+    /// Reply to a join with the whole member list, split to fit datagrams.
+    fn on_join(&mut self, src: SocketAddr) {
+        self.mark_joined();
+        for entries in wire::chunk_entries(self.members.entries()) {
+            self.out.send(&self.me, src, Message::Members { entries });
+        }
+    }
+
+    /// Tell a stale sender how this node holds it, so that it can refute.
+    fn correct(&mut self, src: SocketAddr, name: &str) {
+        if let Some(entry) = self.members.entry(name) {
+            self.out.send(&self.me, src, Message::Members { entries: vec![entry] });
+        }
+    }
+
+    /// Take in second-hand news: refute news of our own death first (so that
+    /// introductions carry the new incarnation), then learn the others.
+    fn learn(&mut self, now: Instant, entries: Vec<MemberEntry>) {
+        if entries.is_empty() {
+            return;
+        }
+        self.mark_joined();
+        let (about_me, others): (Vec<_>, Vec<_>) = entries.into_iter().partition(|e| e.name == self.me.name);
+        let mut introduce = Vec::new();
+        for entry in about_me {
+            if let Some(incarnation) = self.members.refute(now, entry.incarnation, entry.status) {
+                self.me.incarnation = incarnation;
+                self.out.stats.refutations += 1;
+                self.out.event(Event::Refuted { incarnation });
+                introduce.extend(
+                    self.members
+                        .others()
+                        .filter(|m| m.status.is_up())
+                        .map(|m| m.name.clone()),
+                );
+            }
+        }
+        for entry in &others {
+            if self.members.apply(now, entry) && entry.status == Status::Alive {
+                introduce.push(entry.name.clone());
+            }
+        }
+        self.with_ctx(now, |s, ctx| s.introduce(ctx, &introduce));
+    }
+
+    fn flush_transitions(&mut self) {
+        while let Some(transition) = self.members.pop_transition() {
+            self.out.event(Event::Transition(transition));
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! Whole-cluster scenarios on virtual time: several nodes, real encoded datagrams, an
+//! in-memory network (see `testing.rs`).
+
+use std::time::Duration;
+
+use crate::config::{Config, DetectorKind, Preset, StrategyKind};
+use crate::message::{Message, Status};
+use crate::node::{Command, Event};
+use crate::testing::Cluster;
+
+const NAMES: [&str; 5] = ["a", "b", "c", "d", "e"];
+
+fn lan_fast(strategy: StrategyKind) -> Config {
+    Config::preset(Preset::LanFast, strategy)
+}
+
+fn pull_config() -> Config {
+    let mut config = lan_fast(StrategyKind::Pull);
+    config.monitors = vec!["a".into()];
+    config
+}
+
+fn all_see(cluster: &Cluster, observers: &[&str], member: &str, status: Status) -> bool {
+    observers.iter().all(|o| cluster.status(o, member) == Some(status))
+}
+
+fn converged(config: Config) -> Cluster {
+    let mut cluster = Cluster::new(config, &NAMES);
+    let joined = cluster.run_until(Duration::from_secs(5), |c| {
+        NAMES
+            .iter()
+            .all(|o| NAMES.iter().all(|m| c.status(o, m) == Some(Status::Alive)))
+    });
+    assert!(joined.is_some(), "the cluster never converged");
+    cluster.run_for(Duration::from_secs(2));
+    cluster
+}
+
+/// Crashes `victim` at a random-looking phase and returns the time until every survivor
+/// holds it dead.
+fn time_to_detect(cluster: &mut Cluster, victim: &str, observers: &[&str]) -> Duration {
+    let crashed_at = cluster.now;
+    cluster.crash(victim);
+    let detected = cluster
+        .run_until(Duration::from_secs(10), |c| all_see(c, observers, victim, Status::Dead))
+        .expect("the crash was never detected");
+    detected - crashed_at
+}
+
+#[test]
+fn a_push_cluster_detects_a_crash_within_threshold_intervals_plus_one() {
+    for detector in [DetectorKind::Missed, DetectorKind::Phi] {
+        for ack in [false, true] {
+            let mut config = lan_fast(StrategyKind::Push);
+            config.detector = detector;
+            config.ack = ack;
+            let bound = config.interval * config.threshold + config.interval;
+            let mut cluster = converged(config);
+            cluster.run_for(Duration::from_millis(77));
+            let took = time_to_detect(&mut cluster, "c", &["a", "b", "d", "e"]);
+            assert!(took <= bound, "{detector:?} ack={ack}: {took:?} > {bound:?}");
+            assert!(
+                took >= Duration::from_millis(400),
+                "{detector:?} ack={ack}: detected after only {took:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_pull_monitor_detects_a_crash_and_members_learn_it_within_one_more_interval() {
+    let config = pull_config();
+    let bound = config.interval * config.threshold + config.interval;
+    let mut cluster = converged(config.clone());
+    let took_monitor = time_to_detect(&mut cluster, "d", &["a"]);
+    assert!(took_monitor <= bound, "{took_monitor:?}");
+    let learned = cluster.run_until(Duration::from_secs(5), |c| {
+        all_see(c, &["b", "c", "e"], "d", Status::Dead)
+    });
+    assert!(learned.is_some());
+    assert!(cluster.now - learned.unwrap() <= config.interval);
+}
+
+#[test]
+fn pull_members_judge_the_monitor_itself() {
+    let mut cluster = converged(pull_config());
+    let took = time_to_detect(&mut cluster, "a", &["b", "c", "d", "e"]);
+    assert!(took <= Duration::from_millis(800), "{took:?}");
+}
+
+#[test]
+fn one_dropped_heartbeat_never_produces_dead() {
+    for detector in [DetectorKind::Missed, DetectorKind::Phi] {
+        let mut config = lan_fast(StrategyKind::Push);
+        config.detector = detector;
+        let mut cluster = converged(config);
+        // Drop every other heartbeat from c: at most one in a row is ever lost.
+        cluster.deliver = Box::new(|from, _, message| match message {
+            Message::Heartbeat { seq, .. } if from == "c" => seq % 2 == 0,
+            _ => true,
+        });
+        cluster.run_for(Duration::from_secs(60));
+        for observer in ["a", "b", "d", "e"] {
+            let died = cluster.transitions(observer, "c").iter().any(|t| t.to == Status::Dead);
+            assert!(
+                !died,
+                "{detector:?}: {observer} declared c dead after single losses: {:?}",
+                cluster.transitions(observer, "c")
+            );
+        }
+    }
+}
+
+#[test]
+fn a_restarted_node_refutes_its_death_and_is_alive_again() {
+    for config in [lan_fast(StrategyKind::Push), pull_config()] {
+        let mut cluster = converged(config);
+        time_to_detect(&mut cluster, "e", &["a"]);
+        cluster.run_for(Duration::from_secs(1));
+        cluster.start("e", 0); // a fresh process knows nothing of its past incarnations
+        let back = cluster.run_until(Duration::from_secs(3), |c| {
+            all_see(c, &["a", "b", "c", "d"], "e", Status::Alive)
+        });
+        assert!(back.is_some(), "the restarted node never came back");
+        let incarnation = cluster.node("a").members().get("e").unwrap().incarnation;
+        assert!(incarnation >= 1, "it came back at incarnation {incarnation}");
+        assert!(
+            cluster
+                .events
+                .iter()
+                .any(|(_, n, e)| n == "e" && matches!(e, Event::Refuted { .. }))
+        );
+    }
+}
+
+#[test]
+fn a_leaving_node_is_marked_left_not_dead() {
+    for config in [lan_fast(StrategyKind::Push), pull_config()] {
+        let mut cluster = converged(config);
+        cluster.command("b", Command::Leave);
+        cluster.crash("b");
+        cluster.run_for(Duration::from_secs(3));
+        assert!(all_see(&cluster, &["a", "c", "d", "e"], "b", Status::Left));
+        assert!(!cluster.transitions("c", "b").iter().any(|t| t.to == Status::Dead));
+    }
+}
+
+#[test]
+fn acknowledged_heartbeats_measure_round_trips() {
+    let mut config = lan_fast(StrategyKind::Push);
+    config.ack = true;
+    let cluster = converged(config);
+    let rtt = cluster.node("a").members().get("b").unwrap().rtt;
+    assert_eq!(rtt, Some(Duration::from_millis(2)), "latency is 1 ms each way");
+}
+
+#[test]
+fn a_node_whose_outbound_path_breaks_learns_it_is_cut_off() {
+    let mut config = lan_fast(StrategyKind::Push);
+    config.ack = true;
+    let mut cluster = converged(config);
+    cluster.deliver = Box::new(|from, _, _| from != "c");
+    cluster.run_for(Duration::from_secs(2));
+    assert!(cluster.node("c").is_isolated());
+    assert!(all_see(&cluster, &["a", "b"], "c", Status::Dead));
+    assert_eq!(
+        cluster.status("c", "a"),
+        Some(Status::Alive),
+        "c still hears the others"
+    );
+    cluster.deliver = Box::new(|_, _, _| true);
+    cluster.run_for(Duration::from_secs(2));
+    assert!(!cluster.node("c").is_isolated());
+    assert!(
+        all_see(&cluster, &["a", "b", "d", "e"], "c", Status::Alive),
+        "c refuted and came back"
+    );
+}
+
+#[test]
+fn a_healed_partition_reunites_both_sides() {
+    let mut cluster = converged(lan_fast(StrategyKind::Push));
+    let side = |n: &str| ["a", "b"].contains(&n);
+    cluster.deliver = Box::new(move |from, to, _| side(from) == side(to));
+    cluster.run_for(Duration::from_secs(3));
+    assert!(all_see(&cluster, &["a", "b"], "d", Status::Dead));
+    cluster.deliver = Box::new(|_, _, _| true);
+    let healed = cluster.run_until(Duration::from_secs(5), |c| {
+        NAMES
+            .iter()
+            .all(|o| NAMES.iter().all(|m| c.status(o, m) == Some(Status::Alive)))
+    });
+    assert!(healed.is_some(), "the two sides never found each other again");
+}
+
+#[test]
+fn the_same_seed_replays_the_same_events() {
+    let run = || {
+        let mut cluster = converged(lan_fast(StrategyKind::Push));
+        time_to_detect(&mut cluster, "b", &["a"]);
+        format!("{:?}", cluster.events)
+    };
+    assert_eq!(run(), run());
+}

@@ -1,0 +1,139 @@
+//! The strategies: how liveness information flows between nodes. A closed set, so an
+//! enum with one module each; this file holds the only `match` over them.
+//!
+//! Strategies see the world only through [`Ctx`]: they read the configuration, report
+//! evidence to [`Members`], and queue messages. They never encode bytes and never change
+//! a status themselves.
+
+mod pull;
+mod push;
+
+use std::net::SocketAddr;
+
+use crate::config::{Config, StrategyKind};
+use crate::members::Members;
+use crate::message::{Health, MemberEntry, Message, Peer, Status};
+use crate::node::{Event, Outbox};
+use crate::time::Instant;
+
+pub(crate) use pull::Pull;
+pub(crate) use push::Push;
+
+/// A member held dead is still sent every heartbeat (or poll) for this many rounds after
+/// its death (it may only be unable to reach us), and then one every
+/// [`DEAD_RETRY_ROUNDS`], so that the two sides of a healed partition find each other.
+pub(crate) const DEAD_FULL_RATE_ROUNDS: u32 = 30;
+/// See [`DEAD_FULL_RATE_ROUNDS`].
+pub(crate) const DEAD_RETRY_ROUNDS: u64 = 5;
+
+/// Everything a strategy may touch while handling one input.
+pub(crate) struct Ctx<'a> {
+    pub(crate) now: Instant,
+    pub(crate) round: u64,
+    pub(crate) config: &'a Config,
+    pub(crate) me: &'a Peer,
+    pub(crate) health: Option<Health>,
+    pub(crate) members: &'a mut Members,
+    pub(crate) out: &'a mut Outbox,
+}
+
+impl Ctx<'_> {
+    /// Queue `message` for `to`, signed with the local node's identity.
+    pub(crate) fn send(&mut self, to: SocketAddr, message: Message) {
+        self.out.send(self.me, to, message);
+    }
+
+    /// Queue an event for the host.
+    pub(crate) fn event(&mut self, event: Event) {
+        self.out.event(event);
+    }
+
+    /// Who gets this round's heartbeat or poll: every other member that is up or
+    /// recently dead, and one long dead every [`DEAD_RETRY_ROUNDS`] rounds.
+    pub(crate) fn round_targets(&self) -> Vec<(String, SocketAddr)> {
+        let retry_dead = self.round.is_multiple_of(DEAD_RETRY_ROUNDS);
+        let full_rate = self.config.interval * DEAD_FULL_RATE_ROUNDS;
+        let contact = |m: &crate::Member| match m.status {
+            Status::Alive | Status::Suspect => true,
+            Status::Dead => retry_dead || self.now - m.since < full_rate,
+            Status::Left => false,
+        };
+        self.members
+            .others()
+            .filter(|m| contact(m))
+            .map(|m| (m.name.clone(), m.addr))
+            .collect()
+    }
+}
+
+/// The strategy a node runs.
+#[derive(Clone, Debug)]
+pub(crate) enum Strategy {
+    Push(Push),
+    Pull(Pull),
+}
+
+impl Strategy {
+    pub(crate) fn new(config: &Config, me: &Peer, now: Instant) -> Strategy {
+        match config.strategy {
+            StrategyKind::Push => Strategy::Push(Push::new(config, now)),
+            StrategyKind::Pull => Strategy::Pull(Pull::new(config, me)),
+        }
+    }
+
+    /// The interval elapsed: send this round's heartbeats or polls.
+    pub(crate) fn on_round(&mut self, ctx: &mut Ctx<'_>) {
+        match self {
+            Strategy::Push(s) => s.on_round(ctx),
+            Strategy::Pull(s) => s.on_round(ctx),
+        }
+    }
+
+    /// A strategy message from a current (not stale) sender. Returns member entries the
+    /// node must learn from (a monitor's view).
+    pub(crate) fn on_message(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        src: SocketAddr,
+        from: &Peer,
+        message: Message,
+    ) -> Vec<MemberEntry> {
+        match self {
+            Strategy::Push(s) => s.on_message(ctx, src, from, message),
+            Strategy::Pull(s) => s.on_message(ctx, src, from, message),
+        }
+    }
+
+    /// Members were just learned (or the node refuted): make sure those that must hear
+    /// from this node do.
+    pub(crate) fn introduce(&mut self, ctx: &mut Ctx<'_>, names: &[String]) {
+        match self {
+            Strategy::Push(_) => {} // the next round's heartbeats introduce us
+            Strategy::Pull(s) => s.introduce(ctx, names),
+        }
+    }
+
+    /// After the detectors ran: strategy-level verdicts (push+ack isolation).
+    pub(crate) fn after_judge(&mut self, ctx: &mut Ctx<'_>) {
+        match self {
+            Strategy::Push(s) => s.after_judge(ctx),
+            Strategy::Pull(_) => {}
+        }
+    }
+
+    /// When the strategy next needs a tick of its own.
+    pub(crate) fn next_deadline(&self, config: &Config) -> Option<Instant> {
+        match self {
+            Strategy::Push(s) => s.next_deadline(config),
+            Strategy::Pull(_) => None,
+        }
+    }
+
+    /// Whether this node cannot reach anyone although it hears them (push+ack only).
+    pub(crate) fn isolated(&self) -> bool {
+        match self {
+            Strategy::Push(s) => s.isolated(),
+            Strategy::Pull(_) => false,
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! Pull: the configured monitors poll every member each interval ("are you alive?") and
+//! judge them by their replies; members judge only the monitors (by their polls) and
+//! learn every other verdict from the view each poll carries.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+
+use crate::config::Config;
+use crate::message::{MemberEntry, Message, Peer};
+use crate::strategy::Ctx;
+use crate::wire;
+
+#[derive(Clone, Debug)]
+pub(crate) struct Pull {
+    seq: u64,
+    monitors: BTreeSet<String>,
+    monitoring: bool,
+}
+
+impl Pull {
+    pub(crate) fn new(config: &Config, me: &Peer) -> Pull {
+        let monitors: BTreeSet<String> = config.monitors.iter().cloned().collect();
+        let monitoring = monitors.contains(&me.name);
+        Pull {
+            seq: 0,
+            monitors,
+            monitoring,
+        }
+    }
+
+    pub(crate) fn on_round(&mut self, ctx: &mut Ctx<'_>) {
+        if !self.monitoring {
+            return;
+        }
+        self.seq += 1;
+        let views = wire::chunk_entries(ctx.members.entries());
+        let view = &views[(ctx.round % views.len() as u64) as usize];
+        for (name, addr) in ctx.round_targets() {
+            ctx.send(
+                addr,
+                Message::Poll {
+                    seq: self.seq,
+                    view: view.clone(),
+                },
+            );
+            ctx.members.probe_sent(ctx.now, &name, self.seq);
+        }
+    }
+
+    pub(crate) fn on_message(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        src: SocketAddr,
+        from: &Peer,
+        message: Message,
+    ) -> Vec<MemberEntry> {
+        match message {
+            Message::Poll { seq, view } => {
+                ctx.send(
+                    src,
+                    Message::PollReply {
+                        seq,
+                        health: ctx.health,
+                    },
+                );
+                if !self.monitoring {
+                    // Monitors judge each other by replies; members judge monitors by polls.
+                    ctx.members.arrival(ctx.now, &from.name);
+                }
+                view
+            }
+            Message::PollReply { seq, health } if self.monitoring => {
+                ctx.members.arrival(ctx.now, &from.name);
+                ctx.members.set_health(&from.name, health);
+                ctx.members.probe_answered(ctx.now, &from.name, seq);
+                Vec::new()
+            }
+            _ => {
+                ctx.out.ignored();
+                Vec::new()
+            }
+        }
+    }
+
+    /// Newly learned monitors must learn of this node at once, or they would not poll it.
+    pub(crate) fn introduce(&mut self, ctx: &mut Ctx<'_>, names: &[String]) {
+        for name in names
+            .iter()
+            .filter(|n| self.monitors.contains(*n) && **n != ctx.me.name)
+        {
+            if let Some(addr) = ctx.members.get(name).map(|m| m.addr) {
+                ctx.send(addr, Message::Join);
+            }
+        }
+    }
+
+    /// The judged set for this node: monitors judge everyone, members only the monitors.
+    pub(crate) fn judged(config: &Config, me: &Peer) -> crate::members::Judged {
+        if config.monitors.contains(&me.name) {
+            crate::members::Judged::All
+        } else {
+            crate::members::Judged::Only(config.monitors.iter().cloned().collect())
+        }
+    }
+}

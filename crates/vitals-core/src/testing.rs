@@ -1,0 +1,181 @@
+//! A small in-memory cluster with virtual time, for the core's own tests: nodes exchange
+//! real encoded datagrams through a queue ordered by (delivery time, sequence number).
+//! The simulator crate generalises this; here it proves the core runs on virtual time.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::members::Transition;
+use crate::message::{Envelope, Message, Peer, Status};
+use crate::node::{Command, Event, Node, Output};
+use crate::time::Instant;
+use crate::wire;
+
+type Filter = Box<dyn FnMut(&str, &str, &Message) -> bool>;
+/// A datagram in flight: (delivery time, send order, to, from, bytes).
+type InFlight = Reverse<(Instant, u64, SocketAddr, SocketAddr, Vec<u8>)>;
+
+pub(crate) struct Cluster {
+    pub(crate) now: Instant,
+    config: Config,
+    nodes: BTreeMap<String, Node>,
+    addrs: BTreeMap<String, SocketAddr>,
+    in_flight: BinaryHeap<InFlight>,
+    seq: u64,
+    latency: Duration,
+    /// Returns false to drop a message (from, to, message).
+    pub(crate) deliver: Filter,
+    pub(crate) events: Vec<(Instant, String, Event)>,
+}
+
+pub(crate) fn addr_of(index: usize) -> SocketAddr {
+    SocketAddr::from(([10, 0, 0, index as u8 + 1], 7946))
+}
+
+impl Cluster {
+    /// `names.len()` nodes that all join through the first.
+    pub(crate) fn new(config: Config, names: &[&str]) -> Cluster {
+        let mut cluster = Cluster {
+            now: Instant::ZERO,
+            config,
+            nodes: BTreeMap::new(),
+            addrs: BTreeMap::new(),
+            in_flight: BinaryHeap::new(),
+            seq: 0,
+            latency: Duration::from_millis(1),
+            deliver: Box::new(|_, _, _| true),
+            events: Vec::new(),
+        };
+        for (i, name) in names.iter().enumerate() {
+            cluster.addrs.insert(name.to_string(), addr_of(i));
+        }
+        for name in names {
+            cluster.start(name, 0);
+        }
+        cluster
+    }
+
+    pub(crate) fn start(&mut self, name: &str, incarnation: u64) {
+        let addr = self.addrs[name];
+        let me = Peer {
+            name: name.to_string(),
+            addr,
+            incarnation,
+        };
+        let seed = self.seq ^ (addr.ip().to_string().len() as u64);
+        let mut node = Node::new(me, self.config.clone(), seed, self.now);
+        node.handle_command(self.now, Command::Join(vec![addr_of(0)]));
+        self.nodes.insert(name.to_string(), node);
+        self.drain(name);
+    }
+
+    pub(crate) fn crash(&mut self, name: &str) {
+        self.nodes.remove(name);
+    }
+
+    pub(crate) fn node(&self, name: &str) -> &Node {
+        &self.nodes[name]
+    }
+
+    pub(crate) fn command(&mut self, name: &str, command: Command) {
+        let now = self.now;
+        self.nodes.get_mut(name).unwrap().handle_command(now, command);
+        self.drain(name);
+    }
+
+    /// `observer`'s view of `member`.
+    pub(crate) fn status(&self, observer: &str, member: &str) -> Option<Status> {
+        self.nodes[observer].members().get(member).map(|m| m.status)
+    }
+
+    pub(crate) fn run_for(&mut self, duration: Duration) {
+        let end = self.now + duration;
+        while self.step(end) {}
+        self.now = end;
+    }
+
+    /// Runs until `done` holds (checked after every step) or `limit` passes; returns the
+    /// instant it held.
+    pub(crate) fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&Cluster) -> bool) -> Option<Instant> {
+        let end = self.now + limit;
+        while !done(self) {
+            if !self.step(end) {
+                return None;
+            }
+        }
+        Some(self.now)
+    }
+
+    pub(crate) fn transitions(&self, observer: &str, member: &str) -> Vec<Transition> {
+        self.events
+            .iter()
+            .filter_map(|(_, node, event)| match event {
+                Event::Transition(t) if node == observer && t.name == member => Some(t.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn step(&mut self, end: Instant) -> bool {
+        let next_tick = self
+            .nodes
+            .iter()
+            .filter_map(|(n, node)| node.poll_timeout().map(|t| (t, n.clone())))
+            .min();
+        let next_delivery = self.in_flight.peek().map(|Reverse(m)| m.0);
+        match (next_tick, next_delivery) {
+            (Some((t, _)), Some(d)) if d <= t && d <= end => self.deliver_next(),
+            (None, Some(d)) if d <= end => self.deliver_next(),
+            (Some((t, name)), _) if t <= end => {
+                self.now = self.now.max(t);
+                let now = self.now;
+                self.nodes.get_mut(&name).unwrap().handle_tick(now);
+                self.drain(&name);
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    fn deliver_next(&mut self) {
+        let Reverse((at, _, to, from, bytes)) = self.in_flight.pop().unwrap();
+        self.now = self.now.max(at);
+        let Some(name) = self.addrs.iter().find(|(_, a)| **a == to).map(|(n, _)| n.clone()) else {
+            return;
+        };
+        let Some(node) = self.nodes.get_mut(&name) else { return };
+        let envelope = wire::decode(&bytes).expect("the core only sends valid datagrams");
+        node.handle_message(self.now, from, envelope);
+        self.drain(&name);
+    }
+
+    fn drain(&mut self, name: &str) {
+        let from = self.addrs[name];
+        while let Some(output) = self.nodes.get_mut(name).unwrap().poll_output() {
+            match output {
+                Output::Send { to, envelope } => self.send(name, from, to, envelope),
+                Output::Event(event) => self.events.push((self.now, name.to_string(), event)),
+            }
+        }
+    }
+
+    fn send(&mut self, name: &str, from: SocketAddr, to: SocketAddr, envelope: Envelope) {
+        let to_name = self
+            .addrs
+            .iter()
+            .find(|(_, a)| **a == to)
+            .map(|(n, _)| n.clone())
+            .unwrap_or_default();
+        if !(self.deliver)(name, &to_name, &envelope.message) {
+            return;
+        }
+        let mut bytes = Vec::new();
+        wire::encode(&envelope, &mut bytes).expect("fits");
+        self.seq += 1;
+        self.in_flight
+            .push(Reverse((self.now + self.latency, self.seq, to, from, bytes)));
+    }
+}
