@@ -52,6 +52,32 @@ pub enum DecodeError {
     Trailing(usize),
 }
 
+impl DecodeError {
+    /// Every value [`DecodeError::reason`] can return.
+    pub const REASONS: [&'static str; 7] = [
+        "too_large",
+        "too_short",
+        "bad_magic",
+        "unsupported_version",
+        "encrypted",
+        "malformed_body",
+        "trailing_bytes",
+    ];
+
+    /// A short, stable name for metrics labels.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            DecodeError::TooLarge(_) => "too_large",
+            DecodeError::TooShort(_) => "too_short",
+            DecodeError::BadMagic => "bad_magic",
+            DecodeError::UnsupportedVersion(_) => "unsupported_version",
+            DecodeError::Encrypted(_) => "encrypted",
+            DecodeError::Body(_) => "malformed_body",
+            DecodeError::Trailing(_) => "trailing_bytes",
+        }
+    }
+}
+
 /// Why an envelope could not be encoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EncodeError {

@@ -1,0 +1,390 @@
+//! The agent's settings: what the TOML file and the command line may say ([`RawConfig`],
+//! every field optional), merged (flags override the file) and validated into
+//! [`Settings`]. A bad value is refused here, at start-up, with a message that names the
+//! key and says how to fix it.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use vitals_core::config::serde_duration;
+use vitals_core::{Config, DetectorKind, Preset, StrategyKind, wire};
+
+/// Settings as written in a TOML file or given as flags; anything may be missing.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// Unique node name.
+    pub name: Option<String>,
+    /// Protocol (UDP) address to listen on.
+    pub bind: Option<String>,
+    /// Address peers should use, when `bind` is a wildcard.
+    pub advertise: Option<String>,
+    /// HTTP API address.
+    pub http: Option<String>,
+    /// Seed addresses to join through.
+    pub join: Option<Vec<String>>,
+    /// `push` or `pull`.
+    pub strategy: Option<StrategyKind>,
+    /// Acknowledge heartbeats (push).
+    pub ack: Option<bool>,
+    /// Monitor names (pull).
+    pub monitors: Option<Vec<String>>,
+    /// Named timing preset.
+    pub preset: Option<Preset>,
+    /// Heartbeat interval.
+    #[serde(default, with = "opt_duration")]
+    pub interval: Option<Duration>,
+    /// Silence before a heartbeat counts as missed.
+    #[serde(default, with = "opt_duration")]
+    pub timeout: Option<Duration>,
+    /// Consecutive misses that declare death.
+    pub threshold: Option<u32>,
+    /// `missed` or `phi`.
+    pub detector: Option<DetectorKind>,
+    /// Phi accrual parameters.
+    pub phi: Option<RawPhi>,
+}
+
+/// Phi accrual settings, each optional.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPhi {
+    /// Phi that declares death.
+    pub threshold: Option<f64>,
+    /// Samples kept.
+    pub window: Option<usize>,
+    /// Standard-deviation floor.
+    #[serde(default, with = "opt_duration")]
+    pub min_std_dev: Option<Duration>,
+    /// Pause tolerated on top of the mean.
+    #[serde(default, with = "opt_duration")]
+    pub acceptable_pause: Option<Duration>,
+}
+
+/// The agent's validated settings.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Settings {
+    /// Unique node name.
+    pub name: String,
+    /// Protocol (UDP) listen address.
+    pub bind: SocketAddr,
+    /// The address announced to peers.
+    pub advertise: SocketAddr,
+    /// HTTP API listen address.
+    pub http: SocketAddr,
+    /// Seed addresses.
+    pub join: Vec<SocketAddr>,
+    /// The preset the timing started from.
+    pub preset: Preset,
+    /// The protocol configuration.
+    pub protocol: Config,
+}
+
+/// A setting that was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The config file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The config file is not valid TOML for these settings.
+    #[error("config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// The parser's one-line explanation.
+        message: String,
+    },
+    /// A setting has a bad value.
+    #[error("invalid `{key}`: {message}")]
+    Invalid {
+        /// The setting's key (the flag is `--key`).
+        key: &'static str,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+}
+
+fn invalid(key: &'static str, message: impl Into<String>) -> SettingsError {
+    SettingsError::Invalid {
+        key,
+        message: message.into(),
+    }
+}
+
+impl RawConfig {
+    /// Reads a TOML config file.
+    pub fn from_file(path: &Path) -> Result<RawConfig, SettingsError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| SettingsError::Parse {
+            path: shown,
+            message: one_line(&e.to_string()),
+        })
+    }
+
+    /// `self` with every setting that `flags` gives replaced by the flag's value.
+    pub fn overridden_by(self, flags: RawConfig) -> RawConfig {
+        let phi = match (self.phi, flags.phi) {
+            (Some(file), Some(flag)) => Some(RawPhi {
+                threshold: flag.threshold.or(file.threshold),
+                window: flag.window.or(file.window),
+                min_std_dev: flag.min_std_dev.or(file.min_std_dev),
+                acceptable_pause: flag.acceptable_pause.or(file.acceptable_pause),
+            }),
+            (file, flag) => flag.or(file),
+        };
+        RawConfig {
+            name: flags.name.or(self.name),
+            bind: flags.bind.or(self.bind),
+            advertise: flags.advertise.or(self.advertise),
+            http: flags.http.or(self.http),
+            join: flags.join.or(self.join),
+            strategy: flags.strategy.or(self.strategy),
+            ack: flags.ack.or(self.ack),
+            monitors: flags.monitors.or(self.monitors),
+            preset: flags.preset.or(self.preset),
+            interval: flags.interval.or(self.interval),
+            timeout: flags.timeout.or(self.timeout),
+            threshold: flags.threshold.or(self.threshold),
+            detector: flags.detector.or(self.detector),
+            phi,
+        }
+    }
+
+    /// Validates every setting, filling defaults: preset `web`, strategy `push`, protocol
+    /// on 127.0.0.1:7946, HTTP on 127.0.0.1:7947.
+    pub fn into_settings(self) -> Result<Settings, SettingsError> {
+        let name = self
+            .name
+            .clone()
+            .ok_or_else(|| invalid("name", "missing: give every node a unique --name"))?;
+        validate_name(&name)?;
+        let bind = resolve("bind", self.bind.as_deref().unwrap_or("127.0.0.1:7946"))?;
+        let advertise = match &self.advertise {
+            Some(addr) => resolve("advertise", addr)?,
+            None if bind.ip().is_unspecified() => {
+                return Err(invalid(
+                    "bind",
+                    format!("{bind} is not an address peers can reach: bind a specific address or set --advertise"),
+                ));
+            }
+            None => bind,
+        };
+        let http = resolve("http", self.http.as_deref().unwrap_or("127.0.0.1:7947"))?;
+        let join = self
+            .join
+            .iter()
+            .flatten()
+            .map(|a| resolve("join", a))
+            .collect::<Result<_, _>>()?;
+        let preset = self.preset.unwrap_or(Preset::Web);
+        let protocol = self.protocol(preset)?;
+        Ok(Settings {
+            name,
+            bind,
+            advertise,
+            http,
+            join,
+            preset,
+            protocol,
+        })
+    }
+
+    fn protocol(&self, preset: Preset) -> Result<Config, SettingsError> {
+        let strategy = self.strategy.unwrap_or(StrategyKind::Push);
+        let interval = self.interval.unwrap_or(preset.interval());
+        let threshold = self.threshold.unwrap_or(preset.threshold());
+        let mut config = Config::with_timing(strategy, interval, threshold);
+        config.timeout = self.timeout.unwrap_or(config.timeout);
+        config.detector = self.detector.unwrap_or(config.detector);
+        config.ack = self.ack.unwrap_or(false);
+        config.monitors = self.monitors.clone().unwrap_or_default();
+        if let Some(phi) = &self.phi {
+            config.phi.threshold = phi.threshold.unwrap_or(config.phi.threshold);
+            config.phi.window = phi.window.unwrap_or(config.phi.window);
+            config.phi.min_std_dev = phi.min_std_dev.unwrap_or(config.phi.min_std_dev);
+            config.phi.acceptable_pause = phi.acceptable_pause.unwrap_or(config.phi.acceptable_pause);
+        }
+        for monitor in &config.monitors {
+            validate_name(monitor).map_err(|_| invalid("monitors", format!("`{monitor}` is not a valid node name")))?;
+        }
+        config.validate().map_err(|e| invalid(key_of(&e), e.to_string()))?;
+        Ok(config)
+    }
+}
+
+/// The setting a protocol validation error is about.
+fn key_of(error: &vitals_core::ConfigError) -> &'static str {
+    use vitals_core::ConfigError as E;
+    match error {
+        E::IntervalTooShort(_) | E::IntervalTooLong(_) => "interval",
+        E::ZeroThreshold | E::ThresholdTooHigh(_) => "threshold",
+        E::TimeoutShorterThanInterval { .. } => "timeout",
+        E::BadPhiThreshold(_) => "phi.threshold",
+        E::BadPhiWindow(_) => "phi.window",
+        E::ZeroMinStdDev => "phi.min_std_dev",
+        E::PullWithoutMonitors | E::MonitorsWithoutPull => "monitors",
+        E::AckWithoutPush => "ack",
+    }
+}
+
+fn validate_name(name: &str) -> Result<(), SettingsError> {
+    let ok_chars = name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    if name.is_empty() || name.len() > wire::MAX_NAME_LEN || !ok_chars {
+        return Err(invalid(
+            "name",
+            format!(
+                "`{name}` is not a valid node name: use 1 to {} letters, digits, `-`, `_` or `.`",
+                wire::MAX_NAME_LEN
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn resolve(key: &'static str, text: &str) -> Result<SocketAddr, SettingsError> {
+    let mut addrs = text.to_socket_addrs().map_err(|e| {
+        invalid(
+            key,
+            format!("`{text}` is not HOST:PORT ({e}); write e.g. 127.0.0.1:7946"),
+        )
+    })?;
+    addrs
+        .next()
+        .ok_or_else(|| invalid(key, format!("`{text}` resolves to no address")))
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `Option<Duration>` as a human-readable string.
+mod opt_duration {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+    use vitals_core::config::serde_duration::{format_duration, parse_duration};
+
+    pub(super) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_str(&format_duration(*d)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        let text = String::deserialize(d)?;
+        parse_duration(&text).map(Some).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Parses a duration flag (`200ms`, `1s`, `2m`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    serde_duration::parse_duration(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named() -> RawConfig {
+        RawConfig {
+            name: Some("n1".into()),
+            ..RawConfig::default()
+        }
+    }
+
+    #[test]
+    fn defaults_are_the_web_preset_with_push() {
+        let settings = named().into_settings().unwrap();
+        assert_eq!(settings.preset, Preset::Web);
+        assert_eq!(settings.protocol.interval, Duration::from_secs(10));
+        assert_eq!(settings.protocol.strategy, StrategyKind::Push);
+        assert_eq!(settings.http.to_string(), "127.0.0.1:7947");
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let file: RawConfig =
+            toml::from_str("name = \"file\"\ninterval = \"2s\"\nthreshold = 5\n[phi]\nthreshold = 10.0\nwindow = 50\n")
+                .unwrap();
+        let flags = RawConfig {
+            name: Some("flag".into()),
+            interval: Some(Duration::from_secs(1)),
+            phi: Some(RawPhi {
+                threshold: Some(12.0),
+                ..RawPhi::default()
+            }),
+            ..RawConfig::default()
+        };
+        let settings = file.overridden_by(flags).into_settings().unwrap();
+        assert_eq!(settings.name, "flag");
+        assert_eq!(settings.protocol.interval, Duration::from_secs(1));
+        assert_eq!(settings.protocol.threshold, 5);
+        assert_eq!(settings.protocol.phi.threshold, 12.0);
+        assert_eq!(settings.protocol.phi.window, 50);
+    }
+
+    #[test]
+    fn a_missing_name_is_refused_naming_the_key() {
+        let message = RawConfig::default().into_settings().unwrap_err().to_string();
+        assert!(message.starts_with("invalid `name`"), "{message}");
+    }
+
+    #[test]
+    fn validation_errors_name_the_key() {
+        let raw = RawConfig {
+            timeout: Some(Duration::from_secs(1)),
+            ..named()
+        };
+        let message = raw.into_settings().unwrap_err().to_string();
+        assert!(
+            message.starts_with("invalid `timeout`: timeout 1s is shorter than interval 10s"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_refused() {
+        let error = toml::from_str::<RawConfig>("name = \"a\"\nintervall = \"1s\"\n").unwrap_err();
+        assert!(error.to_string().contains("unknown field `intervall`"), "{error}");
+    }
+
+    #[test]
+    fn the_documented_example_file_is_valid() {
+        let raw: RawConfig = toml::from_str(include_str!("../../../examples/agent.toml")).unwrap();
+        let settings = raw.into_settings().unwrap();
+        assert_eq!(settings.name, "node-1");
+        assert_eq!(settings.protocol, Config::preset(Preset::Web, StrategyKind::Push));
+    }
+
+    #[test]
+    fn a_wildcard_bind_needs_an_advertised_address() {
+        let raw = RawConfig {
+            bind: Some("0.0.0.0:7946".into()),
+            ..named()
+        };
+        assert!(
+            raw.clone()
+                .into_settings()
+                .unwrap_err()
+                .to_string()
+                .contains("--advertise")
+        );
+        let raw = RawConfig {
+            advertise: Some("10.1.2.3:7946".into()),
+            ..raw
+        };
+        assert_eq!(raw.into_settings().unwrap().advertise.to_string(), "10.1.2.3:7946");
+    }
+}

@@ -1,0 +1,191 @@
+//! The one task that owns the [`Node`]: datagrams, timer expiries and commands go in,
+//! outputs are drained after every input (datagrams sent, events logged and counted),
+//! and a fresh [`Snapshot`] is published for the HTTP API. Nothing else touches the node.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, watch};
+use vitals_core::{Command, Envelope, Event, Instant, Node, Output, Status, wire};
+
+use crate::metrics::{KindLabel, Metrics, ReasonLabel, StatusLabel};
+use crate::snapshot::{Context, Snapshot};
+
+/// Most time between two snapshots when only timestamps change.
+const REFRESH: Duration = Duration::from_millis(100);
+
+/// One input to the node.
+enum Input {
+    Datagram(usize, SocketAddr),
+    ReceiveFailed(std::io::Error),
+    Tick,
+    Command(Command),
+    Shutdown,
+}
+
+pub(crate) struct Driver {
+    pub(crate) node: Node,
+    pub(crate) socket: Arc<UdpSocket>,
+    pub(crate) epoch: tokio::time::Instant,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) snapshot: watch::Sender<Snapshot>,
+    pub(crate) context: Context,
+    pub(crate) published_at: Instant,
+}
+
+impl Driver {
+    pub(crate) fn now(&self) -> Instant {
+        Instant::from_duration(self.epoch.elapsed())
+    }
+
+    /// Runs until `shutdown` completes, then leaves the cluster on purpose.
+    pub(crate) async fn run(mut self, mut commands: mpsc::Receiver<Command>, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let socket = Arc::clone(&self.socket);
+        let mut buf = vec![0u8; wire::MAX_DATAGRAM + 1];
+        self.flush().await;
+        self.publish(true);
+        loop {
+            let far = self.epoch + Duration::from_secs(86_400 * 365);
+            let deadline = self.node.poll_timeout().map_or(far, |t| self.epoch + t.since_epoch());
+            let input = tokio::select! {
+                received = socket.recv_from(&mut buf) => match received {
+                    Ok((len, src)) => Input::Datagram(len, src),
+                    Err(e) => Input::ReceiveFailed(e),
+                },
+                _ = tokio::time::sleep_until(deadline) => Input::Tick,
+                Some(command) = commands.recv() => Input::Command(command),
+                _ = &mut shutdown => Input::Shutdown,
+            };
+            let now = self.now();
+            match input {
+                Input::Datagram(len, src) => self.on_datagram(now, &buf[..len], src),
+                Input::ReceiveFailed(e) => tracing::debug!(error = %e, "receive failed"),
+                Input::Tick => self.node.handle_tick(now),
+                Input::Command(command) => self.node.handle_command(now, command),
+                Input::Shutdown => break,
+            }
+            let changed = self.flush().await;
+            self.publish(changed);
+        }
+        tracing::info!(name = %self.node.me().name, "leaving the cluster");
+        let now = self.now();
+        self.node.handle_command(now, Command::Leave);
+        self.flush().await;
+        self.publish(true);
+    }
+
+    fn on_datagram(&mut self, now: Instant, bytes: &[u8], src: SocketAddr) {
+        self.metrics.bytes_received.inc_by(bytes.len() as u64);
+        match wire::decode(bytes) {
+            Ok(envelope) => {
+                let kind = envelope.message.kind();
+                self.metrics.messages_received.get_or_create(&KindLabel { kind }).inc();
+                if envelope.message.is_heartbeat() {
+                    self.metrics.heartbeats_received.inc();
+                }
+                self.node.handle_message(now, src, envelope);
+            }
+            Err(error) => {
+                self.metrics
+                    .decode_errors
+                    .get_or_create(&ReasonLabel { reason: error.reason() })
+                    .inc();
+                tracing::debug!(%src, %error, "dropped a datagram");
+            }
+        }
+    }
+
+    /// Drains the node's outputs; returns whether any event happened.
+    async fn flush(&mut self) -> bool {
+        let mut changed = false;
+        while let Some(output) = self.node.poll_output() {
+            match output {
+                Output::Send { to, envelope } => self.send(to, &envelope).await,
+                Output::Event(event) => {
+                    changed = true;
+                    self.on_event(event);
+                }
+            }
+        }
+        changed
+    }
+
+    async fn send(&mut self, to: SocketAddr, envelope: &Envelope) {
+        let mut bytes = Vec::with_capacity(128);
+        if let Err(error) = wire::encode(envelope, &mut bytes) {
+            tracing::error!(%error, kind = envelope.message.kind(), "cannot encode a message");
+            self.metrics.send_errors.inc();
+            return;
+        }
+        match self.socket.send_to(&bytes, to).await {
+            Ok(sent) => {
+                self.metrics.bytes_sent.inc_by(sent as u64);
+                self.metrics
+                    .messages_sent
+                    .get_or_create(&KindLabel {
+                        kind: envelope.message.kind(),
+                    })
+                    .inc();
+                if envelope.message.is_heartbeat() {
+                    self.metrics.heartbeats_sent.inc();
+                }
+            }
+            Err(error) => {
+                self.metrics.send_errors.inc();
+                tracing::debug!(%to, %error, "send failed");
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: Event) {
+        match &event {
+            Event::Transition(t) => {
+                self.metrics
+                    .transitions
+                    .get_or_create(&StatusLabel { status: t.to.as_str() })
+                    .inc();
+                if let (Status::Dead, Some(silence)) = (t.to, t.silence) {
+                    self.metrics.detection_latency.observe(silence.as_secs_f64());
+                }
+                let from = t.from.map_or("unknown", |s| s.as_str());
+                tracing::info!(member = %t.name, addr = %t.addr, incarnation = t.incarnation, from, to = t.to.as_str(), silence = ?t.silence, "member status changed");
+            }
+            Event::Refuted { incarnation } => {
+                self.metrics.refutations.inc();
+                tracing::warn!(incarnation, "refuted news of this node's death");
+            }
+            Event::Joined => tracing::info!("joined the cluster"),
+            Event::Isolated => {
+                self.metrics.isolated.set(1);
+                tracing::warn!("no peer acknowledges this node's heartbeats: it is cut off");
+            }
+            Event::Reconnected => {
+                self.metrics.isolated.set(0);
+                tracing::info!("acknowledgements arrive again");
+            }
+        }
+    }
+
+    fn publish(&mut self, force: bool) {
+        let now = self.now();
+        if !force && now - self.published_at < REFRESH {
+            return;
+        }
+        self.published_at = now;
+        let snapshot = Snapshot::of(&self.node, self.context, now);
+        for status in [Status::Alive, Status::Suspect, Status::Dead, Status::Left] {
+            let count = self.node.members().count(status) as i64;
+            self.metrics
+                .members
+                .get_or_create(&StatusLabel {
+                    status: status.as_str(),
+                })
+                .set(count);
+        }
+        self.snapshot.send_replace(snapshot);
+    }
+}

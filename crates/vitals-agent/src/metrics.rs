@@ -1,0 +1,177 @@
+//! Prometheus metrics. The driver updates them (atomics, no lock on the node); the HTTP
+//! handler encodes them. Metric names follow Prometheus conventions (`vitals_*_total`).
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// A label naming a message kind, a status or a reason.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabel {
+    /// The kind.
+    pub kind: &'static str,
+}
+
+/// A label naming a member status.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatusLabel {
+    /// The status.
+    pub status: &'static str,
+}
+
+/// A label naming the reason a datagram was dropped.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    /// The reason.
+    pub reason: &'static str,
+}
+
+/// Every metric the agent exports.
+#[derive(Debug)]
+pub struct Metrics {
+    /// Heartbeats (push heartbeats, polls and poll replies) sent.
+    pub heartbeats_sent: Counter,
+    /// Heartbeats received.
+    pub heartbeats_received: Counter,
+    /// Messages sent, by kind.
+    pub messages_sent: Family<KindLabel, Counter>,
+    /// Messages received, by kind.
+    pub messages_received: Family<KindLabel, Counter>,
+    /// UDP payload bytes sent.
+    pub bytes_sent: Counter,
+    /// UDP payload bytes received.
+    pub bytes_received: Counter,
+    /// Datagrams that could not be sent.
+    pub send_errors: Counter,
+    /// Datagrams dropped before the protocol saw them, by reason.
+    pub decode_errors: Family<ReasonLabel, Counter>,
+    /// Members by status, as this node sees them (itself included).
+    pub members: Family<StatusLabel, Gauge>,
+    /// Status transitions, by new status.
+    pub transitions: Family<StatusLabel, Counter>,
+    /// Silence since a member was last heard at the moment it was declared dead: the
+    /// upper bound of its detection latency.
+    pub detection_latency: Histogram,
+    /// Times this node refuted news of its own death.
+    pub refutations: Counter,
+    /// 1 while this node is cut off (push with ack), else 0.
+    pub isolated: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    /// Fresh metrics, all zero.
+    pub fn new() -> Metrics {
+        Metrics {
+            heartbeats_sent: Counter::default(),
+            heartbeats_received: Counter::default(),
+            messages_sent: Family::default(),
+            messages_received: Family::default(),
+            bytes_sent: Counter::default(),
+            bytes_received: Counter::default(),
+            send_errors: Counter::default(),
+            decode_errors: Family::default(),
+            members: Family::default(),
+            transitions: Family::default(),
+            detection_latency: Histogram::new(exponential_buckets(0.05, 2.0, 14)),
+            refutations: Counter::default(),
+            isolated: Gauge::default(),
+        }
+        .with_every_label()
+    }
+
+    /// Creates every labelled series at zero, so that dashboards and alerts see them
+    /// before the first event.
+    fn with_every_label(self) -> Metrics {
+        for reason in vitals_core::wire::DecodeError::REASONS {
+            let _ = self.decode_errors.get_or_create(&ReasonLabel { reason });
+        }
+        for status in ["alive", "suspect", "dead", "left"] {
+            let _ = self.transitions.get_or_create(&StatusLabel { status });
+            let _ = self.members.get_or_create(&StatusLabel { status });
+        }
+        self
+    }
+
+    /// A registry exposing these metrics under the `vitals_` prefix.
+    pub fn registry(&self) -> Registry {
+        let mut r = Registry::with_prefix("vitals");
+        r.register(
+            "heartbeats_sent",
+            "Heartbeats (push heartbeats, polls, poll replies) sent",
+            self.heartbeats_sent.clone(),
+        );
+        r.register(
+            "heartbeats_received",
+            "Heartbeats received",
+            self.heartbeats_received.clone(),
+        );
+        r.register(
+            "messages_sent",
+            "Protocol messages sent, by kind",
+            self.messages_sent.clone(),
+        );
+        r.register(
+            "messages_received",
+            "Protocol messages received, by kind",
+            self.messages_received.clone(),
+        );
+        r.register("bytes_sent", "UDP payload bytes sent", self.bytes_sent.clone());
+        r.register(
+            "bytes_received",
+            "UDP payload bytes received",
+            self.bytes_received.clone(),
+        );
+        r.register(
+            "send_errors",
+            "Datagrams that could not be sent",
+            self.send_errors.clone(),
+        );
+        r.register(
+            "decode_errors",
+            "Datagrams dropped before decoding succeeded, by reason",
+            self.decode_errors.clone(),
+        );
+        r.register(
+            "members",
+            "Members by status as this node sees them",
+            self.members.clone(),
+        );
+        r.register(
+            "transitions",
+            "Member status transitions, by new status",
+            self.transitions.clone(),
+        );
+        r.register(
+            "detection_latency_seconds",
+            "Silence since a member was last heard when it was declared dead",
+            self.detection_latency.clone(),
+        );
+        r.register(
+            "refutations",
+            "Times this node refuted news of its own death",
+            self.refutations.clone(),
+        );
+        r.register(
+            "isolated",
+            "1 while no peer acknowledges this node's heartbeats",
+            self.isolated.clone(),
+        );
+        r
+    }
+
+    /// The registry's text exposition.
+    pub fn encode(registry: &Registry) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, registry).expect("writing to a String cannot fail");
+        text
+    }
+}

@@ -1,0 +1,151 @@
+//! The published, read-only picture of the node that HTTP handlers serve. The driver
+//! rebuilds it after inputs that changed something; readers never touch the node.
+
+use std::net::SocketAddr;
+
+use serde::Serialize;
+use vitals_core::{Config, Health, Instant, Node, Preset, Stats, Status};
+
+/// One row of `GET /v1/members`.
+#[derive(Clone, Debug, Serialize)]
+pub struct MemberView {
+    /// Unique name.
+    pub name: String,
+    /// Protocol address.
+    pub addr: SocketAddr,
+    /// `alive`, `suspect`, `dead` or `left`.
+    pub status: Status,
+    /// The incarnation the status is about.
+    pub incarnation: u64,
+    /// Milliseconds since this node last heard from the member directly (0 for itself).
+    pub last_heard_ms: Option<u64>,
+    /// Milliseconds since the status last changed.
+    pub status_age_ms: u64,
+    /// The member's last reported health.
+    pub health: Option<Health>,
+    /// Latest measured round-trip time, where measured.
+    pub rtt_ms: Option<f64>,
+    /// This node's detector for the member, where it judges the member itself.
+    pub detector: Option<DetectorView>,
+    /// Whether this row is the node serving the request.
+    pub is_self: bool,
+}
+
+/// A detector's reading.
+#[derive(Clone, Debug, Serialize)]
+pub struct DetectorView {
+    /// Missed heartbeats, or phi.
+    pub level: f64,
+    /// Silence after which the member is declared dead (the effective timeout).
+    pub timeout_ms: f64,
+}
+
+/// `GET /v1/self`.
+#[derive(Clone, Debug, Serialize)]
+pub struct SelfView {
+    /// The node's name.
+    pub name: String,
+    /// The address peers use.
+    pub addr: SocketAddr,
+    /// The HTTP API address.
+    pub http: SocketAddr,
+    /// Current incarnation.
+    pub incarnation: u64,
+    /// `push` or `pull`.
+    pub strategy: vitals_core::StrategyKind,
+    /// The preset the timing started from.
+    pub preset: Preset,
+    /// The effective protocol configuration.
+    pub config: Config,
+    /// Whether the node is part of a cluster.
+    pub joined: bool,
+    /// Whether the node has left.
+    pub left: bool,
+    /// Push with ack: whether nobody acknowledges this node.
+    pub isolated: bool,
+    /// The seed of the node's random generator (replays its choices).
+    pub seed: u64,
+    /// Counters of dropped and refuted inputs.
+    pub stats: Stats,
+}
+
+/// Everything the HTTP API serves about the node.
+#[derive(Clone, Debug, Serialize)]
+pub struct Snapshot {
+    /// The node itself.
+    pub me: SelfView,
+    /// Every member, the node included.
+    pub members: Vec<MemberView>,
+}
+
+/// Facts about the agent that the node does not hold.
+#[derive(Clone, Copy, Debug)]
+pub struct Context {
+    /// The HTTP API address.
+    pub http: SocketAddr,
+    /// The preset the timing started from.
+    pub preset: Preset,
+    /// The node's random seed.
+    pub seed: u64,
+}
+
+impl Snapshot {
+    /// The picture of `node` at `now`.
+    pub fn of(node: &Node, context: Context, now: Instant) -> Snapshot {
+        let me = node.me();
+        let config = node.config().clone();
+        let members = node
+            .members()
+            .iter()
+            .map(|m| member_view(node, &me.name, m, now))
+            .collect();
+        Snapshot {
+            me: SelfView {
+                name: me.name.clone(),
+                addr: me.addr,
+                http: context.http,
+                incarnation: me.incarnation,
+                strategy: config.strategy,
+                preset: context.preset,
+                config,
+                joined: node.is_joined(),
+                left: node.has_left(),
+                isolated: node.is_isolated(),
+                seed: context.seed,
+                stats: node.stats(),
+            },
+            members,
+        }
+    }
+}
+
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn member_view(node: &Node, me: &str, m: &vitals_core::Member, now: Instant) -> MemberView {
+    let is_self = m.name == me;
+    let detector = node
+        .members()
+        .detector_reading(&m.name, now)
+        .map(|(level, timeout)| DetectorView {
+            level: if level.is_finite() { level } else { f64::MAX },
+            timeout_ms: timeout.as_secs_f64() * 1e3,
+        });
+    MemberView {
+        name: m.name.clone(),
+        addr: m.addr,
+        status: m.status,
+        incarnation: m.incarnation,
+        last_heard_ms: if is_self {
+            Some(0)
+        } else {
+            m.last_heard.map(|t| millis(now - t))
+        },
+        status_age_ms: millis(now - m.since),
+        health: m.health,
+        rtt_ms: m.rtt.map(|d| d.as_secs_f64() * 1e3),
+        detector,
+        is_self,
+    }
+}

@@ -1,0 +1,135 @@
+//! The command line: argument definitions only. Parsing errors name the flag (clap).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use vitals_agent::config::{RawConfig, RawPhi, parse_duration};
+use vitals_core::{DetectorKind, Preset, StrategyKind};
+
+/// Heartbeats, health checks and failure detection for distributed systems.
+#[derive(Debug, Parser)]
+#[command(name = "vitals", version, about)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run the agent on this machine.
+    Agent(AgentArgs),
+    /// Show the members an agent knows, like `serf members`.
+    Members(MembersArgs),
+    /// Start a local cluster, crash a node, and watch it being detected.
+    Demo(DemoArgs),
+}
+
+/// `vitals agent`: flags override the config file, key by key.
+#[derive(Debug, Args)]
+pub(crate) struct AgentArgs {
+    /// Unique name of this node.
+    #[arg(long)]
+    pub(crate) name: Option<String>,
+    /// UDP address for heartbeats [default: 127.0.0.1:7946].
+    #[arg(long, value_name = "HOST:PORT")]
+    pub(crate) bind: Option<String>,
+    /// Address peers should use, when --bind is a wildcard address.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub(crate) advertise: Option<String>,
+    /// Address of the HTTP API [default: 127.0.0.1:7947].
+    #[arg(long, value_name = "HOST:PORT")]
+    pub(crate) http: Option<String>,
+    /// Seed nodes to join through.
+    #[arg(long, value_name = "HOST:PORT,...", value_delimiter = ',')]
+    pub(crate) join: Option<Vec<String>>,
+    /// push (every node heartbeats every node) or pull (monitors poll every node) [default: push].
+    #[arg(long)]
+    pub(crate) strategy: Option<StrategyKind>,
+    /// Acknowledge every heartbeat: measure round trips, detect a broken outbound path (push).
+    #[arg(long)]
+    pub(crate) ack: bool,
+    /// The nodes that poll the others (pull).
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    pub(crate) monitor: Option<Vec<String>>,
+    /// Timing preset: web (10s), high-traffic (3s), background (20s), lan-fast (200ms) [default: web].
+    #[arg(long)]
+    pub(crate) preset: Option<Preset>,
+    /// Time between heartbeats, e.g. 200ms, 1s, 2m (overrides the preset).
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub(crate) interval: Option<Duration>,
+    /// Silence before a heartbeat counts as missed; at least the interval [default: the interval].
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub(crate) timeout: Option<Duration>,
+    /// Consecutive missed heartbeats that declare a node dead [default: 3].
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub(crate) threshold: Option<u32>,
+    /// missed (consecutive misses) or phi (phi accrual) [default: missed].
+    #[arg(long)]
+    pub(crate) detector: Option<DetectorKind>,
+    /// Phi that declares a node dead, with --detector phi [default: 8].
+    #[arg(long, value_name = "PHI", allow_negative_numbers = true)]
+    pub(crate) phi_threshold: Option<f64>,
+    /// TOML file with the same settings (flags win).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+}
+
+impl AgentArgs {
+    /// The settings these flags give (absent flags stay unset).
+    pub(crate) fn to_raw(&self) -> RawConfig {
+        RawConfig {
+            name: self.name.clone(),
+            bind: self.bind.clone(),
+            advertise: self.advertise.clone(),
+            http: self.http.clone(),
+            join: self.join.clone(),
+            strategy: self.strategy,
+            ack: self.ack.then_some(true),
+            monitors: self.monitor.clone(),
+            preset: self.preset,
+            interval: self.interval,
+            timeout: self.timeout,
+            threshold: self.threshold,
+            detector: self.detector,
+            phi: self.phi_threshold.map(|t| RawPhi {
+                threshold: Some(t),
+                ..RawPhi::default()
+            }),
+        }
+    }
+}
+
+/// `vitals members`.
+#[derive(Debug, Args)]
+pub(crate) struct MembersArgs {
+    /// The agent's HTTP API address.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:7947")]
+    pub(crate) http: String,
+    /// Print the raw JSON instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `vitals demo`.
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// How many agents to start (2 to 50).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u8).range(2..=50))]
+    pub(crate) nodes: u8,
+    /// push or pull (node-1 is the monitor).
+    #[arg(long, default_value = "push")]
+    pub(crate) strategy: StrategyKind,
+    /// Acknowledge heartbeats (push).
+    #[arg(long)]
+    pub(crate) ack: bool,
+    /// missed or phi.
+    #[arg(long, default_value = "missed")]
+    pub(crate) detector: DetectorKind,
+    /// The first three octets of the loopback addresses the agents use.
+    #[arg(long, value_name = "A.B.C", default_value = "127.0.0")]
+    pub(crate) subnet: String,
+    /// Run the scenario once (crash, detect, restart) and exit, without a live table.
+    #[arg(long)]
+    pub(crate) once: bool,
+}

@@ -1,0 +1,85 @@
+//! A small blocking client of the agent's HTTP API, and the `vitals members` table.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use serde::Deserialize;
+use vitals_core::{Health, Status};
+
+/// One row of `GET /v1/members`, as the CLI reads it.
+#[derive(Clone, Debug, Deserialize)]
+pub(crate) struct MemberRow {
+    pub(crate) name: String,
+    pub(crate) addr: String,
+    pub(crate) status: Status,
+    pub(crate) incarnation: u64,
+    pub(crate) last_heard_ms: Option<u64>,
+    pub(crate) health: Option<Health>,
+    pub(crate) rtt_ms: Option<f64>,
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(2)))
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+/// `GET http://{http}{path}` as text, with its status code.
+pub(crate) fn get(http: &str, path: &str) -> anyhow::Result<(u16, String)> {
+    let url = format!("http://{http}{path}");
+    let mut response = agent()
+        .get(&url)
+        .call()
+        .with_context(|| format!("cannot reach the agent at {http}"))?;
+    let status = response.status().as_u16();
+    let body = response
+        .body_mut()
+        .read_to_string()
+        .with_context(|| format!("bad response from {url}"))?;
+    Ok((status, body))
+}
+
+/// The members the agent at `http` knows.
+pub(crate) fn members(http: &str) -> anyhow::Result<Vec<MemberRow>> {
+    let (status, body) = get(http, "/v1/members")?;
+    anyhow::ensure!(status == 200, "the agent at {http} answered {status}: {body}");
+    serde_json::from_str(&body).with_context(|| format!("the agent at {http} sent an unexpected member list"))
+}
+
+fn gib(bytes: u64) -> String {
+    format!("{:.1}G", bytes as f64 / (1u64 << 30) as f64)
+}
+
+/// A table like `serf members`.
+pub(crate) fn table(rows: &[MemberRow]) -> String {
+    let mut out = format!(
+        "{:<16} {:<22} {:<8} {:>5} {:>10} {:>8} {:>6} {:>9} {:>6}\n",
+        "NAME", "ADDRESS", "STATUS", "INC", "HEARD", "RTT", "CPU", "MEM-FREE", "LOAD"
+    );
+    for row in rows {
+        let heard = row.last_heard_ms.map_or("-".to_string(), |ms| format!("{ms}ms ago"));
+        let rtt = row.rtt_ms.map_or("-".to_string(), |ms| format!("{ms:.2}ms"));
+        let (cpu, mem, load) = row.health.map_or(("-".into(), "-".into(), "-".into()), |h| {
+            (
+                format!("{:.0}%", h.cpu_percent),
+                gib(h.mem_available_bytes),
+                format!("{:.2}", h.load1),
+            )
+        });
+        out.push_str(&format!(
+            "{:<16} {:<22} {:<8} {:>5} {:>10} {:>8} {:>6} {:>9} {:>6}\n",
+            row.name,
+            row.addr,
+            row.status.as_str(),
+            row.incarnation,
+            heard,
+            rtt,
+            cpu,
+            mem,
+            load
+        ));
+    }
+    out
+}

@@ -1,0 +1,123 @@
+//! The HTTP API returns what is specified, on a real agent.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::{Cluster, get, get_json, wait_until};
+
+#[test]
+fn members_self_health_ready_and_metrics_endpoints_answer_as_specified() {
+    let cluster = Cluster::start("127.10.10", 2, &["--preset", "lan-fast", "--ack"]);
+    let http = cluster.http(1);
+    let rtt_known = wait_until(Duration::from_secs(20), || {
+        let rows = get_json(&http, "/v1/members").unwrap_or(Value::Null);
+        let peer = rows
+            .as_array()
+            .and_then(|rows| rows.iter().find(|r| r["name"] == "node-2").cloned());
+        peer.is_some_and(|p| p["rtt_ms"].is_number() && p["health"].is_object())
+    });
+    assert!(
+        rtt_known.is_some(),
+        "node-1 never measured node-2's round trip and health"
+    );
+
+    let rows = get_json(&http, "/v1/members").unwrap();
+    let peer = rows.as_array().unwrap().iter().find(|r| r["name"] == "node-2").unwrap();
+    for field in [
+        "name",
+        "addr",
+        "status",
+        "incarnation",
+        "last_heard_ms",
+        "health",
+        "rtt_ms",
+    ] {
+        assert!(!peer[field].is_null(), "member field {field} missing: {peer}");
+    }
+    assert_eq!(peer["addr"], "127.10.10.3:7946");
+    assert_eq!(peer["status"], "alive");
+    for field in [
+        "cpu_percent",
+        "mem_available_bytes",
+        "mem_total_bytes",
+        "load1",
+        "disk_free_bytes",
+    ] {
+        assert!(
+            peer["health"][field].is_number(),
+            "health field {field} missing: {peer}"
+        );
+    }
+    assert!(peer["health"]["mem_total_bytes"].as_u64().unwrap() > 0);
+
+    let me = get_json(&http, "/v1/self").unwrap();
+    assert_eq!(me["name"], "node-1");
+    assert_eq!(me["strategy"], "push");
+    assert_eq!(me["config"]["interval"], "200ms");
+    assert_eq!(me["config"]["threshold"], 3);
+    assert_eq!(me["config"]["ack"], true);
+
+    assert_eq!(get(&http, "/healthz").unwrap().0, 200);
+    assert_eq!(get(&http, "/readyz").unwrap().0, 200);
+    let (status, body) = get(&http, "/nope").unwrap();
+    assert_eq!(status, 404);
+    assert!(body.contains("/v1/members"));
+
+    let (status, metrics) = get(&http, "/metrics").unwrap();
+    assert_eq!(status, 200);
+    for name in [
+        "vitals_heartbeats_sent_total",
+        "vitals_heartbeats_received_total",
+        "vitals_bytes_sent_total",
+        "vitals_bytes_received_total",
+        "vitals_members{status=\"alive\"} 2",
+        "vitals_transitions_total",
+        "vitals_decode_errors_total",
+        "vitals_detection_latency_seconds_bucket",
+    ] {
+        assert!(metrics.contains(name), "metrics lack {name}:\n{metrics}");
+    }
+}
+
+#[test]
+fn an_agent_whose_seed_never_answers_is_alive_but_not_ready() {
+    let mut cluster = Cluster::start("127.10.11", 1, &["--preset", "lan-fast"]);
+    // node-1 joins through itself, which needs no answer; start node-2 pointing nowhere.
+    let http = cluster.http(1);
+    assert!(
+        wait_until(Duration::from_secs(20), || get(&http, "/readyz")
+            .is_some_and(|(s, _)| s == 200))
+        .is_some()
+    );
+    cluster.signal(1, nix::sys::signal::Signal::SIGSTOP);
+    let lonely = crate::support::tempdir::Dir::new("lonely");
+    let mut child = std::process::Command::new(crate::support::VITALS)
+        .args([
+            "agent",
+            "--name",
+            "lonely",
+            "--bind",
+            "127.10.11.9:7946",
+            "--http",
+            "127.10.11.9:7947",
+        ])
+        .args(["--join", "127.10.11.2:7946", "--preset", "lan-fast"])
+        .stderr(std::fs::File::create(lonely.0.join("log")).unwrap())
+        .spawn()
+        .unwrap();
+    let answered = wait_until(Duration::from_secs(20), || {
+        get("127.10.11.9:7947", "/healthz").is_some_and(|(s, _)| s == 200)
+    });
+    assert!(answered.is_some(), "healthz never answered");
+    let (status, body) = get("127.10.11.9:7947", "/readyz").unwrap();
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("no seed has answered"), "{body}");
+    cluster.signal(1, nix::sys::signal::Signal::SIGCONT);
+    let ready = wait_until(Duration::from_secs(10), || {
+        get("127.10.11.9:7947", "/readyz").is_some_and(|(s, _)| s == 200)
+    });
+    assert!(ready.is_some(), "the agent never became ready once its seed answered");
+    let _ = child.kill();
+    let _ = child.wait();
+}

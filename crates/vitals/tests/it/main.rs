@@ -1,0 +1,11 @@
+//! The `vitals` binary's integration tests: real agent processes on loopback, killed with
+//! real signals, observed through their real HTTP APIs. One test binary (matklad's
+//! "Delete Cargo Integration Tests").
+
+// A test binary exports nothing: `pub` here only means "shared between the modules".
+#![allow(unreachable_pub)]
+
+mod agents;
+mod cli;
+mod http;
+mod support;
