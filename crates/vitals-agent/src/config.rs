@@ -4,12 +4,20 @@
 //! key and says how to fix it.
 
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use vitals_core::config::serde_duration;
+use vitals_core::seal::Keyring;
 use vitals_core::{Config, DetectorKind, Preset, StrategyKind, wire};
+use zeroize::Zeroizing;
+
+/// The environment variable that may hold the keyring (one base64 key per line or comma).
+pub const KEYRING_ENV: &str = "VITALS_KEYRING";
+/// The environment variable that may hold the HTTP API bearer token.
+pub const API_TOKEN_ENV: &str = "VITALS_API_TOKEN";
 
 /// Settings as written in a TOML file or given as flags; anything may be missing.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -45,6 +53,76 @@ pub struct RawConfig {
     pub detector: Option<DetectorKind>,
     /// Phi accrual parameters.
     pub phi: Option<RawPhi>,
+    /// Cluster label: nodes with different labels never accept each other's datagrams.
+    pub cluster: Option<String>,
+    /// File holding the keyring (one base64 key per line, the first is primary).
+    pub keyring: Option<PathBuf>,
+    /// File holding the HTTP API bearer token.
+    pub api_token_file: Option<PathBuf>,
+    /// `writes` (the token guards mutating endpoints) or `all` (reads too).
+    pub api_auth: Option<ApiAuth>,
+}
+
+/// Which HTTP endpoints require the bearer token.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ApiAuth {
+    /// Only endpoints that change something.
+    #[default]
+    Writes,
+    /// Every endpoint but `/healthz` and `/readyz` (probes).
+    All,
+}
+
+impl std::str::FromStr for ApiAuth {
+    type Err = String;
+    fn from_str(s: &str) -> Result<ApiAuth, String> {
+        match s {
+            "writes" => Ok(ApiAuth::Writes),
+            "all" => Ok(ApiAuth::All),
+            _ => Err(format!("unknown api-auth `{s}`; choose writes or all")),
+        }
+    }
+}
+
+/// The HTTP API bearer token. Never shown; compared in constant time.
+#[derive(Clone, PartialEq)]
+pub struct Token(Zeroizing<String>);
+
+impl Token {
+    /// Whether `candidate` is the token, in time independent of where they differ.
+    pub fn matches(&self, candidate: &str) -> bool {
+        use subtle::ConstantTimeEq as _;
+        self.0.as_bytes().ct_eq(candidate.as_bytes()).into()
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Token(redacted)")
+    }
+}
+
+/// Where the keyring comes from.
+#[derive(Clone, PartialEq)]
+pub enum KeySource {
+    /// No keyring: plaintext datagrams.
+    None,
+    /// A file, re-read on SIGHUP (key rotation).
+    File(PathBuf),
+    /// The `VITALS_KEYRING` environment variable's value.
+    Env(String),
+}
+
+impl std::fmt::Debug for KeySource {
+    /// Never shows key material.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeySource::None => write!(f, "None"),
+            KeySource::File(path) => write!(f, "File({})", path.display()),
+            KeySource::Env(_) => write!(f, "Env({KEYRING_ENV})"),
+        }
+    }
 }
 
 /// Phi accrual settings, each optional.
@@ -64,7 +142,7 @@ pub struct RawPhi {
 }
 
 /// The agent's validated settings.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Settings {
     /// Unique node name.
     pub name: String,
@@ -80,6 +158,57 @@ pub struct Settings {
     pub preset: Preset,
     /// The protocol configuration.
     pub protocol: Config,
+    /// The cluster label.
+    pub cluster: String,
+    /// Where the keyring comes from.
+    pub keys: KeySource,
+    /// The HTTP API bearer token, if any.
+    pub api_token: Option<Token>,
+    /// Which endpoints the token guards.
+    pub api_auth: ApiAuth,
+}
+
+impl KeySource {
+    /// Reads and parses the keyring; `None` for plaintext.
+    pub fn load(&self) -> Result<Option<Keyring>, SettingsError> {
+        let text = match self {
+            KeySource::None => return Ok(None),
+            KeySource::Env(text) => Zeroizing::new(text.clone()),
+            KeySource::File(path) => {
+                Zeroizing::new(std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
+                    path: path.display().to_string(),
+                    source,
+                })?)
+            }
+        };
+        parse_keyring(&text).map(Some)
+    }
+}
+
+/// Parses base64 keys, one per line (or comma-separated); `#` starts a comment.
+pub fn parse_keyring(text: &str) -> Result<Keyring, SettingsError> {
+    let mut secrets = Vec::new();
+    for (i, word) in text
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or(""))
+        .flat_map(|l| l.split(','))
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .enumerate()
+    {
+        let secret = base64::engine::general_purpose::STANDARD.decode(word).map_err(|_| {
+            invalid(
+                "keyring",
+                format!("key {} is not valid base64 (make one with `vitals keygen`)", i + 1),
+            )
+        })?;
+        secrets.push(secret);
+    }
+    let keyring = Keyring::new(&secrets).map_err(|e| invalid("keyring", e.to_string()));
+    for secret in &mut secrets {
+        zeroize::Zeroize::zeroize(secret);
+    }
+    keyring
 }
 
 /// A setting that was refused.
@@ -158,12 +287,27 @@ impl RawConfig {
             threshold: flags.threshold.or(self.threshold),
             detector: flags.detector.or(self.detector),
             phi,
+            cluster: flags.cluster.or(self.cluster),
+            keyring: flags.keyring.or(self.keyring),
+            api_token_file: flags.api_token_file.or(self.api_token_file),
+            api_auth: flags.api_auth.or(self.api_auth),
         }
     }
 
     /// Validates every setting, filling defaults: preset `web`, strategy `push`, protocol
-    /// on 127.0.0.1:7946, HTTP on 127.0.0.1:7947.
+    /// on 127.0.0.1:7946, HTTP on 127.0.0.1:7947, cluster `default`, and the keyring and
+    /// API token from the environment when no file names them.
     pub fn into_settings(self) -> Result<Settings, SettingsError> {
+        let env = |name| std::env::var(name).ok().filter(|v: &String| !v.trim().is_empty());
+        self.into_settings_with(env(KEYRING_ENV), env(API_TOKEN_ENV))
+    }
+
+    /// [`RawConfig::into_settings`] with the environment's keyring and token given.
+    pub fn into_settings_with(
+        self,
+        env_keyring: Option<String>,
+        env_token: Option<String>,
+    ) -> Result<Settings, SettingsError> {
         let name = self
             .name
             .clone()
@@ -189,6 +333,21 @@ impl RawConfig {
             .collect::<Result<_, _>>()?;
         let preset = self.preset.unwrap_or(Preset::Web);
         let protocol = self.protocol(preset)?;
+        let cluster = self.cluster.clone().unwrap_or_else(|| wire::DEFAULT_LABEL.to_string());
+        validate_name(&cluster).map_err(|_| {
+            invalid(
+                "cluster",
+                format!("`{cluster}` is not a valid cluster label: use letters, digits, `-`, `_` or `.`"),
+            )
+        })?;
+        let keys = match (&self.keyring, env_keyring) {
+            (Some(path), _) => KeySource::File(path.clone()),
+            (None, Some(text)) => KeySource::Env(text),
+            (None, None) => KeySource::None,
+        };
+        keys.load()?;
+        let api_token = self.api_token(env_token)?;
+        let api_auth = self.api_auth.unwrap_or_default();
         Ok(Settings {
             name,
             bind,
@@ -197,7 +356,35 @@ impl RawConfig {
             join,
             preset,
             protocol,
+            cluster,
+            keys,
+            api_token,
+            api_auth,
         })
+    }
+
+    fn api_token(&self, env_token: Option<String>) -> Result<Option<Token>, SettingsError> {
+        let token = match &self.api_token_file {
+            Some(path) => Some(std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
+                path: path.display().to_string(),
+                source,
+            })?),
+            None => env_token,
+        };
+        let token = token.map(|t| Token(Zeroizing::new(t.trim().to_string())));
+        if token.as_ref().is_some_and(|t| t.0.len() < 16) {
+            return Err(invalid(
+                "api_token_file",
+                "the API token must be at least 16 characters (make one with `vitals keygen`)",
+            ));
+        }
+        if self.api_auth == Some(ApiAuth::All) && token.is_none() {
+            return Err(invalid(
+                "api_auth",
+                format!("`all` needs a token: set --api-token-file or {API_TOKEN_ENV}"),
+            ));
+        }
+        Ok(token)
     }
 
     fn protocol(&self, preset: Preset) -> Result<Config, SettingsError> {
@@ -304,9 +491,89 @@ mod tests {
         }
     }
 
+    const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+    #[test]
+    fn a_keyring_comes_from_the_environment_when_no_file_is_named() {
+        let settings = named().into_settings_with(Some(format!("{KEY}\n")), None).unwrap();
+        assert!(matches!(settings.keys, KeySource::Env(_)));
+        assert!(settings.keys.load().unwrap().is_some());
+        assert_eq!(named().into_settings_with(None, None).unwrap().keys, KeySource::None);
+        assert!(
+            !format!("{:?}", settings.keys).contains(KEY),
+            "key material must never be shown"
+        );
+    }
+
+    #[test]
+    fn bad_keyrings_are_refused_naming_the_key() {
+        let message = named()
+            .into_settings_with(Some("not base64!".into()), None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.starts_with("invalid `keyring`: key 1 is not valid base64"),
+            "{message}"
+        );
+        let message = named()
+            .into_settings_with(Some("AAAA".into()), None)
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("keys are 32 bytes"), "{message}");
+        let message = named()
+            .into_settings_with(Some("# only a comment".into()), None)
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("holds no key"), "{message}");
+    }
+
+    #[test]
+    fn a_keyring_file_may_hold_comments_and_several_keys() {
+        let keyring = parse_keyring(&format!("# primary\n{KEY}\n\n{KEY} # old\n")).unwrap();
+        assert_eq!(keyring.ids().len(), 2);
+    }
+
+    #[test]
+    fn api_tokens_must_be_long_enough_and_all_needs_one() {
+        let short = named().into_settings_with(None, Some("short".into())).unwrap_err();
+        assert!(short.to_string().contains("at least 16"));
+        let raw = RawConfig {
+            api_auth: Some(ApiAuth::All),
+            ..named()
+        };
+        assert!(
+            raw.into_settings_with(None, None)
+                .unwrap_err()
+                .to_string()
+                .contains("`all` needs a token")
+        );
+        let settings = named()
+            .into_settings_with(None, Some("0123456789abcdef".into()))
+            .unwrap();
+        let token = settings.api_token.unwrap();
+        assert!(token.matches("0123456789abcdef"));
+        assert!(!token.matches("0123456789abcdeF"));
+        assert!(!format!("{token:?}").contains("0123"));
+    }
+
+    #[test]
+    fn a_cluster_label_is_validated() {
+        let raw = RawConfig {
+            cluster: Some("prod west".into()),
+            ..named()
+        };
+        assert!(
+            raw.into_settings_with(None, None)
+                .unwrap_err()
+                .to_string()
+                .starts_with("invalid `cluster`")
+        );
+        assert_eq!(named().into_settings_with(None, None).unwrap().cluster, "default");
+    }
+
     #[test]
     fn defaults_are_the_web_preset_with_push() {
-        let settings = named().into_settings().unwrap();
+        let settings = named().into_settings_with(None, None).unwrap();
         assert_eq!(settings.preset, Preset::Web);
         assert_eq!(settings.protocol.interval, Duration::from_secs(10));
         assert_eq!(settings.protocol.strategy, StrategyKind::Push);
@@ -327,7 +594,7 @@ mod tests {
             }),
             ..RawConfig::default()
         };
-        let settings = file.overridden_by(flags).into_settings().unwrap();
+        let settings = file.overridden_by(flags).into_settings_with(None, None).unwrap();
         assert_eq!(settings.name, "flag");
         assert_eq!(settings.protocol.interval, Duration::from_secs(1));
         assert_eq!(settings.protocol.threshold, 5);
@@ -337,7 +604,10 @@ mod tests {
 
     #[test]
     fn a_missing_name_is_refused_naming_the_key() {
-        let message = RawConfig::default().into_settings().unwrap_err().to_string();
+        let message = RawConfig::default()
+            .into_settings_with(None, None)
+            .unwrap_err()
+            .to_string();
         assert!(message.starts_with("invalid `name`"), "{message}");
     }
 
@@ -347,7 +617,7 @@ mod tests {
             timeout: Some(Duration::from_secs(1)),
             ..named()
         };
-        let message = raw.into_settings().unwrap_err().to_string();
+        let message = raw.into_settings_with(None, None).unwrap_err().to_string();
         assert!(
             message.starts_with("invalid `timeout`: timeout 1s is shorter than interval 10s"),
             "{message}"
@@ -363,7 +633,7 @@ mod tests {
     #[test]
     fn the_documented_example_file_is_valid() {
         let raw: RawConfig = toml::from_str(include_str!("../../../examples/agent.toml")).unwrap();
-        let settings = raw.into_settings().unwrap();
+        let settings = raw.into_settings_with(None, None).unwrap();
         assert_eq!(settings.name, "node-1");
         assert_eq!(settings.protocol, Config::preset(Preset::Web, StrategyKind::Push));
     }
@@ -376,7 +646,7 @@ mod tests {
         };
         assert!(
             raw.clone()
-                .into_settings()
+                .into_settings_with(None, None)
                 .unwrap_err()
                 .to_string()
                 .contains("--advertise")
@@ -385,6 +655,9 @@ mod tests {
             advertise: Some("10.1.2.3:7946".into()),
             ..raw
         };
-        assert_eq!(raw.into_settings().unwrap().advertise.to_string(), "10.1.2.3:7946");
+        assert_eq!(
+            raw.into_settings_with(None, None).unwrap().advertise.to_string(),
+            "10.1.2.3:7946"
+        );
     }
 }

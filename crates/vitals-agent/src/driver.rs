@@ -9,10 +9,22 @@ use std::time::Duration;
 
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
-use vitals_core::{Command, Envelope, Event, Instant, Node, Output, Status, wire};
+use vitals_core::seal::{Keyring, NONCE_LEN};
+use vitals_core::wire::{Codec, MAX_DATAGRAM};
+use vitals_core::{Command, Envelope, Event, Instant, Node, Output, Status};
 
 use crate::metrics::{KindLabel, Metrics, ReasonLabel, StatusLabel};
+use crate::ratelimit::RateLimiter;
 use crate::snapshot::{Context, Snapshot};
+
+/// What the rest of the agent may ask of the driver.
+#[derive(Debug)]
+pub(crate) enum Control {
+    /// Pass a command to the node.
+    Node(Command),
+    /// Replace the keyring (rotation; `None` would mean plaintext and is refused earlier).
+    Rekey(Keyring),
+}
 
 /// Most time between two snapshots when only timestamps change.
 const REFRESH: Duration = Duration::from_millis(100);
@@ -22,7 +34,7 @@ enum Input {
     Datagram(usize, SocketAddr),
     ReceiveFailed(std::io::Error),
     Tick,
-    Command(Command),
+    Control(Control),
     Shutdown,
 }
 
@@ -34,6 +46,10 @@ pub(crate) struct Driver {
     pub(crate) snapshot: watch::Sender<Snapshot>,
     pub(crate) context: Context,
     pub(crate) published_at: Instant,
+    pub(crate) codec: Codec,
+    pub(crate) limiter: RateLimiter,
+    /// While a datagram is handled: its source and size. Replies to it may not be larger.
+    pub(crate) reply_budget: Option<(SocketAddr, usize)>,
 }
 
 impl Driver {
@@ -42,10 +58,10 @@ impl Driver {
     }
 
     /// Runs until `shutdown` completes, then leaves the cluster on purpose.
-    pub(crate) async fn run(mut self, mut commands: mpsc::Receiver<Command>, shutdown: impl Future<Output = ()>) {
+    pub(crate) async fn run(mut self, mut controls: mpsc::Receiver<Control>, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         let socket = Arc::clone(&self.socket);
-        let mut buf = vec![0u8; wire::MAX_DATAGRAM + 1];
+        let mut buf = vec![0u8; MAX_DATAGRAM + 1];
         self.flush().await;
         self.publish(true);
         loop {
@@ -57,7 +73,7 @@ impl Driver {
                     Err(e) => Input::ReceiveFailed(e),
                 },
                 _ = tokio::time::sleep_until(deadline) => Input::Tick,
-                Some(command) = commands.recv() => Input::Command(command),
+                Some(control) = controls.recv() => Input::Control(control),
                 _ = &mut shutdown => Input::Shutdown,
             };
             let now = self.now();
@@ -65,10 +81,12 @@ impl Driver {
                 Input::Datagram(len, src) => self.on_datagram(now, &buf[..len], src),
                 Input::ReceiveFailed(e) => tracing::debug!(error = %e, "receive failed"),
                 Input::Tick => self.node.handle_tick(now),
-                Input::Command(command) => self.node.handle_command(now, command),
+                Input::Control(Control::Node(command)) => self.node.handle_command(now, command),
+                Input::Control(Control::Rekey(keyring)) => self.rekey(keyring),
                 Input::Shutdown => break,
             }
             let changed = self.flush().await;
+            self.reply_budget = None;
             self.publish(changed);
         }
         tracing::info!(name = %self.node.me().name, "leaving the cluster");
@@ -78,15 +96,28 @@ impl Driver {
         self.publish(true);
     }
 
+    fn rekey(&mut self, keyring: Keyring) {
+        tracing::info!(key_ids = ?keyring.ids(), primary = keyring.primary_id(), "keyring reloaded");
+        self.codec.set_keyring(Some(keyring));
+    }
+
     fn on_datagram(&mut self, now: Instant, bytes: &[u8], src: SocketAddr) {
         self.metrics.bytes_received.inc_by(bytes.len() as u64);
-        match wire::decode(bytes) {
+        if !self.limiter.allow(src.ip(), now) {
+            self.metrics
+                .decode_errors
+                .get_or_create(&ReasonLabel { reason: "rate_limited" })
+                .inc();
+            return;
+        }
+        match self.codec.decode(bytes) {
             Ok(envelope) => {
                 let kind = envelope.message.kind();
                 self.metrics.messages_received.get_or_create(&KindLabel { kind }).inc();
                 if envelope.message.is_heartbeat() {
                     self.metrics.heartbeats_received.inc();
                 }
+                self.reply_budget = Some((src, bytes.len()));
                 self.node.handle_message(now, src, envelope);
             }
             Err(error) => {
@@ -115,10 +146,23 @@ impl Driver {
     }
 
     async fn send(&mut self, to: SocketAddr, envelope: &Envelope) {
+        let mut nonce = [0u8; NONCE_LEN];
+        if self.codec.keyring().is_some() {
+            getrandom::fill(&mut nonce).expect("the OS random source is available");
+        }
         let mut bytes = Vec::with_capacity(128);
-        if let Err(error) = wire::encode(envelope, &mut bytes) {
+        if let Err(error) = self.codec.encode(envelope, to, nonce, &mut bytes) {
             tracing::error!(%error, kind = envelope.message.kind(), "cannot encode a message");
             self.metrics.send_errors.inc();
+            return;
+        }
+        if let Some((src, budget)) = self.reply_budget
+            && src == to
+            && bytes.len() > budget
+        {
+            // Never amplify: a reply is at most as large as its request.
+            self.metrics.replies_suppressed.inc();
+            tracing::debug!(%to, kind = envelope.message.kind(), len = bytes.len(), budget, "suppressed a reply larger than its request");
             return;
         }
         match self.socket.send_to(&bytes, to).await {

@@ -3,41 +3,103 @@
 //!
 //! - `GET /v1/members`: every member with status, incarnation, health, RTT.
 //! - `GET /v1/self`: this node and its effective configuration.
-//! - `GET /healthz`: 200 while the agent runs.
+//! - `GET /healthz`: 200 while the agent runs (never needs a token: it is a probe).
 //! - `GET /readyz`: 200 once joined, 503 (with a reason) before and after leaving.
 //! - `GET /metrics`: Prometheus text exposition.
+//! - `POST /v1/leave`: leave the cluster and stop (needs the bearer token).
+//!
+//! Hardening: the bearer token is compared in constant time; without a configured token
+//! mutating endpoints are disabled; bodies over 16 KiB get 413; at most
+//! [`MAX_CONNECTIONS`] connections, headers must arrive within 5 s, and a connection
+//! lives at most 60 s. Every error is JSON.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use prometheus_client::registry::Registry;
 use serde_json::json;
-use tokio::sync::watch;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, Semaphore, watch};
 
+use crate::config::{ApiAuth, Token};
 use crate::metrics::Metrics;
 use crate::snapshot::Snapshot;
+
+/// Most HTTP connections served at once.
+pub const MAX_CONNECTIONS: usize = 64;
+/// Largest request body accepted.
+pub const MAX_BODY: usize = 16 * 1024;
 
 /// What every handler can read.
 #[derive(Clone)]
 pub(crate) struct ApiState {
     pub(crate) snapshot: watch::Receiver<Snapshot>,
     pub(crate) registry: Arc<Registry>,
+    pub(crate) token: Option<Token>,
+    pub(crate) leave: Arc<Notify>,
 }
 
-pub(crate) fn router(state: ApiState) -> Router {
-    Router::new()
+pub(crate) fn router(state: ApiState, auth: ApiAuth) -> Router {
+    let reads = Router::new()
         .route("/v1/members", get(members))
         .route("/v1/self", get(self_view))
+        .route("/metrics", get(metrics));
+    let reads = match auth {
+        ApiAuth::All => reads.route_layer(middleware::from_fn_with_state(state.clone(), require_token)),
+        ApiAuth::Writes => reads,
+    };
+    let writes = Router::new()
+        .route("/v1/leave", post(leave))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    Router::new()
+        .merge(reads)
+        .merge(writes)
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
         .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({"error": message}))).into_response()
+}
+
+async fn require_token(State(state): State<ApiState>, request: Request, next: Next) -> Response {
+    let Some(token) = &state.token else {
+        return error(
+            StatusCode::FORBIDDEN,
+            "no API token is configured, so this endpoint is disabled: set --api-token-file",
+        );
+    };
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match presented {
+        None => {
+            let mut response = error(
+                StatusCode::UNAUTHORIZED,
+                "missing bearer token: send `Authorization: Bearer TOKEN`",
+            );
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response
+        }
+        Some(candidate) if token.matches(candidate) => next.run(request).await,
+        Some(_) => error(StatusCode::FORBIDDEN, "wrong bearer token"),
+    }
 }
 
 async fn members(State(state): State<ApiState>) -> impl IntoResponse {
@@ -52,20 +114,14 @@ async fn healthz() -> impl IntoResponse {
     Json(json!({"status": "ok"}))
 }
 
-async fn readyz(State(state): State<ApiState>) -> impl IntoResponse {
+async fn readyz(State(state): State<ApiState>) -> Response {
     let me = state.snapshot.borrow().me.clone();
     if me.left {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"ready": false, "reason": "the node has left the cluster"})),
-        )
+        error(StatusCode::SERVICE_UNAVAILABLE, "the node has left the cluster")
     } else if !me.joined {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"ready": false, "reason": "no seed has answered the join yet"})),
-        )
+        error(StatusCode::SERVICE_UNAVAILABLE, "no seed has answered the join yet")
     } else {
-        (StatusCode::OK, Json(json!({"ready": true})))
+        Json(json!({"ready": true})).into_response()
     }
 }
 
@@ -80,10 +136,59 @@ async fn metrics(State(state): State<ApiState>) -> impl IntoResponse {
     )
 }
 
-async fn not_found() -> impl IntoResponse {
-    let endpoints = ["/v1/members", "/v1/self", "/healthz", "/readyz", "/metrics"];
+/// Leave the cluster and stop the agent. An optional body is logged as the reason.
+async fn leave(State(state): State<ApiState>, body: Result<Bytes, BytesRejection>) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            return error(
+                rejection.status(),
+                &format!("bad body: {}; at most {MAX_BODY} bytes", rejection.body_text()),
+            );
+        }
+    };
+    tracing::warn!(reason = %String::from_utf8_lossy(&body), "leave requested over HTTP");
+    state.leave.notify_one();
+    (StatusCode::ACCEPTED, Json(json!({"leaving": true}))).into_response()
+}
+
+async fn not_found() -> Response {
+    let endpoints = [
+        "/v1/members",
+        "/v1/self",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "POST /v1/leave",
+    ];
     (
         StatusCode::NOT_FOUND,
         Json(json!({"error": "no such endpoint", "endpoints": endpoints})),
     )
+        .into_response()
+}
+
+/// Serves `router` on `listener` with the connection cap and timeouts, until `stop`.
+pub(crate) async fn serve(listener: TcpListener, router: Router, stop: Arc<Notify>) {
+    let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let Ok(permit) = Arc::clone(&connections).acquire_owned().await else {
+            return;
+        };
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = stop.notified() => return,
+        };
+        let Ok((stream, _)) = accepted else { continue };
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        tokio::spawn(async move {
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(5))
+                .max_buf_size(64 * 1024)
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            let _ = tokio::time::timeout(Duration::from_secs(60), connection).await;
+            drop(permit);
+        });
+    }
 }

@@ -1,17 +1,19 @@
 //! # vitals-agent: the Vitals daemon
 //!
-//! Drives one [`vitals_core::Node`] with real time and real sockets: heartbeats over UDP,
-//! an HTTP API (axum), Prometheus metrics, and health samples from `sysinfo`. It is the
-//! only crate that knows about tokio, sockets, HTTP and Prometheus; the protocol itself
-//! lives in `vitals-core`, and this crate must never decide a member's status.
+//! Drives one [`vitals_core::Node`] with real time and real sockets: heartbeats over UDP
+//! (sealed with the cluster keyring when one is configured), an HTTP API (axum),
+//! Prometheus metrics, and health samples from `sysinfo`. It is the only crate that
+//! knows about tokio, sockets, HTTP, signals and Prometheus; the protocol itself lives in
+//! `vitals-core`, and this crate must never decide a member's status.
 //!
 //! One task (the driver) owns the node; HTTP handlers read a snapshot it publishes.
 
 pub mod config;
 mod driver;
 pub mod health;
-mod http;
+pub mod http;
 pub mod metrics;
+mod ratelimit;
 pub mod snapshot;
 
 use std::collections::hash_map::RandomState;
@@ -19,14 +21,18 @@ use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use tokio::net::{TcpListener, UdpSocket};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, mpsc, watch};
+use vitals_core::seal::Keyring;
+use vitals_core::wire::Codec;
 use vitals_core::{Command, Instant, Node, Peer};
 
 pub use config::{RawConfig, Settings, SettingsError};
 
-use crate::driver::Driver;
+use crate::config::KeySource;
+use crate::driver::{Control, Driver};
 use crate::metrics::Metrics;
 use crate::snapshot::{Context, Snapshot};
 
@@ -45,14 +51,89 @@ pub enum AgentError {
         /// Why.
         source: std::io::Error,
     },
-    /// The HTTP server failed.
-    #[error("the HTTP server failed: {0}")]
-    Http(std::io::Error),
+    /// The keyring could not be loaded.
+    #[error(transparent)]
+    Keyring(#[from] SettingsError),
 }
 
-/// Runs the agent until `shutdown` completes; then announces that the node leaves (so
-/// peers mark it `left`, not `dead`) and returns.
+/// Runs the agent until `shutdown` completes (or `POST /v1/leave`); then announces that
+/// the node leaves (so peers mark it `left`, not `dead`) and returns.
 pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send) -> Result<(), AgentError> {
+    let (socket, listener) = bind(&settings).await?;
+    let keyring = settings.keys.load()?;
+    if keyring.is_none() {
+        tracing::warn!(
+            "NO KEYRING: heartbeats travel in plaintext and anyone who can reach {} can forge them; \
+             set --keyring FILE or VITALS_KEYRING (make a key with `vitals keygen`)",
+            settings.bind
+        );
+    }
+    let generation = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(1, |d| d.as_micros() as u64);
+    let codec = Codec::new(&settings.cluster, keyring, generation).with_local(vec![settings.bind, settings.advertise]);
+    let seed = RandomState::new().build_hasher().finish();
+    let context = Context {
+        http: settings.http,
+        preset: settings.preset,
+        seed,
+    };
+    let node = start_node(&settings, seed);
+
+    let metrics = Arc::new(Metrics::new());
+    let (snapshot_tx, snapshot_rx) = watch::channel(Snapshot::of(&node, context, Instant::ZERO));
+    let (controls_tx, controls_rx) = mpsc::channel(16);
+    let leave = Arc::new(Notify::new());
+    let stop_http = Arc::new(Notify::new());
+    let state = http::ApiState {
+        snapshot: snapshot_rx,
+        registry: Arc::new(metrics.registry()),
+        token: settings.api_token.clone(),
+        leave: Arc::clone(&leave),
+    };
+    let tasks = [
+        tokio::spawn(sample_health(
+            controls_tx.clone(),
+            health::sample_period(settings.protocol.interval),
+        )),
+        tokio::spawn(reload_keyring_on_sighup(settings.keys.clone(), controls_tx)),
+        tokio::spawn(http::serve(
+            listener,
+            http::router(state, settings.api_auth),
+            Arc::clone(&stop_http),
+        )),
+    ];
+    let driver = Driver {
+        node,
+        socket: Arc::new(socket),
+        epoch: tokio::time::Instant::now(),
+        metrics,
+        snapshot: snapshot_tx,
+        context,
+        published_at: Instant::ZERO,
+        codec,
+        limiter: ratelimit::RateLimiter::new(inbound_rate(settings.protocol.interval), 400.0),
+        reply_budget: None,
+    };
+    let stop = async {
+        tokio::select! {
+            () = shutdown => {}
+            () = leave.notified() => {}
+        }
+    };
+    driver.run(controls_rx, stop).await;
+    stop_http.notify_one();
+    tasks.iter().for_each(|t| t.abort());
+    Ok(())
+}
+
+/// Datagrams per second one source may send: generous for a peer (a few messages per
+/// interval, more while joining), small against a flood.
+fn inbound_rate(interval: Duration) -> f64 {
+    200.0_f64.max(40.0 / interval.as_secs_f64())
+}
+
+async fn bind(settings: &Settings) -> Result<(UdpSocket, TcpListener), AgentError> {
     let socket = UdpSocket::bind(settings.bind)
         .await
         .map_err(|source| AgentError::Bind {
@@ -69,12 +150,10 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send) 
             addr: settings.http,
             source,
         })?;
-    let seed = RandomState::new().build_hasher().finish();
-    let context = Context {
-        http: settings.http,
-        preset: settings.preset,
-        seed,
-    };
+    Ok((socket, listener))
+}
+
+fn start_node(settings: &Settings, seed: u64) -> Node {
     let me = Peer {
         name: settings.name.clone(),
         addr: settings.advertise,
@@ -83,49 +162,15 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send) 
     let mut node = Node::new(me, settings.protocol.clone(), seed, Instant::ZERO);
     node.handle_command(Instant::ZERO, Command::Join(settings.join.clone()));
     tracing::info!(
-        name = %settings.name, bind = %settings.bind, http = %settings.http, strategy = ?settings.protocol.strategy,
-        interval = ?settings.protocol.interval, threshold = settings.protocol.threshold, seed, "vitals agent started"
+        name = %settings.name, bind = %settings.bind, http = %settings.http, cluster = %settings.cluster,
+        strategy = ?settings.protocol.strategy, interval = ?settings.protocol.interval,
+        threshold = settings.protocol.threshold, seed, "vitals agent started"
     );
-
-    let metrics = Arc::new(Metrics::new());
-    let registry = Arc::new(metrics.registry());
-    let (snapshot_tx, snapshot_rx) = watch::channel(Snapshot::of(&node, context, Instant::ZERO));
-    let (commands_tx, commands_rx) = mpsc::channel(16);
-    let sampler = tokio::spawn(sample_health(
-        commands_tx,
-        health::sample_period(settings.protocol.interval),
-    ));
-    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
-    let app = http::router(http::ApiState {
-        snapshot: snapshot_rx,
-        registry,
-    });
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move { http_stopped.await.unwrap_or(()) })
-            .await
-    });
-
-    let driver = Driver {
-        node,
-        socket: Arc::new(socket),
-        epoch: tokio::time::Instant::now(),
-        metrics,
-        snapshot: snapshot_tx,
-        context,
-        published_at: Instant::ZERO,
-    };
-    driver.run(commands_rx, shutdown).await;
-    sampler.abort();
-    let _ = stop_http.send(());
-    match server.await {
-        Ok(result) => result.map_err(AgentError::Http),
-        Err(_) => Ok(()),
-    }
+    node
 }
 
 /// Samples health on a blocking thread every `period` and hands it to the node.
-async fn sample_health(commands: mpsc::Sender<Command>, period: std::time::Duration) {
+async fn sample_health(controls: mpsc::Sender<Control>, period: Duration) {
     let Some(mut sampler) = health::Sampler::new() else {
         tracing::warn!("cannot read this system's health: heartbeats will carry none");
         return;
@@ -140,9 +185,40 @@ async fn sample_health(commands: mpsc::Sender<Command>, period: std::time::Durat
             return;
         };
         sampler = returned;
-        if commands.send(Command::SetHealth(health)).await.is_err() {
+        if controls.send(Control::Node(Command::SetHealth(health))).await.is_err() {
             return;
         }
         tokio::time::sleep(period).await;
     }
+}
+
+/// On SIGHUP, re-reads the keyring file and hands it to the driver (key rotation: add the
+/// new key everywhere, then make it primary everywhere, then remove the old one).
+async fn reload_keyring_on_sighup(keys: KeySource, controls: mpsc::Sender<Control>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        match keys.load() {
+            Ok(Some(keyring)) => {
+                let _ = controls.send(Control::Rekey(keyring)).await;
+            }
+            Ok(None) => tracing::warn!("SIGHUP: no keyring file is configured; nothing to reload"),
+            Err(error) => tracing::error!(%error, "SIGHUP: keeping the current keyring"),
+        }
+    }
+}
+
+/// A fresh random key, base64-encoded, for a keyring file.
+pub fn keygen() -> String {
+    use base64::Engine as _;
+    let mut key = zeroize::Zeroizing::new([0u8; vitals_core::seal::KEY_LEN]);
+    getrandom::fill(key.as_mut()).expect("the OS random source is available");
+    base64::engine::general_purpose::STANDARD.encode(key.as_ref())
+}
+
+/// Loads a keyring the way the agent does (for tools and tests).
+pub fn load_keyring(text: &str) -> Result<Keyring, SettingsError> {
+    config::parse_keyring(text)
 }

@@ -48,6 +48,8 @@ pub struct Metrics {
     pub send_errors: Counter,
     /// Datagrams dropped before the protocol saw them, by reason.
     pub decode_errors: Family<ReasonLabel, Counter>,
+    /// Replies not sent because they would have been larger than their request.
+    pub replies_suppressed: Counter,
     /// Members by status, as this node sees them (itself included).
     pub members: Family<StatusLabel, Gauge>,
     /// Status transitions, by new status.
@@ -79,6 +81,7 @@ impl Metrics {
             bytes_received: Counter::default(),
             send_errors: Counter::default(),
             decode_errors: Family::default(),
+            replies_suppressed: Counter::default(),
             members: Family::default(),
             transitions: Family::default(),
             detection_latency: Histogram::new(exponential_buckets(0.05, 2.0, 14)),
@@ -91,7 +94,10 @@ impl Metrics {
     /// Creates every labelled series at zero, so that dashboards and alerts see them
     /// before the first event.
     fn with_every_label(self) -> Metrics {
-        for reason in vitals_core::wire::DecodeError::REASONS {
+        let reasons = vitals_core::wire::DecodeError::REASONS
+            .into_iter()
+            .chain(["rate_limited"]);
+        for reason in reasons {
             let _ = self.decode_errors.get_or_create(&ReasonLabel { reason });
         }
         for status in ["alive", "suspect", "dead", "left"] {
@@ -137,8 +143,13 @@ impl Metrics {
         );
         r.register(
             "decode_errors",
-            "Datagrams dropped before decoding succeeded, by reason",
+            "Datagrams dropped before the protocol saw them (malformed, forged, replayed, rate limited...), by reason",
             self.decode_errors.clone(),
+        );
+        r.register(
+            "replies_suppressed",
+            "Replies not sent because they would have been larger than their request",
+            self.replies_suppressed.clone(),
         );
         r.register(
             "members",

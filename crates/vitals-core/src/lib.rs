@@ -11,7 +11,8 @@
 //! - [`members`]: the membership table, the only place a status changes.
 //! - [`detector`]: missed-heartbeat and phi accrual detectors, pure functions of time.
 //! - `strategy`: push and pull, one module each.
-//! - [`message`] and [`wire`]: the vocabulary and its versioned encoding.
+//! - [`message`] and [`wire`]: the vocabulary and its versioned encoding; [`seal`]:
+//!   authenticated encryption and replay protection.
 //! - [`config`]: settings, presets and validation.
 //!
 //! ## Driving a node
@@ -42,6 +43,7 @@ pub mod members;
 pub mod message;
 pub mod node;
 mod rng;
+pub mod seal;
 mod strategy;
 pub mod time;
 pub mod wire;

@@ -69,6 +69,13 @@ pub enum Judged {
     Only(BTreeSet<String>),
 }
 
+/// An incarnation more than this far above the one held (above zero for a member not
+/// yet known) is refused: no node refutes that often, and accepting it would let one
+/// forged message put a member beyond refutation (the memberlist `u32::MAX` bug).
+pub const MAX_INCARNATION_JUMP: Incarnation = 1 << 20;
+/// Most members the table holds; news of more is refused and counted.
+pub const MAX_MEMBERS: usize = 16_384;
+
 /// How a direct message from a member was taken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Observed {
@@ -77,6 +84,8 @@ pub enum Observed {
     /// The sender speaks for an incarnation this node holds dead, left, or superseded:
     /// it must be told so that it can refute.
     Stale,
+    /// Refused: an implausible incarnation jump, or the table is full.
+    Refused,
 }
 
 #[derive(Clone, Debug)]
@@ -95,6 +104,7 @@ pub struct Members {
     records: BTreeMap<String, Record>,
     transitions: VecDeque<Transition>,
     next_deadline: Option<Instant>,
+    refused: u64,
 }
 
 /// Whether `(incarnation, status)` overrides what is held: a higher incarnation always
@@ -113,6 +123,7 @@ impl Members {
             records: BTreeMap::new(),
             transitions: VecDeque::new(),
             next_deadline: None,
+            refused: 0,
         };
         members.insert(now, &me.name, me.addr, me.incarnation, Status::Alive);
         members
@@ -160,6 +171,23 @@ impl Members {
         Some((detector.level(now), detector.dead_after()))
     }
 
+    /// How many updates were refused (implausible incarnation jumps, full table).
+    pub fn refused(&self) -> u64 {
+        self.refused
+    }
+
+    /// Whether news of `name` at `incarnation` is plausible; counts it when not.
+    fn plausible(&mut self, name: &str, incarnation: Incarnation) -> bool {
+        let ok = match self.records.get(name) {
+            Some(record) => incarnation <= record.member.incarnation.saturating_add(MAX_INCARNATION_JUMP),
+            None => incarnation <= MAX_INCARNATION_JUMP && self.records.len() < MAX_MEMBERS,
+        };
+        if !ok {
+            self.refused += 1;
+        }
+        ok
+    }
+
     /// The next status change recorded, oldest first.
     pub fn pop_transition(&mut self) -> Option<Transition> {
         self.transitions.pop_front()
@@ -175,6 +203,9 @@ impl Members {
     /// unless this node already holds that incarnation dead, left or superseded.
     pub fn observe(&mut self, now: Instant, from: &Peer) -> Observed {
         debug_assert_ne!(from.name, self.me, "the node never observes itself");
+        if !self.plausible(&from.name, from.incarnation) {
+            return Observed::Refused;
+        }
         let Some(record) = self.records.get_mut(&from.name) else {
             self.insert(now, &from.name, from.addr, from.incarnation, Status::Alive);
             self.touch(now, &from.name);
@@ -194,6 +225,9 @@ impl Members {
     /// Second-hand news about another member. Returns whether the member was new.
     pub fn apply(&mut self, now: Instant, entry: &MemberEntry) -> bool {
         debug_assert_ne!(entry.name, self.me, "news about the local node is the node's to refute");
+        if !self.plausible(&entry.name, entry.incarnation) {
+            return false;
+        }
         let Some(record) = self.records.get_mut(&entry.name) else {
             self.insert(now, &entry.name, entry.addr, entry.incarnation, entry.status);
             self.set_health(&entry.name, entry.health);
@@ -233,6 +267,10 @@ impl Members {
         let mine = self.me().incarnation;
         let wrong = incarnation > mine || (incarnation == mine && status != Status::Alive);
         if !wrong {
+            return None;
+        }
+        if incarnation > mine.saturating_add(MAX_INCARNATION_JUMP) {
+            self.refused += 1;
             return None;
         }
         let raised = incarnation.checked_add(1)?;

@@ -87,12 +87,23 @@ pub struct MemberEntry {
 /// Every message of every strategy. Appended to only: the wire format is versioned.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Message {
-    /// "I am here": asks the receiver to add the sender and reply with its member list.
-    Join,
+    /// "I am here": asks the receiver to add the sender and reply with one page of its
+    /// member list. Padded so that the reply is never larger than the request (no
+    /// amplification).
+    Join {
+        /// Which page of the member list to send back (0 first).
+        page: u32,
+        /// Zeros: [`crate::wire::LIST_BUDGET`] of them.
+        #[serde(deserialize_with = "crate::wire::bounded_vec::<_, u8, { crate::wire::MAX_DATAGRAM }>")]
+        padding: Vec<u8>,
+    },
     /// Part of the sender's member list (a join reply, or a correction of the receiver).
     Members {
-        /// The entries; a long list is split over several messages.
+        /// The entries of this page.
+        #[serde(deserialize_with = "crate::wire::bounded_vec::<_, MemberEntry, { crate::wire::MAX_LIST_ENTRIES }>")]
         entries: Vec<MemberEntry>,
+        /// In a join reply: the next page to ask for, if the list goes on.
+        next_page: Option<u32>,
     },
     /// Push: "I am alive", sent every interval to every member.
     Heartbeat {
@@ -113,6 +124,7 @@ pub enum Message {
         /// Sequence number, echoed by the reply.
         seq: u64,
         /// A slice of the monitor's member table (rotated when it does not fit).
+        #[serde(deserialize_with = "crate::wire::bounded_vec::<_, MemberEntry, { crate::wire::MAX_LIST_ENTRIES }>")]
         view: Vec<MemberEntry>,
     },
     /// Pull: the answer to a poll.
@@ -130,7 +142,7 @@ impl Message {
     /// A short name for logs and metrics labels.
     pub fn kind(&self) -> &'static str {
         match self {
-            Message::Join => "join",
+            Message::Join { .. } => "join",
             Message::Members { .. } => "members",
             Message::Heartbeat { .. } => "heartbeat",
             Message::Ack { .. } => "ack",
@@ -146,6 +158,16 @@ impl Message {
             self,
             Message::Heartbeat { .. } | Message::Poll { .. } | Message::PollReply { .. }
         )
+    }
+}
+
+impl Message {
+    /// A join request for `page`, padded against amplification.
+    pub fn join(page: u32) -> Message {
+        Message::Join {
+            page,
+            padding: vec![0; crate::wire::LIST_BUDGET],
+        }
     }
 }
 

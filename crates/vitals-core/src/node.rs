@@ -76,6 +76,8 @@ pub struct Stats {
     pub impostor_messages: u64,
     /// Times this node raised its incarnation to refute news of its death.
     pub refutations: u64,
+    /// Updates refused by the membership table (implausible incarnation jumps, full table).
+    pub refused_updates: u64,
 }
 
 /// The queue of outputs, and the counters the handlers bump.
@@ -164,9 +166,17 @@ impl Node {
             return;
         }
         let observed = self.members.observe(now, &from);
+        if observed == Observed::Refused {
+            return;
+        }
         match message {
-            Message::Join => self.on_join(src),
-            Message::Members { entries } => self.learn(now, entries),
+            Message::Join { page, .. } => self.on_join(src, page),
+            Message::Members { entries, next_page } => {
+                self.learn(now, entries);
+                if let Some(page) = next_page {
+                    self.out.send(&self.me, src, Message::join(page));
+                }
+            }
             Message::Leave => self.members.leave(now, &from),
             other if observed == Observed::Current => {
                 let view = self.with_ctx(now, |s, ctx| s.on_message(ctx, src, &from, other));
@@ -247,7 +257,10 @@ impl Node {
 
     /// Counters of dropped and refuted inputs.
     pub fn stats(&self) -> Stats {
-        self.out.stats
+        Stats {
+            refused_updates: self.members.refused(),
+            ..self.out.stats
+        }
     }
 
     /// Whether the node has heard back from a seed (or was told to start a cluster).
@@ -297,7 +310,7 @@ impl Node {
             return;
         }
         for seed in self.seeds.clone() {
-            self.out.send(&self.me, seed, Message::Join);
+            self.out.send(&self.me, seed, Message::join(0));
         }
     }
 
@@ -325,18 +338,31 @@ impl Node {
         self.left = true;
     }
 
-    /// Reply to a join with the whole member list, split to fit datagrams.
-    fn on_join(&mut self, src: SocketAddr) {
+    /// Reply to a join with one page of the member list (the joiner asks for the next;
+    /// one page per padded request, so a reply is never larger than its request).
+    fn on_join(&mut self, src: SocketAddr, page: u32) {
         self.mark_joined();
-        for entries in wire::chunk_entries(self.members.entries()) {
-            self.out.send(&self.me, src, Message::Members { entries });
+        let mut pages = wire::chunk_entries(self.members.entries());
+        let page = page as usize;
+        if page >= pages.len() {
+            return;
         }
+        let next_page = (page + 1 < pages.len()).then(|| page as u32 + 1);
+        let entries = pages.swap_remove(page);
+        self.out.send(&self.me, src, Message::Members { entries, next_page });
     }
 
     /// Tell a stale sender how this node holds it, so that it can refute.
     fn correct(&mut self, src: SocketAddr, name: &str) {
         if let Some(entry) = self.members.entry(name) {
-            self.out.send(&self.me, src, Message::Members { entries: vec![entry] });
+            self.out.send(
+                &self.me,
+                src,
+                Message::Members {
+                    entries: vec![entry],
+                    next_page: None,
+                },
+            );
         }
     }
 

@@ -1,18 +1,28 @@
-//! The wire format: [`Envelope`] ⇄ bytes. The only fallible step on the receive path.
-//!
-//! A datagram is a 4-byte header followed by a postcard body:
+//! The wire format: [`Envelope`] ⇄ datagram. The only fallible step on the receive path.
 //!
 //! ```text
-//! +------+------+---------+--------+------------------------------+
-//! | 'V'  | 'T'  | version | key id | postcard(Envelope)           |
-//! +------+------+---------+--------+------------------------------+
+//! plaintext: | 'V' 'T' | version | key id = 0 | postcard(Frame)                          |
+//! sealed:    | 'V' 'T' | version | key id ≠ 0 | nonce (24) | AEAD(postcard(Frame)) + tag |
 //! ```
 //!
-//! Key id 0 means plaintext. Other key ids are reserved for authenticated encryption (the
-//! nonce follows the header and the tag ends the datagram); this version refuses them.
-//! Decoding never panics and checks the size cap before it allocates anything.
+//! A [`Frame`] carries the cluster tag (a hash of the cluster label), the sender's
+//! generation and sequence number (replay protection), the destination address (so a
+//! datagram recorded on its way to one node cannot be replayed to another), and the
+//! envelope. A sealed datagram's associated data is its 4-byte header and the full
+//! cluster label.
+//!
+//! **Invariant:** decoding never panics, checks the size cap before anything else, never
+//! allocates more than the datagram's length, and refuses (with a reason) a datagram of
+//! another cluster, a plaintext datagram when a keyring is configured, a forged or
+//! tampered one, and a replayed one. Nothing is sent in reply to a refused datagram.
+
+use std::net::SocketAddr;
+
+use serde::de::{Deserializer, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
 
 use crate::message::{Envelope, MemberEntry};
+use crate::seal::{Keyring, NONCE_LEN, Replay, ReplayGuard, TAG_LEN};
 
 /// The first two bytes of every datagram.
 pub const MAGIC: [u8; 2] = *b"VT";
@@ -23,8 +33,29 @@ pub const HEADER_LEN: usize = 4;
 /// The largest datagram accepted or produced, header included.
 pub const MAX_DATAGRAM: usize = 2048;
 /// Budget for one message body carrying a member list: stays under a 1,500-byte MTU with
-/// room for IP/UDP headers and a future nonce and tag.
+/// room for IP/UDP headers, the nonce and the tag.
 pub const LIST_BUDGET: usize = 1200;
+/// Most entries one list message may carry (checked while decoding).
+pub const MAX_LIST_ENTRIES: usize = 256;
+/// The longest node name, in bytes.
+pub const MAX_NAME_LEN: usize = 64;
+/// The cluster label of a node that was given none.
+pub const DEFAULT_LABEL: &str = "default";
+
+/// What a datagram carries.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Frame {
+    /// [`cluster_tag`] of the sender's cluster label.
+    pub cluster: u32,
+    /// The sender's run: a new, higher value after every restart.
+    pub generation: u64,
+    /// The sender's datagram counter within its generation.
+    pub seq: u64,
+    /// The address the sender sent the datagram to.
+    pub to: SocketAddr,
+    /// The message.
+    pub envelope: Envelope,
+}
 
 /// Why a datagram was refused. The datagram is dropped; nothing else changes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -32,8 +63,8 @@ pub enum DecodeError {
     /// Larger than [`MAX_DATAGRAM`].
     #[error("datagram of {0} bytes exceeds the {MAX_DATAGRAM}-byte cap")]
     TooLarge(usize),
-    /// Shorter than the header.
-    #[error("datagram of {0} bytes is shorter than the header")]
+    /// Shorter than its header (and nonce and tag, when sealed).
+    #[error("datagram of {0} bytes is too short")]
     TooShort(usize),
     /// Does not start with [`MAGIC`].
     #[error("not a Vitals datagram (bad magic)")]
@@ -41,25 +72,49 @@ pub enum DecodeError {
     /// Speaks another wire version.
     #[error("unsupported wire version {0}")]
     UnsupportedVersion(u8),
-    /// Encrypted with a key id this node cannot use.
-    #[error("encrypted datagram (key id {0}) but no keyring is configured")]
+    /// Sealed, but this node has no keyring.
+    #[error("sealed datagram (key id {0}) but no keyring is configured")]
     Encrypted(u8),
-    /// The body is not a valid envelope.
+    /// Plaintext, but this node's cluster is keyed.
+    #[error("plaintext datagram refused: this cluster is keyed")]
+    Plaintext,
+    /// Sealed with a key this node does not hold.
+    #[error("sealed with unknown key id {0}")]
+    UnknownKey(u8),
+    /// Failed authentication: forged, tampered, wrong key or wrong cluster label.
+    #[error("authentication failed")]
+    Forged,
+    /// From another cluster.
+    #[error("datagram of another cluster")]
+    WrongCluster,
+    /// A sealed datagram seen before, or from an older run of its sender.
+    #[error("replayed datagram")]
+    Replayed,
+    /// Addressed to another node.
+    #[error("datagram addressed to {0}, not to this node")]
+    Misdirected(SocketAddr),
+    /// The body is not a valid frame.
     #[error("malformed body: {0}")]
     Body(String),
-    /// Bytes follow the envelope.
+    /// Bytes follow the frame.
     #[error("{0} trailing bytes after the body")]
     Trailing(usize),
 }
 
 impl DecodeError {
     /// Every value [`DecodeError::reason`] can return.
-    pub const REASONS: [&'static str; 7] = [
+    pub const REASONS: [&'static str; 13] = [
         "too_large",
         "too_short",
         "bad_magic",
         "unsupported_version",
         "encrypted",
+        "plaintext",
+        "unknown_key",
+        "forged",
+        "wrong_cluster",
+        "replayed",
+        "misdirected",
         "malformed_body",
         "trailing_bytes",
     ];
@@ -72,6 +127,12 @@ impl DecodeError {
             DecodeError::BadMagic => "bad_magic",
             DecodeError::UnsupportedVersion(_) => "unsupported_version",
             DecodeError::Encrypted(_) => "encrypted",
+            DecodeError::Plaintext => "plaintext",
+            DecodeError::UnknownKey(_) => "unknown_key",
+            DecodeError::Forged => "forged",
+            DecodeError::WrongCluster => "wrong_cluster",
+            DecodeError::Replayed => "replayed",
+            DecodeError::Misdirected(_) => "misdirected",
             DecodeError::Body(_) => "malformed_body",
             DecodeError::Trailing(_) => "trailing_bytes",
         }
@@ -86,22 +147,125 @@ pub enum EncodeError {
     TooLarge,
 }
 
-/// Encodes `envelope` as a plaintext datagram, replacing the contents of `buf`.
-pub fn encode(envelope: &Envelope, buf: &mut Vec<u8>) -> Result<(), EncodeError> {
-    buf.clear();
-    buf.extend_from_slice(&MAGIC);
-    buf.push(VERSION);
-    buf.push(0);
-    let body = postcard::to_extend(envelope, std::mem::take(buf)).map_err(|_| EncodeError::TooLarge)?;
-    *buf = body;
-    if buf.len() > MAX_DATAGRAM {
-        return Err(EncodeError::TooLarge);
-    }
-    Ok(())
+/// A 32-bit tag of a cluster label (FNV-1a), carried in every frame.
+pub fn cluster_tag(label: &str) -> u32 {
+    label.bytes().fold(0x811c_9dc5u32, |hash, byte| {
+        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+    })
 }
 
-/// Decodes one datagram. Never panics; allocation is bounded by the datagram's length.
-pub fn decode(datagram: &[u8]) -> Result<Envelope, DecodeError> {
+/// One node's datagram codec: its cluster label, keyring, generation and counters, and
+/// the replay windows of its peers.
+#[derive(Clone, Debug)]
+pub struct Codec {
+    label: String,
+    cluster: u32,
+    keyring: Option<Keyring>,
+    generation: u64,
+    next_seq: u64,
+    replay: ReplayGuard,
+    local: Vec<SocketAddr>,
+}
+
+impl Codec {
+    /// A codec for `label`; sealed when `keyring` is given. `generation` must grow from
+    /// one run of the node to the next (the agent uses its start time).
+    pub fn new(label: &str, keyring: Option<Keyring>, generation: u64) -> Codec {
+        Codec {
+            label: label.to_string(),
+            cluster: cluster_tag(label),
+            keyring,
+            generation,
+            next_seq: 0,
+            replay: ReplayGuard::default(),
+            local: Vec::new(),
+        }
+    }
+
+    /// Accept only datagrams addressed to one of `local` (the node's bind and advertised
+    /// addresses). Without it, any destination is accepted.
+    pub fn with_local(mut self, local: Vec<SocketAddr>) -> Codec {
+        self.local = local;
+        self
+    }
+
+    /// A plaintext codec for [`DEFAULT_LABEL`] (tests and the simulator).
+    pub fn plaintext() -> Codec {
+        Codec::new(DEFAULT_LABEL, None, 0)
+    }
+
+    /// Replaces the keyring (key rotation); replay windows are kept.
+    pub fn set_keyring(&mut self, keyring: Option<Keyring>) {
+        self.keyring = keyring;
+    }
+
+    /// The keyring, if the cluster is keyed.
+    pub fn keyring(&self) -> Option<&Keyring> {
+        self.keyring.as_ref()
+    }
+
+    /// Encodes `envelope`, bound for `to`, into `out` (replacing its contents). `nonce` is
+    /// used only when sealing and must never repeat under one key: draw it from a secure
+    /// random source.
+    pub fn encode(
+        &mut self,
+        envelope: &Envelope,
+        to: SocketAddr,
+        nonce: [u8; NONCE_LEN],
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncodeError> {
+        self.next_seq += 1;
+        let frame = Frame {
+            cluster: self.cluster,
+            generation: self.generation,
+            seq: self.next_seq,
+            to,
+            envelope: envelope.clone(),
+        };
+        let key_id = self.keyring.as_ref().map_or(0, Keyring::primary_id);
+        out.clear();
+        out.extend_from_slice(&[MAGIC[0], MAGIC[1], VERSION, key_id]);
+        match &self.keyring {
+            None => *out = postcard::to_extend(&frame, std::mem::take(out)).map_err(|_| EncodeError::TooLarge)?,
+            Some(keyring) => {
+                let plaintext = postcard::to_allocvec(&frame).map_err(|_| EncodeError::TooLarge)?;
+                let aad = associated_data(&out[..HEADER_LEN], &self.label);
+                let sealed = keyring.seal(&nonce, &aad, &plaintext);
+                out.extend_from_slice(&nonce);
+                out.extend_from_slice(&sealed);
+            }
+        }
+        if out.len() > MAX_DATAGRAM {
+            return Err(EncodeError::TooLarge);
+        }
+        Ok(())
+    }
+
+    /// Decodes one datagram, authenticating and replay-checking it when keyed.
+    pub fn decode(&mut self, datagram: &[u8]) -> Result<Envelope, DecodeError> {
+        let key_id = check_header(datagram)?;
+        let frame = match (key_id, &self.keyring) {
+            (0, None) => parse_frame(&datagram[HEADER_LEN..])?,
+            (0, Some(_)) => return Err(DecodeError::Plaintext),
+            (id, None) => return Err(DecodeError::Encrypted(id)),
+            (id, Some(keyring)) => parse_frame(&open(keyring, id, datagram, &self.label)?)?,
+        };
+        if frame.cluster != self.cluster {
+            return Err(DecodeError::WrongCluster);
+        }
+        if !self.local.is_empty() && !self.local.contains(&frame.to) {
+            return Err(DecodeError::Misdirected(frame.to));
+        }
+        if self.keyring.is_some() {
+            self.replay
+                .check(&frame.envelope.from.name, frame.generation, frame.seq)
+                .map_err(|_: Replay| DecodeError::Replayed)?;
+        }
+        Ok(frame.envelope)
+    }
+}
+
+fn check_header(datagram: &[u8]) -> Result<u8, DecodeError> {
     if datagram.len() > MAX_DATAGRAM {
         return Err(DecodeError::TooLarge(datagram.len()));
     }
@@ -114,15 +278,45 @@ pub fn decode(datagram: &[u8]) -> Result<Envelope, DecodeError> {
     if datagram[2] != VERSION {
         return Err(DecodeError::UnsupportedVersion(datagram[2]));
     }
-    if datagram[3] != 0 {
-        return Err(DecodeError::Encrypted(datagram[3]));
+    Ok(datagram[3])
+}
+
+fn associated_data(header: &[u8], label: &str) -> Vec<u8> {
+    [header, label.as_bytes()].concat()
+}
+
+fn open(keyring: &Keyring, id: u8, datagram: &[u8], label: &str) -> Result<Vec<u8>, DecodeError> {
+    if datagram.len() < HEADER_LEN + NONCE_LEN + TAG_LEN {
+        return Err(DecodeError::TooShort(datagram.len()));
     }
-    let (envelope, rest) =
-        postcard::take_from_bytes::<Envelope>(&datagram[HEADER_LEN..]).map_err(|e| DecodeError::Body(e.to_string()))?;
+    if !keyring.has(id) {
+        return Err(DecodeError::UnknownKey(id));
+    }
+    let nonce: [u8; NONCE_LEN] = datagram[HEADER_LEN..HEADER_LEN + NONCE_LEN]
+        .try_into()
+        .expect("length checked");
+    let aad = associated_data(&datagram[..HEADER_LEN], label);
+    keyring
+        .open(id, &nonce, &aad, &datagram[HEADER_LEN + NONCE_LEN..])
+        .ok_or(DecodeError::Forged)
+}
+
+fn parse_frame(body: &[u8]) -> Result<Frame, DecodeError> {
+    let (frame, rest) = postcard::take_from_bytes::<Frame>(body).map_err(|e| DecodeError::Body(e.to_string()))?;
     if !rest.is_empty() {
         return Err(DecodeError::Trailing(rest.len()));
     }
-    Ok(envelope)
+    Ok(frame)
+}
+
+/// Encodes `envelope` as a plaintext datagram of the default cluster.
+pub fn encode(envelope: &Envelope, buf: &mut Vec<u8>) -> Result<(), EncodeError> {
+    Codec::plaintext().encode(envelope, SocketAddr::from(([0, 0, 0, 0], 0)), [0; NONCE_LEN], buf)
+}
+
+/// Decodes a plaintext datagram of the default cluster.
+pub fn decode(datagram: &[u8]) -> Result<Envelope, DecodeError> {
+    Codec::plaintext().decode(datagram)
 }
 
 /// The encoded size of a value's body, for packing lists under [`LIST_BUDGET`].
@@ -130,13 +324,33 @@ pub fn body_len<T: serde::Serialize>(value: &T) -> usize {
     postcard::experimental::serialized_size(value).unwrap_or(usize::MAX)
 }
 
+/// Deserializes a sequence of at most `MAX` elements without trusting the length prefix
+/// for allocation (serde's default would reserve up to 1 MiB from a few bytes).
+pub fn bounded_vec<'de, D: Deserializer<'de>, T: Deserialize<'de>, const MAX: usize>(d: D) -> Result<Vec<T>, D::Error> {
+    struct Bounded<T, const MAX: usize>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>, const MAX: usize> Visitor<'de> for Bounded<T, MAX> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "a sequence of at most {MAX} elements")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let mut out = Vec::new();
+            while let Some(element) = seq.next_element()? {
+                if out.len() == MAX {
+                    return Err(serde::de::Error::custom(format!("more than {MAX} elements")));
+                }
+                out.push(element);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_seq(Bounded::<T, MAX>(std::marker::PhantomData))
+}
+
 /// Room left in [`LIST_BUDGET`] for the envelope around a list: the sender (a name of at
 /// most [`MAX_NAME_LEN`] bytes, an address, an incarnation), the message tag, a sequence
-/// number and the list's length.
+/// number or page, and the list's length.
 const ENVELOPE_ALLOWANCE: usize = MAX_NAME_LEN + 48;
-
-/// The longest node name, in bytes.
-pub const MAX_NAME_LEN: usize = 64;
 
 /// Splits a member list into lists that each fit one datagram. Always returns at least
 /// one (possibly empty) list.
@@ -146,7 +360,7 @@ pub fn chunk_entries(entries: Vec<MemberEntry>) -> Vec<Vec<MemberEntry>> {
     for entry in entries {
         let len = body_len(&entry);
         let last = chunks.last_mut().expect("never empty");
-        if used + len > LIST_BUDGET && !last.is_empty() {
+        if (used + len > LIST_BUDGET || last.len() == MAX_LIST_ENTRIES) && !last.is_empty() {
             chunks.push(Vec::new());
             used = ENVELOPE_ALLOWANCE;
         }
@@ -157,156 +371,4 @@ pub fn chunk_entries(entries: Vec<MemberEntry>) -> Vec<Vec<MemberEntry>> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::message::{Health, MemberEntry, Message, Peer, Status};
-    use proptest::prelude::*;
-
-    fn peer() -> impl Strategy<Value = Peer> {
-        ("[a-z0-9-]{1,20}", any::<[u8; 4]>(), any::<u16>(), any::<u64>()).prop_map(|(name, ip, port, incarnation)| {
-            Peer {
-                name,
-                addr: (ip, port).into(),
-                incarnation,
-            }
-        })
-    }
-
-    fn health() -> impl Strategy<Value = Option<Health>> {
-        proptest::option::of(
-            (0f32..100.0, any::<u64>(), any::<u64>(), 0f32..64.0, any::<u64>()).prop_map(
-                |(cpu, avail, total, load, disk)| Health {
-                    cpu_percent: cpu,
-                    mem_available_bytes: avail,
-                    mem_total_bytes: total,
-                    load1: load,
-                    disk_free_bytes: disk,
-                },
-            ),
-        )
-    }
-
-    fn entry() -> impl Strategy<Value = MemberEntry> {
-        let status = prop_oneof![
-            Just(Status::Alive),
-            Just(Status::Suspect),
-            Just(Status::Dead),
-            Just(Status::Left)
-        ];
-        (peer(), status, health()).prop_map(|(p, status, health)| MemberEntry {
-            name: p.name,
-            addr: p.addr,
-            incarnation: p.incarnation,
-            status,
-            health,
-        })
-    }
-
-    fn message() -> impl Strategy<Value = Message> {
-        prop_oneof![
-            Just(Message::Join),
-            Just(Message::Leave),
-            proptest::collection::vec(entry(), 0..8).prop_map(|entries| Message::Members { entries }),
-            (any::<u64>(), health(), any::<bool>()).prop_map(|(seq, health, ack)| Message::Heartbeat {
-                seq,
-                health,
-                ack
-            }),
-            any::<u64>().prop_map(|seq| Message::Ack { seq }),
-            (any::<u64>(), proptest::collection::vec(entry(), 0..8))
-                .prop_map(|(seq, view)| Message::Poll { seq, view }),
-            (any::<u64>(), health()).prop_map(|(seq, health)| Message::PollReply { seq, health }),
-        ]
-    }
-
-    proptest! {
-        #[test]
-        fn every_message_survives_encode_then_decode(from in peer(), message in message()) {
-            let envelope = Envelope { from, message };
-            let mut buf = Vec::new();
-            encode(&envelope, &mut buf).unwrap();
-            prop_assert_eq!(decode(&buf).unwrap(), envelope);
-        }
-
-        #[test]
-        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..3000)) {
-            let _ = decode(&bytes);
-        }
-
-        #[test]
-        fn arbitrary_bodies_behind_a_valid_header_never_panic(body in proptest::collection::vec(any::<u8>(), 0..600)) {
-            let mut datagram = vec![MAGIC[0], MAGIC[1], VERSION, 0];
-            datagram.extend_from_slice(&body);
-            let _ = decode(&datagram);
-        }
-    }
-
-    #[test]
-    fn oversized_datagrams_are_refused_before_decoding() {
-        assert_eq!(
-            decode(&vec![0; MAX_DATAGRAM + 1]),
-            Err(DecodeError::TooLarge(MAX_DATAGRAM + 1))
-        );
-    }
-
-    #[test]
-    fn headers_are_checked_field_by_field() {
-        assert_eq!(decode(b"VT"), Err(DecodeError::TooShort(2)));
-        assert_eq!(decode(b"XX\x01\x00"), Err(DecodeError::BadMagic));
-        assert_eq!(decode(b"VT\x09\x00"), Err(DecodeError::UnsupportedVersion(9)));
-        assert_eq!(decode(b"VT\x01\x07"), Err(DecodeError::Encrypted(7)));
-    }
-
-    #[test]
-    fn long_member_lists_are_split_into_datagrams_that_fit() {
-        let entries: Vec<MemberEntry> = (0..200)
-            .map(|i| MemberEntry {
-                name: format!("node-with-a-longish-name-{i:04}"),
-                addr: "10.0.0.1:7946".parse().unwrap(),
-                incarnation: u64::MAX,
-                status: Status::Alive,
-                health: Some(Health {
-                    cpu_percent: 1.0,
-                    mem_available_bytes: u64::MAX,
-                    mem_total_bytes: u64::MAX,
-                    load1: 1.0,
-                    disk_free_bytes: u64::MAX,
-                }),
-            })
-            .collect();
-        let chunks = chunk_entries(entries.clone());
-        assert!(chunks.len() > 1);
-        assert_eq!(chunks.concat(), entries);
-        let from = Peer {
-            name: "n".repeat(MAX_NAME_LEN),
-            addr: "[::1]:65535".parse().unwrap(),
-            incarnation: u64::MAX,
-        };
-        for view in chunks {
-            let envelope = Envelope {
-                from: from.clone(),
-                message: Message::Poll { seq: u64::MAX, view },
-            };
-            let mut buf = Vec::new();
-            encode(&envelope, &mut buf).unwrap();
-            assert!(buf.len() <= LIST_BUDGET + HEADER_LEN, "{} bytes", buf.len());
-        }
-        assert_eq!(chunk_entries(Vec::new()), vec![Vec::new()]);
-    }
-
-    #[test]
-    fn trailing_bytes_are_refused() {
-        let envelope = Envelope {
-            from: Peer {
-                name: "a".into(),
-                addr: "127.0.0.1:1".parse().unwrap(),
-                incarnation: 0,
-            },
-            message: Message::Join,
-        };
-        let mut buf = Vec::new();
-        encode(&envelope, &mut buf).unwrap();
-        buf.push(0);
-        assert_eq!(decode(&buf), Err(DecodeError::Trailing(1)));
-    }
-}
+mod tests;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use vitals_agent::config::{RawConfig, RawPhi, parse_duration};
+use vitals_agent::config::{ApiAuth, RawConfig, RawPhi, parse_duration};
 use vitals_core::{DetectorKind, Preset, StrategyKind};
 
 /// Heartbeats, health checks and failure detection for distributed systems.
@@ -18,11 +18,13 @@ pub(crate) struct Cli {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Run the agent on this machine.
-    Agent(AgentArgs),
+    Agent(Box<AgentArgs>),
     /// Show the members an agent knows, like `serf members`.
     Members(MembersArgs),
     /// Start a local cluster, crash a node, and watch it being detected.
     Demo(DemoArgs),
+    /// Print a new random cluster key (base64) for a keyring file.
+    Keygen,
 }
 
 /// `vitals agent`: flags override the config file, key by key.
@@ -70,6 +72,19 @@ pub(crate) struct AgentArgs {
     /// Phi that declares a node dead, with --detector phi [default: 8].
     #[arg(long, value_name = "PHI", allow_negative_numbers = true)]
     pub(crate) phi_threshold: Option<f64>,
+    /// Cluster label: agents with different labels never accept each other [default: default].
+    #[arg(long, value_name = "NAME")]
+    pub(crate) cluster: Option<String>,
+    /// Keyring file: one base64 key per line, the first is used to send (SIGHUP reloads it).
+    /// Or set VITALS_KEYRING. Without a key, heartbeats travel in plaintext.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) keyring: Option<PathBuf>,
+    /// File holding the HTTP API bearer token (or set VITALS_API_TOKEN).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) api_token_file: Option<PathBuf>,
+    /// Which endpoints need the token: writes, or all (but /healthz and /readyz) [default: writes].
+    #[arg(long, value_name = "WHICH")]
+    pub(crate) api_auth: Option<ApiAuth>,
     /// TOML file with the same settings (flags win).
     #[arg(long, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
@@ -96,6 +111,10 @@ impl AgentArgs {
                 threshold: Some(t),
                 ..RawPhi::default()
             }),
+            cluster: self.cluster.clone(),
+            keyring: self.keyring.clone(),
+            api_token_file: self.api_token_file.clone(),
+            api_auth: self.api_auth,
         }
     }
 }

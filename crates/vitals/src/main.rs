@@ -29,6 +29,10 @@ fn main() -> ExitCode {
         Command::Agent(args) => agent(&args),
         Command::Members(args) => members(&args),
         Command::Demo(args) => demo::run(&args),
+        Command::Keygen => {
+            println!("{}", vitals_agent::keygen());
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -89,7 +89,7 @@ impl Pull {
             .filter(|n| self.monitors.contains(*n) && **n != ctx.me.name)
         {
             if let Some(addr) = ctx.members.get(name).map(|m| m.addr) {
-                ctx.send(addr, Message::Join);
+                ctx.send(addr, Message::join(0));
             }
         }
     }

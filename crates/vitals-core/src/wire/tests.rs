@@ -1,0 +1,290 @@
+use proptest::prelude::*;
+
+use super::*;
+use crate::message::{Health, MemberEntry, Message, Peer, Status};
+use crate::seal::Keyring;
+
+fn peer() -> impl Strategy<Value = Peer> {
+    ("[a-z0-9-]{1,20}", any::<[u8; 4]>(), any::<u16>(), any::<u64>()).prop_map(|(name, ip, port, incarnation)| Peer {
+        name,
+        addr: (ip, port).into(),
+        incarnation,
+    })
+}
+
+fn health() -> impl Strategy<Value = Option<Health>> {
+    proptest::option::of(
+        (0f32..100.0, any::<u64>(), any::<u64>(), 0f32..64.0, any::<u64>()).prop_map(
+            |(cpu, avail, total, load, disk)| Health {
+                cpu_percent: cpu,
+                mem_available_bytes: avail,
+                mem_total_bytes: total,
+                load1: load,
+                disk_free_bytes: disk,
+            },
+        ),
+    )
+}
+
+fn entry() -> impl Strategy<Value = MemberEntry> {
+    let status = prop_oneof![
+        Just(Status::Alive),
+        Just(Status::Suspect),
+        Just(Status::Dead),
+        Just(Status::Left)
+    ];
+    (peer(), status, health()).prop_map(|(p, status, health)| MemberEntry {
+        name: p.name,
+        addr: p.addr,
+        incarnation: p.incarnation,
+        status,
+        health,
+    })
+}
+
+fn message() -> impl Strategy<Value = Message> {
+    prop_oneof![
+        any::<u32>().prop_map(Message::join),
+        Just(Message::Leave),
+        (proptest::collection::vec(entry(), 0..8), any::<Option<u32>>())
+            .prop_map(|(entries, next_page)| Message::Members { entries, next_page }),
+        (any::<u64>(), health(), any::<bool>()).prop_map(|(seq, health, ack)| Message::Heartbeat { seq, health, ack }),
+        any::<u64>().prop_map(|seq| Message::Ack { seq }),
+        (any::<u64>(), proptest::collection::vec(entry(), 0..8)).prop_map(|(seq, view)| Message::Poll { seq, view }),
+        (any::<u64>(), health()).prop_map(|(seq, health)| Message::PollReply { seq, health }),
+    ]
+}
+
+fn keyring(byte: u8) -> Keyring {
+    Keyring::new(&[vec![byte; 32]]).unwrap()
+}
+
+fn envelope() -> Envelope {
+    Envelope {
+        from: Peer {
+            name: "a".into(),
+            addr: "127.0.0.1:1".parse().unwrap(),
+            incarnation: 0,
+        },
+        message: Message::Leave,
+    }
+}
+
+fn here() -> std::net::SocketAddr {
+    "10.0.0.9:7946".parse().unwrap()
+}
+
+fn sealed(codec: &mut Codec, nonce: u8) -> Vec<u8> {
+    let mut buf = Vec::new();
+    codec.encode(&envelope(), here(), [nonce; NONCE_LEN], &mut buf).unwrap();
+    buf
+}
+
+proptest! {
+    #[test]
+    fn every_message_survives_encode_then_decode(from in peer(), message in message()) {
+        let envelope = Envelope { from, message };
+        let mut buf = Vec::new();
+        encode(&envelope, &mut buf).unwrap();
+        prop_assert_eq!(decode(&buf).unwrap(), envelope.clone());
+        let (mut tx, mut rx) = (Codec::new("c", Some(keyring(1)), 1), Codec::new("c", Some(keyring(1)), 1));
+        tx.encode(&envelope, here(), [3; NONCE_LEN], &mut buf).unwrap();
+        prop_assert_eq!(rx.decode(&buf).unwrap(), envelope);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..3000)) {
+        let _ = decode(&bytes);
+        let _ = Codec::new("c", Some(keyring(1)), 1).decode(&bytes);
+    }
+
+    #[test]
+    fn arbitrary_bodies_behind_a_valid_header_never_panic(body in proptest::collection::vec(any::<u8>(), 0..600), key in 0u8..3) {
+        let mut datagram = vec![MAGIC[0], MAGIC[1], VERSION, key];
+        datagram.extend_from_slice(&body);
+        let _ = decode(&datagram);
+        let _ = Codec::new("c", Some(keyring(1)), 1).decode(&datagram);
+    }
+
+    #[test]
+    fn any_flipped_bit_of_a_sealed_datagram_is_refused(bit in 0usize..(8 * 60)) {
+        let mut tx = Codec::new("c", Some(keyring(1)), 1);
+        let mut datagram = sealed(&mut tx, 9);
+        let bit = bit % (8 * datagram.len());
+        datagram[bit / 8] ^= 1 << (bit % 8);
+        prop_assert!(Codec::new("c", Some(keyring(1)), 1).decode(&datagram).is_err());
+    }
+}
+
+#[test]
+fn oversized_datagrams_are_refused_before_decoding() {
+    assert_eq!(
+        decode(&vec![0; MAX_DATAGRAM + 1]),
+        Err(DecodeError::TooLarge(MAX_DATAGRAM + 1))
+    );
+}
+
+#[test]
+fn headers_are_checked_field_by_field() {
+    assert_eq!(decode(b"VT"), Err(DecodeError::TooShort(2)));
+    assert_eq!(decode(b"XX\x01\x00"), Err(DecodeError::BadMagic));
+    assert_eq!(decode(b"VT\x09\x00"), Err(DecodeError::UnsupportedVersion(9)));
+    assert_eq!(decode(b"VT\x01\x07"), Err(DecodeError::Encrypted(7)));
+}
+
+#[test]
+fn trailing_bytes_are_refused() {
+    let mut buf = Vec::new();
+    encode(&envelope(), &mut buf).unwrap();
+    buf.push(0);
+    assert_eq!(decode(&buf), Err(DecodeError::Trailing(1)));
+}
+
+#[test]
+fn a_length_prefix_larger_than_the_datagram_is_refused() {
+    // A Members message claiming 2^32 entries in a few bytes.
+    let mut buf = Vec::new();
+    let members = Envelope {
+        message: Message::Members {
+            entries: vec![],
+            next_page: None,
+        },
+        ..envelope()
+    };
+    encode(&members, &mut buf).unwrap();
+    let at = buf.len() - 2; // entries length (0) then next_page (None)
+    buf.splice(at..at + 1, [0xff, 0xff, 0xff, 0xff, 0x0f]);
+    assert!(matches!(decode(&buf), Err(DecodeError::Body(_))));
+}
+
+#[test]
+fn forged_tampered_truncated_wrong_key_wrong_label_and_replayed_datagrams_are_refused() {
+    let mut tx = Codec::new("prod", Some(keyring(1)), 1);
+    let mut rx = Codec::new("prod", Some(keyring(1)), 1);
+    let good = sealed(&mut tx, 1);
+    assert_eq!(rx.decode(&good), Ok(envelope()));
+    assert_eq!(rx.decode(&good), Err(DecodeError::Replayed), "the same datagram twice");
+
+    let mut tampered = sealed(&mut tx, 2);
+    let last = tampered.len() - 1;
+    tampered[last] ^= 0x80;
+    assert_eq!(rx.decode(&tampered), Err(DecodeError::Forged));
+    assert_eq!(
+        rx.decode(&sealed(&mut tx, 3)[..HEADER_LEN + NONCE_LEN]),
+        Err(DecodeError::TooShort(28))
+    );
+
+    let mut other_key = Codec::new("prod", Some(keyring(2)), 1);
+    assert_eq!(
+        rx.decode(&sealed(&mut other_key, 4)),
+        Err(DecodeError::UnknownKey(keyring(2).primary_id()))
+    );
+    let mut other_label = Codec::new("staging", Some(keyring(1)), 1);
+    assert_eq!(rx.decode(&sealed(&mut other_label, 5)), Err(DecodeError::Forged));
+
+    let mut forged_header = sealed(&mut tx, 6);
+    forged_header[3] = keyring(1).primary_id();
+    forged_header[2] = VERSION;
+    forged_header[0] = b'V';
+    assert_eq!(
+        rx.decode(&forged_header),
+        Ok(envelope()),
+        "an untouched header still opens"
+    );
+}
+
+#[test]
+fn a_datagram_recorded_on_its_way_to_one_node_is_refused_by_another() {
+    let mut tx = Codec::new("c", Some(keyring(1)), 1);
+    let mut elsewhere = Codec::new("c", Some(keyring(1)), 1).with_local(vec!["10.0.0.8:7946".parse().unwrap()]);
+    assert_eq!(
+        elsewhere.decode(&sealed(&mut tx, 1)),
+        Err(DecodeError::Misdirected(here()))
+    );
+    let mut intended = Codec::new("c", Some(keyring(1)), 1).with_local(vec![here()]);
+    assert_eq!(intended.decode(&sealed(&mut tx, 2)), Ok(envelope()));
+}
+
+#[test]
+fn a_keyed_cluster_never_accepts_plaintext_and_vice_versa() {
+    let mut plain = Codec::new("prod", None, 1);
+    let mut keyed = Codec::new("prod", Some(keyring(1)), 1);
+    assert_eq!(keyed.decode(&sealed(&mut plain, 0)), Err(DecodeError::Plaintext));
+    let id = keyring(1).primary_id();
+    assert_eq!(plain.decode(&sealed(&mut keyed, 0)), Err(DecodeError::Encrypted(id)));
+}
+
+#[test]
+fn a_plaintext_cluster_refuses_another_clusters_datagrams() {
+    let mut ours = Codec::new("prod", None, 1);
+    let mut theirs = Codec::new("staging", None, 1);
+    assert_eq!(ours.decode(&sealed(&mut theirs, 0)), Err(DecodeError::WrongCluster));
+}
+
+#[test]
+fn a_restarted_sender_is_accepted_and_its_previous_run_is_not() {
+    let mut rx = Codec::new("c", Some(keyring(1)), 1);
+    let mut first_run = Codec::new("c", Some(keyring(1)), 100);
+    let recorded = sealed(&mut first_run, 1);
+    rx.decode(&sealed(&mut first_run, 2)).unwrap();
+    let mut second_run = Codec::new("c", Some(keyring(1)), 200);
+    rx.decode(&sealed(&mut second_run, 3)).unwrap();
+    assert_eq!(rx.decode(&recorded), Err(DecodeError::Replayed));
+}
+
+#[test]
+fn long_member_lists_are_split_into_datagrams_that_fit() {
+    let entries: Vec<MemberEntry> = (0..200)
+        .map(|i| MemberEntry {
+            name: format!("node-with-a-longish-name-{i:04}"),
+            addr: "10.0.0.1:7946".parse().unwrap(),
+            incarnation: u64::MAX,
+            status: Status::Alive,
+            health: Some(Health {
+                cpu_percent: 1.0,
+                mem_available_bytes: u64::MAX,
+                mem_total_bytes: u64::MAX,
+                load1: 1.0,
+                disk_free_bytes: u64::MAX,
+            }),
+        })
+        .collect();
+    let chunks = chunk_entries(entries.clone());
+    assert!(chunks.len() > 1);
+    assert_eq!(chunks.concat(), entries);
+    let from = Peer {
+        name: "n".repeat(MAX_NAME_LEN),
+        addr: "[::1]:65535".parse().unwrap(),
+        incarnation: u64::MAX,
+    };
+    let mut codec = Codec::new(DEFAULT_LABEL, Some(keyring(1)), u64::MAX);
+    for view in chunks {
+        let envelope = Envelope {
+            from: from.clone(),
+            message: Message::Poll { seq: u64::MAX, view },
+        };
+        let mut buf = Vec::new();
+        codec.encode(&envelope, here(), [0; NONCE_LEN], &mut buf).unwrap();
+        assert!(buf.len() <= LIST_BUDGET + 100, "{} bytes", buf.len());
+    }
+    assert_eq!(chunk_entries(Vec::new()), vec![Vec::new()]);
+}
+
+#[test]
+fn a_join_request_is_at_least_as_large_as_a_full_reply_page() {
+    let from = Peer {
+        name: "j".into(),
+        addr: "10.0.0.1:7946".parse().unwrap(),
+        incarnation: 0,
+    };
+    let mut request = Vec::new();
+    encode(
+        &Envelope {
+            from,
+            message: Message::join(0),
+        },
+        &mut request,
+    )
+    .unwrap();
+    assert!(request.len() >= HEADER_LEN + LIST_BUDGET, "{} bytes", request.len());
+}
