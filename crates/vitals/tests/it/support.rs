@@ -18,7 +18,7 @@ pub const SLACK: Duration = Duration::from_millis(700);
 
 pub struct Cluster {
     subnet: String,
-    extra: Vec<String>,
+    extra: Vec<Vec<String>>,
     children: Vec<Option<Child>>,
     log_dir: tempdir::Dir,
 }
@@ -45,9 +45,15 @@ pub mod tempdir {
 impl Cluster {
     /// `n` agents named node-1..node-n on `{subnet}.2..`, all joining through node-1.
     pub fn start(subnet: &str, n: usize, extra: &[&str]) -> Cluster {
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        Cluster::start_each(subnet, n, |_| extra.clone())
+    }
+
+    /// Like [`Cluster::start`], with flags of each agent's own (`extra(i)` for node-i).
+    pub fn start_each(subnet: &str, n: usize, extra: impl Fn(usize) -> Vec<String>) -> Cluster {
         let mut cluster = Cluster {
             subnet: subnet.to_string(),
-            extra: extra.iter().map(|s| s.to_string()).collect(),
+            extra: (1..=n).map(&extra).collect(),
             children: (0..n).map(|_| None).collect(),
             log_dir: tempdir::Dir::new(&subnet.replace('.', "-")),
         };
@@ -81,7 +87,7 @@ impl Cluster {
             "--http",
             &self.http(i),
         ]);
-        command.args(["--join", &self.bind(1)]).args(&self.extra);
+        command.args(["--join", &self.bind(1)]).args(&self.extra[i - 1]);
         command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(log);
         self.children[i - 1] = Some(command.spawn().expect("start vitals agent"));
     }
