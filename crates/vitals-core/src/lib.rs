@@ -39,6 +39,7 @@
 
 pub mod config;
 pub mod detector;
+pub mod fuzzing;
 pub mod members;
 pub mod message;
 pub mod node;

@@ -30,6 +30,8 @@ struct Agent {
 
 struct Demo {
     exe: PathBuf,
+    /// A fresh cluster key: the demo's agents seal every datagram.
+    keyring: String,
     log_dir: PathBuf,
     agents: Vec<Agent>,
     extra_args: Vec<String>,
@@ -40,9 +42,7 @@ struct Demo {
 pub(crate) fn run(args: &DemoArgs) -> anyhow::Result<()> {
     let stop = ctrl_c_flag();
     let mut demo = Demo::new(args)?;
-    let result = demo.scenario(args, &stop);
-    demo.stop_all();
-    result
+    demo.scenario(args, &stop) // dropping the demo stops every agent
 }
 
 /// A flag raised by Ctrl-C (the agents get the same SIGINT and leave by themselves).
@@ -99,8 +99,10 @@ impl Demo {
             extra_args.push("--ack".into());
         }
         let live = !args.once && std::io::stdout().is_terminal();
+        let keyring = vitals_agent::keygen();
         Ok(Demo {
             exe,
+            keyring,
             log_dir,
             agents,
             extra_args,
@@ -113,7 +115,7 @@ impl Demo {
         let n = self.agents.len();
         let interval = Preset::LanFast.interval();
         self.say(format!(
-            "Starting {n} agents on {}.2-{} ({:?} strategy, heartbeat every {interval:?}, dead after 3 misses); logs in {}",
+            "Starting {n} agents on {}.2-{} ({:?} strategy, heartbeat every {interval:?}, dead after 3 misses, datagrams sealed with a fresh key); logs in {}",
             args.subnet,
             n + 1,
             args.strategy,
@@ -238,6 +240,7 @@ impl Demo {
         }
         command
             .args(&self.extra_args)
+            .env(vitals_agent::config::KEYRING_ENV, &self.keyring)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
@@ -300,7 +303,8 @@ impl Demo {
 
     fn say(&mut self, line: String) {
         if !self.live {
-            println!("{line}");
+            // A closed pipe (`vitals demo | head`) must not abort the demo mid-way.
+            let _ = writeln!(std::io::stdout(), "{line}");
         }
         self.log.push(line);
     }
@@ -336,6 +340,13 @@ impl Demo {
                 let _ = child.wait();
             }
         }
+    }
+}
+
+impl Drop for Demo {
+    /// Whatever happened (error, panic), no agent outlives the demo.
+    fn drop(&mut self) {
+        self.stop_all();
     }
 }
 

@@ -28,7 +28,9 @@ fn write(dir: &tempdir::Dir, name: &str, text: &str) -> String {
 /// The value of one metric line (exact name and labels) on agent `http`.
 fn metric(http: &str, series: &str) -> f64 {
     let (_, text) = get(http, "/metrics").unwrap_or_default();
-    text.lines().find_map(|l| l.strip_prefix(series)?.trim().parse().ok()).unwrap_or(0.0)
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
 }
 
 fn dropped(http: &str, reason: &str) -> f64 {
@@ -37,12 +39,24 @@ fn dropped(http: &str, reason: &str) -> f64 {
 
 fn names(cluster: &Cluster, observer: usize) -> Vec<String> {
     let rows = crate::support::get_json(&cluster.http(observer), "/v1/members").unwrap_or_default();
-    rows.as_array().into_iter().flatten().filter_map(|r| r["name"].as_str().map(str::to_string)).collect()
+    rows.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["name"].as_str().map(str::to_string))
+        .collect()
 }
 
 fn outsider(dir: &tempdir::Dir, name: &str, ip: &str, extra: &[&str]) -> std::process::Child {
     Command::new(VITALS)
-        .args(["agent", "--name", name, "--bind", &format!("{ip}:7946"), "--http", &format!("{ip}:7947")])
+        .args([
+            "agent",
+            "--name",
+            name,
+            "--bind",
+            &format!("{ip}:7946"),
+            "--http",
+            &format!("{ip}:7947"),
+        ])
         .args(["--join", "127.10.30.2:7946", "--preset", "lan-fast"])
         .args(extra)
         .stderr(std::fs::File::create(dir.0.join(format!("{name}.log"))).unwrap())
@@ -60,21 +74,34 @@ fn agents_without_the_key_or_with_another_label_never_appear() {
     let mut outsiders = [
         outsider(&dir, "plaintext", "127.10.30.11", &[]),
         outsider(&dir, "wrong-key", "127.10.30.12", &["--keyring", &other]),
-        outsider(&dir, "wrong-label", "127.10.30.13", &["--keyring", &keyring, "--cluster", "staging"]),
+        outsider(
+            &dir,
+            "wrong-label",
+            "127.10.30.13",
+            &["--keyring", &keyring, "--cluster", "staging"],
+        ),
     ];
     let seed = cluster.http(1);
     let refused = wait_until(Duration::from_secs(20), || {
-        ["plaintext", "unknown_key", "forged"].iter().all(|reason| dropped(&seed, reason) >= 3.0)
+        ["plaintext", "unknown_key", "forged"]
+            .iter()
+            .all(|reason| dropped(&seed, reason) >= 3.0)
     });
     for child in &mut outsiders {
         let _ = child.kill();
         let _ = child.wait();
     }
-    assert!(refused.is_some(), "the seed did not see and refuse all three outsiders' joins");
+    assert!(
+        refused.is_some(),
+        "the seed did not see and refuse all three outsiders' joins"
+    );
     for observer in 1..=3 {
         let seen = names(&cluster, observer);
         assert_eq!(seen.len(), 3, "node-{observer} sees {seen:?}");
-        assert!(seen.iter().all(|n| n.starts_with("node-")), "node-{observer} sees {seen:?}");
+        assert!(
+            seen.iter().all(|n| n.starts_with("node-")),
+            "node-{observer} sees {seen:?}"
+        );
     }
     assert_eq!(metric(&seed, "vitals_replies_suppressed_total"), 0.0);
 }
@@ -101,7 +128,9 @@ fn junk(i: u64, key_id: u8, rng: &mut u64) -> Vec<u8> {
 fn random_datagrams_change_nothing_get_no_reply_and_a_concurrent_crash_is_detected_on_time() {
     let dir = tempdir::Dir::new("flood");
     let keyring = write(&dir, "keyring", &keygen());
-    let key_id = vitals_agent::load_keyring(&std::fs::read_to_string(&keyring).unwrap()).unwrap().primary_id();
+    let key_id = vitals_agent::load_keyring(&std::fs::read_to_string(&keyring).unwrap())
+        .unwrap()
+        .primary_id();
     let mut cluster = Cluster::start("127.10.31", 5, &["--preset", "lan-fast", "--keyring", &keyring]);
     assert!(wait_until(Duration::from_secs(20), || cluster.everyone_alive(5)).is_some());
     let attacker = UdpSocket::bind("127.10.31.100:0").unwrap();
@@ -128,18 +157,39 @@ fn random_datagrams_change_nothing_get_no_reply_and_a_concurrent_crash_is_detect
     let mut buf = [0u8; 2048];
     assert!(attacker.recv_from(&mut buf).is_err(), "the victim answered junk");
     let detected = detected.expect("the victim never detected the crash during the flood");
-    eprintln!("[measure] flood: {sent} random datagrams in {flood_for:?}; crash detected by the victim in {} ms", detected.as_millis());
-    assert!(detected <= DETECTION_BOUND + SLACK, "detection took {detected:?} under the flood");
+    eprintln!(
+        "[measure] flood: {sent} random datagrams in {flood_for:?}; crash detected by the victim in {} ms",
+        detected.as_millis()
+    );
+    assert!(
+        detected <= DETECTION_BOUND + SLACK,
+        "detection took {detected:?} under the flood"
+    );
     let victim = cluster.http(1);
-    let refused: f64 = ["bad_magic", "malformed_body", "unknown_key", "forged", "plaintext", "rate_limited", "too_short"]
-        .iter()
-        .map(|r| dropped(&victim, r))
-        .sum();
-    assert!(refused >= sent as f64 * 0.99, "only {refused} of {sent} junk datagrams were counted as dropped");
+    let refused: f64 = [
+        "bad_magic",
+        "malformed_body",
+        "unknown_key",
+        "forged",
+        "plaintext",
+        "rate_limited",
+        "too_short",
+    ]
+    .iter()
+    .map(|r| dropped(&victim, r))
+    .sum();
+    assert!(
+        refused >= sent as f64 * 0.99,
+        "only {refused} of {sent} junk datagrams were counted as dropped"
+    );
     for observer in 1..=4 {
         assert_eq!(names(&cluster, observer).len(), 5, "junk added or removed members");
         for member in 1..=4 {
-            assert_eq!(cluster.status(observer, member).as_deref(), Some("alive"), "node-{observer} about node-{member}");
+            assert_eq!(
+                cluster.status(observer, member).as_deref(),
+                Some("alive"),
+                "node-{observer} about node-{member}"
+            );
         }
     }
 }
@@ -155,10 +205,24 @@ fn recorded_heartbeats_of_a_killed_node_replayed_every_100ms_do_not_delay_its_de
     let tap = UdpSocket::bind("127.10.32.50:7946").unwrap();
     tap.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
     let mut codec = Codec::new(DEFAULT_LABEL, Some(vitals_agent::load_keyring(&key).unwrap()), 1);
-    let me = Peer { name: "tap".into(), addr: tap.local_addr().unwrap(), incarnation: 0 };
+    let me = Peer {
+        name: "tap".into(),
+        addr: tap.local_addr().unwrap(),
+        incarnation: 0,
+    };
     let mut join = Vec::new();
     let victim: std::net::SocketAddr = cluster.bind(3).parse().unwrap();
-    codec.encode(&Envelope { from: me, message: Message::join(0) }, victim, [7; 24], &mut join).unwrap();
+    codec
+        .encode(
+            &Envelope {
+                from: me,
+                message: Message::join(0),
+            },
+            victim,
+            [7; 24],
+            &mut join,
+        )
+        .unwrap();
     tap.send_to(&join, victim).unwrap();
     let mut recorded = Vec::new();
     let mut buf = [0u8; 2048];
@@ -183,7 +247,10 @@ fn recorded_heartbeats_of_a_killed_node_replayed_every_100ms_do_not_delay_its_de
         }
     }
     let detected = detected.expect("the replays kept the killed node alive");
-    eprintln!("[measure] replay: {replays} replayed datagrams; node-3 dead at both survivors in {} ms", detected.as_millis());
+    eprintln!(
+        "[measure] replay: {replays} replayed datagrams; node-3 dead at both survivors in {} ms",
+        detected.as_millis()
+    );
     assert!(detected <= DETECTION_BOUND + SLACK, "{detected:?}");
     let refused = dropped(&cluster.http(1), "misdirected") + dropped(&cluster.http(1), "replayed");
     assert!(refused > 0.0, "node-1 did not count the replays");
@@ -195,7 +262,14 @@ fn key_rotation_on_a_running_cluster_causes_no_false_positive() {
     let (old, new) = (keygen(), keygen());
     let files: Vec<String> = (1..=5).map(|i| write(&dir, &format!("keyring-{i}"), &old)).collect();
     // Each agent gets its own keyring file, as on separate machines.
-    let mut cluster = Cluster::start_each("127.10.33", 5, |i| vec!["--preset".into(), "lan-fast".into(), "--keyring".into(), files[i - 1].clone()]);
+    let mut cluster = Cluster::start_each("127.10.33", 5, |i| {
+        vec![
+            "--preset".into(),
+            "lan-fast".into(),
+            "--keyring".into(),
+            files[i - 1].clone(),
+        ]
+    });
     assert!(wait_until(Duration::from_secs(20), || cluster.everyone_alive(5)).is_some());
     let steps = [format!("{old}\n{new}\n"), format!("{new}\n{old}\n"), format!("{new}\n")];
     for (step, text) in steps.iter().enumerate() {
@@ -207,7 +281,9 @@ fn key_rotation_on_a_running_cluster_causes_no_false_positive() {
             (1..=5).all(|i| cluster.log(i).matches("keyring reloaded").count() > step)
         });
         assert!(reloaded.is_some(), "step {step}: not every agent reloaded its keyring");
-        let before: Vec<f64> = (1..=5).map(|i| metric(&cluster.http(i), "vitals_heartbeats_received_total")).collect();
+        let before: Vec<f64> = (1..=5)
+            .map(|i| metric(&cluster.http(i), "vitals_heartbeats_received_total"))
+            .collect();
         let flowing = wait_until(Duration::from_secs(10), || {
             (1..=5).all(|i| metric(&cluster.http(i), "vitals_heartbeats_received_total") >= before[i - 1] + 12.0)
         });
@@ -215,9 +291,20 @@ fn key_rotation_on_a_running_cluster_causes_no_false_positive() {
     }
     for i in 1..=5 {
         let log = cluster.log(i);
-        assert!(!log.contains("to=\"dead\"") && !log.contains("to=\"suspect\""), "node-{i} had a false positive:\n{log}");
-        assert_eq!(dropped(&cluster.http(i), "unknown_key"), 0.0, "node-{i} refused a legitimate datagram");
-        assert_eq!(dropped(&cluster.http(i), "forged"), 0.0, "node-{i} refused a legitimate datagram");
+        assert!(
+            !log.contains("to=\"dead\"") && !log.contains("to=\"suspect\""),
+            "node-{i} had a false positive:\n{log}"
+        );
+        assert_eq!(
+            dropped(&cluster.http(i), "unknown_key"),
+            0.0,
+            "node-{i} refused a legitimate datagram"
+        );
+        assert_eq!(
+            dropped(&cluster.http(i), "forged"),
+            0.0,
+            "node-{i} refused a legitimate datagram"
+        );
     }
     assert!(cluster.everyone_alive(5));
 }
@@ -228,24 +315,56 @@ fn the_http_api_answers_the_status_code_matrix() {
     let token = "s3cret-token-0123456789";
     let token_file = write(&dir, "token", token);
     for (auth, subnet) in [("writes", "127.10.34"), ("all", "127.10.35")] {
-        let mut cluster =
-            Cluster::start(subnet, 1, &["--preset", "lan-fast", "--api-token-file", &token_file, "--api-auth", auth]);
+        let mut cluster = Cluster::start(
+            subnet,
+            1,
+            &[
+                "--preset",
+                "lan-fast",
+                "--api-token-file",
+                &token_file,
+                "--api-auth",
+                auth,
+            ],
+        );
         let http = cluster.http(1);
         assert!(wait_until(Duration::from_secs(20), || get(&http, "/healthz").is_some()).is_some());
         let read_guarded = auth == "all";
         for path in ["/v1/members", "/v1/self", "/metrics"] {
             let expect_missing = if read_guarded { 401 } else { 200 };
             let expect_wrong = if read_guarded { 403 } else { 200 };
-            assert_eq!(request("GET", &http, path, None, b""), expect_missing, "{auth} GET {path} without token");
-            assert_eq!(request("GET", &http, path, Some("wrong-token-xxxxxxxx"), b""), expect_wrong, "{auth} GET {path} wrong");
-            assert_eq!(request("GET", &http, path, Some(token), b""), 200, "{auth} GET {path} right");
+            assert_eq!(
+                request("GET", &http, path, None, b""),
+                expect_missing,
+                "{auth} GET {path} without token"
+            );
+            assert_eq!(
+                request("GET", &http, path, Some("wrong-token-xxxxxxxx"), b""),
+                expect_wrong,
+                "{auth} GET {path} wrong"
+            );
+            assert_eq!(
+                request("GET", &http, path, Some(token), b""),
+                200,
+                "{auth} GET {path} right"
+            );
         }
         for path in ["/healthz", "/readyz"] {
-            assert_eq!(request("GET", &http, path, None, b""), 200, "{auth} probes never need a token");
+            assert_eq!(
+                request("GET", &http, path, None, b""),
+                200,
+                "{auth} probes never need a token"
+            );
         }
         assert_eq!(request("POST", &http, "/v1/leave", None, b""), 401);
-        assert_eq!(request("POST", &http, "/v1/leave", Some("wrong-token-xxxxxxxx"), b""), 403);
-        assert_eq!(request("POST", &http, "/v1/leave", Some(token), &vec![b'x'; 64 * 1024]), 413);
+        assert_eq!(
+            request("POST", &http, "/v1/leave", Some("wrong-token-xxxxxxxx"), b""),
+            403
+        );
+        assert_eq!(
+            request("POST", &http, "/v1/leave", Some(token), &vec![b'x'; 64 * 1024]),
+            413
+        );
         assert_eq!(request("POST", &http, "/v1/leave", Some(token), b"maintenance"), 202);
         let status = cluster.wait_exit(1, Duration::from_secs(5));
         assert!(status.success(), "the agent did not stop cleanly after POST /v1/leave");
@@ -253,7 +372,11 @@ fn the_http_api_answers_the_status_code_matrix() {
     let mut open = Cluster::start("127.10.36", 1, &["--preset", "lan-fast"]);
     let http = open.http(1);
     assert!(wait_until(Duration::from_secs(20), || get(&http, "/healthz").is_some()).is_some());
-    assert_eq!(request("POST", &http, "/v1/leave", Some(token), b""), 403, "no token configured: writes disabled");
+    assert_eq!(
+        request("POST", &http, "/v1/leave", Some(token), b""),
+        403,
+        "no token configured: writes disabled"
+    );
     open.signal(1, Signal::SIGTERM);
     assert!(open.wait_exit(1, Duration::from_secs(5)).success());
 }
