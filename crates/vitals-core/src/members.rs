@@ -125,7 +125,7 @@ impl Members {
             next_deadline: None,
             refused: 0,
         };
-        members.insert(now, &me.name, me.addr, me.incarnation, Status::Alive);
+        members.insert(now, now, &me.name, me.addr, me.incarnation, Status::Alive);
         members
     }
 
@@ -207,7 +207,7 @@ impl Members {
             return Observed::Refused;
         }
         let Some(record) = self.records.get_mut(&from.name) else {
-            self.insert(now, &from.name, from.addr, from.incarnation, Status::Alive);
+            self.insert(now, now, &from.name, from.addr, from.incarnation, Status::Alive);
             self.touch(now, &from.name);
             return Observed::Current;
         };
@@ -229,7 +229,10 @@ impl Members {
             return false;
         }
         let Some(record) = self.records.get_mut(&entry.name) else {
-            self.insert(now, &entry.name, entry.addr, entry.incarnation, entry.status);
+            // Learned second-hand: it may not know us yet, and hears of us only with our
+            // next heartbeat; give its first heartbeat one extra interval before doubting.
+            let expected = now + self.config.interval;
+            self.insert(now, expected, &entry.name, entry.addr, entry.incarnation, entry.status);
             self.set_health(&entry.name, entry.health);
             return true;
         };
@@ -348,7 +351,16 @@ impl Members {
         }
     }
 
-    fn insert(&mut self, now: Instant, name: &str, addr: SocketAddr, incarnation: Incarnation, status: Status) {
+    /// Adds a member; its detector (if it is judged here) counts silence from `expected`.
+    fn insert(
+        &mut self,
+        now: Instant,
+        expected: Instant,
+        name: &str,
+        addr: SocketAddr,
+        incarnation: Incarnation,
+        status: Status,
+    ) {
         let member = Member {
             name: name.to_string(),
             addr,
@@ -359,10 +371,10 @@ impl Members {
             health: None,
             rtt: None,
         };
-        let detector =
-            (name != self.me && status.is_up() && self.judged.includes(name)).then(|| Detector::new(&self.config, now));
+        let detector = (name != self.me && status.is_up() && self.judged.includes(name))
+            .then(|| Detector::new(&self.config, expected));
         if let Some(detector) = &detector {
-            self.pull_deadline(detector.next_change(now));
+            self.pull_deadline(detector.next_change(expected));
         }
         self.records.insert(
             name.to_string(),
@@ -511,6 +523,16 @@ mod tests {
                 ("a".into(), Some(Status::Suspect), Status::Dead)
             ]
         );
+    }
+
+    #[test]
+    fn a_member_learned_second_hand_gets_one_more_interval_before_suspicion() {
+        let mut m = table();
+        m.apply(at(0), &entry("a", 0, Status::Alive));
+        m.judge(at(399));
+        assert_eq!(m.get("a").unwrap().status, Status::Alive);
+        m.judge(at(500));
+        assert_eq!(m.get("a").unwrap().status, Status::Suspect);
     }
 
     #[test]
