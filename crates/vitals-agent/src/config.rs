@@ -422,6 +422,9 @@ fn key_of(error: &vitals_core::ConfigError) -> &'static str {
         E::ZeroMinStdDev => "phi.min_std_dev",
         E::PullWithoutMonitors | E::MonitorsWithoutPull => "monitors",
         E::AckWithoutPush => "ack",
+        E::BadProbeTimeout { .. } => "swim.probe_timeout",
+        E::ZeroSwimMultiplier => "swim",
+        E::TooManyIndirectProbes(_) => "swim.indirect_probes",
     }
 }
 

@@ -15,6 +15,9 @@ pub enum StrategyKind {
     Push,
     /// Monitors poll every node each interval; the others learn the monitors' verdicts.
     Pull,
+    /// SWIM: each period a node probes one member directly, then through k others; news
+    /// of suspicion and death spreads piggybacked on probes (with Lifeguard).
+    Ping,
 }
 
 /// How silence is turned into a verdict.
@@ -55,11 +58,19 @@ pub enum Preset {
     Background,
     /// Tests and demos on one machine: 200 ms interval, 3 misses.
     LanFast,
+    /// A data-centre LAN: 500 ms interval, 3 misses (the default ping profile).
+    Lan,
 }
 
 impl Preset {
     /// Every preset, in the order the CLI lists them.
-    pub const ALL: [Preset; 4] = [Preset::Web, Preset::HighTraffic, Preset::Background, Preset::LanFast];
+    pub const ALL: [Preset; 5] = [
+        Preset::Web,
+        Preset::HighTraffic,
+        Preset::Background,
+        Preset::LanFast,
+        Preset::Lan,
+    ];
 
     /// The preset's name as typed on the command line.
     pub fn name(self) -> &'static str {
@@ -68,6 +79,7 @@ impl Preset {
             Preset::HighTraffic => "high-traffic",
             Preset::Background => "background",
             Preset::LanFast => "lan-fast",
+            Preset::Lan => "lan",
         }
     }
 
@@ -78,6 +90,7 @@ impl Preset {
             Preset::HighTraffic => Duration::from_secs(3),
             Preset::Background => Duration::from_secs(20),
             Preset::LanFast => Duration::from_millis(200),
+            Preset::Lan => Duration::from_millis(500),
         }
     }
 
@@ -103,7 +116,8 @@ impl FromStr for StrategyKind {
         match s {
             "push" => Ok(StrategyKind::Push),
             "pull" => Ok(StrategyKind::Pull),
-            _ => Err(format!("unknown strategy `{s}`; choose push or pull")),
+            "ping" => Ok(StrategyKind::Ping),
+            _ => Err(format!("unknown strategy `{s}`; choose push, pull or ping")),
         }
     }
 }
@@ -141,6 +155,65 @@ pub struct Config {
     pub detector: DetectorKind,
     /// Phi accrual parameters (used when `detector` is `phi`).
     pub phi: PhiConfig,
+    /// SWIM and Lifeguard parameters (used by strategy `ping`).
+    pub swim: SwimConfig,
+}
+
+/// SWIM and Lifeguard parameters, named as in memberlist where they exist there.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SwimConfig {
+    /// How long a direct probe waits for its ack before asking others (scaled by the
+    /// local health multiplier).
+    #[serde(with = "serde_duration")]
+    pub probe_timeout: Duration,
+    /// How many members are asked to probe indirectly (SWIM's k).
+    pub indirect_probes: usize,
+    /// Suspicion lasts at least `suspicion_mult × max(1, log10 N) × interval`.
+    pub suspicion_mult: u32,
+    /// ... and at most `suspicion_max_mult` times that (Lifeguard: it starts there and
+    /// shrinks as independent confirmations arrive).
+    pub suspicion_max_mult: u32,
+    /// Each piece of news is piggybacked `retransmit_mult × ceil(log10(N + 1))` times.
+    pub retransmit_mult: u32,
+    /// Lifeguard's local health multiplier ceiling (1 turns it off).
+    pub awareness_max: u32,
+    /// Lifeguard: suspicion timeouts shrink with independent confirmations.
+    pub dynamic_suspicion: bool,
+    /// Lifeguard: a probe of a suspect carries the suspicion, so it can refute at once.
+    pub buddy: bool,
+    /// Every this many periods, a full state exchange with one random member.
+    pub push_pull_rounds: u32,
+    /// Dead and left members are forgotten after this long (a tombstone).
+    #[serde(with = "serde_duration")]
+    pub tombstone_ttl: Duration,
+}
+
+impl SwimConfig {
+    /// memberlist's LAN profile, scaled to `interval`: probe timeout 2/5 of the period,
+    /// 3 indirect probes, suspicion multiplier 3 (max ×6), retransmit multiplier 4,
+    /// awareness up to ×8, full sync every 60 periods, tombstones kept 600 periods.
+    pub fn for_interval(interval: Duration) -> SwimConfig {
+        SwimConfig {
+            probe_timeout: interval * 2 / 5,
+            indirect_probes: 3,
+            suspicion_mult: 3,
+            suspicion_max_mult: 6,
+            retransmit_mult: 4,
+            awareness_max: 8,
+            dynamic_suspicion: true,
+            buddy: true,
+            push_pull_rounds: 60,
+            tombstone_ttl: interval * 600,
+        }
+    }
+
+    /// Turns Lifeguard's three mechanisms off (plain SWIM with suspicion).
+    pub fn without_lifeguard(mut self) -> SwimConfig {
+        self.awareness_max = 1;
+        self.dynamic_suspicion = false;
+        self.buddy = false;
+        self
+    }
 }
 
 impl Config {
@@ -162,6 +235,7 @@ impl Config {
             threshold,
             detector: DetectorKind::Missed,
             phi: PhiConfig::for_timing(interval, threshold),
+            swim: SwimConfig::for_interval(interval),
         }
     }
 
@@ -192,7 +266,29 @@ impl Config {
             });
         }
         self.validate_phi()?;
+        self.validate_swim()?;
         self.validate_roles()
+    }
+
+    fn validate_swim(&self) -> Result<(), ConfigError> {
+        let swim = &self.swim;
+        if swim.probe_timeout.is_zero() || swim.probe_timeout >= self.interval {
+            return Err(ConfigError::BadProbeTimeout {
+                probe_timeout: swim.probe_timeout,
+                interval: self.interval,
+            });
+        }
+        if swim.suspicion_mult == 0
+            || swim.suspicion_max_mult == 0
+            || swim.retransmit_mult == 0
+            || swim.awareness_max == 0
+        {
+            return Err(ConfigError::ZeroSwimMultiplier);
+        }
+        if swim.indirect_probes > 16 {
+            return Err(ConfigError::TooManyIndirectProbes(swim.indirect_probes));
+        }
+        Ok(())
     }
 
     fn validate_phi(&self) -> Result<(), ConfigError> {
@@ -212,7 +308,8 @@ impl Config {
         match self.strategy {
             StrategyKind::Pull if self.monitors.is_empty() => Err(ConfigError::PullWithoutMonitors),
             StrategyKind::Push if !self.monitors.is_empty() => Err(ConfigError::MonitorsWithoutPull),
-            StrategyKind::Pull if self.ack => Err(ConfigError::AckWithoutPush),
+            StrategyKind::Pull | StrategyKind::Ping if self.ack => Err(ConfigError::AckWithoutPush),
+            StrategyKind::Ping if !self.monitors.is_empty() => Err(ConfigError::MonitorsWithoutPull),
             _ => Ok(()),
         }
     }
@@ -274,8 +371,24 @@ pub enum ConfigError {
     #[error("monitors are only used by strategy pull: drop --monitor or use --strategy pull")]
     MonitorsWithoutPull,
     /// Acknowledgements only make sense for push.
-    #[error("--ack applies to strategy push only (pull replies are acknowledgements already)")]
+    #[error("--ack applies to strategy push only (pull replies and pings are acknowledged already)")]
     AckWithoutPush,
+    /// The probe timeout must be positive and shorter than the period.
+    #[error(
+        "probe timeout {probe_timeout:?} must be above zero and shorter than the interval {interval:?} (2/5 of it is usual)"
+    )]
+    BadProbeTimeout {
+        /// The configured probe timeout.
+        probe_timeout: Duration,
+        /// The configured interval (the protocol period).
+        interval: Duration,
+    },
+    /// A SWIM multiplier is zero.
+    #[error("suspicion, retransmit and awareness multipliers must be at least 1")]
+    ZeroSwimMultiplier,
+    /// Too many indirect probes.
+    #[error("indirect probes {0} is too many: use at most 16 (3 is usual)")]
+    TooManyIndirectProbes(usize),
 }
 
 /// Durations as human-readable strings ("200ms", "10s") in TOML and JSON.
@@ -346,6 +459,7 @@ mod tests {
             (Preset::HighTraffic, 3_000),
             (Preset::Background, 20_000),
             (Preset::LanFast, 200),
+            (Preset::Lan, 500),
         ];
         for (preset, millis) in table {
             let config = Config::preset(preset, StrategyKind::Push);

@@ -50,6 +50,8 @@ pub mod time;
 pub mod wire;
 
 #[cfg(test)]
+mod ping_scenarios;
+#[cfg(test)]
 mod scenarios;
 #[cfg(test)]
 mod testing;

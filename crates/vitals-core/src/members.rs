@@ -86,6 +86,9 @@ pub enum Observed {
     Stale,
     /// Refused: an implausible incarnation jump, or the table is full.
     Refused,
+    /// The sender is suspected at its current incarnation and must refute (SWIM): its
+    /// message is taken, but the suspicion stands.
+    Suspected,
 }
 
 #[derive(Clone, Debug)]
@@ -105,7 +108,14 @@ pub struct Members {
     transitions: VecDeque<Transition>,
     next_deadline: Option<Instant>,
     refused: u64,
+    direct_clears_suspicion: bool,
+    /// Incarnations of reaped tombstones, so stale news cannot resurrect them.
+    graveyard: BTreeMap<String, Incarnation>,
+    graveyard_order: VecDeque<String>,
 }
+
+/// Most reaped members remembered (oldest forgotten first).
+pub const MAX_GRAVEYARD: usize = 4096;
 
 /// Whether `(incarnation, status)` overrides what is held: a higher incarnation always
 /// does; at the same incarnation, only a status later in `Alive < Suspect < Dead < Left`.
@@ -124,6 +134,9 @@ impl Members {
             transitions: VecDeque::new(),
             next_deadline: None,
             refused: 0,
+            direct_clears_suspicion: true,
+            graveyard: BTreeMap::new(),
+            graveyard_order: VecDeque::new(),
         };
         members.insert(now, now, &me.name, me.addr, me.incarnation, Status::Alive);
         members
@@ -171,6 +184,35 @@ impl Members {
         Some((detector.level(now), detector.dead_after()))
     }
 
+    /// Whether a direct message from a suspect (at its current incarnation) clears the
+    /// suspicion. True for strategies whose suspicion is local; false for SWIM, where
+    /// only the suspect's refutation (a higher incarnation) does.
+    pub fn set_direct_clears_suspicion(&mut self, clears: bool) {
+        self.direct_clears_suspicion = clears;
+    }
+
+    /// Forgets dead and left members whose status is older than `ttl`; their last
+    /// incarnation is remembered, so only the member itself (at a higher one) can return.
+    pub fn reap(&mut self, now: Instant, ttl: Duration) -> usize {
+        let expired: Vec<String> = self
+            .records
+            .values()
+            .filter(|r| !r.member.status.is_up() && r.member.name != self.me && now - r.member.since >= ttl)
+            .map(|r| r.member.name.clone())
+            .collect();
+        for name in &expired {
+            let record = self.records.remove(name).expect("listed");
+            if self.graveyard.len() >= MAX_GRAVEYARD
+                && let Some(oldest) = self.graveyard_order.pop_front()
+            {
+                self.graveyard.remove(&oldest);
+            }
+            self.graveyard.insert(name.clone(), record.member.incarnation);
+            self.graveyard_order.push_back(name.clone());
+        }
+        expired.len()
+    }
+
     /// How many updates were refused (implausible incarnation jumps, full table).
     pub fn refused(&self) -> u64 {
         self.refused
@@ -212,7 +254,12 @@ impl Members {
             return Observed::Current;
         };
         let held = (record.member.incarnation, record.member.status);
-        let current = from.incarnation > held.0 || (from.incarnation == held.0 && held.1.is_up());
+        let clears = held.1 == Status::Alive || (held.1 == Status::Suspect && self.direct_clears_suspicion);
+        let current = from.incarnation > held.0 || (from.incarnation == held.0 && clears);
+        if from.incarnation == held.0 && held.1 == Status::Suspect && !clears {
+            self.touch(now, &from.name);
+            return Observed::Suspected;
+        }
         if !current {
             return Observed::Stale;
         }
@@ -227,6 +274,13 @@ impl Members {
         debug_assert_ne!(entry.name, self.me, "news about the local node is the node's to refute");
         if !self.plausible(&entry.name, entry.incarnation) {
             return false;
+        }
+        if self
+            .graveyard
+            .get(&entry.name)
+            .is_some_and(|&buried| entry.incarnation <= buried)
+        {
+            return false; // stale news of a reaped member
         }
         let Some(record) = self.records.get_mut(&entry.name) else {
             // Learned second-hand: it may not know us yet, and hears of us only with our
@@ -533,6 +587,34 @@ mod tests {
         assert_eq!(m.get("a").unwrap().status, Status::Alive);
         m.judge(at(500));
         assert_eq!(m.get("a").unwrap().status, Status::Suspect);
+    }
+
+    #[test]
+    fn reaped_tombstones_cannot_be_resurrected_by_stale_news() {
+        let mut m = table();
+        m.observe(at(0), &peer("a", 3));
+        m.judge(at(600));
+        assert_eq!(m.reap(at(700), Duration::from_secs(1)), 0, "too young to reap");
+        assert_eq!(m.reap(at(1_600), Duration::from_secs(1)), 1);
+        assert!(m.get("a").is_none());
+        assert!(!m.apply(at(1_700), &entry("a", 3, Status::Alive)));
+        assert!(m.get("a").is_none(), "stale alive news brought a reaped member back");
+        assert!(
+            m.apply(at(1_800), &entry("a", 4, Status::Alive)),
+            "its own higher incarnation does"
+        );
+    }
+
+    #[test]
+    fn in_swim_only_a_refutation_clears_a_suspicion() {
+        let mut m = table();
+        m.set_direct_clears_suspicion(false);
+        m.observe(at(0), &peer("a", 0));
+        m.apply(at(1), &entry("a", 0, Status::Suspect));
+        assert_eq!(m.observe(at(2), &peer("a", 0)), Observed::Suspected);
+        assert_eq!(m.get("a").unwrap().status, Status::Suspect);
+        assert_eq!(m.observe(at(3), &peer("a", 1)), Observed::Current);
+        assert_eq!(m.get("a").unwrap().status, Status::Alive);
     }
 
     #[test]

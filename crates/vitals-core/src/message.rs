@@ -136,6 +136,50 @@ pub enum Message {
     },
     /// The sender is leaving the cluster on purpose.
     Leave,
+    /// Ping strategy: a direct probe, with piggybacked news.
+    Ping {
+        /// Sequence number, echoed by the ack.
+        seq: u64,
+        /// News (membership changes) the sender spreads.
+        #[serde(deserialize_with = "crate::wire::bounded_vec::<_, Rumor, { crate::wire::MAX_LIST_ENTRIES }>")]
+        gossip: Vec<Rumor>,
+    },
+    /// Ping strategy: the answer to a probe.
+    PingAck {
+        /// The probe's sequence number.
+        seq: u64,
+        /// News the sender spreads.
+        #[serde(deserialize_with = "crate::wire::bounded_vec::<_, Rumor, { crate::wire::MAX_LIST_ENTRIES }>")]
+        gossip: Vec<Rumor>,
+    },
+    /// Ping strategy: "please probe `target` for me" (SWIM's ping-req). Only a member
+    /// the receiver itself knows is probed, at the address the receiver knows.
+    PingReq {
+        /// The requester's probe sequence number.
+        seq: u64,
+        /// The member to probe, by name.
+        target: String,
+    },
+    /// Ping strategy: the target answered an indirect probe.
+    IndirectAck {
+        /// The requester's probe sequence number.
+        seq: u64,
+    },
+    /// Ping strategy (Lifeguard): the target did not answer an indirect probe in time,
+    /// but the intermediary is alive and did its part.
+    Nack {
+        /// The requester's probe sequence number.
+        seq: u64,
+    },
+}
+
+/// A piece of membership news spread by the ping strategy.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Rumor {
+    /// The member and the status the news is about.
+    pub entry: MemberEntry,
+    /// For a suspicion: who accused it (confirmations count distinct accusers).
+    pub accuser: Option<String>,
 }
 
 impl Message {
@@ -149,6 +193,11 @@ impl Message {
             Message::Poll { .. } => "poll",
             Message::PollReply { .. } => "poll_reply",
             Message::Leave => "leave",
+            Message::Ping { .. } => "ping",
+            Message::PingAck { .. } => "ping_ack",
+            Message::PingReq { .. } => "ping_req",
+            Message::IndirectAck { .. } => "indirect_ack",
+            Message::Nack { .. } => "nack",
         }
     }
 
@@ -156,7 +205,11 @@ impl Message {
     pub fn is_heartbeat(&self) -> bool {
         matches!(
             self,
-            Message::Heartbeat { .. } | Message::Poll { .. } | Message::PollReply { .. }
+            Message::Heartbeat { .. }
+                | Message::Poll { .. }
+                | Message::PollReply { .. }
+                | Message::Ping { .. }
+                | Message::PingAck { .. }
         )
     }
 }

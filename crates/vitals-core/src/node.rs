@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::config::{Config, StrategyKind};
 use crate::members::{Judged, Members, Observed, Transition};
-use crate::message::{Envelope, Health, Incarnation, MemberEntry, Message, Peer, Status};
+use crate::message::{Envelope, Health, Incarnation, MemberEntry, Message, Peer};
 use crate::rng::Rng;
 use crate::strategy::{Ctx, Pull, Strategy};
 use crate::time::Instant;
@@ -102,6 +102,10 @@ impl Outbox {
         self.queue.push_back(Output::Event(event));
     }
 
+    pub(crate) fn refuted(&mut self) {
+        self.stats.refutations += 1;
+    }
+
     pub(crate) fn ignored(&mut self) {
         self.stats.ignored_messages += 1;
     }
@@ -132,8 +136,11 @@ impl Node {
         let judged = match config.strategy {
             StrategyKind::Push => Judged::All,
             StrategyKind::Pull => Pull::judged(&config, &me),
+            StrategyKind::Ping => Judged::Only(Default::default()), // probes, not detectors
         };
         let mut members = Members::new(&me, &config, judged, now);
+        // In SWIM only the suspect's own refutation (a higher incarnation) clears a suspicion.
+        members.set_direct_clears_suspicion(config.strategy != StrategyKind::Ping);
         while members.pop_transition().is_some() {} // the node's own arrival is not news
         let mut rng = Rng::seeded(seed);
         // A random phase, so that nodes started together do not send in lockstep.
@@ -178,7 +185,7 @@ impl Node {
                 }
             }
             Message::Leave => self.members.leave(now, &from),
-            other if observed == Observed::Current => {
+            other if observed != Observed::Stale => {
                 let view = self.with_ctx(now, |s, ctx| s.on_message(ctx, src, &from, other));
                 self.learn(now, view);
             }
@@ -186,9 +193,11 @@ impl Node {
         }
         if observed == Observed::Stale {
             self.out.stats.stale_messages += 1;
+        }
+        if matches!(observed, Observed::Stale | Observed::Suspected) {
             self.correct(src, &from.name);
         }
-        self.flush_transitions();
+        self.flush_transitions(now);
     }
 
     /// Time passed. Cheap and idempotent: calling it early or twice is harmless.
@@ -204,7 +213,7 @@ impl Node {
         }
         self.members.judge(now);
         self.with_ctx(now, |s, ctx| s.after_judge(ctx));
-        self.flush_transitions();
+        self.flush_transitions(now);
     }
 
     /// An operator (or the host) asked for something.
@@ -217,7 +226,7 @@ impl Node {
                 self.members.set_health(&self.me.name, Some(health));
             }
         }
-        self.flush_transitions();
+        self.flush_transitions(now);
     }
 
     /// The next thing the host must do. Drain until `None` after every `handle_*` call.
@@ -289,10 +298,11 @@ impl Node {
             now,
             round: self.round,
             config: &self.config,
-            me: &self.me,
+            me: &mut self.me,
             health: self.health,
             members: &mut self.members,
             out: &mut self.out,
+            rng: &mut self.rng,
         };
         f(&mut self.strategy, &mut ctx)
     }
@@ -366,38 +376,27 @@ impl Node {
         }
     }
 
-    /// Take in second-hand news: refute news of our own death first (so that
-    /// introductions carry the new incarnation), then learn the others.
+    /// Take in second-hand news (see [`Ctx::learn`]), then let the strategy introduce
+    /// this node to whoever must hear from it.
     fn learn(&mut self, now: Instant, entries: Vec<MemberEntry>) {
         if entries.is_empty() {
             return;
         }
         self.mark_joined();
-        let (about_me, others): (Vec<_>, Vec<_>) = entries.into_iter().partition(|e| e.name == self.me.name);
-        let mut introduce = Vec::new();
-        for entry in about_me {
-            if let Some(incarnation) = self.members.refute(now, entry.incarnation, entry.status) {
-                self.me.incarnation = incarnation;
-                self.out.stats.refutations += 1;
-                self.out.event(Event::Refuted { incarnation });
-                introduce.extend(
-                    self.members
-                        .others()
-                        .filter(|m| m.status.is_up())
-                        .map(|m| m.name.clone()),
-                );
+        self.with_ctx(now, |s, ctx| {
+            let learned = ctx.learn(entries);
+            if learned.refuted {
+                s.on_refute(ctx);
             }
-        }
-        for entry in &others {
-            if self.members.apply(now, entry) && entry.status == Status::Alive {
-                introduce.push(entry.name.clone());
-            }
-        }
-        self.with_ctx(now, |s, ctx| s.introduce(ctx, &introduce));
+            s.introduce(ctx, &learned.introduce);
+        });
     }
 
-    fn flush_transitions(&mut self) {
+    /// Hands every recorded transition to the strategy (the ping strategy spreads it),
+    /// then to the host as an event.
+    fn flush_transitions(&mut self, now: Instant) {
         while let Some(transition) = self.members.pop_transition() {
+            self.with_ctx(now, |s, ctx| s.on_transition(ctx, &transition));
             self.out.event(Event::Transition(transition));
         }
     }

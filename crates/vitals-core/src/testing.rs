@@ -29,6 +29,10 @@ pub(crate) struct Cluster {
     /// Returns false to drop a message (from, to, message).
     pub(crate) deliver: Filter,
     pub(crate) events: Vec<(Instant, String, Event)>,
+    /// Datagrams sent, by message kind.
+    sent: BTreeMap<&'static str, u64>,
+    /// Nodes stopped (as by SIGSTOP) until the given instant: no ticks; datagrams wait.
+    paused: BTreeMap<String, Instant>,
 }
 
 pub(crate) fn addr_of(index: usize) -> SocketAddr {
@@ -48,6 +52,8 @@ impl Cluster {
             latency: Duration::from_millis(1),
             deliver: Box::new(|_, _, _| true),
             events: Vec::new(),
+            sent: BTreeMap::new(),
+            paused: BTreeMap::new(),
         };
         for (i, name) in names.iter().enumerate() {
             cluster.addrs.insert(name.to_string(), addr_of(i));
@@ -70,6 +76,12 @@ impl Cluster {
         node.handle_command(self.now, Command::Join(vec![addr_of(0)]));
         self.nodes.insert(name.to_string(), node);
         self.drain(name);
+    }
+
+    /// Stops `name` for `duration`, as SIGSTOP does: it neither ticks nor reads, and what
+    /// is sent to it waits in its socket buffer.
+    pub(crate) fn pause(&mut self, name: &str, duration: Duration) {
+        self.paused.insert(name.to_string(), self.now + duration);
     }
 
     pub(crate) fn crash(&mut self, name: &str) {
@@ -146,6 +158,11 @@ impl Cluster {
         let Some(name) = self.addrs.iter().find(|(_, a)| **a == to).map(|(n, _)| n.clone()) else {
             return;
         };
+        if let Some(&until) = self.paused.get(&name).filter(|&&until| until > self.now) {
+            self.seq += 1;
+            self.in_flight.push(Reverse((until, self.seq, to, from, bytes)));
+            return;
+        }
         let Some(node) = self.nodes.get_mut(&name) else { return };
         let envelope = wire::decode(&bytes).expect("the core only sends valid datagrams");
         node.handle_message(self.now, from, envelope);
@@ -162,7 +179,13 @@ impl Cluster {
         }
     }
 
+    /// Datagrams of `kind` sent so far (dropped ones included).
+    pub(crate) fn sent_by_kind(&self, kind: &str) -> u64 {
+        self.sent.get(kind).copied().unwrap_or(0)
+    }
+
     fn send(&mut self, name: &str, from: SocketAddr, to: SocketAddr, envelope: Envelope) {
+        *self.sent.entry(envelope.message.kind()).or_default() += 1;
         let to_name = self
             .addrs
             .iter()

@@ -5,17 +5,20 @@
 //! evidence to [`Members`], and queue messages. They never encode bytes and never change
 //! a status themselves.
 
+mod ping;
 mod pull;
 mod push;
 
 use std::net::SocketAddr;
 
 use crate::config::{Config, StrategyKind};
-use crate::members::Members;
+use crate::members::{Members, Transition};
 use crate::message::{Health, MemberEntry, Message, Peer, Status};
 use crate::node::{Event, Outbox};
+use crate::rng::Rng;
 use crate::time::Instant;
 
+pub(crate) use ping::Ping;
 pub(crate) use pull::Pull;
 pub(crate) use push::Push;
 
@@ -31,16 +34,56 @@ pub(crate) struct Ctx<'a> {
     pub(crate) now: Instant,
     pub(crate) round: u64,
     pub(crate) config: &'a Config,
-    pub(crate) me: &'a Peer,
+    pub(crate) me: &'a mut Peer,
     pub(crate) health: Option<Health>,
     pub(crate) members: &'a mut Members,
     pub(crate) out: &'a mut Outbox,
+    pub(crate) rng: &'a mut Rng,
+}
+
+/// What [`Ctx::learn`] found.
+#[derive(Debug, Default)]
+pub(crate) struct Learned {
+    /// Members newly learned alive, or everyone up after a refutation: those who must
+    /// hear from this node.
+    pub(crate) introduce: Vec<String>,
+    /// Whether this node raised its incarnation to refute news of its death.
+    pub(crate) refuted: bool,
 }
 
 impl Ctx<'_> {
     /// Queue `message` for `to`, signed with the local node's identity.
     pub(crate) fn send(&mut self, to: SocketAddr, message: Message) {
         self.out.send(self.me, to, message);
+    }
+
+    /// Take in second-hand news: refute news of our own death first (so that what is
+    /// sent next carries the new incarnation), then apply the rest by precedence.
+    pub(crate) fn learn(&mut self, entries: Vec<MemberEntry>) -> Learned {
+        let mut learned = Learned::default();
+        let (about_me, others): (Vec<_>, Vec<_>) = entries.into_iter().partition(|e| e.name == self.me.name);
+        for entry in about_me {
+            if let Some(incarnation) = self.members.refute(self.now, entry.incarnation, entry.status) {
+                self.me.incarnation = incarnation;
+                self.out.refuted();
+                self.out.event(Event::Refuted { incarnation });
+                learned.refuted = true;
+            }
+        }
+        if learned.refuted {
+            learned.introduce.extend(
+                self.members
+                    .others()
+                    .filter(|m| m.status.is_up())
+                    .map(|m| m.name.clone()),
+            );
+        }
+        for entry in &others {
+            if self.members.apply(self.now, entry) && entry.status == Status::Alive {
+                learned.introduce.push(entry.name.clone());
+            }
+        }
+        learned
     }
 
     /// Queue an event for the host.
@@ -71,6 +114,7 @@ impl Ctx<'_> {
 pub(crate) enum Strategy {
     Push(Push),
     Pull(Pull),
+    Ping(Box<Ping>),
 }
 
 impl Strategy {
@@ -78,6 +122,7 @@ impl Strategy {
         match config.strategy {
             StrategyKind::Push => Strategy::Push(Push::new(config, now)),
             StrategyKind::Pull => Strategy::Pull(Pull::new(config, me)),
+            StrategyKind::Ping => Strategy::Ping(Box::new(Ping::new(now))),
         }
     }
 
@@ -86,6 +131,7 @@ impl Strategy {
         match self {
             Strategy::Push(s) => s.on_round(ctx),
             Strategy::Pull(s) => s.on_round(ctx),
+            Strategy::Ping(s) => s.on_round(ctx),
         }
     }
 
@@ -101,6 +147,7 @@ impl Strategy {
         match self {
             Strategy::Push(s) => s.on_message(ctx, src, from, message),
             Strategy::Pull(s) => s.on_message(ctx, src, from, message),
+            Strategy::Ping(s) => s.on_message(ctx, src, from, message),
         }
     }
 
@@ -108,8 +155,22 @@ impl Strategy {
     /// from this node do.
     pub(crate) fn introduce(&mut self, ctx: &mut Ctx<'_>, names: &[String]) {
         match self {
-            Strategy::Push(_) => {} // the next round's heartbeats introduce us
+            Strategy::Push(_) | Strategy::Ping(_) => {} // the next round's messages introduce us
             Strategy::Pull(s) => s.introduce(ctx, names),
+        }
+    }
+
+    /// A member's status changed (the ping strategy spreads the news).
+    pub(crate) fn on_transition(&mut self, ctx: &mut Ctx<'_>, transition: &Transition) {
+        if let Strategy::Ping(s) = self {
+            s.on_transition(ctx, transition);
+        }
+    }
+
+    /// This node just raised its incarnation to refute news of its death.
+    pub(crate) fn on_refute(&mut self, ctx: &mut Ctx<'_>) {
+        if let Strategy::Ping(s) = self {
+            s.on_refute(ctx);
         }
     }
 
@@ -118,6 +179,7 @@ impl Strategy {
         match self {
             Strategy::Push(s) => s.after_judge(ctx),
             Strategy::Pull(_) => {}
+            Strategy::Ping(s) => s.after_judge(ctx),
         }
     }
 
@@ -126,6 +188,7 @@ impl Strategy {
         match self {
             Strategy::Push(s) => s.next_deadline(config),
             Strategy::Pull(_) => None,
+            Strategy::Ping(s) => s.next_deadline(),
         }
     }
 
@@ -133,7 +196,7 @@ impl Strategy {
     pub(crate) fn isolated(&self) -> bool {
         match self {
             Strategy::Push(s) => s.isolated(),
-            Strategy::Pull(_) => false,
+            Strategy::Pull(_) | Strategy::Ping(_) => false,
         }
     }
 }

@@ -84,10 +84,8 @@ impl Pull {
 
     /// Newly learned monitors must learn of this node at once, or they would not poll it.
     pub(crate) fn introduce(&mut self, ctx: &mut Ctx<'_>, names: &[String]) {
-        for name in names
-            .iter()
-            .filter(|n| self.monitors.contains(*n) && **n != ctx.me.name)
-        {
+        let me = ctx.me.name.clone();
+        for name in names.iter().filter(|n| self.monitors.contains(*n) && **n != me) {
             if let Some(addr) = ctx.members.get(name).map(|m| m.addr) {
                 ctx.send(addr, Message::join(0));
             }

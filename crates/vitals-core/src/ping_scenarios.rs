@@ -1,0 +1,174 @@
+//! Whole-cluster scenarios for the ping strategy (SWIM + Lifeguard) on virtual time.
+
+use std::time::Duration;
+
+use crate::config::{Config, Preset, StrategyKind};
+use crate::message::{Message, Status};
+use crate::node::Event;
+use crate::rng::Rng;
+use crate::testing::Cluster;
+
+const NAMES: [&str; 10] = ["n0", "n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8", "n9"];
+
+fn lan() -> Config {
+    Config::preset(Preset::Lan, StrategyKind::Ping)
+}
+
+fn everyone_sees_everyone_alive(c: &Cluster, names: &[&str]) -> bool {
+    names
+        .iter()
+        .all(|o| names.iter().all(|m| c.status(o, m) == Some(Status::Alive)))
+}
+
+fn converged(config: Config, names: &[&str]) -> Cluster {
+    let mut cluster = Cluster::new(config, names);
+    let formed = cluster.run_until(Duration::from_secs(30), |c| everyone_sees_everyone_alive(c, names));
+    assert!(formed.is_some(), "the cluster never converged");
+    cluster.run_for(Duration::from_secs(5));
+    cluster
+}
+
+fn false_deaths(cluster: &Cluster, names: &[&str], alive: &[&str]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for observer in names {
+        for member in alive {
+            if cluster
+                .transitions(observer, member)
+                .iter()
+                .any(|t| t.to == Status::Dead)
+            {
+                out.push((observer.to_string(), member.to_string()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_ping_cluster_detects_a_crash_everywhere_and_spreads_the_news() {
+    let mut cluster = converged(lan(), &NAMES);
+    let crashed_at = cluster.now;
+    cluster.crash("n7");
+    let survivors: Vec<&str> = NAMES.iter().copied().filter(|n| *n != "n7").collect();
+    let all = cluster
+        .run_until(Duration::from_secs(30), |c| {
+            survivors.iter().all(|o| c.status(o, "n7") == Some(Status::Dead))
+        })
+        .expect("the crash was never detected by everyone");
+    let took = all - crashed_at;
+    // First probe within a few periods, suspicion of 1.5 s once confirmed (up to 9 s alone).
+    assert!(took <= Duration::from_secs(6), "{took:?}");
+    assert!(false_deaths(&cluster, &NAMES, &survivors).is_empty());
+}
+
+#[test]
+fn a_suspect_that_hears_of_it_refutes_and_stays_alive() {
+    let mut cluster = converged(lan(), &NAMES);
+    // n3 drops every probe ack for one and a half periods: someone suspects it.
+    let start = cluster.now;
+    cluster.deliver = Box::new(move |from, _, m| !(from == "n3" && matches!(m, Message::PingAck { .. })));
+    cluster
+        .run_until(Duration::from_secs(10), |c| {
+            NAMES.iter().any(|o| c.status(o, "n3") == Some(Status::Suspect))
+        })
+        .expect("never suspected");
+    cluster.deliver = Box::new(|_, _, _| true);
+    cluster.run_for(Duration::from_secs(10));
+    assert!(everyone_sees_everyone_alive(&cluster, &NAMES), "n3 did not refute");
+    assert!(
+        cluster
+            .events
+            .iter()
+            .any(|(t, n, e)| n == "n3" && *t >= start && matches!(e, Event::Refuted { .. }))
+    );
+    assert!(false_deaths(&cluster, &NAMES, &NAMES).is_empty());
+}
+
+#[test]
+fn a_pause_shorter_than_the_suspicion_window_never_kills() {
+    let mut cluster = converged(lan(), &NAMES);
+    cluster.pause("n4", Duration::from_millis(1200));
+    cluster.run_for(Duration::from_secs(20));
+    assert!(
+        false_deaths(&cluster, &NAMES, &NAMES).is_empty(),
+        "{:?}",
+        false_deaths(&cluster, &NAMES, &NAMES)
+    );
+    assert!(everyone_sees_everyone_alive(&cluster, &NAMES));
+}
+
+#[test]
+fn one_broken_link_never_removes_either_end() {
+    let mut cluster = converged(lan(), &NAMES);
+    cluster.deliver = Box::new(|from, to, _| !matches!((from, to), ("n1", "n2") | ("n2", "n1")));
+    cluster.run_for(Duration::from_secs(120));
+    assert!(
+        false_deaths(&cluster, &NAMES, &NAMES).is_empty(),
+        "{:?}",
+        false_deaths(&cluster, &NAMES, &NAMES)
+    );
+}
+
+#[test]
+fn ten_percent_loss_produces_no_false_death() {
+    // 4 seeds x 10 nodes x 1 h = 40 node-hours of 10 % uniform loss.
+    for seed in 0..4 {
+        let mut cluster = converged(lan(), &NAMES);
+        let mut rng = Rng::seeded(seed);
+        cluster.deliver = Box::new(move |_, _, _| rng.unit() >= 0.10);
+        cluster.run_for(Duration::from_secs(3600));
+        let deaths = false_deaths(&cluster, &NAMES, &NAMES);
+        assert!(deaths.is_empty(), "loss seed {seed}: {deaths:?}");
+        let refutations = cluster
+            .events
+            .iter()
+            .filter(|(_, _, e)| matches!(e, Event::Refuted { .. }))
+            .count();
+        assert!(
+            refutations > 0,
+            "loss seed {seed}: 10 % loss never caused a suspicion; the test tests nothing"
+        );
+    }
+}
+
+#[test]
+fn a_restarted_node_comes_back_and_dead_ones_are_eventually_reaped() {
+    let mut config = lan();
+    config.swim.tombstone_ttl = Duration::from_secs(30);
+    let mut cluster = converged(config, &NAMES);
+    cluster.crash("n5");
+    cluster.crash("n6");
+    cluster
+        .run_until(Duration::from_secs(30), |c| {
+            c.status("n0", "n5") == Some(Status::Dead) && c.status("n0", "n6") == Some(Status::Dead)
+        })
+        .unwrap();
+    cluster.start("n5", 0);
+    let back = cluster.run_until(Duration::from_secs(30), |c| {
+        NAMES
+            .iter()
+            .filter(|o| !["n5", "n6"].contains(o))
+            .all(|o| c.status(o, "n5") == Some(Status::Alive))
+    });
+    assert!(back.is_some(), "the restarted node never came back");
+    cluster.run_for(Duration::from_secs(60));
+    assert_eq!(
+        cluster.status("n0", "n6"),
+        None,
+        "the dead node's tombstone was never reaped"
+    );
+    assert_eq!(cluster.status("n0", "n5"), Some(Status::Alive));
+}
+
+#[test]
+fn the_probe_rate_is_constant_per_node_whatever_the_cluster_size() {
+    let mut cluster = converged(lan(), &NAMES[..4]);
+    let pings = |c: &Cluster| c.sent_by_kind("ping");
+    let start = pings(&cluster);
+    cluster.run_for(Duration::from_secs(100));
+    let per_node_per_second = (pings(&cluster) - start) as f64 / 4.0 / 100.0;
+    assert!(
+        (1.9..=2.1).contains(&per_node_per_second),
+        "{per_node_per_second} probes/s at N=4"
+    );
+}

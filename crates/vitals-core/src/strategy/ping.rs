@@ -1,0 +1,592 @@
+//! Ping: SWIM (Das, Gupta & Motivala, 2002) with Lifeguard (Dadgar et al., 2018).
+//!
+//! Each protocol period a node probes one member, chosen by randomised round-robin so
+//! every member is probed within a bounded number of periods. No ack within the probe
+//! timeout: it asks k others to probe the member (ping-req). No ack by the end of the
+//! period: it marks the member `suspect` and spreads the news. A suspect that hears of it
+//! raises its incarnation and refutes; one that does not is declared `dead` when the
+//! suspicion times out. News spreads piggybacked on probes and acks, each piece
+//! retransmitted `retransmit_mult × ceil(log10(N + 1))` times, plus a full state exchange
+//! with one random member every `push_pull_rounds` periods.
+//!
+//! Lifeguard: a local health multiplier (awareness) stretches this node's own period and
+//! probe timeout while it misses acks and nacks or has to refute (the sick node slows down
+//! before accusing others); suspicion timeouts start long and shrink as independent
+//! accusers confirm; a probe of a suspect carries the suspicion so it can refute at once.
+//!
+//! This module reports evidence and verdicts to `Members`; it never sets a status itself.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::members::Transition;
+use crate::message::{MemberEntry, Message, Peer, Rumor, Status};
+use crate::strategy::Ctx;
+use crate::time::Instant;
+use crate::wire;
+
+/// Bytes of piggybacked news one message may carry.
+const GOSSIP_BUDGET: usize = 800;
+/// Most indirect probes this node relays at once for others.
+const MAX_RELAYS: usize = 64;
+
+/// The probe of the current period.
+#[derive(Clone, Debug)]
+struct Probe {
+    target: String,
+    seq: u64,
+    /// When the direct probe times out and indirect probes go out.
+    direct_deadline: Instant,
+    /// The end of the period: no ack by then means suspicion.
+    ends_at: Instant,
+    acked: bool,
+    asked: Vec<String>,
+    nacks: u32,
+    indirect_sent: bool,
+}
+
+/// An indirect probe this node performs for another.
+#[derive(Clone, Debug)]
+struct Relay {
+    requester: SocketAddr,
+    requester_seq: u64,
+    deadline: Instant,
+}
+
+/// A suspicion this node holds, with its independent accusers.
+#[derive(Clone, Debug)]
+pub(crate) struct Suspicion {
+    pub(crate) incarnation: u64,
+    pub(crate) started: Instant,
+    pub(crate) accusers: BTreeSet<String>,
+}
+
+/// The evidence behind this node's last failed probe of a member.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct FailedProbe {
+    pub(crate) at: Instant,
+    pub(crate) asked: Vec<String>,
+    pub(crate) nacks: u32,
+    pub(crate) awareness: u32,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Ping {
+    seq: u64,
+    order: Vec<String>,
+    next: usize,
+    probe: Option<Probe>,
+    relays: BTreeMap<u64, Relay>,
+    rumors: BTreeMap<String, (Rumor, u32)>,
+    pub(crate) suspicions: BTreeMap<String, Suspicion>,
+    pub(crate) failed_probes: BTreeMap<String, FailedProbe>,
+    /// Lifeguard's local health score: 0 is healthy; the period is `interval × (1 + it)`.
+    pub(crate) awareness: u32,
+    next_probe_at: Instant,
+    rounds: u64,
+    /// The earliest suspicion expiry, recomputed after every input.
+    suspicion_deadline: Option<Instant>,
+}
+
+impl Ping {
+    pub(crate) fn new(now: Instant) -> Ping {
+        Ping {
+            seq: 0,
+            order: Vec::new(),
+            next: 0,
+            probe: None,
+            relays: BTreeMap::new(),
+            rumors: BTreeMap::new(),
+            suspicions: BTreeMap::new(),
+            failed_probes: BTreeMap::new(),
+            awareness: 0,
+            next_probe_at: now,
+            rounds: 0,
+            suspicion_deadline: None,
+        }
+    }
+
+    fn scale(&self, d: Duration) -> Duration {
+        d * (self.awareness + 1)
+    }
+
+    pub(crate) fn on_round(&mut self, ctx: &mut Ctx<'_>) {
+        self.rounds += 1;
+        self.finish_probe(ctx);
+        if self.rounds.is_multiple_of(u64::from(ctx.config.swim.push_pull_rounds)) {
+            self.push_pull(ctx);
+        }
+        ctx.members.reap(ctx.now, ctx.config.swim.tombstone_ttl);
+        if self.probe.is_none() && ctx.now >= self.next_probe_at {
+            self.start_probe(ctx);
+        }
+    }
+
+    fn start_probe(&mut self, ctx: &mut Ctx<'_>) {
+        let Some((target, addr)) = self.next_target(ctx) else {
+            return;
+        };
+        self.seq += 1;
+        let gossip = self.piggyback(ctx, Some(&target));
+        ctx.send(addr, Message::Ping { seq: self.seq, gossip });
+        let period = self.scale(ctx.config.interval);
+        self.next_probe_at = ctx.now + period;
+        self.probe = Some(Probe {
+            target,
+            seq: self.seq,
+            direct_deadline: ctx.now + self.scale(ctx.config.swim.probe_timeout),
+            ends_at: ctx.now + period,
+            acked: false,
+            asked: Vec::new(),
+            nacks: 0,
+            indirect_sent: false,
+        });
+    }
+
+    /// Randomised round-robin over the members that are up (SWIM §4.3): a shuffled list,
+    /// walked in order, reshuffled when exhausted.
+    fn next_target(&mut self, ctx: &mut Ctx<'_>) -> Option<(String, SocketAddr)> {
+        for _ in 0..2 {
+            while self.next < self.order.len() {
+                let name = &self.order[self.next];
+                self.next += 1;
+                if let Some(m) = ctx.members.get(name).filter(|m| m.status.is_up()) {
+                    return Some((m.name.clone(), m.addr));
+                }
+            }
+            self.order = ctx
+                .members
+                .others()
+                .filter(|m| m.status.is_up())
+                .map(|m| m.name.clone())
+                .collect();
+            shuffle(&mut self.order, ctx);
+            self.next = 0;
+        }
+        None
+    }
+
+    pub(crate) fn on_message(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        src: SocketAddr,
+        from: &Peer,
+        message: Message,
+    ) -> Vec<MemberEntry> {
+        match message {
+            Message::Ping { seq, gossip } => {
+                let reply = self.piggyback(ctx, None);
+                ctx.send(src, Message::PingAck { seq, gossip: reply });
+                self.hear(ctx, gossip);
+            }
+            Message::PingAck { seq, gossip } => {
+                self.on_ack(ctx, from, seq);
+                self.hear(ctx, gossip);
+            }
+            Message::PingReq { seq, target } => self.relay(ctx, src, seq, &target),
+            Message::IndirectAck { seq } => {
+                self.mark_acked(seq, None);
+            }
+            Message::Nack { seq } => {
+                if let Some(probe) = self.probe.as_mut().filter(|p| p.seq == seq) {
+                    probe.nacks += 1;
+                }
+            }
+            _ => ctx.out.ignored(),
+        }
+        self.refresh_suspicion_deadline(ctx);
+        Vec::new()
+    }
+
+    fn mark_acked(&mut self, seq: u64, from: Option<&str>) -> bool {
+        match self.probe.as_mut() {
+            Some(probe) if probe.seq == seq && from.is_none_or(|f| f == probe.target) => {
+                probe.acked = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn on_ack(&mut self, ctx: &mut Ctx<'_>, from: &Peer, seq: u64) {
+        if self.mark_acked(seq, Some(&from.name)) {
+            return;
+        }
+        if let Some(relay) = self.relays.remove(&seq) {
+            ctx.send(
+                relay.requester,
+                Message::IndirectAck {
+                    seq: relay.requester_seq,
+                },
+            );
+        }
+    }
+
+    /// SWIM's ping-req, as the intermediary: probe `target` only if it is a member this
+    /// node knows and holds up, at the address this node knows (never one from the packet).
+    fn relay(&mut self, ctx: &mut Ctx<'_>, requester: SocketAddr, requester_seq: u64, target: &str) {
+        let Some(addr) = ctx
+            .members
+            .get(target)
+            .filter(|m| m.status.is_up() && m.name != ctx.me.name)
+            .map(|m| m.addr)
+        else {
+            return;
+        };
+        if self.relays.len() >= MAX_RELAYS {
+            return;
+        }
+        self.seq += 1;
+        let gossip = self.piggyback(ctx, Some(target));
+        ctx.send(addr, Message::Ping { seq: self.seq, gossip });
+        let deadline = ctx.now + self.scale(ctx.config.swim.probe_timeout);
+        self.relays.insert(
+            self.seq,
+            Relay {
+                requester,
+                requester_seq,
+                deadline,
+            },
+        );
+    }
+
+    /// Takes in piggybacked news: accusations are recorded (with their accuser) before
+    /// the table applies them, so confirmations can shorten the suspicion.
+    fn hear(&mut self, ctx: &mut Ctx<'_>, gossip: Vec<Rumor>) {
+        for rumor in gossip {
+            if rumor.entry.status == Status::Suspect && rumor.entry.name != ctx.me.name {
+                self.accuse(ctx, &rumor.entry, rumor.accuser.as_deref());
+            }
+            let learned = ctx.learn(vec![rumor.entry]);
+            if learned.refuted {
+                self.on_refute(ctx);
+            }
+        }
+    }
+
+    /// Records `accuser`'s suspicion of `entry`; a new confirmation is spread again. An
+    /// accusation without a known accuser starts the timer but confirms nothing.
+    fn accuse(&mut self, ctx: &mut Ctx<'_>, entry: &MemberEntry, accuser: Option<&str>) {
+        let suspicion = self.suspicions.entry(entry.name.clone()).or_insert_with(|| Suspicion {
+            incarnation: entry.incarnation,
+            started: ctx.now,
+            accusers: BTreeSet::new(),
+        });
+        if suspicion.incarnation < entry.incarnation {
+            *suspicion = Suspicion {
+                incarnation: entry.incarnation,
+                started: ctx.now,
+                accusers: BTreeSet::new(),
+            };
+        }
+        let Some(accuser) = accuser.map(str::to_string) else {
+            return;
+        };
+        if suspicion.incarnation == entry.incarnation
+            && suspicion.accusers.insert(accuser.clone())
+            && suspicion.accusers.len() > 1
+        {
+            let rumor = Rumor {
+                entry: entry.clone(),
+                accuser: Some(accuser),
+            };
+            self.rumors.insert(entry.name.clone(), (rumor, 0));
+        }
+    }
+
+    pub(crate) fn after_judge(&mut self, ctx: &mut Ctx<'_>) {
+        self.indirect_probes(ctx);
+        self.finish_probe(ctx);
+        self.expire_relays(ctx);
+        self.expire_suspicions(ctx);
+        self.refresh_suspicion_deadline(ctx);
+    }
+
+    /// The direct probe timed out: ask k random others to probe the target (ping-req).
+    fn indirect_probes(&mut self, ctx: &mut Ctx<'_>) {
+        let Some(probe) = self.probe.as_mut() else { return };
+        if probe.acked || probe.indirect_sent || ctx.now < probe.direct_deadline {
+            return;
+        }
+        probe.indirect_sent = true;
+        let mut helpers: Vec<(String, SocketAddr)> = ctx
+            .members
+            .others()
+            .filter(|m| m.status == Status::Alive && m.name != probe.target)
+            .map(|m| (m.name.clone(), m.addr))
+            .collect();
+        shuffle(&mut helpers, ctx);
+        helpers.truncate(ctx.config.swim.indirect_probes);
+        let (seq, target) = (probe.seq, probe.target.clone());
+        probe.asked = helpers.iter().map(|(name, _)| name.clone()).collect();
+        for (_, addr) in helpers {
+            ctx.send(
+                addr,
+                Message::PingReq {
+                    seq,
+                    target: target.clone(),
+                },
+            );
+        }
+    }
+
+    /// The period ended: an ack means health; none means suspicion (and, per Lifeguard,
+    /// missing nacks mean that this node itself may be the sick one).
+    fn finish_probe(&mut self, ctx: &mut Ctx<'_>) {
+        let Some(probe) = self.probe.take_if(|p| ctx.now >= p.ends_at || p.acked) else {
+            return;
+        };
+        if probe.acked {
+            self.awareness = self.awareness.saturating_sub(1);
+            return;
+        }
+        let expected_nacks = probe.asked.len() as u32;
+        let delta = if expected_nacks > 0 {
+            expected_nacks.saturating_sub(probe.nacks)
+        } else {
+            1
+        };
+        let failed = FailedProbe {
+            at: ctx.now,
+            asked: probe.asked,
+            nacks: probe.nacks,
+            awareness: self.awareness,
+        };
+        self.failed_probes.insert(probe.target.clone(), failed);
+        self.awareness = (self.awareness + delta).min(ctx.config.swim.awareness_max - 1);
+        self.suspect(ctx, &probe.target);
+    }
+
+    fn suspect(&mut self, ctx: &mut Ctx<'_>, name: &str) {
+        let Some(entry) = ctx.members.entry(name).filter(|e| e.status == Status::Alive) else {
+            return;
+        };
+        let entry = MemberEntry {
+            status: Status::Suspect,
+            ..entry
+        };
+        let me = ctx.me.name.clone();
+        self.accuse(ctx, &entry, Some(&me));
+        ctx.learn(vec![entry]);
+    }
+
+    fn expire_relays(&mut self, ctx: &mut Ctx<'_>) {
+        let expired: Vec<u64> = self
+            .relays
+            .iter()
+            .filter(|(_, r)| ctx.now >= r.deadline)
+            .map(|(&seq, _)| seq)
+            .collect();
+        for seq in expired {
+            let relay = self.relays.remove(&seq).expect("listed");
+            ctx.send(
+                relay.requester,
+                Message::Nack {
+                    seq: relay.requester_seq,
+                },
+            );
+        }
+    }
+
+    fn expire_suspicions(&mut self, ctx: &mut Ctx<'_>) {
+        let n = ctx.members.others().filter(|m| m.status.is_up()).count() + 1;
+        let due: Vec<String> = self
+            .suspicions
+            .iter()
+            .filter(|(_, s)| ctx.now >= s.started + suspicion_timeout(ctx, n, s.accusers.len()))
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in due {
+            let suspicion = self.suspicions.remove(&name).expect("listed");
+            let still = ctx
+                .members
+                .get(&name)
+                .filter(|m| m.status == Status::Suspect && m.incarnation == suspicion.incarnation);
+            if let Some(entry) = still.and_then(|m| ctx.members.entry(&m.name)) {
+                ctx.learn(vec![MemberEntry {
+                    status: Status::Dead,
+                    ..entry
+                }]);
+            }
+        }
+    }
+
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        let probe = self.probe.as_ref().map(|p| {
+            if p.indirect_sent || p.acked {
+                p.ends_at
+            } else {
+                p.direct_deadline
+            }
+        });
+        let relay = self.relays.values().map(|r| r.deadline).min();
+        [probe, relay, self.suspicion_deadline].into_iter().flatten().min()
+    }
+
+    fn refresh_suspicion_deadline(&mut self, ctx: &Ctx<'_>) {
+        let n = ctx.members.others().filter(|m| m.status.is_up()).count() + 1;
+        self.suspicion_deadline = self
+            .suspicions
+            .values()
+            .map(|s| s.started + suspicion_timeout(ctx, n, s.accusers.len()))
+            .min();
+    }
+
+    /// Every status change is news to spread.
+    pub(crate) fn on_transition(&mut self, ctx: &mut Ctx<'_>, transition: &Transition) {
+        if transition.to != Status::Suspect {
+            self.suspicions.remove(&transition.name);
+        } else if !self.suspicions.contains_key(&transition.name) {
+            // Learned from a member list rather than a rumor: time it, with no accuser.
+            let suspicion = Suspicion {
+                incarnation: transition.incarnation,
+                started: ctx.now,
+                accusers: BTreeSet::new(),
+            };
+            self.suspicions.insert(transition.name.clone(), suspicion);
+        }
+        self.refresh_suspicion_deadline(ctx);
+        let Some(entry) = ctx.members.entry(&transition.name) else {
+            return;
+        };
+        let accuser = self
+            .suspicions
+            .get(&transition.name)
+            .and_then(|s| s.accusers.iter().next().cloned());
+        let accuser = if entry.status == Status::Suspect { accuser } else { None };
+        self.rumors.insert(
+            transition.name.clone(),
+            (
+                Rumor {
+                    entry: MemberEntry { health: None, ..entry },
+                    accuser,
+                },
+                0,
+            ),
+        );
+    }
+
+    /// Refuting is a sign of ill health (Lifeguard), and the refutation must outrun the
+    /// suspicion timers: it is sent straight to every member that is up (rare, and a
+    /// race the suspect must win), and spread as a rumor for those that miss it.
+    pub(crate) fn on_refute(&mut self, ctx: &mut Ctx<'_>) {
+        self.awareness = (self.awareness + 1).min(ctx.config.swim.awareness_max - 1);
+        let Some(entry) = ctx.members.entry(&ctx.me.name) else {
+            return;
+        };
+        let entry = MemberEntry { health: None, ..entry };
+        let targets: Vec<SocketAddr> = ctx
+            .members
+            .others()
+            .filter(|m| m.status.is_up())
+            .map(|m| m.addr)
+            .collect();
+        for addr in targets {
+            ctx.send(
+                addr,
+                Message::Members {
+                    entries: vec![entry.clone()],
+                    next_page: None,
+                },
+            );
+        }
+        self.rumors
+            .insert(entry.name.clone(), (Rumor { entry, accuser: None }, 0));
+    }
+
+    /// News for one outgoing message: a probe of a suspect first carries the suspicion
+    /// (Lifeguard's buddy system), then the least-sent rumors that fit the budget.
+    fn piggyback(&mut self, ctx: &mut Ctx<'_>, target: Option<&str>) -> Vec<Rumor> {
+        let n = ctx.members.others().filter(|m| m.status.is_up()).count() + 1;
+        let limit = ctx.config.swim.retransmit_mult * (n as f64 + 1.0).log10().ceil().max(1.0) as u32;
+        let mut out = Vec::new();
+        let mut used = 0;
+        if let Some(name) = target.filter(|_| ctx.config.swim.buddy)
+            && let Some((rumor, _)) = self.rumors.get(name).filter(|(r, _)| r.entry.status == Status::Suspect)
+        {
+            used += wire::body_len(rumor);
+            out.push(rumor.clone());
+        }
+        let mut by_sends: Vec<(&String, u32)> = self.rumors.iter().map(|(k, (_, sent))| (k, *sent)).collect();
+        by_sends.sort_by_key(|&(name, sent)| (sent, name.clone()));
+        let names: Vec<String> = by_sends.into_iter().map(|(name, _)| name.clone()).collect();
+        for name in names {
+            let (rumor, sent) = self.rumors.get_mut(&name).expect("listed");
+            let len = wire::body_len(rumor);
+            if used + len > GOSSIP_BUDGET || out.iter().any(|r: &Rumor| r.entry.name == name) {
+                continue;
+            }
+            used += len;
+            out.push(rumor.clone());
+            *sent += 1;
+            if *sent >= limit {
+                self.rumors.remove(&name);
+            }
+        }
+        out
+    }
+
+    /// A full state exchange with one random member (anti-entropy): push our pages and
+    /// ask for theirs. Every other time the partner is a member held dead, so the two
+    /// sides of a healed partition meet again.
+    fn push_pull(&mut self, ctx: &mut Ctx<'_>) {
+        let want_dead = self
+            .rounds
+            .is_multiple_of(2 * u64::from(ctx.config.swim.push_pull_rounds));
+        let mut partners: Vec<SocketAddr> = ctx
+            .members
+            .others()
+            .filter(|m| {
+                if want_dead {
+                    m.status == Status::Dead
+                } else {
+                    m.status.is_up()
+                }
+            })
+            .map(|m| m.addr)
+            .collect();
+        shuffle(&mut partners, ctx);
+        let Some(&partner) = partners.first() else { return };
+        for entries in wire::chunk_entries(ctx.members.entries()) {
+            ctx.send(
+                partner,
+                Message::Members {
+                    entries,
+                    next_page: None,
+                },
+            );
+        }
+        ctx.send(partner, Message::join(0));
+    }
+}
+
+/// Lifeguard's suspicion timeout: from `max` down to `min` as confirmations arrive.
+/// `min = suspicion_mult × max(1, log10 n) × interval`, `max = suspicion_max_mult × min`,
+/// `k = suspicion_mult − 2` expected confirmations (0 in clusters too small for them),
+/// `timeout = max(min, max − (max − min) × ln(C + 1) / ln(k + 1))` for C confirmations.
+pub(crate) fn suspicion_timeout(ctx: &Ctx<'_>, n: usize, accusers: usize) -> Duration {
+    let swim = &ctx.config.swim;
+    let min = ctx
+        .config
+        .interval
+        .mul_f64(f64::from(swim.suspicion_mult) * (n as f64).log10().max(1.0));
+    let max = min * swim.suspicion_max_mult;
+    let mut k = swim.suspicion_mult.saturating_sub(2) as usize;
+    if n < k + 2 {
+        k = 0;
+    }
+    if !swim.dynamic_suspicion || k == 0 {
+        return min;
+    }
+    let confirmations = accusers.saturating_sub(1) as f64;
+    let fraction = (confirmations + 1.0).ln() / (k as f64 + 1.0).ln();
+    max.saturating_sub((max - min).mul_f64(fraction.min(1.0))).max(min)
+}
+
+fn shuffle<T>(items: &mut [T], ctx: &mut Ctx<'_>) {
+    for i in (1..items.len()).rev() {
+        let j = ctx.rng.below(i as u64 + 1) as usize;
+        items.swap(i, j);
+    }
+}
