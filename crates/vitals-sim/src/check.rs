@@ -84,17 +84,21 @@ fn completeness(sim: &Sim) -> Check {
     let mut checked = 0u64;
     let mut late = Vec::new();
     for crash in &ledger.crashes {
-        let horizon = crash.at + s.direct_bound() + s.config.interval * 2 + s.net.delay_bound();
-        if horizon > ledger.end {
-            continue;
-        }
-        let since = vitals_core::Instant::from_duration(crash.at.since_epoch().saturating_sub(s.config.dead_after()));
+        // Phi remembers a window of inter-arrival times: a past pause or partition of the
+        // observer widens its spread for that long, so such observers are not held to the bound.
+        let lookback = match s.config.detector {
+            DetectorKind::Missed => s.config.dead_after(),
+            DetectorKind::Phi => s.config.interval * u32::try_from(s.config.phi.window).unwrap_or(u32::MAX),
+        };
+        let since = vitals_core::Instant::from_duration(crash.at.since_epoch().saturating_sub(lookback));
         for &o in &crash.watchers {
-            if ledger.node_disturbed(o, since, horizon) || ledger.separated(o, crash.node, since, horizon) {
+            let bound = s.detection_bound(o, crash.node);
+            let horizon = crash.at + bound;
+            let cut = ledger.node_disturbed(o, since, horizon) || ledger.separated(o, crash.node, since, horizon);
+            if horizon > ledger.end || cut {
                 continue;
             }
             checked += 1;
-            let bound = s.detection_bound(o, crash.node);
             let took = crash.detected[o].map(|t| t - crash.at);
             if took.is_none_or(|t| t > bound) {
                 late.push((o, crash.node, crash.at, took, bound));

@@ -52,6 +52,8 @@ pub(crate) struct Ledger {
     pub(crate) end: Instant,
     windows: Vec<Window>,
     cuts: Vec<Cut>,
+    /// Pull: the monitors, whose verdicts members copy.
+    monitors: Vec<usize>,
     pub(crate) down: Vec<Option<usize>>,
     pub(crate) crashes: Vec<Crash>,
     open: BTreeMap<(usize, usize), Instant>,
@@ -85,6 +87,7 @@ impl Ledger {
             end: at(scenario.end()),
             windows,
             cuts,
+            monitors: (0..scenario.nodes).filter(|&i| scenario.is_monitor(i)).collect(),
             down: vec![None; scenario.nodes],
             crashes: Vec::new(),
             open: BTreeMap::new(),
@@ -124,10 +127,14 @@ impl Ledger {
             .any(|c| c.side_of[a] != c.side_of[b] && c.start <= to && from <= c.end)
     }
 
+    /// Whether a verdict by `observer` on `member` at `now` may be due to an injected
+    /// fault: either is disturbed, they are partitioned, or (pull) a monitor whose view
+    /// the observer copies is.
     fn excused_at(&self, observer: usize, member: usize, now: Instant) -> bool {
-        self.node_disturbed(member, now, now)
-            || self.node_disturbed(observer, now, now)
-            || self.separated(observer, member, now, now)
+        let direct = |o: usize| {
+            self.node_disturbed(member, now, now) || self.node_disturbed(o, now, now) || self.separated(o, member, now, now)
+        };
+        direct(observer) || self.monitors.iter().any(|&m| direct(m) || self.separated(m, observer, now, now))
     }
 
     pub(crate) fn crashed(&mut self, now: Instant, node: usize, watchers: Vec<usize>, nodes: usize) {

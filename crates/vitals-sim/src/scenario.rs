@@ -100,6 +100,8 @@ impl Scenario {
         let c = &self.config;
         let tolerance = match c.detector {
             DetectorKind::Missed => c.dead_after(),
+            // Phi adapts to the history: losses widen its spread and delay the verdict.
+            DetectorKind::Phi if self.net.lossy() => c.dead_after().max(c.interval * (c.threshold + 2)),
             DetectorKind::Phi => c.dead_after().max(c.interval * c.threshold),
         };
         tolerance + c.interval + self.net.delay_bound()
@@ -110,7 +112,10 @@ impl Scenario {
     pub fn detection_bound(&self, observer: usize, member: usize) -> Duration {
         let indirect = self.config.strategy == StrategyKind::Pull && !self.is_monitor(observer) && !self.is_monitor(member);
         if indirect {
-            self.direct_bound() + self.config.interval + self.net.delay_bound()
+            // Each lost poll costs another interval; allow for runs of losses as likely as 10⁻⁶.
+            let p = self.net.loss.max(self.net.link_loss.iter().map(|l| l.2).fold(0.0, f64::max));
+            let lost_polls = if p > 0.0 { ((1e-6f64).ln() / p.ln()).ceil().min(100.0) as u32 } else { 0 };
+            self.direct_bound() + self.config.interval * (1 + lost_polls) + self.net.delay_bound()
         } else {
             self.direct_bound()
         }
