@@ -23,6 +23,10 @@ pub(crate) enum Command {
     Members(MembersArgs),
     /// Start a local cluster, crash a node, and watch it being detected.
     Demo(DemoArgs),
+    /// Simulate a cluster on virtual time and report detection time, mistakes and overhead.
+    Sim(crate::sim::SimArgs),
+    /// Recommend interval, threshold and strategy for a detection-time and false-positive target.
+    Tune(crate::tune::TuneArgs),
 }
 
 /// `vitals agent`: flags override the config file, key by key.

@@ -4,6 +4,9 @@
 mod cli;
 mod client;
 mod demo;
+mod plot;
+mod sim;
+mod tune;
 
 use std::process::ExitCode;
 
@@ -29,6 +32,8 @@ fn main() -> ExitCode {
         Command::Agent(args) => agent(&args),
         Command::Members(args) => members(&args),
         Command::Demo(args) => demo::run(&args),
+        Command::Sim(args) => sim::run(&args),
+        Command::Tune(args) => tune::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
