@@ -45,10 +45,11 @@ pub(crate) fn sweep(reports: &[Report], svg: &Path, png: &Path) -> anyhow::Resul
             r.strategy, r.detector, r.nodes, r.loss, r.latency, r.duration_s
         )
     });
-    draw(SVGBackend::new(svg, (1200, 520)).into_drawing_area(), &data, &title)
-        .map_err(|e| anyhow::anyhow!("cannot draw {}: {e}", svg.display()))?;
+    // Both backends measure text with the embedded font (the SVG names it, the PNG draws it).
     plotters::style::register_font("sans-serif", FontStyle::Normal, FONT)
         .map_err(|_| anyhow::anyhow!("the embedded font is invalid"))?;
+    draw(SVGBackend::new(svg, (1200, 520)).into_drawing_area(), &data, &title)
+        .map_err(|e| anyhow::anyhow!("cannot draw {}: {e}", svg.display()))?;
     draw(BitMapBackend::new(png, (1200, 520)).into_drawing_area(), &data, &title)
         .map_err(|e| anyhow::anyhow!("cannot draw {}: {e}", png.display()))?;
     Ok(())

@@ -128,12 +128,11 @@ fn print(args: &TuneArgs, target: &Target, nfd: &NfdS, knobs: &Knobs, spec: &Spe
     );
     let strategy = vitals_sim::scenario::strategy_name(spec.strategy);
     println!(
-        "recommended: --strategy {strategy} --interval {} --threshold {} --timeout {}  (dead after {} of silence; phi: --detector phi --threshold {})",
+        "recommended: --strategy {strategy} --interval {} --threshold {} --timeout {}  (missed-heartbeat detector: dead after {} of silence)",
         f(knobs.interval),
         knobs.threshold,
         f(knobs.timeout),
-        f(knobs.dead_after),
-        knobs.threshold
+        f(knobs.dead_after)
     );
     let n = spec.nodes as f64;
     let per_node = if spec.strategy == StrategyKind::Push { n - 1.0 } else { 2.0 * (n - 1.0) * 2.0 / n };

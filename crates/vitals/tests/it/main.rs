@@ -8,4 +8,5 @@
 mod agents;
 mod cli;
 mod http;
+mod sim;
 mod support;
