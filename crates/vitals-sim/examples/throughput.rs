@@ -43,7 +43,11 @@ fn main() {
         report.node_hours / wall * 60.0,
         report.events as f64 / wall
     );
-    println!("{:.1} messages per node per second; checks passed: {}", report.messages_per_node_s, report.passed());
+    println!(
+        "{:.1} messages per node per second; checks passed: {}",
+        report.messages_per_node_s,
+        report.passed()
+    );
     if !report.passed() {
         println!("{}", report.table());
     }

@@ -50,18 +50,29 @@ fn accuracy(sim: &Sim) -> Check {
         DetectorKind::Phi => c.phi.acceptable_pause,
     };
     if s.net.lossy() {
-        return Check::new("accuracy", "skipped", "the network loses datagrams: mistakes are measured, not forbidden".into());
+        return Check::new(
+            "accuracy",
+            "skipped",
+            "the network loses datagrams: mistakes are measured, not forbidden".into(),
+        );
     }
     if s.net.jitter_bound() * hops >= slack {
         return Check::new(
             "accuracy",
             "skipped",
-            format!("latency jitter up to {:?} can exceed the detector's slack {slack:?}", s.net.jitter_bound() * hops),
+            format!(
+                "latency jitter up to {:?} can exceed the detector's slack {slack:?}",
+                s.net.jitter_bound() * hops
+            ),
         );
     }
     let ledger = &sim.ledger;
     match ledger.first_mistakes.first() {
-        None => Check::new("accuracy", "passed", format!("{} excused verdicts during injected faults", ledger.excused)),
+        None => Check::new(
+            "accuracy",
+            "passed",
+            format!("{} excused verdicts during injected faults", ledger.excused),
+        ),
         Some(m) => Check::new(
             "accuracy",
             "failed",
@@ -106,7 +117,11 @@ fn completeness(sim: &Sim) -> Check {
         }
     }
     match late.first() {
-        None => Check::new("completeness", "passed", format!("{checked} observer detections within the bound")),
+        None => Check::new(
+            "completeness",
+            "passed",
+            format!("{checked} observer detections within the bound"),
+        ),
         Some((o, m, at, took, bound)) => Check::new(
             "completeness",
             "failed",

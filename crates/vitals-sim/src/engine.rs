@@ -293,7 +293,7 @@ impl Sim {
             slot.scheduled = None;
         }
         let Some(node) = slot.node.as_ref() else { return };
-        if !node.poll_timeout().is_some_and(|t| t <= self.now) {
+        if node.poll_timeout().is_none_or(|t| t > self.now) {
             self.reschedule(i);
             return;
         }
@@ -301,7 +301,13 @@ impl Sim {
             // Messages queued during a pause are handled before the first timer.
             let later = later + Duration::from_micros(1);
             self.slots[i].scheduled = Some(later);
-            self.push(later, Action::Tick { node: i as u32, deferred: true });
+            self.push(
+                later,
+                Action::Tick {
+                    node: i as u32,
+                    deferred: true,
+                },
+            );
             return;
         }
         let now = self.now;
@@ -314,11 +320,19 @@ impl Sim {
     /// Makes sure a tick is queued for the node's next deadline.
     fn reschedule(&mut self, i: usize) {
         let slot = &mut self.slots[i];
-        let Some(t) = slot.node.as_ref().and_then(Node::poll_timeout) else { return };
+        let Some(t) = slot.node.as_ref().and_then(Node::poll_timeout) else {
+            return;
+        };
         let t = t.max(self.now);
         if slot.scheduled.is_none_or(|s| t < s) {
             slot.scheduled = Some(t);
-            self.push(t, Action::Tick { node: i as u32, deferred: false });
+            self.push(
+                t,
+                Action::Tick {
+                    node: i as u32,
+                    deferred: false,
+                },
+            );
         }
     }
 
@@ -326,8 +340,7 @@ impl Sim {
     fn drain(&mut self, i: usize) {
         let mut last: Option<(Envelope, Rc<[u8]>)> = None;
         let mut buf = Vec::new();
-        loop {
-            let Some(output) = self.slots[i].node.as_mut().and_then(Node::poll_output) else { break };
+        while let Some(output) = self.slots[i].node.as_mut().and_then(Node::poll_output) {
             match output {
                 Output::Send { to, envelope } => {
                     let bytes = match &last {
@@ -351,7 +364,9 @@ impl Sim {
 
     fn transmit(&mut self, from: usize, to: SocketAddr, bytes: Rc<[u8]>) {
         self.ledger.sent(self.now, bytes.len());
-        let Some(to) = index_of(to).filter(|t| *t < self.slots.len()) else { return };
+        let Some(to) = index_of(to).filter(|t| *t < self.slots.len()) else {
+            return;
+        };
         let cut = self.cuts.iter().any(|(side_of, one_way, active)| {
             let (a, b) = (side_of[from], side_of[to]);
             *active && if *one_way { a && !b } else { a != b }
@@ -361,7 +376,9 @@ impl Sim {
         }
         let mut delays = std::mem::take(&mut self.delays);
         let forming = self.now < self.ledger.start;
-        self.scenario.net.delays(&mut self.net_rng, from, to, forming, &mut delays);
+        self.scenario
+            .net
+            .delays(&mut self.net_rng, from, to, forming, &mut delays);
         for delay in &delays {
             let action = Action::Deliver {
                 to: to as u32,
@@ -437,7 +454,9 @@ impl Sim {
             .filter(|&i| self.slots[i].node.is_some() && !self.ledger.node_disturbed(i, since, now))
             .collect();
         for &o in &live {
-            let Some(node) = self.slots[o].node.as_ref() else { continue };
+            let Some(node) = self.slots[o].node.as_ref() else {
+                continue;
+            };
             for &m in &live {
                 if m == o || self.ledger.separated(o, m, since, now) {
                     continue;

@@ -81,7 +81,11 @@ impl Ledger {
     pub(crate) fn new(scenario: &Scenario) -> Ledger {
         let tail = scenario.direct_bound() + scenario.config.interval + scenario.net.delay_bound();
         let windows = scenario.faults.iter().map(|f| fault_window(f, tail)).collect();
-        let cuts = scenario.partitions.iter().map(|p| cut(p, scenario.nodes, tail)).collect();
+        let cuts = scenario
+            .partitions
+            .iter()
+            .map(|p| cut(p, scenario.nodes, tail))
+            .collect();
         Ledger {
             start: at(scenario.warmup),
             end: at(scenario.end()),
@@ -132,9 +136,15 @@ impl Ledger {
     /// the observer copies is.
     fn excused_at(&self, observer: usize, member: usize, now: Instant) -> bool {
         let direct = |o: usize| {
-            self.node_disturbed(member, now, now) || self.node_disturbed(o, now, now) || self.separated(o, member, now, now)
+            self.node_disturbed(member, now, now)
+                || self.node_disturbed(o, now, now)
+                || self.separated(o, member, now, now)
         };
-        direct(observer) || self.monitors.iter().any(|&m| direct(m) || self.separated(m, observer, now, now))
+        direct(observer)
+            || self
+                .monitors
+                .iter()
+                .any(|&m| direct(m) || self.separated(m, observer, now, now))
     }
 
     pub(crate) fn crashed(&mut self, now: Instant, node: usize, watchers: Vec<usize>, nodes: usize) {
@@ -195,7 +205,11 @@ impl Ledger {
         }
         self.false_positives += 1;
         if self.first_mistakes.len() < 5 {
-            self.first_mistakes.push(Mistake { observer, member, at: now });
+            self.first_mistakes.push(Mistake {
+                observer,
+                member,
+                at: now,
+            });
         }
         let pair = (observer, member);
         if let Some(previous) = self.last_mistake.insert(pair, now) {

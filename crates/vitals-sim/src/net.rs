@@ -248,13 +248,21 @@ impl NetModel {
 
     /// The spread between the fastest and the slowest delivery the checkers expect.
     pub fn jitter_bound(&self) -> Duration {
-        let reorder = if self.reorder > 0.0 { self.reorder_window } else { Duration::ZERO };
+        let reorder = if self.reorder > 0.0 {
+            self.reorder_window
+        } else {
+            Duration::ZERO
+        };
         self.latency.bound() + reorder - self.latency.min()
     }
 
     /// The longest delivery the checkers expect.
     pub fn delay_bound(&self) -> Duration {
-        let reorder = if self.reorder > 0.0 { self.reorder_window } else { Duration::ZERO };
+        let reorder = if self.reorder > 0.0 {
+            self.reorder_window
+        } else {
+            Duration::ZERO
+        };
         self.latency.bound() + reorder
     }
 
@@ -270,7 +278,11 @@ impl NetModel {
         if loss > 0.0 && rng.unit() < loss {
             return;
         }
-        let copies = if self.duplicate > 0.0 && rng.unit() < self.duplicate { 2 } else { 1 };
+        let copies = if self.duplicate > 0.0 && rng.unit() < self.duplicate {
+            2
+        } else {
+            1
+        };
         for _ in 0..copies {
             let mut delay = self.latency.sample(rng);
             if self.reorder > 0.0 && rng.unit() < self.reorder {

@@ -264,7 +264,11 @@ impl Report {
             secs(self.duration_s),
             self.seed
         );
-        let _ = writeln!(out, "\n{:<24}{:>6}  {:>9}  {:>9}  {:>9}  {:>9}  {:>9}", "detection time T_D", "n", "mean", "p50", "p90", "p99", "max");
+        let _ = writeln!(
+            out,
+            "\n{:<24}{:>6}  {:>9}  {:>9}  {:>9}  {:>9}  {:>9}",
+            "detection time T_D", "n", "mean", "p50", "p90", "p99", "max"
+        );
         summary_row(&mut out, "first observer", &self.detection_first);
         summary_row(&mut out, "all observers", &self.detection_all);
         summary_row(&mut out, "each observer", &self.detection_each);
@@ -276,9 +280,19 @@ impl Report {
             "{:<24}{:.1} messages, {:.0} bytes per node per second (28 B IP+UDP per datagram counted)",
             "overhead", self.messages_per_node_s, self.bytes_per_node_s
         );
-        let _ = writeln!(out, "{:<24}{} crashes, {} undetected, {} refutations, {} verdicts excused by injected faults", "faults", self.crashes, self.undetected, self.refutations, self.excused_verdicts);
+        let _ = writeln!(
+            out,
+            "{:<24}{} crashes, {} undetected, {} refutations, {} verdicts excused by injected faults",
+            "faults", self.crashes, self.undetected, self.refutations, self.excused_verdicts
+        );
         for check in &self.checks {
-            let _ = writeln!(out, "{:<24}{} ({})", format!("check {}", check.name), check.verdict, check.detail);
+            let _ = writeln!(
+                out,
+                "{:<24}{} ({})",
+                format!("check {}", check.name),
+                check.verdict,
+                check.detail
+            );
         }
         out
     }
@@ -288,9 +302,17 @@ impl Report {
             Some(upper) => format!("0 per node-hour (95 % upper bound {upper:.3e})"),
             None => format!("{:.3e} per node-hour", self.false_positives_per_node_hour),
         };
-        let _ = writeln!(out, "{:<24}{} in {:.1} node-hours: {rate}", "false positives", self.false_positives, self.node_hours);
+        let _ = writeln!(
+            out,
+            "{:<24}{} in {:.1} node-hours: {rate}",
+            "false positives", self.false_positives, self.node_hours
+        );
         let recurrence = self.mistake_recurrence_s;
-        let prefix = if self.mistake_recurrence_is_bound { "at least " } else { "" };
+        let prefix = if self.mistake_recurrence_is_bound {
+            "at least "
+        } else {
+            ""
+        };
         let _ = writeln!(
             out,
             "{:<24}{prefix}{recurrence:.3e} s ({prefix}{:.1} days) per observer-member pair",

@@ -110,11 +110,19 @@ impl Scenario {
     /// The completeness bound for `observer` about `member`: pull members learn a
     /// monitor's verdict from its next poll, one interval (and one delivery) later.
     pub fn detection_bound(&self, observer: usize, member: usize) -> Duration {
-        let indirect = self.config.strategy == StrategyKind::Pull && !self.is_monitor(observer) && !self.is_monitor(member);
+        let indirect =
+            self.config.strategy == StrategyKind::Pull && !self.is_monitor(observer) && !self.is_monitor(member);
         if indirect {
             // Each lost poll costs another interval; allow for runs of losses as likely as 10⁻⁶.
-            let p = self.net.loss.max(self.net.link_loss.iter().map(|l| l.2).fold(0.0, f64::max));
-            let lost_polls = if p > 0.0 { ((1e-6f64).ln() / p.ln()).ceil().min(100.0) as u32 } else { 0 };
+            let p = self
+                .net
+                .loss
+                .max(self.net.link_loss.iter().map(|l| l.2).fold(0.0, f64::max));
+            let lost_polls = if p > 0.0 {
+                ((1e-6f64).ln() / p.ln()).ceil().min(100.0) as u32
+            } else {
+                0
+            };
             self.direct_bound() + self.config.interval * (1 + lost_polls) + self.net.delay_bound()
         } else {
             self.direct_bound()
@@ -256,7 +264,11 @@ impl Spec {
     /// Checks the parameters the node configuration does not cover; the message names
     /// the flag.
     pub fn validate(&self) -> Result<(), String> {
-        let probabilities = [("--loss", self.loss), ("--duplicate", self.duplicate), ("--reorder", self.reorder)];
+        let probabilities = [
+            ("--loss", self.loss),
+            ("--duplicate", self.duplicate),
+            ("--reorder", self.reorder),
+        ];
         for (flag, p) in probabilities {
             if !(0.0..=1.0).contains(&p) {
                 return Err(format!("{flag} {p} must be a probability between 0 and 1"));
@@ -265,7 +277,11 @@ impl Spec {
         if !(2..=100_000).contains(&self.nodes) {
             return Err(format!("--nodes {} must be between 2 and 100000", self.nodes));
         }
-        let monitors = if self.strategy == StrategyKind::Pull { self.monitors.max(1) } else { 0 };
+        let monitors = if self.strategy == StrategyKind::Pull {
+            self.monitors.max(1)
+        } else {
+            0
+        };
         let faulty = self.crash + self.restart + self.pause + self.slow;
         if faulty + monitors + 1 > self.nodes {
             return Err(format!(
@@ -329,7 +345,12 @@ impl Spec {
         let down = bound * 2;
         let kinds = std::iter::repeat_n(FaultKind::Crash, self.crash)
             .chain(std::iter::repeat_n(FaultKind::Restart { down }, self.restart))
-            .chain(std::iter::repeat_n(FaultKind::Pause { duration: self.pause_for }, self.pause))
+            .chain(std::iter::repeat_n(
+                FaultKind::Pause {
+                    duration: self.pause_for,
+                },
+                self.pause,
+            ))
             .chain(std::iter::repeat_n(
                 FaultKind::Slow {
                     by: self.slow_by,
@@ -397,10 +418,7 @@ impl Spec {
 
     fn fault_flags(&self, flag: &mut impl FnMut(String)) {
         let d = format_duration;
-        let counts = [
-            ("--duplicate", self.duplicate, 0.0),
-            ("--reorder", self.reorder, 0.0),
-        ];
+        let counts = [("--duplicate", self.duplicate, 0.0), ("--reorder", self.reorder, 0.0)];
         for (name, value, default) in counts {
             if value != default {
                 flag(format!("{name} {value}"));
@@ -415,7 +433,12 @@ impl Spec {
             flag(format!("--pause {} --pause-for {}", self.pause, d(self.pause_for)));
         }
         if self.slow > 0 {
-            flag(format!("--slow {} --slow-by {} --slow-for {}", self.slow, d(self.slow_by), d(self.slow_for)));
+            flag(format!(
+                "--slow {} --slow-by {} --slow-for {}",
+                self.slow,
+                d(self.slow_by),
+                d(self.slow_for)
+            ));
         }
         if let Some(p) = self.partition {
             let way = if p.one_way { " --one-way" } else { "" };
@@ -462,7 +485,12 @@ mod tests {
         victims.dedup();
         assert_eq!(victims.len(), 7);
         assert!(!victims.contains(&0), "n0 is the monitor");
-        assert!(scenario.faults.iter().all(|f| f.at >= scenario.warmup && f.at < scenario.end()));
+        assert!(
+            scenario
+                .faults
+                .iter()
+                .all(|f| f.at >= scenario.warmup && f.at < scenario.end())
+        );
     }
 
     #[test]

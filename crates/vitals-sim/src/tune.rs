@@ -121,7 +121,11 @@ pub fn delay_quantile(latency: &Latency, q: f64) -> f64 {
     }
     for _ in 0..80 {
         let mid = (lo + hi) / 2.0;
-        if latency.exceeds(mid) > 1.0 - q { lo = mid } else { hi = mid }
+        if latency.exceeds(mid) > 1.0 - q {
+            lo = mid
+        } else {
+            hi = mid
+        }
     }
     hi
 }
@@ -176,7 +180,10 @@ mod tests {
         let k = knobs(&target, &configure(&target).unwrap());
         let average = k.dead_after.as_secs_f64() + target.latency.mean().as_secs_f64();
         assert!(average <= 30.0 && average > 29.9, "{k:?}");
-        assert!(k.dead_after > k.interval * 3 - Duration::from_millis(100), "two losses alone must not kill: {k:?}");
+        assert!(
+            k.dead_after > k.interval * 3 - Duration::from_millis(100),
+            "two losses alone must not kill: {k:?}"
+        );
         assert!(k.timeout >= k.interval);
     }
 

@@ -58,7 +58,11 @@ pub(crate) fn sweep(reports: &[Report], svg: &Path, png: &Path) -> anyhow::Resul
 fn bounds(values: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
     let lo = values.clone().fold(f64::INFINITY, f64::min);
     let hi = values.fold(0.0, f64::max);
-    if lo.is_finite() && hi > lo { (lo, hi) } else { (lo.min(1.0) * 0.5, hi.max(1.0) * 2.0) }
+    if lo.is_finite() && hi > lo {
+        (lo, hi)
+    } else {
+        (lo.min(1.0) * 0.5, hi.max(1.0) * 2.0)
+    }
 }
 
 fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, data: &Series, title: &str) -> Result<(), Box<dyn Error>>
@@ -98,20 +102,32 @@ where
         let color = Palette99::pick(i).to_rgba();
         let label = format!("threshold {threshold}");
         overhead
-            .draw_series(LineSeries::new(points.iter().map(|p| (p.0, p.1)), color.stroke_width(2)))?
+            .draw_series(LineSeries::new(
+                points.iter().map(|p| (p.0, p.1)),
+                color.stroke_width(2),
+            ))?
             .label(label.clone())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
         overhead.draw_series(points.iter().map(|p| Circle::new((p.0, p.1), 3, color.filled())))?;
         mistakes
-            .draw_series(LineSeries::new(points.iter().map(|p| (p.1, p.2)), color.stroke_width(2)))?
+            .draw_series(LineSeries::new(
+                points.iter().map(|p| (p.1, p.2)),
+                color.stroke_width(2),
+            ))?
             .label(label)
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
         mistakes.draw_series(points.iter().map(|p| Circle::new((p.1, p.2), 3, color.filled())))?;
     }
-    for chart in [&mut overhead] {
-        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
-    }
-    mistakes.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+    overhead
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
+    mistakes
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
     root.present()?;
     Ok(())
 }

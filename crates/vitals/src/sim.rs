@@ -215,12 +215,22 @@ fn sweep_values(item: &str, points: usize) -> anyhow::Result<(String, Vec<String
         .with_context(|| format!("--sweep `{item}`: write KEY=RANGE, like interval=200ms..5s or threshold=2..6"))?;
     let values: Vec<String> = match (key, range.split_once("..")) {
         ("interval" | "timeout", Some((lo, hi))) => {
-            let (lo, hi) = (parse_duration(lo).map_err(anyhow::Error::msg)?, parse_duration(hi).map_err(anyhow::Error::msg)?);
-            geometric(lo, hi, points.max(2)).into_iter().map(format_duration).collect()
+            let (lo, hi) = (
+                parse_duration(lo).map_err(anyhow::Error::msg)?,
+                parse_duration(hi).map_err(anyhow::Error::msg)?,
+            );
+            geometric(lo, hi, points.max(2))
+                .into_iter()
+                .map(format_duration)
+                .collect()
         }
         ("threshold", Some((lo, hi))) => {
-            let lo: u32 = lo.parse().with_context(|| format!("--sweep {key}: `{lo}` is not a whole number"))?;
-            let hi: u32 = hi.parse().with_context(|| format!("--sweep {key}: `{hi}` is not a whole number"))?;
+            let lo: u32 = lo
+                .parse()
+                .with_context(|| format!("--sweep {key}: `{lo}` is not a whole number"))?;
+            let hi: u32 = hi
+                .parse()
+                .with_context(|| format!("--sweep {key}: `{hi}` is not a whole number"))?;
             (lo..=hi).map(|t| t.to_string()).collect()
         }
         ("interval" | "timeout" | "threshold" | "loss", None) => range.split(',').map(str::to_string).collect(),
@@ -276,7 +286,8 @@ fn sweep_specs(args: &SimArgs) -> anyhow::Result<Vec<Spec>> {
         specs = next;
     }
     for spec in &specs {
-        spec.scenario().map_err(|e| anyhow::anyhow!("{e} (in {})", spec.command_line()))?;
+        spec.scenario()
+            .map_err(|e| anyhow::anyhow!("{e} (in {})", spec.command_line()))?;
     }
     Ok(specs)
 }
@@ -289,7 +300,9 @@ fn sweep(args: &SimArgs) -> anyhow::Result<()> {
     let next = AtomicUsize::new(0);
     let mut reports: Vec<Option<Report>> = vec![None; specs.len()];
     let results = std::sync::Mutex::new(&mut reports);
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(specs.len());
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(specs.len());
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| {
@@ -314,7 +327,13 @@ fn sweep(args: &SimArgs) -> anyhow::Result<()> {
     let svg = args.plot.with_extension("svg");
     let png = args.plot.with_extension("png");
     plot::sweep(&reports, &svg, &png)?;
-    eprintln!("{} runs in {:.1} s; plot: {} and {}", reports.len(), started.elapsed().as_secs_f64(), svg.display(), png.display());
+    eprintln!(
+        "{} runs in {:.1} s; plot: {} and {}",
+        reports.len(),
+        started.elapsed().as_secs_f64(),
+        svg.display(),
+        png.display()
+    );
     for (spec, report) in specs.iter().zip(&reports) {
         if !report.passed() {
             bail!("{}", vitals_sim::failure_message(spec, report).replace('\n', "; "));
@@ -335,7 +354,15 @@ fn print_sweep(args: &SimArgs, reports: &[Report]) -> anyhow::Result<()> {
     }
     println!(
         "{:>9} {:>9} {:>10} {:>10} {:>10} {:>22} {:>10} {:>11} {:>7}",
-        "interval", "threshold", "T_D mean", "T_D p99", "T_D max", "false pos./node-hour", "msg/node/s", "bytes/node/s", "checks"
+        "interval",
+        "threshold",
+        "T_D mean",
+        "T_D p99",
+        "T_D max",
+        "false pos./node-hour",
+        "msg/node/s",
+        "bytes/node/s",
+        "checks"
     );
     for r in reports {
         let fp = match r.false_positives_upper_95 {

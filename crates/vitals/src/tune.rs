@@ -43,13 +43,24 @@ pub(crate) struct TuneArgs {
 
 /// Runs `vitals tune`.
 pub(crate) fn run(args: &TuneArgs) -> anyhow::Result<()> {
-    anyhow::ensure!((0.0..1.0).contains(&args.loss), "--loss {} must be a probability below 1", args.loss);
+    anyhow::ensure!(
+        (0.0..1.0).contains(&args.loss),
+        "--loss {} must be a probability below 1",
+        args.loss
+    );
     anyhow::ensure!(args.nodes >= 2, "--nodes {} must be at least 2", args.nodes);
-    let strategy = if args.nodes <= 50 { StrategyKind::Push } else { StrategyKind::Pull };
+    let strategy = if args.nodes <= 50 {
+        StrategyKind::Push
+    } else {
+        StrategyKind::Pull
+    };
     let mut target = Target {
         detect_within: args.detect_within.as_secs_f64(),
         mistake_recurrence: args.max_false_positives,
-        mistake_duration: args.max_mistake_duration.unwrap_or(args.detect_within * 2).as_secs_f64(),
+        mistake_duration: args
+            .max_mistake_duration
+            .unwrap_or(args.detect_within * 2)
+            .as_secs_f64(),
         loss: args.loss,
         latency: args.latency,
     };
@@ -134,19 +145,57 @@ fn print(args: &TuneArgs, target: &Target, nfd: &NfdS, knobs: &Knobs, spec: &Spe
         f(knobs.timeout),
         f(knobs.dead_after)
     );
+    comparison(target, nfd, knobs, spec, report);
+}
+
+/// Predicted and simulated figures side by side, then the checks and the replay command.
+fn comparison(target: &Target, nfd: &NfdS, knobs: &Knobs, spec: &Spec, report: &Report) {
     let n = spec.nodes as f64;
-    let per_node = if spec.strategy == StrategyKind::Push { n - 1.0 } else { 2.0 * (n - 1.0) * 2.0 / n };
+    let per_node = if spec.strategy == StrategyKind::Push {
+        n - 1.0
+    } else {
+        2.0 * (n - 1.0) * 2.0 / n
+    };
     let messages = per_node / knobs.interval.as_secs_f64();
-    let mean_td = knobs.dead_after.as_secs_f64() - knobs.interval.as_secs_f64() / 2.0 + target.latency.mean().as_secs_f64();
+    let mean_td =
+        knobs.dead_after.as_secs_f64() - knobs.interval.as_secs_f64() / 2.0 + target.latency.mean().as_secs_f64();
     let predicted_tmr = tune::recurrence(target, nfd.eta);
     let rows = [
-        ("detection time, max", format!("<= {:.3} s", target.detect_within), format!("{:.3} s", report.detection_each.max)),
-        ("detection time, mean", format!("{mean_td:.3} s"), format!("{:.3} s", report.detection_each.mean)),
-        ("mistake recurrence T_MR", format!(">= {predicted_tmr:.3e} s"), tmr(report)),
-        ("false positives", "-".into(), format!("{} in {:.0} node-hours", report.false_positives, report.node_hours)),
-        ("query accuracy P_A", "-".into(), format!("{:.9}", report.query_accuracy)),
-        ("messages/node/s", format!("{messages:.3}"), format!("{:.3}", report.messages_per_node_s)),
-        ("bytes/node/s", format!("{:.1}", messages * heartbeat_bytes()), format!("{:.1}", report.bytes_per_node_s)),
+        (
+            "detection time, max",
+            format!("<= {:.3} s", target.detect_within),
+            format!("{:.3} s", report.detection_each.max),
+        ),
+        (
+            "detection time, mean",
+            format!("{mean_td:.3} s"),
+            format!("{:.3} s", report.detection_each.mean),
+        ),
+        (
+            "mistake recurrence T_MR",
+            format!(">= {predicted_tmr:.3e} s"),
+            tmr(report),
+        ),
+        (
+            "false positives",
+            "-".into(),
+            format!("{} in {:.0} node-hours", report.false_positives, report.node_hours),
+        ),
+        (
+            "query accuracy P_A",
+            "-".into(),
+            format!("{:.9}", report.query_accuracy),
+        ),
+        (
+            "messages/node/s",
+            format!("{messages:.3}"),
+            format!("{:.3}", report.messages_per_node_s),
+        ),
+        (
+            "bytes/node/s",
+            format!("{:.1}", messages * heartbeat_bytes()),
+            format!("{:.1}", report.bytes_per_node_s),
+        ),
     ];
     println!("\n{:<26}{:>22}{:>30}", "", "predicted", "simulated");
     for (name, predicted, simulated) in rows {

@@ -9,7 +9,12 @@ use vitals_sim::{Latency, PartitionSpec, Report, Spec, failure_message, simulate
 
 fn run(spec: &Spec) -> Report {
     let report = simulate(spec).unwrap_or_else(|e| panic!("bad spec {spec:?}: {e}"));
-    assert!(report.passed(), "{}\n{}", report.table(), failure_message(spec, &report));
+    assert!(
+        report.passed(),
+        "{}\n{}",
+        report.table(),
+        failure_message(spec, &report)
+    );
     report
 }
 
@@ -81,7 +86,10 @@ fn a_lossy_duplicating_reordering_network_still_passes_completeness_and_converge
             ..faulty(strategy, detector, ack, 6)
         };
         let report = run(&spec);
-        assert_eq!(report.checks[0].verdict, "skipped", "accuracy is not required with loss");
+        assert_eq!(
+            report.checks[0].verdict, "skipped",
+            "accuracy is not required with loss"
+        );
         assert!(report.messages_per_node_s > 0.0);
     }
 }
@@ -136,16 +144,26 @@ fn push_detects_a_crash_after_threshold_minus_a_half_intervals_plus_the_delay_on
         let (measured, samples) = mean_detection(interval, threshold, delay);
         let formula = (f64::from(threshold) - 0.5) * interval.as_secs_f64() + delay.as_secs_f64();
         let error = (measured - formula).abs() / formula;
-        println!("interval {interval:?} threshold {threshold}: measured {measured:.4} s over {samples} detections, formula {formula:.4} s, error {:.2} %", error * 100.0);
+        println!(
+            "interval {interval:?} threshold {threshold}: measured {measured:.4} s over {samples} detections, formula {formula:.4} s, error {:.2} %",
+            error * 100.0
+        );
         assert!(error < 0.05, "measured {measured} s, formula {formula} s");
     }
 }
 
 #[test]
 fn a_failed_check_names_the_seed_and_the_replay_command() {
-    let spec = Spec { seed: 42, crash: 1, ..Spec::default() };
+    let spec = Spec {
+        seed: 42,
+        crash: 1,
+        ..Spec::default()
+    };
     let report = simulate(&spec).unwrap();
     let message = failure_message(&spec, &report);
-    assert!(message.contains("seed=42; replay: vitals sim --strategy push --nodes 10"), "{message}");
+    assert!(
+        message.contains("seed=42; replay: vitals sim --strategy push --nodes 10"),
+        "{message}"
+    );
     assert!(message.ends_with("--crash 1 --seed 42"), "{message}");
 }

@@ -17,7 +17,16 @@ fn stdout_of(args: &[&str]) -> String {
 }
 
 const SMALL: [&str; 10] = [
-    "sim", "--nodes", "6", "--duration", "2m", "--crash", "1", "--loss", "0.01", "--seed",
+    "sim",
+    "--nodes",
+    "6",
+    "--duration",
+    "2m",
+    "--crash",
+    "1",
+    "--loss",
+    "0.01",
+    "--seed",
 ];
 
 #[test]
@@ -42,7 +51,15 @@ fn vitals_sim_sweep_prints_a_table_and_draws_svg_and_png_plots() {
     let dir = tempdir::Dir::new("sweep");
     let plot = dir.0.join("sweep");
     let mut args = SMALL.to_vec();
-    args.extend(["3", "--sweep", "interval=200ms..1s", "threshold=2..3", "--points", "2", "--plot"]);
+    args.extend([
+        "3",
+        "--sweep",
+        "interval=200ms..1s",
+        "threshold=2..3",
+        "--points",
+        "2",
+        "--plot",
+    ]);
     args.push(plot.to_str().unwrap());
     let table = stdout_of(&args);
     assert_eq!(table.lines().count(), 1 + 4, "{table}");
@@ -87,13 +104,20 @@ fn bad_sim_and_tune_flags_are_refused_naming_the_flag() {
         (&["sim", "--interval", "fast"], "--interval"),
         (&["sim", "--crash", "10"], "--crash"),
         (&["sim", "--sweep", "colour=1..2"], "--sweep"),
-        (&["tune", "--detect-within", "5s", "--max-false-positives", "often"], "--max-false-positives"),
+        (
+            &["tune", "--detect-within", "5s", "--max-false-positives", "often"],
+            "--max-false-positives",
+        ),
     ];
     for (args, flag) in cases {
         let output = vitals(args);
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8(output.stderr).unwrap();
         assert!(stderr.contains(flag), "{args:?}: {stderr}");
-        assert_eq!(stderr.trim().lines().filter(|l| l.starts_with("error")).count(), 1, "{stderr}");
+        assert_eq!(
+            stderr.trim().lines().filter(|l| l.starts_with("error")).count(),
+            1,
+            "{stderr}"
+        );
     }
 }
