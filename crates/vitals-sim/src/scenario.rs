@@ -188,6 +188,8 @@ pub struct Spec {
     pub latency: Latency,
     /// Loss probability per datagram.
     pub loss: f64,
+    /// Per-link loss overrides: (from, to, probability).
+    pub link_loss: Vec<(usize, usize, f64)>,
     /// Duplication probability per datagram.
     pub duplicate: f64,
     /// Reordering probability per datagram.
@@ -227,6 +229,7 @@ impl Default for Spec {
             phi_threshold: None,
             latency: Latency::Uniform(Duration::from_micros(500), Duration::from_micros(1500)),
             loss: 0.0,
+            link_loss: Vec::new(),
             duplicate: 0.0,
             reorder: 0.0,
             crash: 0,
@@ -274,6 +277,14 @@ impl Spec {
                 return Err(format!("{flag} {p} must be a probability between 0 and 1"));
             }
         }
+        for &(from, to, p) in &self.link_loss {
+            if from >= self.nodes || to >= self.nodes || !(0.0..=1.0).contains(&p) {
+                return Err(format!(
+                    "--link-loss {from}:{to}:{p} must name two nodes below --nodes {} and a probability",
+                    self.nodes
+                ));
+            }
+        }
         if !(2..=100_000).contains(&self.nodes) {
             return Err(format!("--nodes {} must be between 2 and 100000", self.nodes));
         }
@@ -304,6 +315,7 @@ impl Spec {
         let net = NetModel {
             latency: self.latency,
             loss: self.loss,
+            link_loss: self.link_loss.clone(),
             duplicate: self.duplicate,
             reorder: self.reorder,
             ..NetModel::perfect(Duration::ZERO)
@@ -423,6 +435,9 @@ impl Spec {
             if value != default {
                 flag(format!("{name} {value}"));
             }
+        }
+        for (from, to, p) in &self.link_loss {
+            flag(format!("--link-loss {from}:{to}:{p}"));
         }
         for (name, value) in [("--crash", self.crash), ("--restart", self.restart)] {
             if value > 0 {

@@ -56,6 +56,9 @@ pub(crate) struct SimArgs {
     /// Probability that a datagram is lost.
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub(crate) loss: f64,
+    /// Loss probability of one link, overriding --loss: FROM:TO:P (node indices), repeatable.
+    #[arg(long, value_name = "FROM:TO:P", value_parser = parse_link_loss)]
+    pub(crate) link_loss: Vec<(usize, usize, f64)>,
     /// Probability that a datagram is delivered twice.
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub(crate) duplicate: f64,
@@ -110,6 +113,17 @@ pub(crate) struct SimArgs {
     pub(crate) plot: PathBuf,
 }
 
+fn parse_link_loss(text: &str) -> Result<(usize, usize, f64), String> {
+    let bad = || format!("`{text}` is not a link loss: write FROM:TO:P, like 0:1:0.5");
+    let parts: Vec<&str> = text.split(':').collect();
+    let [from, to, p] = parts[..] else { return Err(bad()) };
+    Ok((
+        from.parse().map_err(|_| bad())?,
+        to.parse().map_err(|_| bad())?,
+        p.parse().map_err(|_| bad())?,
+    ))
+}
+
 fn parse_partition(text: &str) -> Result<(Duration, Duration), String> {
     let (at, duration) = text
         .split_once('+')
@@ -132,6 +146,7 @@ impl SimArgs {
             phi_threshold: self.phi_threshold,
             latency: self.latency,
             loss: self.loss,
+            link_loss: self.link_loss.clone(),
             duplicate: self.duplicate,
             reorder: self.reorder,
             crash: self.crash,

@@ -103,6 +103,8 @@ fn bad_sim_and_tune_flags_are_refused_naming_the_flag() {
         (&["sim", "--latency", "gauss:1ms"], "--latency"),
         (&["sim", "--interval", "fast"], "--interval"),
         (&["sim", "--crash", "10"], "--crash"),
+        (&["sim", "--link-loss", "0:99:0.5"], "--link-loss"),
+        (&["sim", "--link-loss", "0-1"], "--link-loss"),
         (&["sim", "--sweep", "colour=1..2"], "--sweep"),
         (
             &["tune", "--detect-within", "5s", "--max-false-positives", "often"],
