@@ -25,6 +25,10 @@ pub(crate) enum Command {
     Demo(DemoArgs),
     /// Print a new random cluster key (base64) for a keyring file.
     Keygen,
+    /// Simulate a cluster on virtual time and report detection time, mistakes and overhead.
+    Sim(Box<crate::sim::SimArgs>),
+    /// Recommend interval, threshold and strategy for a detection-time and false-positive target.
+    Tune(crate::tune::TuneArgs),
 }
 
 /// `vitals agent`: flags override the config file, key by key.

@@ -4,6 +4,9 @@
 mod cli;
 mod client;
 mod demo;
+mod plot;
+mod sim;
+mod tune;
 
 use std::process::ExitCode;
 
@@ -33,6 +36,8 @@ fn main() -> ExitCode {
             println!("{}", vitals_agent::keygen());
             Ok(())
         }
+        Command::Sim(args) => sim::run(&args),
+        Command::Tune(args) => tune::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

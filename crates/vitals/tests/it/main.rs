@@ -9,4 +9,5 @@ mod agents;
 mod cli;
 mod http;
 mod security;
+mod sim;
 mod support;

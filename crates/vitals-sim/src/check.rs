@@ -1,0 +1,155 @@
+//! The checkers that run on every simulation: accuracy, completeness and convergence.
+//! Each says passed, failed (with the first offending observer, member and instant) or
+//! skipped (with the reason: a lossy network makes mistakes legitimate). They read the
+//! ledger after the run; they never change what the run recorded.
+
+use serde::Serialize;
+use vitals_core::{DetectorKind, StrategyKind};
+
+use crate::engine::Sim;
+use crate::scenario::node_name;
+
+/// The outcome of one checker.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Check {
+    /// `accuracy`, `completeness` or `convergence`.
+    pub name: String,
+    /// `passed`, `failed` or `skipped`.
+    pub verdict: String,
+    /// What was checked, or what went wrong.
+    pub detail: String,
+}
+
+impl Check {
+    fn new(name: &str, verdict: &str, detail: String) -> Check {
+        Check {
+            name: name.into(),
+            verdict: verdict.into(),
+            detail,
+        }
+    }
+
+    /// Whether the checker failed.
+    pub fn failed(&self) -> bool {
+        self.verdict == "failed"
+    }
+}
+
+pub(crate) fn all(sim: &Sim) -> Vec<Check> {
+    vec![accuracy(sim), completeness(sim), convergence(sim)]
+}
+
+/// No live, unpartitioned, undisturbed node is ever declared dead when the network
+/// loses nothing and its jitter cannot stretch a silence to the detector's tolerance.
+fn accuracy(sim: &Sim) -> Check {
+    let s = &sim.scenario;
+    let c = &s.config;
+    let hops = if c.strategy == StrategyKind::Pull { 2 } else { 1 };
+    let slack = match c.detector {
+        DetectorKind::Missed => c.dead_after().saturating_sub(c.interval),
+        DetectorKind::Phi => c.phi.acceptable_pause,
+    };
+    if s.net.lossy() {
+        return Check::new(
+            "accuracy",
+            "skipped",
+            "the network loses datagrams: mistakes are measured, not forbidden".into(),
+        );
+    }
+    if s.net.jitter_bound() * hops >= slack {
+        return Check::new(
+            "accuracy",
+            "skipped",
+            format!(
+                "latency jitter up to {:?} can exceed the detector's slack {slack:?}",
+                s.net.jitter_bound() * hops
+            ),
+        );
+    }
+    let ledger = &sim.ledger;
+    match ledger.first_mistakes.first() {
+        None => Check::new(
+            "accuracy",
+            "passed",
+            format!("{} excused verdicts during injected faults", ledger.excused),
+        ),
+        Some(m) => Check::new(
+            "accuracy",
+            "failed",
+            format!(
+                "{} false positives; first: {} declared {} dead at {} although it was up and reachable",
+                ledger.false_positives,
+                node_name(m.observer),
+                node_name(m.member),
+                m.at
+            ),
+        ),
+    }
+}
+
+/// Every crashed node is declared dead by every observer that held it up, stayed up,
+/// undisturbed and unpartitioned from it, within the strategy's bound.
+fn completeness(sim: &Sim) -> Check {
+    let s = &sim.scenario;
+    let ledger = &sim.ledger;
+    let mut checked = 0u64;
+    let mut late = Vec::new();
+    for crash in &ledger.crashes {
+        // Phi remembers a window of inter-arrival times: a past pause or partition of the
+        // observer widens its spread for that long, so such observers are not held to the bound.
+        let lookback = match s.config.detector {
+            DetectorKind::Missed => s.config.dead_after(),
+            DetectorKind::Phi => s.config.interval * u32::try_from(s.config.phi.window).unwrap_or(u32::MAX),
+        };
+        let since = vitals_core::Instant::from_duration(crash.at.since_epoch().saturating_sub(lookback));
+        for &o in &crash.watchers {
+            let bound = s.detection_bound(o, crash.node);
+            let horizon = crash.at + bound;
+            let cut = ledger.node_disturbed(o, since, horizon) || ledger.separated(o, crash.node, since, horizon);
+            if horizon > ledger.end || cut {
+                continue;
+            }
+            checked += 1;
+            let took = crash.detected[o].map(|t| t - crash.at);
+            if took.is_none_or(|t| t > bound) {
+                late.push((o, crash.node, crash.at, took, bound));
+            }
+        }
+    }
+    match late.first() {
+        None => Check::new(
+            "completeness",
+            "passed",
+            format!("{checked} observer detections within the bound"),
+        ),
+        Some((o, m, at, took, bound)) => Check::new(
+            "completeness",
+            "failed",
+            format!(
+                "{} of {checked} detections late or missing; first: {} crashed at {at}, {} took {took:?} (bound {bound:?})",
+                late.len(),
+                node_name(*m),
+                node_name(*o)
+            ),
+        ),
+    }
+}
+
+/// After every heal, restart, pause or slow spell (plus the convergence bound) and at the
+/// end, every live node sees every other live node up.
+fn convergence(sim: &Sim) -> Check {
+    match sim.disagreements.first() {
+        None => Check::new("convergence", "passed", format!("{} checks", sim.convergence_checks)),
+        Some(d) => Check::new(
+            "convergence",
+            "failed",
+            format!(
+                "{} disagreements; first: at {} {} did not see {} up",
+                sim.disagreement_count,
+                d.at,
+                node_name(d.observer),
+                node_name(d.member)
+            ),
+        ),
+    }
+}

@@ -1,0 +1,479 @@
+//! The discrete-event engine: N real `vitals_core::Node`s on virtual time. One queue
+//! ordered by (time, sequence number) holds deliveries, node timers, fault steps and
+//! checks; every datagram goes through `wire::encode` and `wire::decode`. Owns the
+//! simulator's RNG streams (network, node seeds), all derived from the master seed.
+//!
+//! It must never read a clock, never iterate a randomly ordered map, and never decide a
+//! status: nodes decide, the ledger records, the checkers judge.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+use vitals_core::{Command, Envelope, Instant, Node, Output, Peer, Rng, wire};
+
+use crate::ledger::Ledger;
+use crate::scenario::{FaultKind, Scenario, node_name};
+
+/// What happens at a scheduled instant.
+#[derive(Debug)]
+enum Action {
+    Deliver {
+        to: u32,
+        from: u32,
+        bytes: Rc<[u8]>,
+        deferred: bool,
+    },
+    Tick {
+        node: u32,
+        deferred: bool,
+    },
+    Step(u32),
+}
+
+#[derive(Debug)]
+struct Scheduled {
+    at: Instant,
+    seq: u64,
+    action: Action,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl Eq for Scheduled {}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Scheduled {
+    /// Reversed: the heap's maximum is the earliest (time, sequence).
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.at, other.seq).cmp(&(self.at, self.seq))
+    }
+}
+
+/// A step of the fault plan or a check, in time order.
+#[derive(Clone, Copy, Debug)]
+enum Step {
+    Crash(usize),
+    Start(usize),
+    Pause(usize, Instant),
+    Slow(usize, Instant, Duration),
+    Cut(usize, bool),
+    Converged,
+}
+
+#[derive(Debug)]
+struct Slot {
+    node: Option<Node>,
+    scheduled: Option<Instant>,
+    paused_until: Instant,
+    slow: Option<(Instant, Duration)>,
+}
+
+/// A convergence check that found a pair of live nodes disagreeing.
+#[derive(Clone, Debug)]
+pub(crate) struct Disagreement {
+    pub(crate) at: Instant,
+    pub(crate) observer: usize,
+    pub(crate) member: usize,
+}
+
+/// The simulator: create with [`Sim::new`], then [`Sim::run`].
+#[derive(Debug)]
+pub struct Sim {
+    pub(crate) scenario: Scenario,
+    now: Instant,
+    queue: BinaryHeap<Scheduled>,
+    seq: u64,
+    slots: Vec<Slot>,
+    steps: Vec<Step>,
+    /// Per partition: which side each node is on, one-way, active.
+    cuts: Vec<(Vec<bool>, bool, bool)>,
+    net_rng: Rng,
+    seed_rng: Rng,
+    pub(crate) ledger: Ledger,
+    pub(crate) events: u64,
+    pub(crate) disagreements: Vec<Disagreement>,
+    pub(crate) convergence_checks: u64,
+    pub(crate) disagreement_count: u64,
+    delays: Vec<Duration>,
+}
+
+/// The address of node `index` (10.x.y.z:7946).
+pub fn addr_of(index: usize) -> SocketAddr {
+    let i = index + 1;
+    SocketAddr::from(([10, (i >> 16) as u8, (i >> 8) as u8, i as u8], 7946))
+}
+
+fn index_of(addr: SocketAddr) -> Option<usize> {
+    let SocketAddr::V4(v4) = addr else { return None };
+    let [_, a, b, c] = v4.ip().octets();
+    (usize::from(a) << 16 | usize::from(b) << 8 | usize::from(c)).checked_sub(1)
+}
+
+fn at(d: Duration) -> Instant {
+    Instant::from_duration(d)
+}
+
+impl Sim {
+    /// A simulator for `scenario`, with every node started and joining through `n0`.
+    pub fn new(scenario: Scenario) -> Sim {
+        let mut master = Rng::seeded(scenario.seed);
+        let net_rng = Rng::seeded(master.next_u64());
+        let seed_rng = Rng::seeded(master.next_u64());
+        let slots = (0..scenario.nodes)
+            .map(|_| Slot {
+                node: None,
+                scheduled: None,
+                paused_until: Instant::ZERO,
+                slow: None,
+            })
+            .collect();
+        let ledger = Ledger::new(&scenario);
+        let mut sim = Sim {
+            now: Instant::ZERO,
+            queue: BinaryHeap::new(),
+            seq: 0,
+            slots,
+            steps: Vec::new(),
+            cuts: Vec::new(),
+            net_rng,
+            seed_rng,
+            ledger,
+            events: 0,
+            disagreements: Vec::new(),
+            convergence_checks: 0,
+            disagreement_count: 0,
+            delays: Vec::with_capacity(2),
+            scenario,
+        };
+        sim.plan();
+        for i in 0..sim.scenario.nodes {
+            sim.start(i, &[0]);
+        }
+        sim
+    }
+
+    /// Node `index`, unless it is crashed.
+    pub fn node(&self, index: usize) -> Option<&Node> {
+        self.slots.get(index)?.node.as_ref()
+    }
+
+    /// The current virtual time.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// Turns the fault plan into scheduled steps.
+    fn plan(&mut self) {
+        let s = &self.scenario;
+        let converge = s.convergence_bound();
+        let mut steps: Vec<(Duration, Step)> = Vec::new();
+        for f in &s.faults {
+            let (start, end) = f.window();
+            match f.kind {
+                FaultKind::Crash => steps.push((start, Step::Crash(f.node))),
+                FaultKind::Restart { .. } => {
+                    steps.push((start, Step::Crash(f.node)));
+                    steps.push((end, Step::Start(f.node)));
+                }
+                FaultKind::Pause { .. } => steps.push((start, Step::Pause(f.node, at(end)))),
+                FaultKind::Slow { by, .. } => steps.push((start, Step::Slow(f.node, at(end), by))),
+            }
+            if f.kind != FaultKind::Crash {
+                steps.push((end + converge, Step::Converged));
+            }
+        }
+        for (p, partition) in s.partitions.iter().enumerate() {
+            let mut side_of = vec![false; s.nodes];
+            partition.side.iter().for_each(|&i| side_of[i] = true);
+            self.cuts.push((side_of, partition.one_way, false));
+            steps.push((partition.start, Step::Cut(p, true)));
+            steps.push((partition.start + partition.duration, Step::Cut(p, false)));
+            steps.push((partition.start + partition.duration + converge, Step::Converged));
+        }
+        steps.push((s.end(), Step::Converged));
+        steps.retain(|(t, _)| *t <= s.end());
+        for (t, step) in steps {
+            let index = self.steps.len() as u32;
+            self.steps.push(step);
+            self.push(at(t), Action::Step(index));
+        }
+    }
+
+    fn push(&mut self, at: Instant, action: Action) {
+        self.seq += 1;
+        self.queue.push(Scheduled {
+            at,
+            seq: self.seq,
+            action,
+        });
+    }
+
+    /// Runs to the end of the scenario, calling `progress` with the fraction done every
+    /// so often.
+    pub fn run(&mut self, progress: &mut dyn FnMut(f64)) {
+        let end = at(self.scenario.end());
+        while let Some(next) = self.queue.peek() {
+            if next.at > end {
+                break;
+            }
+            let Some(item) = self.queue.pop() else { break };
+            self.now = self.now.max(item.at);
+            self.events += 1;
+            if self.events.is_multiple_of(1 << 16) {
+                progress(self.now.as_micros() as f64 / end.as_micros().max(1) as f64);
+            }
+            match item.action {
+                Action::Deliver {
+                    to,
+                    from,
+                    bytes,
+                    deferred,
+                } => self.deliver(to as usize, from as usize, bytes, deferred),
+                Action::Tick { node, deferred } => self.tick(node as usize, item.at, deferred),
+                Action::Step(index) => self.step(self.steps[index as usize]),
+            }
+        }
+        self.now = end;
+        self.ledger.finish();
+        progress(1.0);
+    }
+
+    /// Whether a slow or paused node must handle this input later; if so it is requeued.
+    fn postpone(&mut self, i: usize, deferred: bool) -> Option<Instant> {
+        let slot = &self.slots[i];
+        if self.now < slot.paused_until {
+            return Some(slot.paused_until);
+        }
+        match slot.slow {
+            Some((until, by)) if self.now < until && !deferred => Some(self.now + by),
+            _ => None,
+        }
+    }
+
+    fn deliver(&mut self, to: usize, from: usize, bytes: Rc<[u8]>, deferred: bool) {
+        if self.slots[to].node.is_none() {
+            return;
+        }
+        if let Some(later) = self.postpone(to, deferred) {
+            let action = Action::Deliver {
+                to: to as u32,
+                from: from as u32,
+                bytes,
+                deferred: true,
+            };
+            self.push(later, action);
+            return;
+        }
+        let envelope = match wire::decode(&bytes) {
+            Ok(envelope) => envelope,
+            Err(_) => {
+                self.ledger.decode_errors += 1;
+                return;
+            }
+        };
+        let now = self.now;
+        if let Some(node) = self.slots[to].node.as_mut() {
+            node.handle_message(now, addr_of(from), envelope);
+        }
+        self.drain(to);
+    }
+
+    fn tick(&mut self, i: usize, at: Instant, deferred: bool) {
+        let slot = &mut self.slots[i];
+        if slot.scheduled == Some(at) {
+            slot.scheduled = None;
+        }
+        let Some(node) = slot.node.as_ref() else { return };
+        if node.poll_timeout().is_none_or(|t| t > self.now) {
+            self.reschedule(i);
+            return;
+        }
+        if let Some(later) = self.postpone(i, deferred) {
+            // Messages queued during a pause are handled before the first timer.
+            let later = later + Duration::from_micros(1);
+            self.slots[i].scheduled = Some(later);
+            self.push(
+                later,
+                Action::Tick {
+                    node: i as u32,
+                    deferred: true,
+                },
+            );
+            return;
+        }
+        let now = self.now;
+        if let Some(node) = self.slots[i].node.as_mut() {
+            node.handle_tick(now);
+        }
+        self.drain(i);
+    }
+
+    /// Makes sure a tick is queued for the node's next deadline.
+    fn reschedule(&mut self, i: usize) {
+        let slot = &mut self.slots[i];
+        let Some(t) = slot.node.as_ref().and_then(Node::poll_timeout) else {
+            return;
+        };
+        let t = t.max(self.now);
+        if slot.scheduled.is_none_or(|s| t < s) {
+            slot.scheduled = Some(t);
+            self.push(
+                t,
+                Action::Tick {
+                    node: i as u32,
+                    deferred: false,
+                },
+            );
+        }
+    }
+
+    /// Sends every queued output of node `i`; a message sent to many is encoded once.
+    fn drain(&mut self, i: usize) {
+        let mut last: Option<(Envelope, Rc<[u8]>)> = None;
+        let mut buf = Vec::new();
+        while let Some(output) = self.slots[i].node.as_mut().and_then(Node::poll_output) {
+            match output {
+                Output::Send { to, envelope } => {
+                    let bytes = match &last {
+                        Some((previous, bytes)) if *previous == envelope => Rc::clone(bytes),
+                        _ => {
+                            if wire::encode(&envelope, &mut buf).is_err() {
+                                continue;
+                            }
+                            let bytes: Rc<[u8]> = Rc::from(buf.as_slice());
+                            last = Some((envelope, Rc::clone(&bytes)));
+                            bytes
+                        }
+                    };
+                    self.transmit(i, to, bytes);
+                }
+                Output::Event(event) => self.ledger.event(self.now, i, &event),
+            }
+        }
+        self.reschedule(i);
+    }
+
+    fn transmit(&mut self, from: usize, to: SocketAddr, bytes: Rc<[u8]>) {
+        self.ledger.sent(self.now, bytes.len());
+        let Some(to) = index_of(to).filter(|t| *t < self.slots.len()) else {
+            return;
+        };
+        let cut = self.cuts.iter().any(|(side_of, one_way, active)| {
+            let (a, b) = (side_of[from], side_of[to]);
+            *active && if *one_way { a && !b } else { a != b }
+        });
+        if cut {
+            return;
+        }
+        let mut delays = std::mem::take(&mut self.delays);
+        let forming = self.now < self.ledger.start;
+        self.scenario
+            .net
+            .delays(&mut self.net_rng, from, to, forming, &mut delays);
+        for delay in &delays {
+            let action = Action::Deliver {
+                to: to as u32,
+                from: from as u32,
+                bytes: Rc::clone(&bytes),
+                deferred: false,
+            };
+            self.push(self.now + *delay, action);
+        }
+        self.delays = delays;
+    }
+
+    fn step(&mut self, step: Step) {
+        match step {
+            Step::Crash(i) => self.crash(i),
+            Step::Start(i) => {
+                let seeds: Vec<usize> = (0..self.slots.len())
+                    .filter(|&j| j != i && self.slots[j].node.is_some())
+                    .take(3)
+                    .collect();
+                self.ledger.restarted(self.now, i);
+                self.start(i, &seeds);
+            }
+            Step::Pause(i, until) => self.slots[i].paused_until = until,
+            Step::Slow(i, until, by) => self.slots[i].slow = Some((until, by)),
+            Step::Cut(p, active) => self.cuts[p].2 = active,
+            Step::Converged => self.check_convergence(),
+        }
+    }
+
+    /// Starts a fresh process for node `i` (incarnation 0) that joins through `seeds`.
+    fn start(&mut self, i: usize, seeds: &[usize]) {
+        let me = Peer {
+            name: node_name(i),
+            addr: addr_of(i),
+            incarnation: 0,
+        };
+        let mut node = Node::new(me, self.scenario.config.clone(), self.seed_rng.next_u64(), self.now);
+        node.handle_command(self.now, Command::Join(seeds.iter().map(|&s| addr_of(s)).collect()));
+        let slot = &mut self.slots[i];
+        slot.node = Some(node);
+        slot.scheduled = None;
+        slot.paused_until = Instant::ZERO;
+        slot.slow = None;
+        self.drain(i);
+    }
+
+    fn crash(&mut self, i: usize) {
+        let name = node_name(i);
+        let watchers = (0..self.slots.len())
+            .filter(|&o| {
+                o != i
+                    && self.slots[o]
+                        .node
+                        .as_ref()
+                        .and_then(|n| n.members().get(&name))
+                        .is_some_and(|m| m.status.is_up())
+            })
+            .collect();
+        self.ledger.crashed(self.now, i, watchers, self.slots.len());
+        self.slots[i].node = None;
+        self.slots[i].scheduled = None;
+    }
+
+    /// Every pair of live, undisturbed nodes must see each other up (a mistake younger
+    /// than the bound, on a lossy network, is tolerated).
+    fn check_convergence(&mut self) {
+        self.convergence_checks += 1;
+        let now = self.now;
+        let bound = self.scenario.convergence_bound();
+        let since = Instant::from_micros(now.as_micros().saturating_sub(bound.as_micros() as u64));
+        let live: Vec<usize> = (0..self.slots.len())
+            .filter(|&i| self.slots[i].node.is_some() && !self.ledger.node_disturbed(i, since, now))
+            .collect();
+        for &o in &live {
+            let Some(node) = self.slots[o].node.as_ref() else {
+                continue;
+            };
+            for &m in &live {
+                if m == o || self.ledger.separated(o, m, since, now) {
+                    continue;
+                }
+                let up = node.members().get(&node_name(m)).is_some_and(|x| x.status.is_up());
+                if up || self.ledger.recent_mistake(o, m, now, bound) {
+                    continue;
+                }
+                self.disagreement_count += 1;
+                if self.disagreements.len() < 5 {
+                    self.disagreements.push(Disagreement {
+                        at: now,
+                        observer: o,
+                        member: m,
+                    });
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,377 @@
+//! The QoS report of one run, in Chen, Toueg & Aguilera's vocabulary: detection time
+//! T_D, mistakes (count, rate, duration T_M, recurrence T_MR), query accuracy P_A, and
+//! overhead. Computed from the ledger after the run; rendered as a table, JSON or CSV.
+//! Holds nothing that depends on the wall clock, so the same seed gives the same bytes.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::check::Check;
+use crate::engine::Sim;
+use crate::scenario::{detector_name, strategy_name};
+
+/// Order statistics of a sample, in seconds (all zero when `count` is zero).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Summary {
+    /// Sample size.
+    pub count: usize,
+    /// Mean.
+    pub mean: f64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Maximum.
+    pub max: f64,
+}
+
+impl Summary {
+    /// The summary of `values` (nearest-rank percentiles).
+    pub fn of(mut values: Vec<f64>) -> Summary {
+        if values.is_empty() {
+            return Summary::default();
+        }
+        values.sort_by(f64::total_cmp);
+        let rank = |q: f64| values[((q * values.len() as f64).ceil() as usize).clamp(1, values.len()) - 1];
+        Summary {
+            count: values.len(),
+            mean: values.iter().sum::<f64>() / values.len() as f64,
+            p50: rank(0.5),
+            p90: rank(0.9),
+            p99: rank(0.99),
+            max: values[values.len() - 1],
+        }
+    }
+}
+
+/// The report of one run.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Report {
+    /// push or pull.
+    pub strategy: String,
+    /// missed or phi.
+    pub detector: String,
+    /// Push with acknowledgements.
+    pub ack: bool,
+    /// Nodes.
+    pub nodes: usize,
+    /// Heartbeat interval, seconds.
+    pub interval_s: f64,
+    /// Missed-heartbeat timeout, seconds.
+    pub timeout_s: f64,
+    /// Threshold.
+    pub threshold: u32,
+    /// Latency model.
+    pub latency: String,
+    /// Loss probability.
+    pub loss: f64,
+    /// Measured simulated seconds.
+    pub duration_s: f64,
+    /// The master seed.
+    pub seed: u64,
+    /// Node-hours simulated inside the measured window.
+    pub node_hours: f64,
+    /// Simulator events processed (deliveries, timers, fault steps).
+    pub events: u64,
+    /// Crashes injected.
+    pub crashes: usize,
+    /// T_D to the first observer, per crash.
+    pub detection_first: Summary,
+    /// T_D to the last observer (all have detected), per crash.
+    pub detection_all: Summary,
+    /// T_D of every (crash, observer) pair.
+    pub detection_each: Summary,
+    /// Watchers that never detected a crash within the run.
+    pub undetected: usize,
+    /// Dead verdicts about nodes that were up and not under an injected fault.
+    pub false_positives: u64,
+    /// False positives per node-hour.
+    pub false_positives_per_node_hour: f64,
+    /// When there were none: the 95 % upper bound on the rate (rule of three).
+    pub false_positives_upper_95: Option<f64>,
+    /// Dead verdicts excused by an injected fault (pause, slow, partition, restart).
+    pub excused_verdicts: u64,
+    /// T_M: how long each mistake lasted.
+    pub mistake_duration: Summary,
+    /// E(T_MR) estimated as observed pair-seconds per mistake (a 95 % lower bound when
+    /// there was no mistake).
+    pub mistake_recurrence_s: f64,
+    /// Whether `mistake_recurrence_s` is only a lower bound.
+    pub mistake_recurrence_is_bound: bool,
+    /// T_MR between consecutive mistakes of the same pair, where observed.
+    pub mistake_recurrence_observed: Summary,
+    /// P_A: the probability that a query at a random time gets a right answer.
+    pub query_accuracy: f64,
+    /// Datagrams sent per node per second.
+    pub messages_per_node_s: f64,
+    /// Bytes sent per node per second, 28 B of IP+UDP header counted per datagram.
+    pub bytes_per_node_s: f64,
+    /// Refutations (a node raising its incarnation).
+    pub refutations: u64,
+    /// Datagrams the codec refused (always 0 unless the codec is broken).
+    pub decode_errors: u64,
+    /// The checkers.
+    pub checks: Vec<Check>,
+}
+
+impl Report {
+    pub(crate) fn of(sim: &Sim, checks: Vec<Check>) -> Report {
+        let s = &sim.scenario;
+        let l = &sim.ledger;
+        let up = l.up_seconds(s.nodes);
+        let node_seconds: f64 = up.iter().sum();
+        let node_hours = node_seconds / 3600.0;
+        let pair_seconds = pair_seconds(sim);
+        let (first, all, each, undetected) = detections(sim);
+        let fp = l.false_positives;
+        let (recurrence, bound) = if fp == 0 {
+            (pair_seconds / 3.0, true)
+        } else {
+            (pair_seconds / fp as f64, false)
+        };
+        Report {
+            strategy: strategy_name(s.config.strategy).into(),
+            detector: detector_name(s.config.detector).into(),
+            ack: s.config.ack,
+            nodes: s.nodes,
+            interval_s: s.config.interval.as_secs_f64(),
+            timeout_s: s.config.timeout.as_secs_f64(),
+            threshold: s.config.threshold,
+            latency: s.net.latency.to_string(),
+            loss: s.net.loss,
+            duration_s: s.duration.as_secs_f64(),
+            seed: s.seed,
+            node_hours,
+            events: sim.events,
+            crashes: l.crashes.len(),
+            detection_first: Summary::of(first),
+            detection_all: Summary::of(all),
+            detection_each: Summary::of(each),
+            undetected,
+            false_positives: fp,
+            false_positives_per_node_hour: fp as f64 / node_hours.max(f64::MIN_POSITIVE),
+            false_positives_upper_95: (fp == 0).then(|| 3.0 / node_hours.max(f64::MIN_POSITIVE)),
+            excused_verdicts: l.excused,
+            mistake_duration: Summary::of(l.mistake_durations.clone()),
+            mistake_recurrence_s: recurrence,
+            mistake_recurrence_is_bound: bound,
+            mistake_recurrence_observed: Summary::of(l.recurrences.clone()),
+            query_accuracy: 1.0 - l.mistake_time / pair_seconds.max(f64::MIN_POSITIVE),
+            messages_per_node_s: l.messages as f64 / node_seconds.max(f64::MIN_POSITIVE),
+            bytes_per_node_s: l.bytes as f64 / node_seconds.max(f64::MIN_POSITIVE),
+            refutations: l.refutations,
+            decode_errors: l.decode_errors,
+            checks,
+        }
+    }
+
+    /// Whether every checker passed or was skipped.
+    pub fn passed(&self) -> bool {
+        !self.checks.iter().any(Check::failed)
+    }
+}
+
+/// Observer–member seconds during which both were up, inside the measured window.
+fn pair_seconds(sim: &Sim) -> f64 {
+    let l = &sim.ledger;
+    let n = sim.scenario.nodes as f64;
+    let window = (l.end - l.start).as_secs_f64();
+    let down: Vec<(usize, f64, f64)> = l
+        .crashes
+        .iter()
+        .map(|c| {
+            let from = c.at.max(l.start).as_micros() as f64 / 1e6;
+            let to = c.restart_at.unwrap_or(l.end).min(l.end).as_micros() as f64 / 1e6;
+            (c.node, from, to.max(from))
+        })
+        .collect();
+    let total_down: f64 = down.iter().map(|(_, a, b)| b - a).sum();
+    let mut both_down = 0.0;
+    for (i, a) in down.iter().enumerate() {
+        for b in &down[i + 1..] {
+            if a.0 != b.0 {
+                both_down += 2.0 * (a.2.min(b.2) - a.1.max(b.1)).max(0.0);
+            }
+        }
+    }
+    n * (n - 1.0) * window - 2.0 * (n - 1.0) * total_down + both_down
+}
+
+/// (first observer per crash, all observers per crash, each observer, undetected).
+fn detections(sim: &Sim) -> (Vec<f64>, Vec<f64>, Vec<f64>, usize) {
+    let (mut first, mut all, mut each, mut undetected) = (Vec::new(), Vec::new(), Vec::new(), 0);
+    for crash in &sim.ledger.crashes {
+        let took: Vec<Option<f64>> = crash
+            .watchers
+            .iter()
+            .map(|&o| crash.detected[o].map(|t| (t - crash.at).as_secs_f64()))
+            .collect();
+        let seen: Vec<f64> = took.iter().flatten().copied().collect();
+        undetected += took.len() - seen.len();
+        if let Some(min) = seen.iter().copied().reduce(f64::min) {
+            first.push(min);
+        }
+        if !seen.is_empty() && seen.len() == took.len() {
+            all.push(seen.iter().copied().fold(0.0, f64::max));
+        }
+        each.extend(seen);
+    }
+    (first, all, each, undetected)
+}
+
+fn secs(x: f64) -> String {
+    if x >= 100.0 {
+        format!("{x:.0}s")
+    } else if x >= 1.0 {
+        format!("{x:.3}s")
+    } else {
+        format!("{:.1}ms", x * 1e3)
+    }
+}
+
+fn summary_row(out: &mut String, label: &str, s: &Summary) {
+    let _ = writeln!(
+        out,
+        "  {label:<22}{:>6}  {:>9}  {:>9}  {:>9}  {:>9}  {:>9}",
+        s.count,
+        secs(s.mean),
+        secs(s.p50),
+        secs(s.p90),
+        secs(s.p99),
+        secs(s.max)
+    );
+}
+
+impl Report {
+    /// The human-readable table.
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{} / {} detector{}: {} nodes, interval {}, timeout {}, threshold {}; latency {}, loss {}; {} measured, seed {}",
+            self.strategy,
+            self.detector,
+            if self.ack { " with acks" } else { "" },
+            self.nodes,
+            secs(self.interval_s),
+            secs(self.timeout_s),
+            self.threshold,
+            self.latency,
+            self.loss,
+            secs(self.duration_s),
+            self.seed
+        );
+        let _ = writeln!(
+            out,
+            "\n{:<24}{:>6}  {:>9}  {:>9}  {:>9}  {:>9}  {:>9}",
+            "detection time T_D", "n", "mean", "p50", "p90", "p99", "max"
+        );
+        summary_row(&mut out, "first observer", &self.detection_first);
+        summary_row(&mut out, "all observers", &self.detection_all);
+        summary_row(&mut out, "each observer", &self.detection_each);
+        summary_row(&mut out, "mistake duration T_M", &self.mistake_duration);
+        let _ = writeln!(out);
+        self.mistakes(&mut out);
+        let _ = writeln!(
+            out,
+            "{:<24}{:.1} messages, {:.0} bytes per node per second (28 B IP+UDP per datagram counted)",
+            "overhead", self.messages_per_node_s, self.bytes_per_node_s
+        );
+        let _ = writeln!(
+            out,
+            "{:<24}{} crashes, {} undetected, {} refutations, {} verdicts excused by injected faults",
+            "faults", self.crashes, self.undetected, self.refutations, self.excused_verdicts
+        );
+        for check in &self.checks {
+            let _ = writeln!(
+                out,
+                "{:<24}{} ({})",
+                format!("check {}", check.name),
+                check.verdict,
+                check.detail
+            );
+        }
+        out
+    }
+
+    fn mistakes(&self, out: &mut String) {
+        let rate = match self.false_positives_upper_95 {
+            Some(upper) => format!("0 per node-hour (95 % upper bound {upper:.3e})"),
+            None => format!("{:.3e} per node-hour", self.false_positives_per_node_hour),
+        };
+        let _ = writeln!(
+            out,
+            "{:<24}{} in {:.1} node-hours: {rate}",
+            "false positives", self.false_positives, self.node_hours
+        );
+        let recurrence = self.mistake_recurrence_s;
+        let prefix = if self.mistake_recurrence_is_bound {
+            "at least "
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "{:<24}{prefix}{recurrence:.3e} s ({prefix}{:.1} days) per observer-member pair",
+            "mistake recurrence T_MR",
+            recurrence / 86_400.0
+        );
+        let _ = writeln!(out, "{:<24}{:.9}", "query accuracy P_A", self.query_accuracy);
+    }
+
+    /// The CSV header matching [`Report::csv_row`].
+    pub fn csv_header() -> &'static str {
+        "strategy,detector,nodes,interval_s,timeout_s,threshold,latency,loss,duration_s,seed,crashes,td_first_mean_s,td_first_p99_s,td_all_mean_s,td_all_p99_s,td_each_mean_s,td_each_max_s,undetected,false_positives,fp_per_node_hour,fp_upper_95,tm_mean_s,tmr_s,tmr_is_bound,query_accuracy,messages_per_node_s,bytes_per_node_s,checks_passed"
+    }
+
+    /// One CSV row.
+    pub fn csv_row(&self) -> String {
+        format!(
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            self.strategy,
+            self.detector,
+            self.nodes,
+            self.interval_s,
+            self.timeout_s,
+            self.threshold,
+            self.latency,
+            self.loss,
+            self.duration_s,
+            self.seed,
+            self.crashes,
+            self.detection_first.mean,
+            self.detection_first.p99,
+            self.detection_all.mean,
+            self.detection_all.p99,
+            self.detection_each.mean,
+            self.detection_each.max,
+            self.undetected,
+            self.false_positives,
+            self.false_positives_per_node_hour,
+            self.false_positives_upper_95.map_or(String::new(), |u| u.to_string()),
+            self.mistake_duration.mean,
+            self.mistake_recurrence_s,
+            self.mistake_recurrence_is_bound,
+            self.query_accuracy,
+            self.messages_per_node_s,
+            self.bytes_per_node_s,
+            self.passed()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_use_the_nearest_rank() {
+        let s = Summary::of((1..=100).map(f64::from).collect());
+        assert_eq!((s.p50, s.p90, s.p99, s.max), (50.0, 90.0, 99.0, 100.0));
+        assert_eq!(s.mean, 50.5);
+        assert_eq!(Summary::of(Vec::new()).count, 0);
+    }
+}

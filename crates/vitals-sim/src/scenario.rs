@@ -1,0 +1,545 @@
+//! What to simulate. [`Spec`] holds the flat parameters the `vitals sim` command line
+//! takes (and prints back as a replay command); [`Scenario`] is what they expand to: the
+//! node configuration, the network model, and a fault plan with absolute times drawn from
+//! the seed. Owns the bounds the checkers hold each strategy to. Never runs anything.
+
+use std::time::Duration;
+
+use vitals_core::config::serde_duration::format_duration;
+use vitals_core::{Config, DetectorKind, Rng, StrategyKind};
+
+use crate::net::{Latency, NetModel, Partition};
+
+/// A fault injected into one node.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum FaultKind {
+    /// The process dies and stays dead.
+    Crash,
+    /// The process dies and a fresh one (knowing nothing of its past) starts `down` later.
+    Restart {
+        /// Time between the crash and the restart.
+        down: Duration,
+    },
+    /// The process stops handling input and timers for `duration`, then resumes with
+    /// everything that queued up (a GC pause, SIGSTOP).
+    Pause {
+        /// How long it is stopped.
+        duration: Duration,
+    },
+    /// Every input the process handles is handled `by` late, for `duration` (CPU
+    /// starvation, as in Lifeguard's tests).
+    Slow {
+        /// The extra delay of each input.
+        by: Duration,
+        /// How long the node is slow.
+        duration: Duration,
+    },
+}
+
+/// A fault at an instant (from the start of the simulation).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Fault {
+    /// The node's index.
+    pub node: usize,
+    /// When it starts.
+    pub at: Duration,
+    /// What happens.
+    pub kind: FaultKind,
+}
+
+impl Fault {
+    /// The window `[start, end)` during which the node is down, paused or slow.
+    pub fn window(&self) -> (Duration, Duration) {
+        let end = match self.kind {
+            FaultKind::Crash => Duration::MAX,
+            FaultKind::Restart { down } => self.at + down,
+            FaultKind::Pause { duration } | FaultKind::Slow { duration, .. } => self.at + duration,
+        };
+        (self.at, end)
+    }
+}
+
+/// A fully expanded simulation: every time is absolute, every choice is made.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario {
+    /// How many nodes, named `n0`, `n1`, …
+    pub nodes: usize,
+    /// Every node's configuration.
+    pub config: Config,
+    /// Time before measurement starts (the cluster forms).
+    pub warmup: Duration,
+    /// The measured time after the warm-up.
+    pub duration: Duration,
+    /// The network.
+    pub net: NetModel,
+    /// Node faults.
+    pub faults: Vec<Fault>,
+    /// Partitions.
+    pub partitions: Vec<Partition>,
+    /// The master seed every random choice derives from.
+    pub seed: u64,
+    /// The command that replays this scenario.
+    pub replay: String,
+}
+
+impl Scenario {
+    /// When the simulation ends.
+    pub fn end(&self) -> Duration {
+        self.warmup + self.duration
+    }
+
+    /// Whether node `index` is a pull monitor.
+    pub fn is_monitor(&self, index: usize) -> bool {
+        self.config.monitors.iter().any(|m| *m == node_name(index))
+    }
+
+    /// The longest time from a crash to its detection by an observer that judges the
+    /// crashed node itself: the silence tolerance, one interval of phase, the slowest
+    /// delivery (and for phi one interval of slack).
+    pub fn direct_bound(&self) -> Duration {
+        let c = &self.config;
+        if c.strategy == StrategyKind::Ping {
+            return self.ping_bound();
+        }
+        let tolerance = match c.detector {
+            DetectorKind::Missed => c.dead_after(),
+            // Phi adapts to the history: losses widen its spread and delay the verdict.
+            DetectorKind::Phi if self.net.lossy() => c.dead_after().max(c.interval * (c.threshold + 2)),
+            DetectorKind::Phi => c.dead_after().max(c.interval * c.threshold),
+        };
+        tolerance + c.interval + self.net.delay_bound()
+    }
+
+    /// Ping: the failed member is probed within two rounds of the randomised round-robin
+    /// (2N periods), the probe fails within one period, a lone accuser's suspicion lasts
+    /// at most `suspicion_max_mult × min`, and the verdict spreads in O(log N) periods;
+    /// Lifeguard's awareness may stretch periods; twice the nominal count is allowed.
+    fn ping_bound(&self) -> Duration {
+        let c = &self.config;
+        let n = self.nodes.max(2) as f64;
+        let min = c
+            .interval
+            .mul_f64(f64::from(c.swim.suspicion_mult) * n.log10().max(1.0));
+        let suspicion = min * c.swim.suspicion_max_mult;
+        let periods = 2 * self.nodes as u32 + 1 + n.log2().ceil() as u32 + 3;
+        c.interval * periods * 2 + suspicion + self.net.delay_bound() * 4
+    }
+
+    /// The completeness bound for `observer` about `member`: pull members learn a
+    /// monitor's verdict from its next poll, one interval (and one delivery) later.
+    pub fn detection_bound(&self, observer: usize, member: usize) -> Duration {
+        let indirect =
+            self.config.strategy == StrategyKind::Pull && !self.is_monitor(observer) && !self.is_monitor(member);
+        if indirect {
+            // Each lost poll costs another interval; allow for runs of losses as likely as 10⁻⁶.
+            let p = self
+                .net
+                .loss
+                .max(self.net.link_loss.iter().map(|l| l.2).fold(0.0, f64::max));
+            let lost_polls = if p > 0.0 {
+                ((1e-6f64).ln() / p.ln()).ceil().min(100.0) as u32
+            } else {
+                0
+            };
+            self.direct_bound() + self.config.interval * (1 + lost_polls) + self.net.delay_bound()
+        } else {
+            self.direct_bound()
+        }
+    }
+
+    /// The time within which every live node sees every other live node up again after
+    /// a partition heals or a node restarts: a dead member is retried every 5 rounds, the
+    /// refutation must travel back, and pull views rotate through the member list.
+    pub fn convergence_bound(&self) -> Duration {
+        let c = &self.config;
+        let rounds = 15 + u32::try_from(self.nodes / 20).unwrap_or(u32::MAX);
+        c.dead_after() + c.interval * rounds + self.net.delay_bound() * 4
+    }
+}
+
+/// The name of node `index`.
+pub fn node_name(index: usize) -> String {
+    format!("n{index}")
+}
+
+/// The index of the node called `name`, if it is one of the simulator's.
+pub fn node_index(name: &str) -> Option<usize> {
+    name.strip_prefix('n')?.parse().ok()
+}
+
+/// A partition as the command line gives it: the first half of the nodes is cut off
+/// from the second at `at` for `duration`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PartitionSpec {
+    /// When (after the warm-up).
+    pub at: Duration,
+    /// For how long.
+    pub duration: Duration,
+    /// Only datagrams from the first half to the second are dropped.
+    pub one_way: bool,
+}
+
+/// The flat parameters of one simulation, as `vitals sim` takes them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Spec {
+    /// push or pull.
+    pub strategy: StrategyKind,
+    /// Push: acknowledge heartbeats.
+    pub ack: bool,
+    /// missed or phi.
+    pub detector: DetectorKind,
+    /// Number of nodes.
+    pub nodes: usize,
+    /// Pull: number of monitors (`n0`, `n1`, …).
+    pub monitors: usize,
+    /// Measured simulated time (after the warm-up).
+    pub duration: Duration,
+    /// Heartbeat interval.
+    pub interval: Duration,
+    /// Missed heartbeats that declare death (and phi's timing, see `PhiConfig::for_timing`).
+    pub threshold: u32,
+    /// Silence before the first miss (default: the interval).
+    pub timeout: Option<Duration>,
+    /// Phi threshold (default 8).
+    pub phi_threshold: Option<f64>,
+    /// One-way latency.
+    pub latency: Latency,
+    /// Loss probability per datagram.
+    pub loss: f64,
+    /// Per-link loss overrides: (from, to, probability).
+    pub link_loss: Vec<(usize, usize, f64)>,
+    /// Duplication probability per datagram.
+    pub duplicate: f64,
+    /// Reordering probability per datagram.
+    pub reorder: f64,
+    /// Nodes that crash for good.
+    pub crash: usize,
+    /// Nodes that crash and restart.
+    pub restart: usize,
+    /// Nodes that pause.
+    pub pause: usize,
+    /// How long a pause lasts.
+    pub pause_for: Duration,
+    /// Nodes that turn slow.
+    pub slow: usize,
+    /// How late a slow node handles each input.
+    pub slow_by: Duration,
+    /// How long a node stays slow.
+    pub slow_for: Duration,
+    /// A partition of the first half from the second.
+    pub partition: Option<PartitionSpec>,
+    /// The master seed.
+    pub seed: u64,
+}
+
+impl Default for Spec {
+    fn default() -> Spec {
+        Spec {
+            strategy: StrategyKind::Push,
+            ack: false,
+            detector: DetectorKind::Missed,
+            nodes: 10,
+            monitors: 1,
+            duration: Duration::from_secs(600),
+            interval: Duration::from_secs(1),
+            threshold: 3,
+            timeout: None,
+            phi_threshold: None,
+            latency: Latency::Uniform(Duration::from_micros(500), Duration::from_micros(1500)),
+            loss: 0.0,
+            link_loss: Vec::new(),
+            duplicate: 0.0,
+            reorder: 0.0,
+            crash: 0,
+            restart: 0,
+            pause: 0,
+            pause_for: Duration::from_secs(5),
+            slow: 0,
+            slow_by: Duration::from_millis(200),
+            slow_for: Duration::from_secs(60),
+            partition: None,
+            seed: 0,
+        }
+    }
+}
+
+impl Spec {
+    /// The node configuration, validated.
+    pub fn config(&self) -> Result<Config, String> {
+        let mut config = Config::with_timing(self.strategy, self.interval, self.threshold);
+        config.ack = self.ack;
+        config.detector = self.detector;
+        if let Some(timeout) = self.timeout {
+            config.timeout = timeout;
+        }
+        if let Some(phi) = self.phi_threshold {
+            config.phi.threshold = phi;
+        }
+        if self.strategy == StrategyKind::Pull {
+            config.monitors = (0..self.monitors.max(1)).map(node_name).collect();
+        }
+        config.validate().map_err(|e| e.to_string())?;
+        Ok(config)
+    }
+
+    /// Checks the parameters the node configuration does not cover; the message names
+    /// the flag.
+    pub fn validate(&self) -> Result<(), String> {
+        let probabilities = [
+            ("--loss", self.loss),
+            ("--duplicate", self.duplicate),
+            ("--reorder", self.reorder),
+        ];
+        for (flag, p) in probabilities {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(format!("{flag} {p} must be a probability between 0 and 1"));
+            }
+        }
+        for &(from, to, p) in &self.link_loss {
+            if from >= self.nodes || to >= self.nodes || !(0.0..=1.0).contains(&p) {
+                return Err(format!(
+                    "--link-loss {from}:{to}:{p} must name two nodes below --nodes {} and a probability",
+                    self.nodes
+                ));
+            }
+        }
+        if !(2..=100_000).contains(&self.nodes) {
+            return Err(format!("--nodes {} must be between 2 and 100000", self.nodes));
+        }
+        let monitors = if self.strategy == StrategyKind::Pull {
+            self.monitors.max(1)
+        } else {
+            0
+        };
+        let faulty = self.crash + self.restart + self.pause + self.slow;
+        if faulty + monitors + 1 > self.nodes {
+            return Err(format!(
+                "--crash/--restart/--pause/--slow name {faulty} nodes but only {} of {} may fail (monitors and one observer stay up)",
+                self.nodes.saturating_sub(monitors + 1),
+                self.nodes
+            ));
+        }
+        if self.duration.is_zero() {
+            return Err("--duration must be above zero".into());
+        }
+        Ok(())
+    }
+
+    /// The scenario these parameters describe; faults are placed with the seed.
+    pub fn scenario(&self) -> Result<Scenario, String> {
+        self.validate()?;
+        let config = self.config()?;
+        let warmup = config.dead_after() * 2 + config.interval * 10;
+        let net = NetModel {
+            latency: self.latency,
+            loss: self.loss,
+            link_loss: self.link_loss.clone(),
+            duplicate: self.duplicate,
+            reorder: self.reorder,
+            ..NetModel::perfect(Duration::ZERO)
+        };
+        let mut scenario = Scenario {
+            nodes: self.nodes,
+            config,
+            warmup,
+            duration: self.duration,
+            net,
+            faults: Vec::new(),
+            partitions: Vec::new(),
+            seed: self.seed,
+            replay: self.command_line(),
+        };
+        scenario.faults = self.place_faults(&scenario);
+        if let Some(p) = self.partition {
+            scenario.partitions.push(Partition {
+                side: (0..self.nodes / 2).collect(),
+                one_way: p.one_way,
+                start: warmup + p.at,
+                duration: p.duration,
+            });
+        }
+        Ok(scenario)
+    }
+
+    /// Victims are distinct non-monitor nodes; times are uniform over the measured window,
+    /// early enough that detection (and, after a restart, convergence) fits in the run.
+    fn place_faults(&self, scenario: &Scenario) -> Vec<Fault> {
+        let mut rng = Rng::seeded(self.seed ^ 0x6661_756c_7473); // "faults"
+        let mut candidates: Vec<usize> = (0..self.nodes).filter(|i| !scenario.is_monitor(*i)).collect();
+        // Fisher–Yates with the fault stream.
+        for i in (1..candidates.len()).rev() {
+            let j = rng.below(i as u64 + 1) as usize;
+            candidates.swap(i, j);
+        }
+        let bound = scenario.direct_bound() + scenario.config.interval * 2;
+        let down = bound * 2;
+        let kinds = std::iter::repeat_n(FaultKind::Crash, self.crash)
+            .chain(std::iter::repeat_n(FaultKind::Restart { down }, self.restart))
+            .chain(std::iter::repeat_n(
+                FaultKind::Pause {
+                    duration: self.pause_for,
+                },
+                self.pause,
+            ))
+            .chain(std::iter::repeat_n(
+                FaultKind::Slow {
+                    by: self.slow_by,
+                    duration: self.slow_for,
+                },
+                self.slow,
+            ));
+        let mut faults: Vec<Fault> = kinds
+            .zip(candidates)
+            .map(|(kind, node)| {
+                let tail = match kind {
+                    FaultKind::Crash => bound,
+                    FaultKind::Restart { down } => down + scenario.convergence_bound(),
+                    FaultKind::Pause { duration } | FaultKind::Slow { duration, .. } => {
+                        duration + scenario.convergence_bound()
+                    }
+                };
+                let span = self.duration.saturating_sub(tail);
+                let offset = Duration::from_micros(rng.below(span.as_micros().max(1) as u64));
+                Fault {
+                    node,
+                    at: scenario.warmup + offset,
+                    kind,
+                }
+            })
+            .collect();
+        faults.sort_by_key(|f| (f.at, f.node));
+        faults
+    }
+
+    /// The exact `vitals sim` command that replays these parameters.
+    pub fn command_line(&self) -> String {
+        let d = format_duration;
+        let mut line = format!(
+            "vitals sim --strategy {} --nodes {} --duration {} --interval {} --threshold {} --detector {} --latency {} --loss {}",
+            strategy_name(self.strategy),
+            self.nodes,
+            d(self.duration),
+            d(self.interval),
+            self.threshold,
+            detector_name(self.detector),
+            self.latency,
+            self.loss
+        );
+        let mut flag = |text: String| {
+            line.push(' ');
+            line.push_str(&text);
+        };
+        if self.ack {
+            flag("--ack".into());
+        }
+        if self.strategy == StrategyKind::Pull && self.monitors != 1 {
+            flag(format!("--monitors {}", self.monitors));
+        }
+        if let Some(t) = self.timeout {
+            flag(format!("--timeout {}", d(t)));
+        }
+        if let Some(phi) = self.phi_threshold {
+            flag(format!("--phi-threshold {phi}"));
+        }
+        self.fault_flags(&mut flag);
+        flag(format!("--seed {}", self.seed));
+        line
+    }
+
+    fn fault_flags(&self, flag: &mut impl FnMut(String)) {
+        let d = format_duration;
+        let counts = [("--duplicate", self.duplicate, 0.0), ("--reorder", self.reorder, 0.0)];
+        for (name, value, default) in counts {
+            if value != default {
+                flag(format!("{name} {value}"));
+            }
+        }
+        for (from, to, p) in &self.link_loss {
+            flag(format!("--link-loss {from}:{to}:{p}"));
+        }
+        for (name, value) in [("--crash", self.crash), ("--restart", self.restart)] {
+            if value > 0 {
+                flag(format!("{name} {value}"));
+            }
+        }
+        if self.pause > 0 {
+            flag(format!("--pause {} --pause-for {}", self.pause, d(self.pause_for)));
+        }
+        if self.slow > 0 {
+            flag(format!(
+                "--slow {} --slow-by {} --slow-for {}",
+                self.slow,
+                d(self.slow_by),
+                d(self.slow_for)
+            ));
+        }
+        if let Some(p) = self.partition {
+            let way = if p.one_way { " --one-way" } else { "" };
+            flag(format!("--partition {}+{}{way}", d(p.at), d(p.duration)));
+        }
+    }
+}
+
+/// `push`, `pull` or `ping`.
+pub fn strategy_name(strategy: StrategyKind) -> &'static str {
+    match strategy {
+        StrategyKind::Push => "push",
+        StrategyKind::Pull => "pull",
+        StrategyKind::Ping => "ping",
+    }
+}
+
+/// `missed` or `phi`.
+pub fn detector_name(detector: DetectorKind) -> &'static str {
+    match detector {
+        DetectorKind::Missed => "missed",
+        DetectorKind::Phi => "phi",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_land_on_distinct_non_monitor_nodes_inside_the_window() {
+        let spec = Spec {
+            strategy: StrategyKind::Pull,
+            nodes: 10,
+            crash: 3,
+            restart: 2,
+            pause: 1,
+            slow: 1,
+            seed: 9,
+            ..Spec::default()
+        };
+        let scenario = spec.scenario().unwrap();
+        let mut victims: Vec<usize> = scenario.faults.iter().map(|f| f.node).collect();
+        victims.sort_unstable();
+        victims.dedup();
+        assert_eq!(victims.len(), 7);
+        assert!(!victims.contains(&0), "n0 is the monitor");
+        assert!(
+            scenario
+                .faults
+                .iter()
+                .all(|f| f.at >= scenario.warmup && f.at < scenario.end())
+        );
+    }
+
+    #[test]
+    fn too_many_faulty_nodes_are_refused_naming_the_flags() {
+        let spec = Spec {
+            nodes: 3,
+            crash: 3,
+            ..Spec::default()
+        };
+        assert!(spec.scenario().unwrap_err().contains("--crash"));
+    }
+
+    #[test]
+    fn node_names_and_indices_round_trip() {
+        assert_eq!(node_index(&node_name(42)), Some(42));
+        assert_eq!(node_index("web-1"), None);
+    }
+}

@@ -1,0 +1,125 @@
+//! `vitals sim` and `vitals tune` as a user runs them: tables, JSON, CSV, a sweep with its
+//! SVG and PNG plots, Chen et al.'s worked example, and bad flags refused by name.
+
+use std::process::{Command, Output};
+
+use crate::support::{VITALS, tempdir};
+
+fn vitals(args: &[&str]) -> Output {
+    Command::new(VITALS).args(args).output().expect("run vitals")
+}
+
+fn stdout_of(args: &[&str]) -> String {
+    let output = vitals(args);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{args:?} failed: {stderr}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+const SMALL: [&str; 10] = [
+    "sim",
+    "--nodes",
+    "6",
+    "--duration",
+    "2m",
+    "--crash",
+    "1",
+    "--loss",
+    "0.01",
+    "--seed",
+];
+
+#[test]
+fn vitals_sim_prints_a_table_json_and_csv_and_replays_byte_for_byte() {
+    let mut args = SMALL.to_vec();
+    args.push("7");
+    let table = stdout_of(&args);
+    assert!(table.contains("detection time T_D"), "{table}");
+    assert!(table.contains("check completeness      passed"), "{table}");
+    assert_eq!(table, stdout_of(&args), "the same seed must print the same report");
+    let json: serde_json::Value = serde_json::from_str(&stdout_of(&[&args[..], &["--json"]].concat())).unwrap();
+    assert_eq!(json["crashes"], 1);
+    assert_eq!(json["nodes"], 6);
+    let csv = stdout_of(&[&args[..], &["--csv"]].concat());
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0].split(',').count(), lines[1].split(',').count());
+}
+
+#[test]
+fn vitals_sim_sweep_prints_a_table_and_draws_svg_and_png_plots() {
+    let dir = tempdir::Dir::new("sweep");
+    let plot = dir.0.join("sweep");
+    let mut args = SMALL.to_vec();
+    args.extend([
+        "3",
+        "--sweep",
+        "interval=200ms..1s",
+        "threshold=2..3",
+        "--points",
+        "2",
+        "--plot",
+    ]);
+    args.push(plot.to_str().unwrap());
+    let table = stdout_of(&args);
+    assert_eq!(table.lines().count(), 1 + 4, "{table}");
+    let svg = std::fs::read_to_string(plot.with_extension("svg")).unwrap();
+    assert!(svg.contains("<svg") && svg.contains("threshold 2"));
+    let png = std::fs::read(plot.with_extension("png")).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+}
+
+#[test]
+fn vitals_tune_reproduces_chens_worked_example_and_confirms_it_by_simulation() {
+    let out = stdout_of(&[
+        "tune",
+        "--detect-within",
+        "30s",
+        "--max-false-positives",
+        "1/month",
+        "--max-mistake-duration",
+        "60s",
+        "--loss",
+        "0.01",
+        "--latency",
+        "exp:20ms",
+        "--nodes",
+        "5",
+        "--sim-duration",
+        "6h",
+    ]);
+    assert!(out.contains("eta = 9.97"), "{out}");
+    assert!(out.contains("delta = 20.02") || out.contains("delta = 20.03"), "{out}");
+    assert!(out.contains("--strategy push --interval 9976ms"), "{out}");
+    assert!(out.contains("check completeness: passed"), "{out}");
+    assert!(out.contains("replay the confirming run: vitals sim"), "{out}");
+}
+
+#[test]
+fn bad_sim_and_tune_flags_are_refused_naming_the_flag() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["sim", "--loss", "2"], "--loss"),
+        (&["sim", "--nodes", "1"], "--nodes"),
+        (&["sim", "--latency", "gauss:1ms"], "--latency"),
+        (&["sim", "--interval", "fast"], "--interval"),
+        (&["sim", "--crash", "10"], "--crash"),
+        (&["sim", "--link-loss", "0:99:0.5"], "--link-loss"),
+        (&["sim", "--link-loss", "0-1"], "--link-loss"),
+        (&["sim", "--sweep", "colour=1..2"], "--sweep"),
+        (
+            &["tune", "--detect-within", "5s", "--max-false-positives", "often"],
+            "--max-false-positives",
+        ),
+    ];
+    for (args, flag) in cases {
+        let output = vitals(args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(stderr.contains(flag), "{args:?}: {stderr}");
+        assert_eq!(
+            stderr.trim().lines().filter(|l| l.starts_with("error")).count(),
+            1,
+            "{stderr}"
+        );
+    }
+}
