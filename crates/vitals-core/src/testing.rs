@@ -64,6 +64,13 @@ impl Cluster {
         cluster
     }
 
+    /// A node not in the cluster yet, given the next free address, joining through the first.
+    pub(crate) fn add(&mut self, name: &str) {
+        let index = self.addrs.len();
+        self.addrs.insert(name.to_string(), addr_of(index));
+        self.start(name, 0);
+    }
+
     pub(crate) fn start(&mut self, name: &str, incarnation: u64) {
         let addr = self.addrs[name];
         let me = Peer {

@@ -86,6 +86,20 @@ impl Ctx<'_> {
         learned
     }
 
+    /// Anti-entropy: every `swim.push_pull_rounds` rounds, ask one random member that is
+    /// up for its member list (a join's paged reply), so a node that missed news (a lost
+    /// page of its join reply, a member it never heard of) converges.
+    pub(crate) fn sync_now_and_then(&mut self) {
+        if !self.round.is_multiple_of(u64::from(self.config.swim.push_pull_rounds)) {
+            return;
+        }
+        let up: Vec<SocketAddr> = self.members.others().filter(|m| m.status.is_up()).map(|m| m.addr).collect();
+        if !up.is_empty() {
+            let partner = up[self.rng.below(up.len() as u64) as usize];
+            self.send(partner, Message::join(0));
+        }
+    }
+
     /// Queue an event for the host.
     pub(crate) fn event(&mut self, event: Event) {
         self.out.event(event);
@@ -129,8 +143,14 @@ impl Strategy {
     /// The interval elapsed: send this round's heartbeats or polls.
     pub(crate) fn on_round(&mut self, ctx: &mut Ctx<'_>) {
         match self {
-            Strategy::Push(s) => s.on_round(ctx),
-            Strategy::Pull(s) => s.on_round(ctx),
+            Strategy::Push(s) => {
+                s.on_round(ctx);
+                ctx.sync_now_and_then();
+            }
+            Strategy::Pull(s) => {
+                s.on_round(ctx);
+                ctx.sync_now_and_then();
+            }
             Strategy::Ping(s) => s.on_round(ctx),
         }
     }
