@@ -26,6 +26,10 @@ pub(crate) enum Control {
     Rekey(Keyring),
 }
 
+/// How much larger than its request a reply may be: the two nodes' names may differ by up
+/// to `wire::MAX_NAME_LEN` bytes, and varint-encoded numbers by a few more.
+const REPLY_SLACK: usize = vitals_core::wire::MAX_NAME_LEN + 16;
+
 /// Most time between two snapshots when only timestamps change.
 const REFRESH: Duration = Duration::from_millis(100);
 
@@ -158,9 +162,10 @@ impl Driver {
         }
         if let Some((src, budget)) = self.reply_budget
             && src == to
-            && bytes.len() > budget
+            && bytes.len() > budget + REPLY_SLACK
         {
-            // Never amplify: a reply is at most as large as its request.
+            // Never amplify: a reply is at most as large as its request (give or take the
+            // difference between the two nodes' names and varint widths).
             self.metrics.replies_suppressed.inc();
             tracing::debug!(%to, kind = envelope.message.kind(), len = bytes.len(), budget, "suppressed a reply larger than its request");
             return;

@@ -110,6 +110,27 @@ impl FromStr for Preset {
     }
 }
 
+impl StrategyKind {
+    /// The strategy's name as typed on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            StrategyKind::Push => "push",
+            StrategyKind::Pull => "pull",
+            StrategyKind::Ping => "ping",
+        }
+    }
+}
+
+impl DetectorKind {
+    /// The detector's name as typed on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            DetectorKind::Missed => "missed",
+            DetectorKind::Phi => "phi",
+        }
+    }
+}
+
 impl FromStr for StrategyKind {
     type Err = String;
     fn from_str(s: &str) -> Result<StrategyKind, String> {

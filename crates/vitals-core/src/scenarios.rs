@@ -210,10 +210,16 @@ fn a_joiner_that_misses_part_of_the_member_list_still_learns_everyone() {
     let mut cluster = Cluster::new(lan_fast(StrategyKind::Push), &names[..59]);
     cluster.run_for(Duration::from_secs(3));
     // The newcomer never gets past the first page of any member list.
-    cluster.deliver = Box::new(|from, _, m| !(from == "node-with-a-long-name-59" && matches!(m, Message::Join { page: 1.., .. })));
+    cluster.deliver =
+        Box::new(|from, _, m| !(from == "node-with-a-long-name-59" && matches!(m, Message::Join { page: 1.., .. })));
     cluster.add("node-with-a-long-name-59");
     let everyone = cluster.run_until(Duration::from_secs(30), |c| {
-        names.iter().all(|m| c.status("node-with-a-long-name-59", m) == Some(Status::Alive))
+        names
+            .iter()
+            .all(|m| c.status("node-with-a-long-name-59", m) == Some(Status::Alive))
     });
-    assert!(everyone.is_some(), "the newcomer never learned the members past the first page");
+    assert!(
+        everyone.is_some(),
+        "the newcomer never learned the members past the first page"
+    );
 }

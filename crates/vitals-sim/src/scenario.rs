@@ -482,19 +482,12 @@ impl Spec {
 
 /// `push`, `pull` or `ping`.
 pub fn strategy_name(strategy: StrategyKind) -> &'static str {
-    match strategy {
-        StrategyKind::Push => "push",
-        StrategyKind::Pull => "pull",
-        StrategyKind::Ping => "ping",
-    }
+    strategy.name()
 }
 
 /// `missed` or `phi`.
 pub fn detector_name(detector: DetectorKind) -> &'static str {
-    match detector {
-        DetectorKind::Missed => "missed",
-        DetectorKind::Phi => "phi",
-    }
+    detector.name()
 }
 
 #[cfg(test)]

@@ -30,6 +30,8 @@ struct Agent {
 
 struct Demo {
     exe: PathBuf,
+    /// How the strategy turns silence into a verdict, for the newcomer reading along.
+    how: &'static str,
     /// A fresh cluster key: the demo's agents seal every datagram.
     keyring: String,
     log_dir: PathBuf,
@@ -81,17 +83,9 @@ impl Demo {
             "--preset".into(),
             "lan-fast".into(),
             "--detector".into(),
-            format!("{:?}", args.detector).to_lowercase(),
+            args.detector.name().into(),
         ];
-        extra_args.extend([
-            "--strategy".into(),
-            if args.strategy == StrategyKind::Pull {
-                "pull"
-            } else {
-                "push"
-            }
-            .into(),
-        ]);
+        extra_args.extend(["--strategy".into(), args.strategy.name().into()]);
         if args.strategy == StrategyKind::Pull {
             extra_args.extend(["--monitor".into(), "node-1".into()]);
         }
@@ -100,8 +94,16 @@ impl Demo {
         }
         let live = !args.once && std::io::stdout().is_terminal();
         let keyring = vitals_agent::keygen();
+        let how = match args.strategy {
+            StrategyKind::Push => "every survivor missed 3 heartbeats in a row: 600 ms of silence",
+            StrategyKind::Pull => "the monitor missed 3 poll replies, and the others read its verdict in its next poll",
+            StrategyKind::Ping => {
+                "a probe and 3 indirect probes failed, then a suspicion the victim could not refute timed out"
+            }
+        };
         Ok(Demo {
             exe,
+            how,
             keyring,
             log_dir,
             agents,
@@ -115,10 +117,10 @@ impl Demo {
         let n = self.agents.len();
         let interval = Preset::LanFast.interval();
         self.say(format!(
-            "Starting {n} agents on {}.2-{} ({:?} strategy, heartbeat every {interval:?}, dead after 3 misses, datagrams sealed with a fresh key); logs in {}",
+            "Starting {n} agents on {}.2-{} ({} strategy, heartbeat every {interval:?}, datagrams sealed with a fresh key); logs in {}",
             args.subnet,
             n + 1,
-            args.strategy,
+            args.strategy.name(),
             self.log_dir.display()
         ));
         for i in 0..n {
@@ -189,10 +191,11 @@ impl Demo {
         let all = killed.elapsed();
         let first = first.unwrap_or(all);
         Ok(Some(format!(
-            "{name} declared dead by all {} survivors {} ms after the kill (first survivor: {} ms; bound: 3 missed heartbeats = 600 ms, + polling).",
+            "{name} declared dead by all {} survivors {} ms after the kill (first survivor: {} ms; {}).",
             survivors.len(),
             all.as_millis(),
-            first.as_millis()
+            first.as_millis(),
+            self.how
         )))
     }
 

@@ -93,7 +93,12 @@ impl Ctx<'_> {
         if !self.round.is_multiple_of(u64::from(self.config.swim.push_pull_rounds)) {
             return;
         }
-        let up: Vec<SocketAddr> = self.members.others().filter(|m| m.status.is_up()).map(|m| m.addr).collect();
+        let up: Vec<SocketAddr> = self
+            .members
+            .others()
+            .filter(|m| m.status.is_up())
+            .map(|m| m.addr)
+            .collect();
         if !up.is_empty() {
             let partner = up[self.rng.below(up.len() as u64) as usize];
             self.send(partner, Message::join(0));

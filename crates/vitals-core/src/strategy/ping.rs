@@ -128,7 +128,7 @@ impl Ping {
             return;
         };
         self.seq += 1;
-        let gossip = self.piggyback(ctx, Some(&target));
+        let gossip = self.piggyback(ctx, Some(&target), GOSSIP_BUDGET);
         ctx.send(addr, Message::Ping { seq: self.seq, gossip });
         let period = self.scale(ctx.config.interval);
         self.next_probe_at = ctx.now + period;
@@ -176,7 +176,9 @@ impl Ping {
     ) -> Vec<MemberEntry> {
         match message {
             Message::Ping { seq, gossip } => {
-                let reply = self.piggyback(ctx, None);
+                // The ack carries no more news than the ping did: no amplification.
+                let budget = gossip.iter().map(wire::body_len).sum::<usize>();
+                let reply = self.piggyback(ctx, None, budget);
                 ctx.send(src, Message::PingAck { seq, gossip: reply });
                 self.hear(ctx, gossip);
             }
@@ -238,7 +240,7 @@ impl Ping {
             return;
         }
         self.seq += 1;
-        let gossip = self.piggyback(ctx, Some(target));
+        let gossip = self.piggyback(ctx, Some(target), GOSSIP_BUDGET);
         ctx.send(addr, Message::Ping { seq: self.seq, gossip });
         let deadline = ctx.now + self.scale(ctx.config.swim.probe_timeout);
         self.relays.insert(
@@ -497,7 +499,7 @@ impl Ping {
 
     /// News for one outgoing message: a probe of a suspect first carries the suspicion
     /// (Lifeguard's buddy system), then the least-sent rumors that fit the budget.
-    fn piggyback(&mut self, ctx: &mut Ctx<'_>, target: Option<&str>) -> Vec<Rumor> {
+    fn piggyback(&mut self, ctx: &mut Ctx<'_>, target: Option<&str>, budget: usize) -> Vec<Rumor> {
         let n = ctx.members.others().filter(|m| m.status.is_up()).count() + 1;
         let limit = ctx.config.swim.retransmit_mult * (n as f64 + 1.0).log10().ceil().max(1.0) as u32;
         let mut out = Vec::new();
@@ -514,7 +516,7 @@ impl Ping {
         for name in names {
             let (rumor, sent) = self.rumors.get_mut(&name).expect("listed");
             let len = wire::body_len(rumor);
-            if used + len > GOSSIP_BUDGET || out.iter().any(|r: &Rumor| r.entry.name == name) {
+            if used + len > budget || out.iter().any(|r: &Rumor| r.entry.name == name) {
                 continue;
             }
             used += len;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use crate::support::{Cluster, DETECTION_BOUND, SLACK, wait_until};
+use crate::support::{Cluster, DETECTION_BOUND, SLACK, metric, wait_until};
 
 const N: usize = 5;
 
@@ -21,6 +21,10 @@ fn converge(cluster: &Cluster) {
 
 /// Kills node-5, waits until `judges` all hold it dead, and returns how long that took.
 fn detect_crash(cluster: &mut Cluster, judges: &[usize], label: &str) -> Duration {
+    detect_crash_within(cluster, judges, label, DETECTION_BOUND + SLACK)
+}
+
+fn detect_crash_within(cluster: &mut Cluster, judges: &[usize], label: &str, bound: Duration) -> Duration {
     cluster.kill(5);
     let took = wait_until(Duration::from_secs(10), || cluster.all_see(judges, 5, "dead")).unwrap_or_else(|| {
         panic!(
@@ -32,7 +36,7 @@ fn detect_crash(cluster: &mut Cluster, judges: &[usize], label: &str) -> Duratio
         "[measure] {label}: SIGKILL of node-5 detected by {judges:?} in {} ms",
         took.as_millis()
     );
-    assert!(took <= DETECTION_BOUND + SLACK, "{label}: detection took {took:?}");
+    assert!(took <= bound, "{label}: detection took {took:?}, above {bound:?}");
     took
 }
 
@@ -65,11 +69,22 @@ fn sigterm_means_left(cluster: &mut Cluster, label: &str) {
 }
 
 fn scenario(subnet: &str, extra: &[&str], label: &str) {
+    scenario_within(subnet, extra, label, DETECTION_BOUND + SLACK);
+}
+
+fn scenario_within(subnet: &str, extra: &[&str], label: &str, bound: Duration) {
     let mut args = vec!["--preset", "lan-fast"];
     args.extend_from_slice(extra);
     let mut cluster = Cluster::start(subnet, N, &args);
     converge(&cluster);
-    detect_crash(&mut cluster, &[1, 2, 3, 4], label);
+    detect_crash_within(&mut cluster, &[1, 2, 3, 4], label, bound);
+    for observer in 1..=4 {
+        let suppressed = metric(&cluster.http(observer), "vitals_replies_suppressed_total");
+        assert_eq!(
+            suppressed, 0.0,
+            "{label}: node-{observer} had to suppress a reply larger than its request"
+        );
+    }
     restart_is_welcomed(&mut cluster, label);
     sigterm_means_left(&mut cluster, label);
 }
@@ -106,4 +121,41 @@ fn a_pull_monitor_detects_a_crash_and_the_members_learn_it() {
     );
     restart_is_welcomed(&mut cluster, "pull");
     sigterm_means_left(&mut cluster, "pull");
+}
+
+/// Ping's bound at lan-fast (200 ms periods, N = 5): the victim is probed within two
+/// rounds of the round-robin (2 s), the probe fails within a period, a lone accuser's
+/// suspicion lasts at most 3.6 s, and the verdict spreads in a few periods.
+const PING_BOUND: Duration = Duration::from_secs(7);
+
+#[test]
+fn ping_agents_detect_a_crash_welcome_a_restart_and_see_a_leave() {
+    scenario_within("127.10.5", &["--strategy", "ping"], "ping", PING_BOUND);
+}
+
+#[test]
+fn a_ping_agent_stopped_for_less_than_the_suspicion_window_is_never_declared_dead() {
+    let mut cluster = Cluster::start("127.10.6", N, &["--preset", "lan-fast", "--strategy", "ping"]);
+    converge(&cluster);
+    cluster.signal(3, Signal::SIGSTOP);
+    let stopped = std::time::Instant::now();
+    // Wait until the others have noticed (someone suspects node-3), then resume it.
+    let noticed = wait_until(Duration::from_secs(5), || {
+        (1..=N)
+            .filter(|&o| o != 3)
+            .any(|o| cluster.status(o, 3).as_deref() == Some("suspect"))
+    });
+    cluster.signal(3, Signal::SIGCONT);
+    let paused = stopped.elapsed();
+    assert!(noticed.is_some(), "nobody suspected the stopped agent");
+    eprintln!("[measure] ping: node-3 stopped for {} ms", paused.as_millis());
+    let back = wait_until(Duration::from_secs(10), || cluster.everyone_alive(N));
+    assert!(back.is_some(), "node-3 never refuted the suspicion");
+    for observer in (1..=N).filter(|&o| o != 3) {
+        let log = cluster.log(observer);
+        let declared_dead = log
+            .lines()
+            .any(|l| l.contains("member=node-3") && l.contains("to=\"dead\""));
+        assert!(!declared_dead, "node-{observer} declared the paused node-3 dead");
+    }
 }

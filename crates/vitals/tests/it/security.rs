@@ -11,7 +11,7 @@ use nix::sys::signal::Signal;
 use vitals_core::wire::{Codec, DEFAULT_LABEL};
 use vitals_core::{Envelope, Message, Peer};
 
-use crate::support::{Cluster, DETECTION_BOUND, SLACK, VITALS, get, tempdir, wait_until};
+use crate::support::{Cluster, DETECTION_BOUND, SLACK, VITALS, get, metric, tempdir, wait_until};
 
 fn keygen() -> String {
     let output = Command::new(VITALS).arg("keygen").output().unwrap();
@@ -23,14 +23,6 @@ fn write(dir: &tempdir::Dir, name: &str, text: &str) -> String {
     let path = dir.0.join(name);
     std::fs::write(&path, text).unwrap();
     path.to_str().unwrap().to_string()
-}
-
-/// The value of one metric line (exact name and labels) on agent `http`.
-fn metric(http: &str, series: &str) -> f64 {
-    let (_, text) = get(http, "/metrics").unwrap_or_default();
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or(0.0)
 }
 
 fn dropped(http: &str, reason: &str) -> f64 {

@@ -188,3 +188,11 @@ pub fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) -> Optio
     }
     None
 }
+
+/// The value of one metric line (exact name and labels) on agent `http`; 0 if absent.
+pub fn metric(http: &str, series: &str) -> f64 {
+    let (_, text) = get(http, "/metrics").unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
