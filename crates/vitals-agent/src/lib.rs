@@ -7,13 +7,23 @@
 //! `vitals-core`, and this crate must never decide a member's status.
 //!
 //! One task (the driver) owns the node; HTTP handlers read a snapshot it publishes.
+//! Checks run in their own tasks ([`checks`]) and reach the node only as a value
+//! (`Command::SetHealth`), through the driver. [`route`] picks service instances from a
+//! snapshot; [`proxy`] is the failover TCP proxy; [`grpc`] serves grpc.health.v1.
 
+pub mod checks;
 pub mod config;
 mod driver;
+pub mod grpc;
 pub mod health;
 pub mod http;
+mod http_services;
 pub mod metrics;
+pub mod probe;
+pub mod proxy;
 mod ratelimit;
+pub mod route;
+pub mod services;
 pub mod snapshot;
 
 use std::collections::hash_map::RandomState;
@@ -60,6 +70,15 @@ pub enum AgentError {
 /// the node leaves (so peers mark it `left`, not `dead`) and returns.
 pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send) -> Result<(), AgentError> {
     let (socket, listener) = bind(&settings).await?;
+    let grpc_listener = match settings.grpc {
+        Some(addr) => Some(grpc::bind(addr).await.map_err(|source| AgentError::Bind {
+            what: "gRPC health listener",
+            key: "grpc",
+            addr,
+            source,
+        })?),
+        None => None,
+    };
     let keyring = settings.keys.load()?;
     if keyring.is_none() {
         tracing::warn!(
@@ -85,24 +104,41 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send) 
     let (controls_tx, controls_rx) = mpsc::channel(16);
     let leave = Arc::new(Notify::new());
     let stop_http = Arc::new(Notify::new());
+    let (board, ttl, mut tasks) = checks::start(&settings.checks);
+    let (samples_tx, samples_rx) = mpsc::channel(4);
+    let reporter = checks::Reporter {
+        board: board.clone(),
+        samples: samples_rx,
+        services: settings.services.clone(),
+        thresholds: settings.thresholds.clone(),
+        controls: controls_tx.clone(),
+    };
+    if let Some(listener) = grpc_listener {
+        let names = settings.services.iter().map(|s| s.name.clone()).collect();
+        tasks.push(tokio::spawn(grpc::serve(listener, snapshot_rx.clone(), names, Arc::new(Notify::new()))));
+    }
     let state = http::ApiState {
         snapshot: snapshot_rx,
         registry: Arc::new(metrics.registry()),
         token: settings.api_token.clone(),
         leave: Arc::clone(&leave),
+        checks: board,
+        ttl,
+        services: Arc::new(settings.services.clone()),
+        thresholds: Arc::new(settings.thresholds.clone()),
+        panic_threshold: settings.panic_threshold,
+        turns: Arc::default(),
     };
-    let tasks = [
-        tokio::spawn(sample_health(
-            controls_tx.clone(),
-            health::sample_period(settings.protocol.interval),
-        )),
+    tasks.extend([
+        tokio::spawn(reporter.run()),
+        tokio::spawn(sample_health(samples_tx, health::sample_period(settings.protocol.interval))),
         tokio::spawn(reload_keyring_on_sighup(settings.keys.clone(), controls_tx)),
         tokio::spawn(http::serve(
             listener,
             http::router(state, settings.api_auth),
             Arc::clone(&stop_http),
         )),
-    ];
+    ]);
     let driver = Driver {
         node,
         socket: Arc::new(socket),
@@ -169,8 +205,9 @@ fn start_node(settings: &Settings, seed: u64) -> Node {
     node
 }
 
-/// Samples health on a blocking thread every `period` and hands it to the node.
-async fn sample_health(controls: mpsc::Sender<Control>, period: Duration) {
+/// Samples health on a blocking thread every `period` and hands it to the check
+/// reporter, which adds the check results and passes it to the node.
+async fn sample_health(samples: mpsc::Sender<vitals_core::Health>, period: Duration) {
     let Some(mut sampler) = health::Sampler::new() else {
         tracing::warn!("cannot read this system's health: heartbeats will carry none");
         return;
@@ -185,7 +222,7 @@ async fn sample_health(controls: mpsc::Sender<Control>, period: Duration) {
             return;
         };
         sampler = returned;
-        if controls.send(Control::Node(Command::SetHealth(health))).await.is_err() {
+        if samples.send(health).await.is_err() {
             return;
         }
         tokio::time::sleep(period).await;
