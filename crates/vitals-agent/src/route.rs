@@ -6,7 +6,8 @@
 //! left, nor an instance that is critical. Panic mode (Envoy's panic threshold): when the
 //! healthy instances are fewer than `panic_threshold` of those not left, the pick is
 //! among every instance whose member is alive or suspect, whatever its checks say, so
-//! the few healthy ones are not overloaded by the whole load.
+//! the few healthy ones are not overloaded by the whole load. With no healthy instance at
+//! all there is no route (503): panic mode spreads load, it never invents health.
 
 use std::net::SocketAddr;
 
@@ -95,7 +96,7 @@ pub struct Route {
 pub fn candidates<'a>(instances: &'a [Instance], panic_threshold: f64) -> (Vec<&'a Instance>, bool) {
     let counted = instances.iter().filter(|i| i.member_status != Status::Left).count();
     let healthy: Vec<&Instance> = instances.iter().filter(|i| i.is_healthy()).collect();
-    let panic = counted > 0 && (healthy.len() as f64) < panic_threshold * counted as f64;
+    let panic = !healthy.is_empty() && (healthy.len() as f64) < panic_threshold * counted as f64;
     if panic {
         (instances.iter().filter(|i| i.is_live()).collect(), true)
     } else {
@@ -234,6 +235,8 @@ mod tests {
         assert!(error.reason.contains("c dead/critical"), "{}", error.reason);
         let error = pick("db", &[], Policy::Weighted, 0.5, 0, 0.0).unwrap_err();
         assert!(error.reason.contains("no member announces"), "{}", error.reason);
+        let all = vec![instance("c", Status::Alive, CheckStatus::Critical, 0.0)];
+        assert!(pick("web", &all, Policy::Weighted, 1.0, 0, 0.0).is_err(), "panic mode never routes to none healthy");
     }
 
     #[test]

@@ -4,6 +4,8 @@
 mod cli;
 mod client;
 mod demo;
+mod proxy;
+mod route;
 
 use std::process::ExitCode;
 
@@ -13,7 +15,7 @@ use vitals_agent::RawConfig;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let default_level = if matches!(cli.command, Command::Agent(_)) {
+    let default_level = if matches!(cli.command, Command::Agent(_) | Command::Proxy(_)) {
         "info"
     } else {
         "warn"
@@ -33,6 +35,8 @@ fn main() -> ExitCode {
             println!("{}", vitals_agent::keygen());
             Ok(())
         }
+        Command::Route(args) => route::run(&args),
+        Command::Proxy(args) => proxy::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -58,7 +62,7 @@ fn agent(args: &AgentArgs) -> anyhow::Result<()> {
 }
 
 /// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
     let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
