@@ -154,7 +154,12 @@ async fn run_probe(spec: CheckSpec, board: Arc<watch::Sender<Board>>) {
     }
 }
 
-async fn run_ttl(spec: CheckSpec, ttl: Duration, mut reports: mpsc::Receiver<TtlReport>, board: Arc<watch::Sender<Board>>) {
+async fn run_ttl(
+    spec: CheckSpec,
+    ttl: Duration,
+    mut reports: mpsc::Receiver<TtlReport>,
+    board: Arc<watch::Sender<Board>>,
+) {
     post(&board, view(&spec, CheckStatus::Critical, "no report yet".into()));
     loop {
         match tokio::time::timeout(ttl, reports.recv()).await {
@@ -162,16 +167,18 @@ async fn run_ttl(spec: CheckSpec, ttl: Duration, mut reports: mpsc::Receiver<Ttl
             Ok(None) => return,
             Err(_) => post(
                 &board,
-                view(&spec, CheckStatus::Critical, format!("TTL expired: no report for {ttl:?}")),
+                view(
+                    &spec,
+                    CheckStatus::Critical,
+                    format!("TTL expired: no report for {ttl:?}"),
+                ),
             ),
         }
     }
 }
 
 fn level_status(value: f64, levels: Levels, higher_is_worse: bool) -> CheckStatus {
-    let beyond = |limit: Option<f64>| {
-        limit.is_some_and(|l| if higher_is_worse { value >= l } else { value <= l })
-    };
+    let beyond = |limit: Option<f64>| limit.is_some_and(|l| if higher_is_worse { value >= l } else { value <= l });
     if beyond(levels.critical) {
         CheckStatus::Critical
     } else if beyond(levels.warning) {
@@ -190,8 +197,18 @@ pub fn system_status(health: &Health, thresholds: &Thresholds) -> (CheckStatus, 
     };
     let disk_mib = health.disk_free_bytes as f64 / f64::from(1u32 << 20);
     let readings = [
-        ("cpu_percent", f64::from(health.cpu_percent), thresholds.cpu_percent, true),
-        ("memory_available_percent", mem_percent, thresholds.memory_available_percent, false),
+        (
+            "cpu_percent",
+            f64::from(health.cpu_percent),
+            thresholds.cpu_percent,
+            true,
+        ),
+        (
+            "memory_available_percent",
+            mem_percent,
+            thresholds.memory_available_percent,
+            false,
+        ),
         ("disk_free_mib", disk_mib, thresholds.disk_free_mib, false),
         ("load1", f64::from(health.load1), thresholds.load1, true),
     ];
@@ -261,7 +278,12 @@ impl Reporter {
                 continue;
             }
             sent = Some(health.clone());
-            if self.controls.send(Control::Node(Command::SetHealth(health))).await.is_err() {
+            if self
+                .controls
+                .send(Control::Node(Command::SetHealth(health)))
+                .await
+                .is_err()
+            {
                 return;
             }
         }

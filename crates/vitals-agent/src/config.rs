@@ -378,19 +378,7 @@ impl RawConfig {
         keys.load()?;
         let api_token = self.api_token(env_token)?;
         let api_auth = self.api_auth.unwrap_or_default();
-        let (services, checks) = crate::services::validate(
-            self.services.as_deref().unwrap_or_default(),
-            self.checks.as_deref().unwrap_or_default(),
-            self.enable_exec.unwrap_or(false),
-        )?;
-        let grpc = self.grpc.as_deref().map(|a| resolve("grpc", a)).transpose()?;
-        let panic_threshold = self.panic_threshold.unwrap_or(0.5);
-        if !(0.0..=1.0).contains(&panic_threshold) {
-            return Err(invalid(
-                "panic_threshold",
-                format!("{panic_threshold} is not a fraction: use 0 (never panic) to 1"),
-            ));
-        }
+        let (services, checks, grpc, panic_threshold) = self.health_settings()?;
         Ok(Settings {
             name,
             bind,
@@ -409,6 +397,25 @@ impl RawConfig {
             grpc,
             panic_threshold,
         })
+    }
+
+    /// Services, checks, the gRPC address and the panic threshold.
+    #[allow(clippy::type_complexity)]
+    fn health_settings(&self) -> Result<(Vec<ServiceSpec>, Vec<CheckSpec>, Option<SocketAddr>, f64), SettingsError> {
+        let (services, checks) = crate::services::validate(
+            self.services.as_deref().unwrap_or_default(),
+            self.checks.as_deref().unwrap_or_default(),
+            self.enable_exec.unwrap_or(false),
+        )?;
+        let grpc = self.grpc.as_deref().map(|a| resolve("grpc", a)).transpose()?;
+        let panic_threshold = self.panic_threshold.unwrap_or(0.5);
+        if !(0.0..=1.0).contains(&panic_threshold) {
+            return Err(invalid(
+                "panic_threshold",
+                format!("{panic_threshold} is not a fraction: use 0 (never panic) to 1"),
+            ));
+        }
+        Ok((services, checks, grpc, panic_threshold))
     }
 
     fn api_token(&self, env_token: Option<String>) -> Result<Option<Token>, SettingsError> {
@@ -698,6 +705,34 @@ mod tests {
         let settings = raw.into_settings_with(None, None).unwrap();
         assert_eq!(settings.name, "node-1");
         assert_eq!(settings.protocol, Config::preset(Preset::Web, StrategyKind::Push));
+        assert_eq!(settings.services[0].name, "web");
+        assert_eq!(settings.checks.len(), 2);
+        assert_eq!(settings.panic_threshold, 0.5);
+    }
+
+    #[test]
+    fn service_flags_add_to_the_files_services_and_bad_values_name_their_key() {
+        let file: RawConfig = toml::from_str(
+            "name = \"a\"\n[[services]]\nname = \"web\"\naddr = \"127.0.0.1:1\"\n[[services.checks]]\nkind = \"tcp\"\n",
+        )
+        .unwrap();
+        let flags = RawConfig {
+            services: Some(vec![
+                "web=127.0.0.1:2".parse().unwrap(),
+                "db=127.0.0.1:3".parse().unwrap(),
+            ]),
+            ..RawConfig::default()
+        };
+        let settings = file.overridden_by(flags).into_settings_with(None, None).unwrap();
+        assert_eq!(settings.services.len(), 2);
+        assert_eq!(settings.services[0].addr.port(), 2);
+        assert_eq!(settings.checks.len(), 1, "the file's checks are kept");
+        let raw = RawConfig {
+            panic_threshold: Some(1.5),
+            ..named()
+        };
+        let message = raw.into_settings_with(None, None).unwrap_err().to_string();
+        assert!(message.starts_with("invalid `panic_threshold`"), "{message}");
     }
 
     #[test]

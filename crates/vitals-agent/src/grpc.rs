@@ -20,11 +20,16 @@ use crate::snapshot::Snapshot;
 
 /// What the health service answers for the node and for each of `services`.
 pub fn statuses(snapshot: &Snapshot, services: &[String]) -> Vec<(String, ServingStatus)> {
-    let serving = |ok: bool| if ok { ServingStatus::Serving } else { ServingStatus::NotServing };
+    let serving = |ok: bool| {
+        if ok {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        }
+    };
     let own = snapshot.own();
-    let node_ok = snapshot.me.joined
-        && !snapshot.me.left
-        && own.and_then(|m| m.check_status) != Some(CheckStatus::Critical);
+    let node_ok =
+        snapshot.me.joined && !snapshot.me.left && own.and_then(|m| m.check_status) != Some(CheckStatus::Critical);
     let mut out = vec![(String::new(), serving(node_ok))];
     for name in services {
         let service_ok = own

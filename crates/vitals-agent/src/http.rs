@@ -35,8 +35,8 @@ use tokio::sync::{Notify, Semaphore, watch};
 use crate::checks::{Board, TtlInbox};
 use crate::config::{ApiAuth, Token};
 use crate::http_services::{self as services, Turns};
-use crate::services::{ServiceSpec, Thresholds};
 use crate::metrics::Metrics;
+use crate::services::{ServiceSpec, Thresholds};
 use crate::snapshot::Snapshot;
 
 /// Most HTTP connections served at once.
@@ -137,7 +137,10 @@ async fn readyz(State(state): State<ApiState>) -> Response {
     } else if !me.joined {
         error(StatusCode::SERVICE_UNAVAILABLE, "no seed has answered the join yet")
     } else if state.snapshot.borrow().own().and_then(|m| m.check_status) == Some(vitals_core::CheckStatus::Critical) {
-        error(StatusCode::SERVICE_UNAVAILABLE, "the node's own checks are critical: see /v1/checks")
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the node's own checks are critical: see /v1/checks",
+        )
     } else {
         Json(json!({"ready": true})).into_response()
     }

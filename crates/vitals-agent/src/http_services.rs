@@ -107,7 +107,11 @@ pub(crate) async fn report(
         return error(StatusCode::NOT_FOUND, &format!("no ttl check is named `{name}`"));
     };
     let note = String::from_utf8_lossy(&body).chars().take(256).collect::<String>();
-    let note = if note.is_empty() { format!("reported {action}") } else { note };
+    let note = if note.is_empty() {
+        format!("reported {action}")
+    } else {
+        note
+    };
     if inbox.send(TtlReport { status, note }).await.is_err() {
         return error(StatusCode::SERVICE_UNAVAILABLE, "the check is not running");
     }

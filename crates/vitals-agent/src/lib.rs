@@ -70,27 +70,8 @@ pub enum AgentError {
 /// the node leaves (so peers mark it `left`, not `dead`) and returns.
 pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send) -> Result<(), AgentError> {
     let (socket, listener) = bind(&settings).await?;
-    let grpc_listener = match settings.grpc {
-        Some(addr) => Some(grpc::bind(addr).await.map_err(|source| AgentError::Bind {
-            what: "gRPC health listener",
-            key: "grpc",
-            addr,
-            source,
-        })?),
-        None => None,
-    };
-    let keyring = settings.keys.load()?;
-    if keyring.is_none() {
-        tracing::warn!(
-            "NO KEYRING: heartbeats travel in plaintext and anyone who can reach {} can forge them; \
-             set --keyring FILE or VITALS_KEYRING (make a key with `vitals keygen`)",
-            settings.bind
-        );
-    }
-    let generation = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(1, |d| d.as_micros() as u64);
-    let codec = Codec::new(&settings.cluster, keyring, generation).with_local(vec![settings.bind, settings.advertise]);
+    let grpc_listener = bind_grpc(&settings).await?;
+    let codec = codec(&settings)?;
     let seed = RandomState::new().build_hasher().finish();
     let context = Context {
         http: settings.http,
@@ -104,24 +85,17 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send) 
     let (controls_tx, controls_rx) = mpsc::channel(16);
     let leave = Arc::new(Notify::new());
     let stop_http = Arc::new(Notify::new());
-    let (board, ttl, mut tasks) = checks::start(&settings.checks);
-    let (samples_tx, samples_rx) = mpsc::channel(4);
-    let reporter = checks::Reporter {
-        board: board.clone(),
-        samples: samples_rx,
-        services: settings.services.clone(),
-        thresholds: settings.thresholds.clone(),
-        controls: controls_tx.clone(),
-    };
+    let (board, ttl, mut tasks) = start_checks(&settings, controls_tx.clone());
     if let Some(listener) = grpc_listener {
         let names = settings.services.iter().map(|s| s.name.clone()).collect();
-        tasks.push(tokio::spawn(grpc::serve(listener, snapshot_rx.clone(), names, Arc::new(Notify::new()))));
+        let stop = Arc::new(Notify::new()); // the task is aborted at the end
+        tasks.push(tokio::spawn(grpc::serve(listener, snapshot_rx.clone(), names, stop)));
     }
     let state = http::ApiState {
         snapshot: snapshot_rx,
         registry: Arc::new(metrics.registry()),
-        token: settings.api_token.clone(),
         leave: Arc::clone(&leave),
+        token: settings.api_token.clone(),
         checks: board,
         ttl,
         services: Arc::new(settings.services.clone()),
@@ -130,8 +104,6 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send) 
         turns: Arc::default(),
     };
     tasks.extend([
-        tokio::spawn(reporter.run()),
-        tokio::spawn(sample_health(samples_tx, health::sample_period(settings.protocol.interval))),
         tokio::spawn(reload_keyring_on_sighup(settings.keys.clone(), controls_tx)),
         tokio::spawn(http::serve(
             listener,
@@ -161,6 +133,57 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send) 
     stop_http.notify_one();
     tasks.iter().for_each(|t| t.abort());
     Ok(())
+}
+
+/// The node's datagram codec, keyed when a keyring is configured (warns loudly if not).
+fn codec(settings: &Settings) -> Result<Codec, AgentError> {
+    let keyring = settings.keys.load()?;
+    if keyring.is_none() {
+        tracing::warn!(
+            "NO KEYRING: heartbeats travel in plaintext and anyone who can reach {} can forge them; \
+             set --keyring FILE or VITALS_KEYRING (make a key with `vitals keygen`)",
+            settings.bind
+        );
+    }
+    let generation = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(1, |d| d.as_micros() as u64);
+    Ok(Codec::new(&settings.cluster, keyring, generation).with_local(vec![settings.bind, settings.advertise]))
+}
+
+async fn bind_grpc(settings: &Settings) -> Result<Option<TcpListener>, AgentError> {
+    let Some(addr) = settings.grpc else { return Ok(None) };
+    grpc::bind(addr).await.map(Some).map_err(|source| AgentError::Bind {
+        what: "gRPC health listener",
+        key: "grpc",
+        addr,
+        source,
+    })
+}
+
+/// Starts the checks, the health sampler and the reporter that hands their fused result
+/// to the driver.
+fn start_checks(
+    settings: &Settings,
+    controls: mpsc::Sender<Control>,
+) -> (
+    watch::Receiver<checks::Board>,
+    checks::TtlInbox,
+    Vec<tokio::task::JoinHandle<()>>,
+) {
+    let (board, ttl, mut tasks) = checks::start(&settings.checks);
+    let (samples_tx, samples_rx) = mpsc::channel(4);
+    let reporter = checks::Reporter {
+        board: board.clone(),
+        samples: samples_rx,
+        services: settings.services.clone(),
+        thresholds: settings.thresholds.clone(),
+        controls,
+    };
+    tasks.push(tokio::spawn(reporter.run()));
+    let period = health::sample_period(settings.protocol.interval);
+    tasks.push(tokio::spawn(sample_health(samples_tx, period)));
+    (board, ttl, tasks)
 }
 
 /// Datagrams per second one source may send: generous for a peer (a few messages per

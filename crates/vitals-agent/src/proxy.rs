@@ -75,10 +75,22 @@ pub struct ProxyMetrics {
 impl ProxyMetrics {
     fn registry(&self) -> Registry {
         let mut r = Registry::with_prefix("vitals_proxy");
-        r.register("connections", "Connections forwarded, by target", self.connections.clone());
+        r.register(
+            "connections",
+            "Connections forwarded, by target",
+            self.connections.clone(),
+        );
         r.register("active_connections", "Connections open, by target", self.active.clone());
-        r.register("connect_failures", "Connects to a target that failed", self.connect_failures.clone());
-        r.register("unrouted", "Client connections no target could take", self.unrouted.clone());
+        r.register(
+            "connect_failures",
+            "Connects to a target that failed",
+            self.connect_failures.clone(),
+        );
+        r.register(
+            "unrouted",
+            "Client connections no target could take",
+            self.unrouted.clone(),
+        );
         r
     }
 }
@@ -129,9 +141,9 @@ pub async fn run(settings: ProxySettings, shutdown: impl std::future::Future<Out
     });
     let stop = Arc::new(Notify::new());
     let served = metrics_listener.map(|l| {
-        let router = Router::new().route("/metrics", get(crate::http::metrics)).with_state(crate::http::MetricsState(
-            Arc::new(proxy.metrics.registry()),
-        ));
+        let router = Router::new()
+            .route("/metrics", get(crate::http::metrics))
+            .with_state(crate::http::MetricsState(Arc::new(proxy.metrics.registry())));
         tokio::spawn(crate::http::serve(l, router, Arc::clone(&stop)))
     });
     tracing::info!(listen = %proxy.settings.listen, service = %proxy.settings.service, agent = %proxy.settings.agent, "proxy started");
@@ -155,7 +167,11 @@ async fn follow(settings: ProxySettings, view: watch::Sender<Vec<Instance>>) {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        let answer = tokio::time::timeout(settings.refresh.max(Duration::from_millis(500)), crate::probe::http_get(settings.agent, &path)).await;
+        let answer = tokio::time::timeout(
+            settings.refresh.max(Duration::from_millis(500)),
+            crate::probe::http_get(settings.agent, &path),
+        )
+        .await;
         match answer {
             Ok(Ok((200, body))) => match serde_json::from_slice::<Vec<Instance>>(&body) {
                 Ok(instances) => {
@@ -175,7 +191,9 @@ async fn follow(settings: ProxySettings, view: watch::Sender<Vec<Instance>>) {
 
 async fn accept(proxy: Arc<Proxy>, listener: TcpListener) {
     loop {
-        let Ok((client, _)) = listener.accept().await else { continue };
+        let Ok((client, _)) = listener.accept().await else {
+            continue;
+        };
         let _ = client.set_nodelay(true);
         tokio::spawn(Arc::clone(&proxy).forward(client));
     }
@@ -204,8 +222,16 @@ impl Proxy {
             .filter(|i| !tried.contains(&i.addr))
             .cloned()
             .collect();
-        let not_ejected: Vec<Instance> = fresh.iter().filter(|i| !self.is_ejected(i.addr, now)).cloned().collect();
-        let pool = if not_ejected.iter().any(Instance::is_healthy) { not_ejected } else { fresh };
+        let not_ejected: Vec<Instance> = fresh
+            .iter()
+            .filter(|i| !self.is_ejected(i.addr, now))
+            .cloned()
+            .collect();
+        let pool = if not_ejected.iter().any(Instance::is_healthy) {
+            not_ejected
+        } else {
+            fresh
+        };
         let turn = self.turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let random = getrandom::u64().unwrap_or(0) as f64 / (u64::MAX as f64 + 1.0);
         let s = &self.settings;

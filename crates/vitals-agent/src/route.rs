@@ -34,7 +34,9 @@ impl std::str::FromStr for Policy {
             "weighted" => Ok(Policy::Weighted),
             "least-loaded" => Ok(Policy::LeastLoaded),
             "round-robin" => Ok(Policy::RoundRobin),
-            _ => Err(format!("unknown policy `{s}`; choose weighted, least-loaded or round-robin")),
+            _ => Err(format!(
+                "unknown policy `{s}`; choose weighted, least-loaded or round-robin"
+            )),
         }
     }
 }
@@ -93,7 +95,7 @@ pub struct Route {
 }
 
 /// The instances a pick may choose among, and whether that is panic mode.
-pub fn candidates<'a>(instances: &'a [Instance], panic_threshold: f64) -> (Vec<&'a Instance>, bool) {
+pub fn candidates(instances: &[Instance], panic_threshold: f64) -> (Vec<&Instance>, bool) {
     let counted = instances.iter().filter(|i| i.member_status != Status::Left).count();
     let healthy: Vec<&Instance> = instances.iter().filter(|i| i.is_healthy()).collect();
     let panic = !healthy.is_empty() && (healthy.len() as f64) < panic_threshold * counted as f64;
@@ -202,7 +204,10 @@ mod tests {
         for policy in [Policy::Weighted, Policy::LeastLoaded, Policy::RoundRobin] {
             for turn in 0..100 {
                 let route = pick("web", &all, policy, 0.0, turn, turn as f64 / 100.0).unwrap();
-                assert!(["a", "b"].contains(&route.target.name.as_str()), "{policy:?} picked {route:?}");
+                assert!(
+                    ["a", "b"].contains(&route.target.name.as_str()),
+                    "{policy:?} picked {route:?}"
+                );
             }
         }
     }
@@ -211,7 +216,12 @@ mod tests {
     fn weighted_picks_follow_weight_times_score() {
         let all = three();
         let picks: Vec<String> = (0..300)
-            .map(|i| pick("web", &all, Policy::Weighted, 0.0, 0, i as f64 / 300.0).unwrap().target.name)
+            .map(|i| {
+                pick("web", &all, Policy::Weighted, 0.0, 0, i as f64 / 300.0)
+                    .unwrap()
+                    .target
+                    .name
+            })
             .collect();
         let a = picks.iter().filter(|n| *n == "a").count();
         assert_eq!(a, 200, "a scores twice b, so it gets two thirds");
@@ -236,12 +246,18 @@ mod tests {
         let error = pick("db", &[], Policy::Weighted, 0.5, 0, 0.0).unwrap_err();
         assert!(error.reason.contains("no member announces"), "{}", error.reason);
         let all = vec![instance("c", Status::Alive, CheckStatus::Critical, 0.0)];
-        assert!(pick("web", &all, Policy::Weighted, 1.0, 0, 0.0).is_err(), "panic mode never routes to none healthy");
+        assert!(
+            pick("web", &all, Policy::Weighted, 1.0, 0, 0.0).is_err(),
+            "panic mode never routes to none healthy"
+        );
     }
 
     #[test]
     fn least_loaded_picks_the_most_free_resources() {
         let all = three();
-        assert_eq!(pick("web", &all, Policy::LeastLoaded, 0.0, 0, 0.0).unwrap().target.name, "a");
+        assert_eq!(
+            pick("web", &all, Policy::LeastLoaded, 0.0, 0, 0.0).unwrap().target.name,
+            "a"
+        );
     }
 }

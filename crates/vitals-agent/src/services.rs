@@ -265,10 +265,12 @@ fn invalid(key: String, message: impl Into<String>) -> SettingsError {
 }
 
 fn resolve(key: &str, text: &str) -> Result<SocketAddr, SettingsError> {
-    text.to_socket_addrs()
-        .ok()
-        .and_then(|mut a| a.next())
-        .ok_or_else(|| invalid(key.to_string(), format!("`{text}` is not HOST:PORT; write e.g. 127.0.0.1:8080")))
+    text.to_socket_addrs().ok().and_then(|mut a| a.next()).ok_or_else(|| {
+        invalid(
+            key.to_string(),
+            format!("`{text}` is not HOST:PORT; write e.g. 127.0.0.1:8080"),
+        )
+    })
 }
 
 fn validate_service_name(key: &str, name: &str) -> Result<(), SettingsError> {
@@ -302,7 +304,10 @@ pub fn validate(
         let key = format!("services[{i}]");
         let spec = validate_service(&key, raw)?;
         if specs.iter().any(|s: &ServiceSpec| s.name == spec.name) {
-            return Err(invalid(format!("{key}.name"), format!("`{}` is declared twice", spec.name)));
+            return Err(invalid(
+                format!("{key}.name"),
+                format!("`{}` is declared twice", spec.name),
+            ));
         }
         for (j, check) in raw.checks.iter().flatten().enumerate() {
             let ckey = format!("{key}.checks[{j}]");
@@ -322,7 +327,10 @@ fn validate_service(key: &str, raw: &RawService) -> Result<ServiceSpec, Settings
     let addr = resolve(&format!("{key}.addr"), &raw.addr)?;
     let weight = raw.weight.unwrap_or(1);
     if !(1..=1000).contains(&weight) {
-        return Err(invalid(format!("{key}.weight"), format!("{weight} is out of range: use 1 to 1000")));
+        return Err(invalid(
+            format!("{key}.weight"),
+            format!("{weight} is out of range: use 1 to 1000"),
+        ));
     }
     Ok(ServiceSpec {
         name: raw.name.clone(),
@@ -353,7 +361,10 @@ fn validate_check(
     let fall = raw.fall.unwrap_or(DEFAULT_FALL);
     for (name, value) in [("rise", rise), ("fall", fall)] {
         if !(1..=100).contains(&value) {
-            return Err(invalid(format!("{key}.{name}"), format!("{value} is out of range: use 1 to 100")));
+            return Err(invalid(
+                format!("{key}.{name}"),
+                format!("{value} is out of range: use 1 to 100"),
+            ));
         }
     }
     if let Some(name) = &raw.name {
@@ -379,7 +390,10 @@ fn check_kind(
     let target = || match (&raw.target, service) {
         (Some(text), _) => resolve(&format!("{key}.target"), text),
         (None, Some(s)) => Ok(s.addr),
-        (None, None) => Err(invalid(format!("{key}.target"), "missing: a node-level check needs a target HOST:PORT")),
+        (None, None) => Err(invalid(
+            format!("{key}.target"),
+            "missing: a node-level check needs a target HOST:PORT",
+        )),
     };
     Ok(match raw.kind {
         RawKind::Http => CheckKind::Http {
@@ -406,7 +420,10 @@ fn check_kind(
 fn http_path(key: &str, raw: &RawCheck) -> Result<String, SettingsError> {
     let path = raw.path.clone().unwrap_or_else(|| "/".into());
     if !path.starts_with('/') || path.chars().any(char::is_whitespace) {
-        return Err(invalid(format!("{key}.path"), format!("`{path}` must start with `/` and hold no spaces")));
+        return Err(invalid(
+            format!("{key}.path"),
+            format!("`{path}` must start with `/` and hold no spaces"),
+        ));
     }
     Ok(path)
 }
@@ -431,14 +448,21 @@ fn exec_kind(key: &str, raw: &RawCheck, enable_exec: bool) -> Result<CheckKind, 
     }
     match &raw.args {
         Some(args) if !args.is_empty() && !args[0].is_empty() => Ok(CheckKind::Exec { args: args.clone() }),
-        _ => Err(invalid(format!("{key}.args"), "missing: write args = [\"/path/to/program\", \"arg\"]")),
+        _ => Err(invalid(
+            format!("{key}.args"),
+            "missing: write args = [\"/path/to/program\", \"arg\"]",
+        )),
     }
 }
 
 /// Gives unnamed checks `SERVICE-KIND` (or `node-KIND`) names, numbered when repeated,
 /// and refuses duplicates.
 fn name_checks(checks: &mut [CheckSpec]) -> Result<(), SettingsError> {
-    let mut seen: Vec<String> = checks.iter().map(|c| c.name.clone()).filter(|n| !n.is_empty()).collect();
+    let mut seen: Vec<String> = checks
+        .iter()
+        .map(|c| c.name.clone())
+        .filter(|n| !n.is_empty())
+        .collect();
     for check in checks.iter_mut().filter(|c| c.name.is_empty()) {
         let base = format!("{}-{}", check.service.as_deref().unwrap_or("node"), check.kind.as_str());
         let name = (1..)
@@ -451,7 +475,10 @@ fn name_checks(checks: &mut [CheckSpec]) -> Result<(), SettingsError> {
     let mut names: Vec<&str> = checks.iter().map(|c| c.name.as_str()).collect();
     names.sort_unstable();
     if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
-        return Err(invalid("checks".into(), format!("two checks are named `{}`: names must be unique", w[0])));
+        return Err(invalid(
+            "checks".into(),
+            format!("two checks are named `{}`: names must be unique", w[0]),
+        ));
     }
     Ok(())
 }
@@ -478,7 +505,8 @@ mod tests {
     #[test]
     fn checks_get_consul_like_defaults_and_names() {
         let (services, checks) =
-            parse("[[services]]\nname = \"web\"\naddr = \"127.0.0.1:80\"\n[[services.checks]]\nkind = \"http\"\n").unwrap();
+            parse("[[services]]\nname = \"web\"\naddr = \"127.0.0.1:80\"\n[[services.checks]]\nkind = \"http\"\n")
+                .unwrap();
         assert_eq!(services[0].weight, 1);
         let check = &checks[0];
         assert_eq!(check.name, "web-http");
@@ -491,7 +519,10 @@ mod tests {
     fn exec_checks_are_refused_unless_enabled_in_the_file() {
         let text = "[[checks]]\nkind = \"exec\"\nargs = [\"true\"]\n";
         let error = parse(text).unwrap_err().to_string();
-        assert!(error.starts_with("invalid `checks[0].kind`: exec checks are disabled"), "{error}");
+        assert!(
+            error.starts_with("invalid `checks[0].kind`: exec checks are disabled"),
+            "{error}"
+        );
         assert!(parse(&format!("enable_exec = true\n{text}")).is_ok());
     }
 

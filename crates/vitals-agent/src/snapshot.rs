@@ -133,7 +133,10 @@ impl Snapshot {
             .filter_map(|m| {
                 let health = m.health.as_ref()?;
                 let entry = health.checks.as_ref()?.service(service)?;
-                let suspicion = m.detector.as_ref().map_or(0.0, |d| score::suspicion(&self.me.config, d.level));
+                let suspicion = m
+                    .detector
+                    .as_ref()
+                    .map_or(0.0, |d| score::suspicion(&self.me.config, d.level));
                 Some(Instance {
                     name: m.name.clone(),
                     addr: entry.addr,

@@ -22,14 +22,19 @@ fn check_status() -> impl Strategy<Value = CheckStatus> {
 }
 
 fn checks() -> impl Strategy<Value = Option<Checks>> {
-    let service = ("[a-z]{1,12}", any::<[u8; 4]>(), any::<u16>(), any::<u16>(), check_status()).prop_map(
-        |(name, ip, port, weight, status)| ServiceEntry {
+    let service = (
+        "[a-z]{1,12}",
+        any::<[u8; 4]>(),
+        any::<u16>(),
+        any::<u16>(),
+        check_status(),
+    )
+        .prop_map(|(name, ip, port, weight, status)| ServiceEntry {
             name,
             addr: (ip, port).into(),
             weight,
             status,
-        },
-    );
+        });
     proptest::option::of(
         (check_status(), proptest::collection::vec(service, 0..MAX_SERVICES))
             .prop_map(|(status, services)| Checks { status, services }),
@@ -38,16 +43,22 @@ fn checks() -> impl Strategy<Value = Option<Checks>> {
 
 fn health() -> impl Strategy<Value = Option<Health>> {
     proptest::option::of(
-        (0f32..100.0, any::<u64>(), any::<u64>(), 0f32..64.0, any::<u64>(), checks()).prop_map(
-            |(cpu, avail, total, load, disk, checks)| Health {
+        (
+            0f32..100.0,
+            any::<u64>(),
+            any::<u64>(),
+            0f32..64.0,
+            any::<u64>(),
+            checks(),
+        )
+            .prop_map(|(cpu, avail, total, load, disk, checks)| Health {
                 cpu_percent: cpu,
                 mem_available_bytes: avail,
                 mem_total_bytes: total,
                 load1: load,
                 disk_free_bytes: disk,
                 checks,
-            },
-        ),
+            }),
     )
 }
 

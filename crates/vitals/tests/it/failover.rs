@@ -75,14 +75,20 @@ fn the_proxy_fails_over_when_a_backend_and_its_agent_are_killed() {
             10 + i
         );
         let config = write(&dir, &format!("node-{i}.toml"), &config);
-        ["--preset", "lan-fast", "--config", &config].map(str::to_string).to_vec()
+        ["--preset", "lan-fast", "--config", &config]
+            .map(str::to_string)
+            .to_vec()
     });
     let http = cluster.http(1);
     let ready = wait_until(Duration::from_secs(20), || {
         let seen = instances(&http, "web");
         seen.len() == 3 && seen.iter().all(|(_, status, _)| status == "passing")
     });
-    assert!(ready.is_some(), "three passing instances never appeared: {:?}", instances(&http, "web"));
+    assert!(
+        ready.is_some(),
+        "three passing instances never appeared: {:?}",
+        instances(&http, "web")
+    );
     let _proxy = start_proxy(&http);
     let probe: ureq::Agent = ureq::Agent::config_builder().max_idle_connections(0).build().into();
     wait_until(Duration::from_secs(10), || request(&probe)).expect("the proxy never answered");
