@@ -263,10 +263,21 @@ impl Reporter {
     pub(crate) async fn run(mut self) {
         let mut sample = Health::default();
         let mut sent: Option<Health> = None;
-        loop {
+        // Without checks nothing holds the board's sender: then only samples drive this.
+        let (mut board_open, mut samples_open) = (true, true);
+        while board_open || samples_open {
             tokio::select! {
-                Some(next) = self.samples.recv() => sample = next,
-                changed = self.board.changed() => if changed.is_err() { return },
+                next = self.samples.recv(), if samples_open => match next {
+                    Some(next) => sample = next,
+                    None => {
+                        samples_open = false;
+                        continue;
+                    }
+                },
+                changed = self.board.changed(), if board_open => if changed.is_err() {
+                    board_open = false;
+                    continue;
+                },
             }
             let (system, _) = system_status(&sample, &self.thresholds);
             let checks = summarize(&self.board.borrow_and_update(), system, &self.services);
