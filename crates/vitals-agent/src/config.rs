@@ -14,6 +14,8 @@ use vitals_core::seal::Keyring;
 use vitals_core::{Config, DetectorKind, Preset, StrategyKind, wire};
 use zeroize::Zeroizing;
 
+use crate::services::{CheckSpec, RawCheck, RawService, RawThresholds, ServiceSpec, Thresholds};
+
 /// The environment variable that may hold the keyring (one base64 key per line or comma).
 pub const KEYRING_ENV: &str = "VITALS_KEYRING";
 /// The environment variable that may hold the HTTP API bearer token.
@@ -61,6 +63,18 @@ pub struct RawConfig {
     pub api_token_file: Option<PathBuf>,
     /// `writes` (the token guards mutating endpoints) or `all` (reads too).
     pub api_auth: Option<ApiAuth>,
+    /// The services this agent fronts (`[[services]]`, or `--service NAME=HOST:PORT`).
+    pub services: Option<Vec<RawService>>,
+    /// Node-level checks (`[[checks]]`).
+    pub checks: Option<Vec<RawCheck>>,
+    /// Allow `exec` checks (file only; there is no flag).
+    pub enable_exec: Option<bool>,
+    /// System thresholds that make the node `warning` or `critical`.
+    pub thresholds: Option<RawThresholds>,
+    /// Address of the gRPC Health Checking Protocol server (off when unset).
+    pub grpc: Option<String>,
+    /// Routing: below this fraction of healthy instances, route to every live one.
+    pub panic_threshold: Option<f64>,
 }
 
 /// Which HTTP endpoints require the bearer token.
@@ -166,6 +180,16 @@ pub struct Settings {
     pub api_token: Option<Token>,
     /// Which endpoints the token guards.
     pub api_auth: ApiAuth,
+    /// The services this agent fronts.
+    pub services: Vec<ServiceSpec>,
+    /// Every check, node-level and per service.
+    pub checks: Vec<CheckSpec>,
+    /// System thresholds.
+    pub thresholds: Thresholds,
+    /// gRPC health server address, if enabled.
+    pub grpc: Option<SocketAddr>,
+    /// Routing panic threshold in [0, 1] (default 0.5; 0 disables panic mode).
+    pub panic_threshold: f64,
 }
 
 impl KeySource {
@@ -234,7 +258,7 @@ pub enum SettingsError {
     #[error("invalid `{key}`: {message}")]
     Invalid {
         /// The setting's key (the flag is `--key`).
-        key: &'static str,
+        key: std::borrow::Cow<'static, str>,
         /// What is wrong and how to fix it.
         message: String,
     },
@@ -242,7 +266,7 @@ pub enum SettingsError {
 
 fn invalid(key: &'static str, message: impl Into<String>) -> SettingsError {
     SettingsError::Invalid {
-        key,
+        key: key.into(),
         message: message.into(),
     }
 }
@@ -291,6 +315,12 @@ impl RawConfig {
             keyring: flags.keyring.or(self.keyring),
             api_token_file: flags.api_token_file.or(self.api_token_file),
             api_auth: flags.api_auth.or(self.api_auth),
+            services: merge_services(self.services, flags.services),
+            checks: flags.checks.or(self.checks),
+            enable_exec: self.enable_exec,
+            thresholds: flags.thresholds.or(self.thresholds),
+            grpc: flags.grpc.or(self.grpc),
+            panic_threshold: flags.panic_threshold.or(self.panic_threshold),
         }
     }
 
@@ -348,6 +378,7 @@ impl RawConfig {
         keys.load()?;
         let api_token = self.api_token(env_token)?;
         let api_auth = self.api_auth.unwrap_or_default();
+        let (services, checks, grpc, panic_threshold) = self.health_settings()?;
         Ok(Settings {
             name,
             bind,
@@ -360,7 +391,31 @@ impl RawConfig {
             keys,
             api_token,
             api_auth,
+            services,
+            checks,
+            thresholds: self.thresholds.clone().unwrap_or_default().into_thresholds(),
+            grpc,
+            panic_threshold,
         })
+    }
+
+    /// Services, checks, the gRPC address and the panic threshold.
+    #[allow(clippy::type_complexity)]
+    fn health_settings(&self) -> Result<(Vec<ServiceSpec>, Vec<CheckSpec>, Option<SocketAddr>, f64), SettingsError> {
+        let (services, checks) = crate::services::validate(
+            self.services.as_deref().unwrap_or_default(),
+            self.checks.as_deref().unwrap_or_default(),
+            self.enable_exec.unwrap_or(false),
+        )?;
+        let grpc = self.grpc.as_deref().map(|a| resolve("grpc", a)).transpose()?;
+        let panic_threshold = self.panic_threshold.unwrap_or(0.5);
+        if !(0.0..=1.0).contains(&panic_threshold) {
+            return Err(invalid(
+                "panic_threshold",
+                format!("{panic_threshold} is not a fraction: use 0 (never panic) to 1"),
+            ));
+        }
+        Ok((services, checks, grpc, panic_threshold))
     }
 
     fn api_token(&self, env_token: Option<String>) -> Result<Option<Token>, SettingsError> {
@@ -458,21 +513,35 @@ fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// The file's services, with the flags' added (a flag naming a file's service replaces
+/// its address and keeps its checks).
+fn merge_services(file: Option<Vec<RawService>>, flags: Option<Vec<RawService>>) -> Option<Vec<RawService>> {
+    let Some(flags) = flags else { return file };
+    let mut merged = file.unwrap_or_default();
+    for flag in flags {
+        match merged.iter_mut().find(|s| s.name == flag.name) {
+            Some(existing) => existing.addr = flag.addr,
+            None => merged.push(flag),
+        }
+    }
+    Some(merged)
+}
+
 /// `Option<Duration>` as a human-readable string.
-mod opt_duration {
+pub(crate) mod opt_duration {
     use std::time::Duration;
 
     use serde::{Deserialize, Deserializer, Serializer};
     use vitals_core::config::serde_duration::{format_duration, parse_duration};
 
-    pub(super) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
         match d {
             Some(d) => s.serialize_str(&format_duration(*d)),
             None => s.serialize_none(),
         }
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
         let text = String::deserialize(d)?;
         parse_duration(&text).map(Some).map_err(serde::de::Error::custom)
     }
@@ -639,6 +708,34 @@ mod tests {
         let settings = raw.into_settings_with(None, None).unwrap();
         assert_eq!(settings.name, "node-1");
         assert_eq!(settings.protocol, Config::preset(Preset::Web, StrategyKind::Push));
+        assert_eq!(settings.services[0].name, "web");
+        assert_eq!(settings.checks.len(), 2);
+        assert_eq!(settings.panic_threshold, 0.5);
+    }
+
+    #[test]
+    fn service_flags_add_to_the_files_services_and_bad_values_name_their_key() {
+        let file: RawConfig = toml::from_str(
+            "name = \"a\"\n[[services]]\nname = \"web\"\naddr = \"127.0.0.1:1\"\n[[services.checks]]\nkind = \"tcp\"\n",
+        )
+        .unwrap();
+        let flags = RawConfig {
+            services: Some(vec![
+                "web=127.0.0.1:2".parse().unwrap(),
+                "db=127.0.0.1:3".parse().unwrap(),
+            ]),
+            ..RawConfig::default()
+        };
+        let settings = file.overridden_by(flags).into_settings_with(None, None).unwrap();
+        assert_eq!(settings.services.len(), 2);
+        assert_eq!(settings.services[0].addr.port(), 2);
+        assert_eq!(settings.checks.len(), 1, "the file's checks are kept");
+        let raw = RawConfig {
+            panic_threshold: Some(1.5),
+            ..named()
+        };
+        let message = raw.into_settings_with(None, None).unwrap_err().to_string();
+        assert!(message.starts_with("invalid `panic_threshold`"), "{message}");
     }
 
     #[test]

@@ -81,6 +81,8 @@ impl Driver {
                 _ = &mut shutdown => Input::Shutdown,
             };
             let now = self.now();
+            // A command (a new health or check result) changes what the API shows: publish it at once.
+            let commanded = matches!(input, Input::Control(_));
             match input {
                 Input::Datagram(len, src) => self.on_datagram(now, &buf[..len], src),
                 Input::ReceiveFailed(e) => tracing::debug!(error = %e, "receive failed"),
@@ -91,7 +93,7 @@ impl Driver {
             }
             let changed = self.flush().await;
             self.reply_budget = None;
-            self.publish(changed);
+            self.publish(changed || commanded);
         }
         tracing::info!(name = %self.node.me().name, "leaving the cluster");
         let now = self.now();

@@ -40,6 +40,7 @@ impl Sampler {
             mem_total_bytes: self.system.total_memory(),
             load1: System::load_average().map_or(0.0, |l| l.one as f32),
             disk_free_bytes: self.disk_free_bytes(),
+            checks: None,
         }
     }
 

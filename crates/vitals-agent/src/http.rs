@@ -4,9 +4,11 @@
 //! - `GET /v1/members`: every member with status, incarnation, health, RTT.
 //! - `GET /v1/self`: this node and its effective configuration.
 //! - `GET /healthz`: 200 while the agent runs (never needs a token: it is a probe).
-//! - `GET /readyz`: 200 once joined, 503 (with a reason) before and after leaving.
+//! - `GET /readyz`: 200 once joined, 503 (with a reason) before joining, after leaving,
+//!   and while the node's own checks are critical.
 //! - `GET /metrics`: Prometheus text exposition.
 //! - `POST /v1/leave`: leave the cluster and stop (needs the bearer token).
+//! - services, routing and checks: see [`crate::http_services`].
 //!
 //! Hardening: the bearer token is compared in constant time; without a configured token
 //! mutating endpoints are disabled; bodies over 16 KiB get 413; at most
@@ -24,14 +26,17 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use prometheus_client::registry::Registry;
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, Semaphore, watch};
 
+use crate::checks::{Board, TtlInbox};
 use crate::config::{ApiAuth, Token};
+use crate::http_services::{self as services, Turns};
 use crate::metrics::Metrics;
+use crate::services::{ServiceSpec, Thresholds};
 use crate::snapshot::Snapshot;
 
 /// Most HTTP connections served at once.
@@ -46,19 +51,30 @@ pub(crate) struct ApiState {
     pub(crate) registry: Arc<Registry>,
     pub(crate) token: Option<Token>,
     pub(crate) leave: Arc<Notify>,
+    pub(crate) checks: watch::Receiver<Board>,
+    pub(crate) ttl: TtlInbox,
+    pub(crate) services: Arc<Vec<ServiceSpec>>,
+    pub(crate) thresholds: Arc<Thresholds>,
+    pub(crate) panic_threshold: f64,
+    pub(crate) turns: Arc<Turns>,
 }
 
 pub(crate) fn router(state: ApiState, auth: ApiAuth) -> Router {
     let reads = Router::new()
         .route("/v1/members", get(members))
         .route("/v1/self", get(self_view))
-        .route("/metrics", get(metrics));
+        .route("/metrics", get(metrics))
+        .route("/v1/services", get(services::services))
+        .route("/v1/services/{name}", get(services::service))
+        .route("/v1/route", get(services::route))
+        .route("/v1/checks", get(services::checks));
     let reads = match auth {
         ApiAuth::All => reads.route_layer(middleware::from_fn_with_state(state.clone(), require_token)),
         ApiAuth::Writes => reads,
     };
     let writes = Router::new()
         .route("/v1/leave", post(leave))
+        .route("/v1/checks/{name}/{action}", put(services::report))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .merge(reads)
@@ -70,7 +86,7 @@ pub(crate) fn router(state: ApiState, auth: ApiAuth) -> Router {
         .with_state(state)
 }
 
-fn error(status: StatusCode, message: &str) -> Response {
+pub(crate) fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({"error": message}))).into_response()
 }
 
@@ -120,13 +136,28 @@ async fn readyz(State(state): State<ApiState>) -> Response {
         error(StatusCode::SERVICE_UNAVAILABLE, "the node has left the cluster")
     } else if !me.joined {
         error(StatusCode::SERVICE_UNAVAILABLE, "no seed has answered the join yet")
+    } else if state.snapshot.borrow().own().and_then(|m| m.check_status) == Some(vitals_core::CheckStatus::Critical) {
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the node's own checks are critical: see /v1/checks",
+        )
     } else {
         Json(json!({"ready": true})).into_response()
     }
 }
 
-async fn metrics(State(state): State<ApiState>) -> impl IntoResponse {
-    let body = Metrics::encode(&state.registry);
+/// The state of a router that serves only `/metrics` (the proxy's).
+#[derive(Clone)]
+pub(crate) struct MetricsState(pub(crate) Arc<Registry>);
+
+impl axum::extract::FromRef<ApiState> for MetricsState {
+    fn from_ref(state: &ApiState) -> MetricsState {
+        MetricsState(Arc::clone(&state.registry))
+    }
+}
+
+pub(crate) async fn metrics(State(MetricsState(registry)): State<MetricsState>) -> impl IntoResponse {
+    let body = Metrics::encode(&registry);
     (
         [(
             header::CONTENT_TYPE,
@@ -160,6 +191,11 @@ async fn not_found() -> Response {
         "/readyz",
         "/metrics",
         "POST /v1/leave",
+        "/v1/services",
+        "/v1/services/NAME",
+        "/v1/route?service=NAME",
+        "/v1/checks",
+        "PUT /v1/checks/NAME/pass|warn|fail",
     ];
     (
         StatusCode::NOT_FOUND,

@@ -7,13 +7,23 @@
 //! `vitals-core`, and this crate must never decide a member's status.
 //!
 //! One task (the driver) owns the node; HTTP handlers read a snapshot it publishes.
+//! Checks run in their own tasks ([`checks`]) and reach the node only as a value
+//! (`Command::SetHealth`), through the driver. [`route`] picks service instances from a
+//! snapshot; [`proxy`] is the failover TCP proxy; [`grpc`] serves grpc.health.v1.
 
+pub mod checks;
 pub mod config;
 mod driver;
+pub mod grpc;
 pub mod health;
 pub mod http;
+mod http_services;
 pub mod metrics;
+pub mod probe;
+pub mod proxy;
 mod ratelimit;
+pub mod route;
+pub mod services;
 pub mod snapshot;
 
 use std::collections::hash_map::RandomState;
@@ -60,18 +70,8 @@ pub enum AgentError {
 /// the node leaves (so peers mark it `left`, not `dead`) and returns.
 pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send) -> Result<(), AgentError> {
     let (socket, listener) = bind(&settings).await?;
-    let keyring = settings.keys.load()?;
-    if keyring.is_none() {
-        tracing::warn!(
-            "NO KEYRING: heartbeats travel in plaintext and anyone who can reach {} can forge them; \
-             set --keyring FILE or VITALS_KEYRING (make a key with `vitals keygen`)",
-            settings.bind
-        );
-    }
-    let generation = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(1, |d| d.as_micros() as u64);
-    let codec = Codec::new(&settings.cluster, keyring, generation).with_local(vec![settings.bind, settings.advertise]);
+    let grpc_listener = bind_grpc(&settings).await?;
+    let codec = codec(&settings)?;
     let seed = RandomState::new().build_hasher().finish();
     let context = Context {
         http: settings.http,
@@ -85,24 +85,32 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send) 
     let (controls_tx, controls_rx) = mpsc::channel(16);
     let leave = Arc::new(Notify::new());
     let stop_http = Arc::new(Notify::new());
+    let (board, ttl, mut tasks) = start_checks(&settings, controls_tx.clone());
+    if let Some(listener) = grpc_listener {
+        let names = settings.services.iter().map(|s| s.name.clone()).collect();
+        let stop = Arc::new(Notify::new()); // the task is aborted at the end
+        tasks.push(tokio::spawn(grpc::serve(listener, snapshot_rx.clone(), names, stop)));
+    }
     let state = http::ApiState {
         snapshot: snapshot_rx,
         registry: Arc::new(metrics.registry()),
-        token: settings.api_token.clone(),
         leave: Arc::clone(&leave),
+        token: settings.api_token.clone(),
+        checks: board,
+        ttl,
+        services: Arc::new(settings.services.clone()),
+        thresholds: Arc::new(settings.thresholds.clone()),
+        panic_threshold: settings.panic_threshold,
+        turns: Arc::default(),
     };
-    let tasks = [
-        tokio::spawn(sample_health(
-            controls_tx.clone(),
-            health::sample_period(settings.protocol.interval),
-        )),
+    tasks.extend([
         tokio::spawn(reload_keyring_on_sighup(settings.keys.clone(), controls_tx)),
         tokio::spawn(http::serve(
             listener,
             http::router(state, settings.api_auth),
             Arc::clone(&stop_http),
         )),
-    ];
+    ]);
     let driver = Driver {
         node,
         socket: Arc::new(socket),
@@ -125,6 +133,57 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send) 
     stop_http.notify_one();
     tasks.iter().for_each(|t| t.abort());
     Ok(())
+}
+
+/// The node's datagram codec, keyed when a keyring is configured (warns loudly if not).
+fn codec(settings: &Settings) -> Result<Codec, AgentError> {
+    let keyring = settings.keys.load()?;
+    if keyring.is_none() {
+        tracing::warn!(
+            "NO KEYRING: heartbeats travel in plaintext and anyone who can reach {} can forge them; \
+             set --keyring FILE or VITALS_KEYRING (make a key with `vitals keygen`)",
+            settings.bind
+        );
+    }
+    let generation = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(1, |d| d.as_micros() as u64);
+    Ok(Codec::new(&settings.cluster, keyring, generation).with_local(vec![settings.bind, settings.advertise]))
+}
+
+async fn bind_grpc(settings: &Settings) -> Result<Option<TcpListener>, AgentError> {
+    let Some(addr) = settings.grpc else { return Ok(None) };
+    grpc::bind(addr).await.map(Some).map_err(|source| AgentError::Bind {
+        what: "gRPC health listener",
+        key: "grpc",
+        addr,
+        source,
+    })
+}
+
+/// Starts the checks, the health sampler and the reporter that hands their fused result
+/// to the driver.
+fn start_checks(
+    settings: &Settings,
+    controls: mpsc::Sender<Control>,
+) -> (
+    watch::Receiver<checks::Board>,
+    checks::TtlInbox,
+    Vec<tokio::task::JoinHandle<()>>,
+) {
+    let (board, ttl, mut tasks) = checks::start(&settings.checks);
+    let (samples_tx, samples_rx) = mpsc::channel(4);
+    let reporter = checks::Reporter {
+        board: board.clone(),
+        samples: samples_rx,
+        services: settings.services.clone(),
+        thresholds: settings.thresholds.clone(),
+        controls,
+    };
+    tasks.push(tokio::spawn(reporter.run()));
+    let period = health::sample_period(settings.protocol.interval);
+    tasks.push(tokio::spawn(sample_health(samples_tx, period)));
+    (board, ttl, tasks)
 }
 
 /// Datagrams per second one source may send: generous for a peer (a few messages per
@@ -169,8 +228,9 @@ fn start_node(settings: &Settings, seed: u64) -> Node {
     node
 }
 
-/// Samples health on a blocking thread every `period` and hands it to the node.
-async fn sample_health(controls: mpsc::Sender<Control>, period: Duration) {
+/// Samples health on a blocking thread every `period` and hands it to the check
+/// reporter, which adds the check results and passes it to the node.
+async fn sample_health(samples: mpsc::Sender<vitals_core::Health>, period: Duration) {
     let Some(mut sampler) = health::Sampler::new() else {
         tracing::warn!("cannot read this system's health: heartbeats will carry none");
         return;
@@ -185,7 +245,7 @@ async fn sample_health(controls: mpsc::Sender<Control>, period: Duration) {
             return;
         };
         sampler = returned;
-        if controls.send(Control::Node(Command::SetHealth(health))).await.is_err() {
+        if samples.send(health).await.is_err() {
             return;
         }
         tokio::time::sleep(period).await;

@@ -4,7 +4,9 @@
 use std::net::SocketAddr;
 
 use serde::Serialize;
-use vitals_core::{Config, Health, Instant, Node, Preset, Stats, Status};
+use vitals_core::{CheckStatus, Config, Health, Instant, Node, Preset, Stats, Status, score};
+
+use crate::route::Instance;
 
 /// One row of `GET /v1/members`.
 #[derive(Clone, Debug, Serialize)]
@@ -21,8 +23,12 @@ pub struct MemberView {
     pub last_heard_ms: Option<u64>,
     /// Milliseconds since the status last changed.
     pub status_age_ms: u64,
-    /// The member's last reported health.
+    /// The member's last reported health (with its checks and services, if any).
     pub health: Option<Health>,
+    /// The member's own check status (node-level checks and system thresholds).
+    pub check_status: Option<CheckStatus>,
+    /// The health score in [0, 1]: liveness × checks × headroom (`vitals_core::score`).
+    pub score: f64,
     /// Latest measured round-trip time, where measured.
     pub rtt_ms: Option<f64>,
     /// This node's detector for the member, where it judges the member itself.
@@ -119,6 +125,50 @@ impl Snapshot {
     }
 }
 
+impl Snapshot {
+    /// Every instance of `service` among the members, scored.
+    pub fn instances(&self, service: &str) -> Vec<Instance> {
+        self.members
+            .iter()
+            .filter_map(|m| {
+                let health = m.health.as_ref()?;
+                let entry = health.checks.as_ref()?.service(service)?;
+                let suspicion = m
+                    .detector
+                    .as_ref()
+                    .map_or(0.0, |d| score::suspicion(&self.me.config, d.level));
+                Some(Instance {
+                    name: m.name.clone(),
+                    addr: entry.addr,
+                    member_status: m.status,
+                    status: score::instance_status(Some(health), entry),
+                    score: score::instance_score(m.status, suspicion, Some(health), entry),
+                    weight: entry.weight,
+                    free: score::free_fraction(Some(health)),
+                })
+            })
+            .collect()
+    }
+
+    /// The names of every service any member announces, sorted.
+    pub fn service_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .members
+            .iter()
+            .filter_map(|m| m.health.as_ref()?.checks.as_ref())
+            .flat_map(|c| c.services.iter().map(|s| s.name.clone()))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
+    /// This node's own row.
+    pub fn own(&self) -> Option<&MemberView> {
+        self.members.iter().find(|m| m.is_self)
+    }
+}
+
 fn millis(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
@@ -132,6 +182,9 @@ fn member_view(node: &Node, me: &str, m: &vitals_core::Member, now: Instant) -> 
             level: if level.is_finite() { level } else { f64::MAX },
             timeout_ms: timeout.as_secs_f64() * 1e3,
         });
+    let suspicion = detector
+        .as_ref()
+        .map_or(0.0, |d| score::suspicion(node.config(), d.level));
     MemberView {
         name: m.name.clone(),
         addr: m.addr,
@@ -143,7 +196,9 @@ fn member_view(node: &Node, me: &str, m: &vitals_core::Member, now: Instant) -> 
             m.last_heard.map(|t| millis(now - t))
         },
         status_age_ms: millis(now - m.since),
-        health: m.health,
+        health: m.health.clone(),
+        check_status: score::node_status(m.health.as_ref()),
+        score: score::member_score(m.status, suspicion, m.health.as_ref()),
         rtt_ms: m.rtt.map(|d| d.as_secs_f64() * 1e3),
         detector,
         is_self,

@@ -14,6 +14,8 @@
 //! - [`message`] and [`wire`]: the vocabulary and its versioned encoding; [`seal`]:
 //!   authenticated encryption and replay protection.
 //! - [`config`]: settings, presets and validation.
+//! - [`checks`]: check results as values (carried in [`Health`]); [`score`]: the health
+//!   score, one pure formula every node applies.
 //!
 //! ## Driving a node
 //!
@@ -37,6 +39,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod checks;
 pub mod config;
 pub mod detector;
 pub mod fuzzing;
@@ -44,6 +47,7 @@ pub mod members;
 pub mod message;
 pub mod node;
 mod rng;
+pub mod score;
 pub mod seal;
 mod strategy;
 pub mod time;
@@ -56,6 +60,7 @@ mod scenarios;
 #[cfg(test)]
 mod testing;
 
+pub use checks::{CheckStatus, Checks, ServiceEntry};
 pub use config::{Config, ConfigError, DetectorKind, PhiConfig, Preset, StrategyKind};
 pub use members::{Member, Transition};
 pub use message::{Envelope, Health, Incarnation, MemberEntry, Message, Peer, Status};

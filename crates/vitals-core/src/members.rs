@@ -287,7 +287,7 @@ impl Members {
             // next heartbeat; give its first heartbeat one extra interval before doubting.
             let expected = now + self.config.interval;
             self.insert(now, expected, &entry.name, entry.addr, entry.incarnation, entry.status);
-            self.set_health(&entry.name, entry.health);
+            self.set_health(&entry.name, entry.health.clone());
             return true;
         };
         let held = (record.member.incarnation, record.member.status);
@@ -296,7 +296,7 @@ impl Members {
             self.set_status(now, &entry.name, entry.incarnation, entry.status);
         }
         if entry.incarnation >= held.0 && entry.health.is_some() {
-            self.set_health(&entry.name, entry.health);
+            self.set_health(&entry.name, entry.health.clone());
         }
         false
     }
@@ -509,7 +509,7 @@ fn entry_of(member: &Member) -> MemberEntry {
         addr: member.addr,
         incarnation: member.incarnation,
         status: member.status,
-        health: member.health,
+        health: member.health.clone(),
     }
 }
 

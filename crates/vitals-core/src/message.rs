@@ -54,8 +54,9 @@ impl Status {
     }
 }
 
-/// A compact summary of a node's resources, sampled by the host and carried in heartbeats.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// A compact summary of a node's resources, sampled by the host and carried in heartbeats,
+/// with the node's check results when it runs checks.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Health {
     /// CPU use over the last sample period, 0–100 (all cores together).
     pub cpu_percent: f32,
@@ -67,6 +68,8 @@ pub struct Health {
     pub load1: f32,
     /// Free space on the disk that holds the agent's working directory.
     pub disk_free_bytes: u64,
+    /// The node's check results and services, if it runs checks or fronts services.
+    pub checks: Option<crate::checks::Checks>,
 }
 
 /// One member as a node describes it to others (join replies, monitor views).

@@ -222,7 +222,7 @@ impl Node {
             Command::Join(seeds) => self.join(seeds),
             Command::Leave => self.leave(now),
             Command::SetHealth(health) => {
-                self.health = Some(health);
+                self.health = Some(health.clone());
                 self.members.set_health(&self.me.name, Some(health));
             }
         }
@@ -299,7 +299,7 @@ impl Node {
             round: self.round,
             config: &self.config,
             me: &mut self.me,
-            health: self.health,
+            health: self.health.clone(),
             members: &mut self.members,
             out: &mut self.out,
             rng: &mut self.rng,

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use vitals_agent::config::{ApiAuth, RawConfig, RawPhi, parse_duration};
+use vitals_agent::route::Policy;
+use vitals_agent::services::RawService;
 use vitals_core::{DetectorKind, Preset, StrategyKind};
 
 /// Heartbeats, health checks and failure detection for distributed systems.
@@ -29,6 +31,10 @@ pub(crate) enum Command {
     Sim(Box<crate::sim::SimArgs>),
     /// Recommend interval, threshold and strategy for a detection-time and false-positive target.
     Tune(crate::tune::TuneArgs),
+    /// Ask an agent which instance of a service to use now.
+    Route(RouteArgs),
+    /// A TCP proxy for one service that follows an agent's view and fails over.
+    Proxy(ProxyArgs),
 }
 
 /// `vitals agent`: flags override the config file, key by key.
@@ -89,6 +95,15 @@ pub(crate) struct AgentArgs {
     /// Which endpoints need the token: writes, or all (but /healthz and /readyz) [default: writes].
     #[arg(long, value_name = "WHICH")]
     pub(crate) api_auth: Option<ApiAuth>,
+    /// A service this agent fronts, NAME=HOST:PORT (repeatable; checks go in the config file).
+    #[arg(long = "service", value_name = "NAME=HOST:PORT")]
+    pub(crate) services: Vec<RawService>,
+    /// Serve the gRPC Health Checking Protocol (grpc.health.v1) on this address [default: off].
+    #[arg(long, value_name = "HOST:PORT")]
+    pub(crate) grpc: Option<String>,
+    /// Route to every live instance when fewer than this fraction are healthy [default: 0.5].
+    #[arg(long, value_name = "FRACTION", allow_negative_numbers = true)]
+    pub(crate) panic_threshold: Option<f64>,
     /// TOML file with the same settings (flags win).
     #[arg(long, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
@@ -119,8 +134,57 @@ impl AgentArgs {
             keyring: self.keyring.clone(),
             api_token_file: self.api_token_file.clone(),
             api_auth: self.api_auth,
+            services: (!self.services.is_empty()).then(|| self.services.clone()),
+            grpc: self.grpc.clone(),
+            panic_threshold: self.panic_threshold,
+            ..RawConfig::default()
         }
     }
+}
+
+/// `vitals route`.
+#[derive(Debug, Args)]
+pub(crate) struct RouteArgs {
+    /// The service to route to.
+    pub(crate) service: String,
+    /// weighted, least-loaded or round-robin.
+    #[arg(long, default_value = "weighted")]
+    pub(crate) policy: Policy,
+    /// The agent's HTTP API address.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:7947")]
+    pub(crate) http: String,
+    /// Print the raw JSON answer.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `vitals proxy`.
+#[derive(Debug, Args)]
+pub(crate) struct ProxyArgs {
+    /// Where clients connect.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub(crate) listen: std::net::SocketAddr,
+    /// The service to proxy.
+    #[arg(long)]
+    pub(crate) service: String,
+    /// The agent whose view to follow (its HTTP API).
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:7947")]
+    pub(crate) http: std::net::SocketAddr,
+    /// weighted, least-loaded or round-robin.
+    #[arg(long, default_value = "weighted")]
+    pub(crate) policy: Policy,
+    /// Route to every live instance when fewer than this fraction are healthy.
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.5)]
+    pub(crate) panic_threshold: f64,
+    /// How often to re-read the agent's view of the service.
+    #[arg(long, value_name = "DUR", default_value = "100ms", value_parser = parse_duration)]
+    pub(crate) refresh: Duration,
+    /// Time a connect to a target may take before the next one is tried.
+    #[arg(long, value_name = "DUR", default_value = "1s", value_parser = parse_duration)]
+    pub(crate) connect_timeout: Duration,
+    /// Serve Prometheus metrics (connections per target) on this address.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub(crate) metrics: Option<std::net::SocketAddr>,
 }
 
 /// `vitals members`.

@@ -61,7 +61,7 @@ pub(crate) fn table(rows: &[MemberRow]) -> String {
     for row in rows {
         let heard = row.last_heard_ms.map_or("-".to_string(), |ms| format!("{ms}ms ago"));
         let rtt = row.rtt_ms.map_or("-".to_string(), |ms| format!("{ms:.2}ms"));
-        let (cpu, mem, load) = row.health.map_or(("-".into(), "-".into(), "-".into()), |h| {
+        let (cpu, mem, load) = row.health.as_ref().map_or(("-".into(), "-".into(), "-".into()), |h| {
             (
                 format!("{:.0}%", h.cpu_percent),
                 gib(h.mem_available_bytes),

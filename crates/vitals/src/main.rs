@@ -5,6 +5,8 @@ mod cli;
 mod client;
 mod demo;
 mod plot;
+mod proxy;
+mod route;
 mod sim;
 mod tune;
 
@@ -16,7 +18,7 @@ use vitals_agent::RawConfig;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let default_level = if matches!(cli.command, Command::Agent(_)) {
+    let default_level = if matches!(cli.command, Command::Agent(_) | Command::Proxy(_)) {
         "info"
     } else {
         "warn"
@@ -38,6 +40,8 @@ fn main() -> ExitCode {
         }
         Command::Sim(args) => sim::run(&args),
         Command::Tune(args) => tune::run(&args),
+        Command::Route(args) => route::run(&args),
+        Command::Proxy(args) => proxy::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -63,7 +67,7 @@ fn agent(args: &AgentArgs) -> anyhow::Result<()> {
 }
 
 /// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
     let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");

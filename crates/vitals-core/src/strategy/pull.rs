@@ -60,7 +60,7 @@ impl Pull {
                     src,
                     Message::PollReply {
                         seq,
-                        health: ctx.health,
+                        health: ctx.health.clone(),
                     },
                 );
                 if !self.monitoring {

@@ -35,7 +35,7 @@ impl Push {
         for (name, addr) in ctx.round_targets() {
             let message = Message::Heartbeat {
                 seq: self.seq,
-                health: ctx.health,
+                health: ctx.health.clone(),
                 ack: self.ack,
             };
             ctx.send(addr, message);

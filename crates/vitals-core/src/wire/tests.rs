@@ -1,6 +1,7 @@
 use proptest::prelude::*;
 
 use super::*;
+use crate::checks::{CheckStatus, Checks, MAX_SERVICE_NAME_LEN, MAX_SERVICES, ServiceEntry};
 use crate::message::{Health, MemberEntry, Message, Peer, Status};
 use crate::seal::Keyring;
 
@@ -12,17 +13,52 @@ fn peer() -> impl Strategy<Value = Peer> {
     })
 }
 
+fn check_status() -> impl Strategy<Value = CheckStatus> {
+    prop_oneof![
+        Just(CheckStatus::Passing),
+        Just(CheckStatus::Warning),
+        Just(CheckStatus::Critical)
+    ]
+}
+
+fn checks() -> impl Strategy<Value = Option<Checks>> {
+    let service = (
+        "[a-z]{1,12}",
+        any::<[u8; 4]>(),
+        any::<u16>(),
+        any::<u16>(),
+        check_status(),
+    )
+        .prop_map(|(name, ip, port, weight, status)| ServiceEntry {
+            name,
+            addr: (ip, port).into(),
+            weight,
+            status,
+        });
+    proptest::option::of(
+        (check_status(), proptest::collection::vec(service, 0..MAX_SERVICES))
+            .prop_map(|(status, services)| Checks { status, services }),
+    )
+}
+
 fn health() -> impl Strategy<Value = Option<Health>> {
     proptest::option::of(
-        (0f32..100.0, any::<u64>(), any::<u64>(), 0f32..64.0, any::<u64>()).prop_map(
-            |(cpu, avail, total, load, disk)| Health {
+        (
+            0f32..100.0,
+            any::<u64>(),
+            any::<u64>(),
+            0f32..64.0,
+            any::<u64>(),
+            checks(),
+        )
+            .prop_map(|(cpu, avail, total, load, disk, checks)| Health {
                 cpu_percent: cpu,
                 mem_available_bytes: avail,
                 mem_total_bytes: total,
                 load1: load,
                 disk_free_bytes: disk,
-            },
-        ),
+                checks,
+            }),
     )
 }
 
@@ -246,6 +282,7 @@ fn long_member_lists_are_split_into_datagrams_that_fit() {
                 mem_total_bytes: u64::MAX,
                 load1: 1.0,
                 disk_free_bytes: u64::MAX,
+                checks: None,
             }),
         })
         .collect();
@@ -287,4 +324,78 @@ fn a_join_request_is_at_least_as_large_as_a_full_reply_page() {
     )
     .unwrap();
     assert!(request.len() >= HEADER_LEN + LIST_BUDGET, "{} bytes", request.len());
+}
+
+/// The largest member entry an honest node can produce: longest name, IPv6 address,
+/// largest numbers, and [`MAX_SERVICES`] services with the longest names.
+fn largest_entry() -> MemberEntry {
+    let service = |i: usize| ServiceEntry {
+        name: format!("{i}").repeat(MAX_SERVICE_NAME_LEN),
+        addr: "[ffff::ffff]:65535".parse().unwrap(),
+        weight: u16::MAX,
+        status: CheckStatus::Critical,
+    };
+    MemberEntry {
+        name: "n".repeat(MAX_NAME_LEN),
+        addr: "[ffff::ffff]:65535".parse().unwrap(),
+        incarnation: u64::MAX,
+        status: Status::Left,
+        health: Some(Health {
+            cpu_percent: 100.0,
+            mem_available_bytes: u64::MAX,
+            mem_total_bytes: u64::MAX,
+            load1: 1e9,
+            disk_free_bytes: u64::MAX,
+            checks: Some(Checks {
+                status: CheckStatus::Critical,
+                services: (0..MAX_SERVICES).map(service).collect(),
+            }),
+        }),
+    }
+}
+
+#[test]
+fn the_largest_member_entry_with_services_fits_the_list_budget() {
+    let entry = largest_entry();
+    let len = body_len(&entry);
+    assert!(len + ENVELOPE_ALLOWANCE <= LIST_BUDGET, "{len} bytes");
+    let heartbeat = Envelope {
+        from: Peer {
+            name: entry.name.clone(),
+            addr: entry.addr,
+            incarnation: u64::MAX,
+        },
+        message: Message::Heartbeat {
+            seq: u64::MAX,
+            health: entry.health.clone(),
+            ack: true,
+        },
+    };
+    assert!(body_len(&heartbeat) <= LIST_BUDGET, "{} bytes", body_len(&heartbeat));
+    let mut buf = Vec::new();
+    encode(&heartbeat, &mut buf).unwrap();
+    assert_eq!(decode(&buf).unwrap(), heartbeat);
+}
+
+#[test]
+fn a_service_list_longer_than_the_limit_is_refused_on_decode() {
+    let mut entry = largest_entry();
+    let checks = entry.health.as_mut().unwrap().checks.as_mut().unwrap();
+    checks.services.push(checks.services[0].clone());
+    checks.services.iter_mut().for_each(|s| s.name = "s".into());
+    let envelope = Envelope {
+        from: Peer {
+            name: "a".into(),
+            addr: "127.0.0.1:1".parse().unwrap(),
+            incarnation: 0,
+        },
+        message: Message::Heartbeat {
+            seq: 1,
+            health: entry.health,
+            ack: false,
+        },
+    };
+    let mut buf = Vec::new();
+    encode(&envelope, &mut buf).unwrap();
+    assert!(matches!(decode(&buf), Err(DecodeError::Body(_))));
 }

@@ -6,7 +6,10 @@
 #![allow(unreachable_pub)]
 
 mod agents;
+mod backends;
 mod cli;
+mod failover;
+mod health;
 mod http;
 mod security;
 mod sim;

@@ -1,0 +1,274 @@
+//! `vitals proxy`: a TCP (L4) failover proxy for one service. It follows an agent's view
+//! of the service (`GET /v1/services/NAME`, every `refresh`), sends each new connection
+//! to a target chosen by [`crate::route::pick`], retries the connect on another instance
+//! when one refuses (and ejects the refuser for [`EJECT`]), and exports connection counts
+//! per target on `/metrics`.
+//!
+//! **Invariant:** an instance the agent marks down (suspect, dead, left, critical) gets
+//! no new connection after the next refresh. It never decides health itself beyond the
+//! short ejection of an instance that just refused a connection.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, watch};
+use tokio::time::Instant;
+
+use crate::route::{self, Instance, Policy};
+
+/// How long an instance that refused a connection gets no new one.
+pub const EJECT: Duration = Duration::from_secs(2);
+/// Most instances one connection tries.
+pub const MAX_ATTEMPTS: usize = 3;
+
+/// The proxy's settings.
+#[derive(Clone, Debug)]
+pub struct ProxySettings {
+    /// Where clients connect.
+    pub listen: SocketAddr,
+    /// The service proxied.
+    pub service: String,
+    /// The agent's HTTP API.
+    pub agent: SocketAddr,
+    /// How to choose a target.
+    pub policy: Policy,
+    /// Panic threshold (as the agent's).
+    pub panic_threshold: f64,
+    /// How often to re-read the agent's view.
+    pub refresh: Duration,
+    /// Time a connect to a target may take.
+    pub connect_timeout: Duration,
+    /// Where to serve `/metrics`, if anywhere.
+    pub metrics: Option<SocketAddr>,
+}
+
+/// A label naming a target.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TargetLabel {
+    /// The member name.
+    pub target: String,
+}
+
+/// The proxy's metrics.
+#[derive(Debug, Default)]
+pub struct ProxyMetrics {
+    /// Connections forwarded, by target.
+    pub connections: Family<TargetLabel, Counter>,
+    /// Connections open now, by target.
+    pub active: Family<TargetLabel, Gauge>,
+    /// Connects that failed, by target.
+    pub connect_failures: Family<TargetLabel, Counter>,
+    /// Client connections closed because no target could be reached.
+    pub unrouted: Counter,
+}
+
+impl ProxyMetrics {
+    fn registry(&self) -> Registry {
+        let mut r = Registry::with_prefix("vitals_proxy");
+        r.register(
+            "connections",
+            "Connections forwarded, by target",
+            self.connections.clone(),
+        );
+        r.register("active_connections", "Connections open, by target", self.active.clone());
+        r.register(
+            "connect_failures",
+            "Connects to a target that failed",
+            self.connect_failures.clone(),
+        );
+        r.register(
+            "unrouted",
+            "Client connections no target could take",
+            self.unrouted.clone(),
+        );
+        r
+    }
+}
+
+/// Why the proxy could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    /// A listener could not be bound.
+    #[error("cannot listen on {addr}: {source}; choose another --{flag}")]
+    Bind {
+        /// The flag naming the address.
+        flag: &'static str,
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+struct Proxy {
+    settings: ProxySettings,
+    view: watch::Receiver<Vec<Instance>>,
+    ejected: Mutex<BTreeMap<SocketAddr, Instant>>,
+    metrics: ProxyMetrics,
+    turn: std::sync::atomic::AtomicU64,
+}
+
+/// Runs the proxy until `shutdown` completes.
+pub async fn run(settings: ProxySettings, shutdown: impl std::future::Future<Output = ()>) -> Result<(), ProxyError> {
+    let bind = |flag, addr| async move {
+        TcpListener::bind(addr)
+            .await
+            .map_err(|source| ProxyError::Bind { flag, addr, source })
+    };
+    let listener = bind("listen", settings.listen).await?;
+    let metrics_listener = match settings.metrics {
+        Some(addr) => Some(bind("metrics", addr).await?),
+        None => None,
+    };
+    let (view_tx, view) = watch::channel(Vec::new());
+    let follow = tokio::spawn(follow(settings.clone(), view_tx));
+    let proxy = Arc::new(Proxy {
+        settings,
+        view,
+        ejected: Mutex::default(),
+        metrics: ProxyMetrics::default(),
+        turn: Default::default(),
+    });
+    let stop = Arc::new(Notify::new());
+    let served = metrics_listener.map(|l| {
+        let router = Router::new()
+            .route("/metrics", get(crate::http::metrics))
+            .with_state(crate::http::MetricsState(Arc::new(proxy.metrics.registry())));
+        tokio::spawn(crate::http::serve(l, router, Arc::clone(&stop)))
+    });
+    tracing::info!(listen = %proxy.settings.listen, service = %proxy.settings.service, agent = %proxy.settings.agent, "proxy started");
+    tokio::select! {
+        () = accept(Arc::clone(&proxy), listener) => {}
+        () = shutdown => {}
+    }
+    follow.abort();
+    stop.notify_one();
+    if let Some(task) = served {
+        task.abort();
+    }
+    Ok(())
+}
+
+/// Re-reads the agent's view of the service every `refresh`; keeps the last view while
+/// the agent does not answer.
+async fn follow(settings: ProxySettings, view: watch::Sender<Vec<Instance>>) {
+    let path = format!("/v1/services/{}", settings.service);
+    let mut ticker = tokio::time::interval(settings.refresh);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let answer = tokio::time::timeout(
+            settings.refresh.max(Duration::from_millis(500)),
+            crate::probe::http_get(settings.agent, &path),
+        )
+        .await;
+        match answer {
+            Ok(Ok((200, body))) => match serde_json::from_slice::<Vec<Instance>>(&body) {
+                Ok(instances) => {
+                    view.send_if_modified(|v| std::mem::replace(v, instances.clone()) != instances);
+                }
+                Err(error) => tracing::warn!(%error, "unexpected answer from the agent"),
+            },
+            Ok(Ok((404, _))) => {
+                view.send_replace(Vec::new());
+            }
+            Ok(Ok((status, _))) => tracing::warn!(status, "the agent refused the service view"),
+            Ok(Err(error)) => tracing::warn!(%error, "cannot reach the agent; keeping the last view"),
+            Err(_) => tracing::warn!("the agent did not answer in time; keeping the last view"),
+        }
+    }
+}
+
+async fn accept(proxy: Arc<Proxy>, listener: TcpListener) {
+    loop {
+        let Ok((client, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = client.set_nodelay(true);
+        tokio::spawn(Arc::clone(&proxy).forward(client));
+    }
+}
+
+impl Proxy {
+    fn is_ejected(&self, addr: SocketAddr, now: Instant) -> bool {
+        let ejected = self.ejected.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        ejected.get(&addr).is_some_and(|until| *until > now)
+    }
+
+    fn eject(&self, addr: SocketAddr) {
+        let mut ejected = self.ejected.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = Instant::now();
+        ejected.retain(|_, until| *until > now);
+        ejected.insert(addr, now + EJECT);
+    }
+
+    /// The next target for a connection that already tried `tried`.
+    fn choose(&self, tried: &[SocketAddr]) -> Option<Instance> {
+        let now = Instant::now();
+        let fresh: Vec<Instance> = self
+            .view
+            .borrow()
+            .iter()
+            .filter(|i| !tried.contains(&i.addr))
+            .cloned()
+            .collect();
+        let not_ejected: Vec<Instance> = fresh
+            .iter()
+            .filter(|i| !self.is_ejected(i.addr, now))
+            .cloned()
+            .collect();
+        let pool = if not_ejected.iter().any(Instance::is_healthy) {
+            not_ejected
+        } else {
+            fresh
+        };
+        let turn = self.turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let random = getrandom::u64().unwrap_or(0) as f64 / (u64::MAX as f64 + 1.0);
+        let s = &self.settings;
+        route::pick(&s.service, &pool, s.policy, s.panic_threshold, turn, random)
+            .ok()
+            .map(|r| r.target)
+    }
+
+    async fn connect(&self) -> Option<(TcpStream, Instance)> {
+        let mut tried = Vec::new();
+        while tried.len() < MAX_ATTEMPTS {
+            let target = self.choose(&tried)?;
+            let label = TargetLabel {
+                target: target.name.clone(),
+            };
+            match tokio::time::timeout(self.settings.connect_timeout, TcpStream::connect(target.addr)).await {
+                Ok(Ok(stream)) => return Some((stream, target)),
+                Ok(Err(error)) => tracing::debug!(target = %target.addr, %error, "connect failed; trying another"),
+                Err(_) => tracing::debug!(target = %target.addr, "connect timed out; trying another"),
+            }
+            self.metrics.connect_failures.get_or_create(&label).inc();
+            self.eject(target.addr);
+            tried.push(target.addr);
+        }
+        None
+    }
+
+    async fn forward(self: Arc<Self>, mut client: TcpStream) {
+        let Some((mut upstream, target)) = self.connect().await else {
+            self.metrics.unrouted.inc();
+            return;
+        };
+        let _ = upstream.set_nodelay(true);
+        let label = TargetLabel { target: target.name };
+        self.metrics.connections.get_or_create(&label).inc();
+        self.metrics.active.get_or_create(&label).inc();
+        let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+        self.metrics.active.get_or_create(&label).dec();
+    }
+}

@@ -1,0 +1,30 @@
+//! `vitals proxy`: flags to [`vitals_agent::proxy::ProxySettings`], then runs the proxy
+//! until SIGINT or SIGTERM. The proxy's logic lives in `vitals_agent::proxy`.
+
+use vitals_agent::proxy::{self, ProxySettings};
+
+use crate::cli::ProxyArgs;
+
+pub(crate) fn run(args: &ProxyArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        (0.0..=1.0).contains(&args.panic_threshold),
+        "invalid `--panic-threshold`: {} is not a fraction; use 0 to 1",
+        args.panic_threshold
+    );
+    let settings = ProxySettings {
+        listen: args.listen,
+        service: args.service.clone(),
+        agent: args.http,
+        policy: args.policy,
+        panic_threshold: args.panic_threshold,
+        refresh: args.refresh,
+        connect_timeout: args.connect_timeout,
+        metrics: args.metrics,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(proxy::run(settings, crate::shutdown_signal()))?;
+    Ok(())
+}
