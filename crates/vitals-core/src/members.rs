@@ -247,6 +247,30 @@ impl Members {
         false
     }
 
+    /// The elected leader's word about another member (leader strategy): a higher
+    /// incarnation wins as in [`Members::apply`]; at the same incarnation the leader's status
+    /// replaces the one held in either direction (so a verdict this node reached alone is
+    /// withdrawn when the leader disagrees), except that `Left` (the member's own word) stays,
+    /// and members this node judges itself (the leader) keep its own verdict. Returns
+    /// whether the member was new.
+    pub fn adopt(&mut self, now: Instant, entry: &MemberEntry) -> bool {
+        let Some(record) = self.records.get(&entry.name) else {
+            return self.apply(now, entry);
+        };
+        let held = (record.member.incarnation, record.member.status);
+        let same = entry.incarnation == held.0 && entry.status != held.1;
+        if same && held.1 != Status::Left && record.detector.is_none() && self.plausible(&entry.name, entry.incarnation)
+        {
+            if let Some(record) = self.records.get_mut(&entry.name) {
+                record.member.addr = entry.addr;
+            }
+            self.set_status(now, &entry.name, entry.incarnation, entry.status);
+            self.set_health(&entry.name, entry.health);
+            return false;
+        }
+        self.apply(now, entry)
+    }
+
     /// `from` announced that it is leaving.
     pub fn leave(&mut self, now: Instant, from: &Peer) {
         let Some(record) = self.records.get(&from.name) else {
@@ -321,6 +345,30 @@ impl Members {
         record.member.rtt = Some(rtt);
         record.probe = None;
         Some(rtt)
+    }
+
+    /// Change which members this node judges (leader: the elected leader judges everyone,
+    /// the others only the leader). Members no longer judged lose their detector and keep
+    /// their status; newly judged members that are up get one that expects their first
+    /// heartbeat within one interval of `now`, so a new judge starts from the view it holds
+    /// and declares nobody dead before they could re-report.
+    pub fn set_judged(&mut self, now: Instant, judged: Judged) {
+        let grace = now + self.config.interval;
+        let mut deadlines = Vec::new();
+        for record in self.records.values_mut() {
+            let name = &record.member.name;
+            if *name == self.me || !judged.includes(name) {
+                record.detector = None;
+            } else if record.detector.is_none() && record.member.status.is_up() {
+                let detector = Detector::new(&self.config, grace);
+                deadlines.push(detector.next_change(grace));
+                record.detector = Some(detector);
+            }
+        }
+        self.judged = judged;
+        for at in deadlines {
+            self.pull_deadline(at);
+        }
     }
 
     /// Apply every detector's verdict at `now`.

@@ -11,11 +11,11 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 
-use crate::config::{Config, StrategyKind};
-use crate::members::{Judged, Members, Observed, Transition};
+use crate::config::Config;
+use crate::members::{Members, Observed, Transition};
 use crate::message::{Envelope, Health, Incarnation, MemberEntry, Message, Peer, Status};
 use crate::rng::Rng;
-use crate::strategy::{Ctx, Pull, Strategy};
+use crate::strategy::{Ctx, Leadership, Strategy};
 use crate::time::Instant;
 use crate::wire;
 
@@ -52,6 +52,14 @@ pub enum Event {
     Isolated,
     /// Acknowledgements arrive again after [`Event::Isolated`].
     Reconnected,
+    /// Leader strategy: the leader this node knows, or its term, changed (`None`: no
+    /// leader is known in `term`, an election is under way).
+    Leader {
+        /// The leader of `term`, as this node knows it.
+        leader: Option<String>,
+        /// The node's current term.
+        term: u64,
+    },
 }
 
 /// What an operator (or the host) asks of a node.
@@ -129,17 +137,15 @@ impl Node {
     /// `config` must have passed [`Config::validate`]. All randomness derives from `seed`.
     pub fn new(me: Peer, config: Config, seed: u64, now: Instant) -> Node {
         debug_assert_eq!(config.validate(), Ok(()));
-        let judged = match config.strategy {
-            StrategyKind::Push => Judged::All,
-            StrategyKind::Pull => Pull::judged(&config, &me),
-        };
+        let judged = Strategy::judged(&config, &me);
         let mut members = Members::new(&me, &config, judged, now);
         while members.pop_transition().is_some() {} // the node's own arrival is not news
         let mut rng = Rng::seeded(seed);
         // A random phase, so that nodes started together do not send in lockstep.
         let phase = rng.below(config.interval.as_micros().max(1) as u64);
+        let strategy = Strategy::new(&config, &me, now, &mut rng);
         Node {
-            strategy: Strategy::new(&config, &me, now),
+            strategy,
             next_round: now + std::time::Duration::from_micros(phase),
             config,
             me,
@@ -180,7 +186,8 @@ impl Node {
             Message::Leave => self.members.leave(now, &from),
             other if observed == Observed::Current => {
                 let view = self.with_ctx(now, |s, ctx| s.on_message(ctx, src, &from, other));
-                self.learn(now, view);
+                let authoritative = self.strategy.views_are_authoritative();
+                self.learn_with(now, view, authoritative);
             }
             _ => {}
         }
@@ -278,6 +285,18 @@ impl Node {
         self.strategy.isolated()
     }
 
+    /// Leader strategy: the leader and term this node knows, the voters, its role and, when
+    /// it leads, its lease; `None` for the other strategies.
+    pub fn leadership(&self, now: Instant) -> Option<Leadership> {
+        self.strategy.leadership(now, &self.members)
+    }
+
+    /// Leader strategy: whether this node leads and holds its lease at `now`, so that it
+    /// acts (publishes its view). At most one node does at any instant.
+    pub fn is_acting_leader(&self, now: Instant) -> bool {
+        self.strategy.acting_leader(now, &self.members)
+    }
+
     /// The next random number of the node's generator (for the host's jitter needs, so
     /// that one seed governs everything).
     pub fn random(&mut self) -> u64 {
@@ -293,6 +312,7 @@ impl Node {
             health: self.health,
             members: &mut self.members,
             out: &mut self.out,
+            rng: &mut self.rng,
         };
         f(&mut self.strategy, &mut ctx)
     }
@@ -369,6 +389,12 @@ impl Node {
     /// Take in second-hand news: refute news of our own death first (so that
     /// introductions carry the new incarnation), then learn the others.
     fn learn(&mut self, now: Instant, entries: Vec<MemberEntry>) {
+        self.learn_with(now, entries, false);
+    }
+
+    /// [`Node::learn`]; with `authoritative` (the elected leader's view), the entries about
+    /// others replace what is held at the same incarnation, in either direction.
+    fn learn_with(&mut self, now: Instant, entries: Vec<MemberEntry>, authoritative: bool) {
         if entries.is_empty() {
             return;
         }
@@ -389,7 +415,12 @@ impl Node {
             }
         }
         for entry in &others {
-            if self.members.apply(now, entry) && entry.status == Status::Alive {
+            let new = if authoritative {
+                self.members.adopt(now, entry)
+            } else {
+                self.members.apply(now, entry)
+            };
+            if new && entry.status == Status::Alive {
                 introduce.push(entry.name.clone());
             }
         }

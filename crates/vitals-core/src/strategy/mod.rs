@@ -5,6 +5,8 @@
 //! evidence to [`Members`], and queue messages. They never encode bytes and never change
 //! a status themselves.
 
+pub(crate) mod election;
+mod leader;
 mod pull;
 mod push;
 
@@ -14,8 +16,11 @@ use crate::config::{Config, StrategyKind};
 use crate::members::Members;
 use crate::message::{Health, MemberEntry, Message, Peer, Status};
 use crate::node::{Event, Outbox};
+use crate::rng::Rng;
 use crate::time::Instant;
 
+pub use election::{Leadership, Role};
+pub(crate) use leader::Leader;
 pub(crate) use pull::Pull;
 pub(crate) use push::Push;
 
@@ -35,6 +40,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) health: Option<Health>,
     pub(crate) members: &'a mut Members,
     pub(crate) out: &'a mut Outbox,
+    /// The node's seeded generator (the only randomness a strategy may use).
+    pub(crate) rng: &'a mut Rng,
 }
 
 impl Ctx<'_> {
@@ -71,13 +78,24 @@ impl Ctx<'_> {
 pub(crate) enum Strategy {
     Push(Push),
     Pull(Pull),
+    Leader(Box<Leader>),
 }
 
 impl Strategy {
-    pub(crate) fn new(config: &Config, me: &Peer, now: Instant) -> Strategy {
+    pub(crate) fn new(config: &Config, me: &Peer, now: Instant, rng: &mut Rng) -> Strategy {
         match config.strategy {
             StrategyKind::Push => Strategy::Push(Push::new(config, now)),
             StrategyKind::Pull => Strategy::Pull(Pull::new(config, me)),
+            StrategyKind::Leader => Strategy::Leader(Box::new(Leader::new(config, me, now, rng))),
+        }
+    }
+
+    /// The members a node of this strategy judges with its own detectors at start.
+    pub(crate) fn judged(config: &Config, me: &Peer) -> crate::members::Judged {
+        match config.strategy {
+            StrategyKind::Push => crate::members::Judged::All,
+            StrategyKind::Pull => Pull::judged(config, me),
+            StrategyKind::Leader => Leader::judged(),
         }
     }
 
@@ -86,6 +104,7 @@ impl Strategy {
         match self {
             Strategy::Push(s) => s.on_round(ctx),
             Strategy::Pull(s) => s.on_round(ctx),
+            Strategy::Leader(s) => s.on_round(ctx),
         }
     }
 
@@ -101,6 +120,7 @@ impl Strategy {
         match self {
             Strategy::Push(s) => s.on_message(ctx, src, from, message),
             Strategy::Pull(s) => s.on_message(ctx, src, from, message),
+            Strategy::Leader(s) => s.on_message(ctx, src, from, message),
         }
     }
 
@@ -110,6 +130,7 @@ impl Strategy {
         match self {
             Strategy::Push(_) => {} // the next round's heartbeats introduce us
             Strategy::Pull(s) => s.introduce(ctx, names),
+            Strategy::Leader(_) => {} // the leader's next heartbeat round reaches them
         }
     }
 
@@ -118,6 +139,7 @@ impl Strategy {
         match self {
             Strategy::Push(s) => s.after_judge(ctx),
             Strategy::Pull(_) => {}
+            Strategy::Leader(s) => s.after_judge(ctx),
         }
     }
 
@@ -126,6 +148,7 @@ impl Strategy {
         match self {
             Strategy::Push(s) => s.next_deadline(config),
             Strategy::Pull(_) => None,
+            Strategy::Leader(s) => s.next_deadline(),
         }
     }
 
@@ -133,7 +156,29 @@ impl Strategy {
     pub(crate) fn isolated(&self) -> bool {
         match self {
             Strategy::Push(s) => s.isolated(),
-            Strategy::Pull(_) => false,
+            Strategy::Pull(_) | Strategy::Leader(_) => false,
+        }
+    }
+
+    /// Whether the views this strategy returns are authoritative: they replace what the
+    /// node holds at the same incarnation (leader: the elected leader's view).
+    pub(crate) fn views_are_authoritative(&self) -> bool {
+        matches!(self, Strategy::Leader(_))
+    }
+
+    /// Leader only: what this node knows of leadership.
+    pub(crate) fn leadership(&self, now: Instant, members: &Members) -> Option<Leadership> {
+        match self {
+            Strategy::Push(_) | Strategy::Pull(_) => None,
+            Strategy::Leader(s) => Some(s.leadership(now, members)),
+        }
+    }
+
+    /// Leader only: whether this node leads and holds its lease (publishes its view).
+    pub(crate) fn acting_leader(&self, now: Instant, members: &Members) -> bool {
+        match self {
+            Strategy::Push(_) | Strategy::Pull(_) => false,
+            Strategy::Leader(s) => s.acting(now, members),
         }
     }
 }
