@@ -85,11 +85,13 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send) 
     let (controls_tx, controls_rx) = mpsc::channel(16);
     let leave = Arc::new(Notify::new());
     let stop_http = Arc::new(Notify::new());
+    let epoch = tokio::time::Instant::now();
     let state = http::ApiState {
         snapshot: snapshot_rx,
         registry: Arc::new(metrics.registry()),
         token: settings.api_token.clone(),
         leave: Arc::clone(&leave),
+        epoch,
     };
     let tasks = [
         tokio::spawn(sample_health(
@@ -106,7 +108,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send) 
     let driver = Driver {
         node,
         socket: Arc::new(socket),
-        epoch: tokio::time::Instant::now(),
+        epoch,
         metrics,
         snapshot: snapshot_tx,
         context,

@@ -202,9 +202,15 @@ impl Config {
     /// allows, `election_timeout × (1 − drift) / (1 + drift)`.
     pub fn with_election_defaults(mut self) -> Config {
         self.election_timeout = self.dead_after();
-        let drift = self.clock_drift.clamp(0.0, 0.49);
-        self.lease = self.election_timeout.mul_f64((1.0 - drift) / (1.0 + drift) * 0.9);
+        self.lease = Config::default_lease(self.election_timeout, self.clock_drift);
         self
+    }
+
+    /// The default lease for an election timeout and a drift bound: 90 % of
+    /// `election_timeout × (1 − drift) / (1 + drift)`, the longest the drift bound allows.
+    pub fn default_lease(election_timeout: Duration, clock_drift: f64) -> Duration {
+        let drift = clock_drift.clamp(0.0, 0.49);
+        election_timeout.mul_f64((1.0 - drift) / (1.0 + drift) * 0.9)
     }
 
     /// Silence after the last heartbeat at which the missed-heartbeat detector declares

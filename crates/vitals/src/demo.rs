@@ -85,10 +85,10 @@ impl Demo {
         ];
         extra_args.extend([
             "--strategy".into(),
-            if args.strategy == StrategyKind::Pull {
-                "pull"
-            } else {
-                "push"
+            match args.strategy {
+                StrategyKind::Pull => "pull",
+                StrategyKind::Leader => "leader",
+                _ => "push",
             }
             .into(),
         ]);

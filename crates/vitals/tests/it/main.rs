@@ -8,5 +8,6 @@
 mod agents;
 mod cli;
 mod http;
+mod leader;
 mod security;
 mod support;

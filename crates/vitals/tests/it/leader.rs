@@ -1,0 +1,170 @@
+//! Five real agents with `--strategy leader --preset lan-fast` on 127.30.x.y: SIGKILL the
+//! leader and the others elect a new one within the bound, all agree on it, and it
+//! detects the next crash and shows it dead everywhere; SIGSTOP the leader past the
+//! election timeout, SIGCONT it, and it steps down and follows the new leader, with never
+//! two agents acting as leader at once. Figures are printed as `[measure]` lines.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use serde_json::Value;
+
+use crate::support::{Cluster, DETECTION_BOUND, SLACK, VITALS, get, get_json, wait_until};
+
+const N: usize = 5;
+/// lan-fast: Raft's election timeout T is timeout + (threshold - 1) x interval = 600 ms.
+const ELECTION_TIMEOUT: Duration = Duration::from_millis(600);
+/// The documented failover bound: the first timer fires at most 2T after the last
+/// heartbeat; one split vote (rare) adds at most 2T more; then a few round trips.
+const FAILOVER_BOUND: Duration = Duration::from_millis(4 * 600);
+
+fn index_of(name: &str) -> usize {
+    name.trim_start_matches("node-").parse().expect("a node-N name")
+}
+
+fn leader_answer(cluster: &Cluster, i: usize) -> Option<Value> {
+    get_json(&cluster.http(i), "/v1/leader")
+}
+
+/// The leader all of `nodes` name, when they agree and it says it leads.
+fn agreed_leader(cluster: &Cluster, nodes: &[usize]) -> Option<usize> {
+    let mut named = None;
+    for &i in nodes {
+        let answer = leader_answer(cluster, i)?;
+        let leader = answer["leader"].as_str()?.to_string();
+        if named.get_or_insert_with(|| leader.clone()) != &leader {
+            return None;
+        }
+    }
+    let leader = index_of(&named?);
+    let own = leader_answer(cluster, leader)?;
+    (own["role"] == "leader").then_some(leader)
+}
+
+/// How many of `nodes` say they act as leader (hold their lease) right now.
+fn acting(cluster: &Cluster, nodes: &[usize]) -> Vec<usize> {
+    nodes
+        .iter()
+        .copied()
+        .filter(|&i| leader_answer(cluster, i).is_some_and(|a| a["acting"] == true))
+        .collect()
+}
+
+fn start(subnet: &str) -> (Cluster, usize) {
+    let cluster = Cluster::start(subnet, N, &["--preset", "lan-fast", "--strategy", "leader"]);
+    let all: Vec<usize> = (1..=N).collect();
+    let mut leader = None;
+    let formed = wait_until(Duration::from_secs(20), || {
+        leader = agreed_leader(&cluster, &all).filter(|_| cluster.everyone_alive(N));
+        leader.is_some()
+    });
+    assert!(
+        formed.is_some(),
+        "the agents never agreed on a leader; logs in {}",
+        cluster.log_dir().display()
+    );
+    (cluster, leader.unwrap())
+}
+
+fn others(but: &[usize]) -> Vec<usize> {
+    (1..=N).filter(|i| !but.contains(i)).collect()
+}
+
+#[test]
+fn killing_the_leader_elects_a_new_one_that_all_agree_on_and_that_detects_the_next_crash() {
+    let (mut cluster, old) = start("127.30.1");
+    cluster.kill(old);
+    let survivors = others(&[old]);
+    let mut new = None;
+    let took = wait_until(Duration::from_secs(10), || {
+        new = agreed_leader(&cluster, &survivors).filter(|l| *l != old);
+        new.is_some()
+    })
+    .unwrap_or_else(|| panic!("no new leader; logs in {}", cluster.log_dir().display()));
+    let new = new.unwrap();
+    eprintln!(
+        "[measure] leader (real processes, lan-fast): SIGKILL of leader node-{old} to node-{new} agreed by all 4 survivors in {} ms",
+        took.as_millis()
+    );
+    assert!(took <= FAILOVER_BOUND + SLACK, "failover took {took:?}");
+    let dead = wait_until(Duration::from_secs(5), || cluster.all_see(&survivors, old, "dead"));
+    assert!(dead.is_some(), "the old leader is not shown dead everywhere");
+    for &member in &survivors {
+        assert!(
+            cluster.all_see(&survivors, member, "alive"),
+            "the new leader started from the view: node-{member} is alive everywhere"
+        );
+    }
+
+    let victim = *survivors.iter().find(|&&i| i != new).unwrap();
+    cluster.kill(victim);
+    let rest = others(&[old, victim]);
+    let took = wait_until(Duration::from_secs(10), || cluster.all_see(&rest, victim, "dead"))
+        .unwrap_or_else(|| panic!("node-{victim}'s crash was never shown dead everywhere"));
+    eprintln!(
+        "[measure] leader (real processes, lan-fast): SIGKILL of member node-{victim} shown dead by all {} survivors in {} ms",
+        rest.len(),
+        took.as_millis()
+    );
+    assert!(took <= DETECTION_BOUND + Duration::from_millis(200) + SLACK, "{took:?}");
+
+    let output = Command::new(VITALS)
+        .args(["leader", "--http", &cluster.http(rest[0])])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains(&format!("leader: node-{new}")), "{text}");
+    let metrics = get(&cluster.http(new), "/metrics").unwrap().1;
+    assert!(metrics.contains("vitals_is_leader 1"), "{metrics}");
+}
+
+#[test]
+fn a_stopped_leader_steps_down_on_resume_and_never_acts_alongside_the_new_one() {
+    let (mut cluster, old) = start("127.30.2");
+    let old_term = leader_answer(&cluster, old).unwrap()["term"].as_u64().unwrap();
+    cluster.signal(old, Signal::SIGSTOP);
+    let stopped_at = Instant::now();
+    let rest = others(&[old]);
+    let mut new = None;
+    let took = wait_until(Duration::from_secs(10), || {
+        assert!(acting(&cluster, &rest).len() <= 1, "two leaders acting");
+        new = agreed_leader(&cluster, &rest).filter(|l| *l != old);
+        new.is_some()
+    })
+    .unwrap_or_else(|| panic!("no new leader; logs in {}", cluster.log_dir().display()));
+    let new = new.unwrap();
+    eprintln!(
+        "[measure] leader (real processes, lan-fast): SIGSTOP of leader node-{old} to node-{new} agreed by the other 4 in {} ms",
+        took.as_millis()
+    );
+    assert!(took <= FAILOVER_BOUND + SLACK, "failover took {took:?}");
+    // Stay stopped for well over the election timeout, then resume.
+    let stop_for = ELECTION_TIMEOUT * 3;
+    let elapsed = stopped_at.elapsed();
+    if elapsed < stop_for {
+        std::thread::sleep(stop_for - elapsed); // the scenario's input: a long pause
+    }
+    cluster.signal(old, Signal::SIGCONT);
+    let all: Vec<usize> = (1..=N).collect();
+    let follows = wait_until(Duration::from_secs(10), || {
+        let acting_now = acting(&cluster, &all);
+        assert!(acting_now.len() <= 1, "two leaders acting at once: {acting_now:?}");
+        assert!(!acting_now.contains(&old), "the resumed leader acts on a stale lease");
+        leader_answer(&cluster, old).is_some_and(|a| {
+            a["role"] == "follower" && a["leader"] == format!("node-{new}") && a["term"].as_u64() > Some(old_term)
+        })
+    });
+    let follows =
+        follows.unwrap_or_else(|| panic!("the resumed leader never followed; logs in {}", cluster.log_dir().display()));
+    eprintln!(
+        "[measure] leader (real processes, lan-fast): resumed node-{old} follows node-{new} {} ms after SIGCONT",
+        follows.as_millis()
+    );
+    let back = wait_until(Duration::from_secs(10), || {
+        assert!(acting(&cluster, &all).len() <= 1, "two leaders acting");
+        cluster.everyone_alive(N) && agreed_leader(&cluster, &all) == Some(new)
+    });
+    assert!(back.is_some(), "the resumed node never came back alive everywhere");
+}
