@@ -38,6 +38,9 @@ fn agreed_leader(cluster: &Cluster, nodes: &[usize]) -> Option<usize> {
         }
     }
     let leader = index_of(&named?);
+    if !nodes.contains(&leader) {
+        return None; // (and never ask a stopped agent: it would not answer before the timeout)
+    }
     let own = leader_answer(cluster, leader)?;
     (own["role"] == "leader").then_some(leader)
 }
@@ -156,8 +159,12 @@ fn a_stopped_leader_steps_down_on_resume_and_never_acts_alongside_the_new_one() 
             a["role"] == "follower" && a["leader"] == format!("node-{new}") && a["term"].as_u64() > Some(old_term)
         })
     });
-    let follows =
-        follows.unwrap_or_else(|| panic!("the resumed leader never followed; logs in {}", cluster.log_dir().display()));
+    let follows = follows.unwrap_or_else(|| {
+        panic!(
+            "the resumed leader never followed; logs in {}",
+            cluster.log_dir().display()
+        )
+    });
     eprintln!(
         "[measure] leader (real processes, lan-fast): resumed node-{old} follows node-{new} {} ms after SIGCONT",
         follows.as_millis()
