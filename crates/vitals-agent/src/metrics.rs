@@ -185,6 +185,12 @@ impl Metrics {
             "1 while no peer acknowledges this node's heartbeats",
             self.isolated.clone(),
         );
+        self.register_leadership(&mut r);
+        r
+    }
+
+    /// The leader strategy's series.
+    fn register_leadership(&self, r: &mut Registry) {
         r.register(
             "leader_changes",
             "Leader strategy: changes of the leader or term this node knows",
@@ -196,7 +202,6 @@ impl Metrics {
             "Leader strategy: 1 while this node is the leader",
             self.is_leader.clone(),
         );
-        r
     }
 
     /// The registry's text exposition.
