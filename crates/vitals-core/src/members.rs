@@ -657,6 +657,41 @@ mod tests {
     }
 
     #[test]
+    fn the_leaders_view_withdraws_a_verdict_reached_alone_but_not_a_leave() {
+        let config = Config::preset(Preset::LanFast, StrategyKind::Leader);
+        let mut m = Members::new(&peer("me", 0), &config, Judged::Only(BTreeSet::new()), at(0));
+        m.apply(at(0), &entry("a", 2, Status::Dead));
+        m.apply(at(0), &entry("b", 0, Status::Left));
+        assert!(!m.adopt(at(1), &entry("a", 2, Status::Alive)));
+        assert_eq!(m.get("a").unwrap().status, Status::Alive);
+        m.adopt(at(2), &entry("a", 1, Status::Dead));
+        assert_eq!(
+            m.get("a").unwrap().status,
+            Status::Alive,
+            "an older incarnation never wins"
+        );
+        m.adopt(at(3), &entry("b", 0, Status::Alive));
+        assert_eq!(m.get("b").unwrap().status, Status::Left);
+        assert!(m.adopt(at(4), &entry("c", 0, Status::Alive)), "a new member");
+    }
+
+    #[test]
+    fn a_new_judge_gives_every_member_one_interval_to_report_before_doubting() {
+        let config = Config::preset(Preset::LanFast, StrategyKind::Leader);
+        let mut m = Members::new(&peer("me", 0), &config, Judged::Only(BTreeSet::new()), at(0));
+        m.observe(at(0), &peer("a", 0));
+        m.judge(at(10_000));
+        assert_eq!(m.get("a").unwrap().status, Status::Alive, "not judged yet");
+        m.set_judged(at(10_000), Judged::All);
+        m.judge(at(10_399));
+        assert_eq!(m.get("a").unwrap().status, Status::Alive);
+        m.judge(at(10_800));
+        assert_eq!(m.get("a").unwrap().status, Status::Dead);
+        m.set_judged(at(10_800), Judged::Only(BTreeSet::new()));
+        assert!(m.detector_reading("a", at(10_800)).is_none());
+    }
+
+    #[test]
     fn round_trips_are_measured_against_the_latest_probe_only() {
         let mut m = table();
         m.observe(at(0), &peer("a", 0));

@@ -168,7 +168,7 @@ pub(crate) struct DemoArgs {
     /// How many agents to start (2 to 50).
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u8).range(2..=50))]
     pub(crate) nodes: u8,
-    /// push or pull (node-1 is the monitor).
+    /// push, pull (node-1 is the monitor) or leader.
     #[arg(long, default_value = "push")]
     pub(crate) strategy: StrategyKind,
     /// Acknowledge heartbeats (push).

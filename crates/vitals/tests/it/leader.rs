@@ -175,3 +175,28 @@ fn a_stopped_leader_steps_down_on_resume_and_never_acts_alongside_the_new_one() 
     });
     assert!(back.is_some(), "the resumed node never came back alive everywhere");
 }
+
+#[test]
+fn a_lone_leader_agent_leads_itself_and_a_push_agent_has_no_leader() {
+    let alone = Cluster::start("127.30.3", 1, &["--preset", "lan-fast", "--strategy", "leader"]);
+    let leads = wait_until(Duration::from_secs(10), || {
+        leader_answer(&alone, 1).is_some_and(|a| a["leader"] == "node-1" && a["acting"] == true)
+    });
+    assert!(leads.is_some(), "a single voter is its own majority");
+    let answer = leader_answer(&alone, 1).unwrap();
+    assert_eq!(answer["voters"], serde_json::json!(["node-1"]));
+    assert!(answer["term"].as_u64() >= Some(1));
+    let output = Command::new(VITALS)
+        .args(["leader", "--json", "--http", &alone.http(1)])
+        .output()
+        .unwrap();
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["role"], "leader");
+
+    let push = Cluster::start("127.30.4", 1, &["--preset", "lan-fast"]);
+    let answered = wait_until(Duration::from_secs(10), || get(&push.http(1), "/v1/leader").is_some());
+    assert!(answered.is_some());
+    let (status, body) = get(&push.http(1), "/v1/leader").unwrap();
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("use --strategy leader"), "{body}");
+}
