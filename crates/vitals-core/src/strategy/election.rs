@@ -69,6 +69,13 @@ pub(crate) struct Timing {
     pub(crate) lease: Duration,
 }
 
+/// What a vote request or reply is about: the term, and whether it is a pre-vote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Ballot {
+    pub(crate) term: u64,
+    pub(crate) pre: bool,
+}
+
 /// Messages to send, addressed by member name.
 pub(crate) type Sends = Vec<(String, Message)>;
 
@@ -226,14 +233,12 @@ impl Election {
         self.rearm(now, rng);
     }
 
-    /// A (pre-)vote request from `from`. Returns the reply.
-    #[allow(clippy::too_many_arguments)]
+    /// A (pre-)vote request from `from`, who knows `known` voters. Returns the reply.
     pub(crate) fn on_vote_request(
         &mut self,
         now: Instant,
         from: &str,
-        term: u64,
-        pre: bool,
+        Ballot { term, pre }: Ballot,
         known: u32,
         voters: &BTreeSet<String>,
         rng: &mut Rng,
@@ -280,13 +285,11 @@ impl Election {
     }
 
     /// The answer to one of this node's vote requests.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn on_vote_reply(
         &mut self,
         now: Instant,
         from: &str,
-        term: u64,
-        pre: bool,
+        Ballot { term, pre }: Ballot,
         granted: bool,
         voters: &BTreeSet<String>,
         rng: &mut Rng,
@@ -422,11 +425,11 @@ mod tests {
     fn a_voter_grants_one_vote_per_term() {
         let (mut b, mut rng) = node("b");
         let v = voters();
-        let first = b.on_vote_request(at(2000), "a", 1, false, 3, &v, &mut rng);
-        let second = b.on_vote_request(at(2001), "c", 1, false, 3, &v, &mut rng);
+        let first = b.on_vote_request(at(2000), "a", Ballot { term: 1, pre: false }, 3, &v, &mut rng);
+        let second = b.on_vote_request(at(2001), "c", Ballot { term: 1, pre: false }, 3, &v, &mut rng);
         assert_eq!(reply_fields(&first), (1, true));
         assert_eq!(reply_fields(&second), (1, false));
-        let again = b.on_vote_request(at(2002), "a", 1, false, 3, &v, &mut rng);
+        let again = b.on_vote_request(at(2002), "a", Ballot { term: 1, pre: false }, 3, &v, &mut rng);
         assert_eq!(
             reply_fields(&again),
             (1, true),
@@ -439,12 +442,12 @@ mod tests {
         let (mut b, mut rng) = node("b");
         let v = voters();
         assert!(b.on_heartbeat(at(100), "a", 1, &mut rng));
-        let pre = b.on_vote_request(at(200), "c", 2, true, 3, &v, &mut rng);
-        let real = b.on_vote_request(at(200), "c", 2, false, 3, &v, &mut rng);
+        let pre = b.on_vote_request(at(200), "c", Ballot { term: 2, pre: true }, 3, &v, &mut rng);
+        let real = b.on_vote_request(at(200), "c", Ballot { term: 2, pre: false }, 3, &v, &mut rng);
         assert_eq!(reply_fields(&pre), (1, false));
         assert_eq!(reply_fields(&real), (1, false));
         assert_eq!(b.term(), 1, "the term is not raised by a disruptive candidate");
-        let late = b.on_vote_request(at(701), "c", 2, true, 3, &v, &mut rng);
+        let late = b.on_vote_request(at(701), "c", Ballot { term: 2, pre: true }, 3, &v, &mut rng);
         assert_eq!(reply_fields(&late), (2, true));
         assert_eq!(b.term(), 1, "a pre-vote changes no state");
     }
@@ -456,7 +459,7 @@ mod tests {
         let sends = a.tick(at(5000), &v, &mut rng);
         assert_eq!(sends.len(), 2);
         assert_eq!(a.term(), 0, "pre-vote does not raise the term");
-        let sends = a.on_vote_reply(at(5001), "b", 1, true, true, &v, &mut rng);
+        let sends = a.on_vote_reply(at(5001), "b", Ballot { term: 1, pre: true }, true, &v, &mut rng);
         assert_eq!(a.term(), 1);
         assert!(matches!(
             sends[0].1,
@@ -466,7 +469,7 @@ mod tests {
                 ..
             }
         ));
-        a.on_vote_reply(at(5002), "c", 1, false, true, &v, &mut rng);
+        a.on_vote_reply(at(5002), "c", Ballot { term: 1, pre: false }, true, &v, &mut rng);
         assert!(a.is_leader());
         assert!(!a.holds_lease(at(5002), &v), "no lease before a majority acknowledges");
         a.on_report(at(5010), "c", 1, Some(at(5003)), &mut rng);
@@ -480,8 +483,8 @@ mod tests {
         let (mut a, mut rng) = node("a");
         let v = voters();
         a.tick(at(5000), &v, &mut rng);
-        a.on_vote_reply(at(5001), "b", 1, true, true, &v, &mut rng);
-        a.on_vote_reply(at(5002), "b", 1, false, true, &v, &mut rng);
+        a.on_vote_reply(at(5001), "b", Ballot { term: 1, pre: true }, true, &v, &mut rng);
+        a.on_vote_reply(at(5002), "b", Ballot { term: 1, pre: false }, true, &v, &mut rng);
         assert!(a.is_leader());
         a.tick(at(5601), &v, &mut rng);
         assert!(a.is_leader(), "an election timeout has not passed yet");
@@ -496,8 +499,8 @@ mod tests {
         let (mut a, mut rng) = node("a");
         let v = voters();
         a.tick(at(5000), &v, &mut rng);
-        a.on_vote_reply(at(5001), "b", 1, true, true, &v, &mut rng);
-        a.on_vote_reply(at(5002), "b", 1, false, true, &v, &mut rng);
+        a.on_vote_reply(at(5001), "b", Ballot { term: 1, pre: true }, true, &v, &mut rng);
+        a.on_vote_reply(at(5002), "b", Ballot { term: 1, pre: false }, true, &v, &mut rng);
         a.on_report(at(5100), "c", 3, None, &mut rng);
         assert!(!a.is_leader());
         assert_eq!(a.term(), 3);
@@ -513,7 +516,7 @@ mod tests {
         let v = voters();
         assert!(d.tick(at(10_000), &v, &mut rng).is_empty());
         assert_eq!(d.leadership(at(10_000), &v).role, Role::Observer);
-        let reply = d.on_vote_request(at(10_000), "a", 1, false, 3, &v, &mut rng);
+        let reply = d.on_vote_request(at(10_000), "a", Ballot { term: 1, pre: false }, 3, &v, &mut rng);
         assert_eq!(reply_fields(&reply), (1, false), "observers do not vote");
     }
 }

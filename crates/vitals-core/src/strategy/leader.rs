@@ -18,7 +18,7 @@ use crate::message::{MemberEntry, Message, Peer, Status};
 use crate::node::Event;
 use crate::rng::Rng;
 use crate::strategy::Ctx;
-use crate::strategy::election::{Election, Leadership, Sends, Timing};
+use crate::strategy::election::{Ballot, Election, Leadership, Sends, Timing};
 use crate::time::Instant;
 use crate::wire;
 
@@ -144,15 +144,15 @@ impl Leader {
                 }
             }
             Message::VoteRequest { term, pre, known } => {
-                let reply = self
-                    .election
-                    .on_vote_request(ctx.now, &from.name, term, pre, known, &voters, ctx.rng);
+                let reply =
+                    self.election
+                        .on_vote_request(ctx.now, &from.name, Ballot { term, pre }, known, &voters, ctx.rng);
                 ctx.send(src, reply);
             }
             Message::VoteReply { term, pre, granted } => {
-                let sends = self
-                    .election
-                    .on_vote_reply(ctx.now, &from.name, term, pre, granted, &voters, ctx.rng);
+                let sends =
+                    self.election
+                        .on_vote_reply(ctx.now, &from.name, Ballot { term, pre }, granted, &voters, ctx.rng);
                 dispatch(ctx, sends);
             }
             _ => ctx.out.ignored(),
