@@ -26,18 +26,19 @@ fn leader_config(voters: &[&str]) -> Config {
 
 /// The leader every running node names, if they all name the same running leader.
 fn agreed_leader(cluster: &Cluster) -> Option<String> {
-    let now = cluster.now;
     let mut named = cluster
         .nodes()
         .filter(|(name, _)| !cluster.is_paused(name))
-        .map(|(_, n)| n.leadership(now).and_then(|l| l.leader));
+        .map(|(name, n)| n.leadership(cluster.local_now(name)).and_then(|l| l.leader));
     let first = named.next()??;
     if !named.all(|l| l.as_deref() == Some(first.as_str())) {
         return None;
     }
-    let leads = cluster
-        .nodes()
-        .any(|(name, n)| *name == first && n.leadership(now).is_some_and(|l| l.role == Role::Leader));
+    let leads = cluster.nodes().any(|(name, n)| {
+        *name == first
+            && n.leadership(cluster.local_now(name))
+                .is_some_and(|l| l.role == Role::Leader)
+    });
     leads.then_some(first)
 }
 
@@ -67,7 +68,9 @@ impl Safety {
         let now = cluster.now;
         let mut acting = Vec::new();
         for (name, node) in cluster.nodes() {
-            let Some(l) = node.leadership(now) else { continue };
+            // Each node judges its lease by its own (possibly drifting) clock.
+            let local = cluster.local_now(name);
+            let Some(l) = node.leadership(local) else { continue };
             if l.role == Role::Leader {
                 let first = self.leaders.entry(l.term).or_insert_with(|| name.clone());
                 assert_eq!(
@@ -76,7 +79,7 @@ impl Safety {
                     self.seed, l.term
                 );
             }
-            if node.is_acting_leader(now) {
+            if node.is_acting_leader(local) {
                 acting.push(name.clone());
             }
         }
@@ -310,7 +313,14 @@ fn sweep_one(seed: u64) -> Duration {
         _ => &[],
     };
     let mut rng = Rng::seeded(seed);
-    let mut cluster = Cluster::seeded(leader_config(voters), &NAMES, seed, Some(Duration::from_millis(3)));
+    let config = leader_config(voters);
+    let mut cluster = Cluster::seeded(config.clone(), &NAMES, seed, Some(Duration::from_millis(3)));
+    // Every clock runs at the edge of the configured drift bound, fast or slow.
+    let drift = config.clock_drift * 0.999;
+    for name in NAMES {
+        let rate = if rng.below(2) == 0 { 1.0 - drift } else { 1.0 + drift };
+        cluster.set_clock_rate(name, rate);
+    }
     let mut safety = Safety::new(seed);
     let leader = converge(&mut cluster, &mut safety);
     cluster.run_checked(Duration::from_millis(rng.below(400)), |c| safety.check(c));

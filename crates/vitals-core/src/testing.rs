@@ -37,6 +37,8 @@ pub(crate) struct Cluster {
     /// Paused nodes (a stopped process): not ticked, and what arrives for them waits in
     /// their socket buffer until the instant they resume.
     paused: BTreeMap<String, Instant>,
+    /// Clock rates of nodes whose clocks drift: a node's clock reads `rate × now`.
+    rates: BTreeMap<String, f64>,
 }
 
 pub(crate) fn addr_of(index: usize) -> SocketAddr {
@@ -65,6 +67,7 @@ impl Cluster {
             seed,
             jitter: jitter.map(|j| (j, Rng::seeded(seed ^ 0x5eed))),
             paused: BTreeMap::new(),
+            rates: BTreeMap::new(),
         };
         for (i, name) in names.iter().enumerate() {
             cluster.addrs.insert(name.to_string(), addr_of(i));
@@ -88,8 +91,9 @@ impl Cluster {
             .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
         let seed = (self.seq ^ (addr.ip().to_string().len() as u64) ^ (by_name << 32))
             .wrapping_add(self.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
-        let mut node = Node::new(me, self.config.clone(), seed, self.now);
-        node.handle_command(self.now, Command::Join(vec![addr_of(0)]));
+        let local = self.local_now(name);
+        let mut node = Node::new(me, self.config.clone(), seed, local);
+        node.handle_command(local, Command::Join(vec![addr_of(0)]));
         self.nodes.insert(name.to_string(), node);
         self.drain(name);
     }
@@ -113,6 +117,27 @@ impl Cluster {
         self.paused.insert(name.to_string(), self.now + duration);
     }
 
+    /// Makes `name`'s clock run at `rate` (1.0: true time): it reads `rate × now`.
+    pub(crate) fn set_clock_rate(&mut self, name: &str, rate: f64) {
+        self.rates.insert(name.to_string(), rate);
+    }
+
+    /// What `name`'s clock reads now.
+    pub(crate) fn local_now(&self, name: &str) -> Instant {
+        match self.rates.get(name) {
+            None => self.now,
+            Some(rate) => Instant::from_micros((self.now.as_micros() as f64 * rate) as u64),
+        }
+    }
+
+    /// The true instant at which `name`'s clock reads at least `local`.
+    fn global(&self, name: &str, local: Instant) -> Instant {
+        match self.rates.get(name) {
+            None => local,
+            Some(rate) => Instant::from_micros((local.as_micros() as f64 / rate).ceil() as u64 + 1),
+        }
+    }
+
     /// Whether `name` is paused now.
     pub(crate) fn is_paused(&self, name: &str) -> bool {
         self.paused.get(name).is_some_and(|until| *until > self.now)
@@ -128,7 +153,7 @@ impl Cluster {
     }
 
     pub(crate) fn command(&mut self, name: &str, command: Command) {
-        let now = self.now;
+        let now = self.local_now(name);
         self.nodes.get_mut(name).unwrap().handle_command(now, command);
         self.drain(name);
     }
@@ -175,7 +200,7 @@ impl Cluster {
             .iter()
             .filter_map(|(n, node)| {
                 let resume = paused.get(n).copied().unwrap_or(Instant::ZERO);
-                node.poll_timeout().map(|t| (t.max(resume), n.clone()))
+                node.poll_timeout().map(|t| (self.global(n, t).max(resume), n.clone()))
             })
             .min();
         let next_delivery = self.in_flight.peek().map(|Reverse(m)| m.0);
@@ -184,7 +209,7 @@ impl Cluster {
             (None, Some(d)) if d <= end => self.deliver_next(),
             (Some((t, name)), _) if t <= end => {
                 self.now = self.now.max(t);
-                let now = self.now;
+                let now = self.local_now(&name);
                 self.nodes.get_mut(&name).unwrap().handle_tick(now);
                 self.drain(&name);
             }
@@ -206,9 +231,10 @@ impl Cluster {
             self.seq += 1;
             return;
         }
+        let local = self.local_now(&name);
         let Some(node) = self.nodes.get_mut(&name) else { return };
         let envelope = wire::decode(&bytes).expect("the core only sends valid datagrams");
-        node.handle_message(self.now, from, envelope);
+        node.handle_message(local, from, envelope);
         self.drain(&name);
     }
 
