@@ -51,7 +51,7 @@ pub struct SelfView {
     pub http: SocketAddr,
     /// Current incarnation.
     pub incarnation: u64,
-    /// `push` or `pull`.
+    /// `push`, `pull` or `leader`.
     pub strategy: vitals_core::StrategyKind,
     /// The preset the timing started from.
     pub preset: Preset,

@@ -237,3 +237,53 @@ fn every_one_of_repeated_leader_kills_is_followed_by_a_new_leader_within_the_bou
     );
     assert!(sorted[ROUNDS - 1] <= FAILOVER_BOUND + SLACK, "{took:?}");
 }
+
+#[test]
+fn bad_leader_settings_are_refused_at_start_up_naming_the_key() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--voters", "a,b"],
+            "error: invalid `voters`: voters are only used by strategy leader",
+        ),
+        (
+            &["--strategy", "leader", "--voters", "a,a"],
+            "error: invalid `voters`: voter `a` is named twice",
+        ),
+        (
+            &[
+                "--strategy",
+                "leader",
+                "--preset",
+                "lan-fast",
+                "--election-timeout",
+                "300ms",
+            ],
+            "error: invalid `election_timeout`",
+        ),
+        (
+            &["--strategy", "leader", "--preset", "lan-fast", "--lease", "590ms"],
+            "error: invalid `lease`",
+        ),
+        (
+            &["--strategy", "leader", "--clock-drift", "0.7"],
+            "error: invalid `clock_drift`",
+        ),
+    ];
+    for (extra, expected) in cases {
+        let mut args = vec![
+            "agent",
+            "--name",
+            "x",
+            "--bind",
+            "127.30.6.2:7946",
+            "--http",
+            "127.30.6.2:7947",
+        ];
+        args.extend_from_slice(extra);
+        let output = Command::new(VITALS).args(&args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{extra:?} was accepted");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.starts_with(expected), "{extra:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+}
