@@ -11,11 +11,11 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 
-use crate::config::Config;
-use crate::members::{Members, Observed, Transition};
+use crate::config::{Config, StrategyKind};
+use crate::members::{Judged, Members, Observed, Transition};
 use crate::message::{Envelope, Health, Incarnation, MemberEntry, Message, Peer, Status};
 use crate::rng::Rng;
-use crate::strategy::{Ctx, Leadership, Strategy};
+use crate::strategy::{Ctx, Leader, Leadership, Pull, Strategy};
 use crate::time::Instant;
 use crate::wire;
 
@@ -137,7 +137,11 @@ impl Node {
     /// `config` must have passed [`Config::validate`]. All randomness derives from `seed`.
     pub fn new(me: Peer, config: Config, seed: u64, now: Instant) -> Node {
         debug_assert_eq!(config.validate(), Ok(()));
-        let judged = Strategy::judged(&config, &me);
+        let judged = match config.strategy {
+            StrategyKind::Push => Judged::All,
+            StrategyKind::Pull => Pull::judged(&config, &me),
+            StrategyKind::Leader => Leader::judged(),
+        };
         let mut members = Members::new(&me, &config, judged, now);
         while members.pop_transition().is_some() {} // the node's own arrival is not news
         let mut rng = Rng::seeded(seed);

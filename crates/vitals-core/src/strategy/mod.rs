@@ -90,15 +90,6 @@ impl Strategy {
         }
     }
 
-    /// The members a node of this strategy judges with its own detectors at start.
-    pub(crate) fn judged(config: &Config, me: &Peer) -> crate::members::Judged {
-        match config.strategy {
-            StrategyKind::Push => crate::members::Judged::All,
-            StrategyKind::Pull => Pull::judged(config, me),
-            StrategyKind::Leader => Leader::judged(),
-        }
-    }
-
     /// The interval elapsed: send this round's heartbeats or polls.
     pub(crate) fn on_round(&mut self, ctx: &mut Ctx<'_>) {
         match self {
