@@ -41,6 +41,16 @@ pub struct RawConfig {
     pub ack: Option<bool>,
     /// Monitor names (pull).
     pub monitors: Option<Vec<String>>,
+    /// Voter names (leader; default: every member).
+    pub voters: Option<Vec<String>>,
+    /// Raft's election timeout T (leader; timers are drawn from [T, 2T]).
+    #[serde(default, with = "opt_duration")]
+    pub election_timeout: Option<Duration>,
+    /// How long a leader acts after a majority acknowledged its heartbeats (leader).
+    #[serde(default, with = "opt_duration")]
+    pub lease: Option<Duration>,
+    /// Bound on relative clock-rate drift between nodes that leases assume (leader).
+    pub clock_drift: Option<f64>,
     /// Named timing preset.
     pub preset: Option<Preset>,
     /// Heartbeat interval.
@@ -305,6 +315,10 @@ impl RawConfig {
             strategy: flags.strategy.or(self.strategy),
             ack: flags.ack.or(self.ack),
             monitors: flags.monitors.or(self.monitors),
+            voters: flags.voters.or(self.voters),
+            election_timeout: flags.election_timeout.or(self.election_timeout),
+            lease: flags.lease.or(self.lease),
+            clock_drift: flags.clock_drift.or(self.clock_drift),
             preset: flags.preset.or(self.preset),
             interval: flags.interval.or(self.interval),
             timeout: flags.timeout.or(self.timeout),
@@ -460,8 +474,24 @@ impl RawConfig {
         for monitor in &config.monitors {
             validate_name(monitor).map_err(|_| invalid("monitors", format!("`{monitor}` is not a valid node name")))?;
         }
+        self.election(&mut config)?;
         config.validate().map_err(|e| invalid(key_of(&e), e.to_string()))?;
         Ok(config)
+    }
+
+    /// The leader strategy's settings: voters and the election timing (the election
+    /// timeout derives from the detector timing, the lease from the election timeout).
+    fn election(&self, config: &mut Config) -> Result<(), SettingsError> {
+        config.voters = self.voters.clone().unwrap_or_default();
+        for voter in &config.voters {
+            validate_name(voter).map_err(|_| invalid("voters", format!("`{voter}` is not a valid node name")))?;
+        }
+        config.clock_drift = self.clock_drift.unwrap_or(config.clock_drift);
+        config.election_timeout = self.election_timeout.unwrap_or(config.dead_after());
+        config.lease = self
+            .lease
+            .unwrap_or(Config::default_lease(config.election_timeout, config.clock_drift));
+        Ok(())
     }
 }
 
@@ -480,6 +510,10 @@ fn key_of(error: &vitals_core::ConfigError) -> &'static str {
         E::BadProbeTimeout { .. } => "swim.probe_timeout",
         E::ZeroSwimMultiplier => "swim",
         E::TooManyIndirectProbes(_) => "swim.indirect_probes",
+        E::VotersWithoutLeader | E::DuplicateVoter(_) => "voters",
+        E::ElectionTimeoutTooShort { .. } => "election_timeout",
+        E::BadLease { .. } => "lease",
+        E::BadClockDrift(_) => "clock_drift",
     }
 }
 
@@ -736,6 +770,44 @@ mod tests {
         };
         let message = raw.into_settings_with(None, None).unwrap_err().to_string();
         assert!(message.starts_with("invalid `panic_threshold`"), "{message}");
+    }
+
+    #[test]
+    fn leader_settings_derive_from_the_timing_and_are_validated_naming_the_key() {
+        let raw = RawConfig {
+            strategy: Some(StrategyKind::Leader),
+            preset: Some(Preset::LanFast),
+            voters: Some(vec!["n1".into(), "n2".into(), "n3".into()]),
+            ..named()
+        };
+        let settings = raw.clone().into_settings_with(None, None).unwrap();
+        assert_eq!(settings.protocol.voters.len(), 3);
+        assert_eq!(settings.protocol.election_timeout, Duration::from_millis(600));
+        assert!(settings.protocol.lease < Duration::from_millis(600));
+        let bad = RawConfig {
+            lease: Some(Duration::from_millis(700)),
+            ..raw.clone()
+        };
+        let message = bad.into_settings_with(None, None).unwrap_err().to_string();
+        assert!(message.starts_with("invalid `lease`"), "{message}");
+        let bad = RawConfig {
+            election_timeout: Some(Duration::from_millis(300)),
+            ..raw.clone()
+        };
+        let message = bad.into_settings_with(None, None).unwrap_err().to_string();
+        assert!(message.starts_with("invalid `election_timeout`"), "{message}");
+        let pushy = RawConfig {
+            strategy: Some(StrategyKind::Push),
+            ..raw
+        };
+        let message = pushy.into_settings_with(None, None).unwrap_err().to_string();
+        assert!(message.starts_with("invalid `voters`"), "{message}");
+        let file: RawConfig =
+            toml::from_str("name = \"a\"\nstrategy = \"leader\"\nvoters = [\"a\"]\nlease = \"20s\"\n").unwrap();
+        assert_eq!(
+            file.into_settings_with(None, None).unwrap().protocol.lease,
+            Duration::from_secs(20)
+        );
     }
 
     #[test]

@@ -218,6 +218,17 @@ impl Driver {
                 self.metrics.isolated.set(0);
                 tracing::info!("acknowledgements arrive again");
             }
+            Event::Leader { leader, term } => {
+                let me = &self.node.me().name;
+                self.metrics.leader_changes.inc();
+                self.metrics.term.set(i64::try_from(*term).unwrap_or(i64::MAX));
+                self.metrics.is_leader.set(i64::from(leader.as_ref() == Some(me)));
+                match leader {
+                    Some(leader) if leader == me => tracing::info!(term, "this node is the leader"),
+                    Some(leader) => tracing::info!(%leader, term, "following a leader"),
+                    None => tracing::info!(term, "no leader known: election under way"),
+                }
+            }
         }
     }
 

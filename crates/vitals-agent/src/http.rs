@@ -3,6 +3,8 @@
 //!
 //! - `GET /v1/members`: every member with status, incarnation, health, RTT.
 //! - `GET /v1/self`: this node and its effective configuration.
+//! - `GET /v1/leader`: leader strategy: the leader and term this node knows, the voters,
+//!   its role, and whether it acts as leader now (holds its lease).
 //! - `GET /healthz`: 200 while the agent runs (never needs a token: it is a probe).
 //! - `GET /readyz`: 200 once joined, 503 (with a reason) before joining, after leaving,
 //!   and while the node's own checks are critical.
@@ -57,6 +59,8 @@ pub(crate) struct ApiState {
     pub(crate) thresholds: Arc<Thresholds>,
     pub(crate) panic_threshold: f64,
     pub(crate) turns: Arc<Turns>,
+    /// The driver's epoch: the node's clock is the time elapsed since.
+    pub(crate) epoch: tokio::time::Instant,
 }
 
 pub(crate) fn router(state: ApiState, auth: ApiAuth) -> Router {
@@ -67,7 +71,8 @@ pub(crate) fn router(state: ApiState, auth: ApiAuth) -> Router {
         .route("/v1/services", get(services::services))
         .route("/v1/services/{name}", get(services::service))
         .route("/v1/route", get(services::route))
-        .route("/v1/checks", get(services::checks));
+        .route("/v1/checks", get(services::checks))
+        .route("/v1/leader", get(leader));
     let reads = match auth {
         ApiAuth::All => reads.route_layer(middleware::from_fn_with_state(state.clone(), require_token)),
         ApiAuth::Writes => reads,
@@ -124,6 +129,34 @@ async fn members(State(state): State<ApiState>) -> impl IntoResponse {
 
 async fn self_view(State(state): State<ApiState>) -> impl IntoResponse {
     Json(state.snapshot.borrow().me.clone())
+}
+
+/// The leader this node knows. `acting` and `lease_remaining_ms` are computed at request
+/// time from the published lease end, so a node that was stopped and resumed never claims
+/// a lease that has run out.
+async fn leader(State(state): State<ApiState>) -> Response {
+    let (view, strategy) = {
+        let snapshot = state.snapshot.borrow();
+        (snapshot.leader.clone(), snapshot.me.strategy)
+    };
+    let Some(view) = view else {
+        let message = format!("this agent runs strategy {strategy:?}, which has no leader: use --strategy leader");
+        return error(StatusCode::NOT_FOUND, &message.to_lowercase());
+    };
+    let now = vitals_core::Instant::from_duration(state.epoch.elapsed());
+    let lease_ms = view
+        .lease_until
+        .filter(|until| *until > now)
+        .map(|until| u64::try_from((until - now).as_millis()).unwrap_or(u64::MAX));
+    Json(json!({
+        "leader": view.leader,
+        "term": view.term,
+        "voters": view.voters,
+        "role": view.role,
+        "acting": lease_ms.is_some(),
+        "lease_remaining_ms": lease_ms,
+    }))
+    .into_response()
 }
 
 async fn healthz() -> impl IntoResponse {
@@ -187,6 +220,7 @@ async fn not_found() -> Response {
     let endpoints = [
         "/v1/members",
         "/v1/self",
+        "/v1/leader",
         "/healthz",
         "/readyz",
         "/metrics",

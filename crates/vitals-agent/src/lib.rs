@@ -85,6 +85,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send) 
     let (controls_tx, controls_rx) = mpsc::channel(16);
     let leave = Arc::new(Notify::new());
     let stop_http = Arc::new(Notify::new());
+    let epoch = tokio::time::Instant::now();
     let (board, ttl, mut tasks) = start_checks(&settings, controls_tx.clone());
     if let Some(listener) = grpc_listener {
         let names = settings.services.iter().map(|s| s.name.clone()).collect();
@@ -102,6 +103,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send) 
         thresholds: Arc::new(settings.thresholds.clone()),
         panic_threshold: settings.panic_threshold,
         turns: Arc::default(),
+        epoch,
     };
     tasks.extend([
         tokio::spawn(reload_keyring_on_sighup(settings.keys.clone(), controls_tx)),
@@ -114,7 +116,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send) 
     let driver = Driver {
         node,
         socket: Arc::new(socket),
-        epoch: tokio::time::Instant::now(),
+        epoch,
         metrics,
         snapshot: snapshot_tx,
         context,

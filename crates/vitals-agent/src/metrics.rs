@@ -61,6 +61,12 @@ pub struct Metrics {
     pub refutations: Counter,
     /// 1 while this node is cut off (push with ack), else 0.
     pub isolated: Gauge,
+    /// Leader strategy: changes of the (leader, term) pair this node knows.
+    pub leader_changes: Counter,
+    /// Leader strategy: this node's current term.
+    pub term: Gauge,
+    /// Leader strategy: 1 while this node is the leader, else 0.
+    pub is_leader: Gauge,
 }
 
 impl Default for Metrics {
@@ -87,6 +93,9 @@ impl Metrics {
             detection_latency: Histogram::new(exponential_buckets(0.05, 2.0, 14)),
             refutations: Counter::default(),
             isolated: Gauge::default(),
+            leader_changes: Counter::default(),
+            term: Gauge::default(),
+            is_leader: Gauge::default(),
         }
         .with_every_label()
     }
@@ -176,7 +185,23 @@ impl Metrics {
             "1 while no peer acknowledges this node's heartbeats",
             self.isolated.clone(),
         );
+        self.register_leadership(&mut r);
         r
+    }
+
+    /// The leader strategy's series.
+    fn register_leadership(&self, r: &mut Registry) {
+        r.register(
+            "leader_changes",
+            "Leader strategy: changes of the leader or term this node knows",
+            self.leader_changes.clone(),
+        );
+        r.register("term", "Leader strategy: this node's current term", self.term.clone());
+        r.register(
+            "is_leader",
+            "Leader strategy: 1 while this node is the leader",
+            self.is_leader.clone(),
+        );
     }
 
     /// The registry's text exposition.

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use serde::Serialize;
-use vitals_core::{CheckStatus, Config, Health, Instant, Node, Preset, Stats, Status, score};
+use vitals_core::{CheckStatus, Config, Health, Instant, Node, Preset, Role, Stats, Status, score};
 
 use crate::route::Instance;
 
@@ -57,7 +57,7 @@ pub struct SelfView {
     pub http: SocketAddr,
     /// Current incarnation.
     pub incarnation: u64,
-    /// `push` or `pull`.
+    /// `push`, `pull` or `leader`.
     pub strategy: vitals_core::StrategyKind,
     /// The preset the timing started from.
     pub preset: Preset,
@@ -82,6 +82,24 @@ pub struct Snapshot {
     pub me: SelfView,
     /// Every member, the node included.
     pub members: Vec<MemberView>,
+    /// Leader strategy: what the node knows of leadership (`None` for other strategies).
+    pub leader: Option<LeaderView>,
+}
+
+/// `GET /v1/leader`, as published (the handler adds the lease's remaining time).
+#[derive(Clone, Debug, Serialize)]
+pub struct LeaderView {
+    /// The leader of `term` as this node knows it (`null` during an election).
+    pub leader: Option<String>,
+    /// The node's current term.
+    pub term: u64,
+    /// The voters, in name order.
+    pub voters: Vec<String>,
+    /// This node's role: follower, pre-candidate, candidate, leader or observer.
+    pub role: Role,
+    /// When this node leads: the end of its lease, on the node's clock (not served).
+    #[serde(skip)]
+    pub lease_until: Option<Instant>,
 }
 
 /// Facts about the agent that the node does not hold.
@@ -121,6 +139,13 @@ impl Snapshot {
                 stats: node.stats(),
             },
             members,
+            leader: node.leadership(now).map(|l| LeaderView {
+                leader: l.leader,
+                term: l.term,
+                voters: l.voters,
+                role: l.role,
+                lease_until: l.lease_until,
+            }),
         }
     }
 }

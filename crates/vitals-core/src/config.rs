@@ -18,6 +18,9 @@ pub enum StrategyKind {
     /// SWIM: each period a node probes one member directly, then through k others; news
     /// of suspicion and death spreads piggybacked on probes (with Lifeguard).
     Ping,
+    /// One elected leader collects every member's heartbeats, judges them and publishes
+    /// the view; the voters elect a new leader when it fails (Raft's election rules).
+    Leader,
 }
 
 /// How silence is turned into a verdict.
@@ -45,6 +48,10 @@ pub struct PhiConfig {
     #[serde(with = "crate::config::serde_duration")]
     pub acceptable_pause: Duration,
 }
+
+/// The default bound on clock-rate drift between two nodes that leader leases assume (5 %,
+/// far above what NTP-disciplined quartz clocks drift).
+pub const DEFAULT_CLOCK_DRIFT: f64 = 0.05;
 
 /// A named starting point for the timing settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,6 +124,7 @@ impl StrategyKind {
             StrategyKind::Push => "push",
             StrategyKind::Pull => "pull",
             StrategyKind::Ping => "ping",
+            StrategyKind::Leader => "leader",
         }
     }
 }
@@ -137,8 +145,9 @@ impl FromStr for StrategyKind {
         match s {
             "push" => Ok(StrategyKind::Push),
             "pull" => Ok(StrategyKind::Pull),
+            "leader" => Ok(StrategyKind::Leader),
             "ping" => Ok(StrategyKind::Ping),
-            _ => Err(format!("unknown strategy `{s}`; choose push, pull or ping")),
+            _ => Err(format!("unknown strategy `{s}`; choose push, pull, ping or leader")),
         }
     }
 }
@@ -176,6 +185,24 @@ pub struct Config {
     pub detector: DetectorKind,
     /// Phi accrual parameters (used when `detector` is `phi`).
     pub phi: PhiConfig,
+    /// Leader only: the names of the members that vote in elections (empty: every member
+    /// this node knows that has not left). The others are observers.
+    #[serde(default)]
+    pub voters: Vec<String>,
+    /// Leader only: Raft's election timeout `T`. A follower that hears no leader for a
+    /// random time in `[T, 2T]` starts an election (§5.2); a voter that heard the leader
+    /// less than `T` ago refuses to vote (thesis §4.2.3). Default: `dead_after()`.
+    #[serde(default, with = "serde_duration")]
+    pub election_timeout: Duration,
+    /// Leader only: how long a leader may act (publish its view) after a round of its
+    /// heartbeats is acknowledged by a majority. Must satisfy
+    /// `lease × (1 + clock_drift) < election_timeout × (1 − clock_drift)`.
+    #[serde(default, with = "serde_duration")]
+    pub lease: Duration,
+    /// Leader only: the bound on relative clock-rate drift between two nodes (0.05 = 5 %)
+    /// that the lease assumes.
+    #[serde(default)]
+    pub clock_drift: f64,
     /// SWIM and Lifeguard parameters (used by strategy `ping`).
     pub swim: SwimConfig,
 }
@@ -257,7 +284,29 @@ impl Config {
             detector: DetectorKind::Missed,
             phi: PhiConfig::for_timing(interval, threshold),
             swim: SwimConfig::for_interval(interval),
+            voters: Vec::new(),
+            election_timeout: Duration::ZERO,
+            lease: Duration::ZERO,
+            clock_drift: DEFAULT_CLOCK_DRIFT,
         }
+        .with_election_defaults()
+    }
+
+    /// `self` with the election timing derived from the detector timing: the election
+    /// timeout is `dead_after()` (a follower gives up on a silent leader about when it
+    /// would declare it dead) and the lease is 90 % of the longest lease the drift bound
+    /// allows, `election_timeout × (1 − drift) / (1 + drift)`.
+    pub fn with_election_defaults(mut self) -> Config {
+        self.election_timeout = self.dead_after();
+        self.lease = Config::default_lease(self.election_timeout, self.clock_drift);
+        self
+    }
+
+    /// The default lease for an election timeout and a drift bound: 90 % of
+    /// `election_timeout × (1 − drift) / (1 + drift)`, the longest the drift bound allows.
+    pub fn default_lease(election_timeout: Duration, clock_drift: f64) -> Duration {
+        let drift = clock_drift.clamp(0.0, 0.49);
+        election_timeout.mul_f64((1.0 - drift) / (1.0 + drift) * 0.9)
     }
 
     /// Silence after the last heartbeat at which the missed-heartbeat detector declares
@@ -288,7 +337,40 @@ impl Config {
         }
         self.validate_phi()?;
         self.validate_swim()?;
-        self.validate_roles()
+        self.validate_roles()?;
+        self.validate_election()
+    }
+
+    fn validate_election(&self) -> Result<(), ConfigError> {
+        if self.strategy != StrategyKind::Leader {
+            return match self.voters.is_empty() {
+                true => Ok(()),
+                false => Err(ConfigError::VotersWithoutLeader),
+            };
+        }
+        let duplicate = (1..self.voters.len()).find(|&i| self.voters[..i].contains(&self.voters[i]));
+        if let Some(i) = duplicate {
+            return Err(ConfigError::DuplicateVoter(self.voters[i].clone()));
+        }
+        if !(0.0..0.5).contains(&self.clock_drift) {
+            return Err(ConfigError::BadClockDrift(self.clock_drift));
+        }
+        if self.election_timeout < self.interval * 2 {
+            return Err(ConfigError::ElectionTimeoutTooShort {
+                election_timeout: self.election_timeout,
+                interval: self.interval,
+            });
+        }
+        let drift = self.clock_drift;
+        if self.lease < self.interval || self.lease.mul_f64(1.0 + drift) >= self.election_timeout.mul_f64(1.0 - drift) {
+            return Err(ConfigError::BadLease {
+                lease: self.lease,
+                interval: self.interval,
+                election_timeout: self.election_timeout,
+                drift,
+            });
+        }
+        Ok(())
     }
 
     fn validate_swim(&self) -> Result<(), ConfigError> {
@@ -331,6 +413,8 @@ impl Config {
             StrategyKind::Push if !self.monitors.is_empty() => Err(ConfigError::MonitorsWithoutPull),
             StrategyKind::Pull | StrategyKind::Ping if self.ack => Err(ConfigError::AckWithoutPush),
             StrategyKind::Ping if !self.monitors.is_empty() => Err(ConfigError::MonitorsWithoutPull),
+            StrategyKind::Leader if !self.monitors.is_empty() => Err(ConfigError::MonitorsWithoutPull),
+            StrategyKind::Leader if self.ack => Err(ConfigError::AckWithoutPush),
             _ => Ok(()),
         }
     }
@@ -410,6 +494,39 @@ pub enum ConfigError {
     /// Too many indirect probes.
     #[error("indirect probes {0} is too many: use at most 16 (3 is usual)")]
     TooManyIndirectProbes(usize),
+    /// Voters only make sense for leader.
+    #[error("voters are only used by strategy leader: drop --voters or use --strategy leader")]
+    VotersWithoutLeader,
+    /// A voter is named twice.
+    #[error("voter `{0}` is named twice: list every voter once")]
+    DuplicateVoter(String),
+    /// The election timeout leaves no room for heartbeats.
+    #[error(
+        "election timeout {election_timeout:?} is shorter than two intervals ({interval:?} each): a leader could not keep its followers; use at least 2 intervals (the default is timeout + (threshold - 1) intervals)"
+    )]
+    ElectionTimeoutTooShort {
+        /// The configured election timeout.
+        election_timeout: Duration,
+        /// The configured interval.
+        interval: Duration,
+    },
+    /// The lease is too short to be renewed, or too long to be safe under the drift bound.
+    #[error(
+        "lease {lease:?} must be at least the interval ({interval:?}) and satisfy lease x (1 + drift) < election timeout x (1 - drift) (election timeout {election_timeout:?}, drift {drift}): shorten the lease or lengthen the election timeout"
+    )]
+    BadLease {
+        /// The configured lease.
+        lease: Duration,
+        /// The configured interval.
+        interval: Duration,
+        /// The configured election timeout.
+        election_timeout: Duration,
+        /// The configured drift bound.
+        drift: f64,
+    },
+    /// The drift bound is not in `[0, 0.5)`.
+    #[error("clock drift {0} must be a fraction in [0, 0.5) (0.05 means clocks may run 5% apart)")]
+    BadClockDrift(f64),
 }
 
 /// Durations as human-readable strings ("200ms", "10s") in TOML and JSON.

@@ -39,7 +39,7 @@ pub fn decode_sealed(data: &[u8]) {
 /// length), with time advancing between them and its outputs drained.
 pub fn node_messages(data: &[u8]) {
     let src: SocketAddr = "10.0.0.2:7946".parse().expect("an address");
-    for strategy in [StrategyKind::Push, StrategyKind::Pull] {
+    for strategy in [StrategyKind::Push, StrategyKind::Pull, StrategyKind::Leader] {
         let mut config = Config::preset(Preset::LanFast, strategy);
         if strategy == StrategyKind::Pull {
             config.monitors = vec!["fuzz".into()];

@@ -10,7 +10,8 @@
 //! - [`node`]: [`Node`], the state machine: `handle_*` in, `poll_*` out.
 //! - [`members`]: the membership table, the only place a status changes.
 //! - [`detector`]: missed-heartbeat and phi accrual detectors, pure functions of time.
-//! - `strategy`: push and pull, one module each.
+//! - `strategy`: push, pull and leader, one module each; `strategy/election.rs` is Raft's
+//!   leader election (without a log) that the leader strategy runs.
 //! - [`message`] and [`wire`]: the vocabulary and its versioned encoding; [`seal`]:
 //!   authenticated encryption and replay protection.
 //! - [`config`]: settings, presets and validation.
@@ -54,6 +55,8 @@ pub mod time;
 pub mod wire;
 
 #[cfg(test)]
+mod leader_scenarios;
+#[cfg(test)]
 mod ping_scenarios;
 #[cfg(test)]
 mod scenarios;
@@ -66,4 +69,5 @@ pub use members::{Member, Transition};
 pub use message::{Envelope, Health, Incarnation, MemberEntry, Message, Peer, Status};
 pub use node::{Command, Event, Node, Output, Stats};
 pub use rng::Rng;
+pub use strategy::{Leadership, Role};
 pub use time::Instant;

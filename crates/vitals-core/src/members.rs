@@ -301,6 +301,30 @@ impl Members {
         false
     }
 
+    /// The elected leader's word about another member (leader strategy): a higher
+    /// incarnation wins as in [`Members::apply`]; at the same incarnation the leader's status
+    /// replaces the one held in either direction (so a verdict this node reached alone is
+    /// withdrawn when the leader disagrees), except that `Left` (the member's own word) stays,
+    /// and members this node judges itself (the leader) keep its own verdict. Returns
+    /// whether the member was new.
+    pub fn adopt(&mut self, now: Instant, entry: &MemberEntry) -> bool {
+        let Some(record) = self.records.get(&entry.name) else {
+            return self.apply(now, entry);
+        };
+        let held = (record.member.incarnation, record.member.status);
+        let same = entry.incarnation == held.0 && entry.status != held.1;
+        if same && held.1 != Status::Left && record.detector.is_none() && self.plausible(&entry.name, entry.incarnation)
+        {
+            if let Some(record) = self.records.get_mut(&entry.name) {
+                record.member.addr = entry.addr;
+            }
+            self.set_status(now, &entry.name, entry.incarnation, entry.status);
+            self.set_health(&entry.name, entry.health.clone());
+            return false;
+        }
+        self.apply(now, entry)
+    }
+
     /// `from` announced that it is leaving.
     pub fn leave(&mut self, now: Instant, from: &Peer) {
         let Some(record) = self.records.get(&from.name) else {
@@ -375,6 +399,30 @@ impl Members {
         record.member.rtt = Some(rtt);
         record.probe = None;
         Some(rtt)
+    }
+
+    /// Change which members this node judges (leader: the elected leader judges everyone,
+    /// the others only the leader). Members no longer judged lose their detector and keep
+    /// their status; newly judged members that are up get one that expects their first
+    /// heartbeat within one interval of `now`, so a new judge starts from the view it holds
+    /// and declares nobody dead before they could re-report.
+    pub fn set_judged(&mut self, now: Instant, judged: Judged) {
+        let grace = now + self.config.interval;
+        let mut deadlines = Vec::new();
+        for record in self.records.values_mut() {
+            let name = &record.member.name;
+            if *name == self.me || !judged.includes(name) {
+                record.detector = None;
+            } else if record.detector.is_none() && record.member.status.is_up() {
+                let detector = Detector::new(&self.config, grace);
+                deadlines.push(detector.next_change(grace));
+                record.detector = Some(detector);
+            }
+        }
+        self.judged = judged;
+        for at in deadlines {
+            self.pull_deadline(at);
+        }
     }
 
     /// Apply every detector's verdict at `now`.
@@ -688,6 +736,41 @@ mod tests {
         m.judge(at(10_000));
         assert_eq!(m.get("monitor").unwrap().status, Status::Dead);
         assert_eq!(m.get("other").unwrap().status, Status::Alive);
+    }
+
+    #[test]
+    fn the_leaders_view_withdraws_a_verdict_reached_alone_but_not_a_leave() {
+        let config = Config::preset(Preset::LanFast, StrategyKind::Leader);
+        let mut m = Members::new(&peer("me", 0), &config, Judged::Only(BTreeSet::new()), at(0));
+        m.apply(at(0), &entry("a", 2, Status::Dead));
+        m.apply(at(0), &entry("b", 0, Status::Left));
+        assert!(!m.adopt(at(1), &entry("a", 2, Status::Alive)));
+        assert_eq!(m.get("a").unwrap().status, Status::Alive);
+        m.adopt(at(2), &entry("a", 1, Status::Dead));
+        assert_eq!(
+            m.get("a").unwrap().status,
+            Status::Alive,
+            "an older incarnation never wins"
+        );
+        m.adopt(at(3), &entry("b", 0, Status::Alive));
+        assert_eq!(m.get("b").unwrap().status, Status::Left);
+        assert!(m.adopt(at(4), &entry("c", 0, Status::Alive)), "a new member");
+    }
+
+    #[test]
+    fn a_new_judge_gives_every_member_one_interval_to_report_before_doubting() {
+        let config = Config::preset(Preset::LanFast, StrategyKind::Leader);
+        let mut m = Members::new(&peer("me", 0), &config, Judged::Only(BTreeSet::new()), at(0));
+        m.observe(at(0), &peer("a", 0));
+        m.judge(at(10_000));
+        assert_eq!(m.get("a").unwrap().status, Status::Alive, "not judged yet");
+        m.set_judged(at(10_000), Judged::All);
+        m.judge(at(10_399));
+        assert_eq!(m.get("a").unwrap().status, Status::Alive);
+        m.judge(at(10_800));
+        assert_eq!(m.get("a").unwrap().status, Status::Dead);
+        m.set_judged(at(10_800), Judged::Only(BTreeSet::new()));
+        assert!(m.detector_reading("a", at(10_800)).is_none());
     }
 
     #[test]

@@ -174,6 +174,48 @@ pub enum Message {
         /// The requester's probe sequence number.
         seq: u64,
     },
+    /// Leader: the leader's heartbeat, sent to every member each interval. Carries (a
+    /// slice of) the leader's view while the leader holds its lease.
+    LeaderHeartbeat {
+        /// The leader's term.
+        term: u64,
+        /// Sequence number, echoed by the members' reports (the leader's lease and
+        /// check-quorum count acknowledged rounds).
+        seq: u64,
+        /// A slice of the leader's member table (rotated when it does not fit); empty
+        /// while the leader holds no lease.
+        #[serde(deserialize_with = "crate::wire::bounded_vec::<_, MemberEntry, { crate::wire::MAX_LIST_ENTRIES }>")]
+        view: Vec<MemberEntry>,
+    },
+    /// Leader: a member's heartbeat to the leader, every interval (also the answer a
+    /// member gives a leader of an older term, so that it steps down).
+    LeaderReport {
+        /// The sender's current term.
+        term: u64,
+        /// The latest leader heartbeat sequence number received in that term (0: none).
+        echo: u64,
+        /// The sender's latest health sample.
+        health: Option<Health>,
+    },
+    /// Leader: a (pre-)candidate asks for a vote (Raft §5.2; pre-vote: thesis §9.6).
+    VoteRequest {
+        /// The term the candidate stands in (for a pre-vote: the term it would stand in).
+        term: u64,
+        /// A pre-vote: the receiver changes no state.
+        pre: bool,
+        /// With default voters: how many voters the candidate knows (a voter that knows
+        /// more refuses; see `strategy/election.rs`).
+        known: u32,
+    },
+    /// Leader: the answer to a [`Message::VoteRequest`].
+    VoteReply {
+        /// The requested term when granted, else the replier's current term.
+        term: u64,
+        /// Whether this answers a pre-vote.
+        pre: bool,
+        /// Whether the vote is granted.
+        granted: bool,
+    },
 }
 
 /// A piece of membership news spread by the ping strategy.
@@ -201,6 +243,10 @@ impl Message {
             Message::PingReq { .. } => "ping_req",
             Message::IndirectAck { .. } => "indirect_ack",
             Message::Nack { .. } => "nack",
+            Message::LeaderHeartbeat { .. } => "leader_heartbeat",
+            Message::LeaderReport { .. } => "leader_report",
+            Message::VoteRequest { .. } => "vote_request",
+            Message::VoteReply { .. } => "vote_reply",
         }
     }
 
@@ -213,6 +259,8 @@ impl Message {
                 | Message::PollReply { .. }
                 | Message::Ping { .. }
                 | Message::PingAck { .. }
+                | Message::LeaderHeartbeat { .. }
+                | Message::LeaderReport { .. }
         )
     }
 }

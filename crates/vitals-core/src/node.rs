@@ -15,7 +15,7 @@ use crate::config::{Config, StrategyKind};
 use crate::members::{Judged, Members, Observed, Transition};
 use crate::message::{Envelope, Health, Incarnation, MemberEntry, Message, Peer};
 use crate::rng::Rng;
-use crate::strategy::{Ctx, Pull, Strategy};
+use crate::strategy::{Ctx, Leader, Leadership, Pull, Strategy};
 use crate::time::Instant;
 use crate::wire;
 
@@ -52,6 +52,14 @@ pub enum Event {
     Isolated,
     /// Acknowledgements arrive again after [`Event::Isolated`].
     Reconnected,
+    /// Leader strategy: the leader this node knows, or its term, changed (`None`: no
+    /// leader is known in `term`, an election is under way).
+    Leader {
+        /// The leader of `term`, as this node knows it.
+        leader: Option<String>,
+        /// The node's current term.
+        term: u64,
+    },
 }
 
 /// What an operator (or the host) asks of a node.
@@ -137,6 +145,7 @@ impl Node {
             StrategyKind::Push => Judged::All,
             StrategyKind::Pull => Pull::judged(&config, &me),
             StrategyKind::Ping => Judged::Only(Default::default()), // probes, not detectors
+            StrategyKind::Leader => Leader::judged(),
         };
         let mut members = Members::new(&me, &config, judged, now);
         // In SWIM only the suspect's own refutation (a higher incarnation) clears a suspicion.
@@ -145,8 +154,9 @@ impl Node {
         let mut rng = Rng::seeded(seed);
         // A random phase, so that nodes started together do not send in lockstep.
         let phase = rng.below(config.interval.as_micros().max(1) as u64);
+        let strategy = Strategy::new(&config, &me, now, &mut rng);
         Node {
-            strategy: Strategy::new(&config, &me, now),
+            strategy,
             next_round: now + std::time::Duration::from_micros(phase),
             config,
             me,
@@ -187,7 +197,8 @@ impl Node {
             Message::Leave => self.members.leave(now, &from),
             other if observed != Observed::Stale => {
                 let view = self.with_ctx(now, |s, ctx| s.on_message(ctx, src, &from, other));
-                self.learn(now, view);
+                let authoritative = self.strategy.views_are_authoritative();
+                self.learn_with(now, view, authoritative);
             }
             _ => {}
         }
@@ -287,6 +298,18 @@ impl Node {
         self.strategy.isolated()
     }
 
+    /// Leader strategy: the leader and term this node knows, the voters, its role and, when
+    /// it leads, its lease; `None` for the other strategies.
+    pub fn leadership(&self, now: Instant) -> Option<Leadership> {
+        self.strategy.leadership(now, &self.members)
+    }
+
+    /// Leader strategy: whether this node leads and holds its lease at `now`, so that it
+    /// acts (publishes its view). At most one node does at any instant.
+    pub fn is_acting_leader(&self, now: Instant) -> bool {
+        self.strategy.acting_leader(now, &self.members)
+    }
+
     /// The next random number of the node's generator (for the host's jitter needs, so
     /// that one seed governs everything).
     pub fn random(&mut self) -> u64 {
@@ -379,12 +402,18 @@ impl Node {
     /// Take in second-hand news (see [`Ctx::learn`]), then let the strategy introduce
     /// this node to whoever must hear from it.
     fn learn(&mut self, now: Instant, entries: Vec<MemberEntry>) {
+        self.learn_with(now, entries, false);
+    }
+
+    /// [`Node::learn`]; with `authoritative` (the elected leader's view), the entries about
+    /// others replace what is held at the same incarnation, in either direction.
+    fn learn_with(&mut self, now: Instant, entries: Vec<MemberEntry>, authoritative: bool) {
         if entries.is_empty() {
             return;
         }
         self.mark_joined();
         self.with_ctx(now, |s, ctx| {
-            let learned = ctx.learn(entries);
+            let learned = ctx.learn_with(entries, authoritative);
             if learned.refuted {
                 s.on_refute(ctx);
             }

@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::members::Transition;
 use crate::message::{Envelope, Message, Peer, Status};
 use crate::node::{Command, Event, Node, Output};
+use crate::rng::Rng;
 use crate::time::Instant;
 use crate::wire;
 
@@ -31,8 +32,15 @@ pub(crate) struct Cluster {
     pub(crate) events: Vec<(Instant, String, Event)>,
     /// Datagrams sent, by message kind.
     sent: BTreeMap<&'static str, u64>,
-    /// Nodes stopped (as by SIGSTOP) until the given instant: no ticks; datagrams wait.
+    /// Seeds the nodes' generators (and the latency jitter, when set).
+    seed: u64,
+    /// When set: each datagram's latency is drawn from `[latency, latency + jitter]`.
+    jitter: Option<(Duration, Rng)>,
+    /// Paused nodes (a stopped process): not ticked, and what arrives for them waits in
+    /// their socket buffer until the instant they resume.
     paused: BTreeMap<String, Instant>,
+    /// Clock rates of nodes whose clocks drift: a node's clock reads `rate × now`.
+    rates: BTreeMap<String, f64>,
 }
 
 pub(crate) fn addr_of(index: usize) -> SocketAddr {
@@ -42,6 +50,12 @@ pub(crate) fn addr_of(index: usize) -> SocketAddr {
 impl Cluster {
     /// `names.len()` nodes that all join through the first.
     pub(crate) fn new(config: Config, names: &[&str]) -> Cluster {
+        Cluster::seeded(config, names, 0, None)
+    }
+
+    /// Like [`Cluster::new`], with every node's generator derived from `seed`, and latency
+    /// jittered by up to `jitter` (drawn from a generator seeded with `seed` too).
+    pub(crate) fn seeded(config: Config, names: &[&str], seed: u64, jitter: Option<Duration>) -> Cluster {
         let mut cluster = Cluster {
             now: Instant::ZERO,
             config,
@@ -53,7 +67,10 @@ impl Cluster {
             deliver: Box::new(|_, _, _| true),
             events: Vec::new(),
             sent: BTreeMap::new(),
+            seed,
+            jitter: jitter.map(|j| (j, Rng::seeded(seed ^ 0x5eed))),
             paused: BTreeMap::new(),
+            rates: BTreeMap::new(),
         };
         for (i, name) in names.iter().enumerate() {
             cluster.addrs.insert(name.to_string(), addr_of(i));
@@ -78,17 +95,17 @@ impl Cluster {
             addr,
             incarnation,
         };
-        let seed = self.seq ^ (addr.ip().to_string().len() as u64);
-        let mut node = Node::new(me, self.config.clone(), seed, self.now);
-        node.handle_command(self.now, Command::Join(vec![addr_of(0)]));
+        // Distinct per node (by name) and per run (by `self.seed`).
+        let by_name = name
+            .bytes()
+            .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+        let seed = (self.seq ^ (addr.ip().to_string().len() as u64) ^ (by_name << 32))
+            .wrapping_add(self.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let local = self.local_now(name);
+        let mut node = Node::new(me, self.config.clone(), seed, local);
+        node.handle_command(local, Command::Join(vec![addr_of(0)]));
         self.nodes.insert(name.to_string(), node);
         self.drain(name);
-    }
-
-    /// Stops `name` for `duration`, as SIGSTOP does: it neither ticks nor reads, and what
-    /// is sent to it waits in its socket buffer.
-    pub(crate) fn pause(&mut self, name: &str, duration: Duration) {
-        self.paused.insert(name.to_string(), self.now + duration);
     }
 
     pub(crate) fn crash(&mut self, name: &str) {
@@ -99,8 +116,54 @@ impl Cluster {
         &self.nodes[name]
     }
 
+    /// The running nodes, in name order.
+    pub(crate) fn nodes(&self) -> impl Iterator<Item = (&String, &Node)> {
+        self.nodes.iter()
+    }
+
+    /// Stops `name` (like SIGSTOP) for `duration`: it is not ticked, and datagrams for it
+    /// are held until it resumes (like SIGCONT), when they arrive all at once.
+    pub(crate) fn pause(&mut self, name: &str, duration: Duration) {
+        self.paused.insert(name.to_string(), self.now + duration);
+    }
+
+    /// Makes `name`'s clock run at `rate` (1.0: true time): it reads `rate × now`.
+    pub(crate) fn set_clock_rate(&mut self, name: &str, rate: f64) {
+        self.rates.insert(name.to_string(), rate);
+    }
+
+    /// What `name`'s clock reads now.
+    pub(crate) fn local_now(&self, name: &str) -> Instant {
+        match self.rates.get(name) {
+            None => self.now,
+            Some(rate) => Instant::from_micros((self.now.as_micros() as f64 * rate) as u64),
+        }
+    }
+
+    /// The true instant at which `name`'s clock reads at least `local`.
+    fn global(&self, name: &str, local: Instant) -> Instant {
+        match self.rates.get(name) {
+            None => local,
+            Some(rate) => Instant::from_micros((local.as_micros() as f64 / rate).ceil() as u64 + 1),
+        }
+    }
+
+    /// Whether `name` is paused now.
+    pub(crate) fn is_paused(&self, name: &str) -> bool {
+        self.paused.get(name).is_some_and(|until| *until > self.now)
+    }
+
+    /// Runs for `duration`, calling `check` after every step (every delivery and tick).
+    pub(crate) fn run_checked(&mut self, duration: Duration, mut check: impl FnMut(&Cluster)) {
+        let end = self.now + duration;
+        while self.step(end) {
+            check(self);
+        }
+        self.now = end;
+    }
+
     pub(crate) fn command(&mut self, name: &str, command: Command) {
-        let now = self.now;
+        let now = self.local_now(name);
         self.nodes.get_mut(name).unwrap().handle_command(now, command);
         self.drain(name);
     }
@@ -139,10 +202,16 @@ impl Cluster {
     }
 
     fn step(&mut self, end: Instant) -> bool {
+        let now = self.now;
+        self.paused.retain(|_, until| *until > now);
+        let paused = &self.paused;
         let next_tick = self
             .nodes
             .iter()
-            .filter_map(|(n, node)| node.poll_timeout().map(|t| (t, n.clone())))
+            .filter_map(|(n, node)| {
+                let resume = paused.get(n).copied().unwrap_or(Instant::ZERO);
+                node.poll_timeout().map(|t| (self.global(n, t).max(resume), n.clone()))
+            })
             .min();
         let next_delivery = self.in_flight.peek().map(|Reverse(m)| m.0);
         match (next_tick, next_delivery) {
@@ -150,7 +219,7 @@ impl Cluster {
             (None, Some(d)) if d <= end => self.deliver_next(),
             (Some((t, name)), _) if t <= end => {
                 self.now = self.now.max(t);
-                let now = self.now;
+                let now = self.local_now(&name);
                 self.nodes.get_mut(&name).unwrap().handle_tick(now);
                 self.drain(&name);
             }
@@ -165,14 +234,17 @@ impl Cluster {
         let Some(name) = self.addrs.iter().find(|(_, a)| **a == to).map(|(n, _)| n.clone()) else {
             return;
         };
-        if let Some(&until) = self.paused.get(&name).filter(|&&until| until > self.now) {
-            self.seq += 1;
+        if let Some(&until) = self.paused.get(&name)
+            && until > self.now
+        {
             self.in_flight.push(Reverse((until, self.seq, to, from, bytes)));
+            self.seq += 1;
             return;
         }
+        let local = self.local_now(&name);
         let Some(node) = self.nodes.get_mut(&name) else { return };
         let envelope = wire::decode(&bytes).expect("the core only sends valid datagrams");
-        node.handle_message(self.now, from, envelope);
+        node.handle_message(local, from, envelope);
         self.drain(&name);
     }
 
@@ -205,7 +277,14 @@ impl Cluster {
         let mut bytes = Vec::new();
         wire::encode(&envelope, &mut bytes).expect("fits");
         self.seq += 1;
+        let latency = match &mut self.jitter {
+            Some((jitter, rng)) => {
+                let extra = rng.below(u64::try_from(jitter.as_micros()).unwrap_or(1).max(1));
+                self.latency + Duration::from_micros(extra)
+            }
+            None => self.latency,
+        };
         self.in_flight
-            .push(Reverse((self.now + self.latency, self.seq, to, from, bytes)));
+            .push(Reverse((self.now + latency, self.seq, to, from, bytes)));
     }
 }

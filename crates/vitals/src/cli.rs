@@ -23,6 +23,8 @@ pub(crate) enum Command {
     Agent(Box<AgentArgs>),
     /// Show the members an agent knows, like `serf members`.
     Members(MembersArgs),
+    /// Show the leader an agent knows (strategy leader).
+    Leader(LeaderArgs),
     /// Start a local cluster, crash a node, and watch it being detected.
     Demo(DemoArgs),
     /// Print a new random cluster key (base64) for a keyring file.
@@ -55,7 +57,8 @@ pub(crate) struct AgentArgs {
     /// Seed nodes to join through.
     #[arg(long, value_name = "HOST:PORT,...", value_delimiter = ',')]
     pub(crate) join: Option<Vec<String>>,
-    /// push (every node heartbeats every node) or pull (monitors poll every node) [default: push].
+    /// push (every node heartbeats every node), pull (monitors poll every node) or leader
+    /// (an elected leader collects every heartbeat and publishes the view) [default: push].
     #[arg(long)]
     pub(crate) strategy: Option<StrategyKind>,
     /// Acknowledge every heartbeat: measure round trips, detect a broken outbound path (push).
@@ -64,6 +67,20 @@ pub(crate) struct AgentArgs {
     /// The nodes that poll the others (pull).
     #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
     pub(crate) monitor: Option<Vec<String>>,
+    /// The nodes that vote in leader elections (leader) [default: every member].
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    pub(crate) voters: Option<Vec<String>>,
+    /// Raft's election timeout T; timers are drawn from [T, 2T] (leader)
+    /// [default: timeout + (threshold - 1) x interval].
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub(crate) election_timeout: Option<Duration>,
+    /// How long a leader acts after a majority acknowledged its heartbeats (leader)
+    /// [default: 90% of T x (1 - drift) / (1 + drift)].
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub(crate) lease: Option<Duration>,
+    /// Bound on the clock-rate drift between two nodes that leases assume, as a fraction (leader) [default: 0.05].
+    #[arg(long, value_name = "FRACTION")]
+    pub(crate) clock_drift: Option<f64>,
     /// Timing preset: web (10s), high-traffic (3s), background (20s), lan-fast (200ms) [default: web].
     #[arg(long)]
     pub(crate) preset: Option<Preset>,
@@ -121,6 +138,10 @@ impl AgentArgs {
             strategy: self.strategy,
             ack: self.ack.then_some(true),
             monitors: self.monitor.clone(),
+            voters: self.voters.clone(),
+            election_timeout: self.election_timeout,
+            lease: self.lease,
+            clock_drift: self.clock_drift,
             preset: self.preset,
             interval: self.interval,
             timeout: self.timeout,
@@ -198,13 +219,24 @@ pub(crate) struct MembersArgs {
     pub(crate) json: bool,
 }
 
+/// `vitals leader`.
+#[derive(Debug, Args)]
+pub(crate) struct LeaderArgs {
+    /// The agent's HTTP API address.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:7947")]
+    pub(crate) http: String,
+    /// Print the raw JSON instead of a line.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
 /// `vitals demo`.
 #[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
     /// How many agents to start (2 to 50).
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u8).range(2..=50))]
     pub(crate) nodes: u8,
-    /// push or pull (node-1 is the monitor).
+    /// push, pull (node-1 is the monitor) or leader.
     #[arg(long, default_value = "push")]
     pub(crate) strategy: StrategyKind,
     /// Acknowledge heartbeats (push).

@@ -1,4 +1,5 @@
-//! A small blocking client of the agent's HTTP API, and the `vitals members` table.
+//! A small blocking client of the agent's HTTP API, the `vitals members` table and the
+//! `vitals leader` line.
 
 use std::time::Duration;
 
@@ -82,4 +83,27 @@ pub(crate) fn table(rows: &[MemberRow]) -> String {
         ));
     }
     out
+}
+
+/// `GET /v1/leader`, as the CLI reads it.
+#[derive(Clone, Debug, Deserialize)]
+pub(crate) struct LeaderRow {
+    pub(crate) leader: Option<String>,
+    pub(crate) term: u64,
+    pub(crate) voters: Vec<String>,
+    pub(crate) role: String,
+    pub(crate) acting: bool,
+}
+
+/// `vitals leader`: who leads, in which term, who votes, and this agent's role.
+pub(crate) fn leader_line(body: &str) -> anyhow::Result<String> {
+    let row: LeaderRow = serde_json::from_str(body).context("the agent sent an unexpected leader answer")?;
+    let leader = row.leader.as_deref().unwrap_or("none (election under way)");
+    let acting = if row.acting { ", acting" } else { "" };
+    Ok(format!(
+        "leader: {leader}\nterm: {}\nvoters: {}\nthis agent: {}{acting}\n",
+        row.term,
+        row.voters.join(","),
+        row.role
+    ))
 }

@@ -100,6 +100,9 @@ impl Demo {
             StrategyKind::Ping => {
                 "a probe and 3 indirect probes failed, then a suspicion the victim could not refute timed out"
             }
+            StrategyKind::Leader => {
+                "the leader missed 3 of its reports and published the verdict with its next heartbeat"
+            }
         };
         Ok(Demo {
             exe,

@@ -13,7 +13,7 @@ mod tune;
 use std::process::ExitCode;
 
 use clap::Parser;
-use cli::{AgentArgs, Cli, Command, MembersArgs};
+use cli::{AgentArgs, Cli, Command, LeaderArgs, MembersArgs};
 use vitals_agent::RawConfig;
 
 fn main() -> ExitCode {
@@ -33,6 +33,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Agent(args) => agent(&args),
         Command::Members(args) => members(&args),
+        Command::Leader(args) => leader(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Keygen => {
             println!("{}", vitals_agent::keygen());
@@ -84,6 +85,17 @@ fn members(args: &MembersArgs) -> anyhow::Result<()> {
         println!("{body}");
     } else {
         print!("{}", client::table(&client::members(&args.http)?));
+    }
+    Ok(())
+}
+
+fn leader(args: &LeaderArgs) -> anyhow::Result<()> {
+    let (status, body) = client::get(&args.http, "/v1/leader")?;
+    anyhow::ensure!(status == 200, "the agent at {} answered {status}: {body}", args.http);
+    if args.json {
+        println!("{body}");
+    } else {
+        print!("{}", client::leader_line(&body)?);
     }
     Ok(())
 }

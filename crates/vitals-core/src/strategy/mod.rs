@@ -5,6 +5,8 @@
 //! evidence to [`Members`], and queue messages. They never encode bytes and never change
 //! a status themselves.
 
+pub(crate) mod election;
+mod leader;
 mod ping;
 mod pull;
 mod push;
@@ -18,6 +20,8 @@ use crate::node::{Event, Outbox};
 use crate::rng::Rng;
 use crate::time::Instant;
 
+pub use election::{Leadership, Role};
+pub(crate) use leader::Leader;
 pub(crate) use ping::Ping;
 pub(crate) use pull::Pull;
 pub(crate) use push::Push;
@@ -38,6 +42,7 @@ pub(crate) struct Ctx<'a> {
     pub(crate) health: Option<Health>,
     pub(crate) members: &'a mut Members,
     pub(crate) out: &'a mut Outbox,
+    /// The node's seeded generator (the only randomness a strategy may use).
     pub(crate) rng: &'a mut Rng,
 }
 
@@ -60,6 +65,12 @@ impl Ctx<'_> {
     /// Take in second-hand news: refute news of our own death first (so that what is
     /// sent next carries the new incarnation), then apply the rest by precedence.
     pub(crate) fn learn(&mut self, entries: Vec<MemberEntry>) -> Learned {
+        self.learn_with(entries, false)
+    }
+
+    /// [`Ctx::learn`]; with `authoritative` (the elected leader's view), the entries about
+    /// others replace what is held at the same incarnation, in either direction.
+    pub(crate) fn learn_with(&mut self, entries: Vec<MemberEntry>, authoritative: bool) -> Learned {
         let mut learned = Learned::default();
         let (about_me, others): (Vec<_>, Vec<_>) = entries.into_iter().partition(|e| e.name == self.me.name);
         for entry in about_me {
@@ -79,7 +90,12 @@ impl Ctx<'_> {
             );
         }
         for entry in &others {
-            if self.members.apply(self.now, entry) && entry.status == Status::Alive {
+            let new = if authoritative {
+                self.members.adopt(self.now, entry)
+            } else {
+                self.members.apply(self.now, entry)
+            };
+            if new && entry.status == Status::Alive {
                 learned.introduce.push(entry.name.clone());
             }
         }
@@ -134,14 +150,16 @@ pub(crate) enum Strategy {
     Push(Push),
     Pull(Pull),
     Ping(Box<Ping>),
+    Leader(Box<Leader>),
 }
 
 impl Strategy {
-    pub(crate) fn new(config: &Config, me: &Peer, now: Instant) -> Strategy {
+    pub(crate) fn new(config: &Config, me: &Peer, now: Instant, rng: &mut Rng) -> Strategy {
         match config.strategy {
             StrategyKind::Push => Strategy::Push(Push::new(config, now)),
             StrategyKind::Pull => Strategy::Pull(Pull::new(config, me)),
             StrategyKind::Ping => Strategy::Ping(Box::new(Ping::new(now))),
+            StrategyKind::Leader => Strategy::Leader(Box::new(Leader::new(config, me, now, rng))),
         }
     }
 
@@ -157,6 +175,7 @@ impl Strategy {
                 ctx.sync_now_and_then();
             }
             Strategy::Ping(s) => s.on_round(ctx),
+            Strategy::Leader(s) => s.on_round(ctx),
         }
     }
 
@@ -173,6 +192,7 @@ impl Strategy {
             Strategy::Push(s) => s.on_message(ctx, src, from, message),
             Strategy::Pull(s) => s.on_message(ctx, src, from, message),
             Strategy::Ping(s) => s.on_message(ctx, src, from, message),
+            Strategy::Leader(s) => s.on_message(ctx, src, from, message),
         }
     }
 
@@ -182,6 +202,7 @@ impl Strategy {
         match self {
             Strategy::Push(_) | Strategy::Ping(_) => {} // the next round's messages introduce us
             Strategy::Pull(s) => s.introduce(ctx, names),
+            Strategy::Leader(_) => {} // the leader's next heartbeat round reaches them
         }
     }
 
@@ -205,6 +226,7 @@ impl Strategy {
             Strategy::Push(s) => s.after_judge(ctx),
             Strategy::Pull(_) => {}
             Strategy::Ping(s) => s.after_judge(ctx),
+            Strategy::Leader(s) => s.after_judge(ctx),
         }
     }
 
@@ -214,6 +236,7 @@ impl Strategy {
             Strategy::Push(s) => s.next_deadline(config),
             Strategy::Pull(_) => None,
             Strategy::Ping(s) => s.next_deadline(),
+            Strategy::Leader(s) => s.next_deadline(),
         }
     }
 
@@ -221,7 +244,29 @@ impl Strategy {
     pub(crate) fn isolated(&self) -> bool {
         match self {
             Strategy::Push(s) => s.isolated(),
-            Strategy::Pull(_) | Strategy::Ping(_) => false,
+            Strategy::Pull(_) | Strategy::Ping(_) | Strategy::Leader(_) => false,
+        }
+    }
+
+    /// Whether the views this strategy returns are authoritative: they replace what the
+    /// node holds at the same incarnation (leader: the elected leader's view).
+    pub(crate) fn views_are_authoritative(&self) -> bool {
+        matches!(self, Strategy::Leader(_))
+    }
+
+    /// Leader only: what this node knows of leadership.
+    pub(crate) fn leadership(&self, now: Instant, members: &Members) -> Option<Leadership> {
+        match self {
+            Strategy::Push(_) | Strategy::Pull(_) | Strategy::Ping(_) => None,
+            Strategy::Leader(s) => Some(s.leadership(now, members)),
+        }
+    }
+
+    /// Leader only: whether this node leads and holds its lease (publishes its view).
+    pub(crate) fn acting_leader(&self, now: Instant, members: &Members) -> bool {
+        match self {
+            Strategy::Push(_) | Strategy::Pull(_) | Strategy::Ping(_) => false,
+            Strategy::Leader(s) => s.acting(now, members),
         }
     }
 }

@@ -28,6 +28,8 @@ use crate::wire;
 
 /// Bytes of piggybacked news one message may carry.
 const GOSSIP_BUDGET: usize = 800;
+/// Bytes of news an ack may carry beyond what its ping carried (about two rumors).
+const ACK_EXTRA_NEWS: usize = 56;
 /// Most indirect probes this node relays at once for others.
 const MAX_RELAYS: usize = 64;
 
@@ -176,8 +178,9 @@ impl Ping {
     ) -> Vec<MemberEntry> {
         match message {
             Message::Ping { seq, gossip } => {
-                // The ack carries no more news than the ping did: no amplification.
-                let budget = gossip.iter().map(wire::body_len).sum::<usize>();
+                // The ack carries little more news than the ping did: no amplification (the
+                // agent drops replies more than a name's length larger than the request).
+                let budget = gossip.iter().map(wire::body_len).sum::<usize>() + ACK_EXTRA_NEWS;
                 let reply = self.piggyback(ctx, None, budget);
                 ctx.send(src, Message::PingAck { seq, gossip: reply });
                 self.hear(ctx, gossip);
@@ -370,7 +373,18 @@ impl Ping {
         };
         let me = ctx.me.name.clone();
         self.accuse(ctx, &entry, Some(&me));
-        ctx.learn(vec![entry]);
+        let addr = entry.addr;
+        ctx.learn(vec![entry.clone()]);
+        if ctx.config.swim.buddy {
+            // Tell the suspect at once: if it is alive it refutes before any timer runs out.
+            ctx.send(
+                addr,
+                Message::Members {
+                    entries: vec![MemberEntry { health: None, ..entry }],
+                    next_page: None,
+                },
+            );
+        }
     }
 
     fn expire_relays(&mut self, ctx: &mut Ctx<'_>) {
@@ -504,11 +518,12 @@ impl Ping {
         let limit = ctx.config.swim.retransmit_mult * (n as f64 + 1.0).log10().ceil().max(1.0) as u32;
         let mut out = Vec::new();
         let mut used = 0;
-        if let Some(name) = target.filter(|_| ctx.config.swim.buddy)
-            && let Some((rumor, _)) = self.rumors.get(name).filter(|(r, _)| r.entry.status == Status::Suspect)
+        if let Some(rumor) = target
+            .filter(|_| ctx.config.swim.buddy)
+            .and_then(|name| self.suspicion_rumor(ctx, name))
         {
-            used += wire::body_len(rumor);
-            out.push(rumor.clone());
+            used += wire::body_len(&rumor);
+            out.push(rumor);
         }
         let mut by_sends: Vec<(&String, u32)> = self.rumors.iter().map(|(k, (_, sent))| (k, *sent)).collect();
         by_sends.sort_by_key(|&(name, sent)| (sent, name.clone()));
@@ -527,6 +542,19 @@ impl Ping {
             }
         }
         out
+    }
+
+    /// The news that `name` is suspected, as this node holds it (for the suspect itself).
+    fn suspicion_rumor(&self, ctx: &Ctx<'_>, name: &str) -> Option<Rumor> {
+        let entry = ctx.members.entry(name).filter(|e| e.status == Status::Suspect)?;
+        let accuser = self
+            .suspicions
+            .get(name)
+            .and_then(|s| s.accusers.iter().next().cloned());
+        Some(Rumor {
+            entry: MemberEntry { health: None, ..entry },
+            accuser,
+        })
     }
 
     /// A full state exchange with one random member (anti-entropy): push our pages and

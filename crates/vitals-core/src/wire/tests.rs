@@ -88,6 +88,23 @@ fn message() -> impl Strategy<Value = Message> {
         any::<u64>().prop_map(|seq| Message::Ack { seq }),
         (any::<u64>(), proptest::collection::vec(entry(), 0..8)).prop_map(|(seq, view)| Message::Poll { seq, view }),
         (any::<u64>(), health()).prop_map(|(seq, health)| Message::PollReply { seq, health }),
+        (any::<u64>(), any::<u64>(), proptest::collection::vec(entry(), 0..8))
+            .prop_map(|(term, seq, view)| Message::LeaderHeartbeat { term, seq, view }),
+        (any::<u64>(), any::<u64>(), health()).prop_map(|(term, echo, health)| Message::LeaderReport {
+            term,
+            echo,
+            health
+        }),
+        (any::<u64>(), any::<bool>(), any::<u32>()).prop_map(|(term, pre, known)| Message::VoteRequest {
+            term,
+            pre,
+            known
+        }),
+        (any::<u64>(), any::<bool>(), any::<bool>()).prop_map(|(term, pre, granted)| Message::VoteReply {
+            term,
+            pre,
+            granted
+        }),
     ]
 }
 

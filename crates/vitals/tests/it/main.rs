@@ -11,6 +11,7 @@ mod cli;
 mod failover;
 mod health;
 mod http;
+mod leader;
 mod security;
 mod sim;
 mod support;
