@@ -225,6 +225,10 @@ pub struct Rumor {
     pub entry: MemberEntry,
     /// For a suspicion: who accused it (confirmations count distinct accusers).
     pub accuser: Option<String>,
+    /// For a suspicion: how long ago, in milliseconds, the sender's suspicion began, so
+    /// that every node's timer runs out at about the same moment however late the news
+    /// reached it (no clock is shared: only an age travels).
+    pub age_ms: u32,
 }
 
 impl Message {

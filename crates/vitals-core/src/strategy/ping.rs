@@ -89,6 +89,8 @@ pub(crate) struct Ping {
     rounds: u64,
     /// The earliest suspicion expiry, recomputed after every input.
     suspicion_deadline: Option<Instant>,
+    /// Members others suspect, to probe before the round-robin's next pick.
+    confirm: BTreeSet<String>,
 }
 
 impl Ping {
@@ -106,6 +108,7 @@ impl Ping {
             next_probe_at: now,
             rounds: 0,
             suspicion_deadline: None,
+            confirm: BTreeSet::new(),
         }
     }
 
@@ -149,6 +152,13 @@ impl Ping {
     /// Randomised round-robin over the members that are up (SWIM §4.3): a shuffled list,
     /// walked in order, reshuffled when exhausted.
     fn next_target(&mut self, ctx: &mut Ctx<'_>) -> Option<(String, SocketAddr)> {
+        // A member someone else suspects is probed first: confirming (or not) a suspicion
+        // quickly is what lets a real failure be declared after the minimum timeout.
+        while let Some(name) = self.confirm.pop_first() {
+            if let Some(m) = ctx.members.get(&name).filter(|m| m.status == Status::Suspect) {
+                return Some((m.name.clone(), m.addr));
+            }
+        }
         for _ in 0..2 {
             while self.next < self.order.len() {
                 let name = &self.order[self.next];
@@ -261,7 +271,8 @@ impl Ping {
     fn hear(&mut self, ctx: &mut Ctx<'_>, gossip: Vec<Rumor>) {
         for rumor in gossip {
             if rumor.entry.status == Status::Suspect && rumor.entry.name != ctx.me.name {
-                self.accuse(ctx, &rumor.entry, rumor.accuser.as_deref());
+                let age = Duration::from_millis(u64::from(rumor.age_ms));
+                self.accuse(ctx, &rumor.entry, rumor.accuser.as_deref(), age);
             }
             let learned = ctx.learn(vec![rumor.entry]);
             if learned.refuted {
@@ -272,16 +283,22 @@ impl Ping {
 
     /// Records `accuser`'s suspicion of `entry`; a new confirmation is spread again. An
     /// accusation without a known accuser starts the timer but confirms nothing.
-    fn accuse(&mut self, ctx: &mut Ctx<'_>, entry: &MemberEntry, accuser: Option<&str>) {
+    /// `age`: how long ago the accuser's suspicion began (our timer starts that long ago).
+    fn accuse(&mut self, ctx: &mut Ctx<'_>, entry: &MemberEntry, accuser: Option<&str>, age: Duration) {
+        let started = Instant::from_micros(ctx.now.as_micros().saturating_sub(age.as_micros() as u64));
+        let mine = accuser == Some(ctx.me.name.as_str());
+        if !mine && !self.suspicions.contains_key(&entry.name) && entry.name != ctx.me.name {
+            self.confirm.insert(entry.name.clone());
+        }
         let suspicion = self.suspicions.entry(entry.name.clone()).or_insert_with(|| Suspicion {
             incarnation: entry.incarnation,
-            started: ctx.now,
+            started,
             accusers: BTreeSet::new(),
         });
         if suspicion.incarnation < entry.incarnation {
             *suspicion = Suspicion {
                 incarnation: entry.incarnation,
-                started: ctx.now,
+                started,
                 accusers: BTreeSet::new(),
             };
         }
@@ -295,6 +312,7 @@ impl Ping {
             let rumor = Rumor {
                 entry: entry.clone(),
                 accuser: Some(accuser),
+                age_ms: 0,
             };
             self.rumors.insert(entry.name.clone(), (rumor, 0));
         }
@@ -372,7 +390,7 @@ impl Ping {
             ..entry
         };
         let me = ctx.me.name.clone();
-        self.accuse(ctx, &entry, Some(&me));
+        self.accuse(ctx, &entry, Some(&me), Duration::ZERO);
         let addr = entry.addr;
         ctx.learn(vec![entry.clone()]);
         if ctx.config.swim.buddy {
@@ -477,6 +495,7 @@ impl Ping {
                 Rumor {
                     entry: MemberEntry { health: None, ..entry },
                     accuser,
+                    age_ms: 0,
                 },
                 0,
             ),
@@ -507,8 +526,17 @@ impl Ping {
                 },
             );
         }
-        self.rumors
-            .insert(entry.name.clone(), (Rumor { entry, accuser: None }, 0));
+        self.rumors.insert(
+            entry.name.clone(),
+            (
+                Rumor {
+                    entry,
+                    accuser: None,
+                    age_ms: 0,
+                },
+                0,
+            ),
+        );
     }
 
     /// News for one outgoing message: a probe of a suspect first carries the suspicion
@@ -541,7 +569,17 @@ impl Ping {
                 self.rumors.remove(&name);
             }
         }
-        out
+        out.into_iter().map(|rumor| self.aged(ctx, rumor)).collect()
+    }
+
+    /// `rumor` with the age of this node's suspicion, when it is one.
+    fn aged(&self, ctx: &Ctx<'_>, mut rumor: Rumor) -> Rumor {
+        if rumor.entry.status == Status::Suspect
+            && let Some(suspicion) = self.suspicions.get(&rumor.entry.name)
+        {
+            rumor.age_ms = u32::try_from((ctx.now - suspicion.started).as_millis()).unwrap_or(u32::MAX);
+        }
+        rumor
     }
 
     /// The news that `name` is suspected, as this node holds it (for the suspect itself).
@@ -551,10 +589,14 @@ impl Ping {
             .suspicions
             .get(name)
             .and_then(|s| s.accusers.iter().next().cloned());
-        Some(Rumor {
-            entry: MemberEntry { health: None, ..entry },
-            accuser,
-        })
+        Some(self.aged(
+            ctx,
+            Rumor {
+                entry: MemberEntry { health: None, ..entry },
+                accuser,
+                age_ms: 0,
+            },
+        ))
     }
 
     /// A full state exchange with one random member (anti-entropy): push our pages and
