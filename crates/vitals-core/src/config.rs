@@ -205,6 +205,33 @@ pub struct Config {
     pub clock_drift: f64,
     /// SWIM and Lifeguard parameters (used by strategy `ping`).
     pub swim: SwimConfig,
+    /// Quorum-confirmed verdicts (strategy `ping`): a member is declared dead only when
+    /// at least this many distinct members accused it (failed their own probes); `None`
+    /// declares on the first accuser's timeout. See [`Config::quorum_size`].
+    #[serde(default)]
+    pub quorum: Option<Quorum>,
+    /// The mass-failure brake: at most this fraction of the cluster may be declared dead
+    /// within `brake_window`; later verdicts are held back (the members stay suspect)
+    /// and counted, as Envoy's panic threshold and Kubernetes' zone brakes do. 1 is off.
+    #[serde(default = "default_brake_fraction")]
+    pub brake_fraction: f64,
+    /// The brake's window.
+    #[serde(default, with = "serde_duration")]
+    pub brake_window: Duration,
+}
+
+/// How many accusers a death verdict needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Quorum {
+    /// A majority of the members this node holds up (itself included).
+    Majority,
+    /// At least this many.
+    AtLeast(u32),
+}
+
+fn default_brake_fraction() -> f64 {
+    0.5
 }
 
 /// SWIM and Lifeguard parameters, named as in memberlist where they exist there.
@@ -284,6 +311,9 @@ impl Config {
             detector: DetectorKind::Missed,
             phi: PhiConfig::for_timing(interval, threshold),
             swim: SwimConfig::for_interval(interval),
+            quorum: None,
+            brake_fraction: default_brake_fraction(),
+            brake_window: interval * 30,
             voters: Vec::new(),
             election_timeout: Duration::ZERO,
             lease: Duration::ZERO,
@@ -373,7 +403,25 @@ impl Config {
         Ok(())
     }
 
+    /// Accusers a death verdict needs when `up` members (this node included) are up.
+    pub fn quorum_size(&self, up: usize) -> usize {
+        match self.quorum {
+            None => 1,
+            Some(Quorum::Majority) => up / 2 + 1,
+            Some(Quorum::AtLeast(n)) => n as usize,
+        }
+    }
+
     fn validate_swim(&self) -> Result<(), ConfigError> {
+        if !(self.brake_fraction > 0.0 && self.brake_fraction <= 1.0) {
+            return Err(ConfigError::BadBrake(self.brake_fraction));
+        }
+        if self.quorum.is_some() && self.strategy != StrategyKind::Ping {
+            return Err(ConfigError::QuorumNotSupported(self.strategy.name()));
+        }
+        if self.quorum == Some(Quorum::AtLeast(0)) {
+            return Err(ConfigError::ZeroQuorum);
+        }
         let swim = &self.swim;
         if swim.probe_timeout.is_zero() || swim.probe_timeout >= self.interval {
             return Err(ConfigError::BadProbeTimeout {
@@ -488,6 +536,15 @@ pub enum ConfigError {
         /// The configured interval (the protocol period).
         interval: Duration,
     },
+    /// The brake fraction is out of range.
+    #[error("brake fraction {0} must be above 0 and at most 1 (0.5 is usual; 1 turns the brake off)")]
+    BadBrake(f64),
+    /// Quorum is not implemented for this strategy.
+    #[error("--quorum is implemented for strategy ping only, not {0}: drop --quorum or use --strategy ping")]
+    QuorumNotSupported(&'static str),
+    /// A quorum of zero.
+    #[error("a quorum of 0 accusers would declare members dead without evidence: use 1 or more, or majority")]
+    ZeroQuorum,
     /// A SWIM multiplier is zero.
     #[error("suspicion, retransmit and awareness multipliers must be at least 1")]
     ZeroSwimMultiplier,

@@ -64,7 +64,7 @@ mod scenarios;
 mod testing;
 
 pub use checks::{CheckStatus, Checks, ServiceEntry};
-pub use config::{Config, ConfigError, DetectorKind, PhiConfig, Preset, StrategyKind};
+pub use config::{Config, ConfigError, DetectorKind, PhiConfig, Preset, Quorum, StrategyKind};
 pub use members::{Member, Transition};
 pub use message::{Envelope, Health, Incarnation, MemberEntry, Message, Peer, Status};
 pub use node::{Command, Event, Node, Output, Stats};

@@ -109,6 +109,10 @@ pub struct Members {
     next_deadline: Option<Instant>,
     refused: u64,
     direct_clears_suspicion: bool,
+    /// When the recent death verdicts were reached (the mass-failure brake's window).
+    recent_deaths: VecDeque<Instant>,
+    /// Members whose death verdict the brake holds back.
+    held: BTreeSet<String>,
     /// Incarnations of reaped tombstones, so stale news cannot resurrect them.
     graveyard: BTreeMap<String, Incarnation>,
     graveyard_order: VecDeque<String>,
@@ -135,6 +139,8 @@ impl Members {
             next_deadline: None,
             refused: 0,
             direct_clears_suspicion: true,
+            recent_deaths: VecDeque::new(),
+            held: BTreeSet::new(),
             graveyard: BTreeMap::new(),
             graveyard_order: VecDeque::new(),
         };
@@ -495,9 +501,41 @@ impl Members {
         }
     }
 
+    /// The mass-failure brake: whether one more death verdict now would exceed
+    /// `brake_fraction` of the cluster within `brake_window`. Records the verdict if not.
+    fn brake_holds(&mut self, now: Instant, name: &str) -> bool {
+        let window = self.config.brake_window;
+        while self.recent_deaths.front().is_some_and(|&t| now - t >= window) {
+            self.recent_deaths.pop_front();
+        }
+        let limit = (self.config.brake_fraction * self.records.len() as f64).ceil().max(1.0) as usize;
+        if self.recent_deaths.len() >= limit {
+            self.held.insert(name.to_string());
+            return true;
+        }
+        self.held.remove(name);
+        self.recent_deaths.push_back(now);
+        false
+    }
+
+    /// Members whose death verdict the mass-failure brake is holding back.
+    pub fn held_by_brake(&self) -> impl Iterator<Item = &String> {
+        self.held.iter()
+    }
+
     /// The one place a known member's status changes.
     fn set_status(&mut self, now: Instant, name: &str, incarnation: Incarnation, status: Status) {
         let judged = name != self.me && self.judged.includes(name);
+        let held_status = self.records.get(name).map(|r| r.member.status);
+        let up = held_status.is_some_and(Status::is_up);
+        let status = if status == Status::Dead && up && name != self.me && self.brake_holds(now, name) {
+            Status::Suspect // held back: the member is shown suspect, and listed as held
+        } else {
+            status
+        };
+        if matches!(status, Status::Alive | Status::Left) {
+            self.held.remove(name);
+        }
         let Some(record) = self.records.get_mut(name) else {
             return;
         };
@@ -625,6 +663,30 @@ mod tests {
                 ("a".into(), Some(Status::Suspect), Status::Dead)
             ]
         );
+    }
+
+    #[test]
+    fn the_mass_failure_brake_holds_back_death_verdicts_beyond_its_fraction() {
+        let mut config = Config::preset(Preset::LanFast, StrategyKind::Push);
+        config.brake_fraction = 0.5;
+        let mut m = Members::new(&peer("me", 0), &config, Judged::All, at(0));
+        for name in ["a", "b", "c", "d", "e", "f", "g"] {
+            m.observe(at(0), &peer(name, 0));
+        }
+        // 8 members: at most 4 may be declared dead within the window.
+        m.judge(at(600));
+        let dead = m.count(Status::Dead);
+        assert_eq!(dead, 4);
+        assert_eq!(m.held_by_brake().count(), 3);
+        assert!(
+            m.others()
+                .filter(|o| o.status != Status::Dead)
+                .all(|o| o.status == Status::Suspect)
+        );
+        // Once the window has passed, the held verdicts go through.
+        m.judge(at(600) + config.brake_window);
+        assert_eq!(m.count(Status::Dead), 7);
+        assert_eq!(m.held_by_brake().count(), 0);
     }
 
     #[test]

@@ -218,13 +218,18 @@ pub enum Message {
     },
 }
 
+/// Most accusers one rumor names.
+pub const MAX_ACCUSERS: usize = 16;
+
 /// A piece of membership news spread by the ping strategy.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Rumor {
     /// The member and the status the news is about.
     pub entry: MemberEntry,
-    /// For a suspicion: who accused it (confirmations count distinct accusers).
-    pub accuser: Option<String>,
+    /// For a suspicion: every member known to have accused it (failed its own probe);
+    /// receivers merge the sets, and confirmations count distinct accusers.
+    #[serde(deserialize_with = "crate::wire::bounded_vec::<_, String, { crate::message::MAX_ACCUSERS }>")]
+    pub accusers: Vec<String>,
     /// For a suspicion: how long ago, in milliseconds, the sender's suspicion began, so
     /// that every node's timer runs out at about the same moment however late the news
     /// reached it (no clock is shared: only an age travels).

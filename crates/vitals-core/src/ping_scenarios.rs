@@ -172,3 +172,50 @@ fn the_probe_rate_is_constant_per_node_whatever_the_cluster_size() {
         "{per_node_per_second} probes/s at N=4"
     );
 }
+
+fn quorum() -> Config {
+    let mut config = lan();
+    config.quorum = Some(crate::config::Quorum::Majority);
+    config
+}
+
+#[test]
+fn with_a_quorum_a_crash_is_still_detected_by_everyone() {
+    let mut cluster = converged(quorum(), &NAMES);
+    let crashed_at = cluster.now;
+    cluster.crash("n3");
+    let survivors: Vec<&str> = NAMES.iter().copied().filter(|n| *n != "n3").collect();
+    let all = cluster
+        .run_until(Duration::from_secs(30), |c| {
+            survivors.iter().all(|o| c.status(o, "n3") == Some(Status::Dead))
+        })
+        .expect("the crash was never detected by everyone");
+    assert!(all - crashed_at <= Duration::from_secs(6), "{:?}", all - crashed_at);
+}
+
+#[test]
+fn with_a_quorum_one_sick_observer_never_removes_a_healthy_node() {
+    let mut cluster = converged(quorum(), &NAMES);
+    // n1 receives nothing at all: it accuses everyone it probes.
+    cluster.deliver = Box::new(|_, to, _| to != "n1");
+    cluster.run_for(Duration::from_secs(120));
+    let others: Vec<&str> = NAMES.iter().copied().filter(|n| *n != "n1").collect();
+    let deaths = false_deaths(&cluster, &NAMES, &others);
+    assert!(deaths.is_empty(), "{deaths:?}");
+    let accused = others
+        .iter()
+        .any(|m| cluster.transitions("n1", m).iter().any(|t| t.to == Status::Suspect));
+    assert!(accused, "n1 never accused anyone: the test tests nothing");
+}
+
+#[test]
+fn with_a_quorum_ten_percent_loss_produces_no_false_death() {
+    for seed in 0..4 {
+        let mut cluster = converged(quorum(), &NAMES);
+        let mut rng = Rng::seeded(100 + seed);
+        cluster.deliver = Box::new(move |_, _, _| rng.unit() >= 0.10);
+        cluster.run_for(Duration::from_secs(3600));
+        let deaths = false_deaths(&cluster, &NAMES, &NAMES);
+        assert!(deaths.is_empty(), "loss seed {seed}: {deaths:?}");
+    }
+}

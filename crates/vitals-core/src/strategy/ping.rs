@@ -21,7 +21,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::members::Transition;
-use crate::message::{MemberEntry, Message, Peer, Rumor, Status};
+use crate::message::{MAX_ACCUSERS, MemberEntry, Message, Peer, Rumor, Status};
 use crate::strategy::Ctx;
 use crate::time::Instant;
 use crate::wire;
@@ -272,7 +272,7 @@ impl Ping {
         for rumor in gossip {
             if rumor.entry.status == Status::Suspect && rumor.entry.name != ctx.me.name {
                 let age = Duration::from_millis(u64::from(rumor.age_ms));
-                self.accuse(ctx, &rumor.entry, rumor.accuser.as_deref(), age);
+                self.accuse(ctx, &rumor.entry, &rumor.accusers, age);
             }
             let learned = ctx.learn(vec![rumor.entry]);
             if learned.refuted {
@@ -281,13 +281,14 @@ impl Ping {
         }
     }
 
-    /// Records `accuser`'s suspicion of `entry`; a new confirmation is spread again. An
-    /// accusation without a known accuser starts the timer but confirms nothing.
-    /// `age`: how long ago the accuser's suspicion began (our timer starts that long ago).
-    fn accuse(&mut self, ctx: &mut Ctx<'_>, entry: &MemberEntry, accuser: Option<&str>, age: Duration) {
+    /// Records `accusers`' suspicion of `entry` (merging with the accusers already
+    /// known); news of a new accuser (a confirmation) is spread again. An accusation with
+    /// no accuser starts the timer but confirms nothing. `age`: how long ago the sender's
+    /// suspicion began (our timer starts that long ago).
+    fn accuse(&mut self, ctx: &mut Ctx<'_>, entry: &MemberEntry, accusers: &[String], age: Duration) {
         let started = Instant::from_micros(ctx.now.as_micros().saturating_sub(age.as_micros() as u64));
-        let mine = accuser == Some(ctx.me.name.as_str());
-        if !mine && !self.suspicions.contains_key(&entry.name) && entry.name != ctx.me.name {
+        let only_me = accusers.iter().all(|a| *a == ctx.me.name);
+        if !only_me && !self.suspicions.contains_key(&entry.name) && entry.name != ctx.me.name {
             self.confirm.insert(entry.name.clone());
         }
         let suspicion = self.suspicions.entry(entry.name.clone()).or_insert_with(|| Suspicion {
@@ -302,16 +303,15 @@ impl Ping {
                 accusers: BTreeSet::new(),
             };
         }
-        let Some(accuser) = accuser.map(str::to_string) else {
+        if suspicion.incarnation != entry.incarnation {
             return;
-        };
-        if suspicion.incarnation == entry.incarnation
-            && suspicion.accusers.insert(accuser.clone())
-            && suspicion.accusers.len() > 1
-        {
+        }
+        let before = suspicion.accusers.len();
+        suspicion.accusers.extend(accusers.iter().take(MAX_ACCUSERS).cloned());
+        if before > 0 && suspicion.accusers.len() > before {
             let rumor = Rumor {
                 entry: entry.clone(),
-                accuser: Some(accuser),
+                accusers: Vec::new(),
                 age_ms: 0,
             };
             self.rumors.insert(entry.name.clone(), (rumor, 0));
@@ -381,8 +381,10 @@ impl Ping {
         self.suspect(ctx, &probe.target);
     }
 
+    /// This node's own probe of `name` failed: accuse it (a new suspicion, or a
+    /// confirmation of one already held).
     fn suspect(&mut self, ctx: &mut Ctx<'_>, name: &str) {
-        let Some(entry) = ctx.members.entry(name).filter(|e| e.status == Status::Alive) else {
+        let Some(entry) = ctx.members.entry(name).filter(|e| e.status.is_up()) else {
             return;
         };
         let entry = MemberEntry {
@@ -390,7 +392,7 @@ impl Ping {
             ..entry
         };
         let me = ctx.me.name.clone();
-        self.accuse(ctx, &entry, Some(&me), Duration::ZERO);
+        self.accuse(ctx, &entry, &[me], Duration::ZERO);
         let addr = entry.addr;
         ctx.learn(vec![entry.clone()]);
         if ctx.config.swim.buddy {
@@ -423,12 +425,16 @@ impl Ping {
         }
     }
 
+    /// Suspicions whose timer ran out become death verdicts; with a quorum, only once
+    /// enough distinct members accused (until then the member stays suspect).
     fn expire_suspicions(&mut self, ctx: &mut Ctx<'_>) {
         let n = ctx.members.others().filter(|m| m.status.is_up()).count() + 1;
+        let quorum = ctx.config.quorum_size(n);
         let due: Vec<String> = self
             .suspicions
             .iter()
             .filter(|(_, s)| ctx.now >= s.started + suspicion_timeout(ctx, n, s.accusers.len()))
+            .filter(|(_, s)| s.accusers.len() >= quorum)
             .map(|(name, _)| name.clone())
             .collect();
         for name in due {
@@ -460,9 +466,12 @@ impl Ping {
 
     fn refresh_suspicion_deadline(&mut self, ctx: &Ctx<'_>) {
         let n = ctx.members.others().filter(|m| m.status.is_up()).count() + 1;
+        let quorum = ctx.config.quorum_size(n);
+        // A suspicion short of its quorum has no deadline: a new accuser re-arms it.
         self.suspicion_deadline = self
             .suspicions
             .values()
+            .filter(|s| s.accusers.len() >= quorum)
             .map(|s| s.started + suspicion_timeout(ctx, n, s.accusers.len()))
             .min();
     }
@@ -484,22 +493,13 @@ impl Ping {
         let Some(entry) = ctx.members.entry(&transition.name) else {
             return;
         };
-        let accuser = self
-            .suspicions
-            .get(&transition.name)
-            .and_then(|s| s.accusers.iter().next().cloned());
-        let accuser = if entry.status == Status::Suspect { accuser } else { None };
-        self.rumors.insert(
-            transition.name.clone(),
-            (
-                Rumor {
-                    entry: MemberEntry { health: None, ..entry },
-                    accuser,
-                    age_ms: 0,
-                },
-                0,
-            ),
-        );
+        // Accusers and age are filled in when the rumor is sent (see `aged`).
+        let rumor = Rumor {
+            entry: MemberEntry { health: None, ..entry },
+            accusers: Vec::new(),
+            age_ms: 0,
+        };
+        self.rumors.insert(transition.name.clone(), (rumor, 0));
     }
 
     /// Refuting is a sign of ill health (Lifeguard), and the refutation must outrun the
@@ -531,7 +531,7 @@ impl Ping {
             (
                 Rumor {
                     entry,
-                    accuser: None,
+                    accusers: Vec::new(),
                     age_ms: 0,
                 },
                 0,
@@ -572,12 +572,13 @@ impl Ping {
         out.into_iter().map(|rumor| self.aged(ctx, rumor)).collect()
     }
 
-    /// `rumor` with the age of this node's suspicion, when it is one.
+    /// `rumor` with the accusers and age of this node's suspicion, when it is one.
     fn aged(&self, ctx: &Ctx<'_>, mut rumor: Rumor) -> Rumor {
         if rumor.entry.status == Status::Suspect
             && let Some(suspicion) = self.suspicions.get(&rumor.entry.name)
         {
             rumor.age_ms = u32::try_from((ctx.now - suspicion.started).as_millis()).unwrap_or(u32::MAX);
+            rumor.accusers = suspicion.accusers.iter().take(MAX_ACCUSERS).cloned().collect();
         }
         rumor
     }
@@ -585,18 +586,12 @@ impl Ping {
     /// The news that `name` is suspected, as this node holds it (for the suspect itself).
     fn suspicion_rumor(&self, ctx: &Ctx<'_>, name: &str) -> Option<Rumor> {
         let entry = ctx.members.entry(name).filter(|e| e.status == Status::Suspect)?;
-        let accuser = self
-            .suspicions
-            .get(name)
-            .and_then(|s| s.accusers.iter().next().cloned());
-        Some(self.aged(
-            ctx,
-            Rumor {
-                entry: MemberEntry { health: None, ..entry },
-                accuser,
-                age_ms: 0,
-            },
-        ))
+        let rumor = Rumor {
+            entry: MemberEntry { health: None, ..entry },
+            accusers: Vec::new(),
+            age_ms: 0,
+        };
+        Some(self.aged(ctx, rumor))
     }
 
     /// A full state exchange with one random member (anti-entropy): push our pages and
