@@ -65,6 +65,10 @@ pub struct RawConfig {
     pub detector: Option<DetectorKind>,
     /// Phi accrual parameters.
     pub phi: Option<RawPhi>,
+    /// Ping: quorum-confirmed death verdicts (`"majority"` or `{ at-least = N }`).
+    pub quorum: Option<vitals_core::Quorum>,
+    /// Mass-failure brake: the largest fraction of the cluster declared dead per window.
+    pub brake_fraction: Option<f64>,
     /// Cluster label: nodes with different labels never accept each other's datagrams.
     pub cluster: Option<String>,
     /// File holding the keyring (one base64 key per line, the first is primary).
@@ -325,6 +329,8 @@ impl RawConfig {
             threshold: flags.threshold.or(self.threshold),
             detector: flags.detector.or(self.detector),
             phi,
+            quorum: flags.quorum.or(self.quorum),
+            brake_fraction: flags.brake_fraction.or(self.brake_fraction),
             cluster: flags.cluster.or(self.cluster),
             keyring: flags.keyring.or(self.keyring),
             api_token_file: flags.api_token_file.or(self.api_token_file),
@@ -475,6 +481,8 @@ impl RawConfig {
             validate_name(monitor).map_err(|_| invalid("monitors", format!("`{monitor}` is not a valid node name")))?;
         }
         self.election(&mut config)?;
+        config.quorum = self.quorum;
+        config.brake_fraction = self.brake_fraction.unwrap_or(config.brake_fraction);
         config.validate().map_err(|e| invalid(key_of(&e), e.to_string()))?;
         Ok(config)
     }
@@ -514,6 +522,8 @@ fn key_of(error: &vitals_core::ConfigError) -> &'static str {
         E::ElectionTimeoutTooShort { .. } => "election_timeout",
         E::BadLease { .. } => "lease",
         E::BadClockDrift(_) => "clock_drift",
+        E::BadBrake(_) => "brake_fraction",
+        E::QuorumNotSupported(_) | E::ZeroQuorum => "quorum",
     }
 }
 

@@ -99,6 +99,15 @@ pub(crate) struct AgentArgs {
     /// Phi that declares a node dead, with --detector phi [default: 8].
     #[arg(long, value_name = "PHI", allow_negative_numbers = true)]
     pub(crate) phi_threshold: Option<f64>,
+    /// Ping: declare a member dead only when a majority of the members accused it.
+    #[arg(long)]
+    pub(crate) quorum: bool,
+    /// Ping: like --quorum, with this many accusers instead of a majority.
+    #[arg(long, value_name = "N")]
+    pub(crate) quorum_size: Option<u32>,
+    /// Mass-failure brake: at most this fraction of the cluster declared dead per window [default: 0.5].
+    #[arg(long, value_name = "FRACTION")]
+    pub(crate) brake_fraction: Option<f64>,
     /// Cluster label: agents with different labels never accept each other [default: default].
     #[arg(long, value_name = "NAME")]
     pub(crate) cluster: Option<String>,
@@ -151,6 +160,12 @@ impl AgentArgs {
                 threshold: Some(t),
                 ..RawPhi::default()
             }),
+            quorum: match (self.quorum_size, self.quorum) {
+                (Some(n), _) => Some(vitals_core::Quorum::AtLeast(n)),
+                (None, true) => Some(vitals_core::Quorum::Majority),
+                (None, false) => None,
+            },
+            brake_fraction: self.brake_fraction,
             cluster: self.cluster.clone(),
             keyring: self.keyring.clone(),
             api_token_file: self.api_token_file.clone(),
