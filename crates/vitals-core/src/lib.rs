@@ -10,7 +10,7 @@
 //! - [`node`]: [`Node`], the state machine: `handle_*` in, `poll_*` out.
 //! - [`members`]: the membership table, the only place a status changes.
 //! - [`detector`]: missed-heartbeat and phi accrual detectors, pure functions of time.
-//! - `strategy`: push and pull, one module each.
+//! - `strategy`: push, pull, ping (SWIM) and gossip, one module each.
 //! - [`message`] and [`wire`]: the vocabulary and its versioned encoding; [`seal`]:
 //!   authenticated encryption and replay protection.
 //! - [`config`]: settings, presets and validation.
@@ -54,6 +54,8 @@ pub mod time;
 pub mod wire;
 
 #[cfg(test)]
+mod gossip_scenarios;
+#[cfg(test)]
 mod ping_scenarios;
 #[cfg(test)]
 mod scenarios;
@@ -61,7 +63,7 @@ mod scenarios;
 mod testing;
 
 pub use checks::{CheckStatus, Checks, ServiceEntry};
-pub use config::{Config, ConfigError, DetectorKind, PhiConfig, Preset, StrategyKind};
+pub use config::{Config, ConfigError, DetectorKind, GossipConfig, PhiConfig, Preset, StrategyKind};
 pub use members::{Member, Transition};
 pub use message::{Envelope, Health, Incarnation, MemberEntry, Message, Peer, Status};
 pub use node::{Command, Event, Node, Output, Stats};

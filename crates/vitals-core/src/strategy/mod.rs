@@ -5,6 +5,7 @@
 //! evidence to [`Members`], and queue messages. They never encode bytes and never change
 //! a status themselves.
 
+mod gossip;
 mod ping;
 mod pull;
 mod push;
@@ -18,6 +19,7 @@ use crate::node::{Event, Outbox};
 use crate::rng::Rng;
 use crate::time::Instant;
 
+pub(crate) use gossip::Gossip;
 pub(crate) use ping::Ping;
 pub(crate) use pull::Pull;
 pub(crate) use push::Push;
@@ -134,6 +136,7 @@ pub(crate) enum Strategy {
     Push(Push),
     Pull(Pull),
     Ping(Box<Ping>),
+    Gossip(Gossip),
 }
 
 impl Strategy {
@@ -142,6 +145,7 @@ impl Strategy {
             StrategyKind::Push => Strategy::Push(Push::new(config, now)),
             StrategyKind::Pull => Strategy::Pull(Pull::new(config, me)),
             StrategyKind::Ping => Strategy::Ping(Box::new(Ping::new(now))),
+            StrategyKind::Gossip => Strategy::Gossip(Gossip::new()),
         }
     }
 
@@ -157,6 +161,7 @@ impl Strategy {
                 ctx.sync_now_and_then();
             }
             Strategy::Ping(s) => s.on_round(ctx),
+            Strategy::Gossip(s) => s.on_round(ctx),
         }
     }
 
@@ -173,6 +178,7 @@ impl Strategy {
             Strategy::Push(s) => s.on_message(ctx, src, from, message),
             Strategy::Pull(s) => s.on_message(ctx, src, from, message),
             Strategy::Ping(s) => s.on_message(ctx, src, from, message),
+            Strategy::Gossip(s) => s.on_message(ctx, src, from, message),
         }
     }
 
@@ -180,7 +186,7 @@ impl Strategy {
     /// from this node do.
     pub(crate) fn introduce(&mut self, ctx: &mut Ctx<'_>, names: &[String]) {
         match self {
-            Strategy::Push(_) | Strategy::Ping(_) => {} // the next round's messages introduce us
+            Strategy::Push(_) | Strategy::Ping(_) | Strategy::Gossip(_) => {} // the next round's messages introduce us
             Strategy::Pull(s) => s.introduce(ctx, names),
         }
     }
@@ -203,7 +209,7 @@ impl Strategy {
     pub(crate) fn after_judge(&mut self, ctx: &mut Ctx<'_>) {
         match self {
             Strategy::Push(s) => s.after_judge(ctx),
-            Strategy::Pull(_) => {}
+            Strategy::Pull(_) | Strategy::Gossip(_) => {}
             Strategy::Ping(s) => s.after_judge(ctx),
         }
     }
@@ -212,7 +218,7 @@ impl Strategy {
     pub(crate) fn next_deadline(&self, config: &Config) -> Option<Instant> {
         match self {
             Strategy::Push(s) => s.next_deadline(config),
-            Strategy::Pull(_) => None,
+            Strategy::Pull(_) | Strategy::Gossip(_) => None,
             Strategy::Ping(s) => s.next_deadline(),
         }
     }
@@ -221,7 +227,7 @@ impl Strategy {
     pub(crate) fn isolated(&self) -> bool {
         match self {
             Strategy::Push(s) => s.isolated(),
-            Strategy::Pull(_) | Strategy::Ping(_) => false,
+            Strategy::Pull(_) | Strategy::Ping(_) | Strategy::Gossip(_) => false,
         }
     }
 }
