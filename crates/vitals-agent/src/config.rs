@@ -480,6 +480,8 @@ fn key_of(error: &vitals_core::ConfigError) -> &'static str {
         E::BadProbeTimeout { .. } => "swim.probe_timeout",
         E::ZeroSwimMultiplier => "swim",
         E::TooManyIndirectProbes(_) => "swim.indirect_probes",
+        E::BadGossipFanout(_) => "gossip.fanout",
+        E::BadDigestBudget(_) => "gossip.digest_budget",
     }
 }
 

@@ -100,6 +100,9 @@ impl Demo {
             StrategyKind::Ping => {
                 "a probe and 3 indirect probes failed, then a suspicion the victim could not refute timed out"
             }
+            StrategyKind::Gossip => {
+                "its heartbeat counter stopped rising in the digests every survivor hears: 1 s without a rise"
+            }
         };
         Ok(Demo {
             exe,

@@ -251,7 +251,9 @@ impl Gossip {
     }
 
     /// The pull half: our own counter, the counters we hold newer than the digest's,
-    /// then fresh news it did not mention; never more bytes than the digest.
+    /// then up to a quarter of the budget of fresh news it did not mention; never more
+    /// bytes than the digest. (What is newer here is about half of a digest at any N,
+    /// so a reply's size hardly depends on N.)
     fn reply(&mut self, ctx: &Ctx<'_>, health: &Option<Health>, digest: &[Beat]) -> Message {
         let request = wire::body_len(health) + digest.iter().map(wire::body_len).sum::<usize>();
         let budget = request.min(ctx.config.gossip.digest_budget);
@@ -278,7 +280,8 @@ impl Gossip {
             }
         }
         fill.names.extend(digest.iter().map(|b| b.name.clone()));
-        self.add_recent(ctx, &mut fill, budget);
+        let until = fill.used + fill.budget / 4;
+        self.add_recent(ctx, &mut fill, until);
         Message::DigestReply {
             health,
             entries: fill.entries,
