@@ -524,6 +524,8 @@ fn key_of(error: &vitals_core::ConfigError) -> &'static str {
         E::BadClockDrift(_) => "clock_drift",
         E::BadBrake(_) => "brake_fraction",
         E::QuorumNotSupported(_) | E::ZeroQuorum => "quorum",
+        E::BadGossipFanout(_) => "gossip.fanout",
+        E::BadDigestBudget(_) => "gossip.digest_budget",
     }
 }
 

@@ -21,6 +21,10 @@ pub enum StrategyKind {
     /// One elected leader collects every member's heartbeats, judges them and publishes
     /// the view; the voters elect a new leader when it fails (Raft's election rules).
     Leader,
+    /// Scuttlebutt-style gossip: each node raises its own heartbeat counter every
+    /// interval and exchanges bounded digests of counters with `gossip.fanout` random
+    /// members; each node judges every member from the arrival of its counter rises.
+    Gossip,
 }
 
 /// How silence is turned into a verdict.
@@ -125,6 +129,7 @@ impl StrategyKind {
             StrategyKind::Pull => "pull",
             StrategyKind::Ping => "ping",
             StrategyKind::Leader => "leader",
+            StrategyKind::Gossip => "gossip",
         }
     }
 }
@@ -147,7 +152,10 @@ impl FromStr for StrategyKind {
             "pull" => Ok(StrategyKind::Pull),
             "leader" => Ok(StrategyKind::Leader),
             "ping" => Ok(StrategyKind::Ping),
-            _ => Err(format!("unknown strategy `{s}`; choose push, pull, ping or leader")),
+            "gossip" => Ok(StrategyKind::Gossip),
+            _ => Err(format!(
+                "unknown strategy `{s}`; choose push, pull, ping, gossip or leader"
+            )),
         }
     }
 }
@@ -205,6 +213,9 @@ pub struct Config {
     pub clock_drift: f64,
     /// SWIM and Lifeguard parameters (used by strategy `ping`).
     pub swim: SwimConfig,
+    /// Gossip parameters (used by strategy `gossip`).
+    #[serde(default)]
+    pub gossip: GossipConfig,
     /// Quorum-confirmed verdicts (strategy `ping`): a member is declared dead only when
     /// at least this many distinct members accused it (failed their own probes); `None`
     /// declares on the first accuser's timeout. See [`Config::quorum_size`].
@@ -212,7 +223,8 @@ pub struct Config {
     pub quorum: Option<Quorum>,
     /// The mass-failure brake: at most this fraction of the cluster may be declared dead
     /// within `brake_window`; later verdicts are held back (the members stay suspect)
-    /// and counted, as Envoy's panic threshold and Kubernetes' zone brakes do. 1 is off.
+    /// and counted, as Envoy's panic threshold and Kubernetes' zone brakes do. 1 (the
+    /// default) is off; 0.5 is a common choice.
     #[serde(default = "default_brake_fraction")]
     pub brake_fraction: f64,
     /// The brake's window.
@@ -231,8 +243,33 @@ pub enum Quorum {
 }
 
 fn default_brake_fraction() -> f64 {
-    0.5
+    1.0
 }
+
+/// Gossip parameters. The gossip interval is [`Config::interval`]: every interval a node
+/// raises its own counter and sends one digest to each of `fanout` random members.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GossipConfig {
+    /// Members a digest goes to each interval (memberlist's and Serf's default is 3).
+    pub fanout: usize,
+    /// Most bytes of one digest's body (health and entries); a reply is never larger
+    /// than the digest it answers. At most [`crate::wire::LIST_BUDGET`].
+    pub digest_budget: usize,
+}
+
+impl Default for GossipConfig {
+    fn default() -> GossipConfig {
+        GossipConfig {
+            fanout: 3,
+            digest_budget: crate::wire::LIST_BUDGET,
+        }
+    }
+}
+
+/// Gossip: extra intervals the detectors wait for a counter rise to travel a few hops
+/// (with fanout 3 and push-pull, news of a cluster that fits one digest reaches every
+/// node within about `log4 N` rounds, 2 for N ≤ 16, 3 for N ≤ 64).
+pub const GOSSIP_HOP_ROUNDS: u32 = 2;
 
 /// SWIM and Lifeguard parameters, named as in memberlist where they exist there.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -300,16 +337,31 @@ impl Config {
     /// A configuration whose timeout and phi parameters are derived from `interval` and
     /// `threshold`: timeout = interval; phi's acceptable pause makes it declare death
     /// about when `threshold` misses would on a steady network.
+    ///
+    /// Gossip: a counter rise reaches a node only after a few hops, so timeout =
+    /// `interval × (1 + GOSSIP_HOP_ROUNDS)` and phi's acceptable pause grows by
+    /// `GOSSIP_HOP_ROUNDS` intervals: dead after `(threshold + 2) × interval` of silence
+    /// (1 s with `lan-fast`). This holds while the cluster fits one digest (about 45
+    /// members at the default budget); beyond, each member's counter reaches a node only
+    /// every ~`N / (fanout × entries per digest / 2)` rounds, so raise `timeout` to at
+    /// least `interval × (3 + 2N / (fanout × 20))` or use `--detector phi`, which learns
+    /// the arrival rate (see docs/SIMULATION.md).
     pub fn with_timing(strategy: StrategyKind, interval: Duration, threshold: u32) -> Config {
+        let mut phi = PhiConfig::for_timing(interval, threshold);
+        let mut timeout = interval;
+        if strategy == StrategyKind::Gossip {
+            timeout = interval * (1 + GOSSIP_HOP_ROUNDS);
+            phi.acceptable_pause += interval * GOSSIP_HOP_ROUNDS;
+        }
         Config {
             strategy,
             ack: false,
             monitors: Vec::new(),
             interval,
-            timeout: interval,
+            timeout,
             threshold,
             detector: DetectorKind::Missed,
-            phi: PhiConfig::for_timing(interval, threshold),
+            phi,
             swim: SwimConfig::for_interval(interval),
             quorum: None,
             brake_fraction: default_brake_fraction(),
@@ -318,6 +370,7 @@ impl Config {
             election_timeout: Duration::ZERO,
             lease: Duration::ZERO,
             clock_drift: DEFAULT_CLOCK_DRIFT,
+            gossip: GossipConfig::default(),
         }
         .with_election_defaults()
     }
@@ -367,6 +420,7 @@ impl Config {
         }
         self.validate_phi()?;
         self.validate_swim()?;
+        self.validate_gossip()?;
         self.validate_roles()?;
         self.validate_election()
     }
@@ -410,6 +464,17 @@ impl Config {
             Some(Quorum::Majority) => up / 2 + 1,
             Some(Quorum::AtLeast(n)) => n as usize,
         }
+    }
+
+    fn validate_gossip(&self) -> Result<(), ConfigError> {
+        let gossip = &self.gossip;
+        if !(1..=16).contains(&gossip.fanout) {
+            return Err(ConfigError::BadGossipFanout(gossip.fanout));
+        }
+        if !(MIN_DIGEST_BUDGET..=crate::wire::LIST_BUDGET).contains(&gossip.digest_budget) {
+            return Err(ConfigError::BadDigestBudget(gossip.digest_budget));
+        }
+        Ok(())
     }
 
     fn validate_swim(&self) -> Result<(), ConfigError> {
@@ -459,8 +524,12 @@ impl Config {
         match self.strategy {
             StrategyKind::Pull if self.monitors.is_empty() => Err(ConfigError::PullWithoutMonitors),
             StrategyKind::Push if !self.monitors.is_empty() => Err(ConfigError::MonitorsWithoutPull),
-            StrategyKind::Pull | StrategyKind::Ping if self.ack => Err(ConfigError::AckWithoutPush),
-            StrategyKind::Ping if !self.monitors.is_empty() => Err(ConfigError::MonitorsWithoutPull),
+            StrategyKind::Pull | StrategyKind::Ping | StrategyKind::Gossip if self.ack => {
+                Err(ConfigError::AckWithoutPush)
+            }
+            StrategyKind::Ping | StrategyKind::Gossip if !self.monitors.is_empty() => {
+                Err(ConfigError::MonitorsWithoutPull)
+            }
             StrategyKind::Leader if !self.monitors.is_empty() => Err(ConfigError::MonitorsWithoutPull),
             StrategyKind::Leader if self.ack => Err(ConfigError::AckWithoutPush),
             _ => Ok(()),
@@ -584,7 +653,18 @@ pub enum ConfigError {
     /// The drift bound is not in `[0, 0.5)`.
     #[error("clock drift {0} must be a fraction in [0, 0.5) (0.05 means clocks may run 5% apart)")]
     BadClockDrift(f64),
+    /// The gossip fanout is out of range.
+    #[error("gossip fanout {0} must be between 1 and 16 (3 is usual)")]
+    BadGossipFanout(usize),
+    /// The digest budget is out of range.
+    #[error(
+        "gossip digest_budget {0} must be between 200 and 1200 bytes (1200 is usual): a digest must fit one datagram and hold a few entries"
+    )]
+    BadDigestBudget(usize),
 }
+
+/// The smallest digest budget accepted: room for the sender's own entry and a few more.
+pub const MIN_DIGEST_BUDGET: usize = 200;
 
 /// Durations as human-readable strings ("200ms", "10s") in TOML and JSON.
 pub mod serde_duration {
@@ -691,6 +771,27 @@ mod tests {
     fn death_is_declared_after_timeout_plus_the_remaining_misses() {
         let config = Config::preset(Preset::LanFast, StrategyKind::Push);
         assert_eq!(config.dead_after(), Duration::from_millis(600));
+    }
+
+    #[test]
+    fn gossip_waits_two_more_intervals_for_counters_to_travel() {
+        let config = Config::preset(Preset::LanFast, StrategyKind::Gossip);
+        assert_eq!(config.validate(), Ok(()));
+        assert_eq!(config.timeout, Duration::from_millis(600));
+        assert_eq!(config.dead_after(), Duration::from_millis(1000));
+        assert_eq!(config.gossip, GossipConfig::default());
+        assert_eq!("gossip".parse::<StrategyKind>(), Ok(StrategyKind::Gossip));
+        assert_eq!(StrategyKind::Gossip.name(), "gossip");
+    }
+
+    #[test]
+    fn a_gossip_fanout_or_budget_out_of_range_is_refused_with_the_range() {
+        let mut config = Config::preset(Preset::LanFast, StrategyKind::Gossip);
+        config.gossip.fanout = 0;
+        assert!(config.validate().unwrap_err().to_string().contains("between 1 and 16"));
+        config.gossip.fanout = 3;
+        config.gossip.digest_budget = 5000;
+        assert_eq!(config.validate(), Err(ConfigError::BadDigestBudget(5000)));
     }
 
     #[test]

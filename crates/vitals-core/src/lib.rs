@@ -10,8 +10,9 @@
 //! - [`node`]: [`Node`], the state machine: `handle_*` in, `poll_*` out.
 //! - [`members`]: the membership table, the only place a status changes.
 //! - [`detector`]: missed-heartbeat and phi accrual detectors, pure functions of time.
-//! - `strategy`: push, pull and leader, one module each; `strategy/election.rs` is Raft's
-//!   leader election (without a log) that the leader strategy runs.
+//! - `strategy`: push, pull, ping (SWIM), gossip and leader, one module each;
+//!   `strategy/election.rs` is Raft's leader election (without a log) that the leader
+//!   strategy runs.
 //! - [`message`] and [`wire`]: the vocabulary and its versioned encoding; [`seal`]:
 //!   authenticated encryption and replay protection.
 //! - [`config`]: settings, presets and validation.
@@ -55,6 +56,8 @@ pub mod time;
 pub mod wire;
 
 #[cfg(test)]
+mod gossip_scenarios;
+#[cfg(test)]
 mod leader_scenarios;
 #[cfg(test)]
 mod ping_scenarios;
@@ -64,7 +67,7 @@ mod scenarios;
 mod testing;
 
 pub use checks::{CheckStatus, Checks, ServiceEntry};
-pub use config::{Config, ConfigError, DetectorKind, PhiConfig, Preset, Quorum, StrategyKind};
+pub use config::{Config, ConfigError, DetectorKind, GossipConfig, PhiConfig, Preset, Quorum, StrategyKind};
 pub use members::{Member, Transition};
 pub use message::{Envelope, Health, Incarnation, MemberEntry, Message, Peer, Status};
 pub use node::{Command, Event, Node, Output, Stats};

@@ -216,6 +216,43 @@ pub enum Message {
         /// Whether the vote is granted.
         granted: bool,
     },
+    /// Gossip strategy: a bounded, rotating digest of the sender's heartbeat counters,
+    /// sent every interval to `fanout` random members (scuttlebutt push).
+    Digest {
+        /// The sender's latest health sample.
+        health: Option<Health>,
+        /// The sender's own counter first, then a window of what it knows (see
+        /// `strategy/gossip.rs`); never more than the digest budget.
+        #[serde(deserialize_with = "crate::wire::bounded_vec::<_, Beat, { crate::wire::MAX_LIST_ENTRIES }>")]
+        entries: Vec<Beat>,
+    },
+    /// Gossip strategy: the answer to a digest (scuttlebutt pull): the replier's own
+    /// counter and the counters it holds newer than the digest did, never larger than
+    /// the digest it answers.
+    DigestReply {
+        /// The replier's latest health sample.
+        health: Option<Health>,
+        /// The replier's own counter first, then what the digest's sender lacks.
+        #[serde(deserialize_with = "crate::wire::bounded_vec::<_, Beat, { crate::wire::MAX_LIST_ENTRIES }>")]
+        entries: Vec<Beat>,
+    },
+}
+
+/// One member's line in a gossip digest: who it is, where, at which incarnation, how
+/// the sender holds it, and the highest heartbeat counter the sender has seen from it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Beat {
+    /// The member's name.
+    pub name: String,
+    /// The member's protocol address.
+    pub addr: SocketAddr,
+    /// The incarnation the counter belongs to.
+    pub incarnation: Incarnation,
+    /// The status the sender holds. Receivers never adopt `Dead` from it for a third
+    /// party (each node judges counters itself); the member itself refutes it.
+    pub status: Status,
+    /// The member's heartbeat counter (raised by the member every interval).
+    pub heartbeat: u64,
 }
 
 /// Most accusers one rumor names.
@@ -256,6 +293,8 @@ impl Message {
             Message::LeaderReport { .. } => "leader_report",
             Message::VoteRequest { .. } => "vote_request",
             Message::VoteReply { .. } => "vote_reply",
+            Message::Digest { .. } => "digest",
+            Message::DigestReply { .. } => "digest_reply",
         }
     }
 
@@ -270,6 +309,8 @@ impl Message {
                 | Message::PingAck { .. }
                 | Message::LeaderHeartbeat { .. }
                 | Message::LeaderReport { .. }
+                | Message::Digest { .. }
+                | Message::DigestReply { .. }
         )
     }
 }

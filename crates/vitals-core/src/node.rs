@@ -146,6 +146,7 @@ impl Node {
             StrategyKind::Pull => Pull::judged(&config, &me),
             StrategyKind::Ping => Judged::Only(Default::default()), // probes, not detectors
             StrategyKind::Leader => Leader::judged(),
+            StrategyKind::Gossip => Judged::All, // every member's counter feeds its detector
         };
         let mut members = Members::new(&me, &config, judged, now);
         // In SWIM only the suspect's own refutation (a higher incarnation) clears a suspicion.

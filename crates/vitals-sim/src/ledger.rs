@@ -89,7 +89,10 @@ impl Ledger {
             .iter()
             .map(|p| cut(p, scenario.nodes, tail))
             .collect();
-        let gossip = scenario.config.strategy == vitals_core::StrategyKind::Ping;
+        let gossip = matches!(
+            scenario.config.strategy,
+            vitals_core::StrategyKind::Ping | vitals_core::StrategyKind::Gossip
+        );
         Ledger {
             start: at(scenario.warmup),
             end: at(scenario.end()),

@@ -101,6 +101,9 @@ impl Scenario {
         if c.strategy == StrategyKind::Ping {
             return self.ping_bound();
         }
+        if c.strategy == StrategyKind::Gossip {
+            return self.gossip_bound();
+        }
         let tolerance = match c.detector {
             DetectorKind::Missed => c.dead_after(),
             // Phi adapts to the history: losses widen its spread and delay the verdict.
@@ -123,6 +126,25 @@ impl Scenario {
         let suspicion = min * c.swim.suspicion_max_mult;
         let periods = 2 * self.nodes as u32 + 1 + n.log2().ceil() as u32 + 3;
         c.interval * periods * 2 + suspicion + self.net.delay_bound() * 4
+    }
+
+    /// Gossip: the detector's tolerance (whose timeout already allows for two hops),
+    /// one interval of phase, and the rounds a counter needs to reach every node. A
+    /// digest lists about `digest_budget / 25` members; beyond that a member's counter is
+    /// refreshed at a node only every `N / (fanout × that / 2)` rounds (the rotation),
+    /// and the rumour needs `log_(fanout+1) N` rounds to spread: both count, twice.
+    fn gossip_bound(&self) -> Duration {
+        let c = &self.config;
+        let n = self.nodes.max(2) as f64;
+        let per_digest = (c.gossip.digest_budget / 25).max(1) as f64;
+        let rotation = (n / (c.gossip.fanout as f64 * per_digest / 2.0)).ceil() as u32;
+        let spread = n.log(c.gossip.fanout as f64 + 1.0).ceil() as u32;
+        let tolerance = match c.detector {
+            DetectorKind::Missed => c.dead_after(),
+            DetectorKind::Phi if self.net.lossy() => c.dead_after().max(c.interval * (c.threshold + 4)),
+            DetectorKind::Phi => c.dead_after().max(c.interval * (c.threshold + 2)),
+        };
+        tolerance + c.interval * (1 + 2 * (rotation + spread)) + self.net.delay_bound() * 2
     }
 
     /// The completeness bound for `observer` about `member`: pull members learn a

@@ -103,6 +103,9 @@ impl Demo {
             StrategyKind::Leader => {
                 "the leader missed 3 of its reports and published the verdict with its next heartbeat"
             }
+            StrategyKind::Gossip => {
+                "its heartbeat counter stopped rising in the digests every survivor hears: 1 s without a rise"
+            }
         };
         Ok(Demo {
             exe,

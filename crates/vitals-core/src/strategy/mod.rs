@@ -6,6 +6,7 @@
 //! a status themselves.
 
 pub(crate) mod election;
+mod gossip;
 mod leader;
 mod ping;
 mod pull;
@@ -21,6 +22,7 @@ use crate::rng::Rng;
 use crate::time::Instant;
 
 pub use election::{Leadership, Role};
+pub(crate) use gossip::Gossip;
 pub(crate) use leader::Leader;
 pub(crate) use ping::Ping;
 pub(crate) use pull::Pull;
@@ -151,6 +153,7 @@ pub(crate) enum Strategy {
     Pull(Pull),
     Ping(Box<Ping>),
     Leader(Box<Leader>),
+    Gossip(Gossip),
 }
 
 impl Strategy {
@@ -160,6 +163,7 @@ impl Strategy {
             StrategyKind::Pull => Strategy::Pull(Pull::new(config, me)),
             StrategyKind::Ping => Strategy::Ping(Box::new(Ping::new(now))),
             StrategyKind::Leader => Strategy::Leader(Box::new(Leader::new(config, me, now, rng))),
+            StrategyKind::Gossip => Strategy::Gossip(Gossip::new()),
         }
     }
 
@@ -176,6 +180,7 @@ impl Strategy {
             }
             Strategy::Ping(s) => s.on_round(ctx),
             Strategy::Leader(s) => s.on_round(ctx),
+            Strategy::Gossip(s) => s.on_round(ctx),
         }
     }
 
@@ -193,6 +198,7 @@ impl Strategy {
             Strategy::Pull(s) => s.on_message(ctx, src, from, message),
             Strategy::Ping(s) => s.on_message(ctx, src, from, message),
             Strategy::Leader(s) => s.on_message(ctx, src, from, message),
+            Strategy::Gossip(s) => s.on_message(ctx, src, from, message),
         }
     }
 
@@ -200,7 +206,7 @@ impl Strategy {
     /// from this node do.
     pub(crate) fn introduce(&mut self, ctx: &mut Ctx<'_>, names: &[String]) {
         match self {
-            Strategy::Push(_) | Strategy::Ping(_) => {} // the next round's messages introduce us
+            Strategy::Push(_) | Strategy::Ping(_) | Strategy::Gossip(_) => {} // the next round's messages introduce us
             Strategy::Pull(s) => s.introduce(ctx, names),
             Strategy::Leader(_) => {} // the leader's next heartbeat round reaches them
         }
@@ -224,7 +230,7 @@ impl Strategy {
     pub(crate) fn after_judge(&mut self, ctx: &mut Ctx<'_>) {
         match self {
             Strategy::Push(s) => s.after_judge(ctx),
-            Strategy::Pull(_) => {}
+            Strategy::Pull(_) | Strategy::Gossip(_) => {}
             Strategy::Ping(s) => s.after_judge(ctx),
             Strategy::Leader(s) => s.after_judge(ctx),
         }
@@ -234,7 +240,7 @@ impl Strategy {
     pub(crate) fn next_deadline(&self, config: &Config) -> Option<Instant> {
         match self {
             Strategy::Push(s) => s.next_deadline(config),
-            Strategy::Pull(_) => None,
+            Strategy::Pull(_) | Strategy::Gossip(_) => None,
             Strategy::Ping(s) => s.next_deadline(),
             Strategy::Leader(s) => s.next_deadline(),
         }
@@ -244,7 +250,7 @@ impl Strategy {
     pub(crate) fn isolated(&self) -> bool {
         match self {
             Strategy::Push(s) => s.isolated(),
-            Strategy::Pull(_) | Strategy::Ping(_) | Strategy::Leader(_) => false,
+            Strategy::Pull(_) | Strategy::Ping(_) | Strategy::Gossip(_) | Strategy::Leader(_) => false,
         }
     }
 
@@ -257,7 +263,7 @@ impl Strategy {
     /// Leader only: what this node knows of leadership.
     pub(crate) fn leadership(&self, now: Instant, members: &Members) -> Option<Leadership> {
         match self {
-            Strategy::Push(_) | Strategy::Pull(_) | Strategy::Ping(_) => None,
+            Strategy::Push(_) | Strategy::Pull(_) | Strategy::Ping(_) | Strategy::Gossip(_) => None,
             Strategy::Leader(s) => Some(s.leadership(now, members)),
         }
     }
@@ -265,7 +271,7 @@ impl Strategy {
     /// Leader only: whether this node leads and holds its lease (publishes its view).
     pub(crate) fn acting_leader(&self, now: Instant, members: &Members) -> bool {
         match self {
-            Strategy::Push(_) | Strategy::Pull(_) | Strategy::Ping(_) => false,
+            Strategy::Push(_) | Strategy::Pull(_) | Strategy::Ping(_) | Strategy::Gossip(_) => false,
             Strategy::Leader(s) => s.acting(now, members),
         }
     }

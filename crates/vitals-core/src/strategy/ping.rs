@@ -448,6 +448,11 @@ impl Ping {
                     status: Status::Dead,
                     ..entry
                 }]);
+                if ctx.members.get(&name).is_some_and(|m| m.status == Status::Suspect) {
+                    // Held back by the mass-failure brake: try again once its window passes.
+                    let started = suspicion.started + ctx.config.brake_window;
+                    self.suspicions.insert(name, Suspicion { started, ..suspicion });
+                }
             }
         }
     }

@@ -26,6 +26,8 @@ fn strategies() -> Vec<(StrategyKind, DetectorKind, bool)> {
         (StrategyKind::Push, DetectorKind::Phi, false),
         (StrategyKind::Pull, DetectorKind::Missed, false),
         (StrategyKind::Pull, DetectorKind::Phi, false),
+        (StrategyKind::Gossip, DetectorKind::Missed, false),
+        (StrategyKind::Gossip, DetectorKind::Phi, false),
     ]
 }
 
@@ -166,4 +168,34 @@ fn a_failed_check_names_the_seed_and_the_replay_command() {
         "{message}"
     );
     assert!(message.ends_with("--crash 1 --seed 42"), "{message}");
+}
+
+/// Bytes per node per second of a gossip cluster of `nodes` (30 s measured, no faults).
+/// At N = 1,000 a member's counter reaches a node only every few rounds (the digest
+/// rotates), so the timeout is raised as `Config::with_timing` documents.
+fn gossip_bytes(nodes: usize) -> Report {
+    let spec = Spec {
+        strategy: StrategyKind::Gossip,
+        detector: DetectorKind::Missed,
+        timeout: Some(Duration::from_secs(20)),
+        nodes,
+        duration: Duration::from_secs(30),
+        seed: 3,
+        ..Spec::default()
+    };
+    simulate(&spec).unwrap_or_else(|e| panic!("bad spec {spec:?}: {e}"))
+}
+
+#[test]
+fn gossip_bytes_per_node_per_second_at_a_thousand_nodes_stay_within_a_fifth_of_a_hundred() {
+    let small = gossip_bytes(100);
+    let large = gossip_bytes(1000);
+    let ratio = large.bytes_per_node_s / small.bytes_per_node_s;
+    println!(
+        "[measure] gossip: {:.0} B/node/s at N=100, {:.0} B/node/s at N=1000, ratio {ratio:.3}; false positives {} and {}",
+        small.bytes_per_node_s, large.bytes_per_node_s, small.false_positives, large.false_positives
+    );
+    assert!(ratio <= 1.2, "ratio {ratio}");
+    let budget = 2.0 * 3.0 * (1200.0 + 28.0 + 64.0);
+    assert!(large.bytes_per_node_s <= budget, "{} B/node/s", large.bytes_per_node_s);
 }

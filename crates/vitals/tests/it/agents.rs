@@ -159,3 +159,70 @@ fn a_ping_agent_stopped_for_less_than_the_suspicion_window_is_never_declared_dea
         assert!(!declared_dead, "node-{observer} declared the paused node-3 dead");
     }
 }
+
+/// Gossip's bound at lan-fast (200 ms interval, threshold 3, N = 5): a counter that stops
+/// rising is declared dead after `timeout + 2 intervals` = 600 + 400 ms without a rise;
+/// the last rise may reach an observer one interval late (a hop) and the crash lands
+/// anywhere in an interval: 1.4 s, plus the process slack.
+const GOSSIP_BOUND: Duration = Duration::from_millis(1400);
+
+#[test]
+fn gossip_agents_detect_a_crash_welcome_a_restart_and_see_a_leave() {
+    scenario_within("127.40.1", &["--strategy", "gossip"], "gossip", GOSSIP_BOUND + SLACK);
+}
+
+#[test]
+fn gossip_agents_with_the_phi_detector_detect_a_crash() {
+    let mut cluster = Cluster::start(
+        "127.40.2",
+        N,
+        &["--preset", "lan-fast", "--strategy", "gossip", "--detector", "phi"],
+    );
+    converge(&cluster);
+    detect_crash_within(&mut cluster, &[1, 2, 3, 4], "gossip+phi", GOSSIP_BOUND + SLACK);
+}
+
+/// How long ago `observer` last had evidence that `member` lives (a counter rise).
+fn last_heard_ms(cluster: &Cluster, observer: usize, member: usize) -> Option<u64> {
+    let members = crate::support::get_json(&cluster.http(observer), "/v1/members")?;
+    let row = members
+        .as_array()?
+        .iter()
+        .find(|m| m["name"] == Cluster::name(member))?
+        .clone();
+    row["last_heard_ms"].as_u64()
+}
+
+#[test]
+fn a_gossip_agent_stopped_for_less_than_the_detection_window_is_never_declared_dead() {
+    let mut cluster = Cluster::start("127.40.3", N, &["--preset", "lan-fast", "--strategy", "gossip"]);
+    converge(&cluster);
+    let observers: Vec<usize> = (1..=N).filter(|&o| o != 3).collect();
+    cluster.signal(3, Signal::SIGSTOP);
+    let stopped = std::time::Instant::now();
+    // Resume once an observer has gone 400 ms without news of it (dead would be 1,000 ms).
+    let noticed = wait_until(Duration::from_secs(5), || {
+        observers
+            .iter()
+            .any(|&o| last_heard_ms(&cluster, o, 3).is_some_and(|ms| ms >= 400))
+    });
+    cluster.signal(3, Signal::SIGCONT);
+    let paused = stopped.elapsed();
+    assert!(noticed.is_some(), "nobody noticed the stopped agent's silence");
+    eprintln!("[measure] gossip: node-3 stopped for {} ms", paused.as_millis());
+    // Everyone hears a rise of its counter again, then nobody may have judged it dead.
+    let heard = wait_until(Duration::from_secs(10), || {
+        observers
+            .iter()
+            .all(|&o| last_heard_ms(&cluster, o, 3).is_some_and(|ms| ms < 200))
+    });
+    assert!(heard.is_some(), "node-3's counter never rose again everywhere");
+    assert!(cluster.everyone_alive(N));
+    for &observer in &observers {
+        let log = cluster.log(observer);
+        let declared_dead = log
+            .lines()
+            .any(|l| l.contains("member=node-3") && l.contains("to=\"dead\""));
+        assert!(!declared_dead, "node-{observer} declared the paused node-3 dead");
+    }
+}

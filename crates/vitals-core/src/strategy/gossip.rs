@@ -1,0 +1,357 @@
+//! Gossip: scuttlebutt-style heartbeat counters (van Renesse et al., 2008; as in
+//! Cassandra and chitchat).
+//!
+//! Every interval a node raises its own heartbeat counter and sends a [`Message::Digest`]
+//! to `gossip.fanout` random members that are up (and, every few rounds, to one member
+//! held dead, so the two sides of a healed partition meet again). The receiver merges by
+//! maximum, `(incarnation, heartbeat)` compared in that order, and answers with a
+//! [`Message::DigestReply`]: its own counter and the counters it holds newer than the
+//! digest did (push-pull), never more bytes than the digest it answers.
+//!
+//! **Bounded digests.** A digest is at most `gossip.digest_budget` bytes whatever the
+//! cluster size: the sender's own entry; the entry of the target when the sender holds
+//! it dead (so it refutes); the entries whose counters rose here most recently (fresh
+//! news travels on, a quarter of the budget); then a slice of the member list in name
+//! order that rotates from one digest to the next, so every member is covered every
+//! `N / entries` digests. Bytes per node per second are therefore at most
+//! `2 × fanout × digest_budget / interval`, independent of N.
+//!
+//! **Evidence, not verdicts.** A rise of a member's counter is proof that it was alive at
+//! that incarnation: it is reported to [`crate::members::Members`] as a direct
+//! observation (which clears a local suspicion, and counts as hearing from it) and as
+//! an arrival for its detector. Each node judges every member from these arrivals (phi
+//! or missed heartbeats); a `Dead` status in a digest is never adopted for a third
+//! party. Incarnations and addresses travel in digests, so restarts and new members
+//! spread; a node that reads that it is held dead or left refutes (through
+//! [`crate::strategy::Ctx::learn`], via the entries returned to the node), and an
+//! announced departure (`Left`) is taken as news.
+//!
+//! This module never sets a status and never encodes a datagram; its only randomness is
+//! `ctx.rng`.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::net::SocketAddr;
+
+use crate::message::{Beat, Health, MemberEntry, Message, Peer, Status};
+use crate::strategy::{Ctx, DEAD_RETRY_ROUNDS};
+use crate::wire;
+
+/// Most names remembered as "recently risen" (the candidates for the fresh-news part).
+const RECENT: usize = 128;
+/// Bytes of a digest's body besides the health and the entries (the variant tag, the
+/// option and the list length), rounded up.
+const OVERHEAD: usize = 8;
+
+/// The highest counter this node has seen from one member.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Known {
+    incarnation: u64,
+    heartbeat: u64,
+}
+
+impl Known {
+    fn key(self) -> (u64, u64) {
+        (self.incarnation, self.heartbeat)
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Gossip {
+    /// This node's own counter, raised every interval.
+    heartbeat: u64,
+    /// The highest counter seen from every other member.
+    known: BTreeMap<String, Known>,
+    /// Names whose counter rose here, most recent last (may repeat).
+    recent: VecDeque<String>,
+    /// Where the rotating slice of the next digest starts (after this name).
+    cursor: Option<String>,
+}
+
+/// A digest being filled up to its budget.
+struct Filling {
+    entries: Vec<Beat>,
+    names: BTreeSet<String>,
+    used: usize,
+    budget: usize,
+}
+
+impl Filling {
+    fn new(budget: usize) -> Filling {
+        Filling {
+            entries: Vec::new(),
+            names: BTreeSet::new(),
+            used: 0,
+            budget,
+        }
+    }
+
+    /// Adds `beat` if it fits and is not in yet; returns whether it fits.
+    fn push(&mut self, beat: Beat) -> bool {
+        if self.names.contains(&beat.name) {
+            return true;
+        }
+        let len = wire::body_len(&beat);
+        if self.used + len > self.budget && !self.entries.is_empty() {
+            return false;
+        }
+        self.used += len;
+        self.names.insert(beat.name.clone());
+        self.entries.push(beat);
+        true
+    }
+
+    fn full(&self) -> bool {
+        self.used + wire::MAX_NAME_LEN / 4 + 12 > self.budget
+    }
+}
+
+impl Gossip {
+    pub(crate) fn new() -> Gossip {
+        Gossip::default()
+    }
+
+    pub(crate) fn on_round(&mut self, ctx: &mut Ctx<'_>) {
+        self.heartbeat += 1;
+        for (name, addr) in self.targets(ctx) {
+            let budget = ctx.config.gossip.digest_budget;
+            let (health, entries) = self.digest(ctx, Some(&name), budget);
+            ctx.send(addr, Message::Digest { health, entries });
+        }
+    }
+
+    /// `fanout` distinct random members that are up, and every [`DEAD_RETRY_ROUNDS`]
+    /// rounds one random member held dead.
+    fn targets(&self, ctx: &mut Ctx<'_>) -> Vec<(String, SocketAddr)> {
+        let mut up: Vec<(String, SocketAddr)> = Vec::new();
+        let mut dead: Vec<(String, SocketAddr)> = Vec::new();
+        for m in ctx.members.others() {
+            match m.status {
+                Status::Alive | Status::Suspect => up.push((m.name.clone(), m.addr)),
+                Status::Dead => dead.push((m.name.clone(), m.addr)),
+                Status::Left => {}
+            }
+        }
+        let fanout = ctx.config.gossip.fanout.min(up.len());
+        for i in 0..fanout {
+            let j = i + ctx.rng.below((up.len() - i) as u64) as usize;
+            up.swap(i, j);
+        }
+        up.truncate(fanout);
+        if ctx.round.is_multiple_of(DEAD_RETRY_ROUNDS) && !dead.is_empty() {
+            let j = ctx.rng.below(dead.len() as u64) as usize;
+            up.push(dead.swap_remove(j));
+        }
+        up
+    }
+
+    /// The health to carry and a window of entries for `target`, within `budget` bytes.
+    fn digest(&mut self, ctx: &Ctx<'_>, target: Option<&str>, budget: usize) -> (Option<Health>, Vec<Beat>) {
+        let health = ctx.health.clone();
+        let left = budget.saturating_sub(wire::body_len(&health) + OVERHEAD);
+        let mut fill = Filling::new(left);
+        fill.push(self.own(ctx));
+        if let Some(beat) = target
+            .and_then(|t| self.beat(ctx, t))
+            .filter(|b| b.status == Status::Dead)
+        {
+            fill.push(beat);
+        }
+        self.add_recent(ctx, &mut fill, left / 4);
+        self.add_rotating(ctx, &mut fill);
+        (health, fill.entries)
+    }
+
+    fn own(&self, ctx: &Ctx<'_>) -> Beat {
+        Beat {
+            name: ctx.me.name.clone(),
+            addr: ctx.me.addr,
+            incarnation: ctx.me.incarnation,
+            status: Status::Alive,
+            heartbeat: self.heartbeat,
+        }
+    }
+
+    /// The entry this node would send about `name`: only a counter of the incarnation
+    /// the member table holds.
+    fn beat(&self, ctx: &Ctx<'_>, name: &str) -> Option<Beat> {
+        let member = ctx.members.get(name)?;
+        let known = self.known.get(name).filter(|k| k.incarnation == member.incarnation)?;
+        Some(Beat {
+            name: member.name.clone(),
+            addr: member.addr,
+            incarnation: member.incarnation,
+            status: member.status,
+            heartbeat: known.heartbeat,
+        })
+    }
+
+    /// Fresh news: the members whose counters rose here most recently, up to `until` bytes.
+    fn add_recent(&self, ctx: &Ctx<'_>, fill: &mut Filling, until: usize) {
+        for name in self.recent.iter().rev() {
+            if fill.used >= until || fill.full() {
+                return;
+            }
+            if let Some(beat) = self.beat(ctx, name).filter(|b| b.status.is_up())
+                && !fill.push(beat)
+            {
+                return;
+            }
+        }
+    }
+
+    /// The rotating slice: members in name order from the cursor on, wrapping once.
+    fn add_rotating(&mut self, ctx: &Ctx<'_>, fill: &mut Filling) {
+        let start = self.cursor.clone().unwrap_or_default();
+        let after = self
+            .known
+            .range::<String, _>((std::ops::Bound::Excluded(&start), std::ops::Bound::Unbounded))
+            .map(|(name, _)| name);
+        let before = self.known.range::<String, _>(..=&start).map(|(name, _)| name);
+        let mut last = None;
+        for name in after.chain(before) {
+            if fill.full() {
+                break;
+            }
+            let Some(beat) = self.beat(ctx, name).filter(|b| b.status.is_up()) else {
+                continue;
+            };
+            if !fill.push(beat) {
+                break;
+            }
+            last = Some(name.clone());
+        }
+        if last.is_some() {
+            self.cursor = last;
+        }
+    }
+
+    pub(crate) fn on_message(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        src: SocketAddr,
+        from: &Peer,
+        message: Message,
+    ) -> Vec<MemberEntry> {
+        match message {
+            Message::Digest { health, entries } => {
+                ctx.members.set_health(&from.name, health.clone());
+                let reply = self.reply(ctx, &health, &entries);
+                ctx.send(src, reply);
+                self.merge(ctx, from, entries)
+            }
+            Message::DigestReply { health, entries } => {
+                ctx.members.set_health(&from.name, health);
+                self.merge(ctx, from, entries)
+            }
+            _ => {
+                ctx.out.ignored();
+                Vec::new()
+            }
+        }
+    }
+
+    /// The pull half: our own counter, the counters we hold newer than the digest's,
+    /// then up to a quarter of the budget of fresh news it did not mention; never more
+    /// bytes than the digest. (What is newer here is about half of a digest at any N,
+    /// so a reply's size hardly depends on N.)
+    fn reply(&mut self, ctx: &Ctx<'_>, health: &Option<Health>, digest: &[Beat]) -> Message {
+        let request = wire::body_len(health) + digest.iter().map(wire::body_len).sum::<usize>();
+        let budget = request.min(ctx.config.gossip.digest_budget);
+        let own = self.own(ctx);
+        // A health sample that would make the reply larger than the digest stays home
+        // (the replier's own digests carry it).
+        let health = ctx
+            .health
+            .clone()
+            .filter(|h| wire::body_len(h) + wire::body_len(&own) + OVERHEAD <= budget);
+        let mut fill = Filling::new(budget.saturating_sub(wire::body_len(&health)));
+        fill.push(own);
+        for theirs in digest {
+            if fill.full() {
+                break;
+            }
+            let Some(ours) = self.known.get(&theirs.name) else {
+                continue;
+            };
+            if ours.key() > (theirs.incarnation, theirs.heartbeat)
+                && let Some(beat) = self.beat(ctx, &theirs.name).filter(|b| b.status.is_up())
+            {
+                fill.push(beat);
+            }
+        }
+        fill.names.extend(digest.iter().map(|b| b.name.clone()));
+        let until = fill.used + fill.budget / 4;
+        self.add_recent(ctx, &mut fill, until);
+        Message::DigestReply {
+            health,
+            entries: fill.entries,
+        }
+    }
+
+    /// Merge by maximum: every counter that rose is evidence of life for its member.
+    /// Returns the entries the node must learn: news of this node held dead, left or
+    /// superseded (it refutes), and departures.
+    fn merge(&mut self, ctx: &mut Ctx<'_>, from: &Peer, entries: Vec<Beat>) -> Vec<MemberEntry> {
+        let mut learn = Vec::new();
+        for beat in entries {
+            if beat.name == ctx.me.name {
+                let accused = matches!(beat.status, Status::Dead | Status::Left);
+                if accused || beat.incarnation > ctx.me.incarnation {
+                    learn.push(entry_of(beat));
+                }
+                continue;
+            }
+            match beat.status {
+                Status::Left => {
+                    learn.push(entry_of(beat));
+                    continue;
+                }
+                Status::Dead => continue, // a verdict: each node judges for itself
+                Status::Alive | Status::Suspect => {}
+            }
+            let key = (beat.incarnation, beat.heartbeat);
+            if self.known.get(&beat.name).is_some_and(|k| k.key() >= key) {
+                continue;
+            }
+            if beat.name != from.name {
+                let peer = Peer {
+                    name: beat.name.clone(),
+                    addr: beat.addr,
+                    incarnation: beat.incarnation,
+                };
+                let observed = ctx.members.observe(ctx.now, &peer);
+                if matches!(
+                    observed,
+                    crate::members::Observed::Stale | crate::members::Observed::Refused
+                ) {
+                    continue; // held dead at that incarnation: only its refutation revives it
+                }
+            }
+            self.rose(ctx, beat);
+        }
+        learn
+    }
+
+    fn rose(&mut self, ctx: &mut Ctx<'_>, beat: Beat) {
+        ctx.members.arrival(ctx.now, &beat.name);
+        let known = Known {
+            incarnation: beat.incarnation,
+            heartbeat: beat.heartbeat,
+        };
+        if self.recent.len() >= RECENT {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(beat.name.clone());
+        self.known.insert(beat.name, known);
+    }
+}
+
+fn entry_of(beat: Beat) -> MemberEntry {
+    MemberEntry {
+        name: beat.name,
+        addr: beat.addr,
+        incarnation: beat.incarnation,
+        status: beat.status,
+        health: None,
+    }
+}
