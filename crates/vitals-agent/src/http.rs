@@ -72,7 +72,8 @@ pub(crate) fn router(state: ApiState, auth: ApiAuth) -> Router {
         .route("/v1/services/{name}", get(services::service))
         .route("/v1/route", get(services::route))
         .route("/v1/checks", get(services::checks))
-        .route("/v1/leader", get(leader));
+        .route("/v1/leader", get(leader))
+        .route("/v1/members/{name}/why", get(why));
     let reads = match auth {
         ApiAuth::All => reads.route_layer(middleware::from_fn_with_state(state.clone(), require_token)),
         ApiAuth::Writes => reads,
@@ -134,6 +135,15 @@ async fn self_view(State(state): State<ApiState>) -> impl IntoResponse {
 /// The leader this node knows. `acting` and `lease_remaining_ms` are computed at request
 /// time from the published lease end, so a node that was stopped and resumed never claims
 /// a lease that has run out.
+/// Why a member has its status: accusers, probe evidence, detector reading, history.
+async fn why(State(state): State<ApiState>, axum::extract::Path(name): axum::extract::Path<String>) -> Response {
+    let why = state.snapshot.borrow().why.get(&name).cloned();
+    match why {
+        Some(why) => Json(why).into_response(),
+        None => error(StatusCode::NOT_FOUND, &format!("no member named `{name}`")),
+    }
+}
+
 async fn leader(State(state): State<ApiState>) -> Response {
     let (view, strategy) = {
         let snapshot = state.snapshot.borrow();

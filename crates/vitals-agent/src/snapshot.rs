@@ -84,6 +84,8 @@ pub struct Snapshot {
     pub members: Vec<MemberView>,
     /// Leader strategy: what the node knows of leadership (`None` for other strategies).
     pub leader: Option<LeaderView>,
+    /// `GET /v1/members/NAME/why`: why each member has its status.
+    pub why: std::collections::BTreeMap<String, vitals_core::why::Why>,
 }
 
 /// `GET /v1/leader`, as published (the handler adds the lease's remaining time).
@@ -139,6 +141,11 @@ impl Snapshot {
                 stats: node.stats(),
             },
             members,
+            why: node
+                .members()
+                .iter()
+                .filter_map(|m| Some((m.name.clone(), node.why(&m.name, now)?)))
+                .collect(),
             leader: node.leadership(now).map(|l| LeaderView {
                 leader: l.leader,
                 term: l.term,

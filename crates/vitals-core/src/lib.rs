@@ -53,6 +53,7 @@ pub mod score;
 pub mod seal;
 mod strategy;
 pub mod time;
+pub mod why;
 pub mod wire;
 
 #[cfg(test)]

@@ -96,7 +96,12 @@ struct Record {
     member: Member,
     detector: Option<Detector>,
     probe: Option<(u64, Instant)>,
+    /// The member's last [`HISTORY_LEN`] transitions, for explanations.
+    history: VecDeque<Transition>,
 }
+
+/// How many transitions of each member are kept for `why`.
+pub const HISTORY_LEN: usize = 8;
 
 /// The membership table.
 #[derive(Clone, Debug)]
@@ -490,6 +495,7 @@ impl Members {
                 member,
                 detector,
                 probe: None,
+                history: VecDeque::new(),
             },
         );
         self.record_transition(now, name, None);
@@ -568,7 +574,7 @@ impl Members {
         let silence = (member.status == Status::Dead)
             .then(|| member.last_heard.map(|t| now - t))
             .flatten();
-        self.transitions.push_back(Transition {
+        let transition = Transition {
             name: member.name.clone(),
             addr: member.addr,
             incarnation: member.incarnation,
@@ -576,7 +582,26 @@ impl Members {
             to: member.status,
             at: now,
             silence,
-        });
+        };
+        let history = &mut self.records.get_mut(name).expect("recorded").history;
+        if history.len() == HISTORY_LEN {
+            history.pop_front();
+        }
+        history.push_back(transition.clone());
+        self.transitions.push_back(transition);
+    }
+
+    /// `name`'s last transitions, oldest first.
+    pub fn history(&self, name: &str) -> Vec<Transition> {
+        self.records
+            .get(name)
+            .map(|r| r.history.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Whether the mass-failure brake holds `name`'s death verdict back.
+    pub fn is_held(&self, name: &str) -> bool {
+        self.held.contains(name)
     }
 }
 

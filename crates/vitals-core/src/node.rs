@@ -295,6 +295,34 @@ impl Node {
     }
 
     /// Push with acknowledgements: whether nobody acknowledges this node's heartbeats.
+    /// Why `name` has the status it has here; `None` for an unknown member.
+    pub fn why(&self, name: &str, now: Instant) -> Option<crate::why::Why> {
+        use crate::why::{DetectorReading, Why, millis};
+        let member = self.members.get(name)?;
+        let detector = self
+            .members
+            .detector_reading(name, now)
+            .map(|(level, timeout)| DetectorReading {
+                level,
+                timeout_ms: timeout.as_secs_f64() * 1e3,
+            });
+        let (suspicion, failed_probe, local_awareness) = self.strategy.evidence(name, now, &self.config, &self.members);
+        Some(Why {
+            name: member.name.clone(),
+            status: member.status,
+            incarnation: member.incarnation,
+            status_age_ms: millis(now - member.since),
+            last_heard_ms: member.last_heard.map(|t| millis(now - t)),
+            detector,
+            suspicion,
+            failed_probe,
+            local_awareness,
+            held_by_brake: self.members.is_held(name),
+            history: self.members.history(name),
+        })
+    }
+
+    /// Push with acknowledgements: whether nobody acknowledges this node's heartbeats.
     pub fn is_isolated(&self) -> bool {
         self.strategy.isolated()
     }

@@ -219,3 +219,33 @@ fn with_a_quorum_ten_percent_loss_produces_no_false_death() {
         assert!(deaths.is_empty(), "loss seed {seed}: {deaths:?}");
     }
 }
+
+#[test]
+fn why_names_the_accusers_the_probe_evidence_and_the_history() {
+    let mut cluster = converged(lan(), &NAMES);
+    cluster.crash("n7");
+    let suspected = cluster.run_until(Duration::from_secs(30), |c| {
+        c.node("n0")
+            .why("n7", c.now)
+            .is_some_and(|w| w.suspicion.as_ref().is_some_and(|s| !s.accusers.is_empty()))
+    });
+    assert!(suspected.is_some(), "n0 never held a suspicion of n7 with an accuser");
+    let why = cluster.node("n0").why("n7", cluster.now).unwrap();
+    assert_eq!(why.status, Status::Suspect);
+    assert!(why.suspicion.as_ref().unwrap().timeout_ms >= 1500, "{why:?}");
+    assert!(why.local_awareness.is_some());
+    cluster
+        .run_until(Duration::from_secs(30), |c| c.status("n0", "n7") == Some(Status::Dead))
+        .unwrap();
+    let why = cluster.node("n0").why("n7", cluster.now).unwrap();
+    let path: Vec<Status> = why.history.iter().map(|t| t.to).collect();
+    assert_eq!(path[path.len() - 2..], [Status::Suspect, Status::Dead], "{path:?}");
+    let accuser_probed = NAMES.iter().any(|o| {
+        cluster
+            .node(o)
+            .why("n7", cluster.now)
+            .is_some_and(|w| w.failed_probe.is_some())
+    });
+    assert!(accuser_probed, "no survivor kept the evidence of its failed probe");
+    assert!(cluster.node("n0").why("nobody", cluster.now).is_none());
+}

@@ -25,6 +25,8 @@ pub(crate) enum Command {
     Members(MembersArgs),
     /// Show the leader an agent knows (strategy leader).
     Leader(LeaderArgs),
+    /// Explain why an agent holds a member suspect or dead (accusers, probes, detector, history).
+    Why(WhyArgs),
     /// Start a local cluster, crash a node, and watch it being detected.
     Demo(DemoArgs),
     /// Print a new random cluster key (base64) for a keyring file.
@@ -241,6 +243,19 @@ pub(crate) struct LeaderArgs {
     #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:7947")]
     pub(crate) http: String,
     /// Print the raw JSON instead of a line.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `vitals why`.
+#[derive(Debug, Args)]
+pub(crate) struct WhyArgs {
+    /// The member to explain.
+    pub(crate) name: String,
+    /// The agent's HTTP API address.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:7947")]
+    pub(crate) http: String,
+    /// Print the raw JSON instead of an explanation.
     #[arg(long)]
     pub(crate) json: bool,
 }

@@ -107,3 +107,52 @@ pub(crate) fn leader_line(body: &str) -> anyhow::Result<String> {
         row.role
     ))
 }
+
+/// A readable explanation of a `GET /v1/members/NAME/why` answer.
+pub(crate) fn explain(body: &str) -> anyhow::Result<String> {
+    let why: serde_json::Value = serde_json::from_str(body).context("the agent sent an unexpected explanation")?;
+    let mut out = format!(
+        "{} is {} at incarnation {} (for {} ms; last heard {})\n",
+        why["name"].as_str().unwrap_or("?"),
+        why["status"].as_str().unwrap_or("?"),
+        why["incarnation"],
+        why["status_age_ms"],
+        why["last_heard_ms"]
+            .as_u64()
+            .map_or("never".to_string(), |ms| format!("{ms} ms ago")),
+    );
+    if let Some(d) = why["detector"].as_object() {
+        out += &format!(
+            "  detector: level {:.2}, declares death after {:.0} ms of silence\n",
+            d["level"].as_f64().unwrap_or(0.0),
+            d["timeout_ms"].as_f64().unwrap_or(0.0)
+        );
+    }
+    if let Some(s) = why["suspicion"].as_object() {
+        out += &format!(
+            "  suspected for {} ms by {} (dead after {} ms; {} accuser(s) needed)\n",
+            s["age_ms"], s["accusers"], s["timeout_ms"], s["quorum"]
+        );
+    }
+    if let Some(p) = why["failed_probe"].as_object() {
+        out += &format!(
+            "  this agent's own probe failed {} ms ago: no ack directly, nor through {} ({} nack(s)); its awareness was {}\n",
+            p["ms_ago"], p["asked"], p["nacks"], p["awareness"]
+        );
+    }
+    if let Some(a) = why["local_awareness"].as_u64() {
+        out += &format!("  this agent's own health: awareness {a} (0 is healthy)\n");
+    }
+    if why["held_by_brake"].as_bool() == Some(true) {
+        out += "  its death verdict is held back by the mass-failure brake\n";
+    }
+    for t in why["history"].as_array().into_iter().flatten() {
+        out += &format!(
+            "  history: {} -> {} at incarnation {}\n",
+            t["from"].as_str().unwrap_or("new"),
+            t["to"].as_str().unwrap_or("?"),
+            t["incarnation"]
+        );
+    }
+    Ok(out)
+}

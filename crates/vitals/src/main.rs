@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         Command::Agent(args) => agent(&args),
         Command::Members(args) => members(&args),
         Command::Leader(args) => leader(&args),
+        Command::Why(args) => why(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Keygen => {
             println!("{}", vitals_agent::keygen());
@@ -85,6 +86,17 @@ fn members(args: &MembersArgs) -> anyhow::Result<()> {
         println!("{body}");
     } else {
         print!("{}", client::table(&client::members(&args.http)?));
+    }
+    Ok(())
+}
+
+fn why(args: &cli::WhyArgs) -> anyhow::Result<()> {
+    let (status, body) = client::get(&args.http, &format!("/v1/members/{}/why", args.name))?;
+    anyhow::ensure!(status == 200, "the agent at {} answered {status}: {body}", args.http);
+    if args.json {
+        println!("{body}");
+    } else {
+        print!("{}", client::explain(&body)?);
     }
     Ok(())
 }

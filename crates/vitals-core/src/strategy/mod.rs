@@ -254,6 +254,25 @@ impl Strategy {
         }
     }
 
+    /// The ping strategy's evidence about `name`: the suspicion, this node's last failed
+    /// probe, and this node's own awareness.
+    pub(crate) fn evidence(
+        &self,
+        name: &str,
+        now: Instant,
+        config: &Config,
+        members: &Members,
+    ) -> (
+        Option<crate::why::SuspicionEvidence>,
+        Option<crate::why::ProbeEvidence>,
+        Option<u32>,
+    ) {
+        match self {
+            Strategy::Ping(s) => s.evidence(name, now, config, members),
+            _ => (None, None, None),
+        }
+    }
+
     /// Whether the views this strategy returns are authoritative: they replace what the
     /// node holds at the same incarnation (leader: the elected leader's view).
     pub(crate) fn views_are_authoritative(&self) -> bool {

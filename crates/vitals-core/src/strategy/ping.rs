@@ -633,14 +633,48 @@ impl Ping {
     }
 }
 
+impl Ping {
+    /// What this node holds against `name` (see `crate::why`).
+    pub(crate) fn evidence(
+        &self,
+        name: &str,
+        now: Instant,
+        config: &crate::config::Config,
+        members: &crate::members::Members,
+    ) -> (
+        Option<crate::why::SuspicionEvidence>,
+        Option<crate::why::ProbeEvidence>,
+        Option<u32>,
+    ) {
+        use crate::why::{ProbeEvidence, SuspicionEvidence, millis};
+        let n = members.others().filter(|m| m.status.is_up()).count() + 1;
+        let suspicion = self.suspicions.get(name).map(|s| SuspicionEvidence {
+            accusers: s.accusers.iter().cloned().collect(),
+            age_ms: millis(now - s.started),
+            timeout_ms: millis(timeout_for(config, n, s.accusers.len())),
+            quorum: config.quorum_size(n),
+        });
+        let failed_probe = self.failed_probes.get(name).map(|p| ProbeEvidence {
+            ms_ago: millis(now - p.at),
+            asked: p.asked.clone(),
+            nacks: p.nacks,
+            awareness: p.awareness,
+        });
+        (suspicion, failed_probe, Some(self.awareness))
+    }
+}
+
 /// Lifeguard's suspicion timeout: from `max` down to `min` as confirmations arrive.
 /// `min = suspicion_mult × max(1, log10 n) × interval`, `max = suspicion_max_mult × min`,
 /// `k = suspicion_mult − 2` expected confirmations (0 in clusters too small for them),
 /// `timeout = max(min, max − (max − min) × ln(C + 1) / ln(k + 1))` for C confirmations.
 pub(crate) fn suspicion_timeout(ctx: &Ctx<'_>, n: usize, accusers: usize) -> Duration {
-    let swim = &ctx.config.swim;
-    let min = ctx
-        .config
+    timeout_for(ctx.config, n, accusers)
+}
+
+fn timeout_for(config: &crate::config::Config, n: usize, accusers: usize) -> Duration {
+    let swim = &config.swim;
+    let min = config
         .interval
         .mul_f64(f64::from(swim.suspicion_mult) * (n as f64).log10().max(1.0));
     let max = min * swim.suspicion_max_mult;

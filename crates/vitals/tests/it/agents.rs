@@ -226,3 +226,24 @@ fn a_gossip_agent_stopped_for_less_than_the_detection_window_is_never_declared_d
         assert!(!declared_dead, "node-{observer} declared the paused node-3 dead");
     }
 }
+
+#[test]
+fn vitals_why_explains_a_ping_verdict_with_its_accusers_and_history() {
+    let mut cluster = Cluster::start("127.10.7", N, &["--preset", "lan-fast", "--strategy", "ping"]);
+    converge(&cluster);
+    detect_crash_within(&mut cluster, &[1], "ping why", PING_BOUND);
+    let output = std::process::Command::new(crate::support::VITALS)
+        .args(["why", "node-5", "--http", &cluster.http(1)])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{text}");
+    assert!(text.starts_with("node-5 is dead"), "{text}");
+    assert!(text.contains("history: suspect -> dead"), "{text}");
+    let missing = std::process::Command::new(crate::support::VITALS)
+        .args(["why", "nobody", "--http", &cluster.http(1)])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no member named `nobody`"));
+}

@@ -1,0 +1,80 @@
+//! Explanations: "why is X suspect (or dead)?" gathered from what this node holds — the
+//! member's status and incarnation history, its failure detector's reading and effective
+//! timeout, the accusers of a suspicion and how long it has left, this node's own last
+//! failed probe of it (direct and indirect evidence), and this node's own local health.
+//! Read-only: building an explanation never changes anything.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::members::Transition;
+use crate::message::{Incarnation, Status};
+
+/// Why a member has the status it has, as one node sees it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Why {
+    /// The member.
+    pub name: String,
+    /// Its status here.
+    pub status: Status,
+    /// The incarnation the status is about.
+    pub incarnation: Incarnation,
+    /// Milliseconds since the status changed.
+    pub status_age_ms: u64,
+    /// Milliseconds since this node last heard from it directly.
+    pub last_heard_ms: Option<u64>,
+    /// This node's detector for it (strategies that judge heartbeats).
+    pub detector: Option<DetectorReading>,
+    /// A suspicion this node holds (strategy ping).
+    pub suspicion: Option<SuspicionEvidence>,
+    /// This node's own last failed probe of it (strategy ping).
+    pub failed_probe: Option<ProbeEvidence>,
+    /// This node's own local health: Lifeguard's awareness (0 is healthy), which scales
+    /// its probe period and timeouts.
+    pub local_awareness: Option<u32>,
+    /// Whether the mass-failure brake holds its death verdict back.
+    pub held_by_brake: bool,
+    /// Its last status changes, oldest first (the incarnation history).
+    pub history: Vec<Transition>,
+}
+
+/// A failure detector's reading.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DetectorReading {
+    /// Missed heartbeats, or phi.
+    pub level: f64,
+    /// Silence after which the member is declared dead (the effective timeout).
+    pub timeout_ms: f64,
+}
+
+/// The evidence behind a suspicion.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SuspicionEvidence {
+    /// The members that failed their own probes of it.
+    pub accusers: Vec<String>,
+    /// Milliseconds since the suspicion began.
+    pub age_ms: u64,
+    /// The suspicion timeout with the accusers known so far (Lifeguard: it shrinks as
+    /// confirmations arrive).
+    pub timeout_ms: u64,
+    /// Accusers a death verdict needs (1 without a quorum).
+    pub quorum: usize,
+}
+
+/// This node's own failed probe.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ProbeEvidence {
+    /// Milliseconds since the probe's period ended without an ack.
+    pub ms_ago: u64,
+    /// The members asked to probe it indirectly (none answered with an ack).
+    pub asked: Vec<String>,
+    /// How many of them answered with a nack (they are alive but got no ack either).
+    pub nacks: u32,
+    /// This node's awareness at the time (how sick it was itself).
+    pub awareness: u32,
+}
+
+pub(crate) fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
