@@ -302,13 +302,13 @@ pub struct SwimConfig {
 
 impl SwimConfig {
     /// memberlist's LAN profile, scaled to `interval`: probe timeout 2/5 of the period,
-    /// 3 indirect probes, suspicion multiplier 3 (max ×6), retransmit multiplier 4,
+    /// 3 indirect probes, suspicion multiplier 4 (max ×6), retransmit multiplier 4,
     /// awareness up to ×8, full sync every 60 periods, tombstones kept 600 periods.
     pub fn for_interval(interval: Duration) -> SwimConfig {
         SwimConfig {
             probe_timeout: interval * 2 / 5,
             indirect_probes: 3,
-            suspicion_mult: 3,
+            suspicion_mult: 4,
             suspicion_max_mult: 6,
             retransmit_mult: 4,
             awareness_max: 8,

@@ -204,10 +204,14 @@ pub struct PartitionSpec {
 /// The flat parameters of one simulation, as `vitals sim` takes them.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Spec {
-    /// push or pull.
+    /// push, pull, ping, gossip or leader.
     pub strategy: StrategyKind,
     /// Push: acknowledge heartbeats.
     pub ack: bool,
+    /// Ping: quorum-confirmed death verdicts (a majority of accusers).
+    pub quorum: bool,
+    /// Ping: Lifeguard off (plain SWIM with suspicion), to measure what it buys.
+    pub no_lifeguard: bool,
     /// missed or phi.
     pub detector: DetectorKind,
     /// Number of nodes.
@@ -259,6 +263,8 @@ impl Default for Spec {
         Spec {
             strategy: StrategyKind::Push,
             ack: false,
+            quorum: false,
+            no_lifeguard: false,
             detector: DetectorKind::Missed,
             nodes: 10,
             monitors: 1,
@@ -290,6 +296,10 @@ impl Spec {
     pub fn config(&self) -> Result<Config, String> {
         let mut config = Config::with_timing(self.strategy, self.interval, self.threshold);
         config.ack = self.ack;
+        config.quorum = self.quorum.then_some(vitals_core::Quorum::Majority);
+        if self.no_lifeguard {
+            config.swim = config.swim.clone().without_lifeguard();
+        }
         config.detector = self.detector;
         if let Some(timeout) = self.timeout {
             config.timeout = timeout;
@@ -453,6 +463,12 @@ impl Spec {
         };
         if self.ack {
             flag("--ack".into());
+        }
+        if self.quorum {
+            flag("--quorum".into());
+        }
+        if self.no_lifeguard {
+            flag("--no-lifeguard".into());
         }
         if self.strategy == StrategyKind::Pull && self.monitors != 1 {
             flag(format!("--monitors {}", self.monitors));

@@ -20,12 +20,18 @@ use crate::plot;
 /// `vitals sim`.
 #[derive(Debug, Args)]
 pub(crate) struct SimArgs {
-    /// push or pull.
+    /// push, pull, ping, gossip or leader.
     #[arg(long, default_value = "push")]
     pub(crate) strategy: StrategyKind,
     /// Acknowledge heartbeats (push).
     #[arg(long)]
     pub(crate) ack: bool,
+    /// Ping: declare death only when a majority of the members accused.
+    #[arg(long)]
+    pub(crate) quorum: bool,
+    /// Ping: turn Lifeguard off (plain SWIM with suspicion).
+    #[arg(long)]
+    pub(crate) no_lifeguard: bool,
     /// missed or phi.
     #[arg(long, default_value = "missed")]
     pub(crate) detector: DetectorKind,
@@ -136,6 +142,8 @@ impl SimArgs {
         Spec {
             strategy: self.strategy,
             ack: self.ack,
+            quorum: self.quorum,
+            no_lifeguard: self.no_lifeguard,
             detector: self.detector,
             nodes: self.nodes,
             monitors: self.monitors,
