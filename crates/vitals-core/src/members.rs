@@ -256,14 +256,24 @@ impl Members {
     /// unless this node already holds that incarnation dead, left or superseded.
     pub fn observe(&mut self, now: Instant, from: &Peer) -> Observed {
         debug_assert_ne!(from.name, self.me, "the node never observes itself");
-        if !self.plausible(&from.name, from.incarnation) {
-            return Observed::Refused;
-        }
         let Some(record) = self.records.get_mut(&from.name) else {
+            if !self.plausible(&from.name, from.incarnation) {
+                return Observed::Refused;
+            }
             self.insert(now, now, &from.name, from.addr, from.incarnation, Status::Alive);
             self.touch(now, &from.name);
             return Observed::Current;
         };
+        if from.incarnation > record.member.incarnation.saturating_add(MAX_INCARNATION_JUMP) {
+            self.refused += 1;
+            return Observed::Refused;
+        }
+        if from.incarnation == record.member.incarnation && record.member.status == Status::Alive {
+            // The common case, on every heartbeat: nothing changes but the time.
+            record.member.addr = from.addr;
+            record.member.last_heard = Some(now);
+            return Observed::Current;
+        }
         let held = (record.member.incarnation, record.member.status);
         let clears = held.1 == Status::Alive || (held.1 == Status::Suspect && self.direct_clears_suspicion);
         let current = from.incarnation > held.0 || (from.incarnation == held.0 && clears);
@@ -532,14 +542,14 @@ impl Members {
     /// The one place a known member's status changes.
     fn set_status(&mut self, now: Instant, name: &str, incarnation: Incarnation, status: Status) {
         let judged = name != self.me && self.judged.includes(name);
-        let held_status = self.records.get(name).map(|r| r.member.status);
-        let up = held_status.is_some_and(Status::is_up);
-        let status = if status == Status::Dead && up && name != self.me && self.brake_holds(now, name) {
+        let brake_on = status == Status::Dead && self.config.brake_fraction < 1.0 && name != self.me;
+        let up = brake_on && self.records.get(name).is_some_and(|r| r.member.status.is_up());
+        let status = if up && self.brake_holds(now, name) {
             Status::Suspect // held back: the member is shown suspect, and listed as held
         } else {
             status
         };
-        if matches!(status, Status::Alive | Status::Left) {
+        if matches!(status, Status::Alive | Status::Left) && !self.held.is_empty() {
             self.held.remove(name);
         }
         let Some(record) = self.records.get_mut(name) else {
