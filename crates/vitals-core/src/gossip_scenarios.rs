@@ -18,33 +18,15 @@ fn lan_fast() -> Config {
 }
 
 fn everyone_sees_everyone_alive(c: &Cluster, names: &[&str]) -> bool {
-    names
-        .iter()
-        .all(|o| names.iter().all(|m| c.status(o, m) == Some(Status::Alive)))
+    c.all_alive(names)
 }
 
 fn converged(config: Config) -> Cluster {
-    let mut cluster = Cluster::new(config, &NAMES);
-    let formed = cluster.run_until(Duration::from_secs(10), |c| everyone_sees_everyone_alive(c, &NAMES));
-    assert!(formed.is_some(), "the cluster never converged");
-    cluster.run_for(Duration::from_secs(5));
-    cluster
+    Cluster::converged(config, &NAMES, Duration::from_secs(10))
 }
 
 fn deaths(cluster: &Cluster, alive: &[&str]) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for observer in NAMES {
-        for member in alive {
-            if cluster
-                .transitions(observer, member)
-                .iter()
-                .any(|t| t.to == Status::Dead)
-            {
-                out.push((observer.to_string(), member.to_string()));
-            }
-        }
-    }
-    out
+    cluster.deaths(&NAMES, alive)
 }
 
 /// The documented bound: the detector's tolerance (timeout already allows for the

@@ -14,34 +14,16 @@ fn lan() -> Config {
     Config::preset(Preset::Lan, StrategyKind::Ping)
 }
 
-fn everyone_sees_everyone_alive(c: &Cluster, names: &[&str]) -> bool {
-    names
-        .iter()
-        .all(|o| names.iter().all(|m| c.status(o, m) == Some(Status::Alive)))
-}
-
 fn converged(config: Config, names: &[&str]) -> Cluster {
-    let mut cluster = Cluster::new(config, names);
-    let formed = cluster.run_until(Duration::from_secs(30), |c| everyone_sees_everyone_alive(c, names));
-    assert!(formed.is_some(), "the cluster never converged");
-    cluster.run_for(Duration::from_secs(5));
-    cluster
+    Cluster::converged(config, names, Duration::from_secs(30))
 }
 
 fn false_deaths(cluster: &Cluster, names: &[&str], alive: &[&str]) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for observer in names {
-        for member in alive {
-            if cluster
-                .transitions(observer, member)
-                .iter()
-                .any(|t| t.to == Status::Dead)
-            {
-                out.push((observer.to_string(), member.to_string()));
-            }
-        }
-    }
-    out
+    cluster.deaths(names, alive)
+}
+
+fn everyone_sees_everyone_alive(c: &Cluster, names: &[&str]) -> bool {
+    c.all_alive(names)
 }
 
 #[test]

@@ -258,6 +258,36 @@ impl Cluster {
         }
     }
 
+    /// Whether every one of `names` holds every one of them alive.
+    pub(crate) fn all_alive(&self, names: &[&str]) -> bool {
+        names
+            .iter()
+            .all(|o| names.iter().all(|m| self.status(o, m) == Some(Status::Alive)))
+    }
+
+    /// A cluster of `names` once every node holds every other alive, plus five quiet
+    /// seconds; panics if that takes longer than `limit`.
+    pub(crate) fn converged(config: Config, names: &[&str], limit: Duration) -> Cluster {
+        let mut cluster = Cluster::new(config, names);
+        let formed = cluster.run_until(limit, |c| c.all_alive(names));
+        assert!(formed.is_some(), "the cluster never converged");
+        cluster.run_for(Duration::from_secs(5));
+        cluster
+    }
+
+    /// Every (observer, member) pair where `observer` ever declared `member` dead.
+    pub(crate) fn deaths(&self, observers: &[&str], members: &[&str]) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for observer in observers {
+            for member in members {
+                if self.transitions(observer, member).iter().any(|t| t.to == Status::Dead) {
+                    out.push((observer.to_string(), member.to_string()));
+                }
+            }
+        }
+        out
+    }
+
     /// Datagrams of `kind` sent so far (dropped ones included).
     pub(crate) fn sent_by_kind(&self, kind: &str) -> u64 {
         self.sent.get(kind).copied().unwrap_or(0)
