@@ -204,6 +204,9 @@ pub struct Settings {
     pub grpc: Option<SocketAddr>,
     /// Routing panic threshold in [0, 1] (default 0.5; 0 disables panic mode).
     pub panic_threshold: f64,
+    /// Fault injection for tests: datagrams from these source addresses are dropped on
+    /// arrival (a broken inbound link), counted as `fault_injected`.
+    pub drop_inbound_from: Vec<std::net::IpAddr>,
 }
 
 impl KeySource {
@@ -416,6 +419,7 @@ impl RawConfig {
             thresholds: self.thresholds.clone().unwrap_or_default().into_thresholds(),
             grpc,
             panic_threshold,
+            drop_inbound_from: Vec::new(),
         })
     }
 

@@ -54,6 +54,8 @@ pub(crate) struct Driver {
     pub(crate) limiter: RateLimiter,
     /// While a datagram is handled: its source and size. Replies to it may not be larger.
     pub(crate) reply_budget: Option<(SocketAddr, usize)>,
+    /// Fault injection: sources whose datagrams are dropped on arrival.
+    pub(crate) drop_inbound_from: Vec<std::net::IpAddr>,
 }
 
 impl Driver {
@@ -109,6 +111,15 @@ impl Driver {
 
     fn on_datagram(&mut self, now: Instant, bytes: &[u8], src: SocketAddr) {
         self.metrics.bytes_received.inc_by(bytes.len() as u64);
+        if self.drop_inbound_from.contains(&src.ip()) {
+            self.metrics
+                .decode_errors
+                .get_or_create(&ReasonLabel {
+                    reason: "fault_injected",
+                })
+                .inc();
+            return;
+        }
         if !self.limiter.allow(src.ip(), now) {
             self.metrics
                 .decode_errors

@@ -124,6 +124,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send) 
         codec,
         limiter: ratelimit::RateLimiter::new(inbound_rate(settings.protocol.interval), 400.0),
         reply_budget: None,
+        drop_inbound_from: settings.drop_inbound_from.clone(),
     };
     let stop = async {
         tokio::select! {

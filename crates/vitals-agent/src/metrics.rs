@@ -105,7 +105,7 @@ impl Metrics {
     fn with_every_label(self) -> Metrics {
         let reasons = vitals_core::wire::DecodeError::REASONS
             .into_iter()
-            .chain(["rate_limited"]);
+            .chain(["rate_limited", "fault_injected"]);
         for reason in reasons {
             let _ = self.decode_errors.get_or_create(&ReasonLabel { reason });
         }

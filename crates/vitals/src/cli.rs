@@ -101,6 +101,9 @@ pub(crate) struct AgentArgs {
     /// Phi that declares a node dead, with --detector phi [default: 8].
     #[arg(long, value_name = "PHI", allow_negative_numbers = true)]
     pub(crate) phi_threshold: Option<f64>,
+    /// Fault injection for tests: drop every datagram from this source address on arrival.
+    #[arg(long, value_name = "IP", hide = true)]
+    pub(crate) drop_inbound_from: Vec<std::net::IpAddr>,
     /// Ping: declare a member dead only when a majority of the members accused it.
     #[arg(long)]
     pub(crate) quorum: bool,

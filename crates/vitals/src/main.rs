@@ -59,7 +59,8 @@ fn agent(args: &AgentArgs) -> anyhow::Result<()> {
         Some(path) => RawConfig::from_file(path)?,
         None => RawConfig::default(),
     };
-    let settings = file.overridden_by(args.to_raw()).into_settings()?;
+    let mut settings = file.overridden_by(args.to_raw()).into_settings()?;
+    settings.drop_inbound_from = args.drop_inbound_from.clone();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

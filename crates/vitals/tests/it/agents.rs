@@ -247,3 +247,57 @@ fn vitals_why_explains_a_ping_verdict_with_its_accusers_and_history() {
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no member named `nobody`"));
 }
+
+#[test]
+fn with_a_quorum_cutting_one_agents_inbound_traffic_from_one_peer_never_removes_it() {
+    // node-1 drops every datagram from node-2 (127.10.8.3): one broken inbound link.
+    let mut cluster = Cluster::start_each("127.10.8", N, |i| {
+        let mut args: Vec<String> = ["--preset", "lan-fast", "--strategy", "ping", "--quorum"]
+            .map(String::from)
+            .to_vec();
+        if i == 1 {
+            args.extend(["--drop-inbound-from".to_string(), "127.10.8.3".to_string()]);
+        }
+        if i == 2 {
+            // node-1, the usual seed, never hears node-2: it joins through node-3 as well.
+            args.extend(["--join".to_string(), "127.10.8.4:7946".to_string()]);
+        }
+        args
+    });
+    let formed = wait_until(Duration::from_secs(20), || {
+        (2..=N).all(|o| (1..=N).all(|m| cluster.status(o, m).as_deref() == Some("alive")))
+    });
+    assert!(
+        formed.is_some(),
+        "the cluster never formed; logs in {}",
+        cluster.log_dir().display()
+    );
+    let dropped = || {
+        metric(
+            &cluster.http(1),
+            "vitals_decode_errors_total{reason=\"fault_injected\"}",
+        )
+    };
+    let cut = wait_until(Duration::from_secs(30), || dropped() >= 30.0);
+    assert!(
+        cut.is_some(),
+        "node-1 never dropped node-2's datagrams: the test tests nothing"
+    );
+    eprintln!("[measure] quorum: node-1 dropped {} datagrams from node-2", dropped());
+    for observer in 1..=N {
+        let log = cluster.log(observer);
+        let removed = log
+            .lines()
+            .any(|l| l.contains("member=node-2") && l.contains("to=\"dead\""));
+        assert!(!removed, "node-{observer} removed node-2 over one broken link");
+    }
+    for observer in 2..=N {
+        assert_eq!(
+            cluster.status(observer, 2).as_deref(),
+            Some("alive"),
+            "node-{observer} about node-2"
+        );
+    }
+    cluster.signal(2, Signal::SIGTERM);
+    assert!(cluster.wait_exit(2, Duration::from_secs(5)).success());
+}
