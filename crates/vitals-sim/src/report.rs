@@ -50,7 +50,7 @@ impl Summary {
 /// The report of one run.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Report {
-    /// push or pull.
+    /// The strategy's name.
     pub strategy: String,
     /// missed or phi.
     pub detector: String,

@@ -59,8 +59,9 @@ pub(crate) struct AgentArgs {
     /// Seed nodes to join through.
     #[arg(long, value_name = "HOST:PORT,...", value_delimiter = ',')]
     pub(crate) join: Option<Vec<String>>,
-    /// push (every node heartbeats every node), pull (monitors poll every node) or leader
-    /// (an elected leader collects every heartbeat and publishes the view) [default: push].
+    /// push (every node heartbeats every node), pull (monitors poll every node), ping (SWIM
+    /// probes with Lifeguard), gossip (heartbeat counters spread neighbour to neighbour) or
+    /// leader (an elected leader collects every heartbeat and publishes the view) [default: push].
     #[arg(long)]
     pub(crate) strategy: Option<StrategyKind>,
     /// Acknowledge every heartbeat: measure round trips, detect a broken outbound path (push).
@@ -269,7 +270,7 @@ pub(crate) struct DemoArgs {
     /// How many agents to start (2 to 50).
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u8).range(2..=50))]
     pub(crate) nodes: u8,
-    /// push, pull (node-1 is the monitor) or leader.
+    /// push, pull (node-1 is the monitor), ping, gossip or leader.
     #[arg(long, default_value = "push")]
     pub(crate) strategy: StrategyKind,
     /// Acknowledge heartbeats (push).
