@@ -298,6 +298,10 @@ pub struct SwimConfig {
     /// Dead and left members are forgotten after this long (a tombstone).
     #[serde(with = "serde_duration")]
     pub tombstone_ttl: Duration,
+    /// SWIM's basic target selection, uniformly at random each period (as the paper
+    /// analyses it), instead of the randomised round-robin that bounds the worst case.
+    #[serde(default)]
+    pub random_targets: bool,
 }
 
 impl SwimConfig {
@@ -315,6 +319,7 @@ impl SwimConfig {
             dynamic_suspicion: true,
             buddy: true,
             push_pull_rounds: 60,
+            random_targets: false,
             tombstone_ttl: interval * 600,
         }
     }

@@ -32,6 +32,8 @@ pub(crate) struct Cluster {
     pub(crate) events: Vec<(Instant, String, Event)>,
     /// Datagrams sent, by message kind.
     sent: BTreeMap<&'static str, u64>,
+    /// When recording: every datagram sent (instant, sender, kind, destination).
+    sends: Option<Vec<(Instant, String, &'static str, SocketAddr)>>,
     /// Seeds the nodes' generators (and the latency jitter, when set).
     seed: u64,
     /// When set: each datagram's latency is drawn from `[latency, latency + jitter]`.
@@ -67,6 +69,7 @@ impl Cluster {
             deliver: Box::new(|_, _, _| true),
             events: Vec::new(),
             sent: BTreeMap::new(),
+            sends: None,
             seed,
             jitter: jitter.map(|j| (j, Rng::seeded(seed ^ 0x5eed))),
             paused: BTreeMap::new(),
@@ -293,8 +296,26 @@ impl Cluster {
         self.sent.get(kind).copied().unwrap_or(0)
     }
 
+    /// Every datagram sent from now on is recorded as (instant, sender, kind, destination).
+    pub(crate) fn record_sends(&mut self) {
+        self.sends = Some(Vec::new());
+    }
+
+    /// What [`Cluster::record_sends`] recorded.
+    pub(crate) fn recorded_sends(&self) -> &[(Instant, String, &'static str, SocketAddr)] {
+        self.sends.as_deref().unwrap_or_default()
+    }
+
+    /// The address of node `name`.
+    pub(crate) fn addr(&self, name: &str) -> SocketAddr {
+        self.addrs[name]
+    }
+
     fn send(&mut self, name: &str, from: SocketAddr, to: SocketAddr, envelope: Envelope) {
         *self.sent.entry(envelope.message.kind()).or_default() += 1;
+        if let Some(sends) = &mut self.sends {
+            sends.push((self.now, name.to_string(), envelope.message.kind(), to));
+        }
         let to_name = self
             .addrs
             .iter()

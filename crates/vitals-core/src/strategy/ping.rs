@@ -152,6 +152,15 @@ impl Ping {
     /// Randomised round-robin over the members that are up (SWIM §4.3): a shuffled list,
     /// walked in order, reshuffled when exhausted.
     fn next_target(&mut self, ctx: &mut Ctx<'_>) -> Option<(String, SocketAddr)> {
+        if ctx.config.swim.random_targets {
+            let up: Vec<(String, SocketAddr)> = ctx
+                .members
+                .others()
+                .filter(|m| m.status.is_up())
+                .map(|m| (m.name.clone(), m.addr))
+                .collect();
+            return (!up.is_empty()).then(|| up[ctx.rng.below(up.len() as u64) as usize].clone());
+        }
         // A member someone else suspects is probed first: confirming (or not) a suspicion
         // quickly is what lets a real failure be declared after the minimum timeout.
         while let Some(name) = self.confirm.pop_first() {
