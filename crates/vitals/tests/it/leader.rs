@@ -28,6 +28,24 @@ fn leader_answer(cluster: &Cluster, i: usize) -> Option<Value> {
 }
 
 /// The leader all of `nodes` name, when they agree and it says it leads.
+/// Waits until every node of `group` agrees on a leader other than `old`, checking after
+/// every poll that at most one of them acts as leader; returns it and the time it took.
+fn new_leader(cluster: &Cluster, group: &[usize], old: usize) -> (usize, Duration) {
+    let mut new = None;
+    let took = wait_until(Duration::from_secs(10), || {
+        assert!(acting(cluster, group).len() <= 1, "two leaders acting");
+        new = agreed_leader(cluster, group).filter(|l| *l != old);
+        new.is_some()
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "no new leader after node-{old}; logs in {}",
+            cluster.log_dir().display()
+        )
+    });
+    (new.expect("set when found"), took)
+}
+
 fn agreed_leader(cluster: &Cluster, nodes: &[usize]) -> Option<usize> {
     let mut named = None;
     for &i in nodes {
@@ -85,13 +103,7 @@ fn killing_the_leader_elects_a_new_one_that_all_agree_on_and_that_detects_the_ne
     let (mut cluster, old) = start("127.30.1");
     cluster.kill(old);
     let survivors = others(&[old]);
-    let mut new = None;
-    let took = wait_until(Duration::from_secs(10), || {
-        new = agreed_leader(&cluster, &survivors).filter(|l| *l != old);
-        new.is_some()
-    })
-    .unwrap_or_else(|| panic!("no new leader; logs in {}", cluster.log_dir().display()));
-    let new = new.unwrap();
+    let (new, took) = new_leader(&cluster, &survivors, old);
     eprintln!(
         "[measure] leader (real processes, lan-fast): SIGKILL of leader node-{old} to node-{new} agreed by all 4 survivors in {} ms",
         took.as_millis()
@@ -136,14 +148,7 @@ fn a_stopped_leader_steps_down_on_resume_and_never_acts_alongside_the_new_one() 
     cluster.signal(old, Signal::SIGSTOP);
     let stopped_at = Instant::now();
     let rest = others(&[old]);
-    let mut new = None;
-    let took = wait_until(Duration::from_secs(10), || {
-        assert!(acting(&cluster, &rest).len() <= 1, "two leaders acting");
-        new = agreed_leader(&cluster, &rest).filter(|l| *l != old);
-        new.is_some()
-    })
-    .unwrap_or_else(|| panic!("no new leader; logs in {}", cluster.log_dir().display()));
-    let new = new.unwrap();
+    let (new, took) = new_leader(&cluster, &rest, old);
     eprintln!(
         "[measure] leader (real processes, lan-fast): SIGSTOP of leader node-{old} to node-{new} agreed by the other 4 in {} ms",
         took.as_millis()
@@ -216,22 +221,17 @@ fn every_one_of_repeated_leader_kills_is_followed_by_a_new_leader_within_the_bou
     for round in 1..=ROUNDS {
         cluster.kill(leader);
         let survivors = others(&[leader]);
-        let mut new = None;
-        let failover = wait_until(Duration::from_secs(10), || {
-            new = agreed_leader(&cluster, &survivors).filter(|l| *l != leader);
-            new.is_some()
-        })
-        .unwrap_or_else(|| panic!("round {round}: no new leader; logs in {}", cluster.log_dir().display()));
+        let (new, failover) = new_leader(&cluster, &survivors, leader);
         took.push(failover);
         cluster.spawn(leader);
         let rejoined = wait_until(Duration::from_secs(10), || {
-            cluster.everyone_alive(N) && agreed_leader(&cluster, &all) == new
+            cluster.everyone_alive(N) && agreed_leader(&cluster, &all) == Some(new)
         });
         assert!(
             rejoined.is_some(),
             "round {round}: the restarted node-{leader} never rejoined"
         );
-        leader = new.unwrap();
+        leader = new;
     }
     let mut sorted = took.clone();
     sorted.sort();
@@ -306,16 +306,11 @@ fn with_three_voters_only_voters_lead_and_the_observers_follow_every_leader() {
     }
     cluster.kill(old);
     let survivors = others(&[old]);
-    let mut new = None;
-    let took = wait_until(Duration::from_secs(10), || {
-        new = agreed_leader(&cluster, &survivors).filter(|l| *l != old);
-        new.is_some()
-    })
-    .unwrap_or_else(|| panic!("no new leader; logs in {}", cluster.log_dir().display()));
-    assert!(voters.contains(&new.unwrap()), "observer node-{} leads", new.unwrap());
+    let (new, took) = new_leader(&cluster, &survivors, old);
+    assert!(voters.contains(&new), "observer node-{new} leads");
     eprintln!(
         "[measure] leader (real processes, lan-fast, 3 voters + 2 observers): SIGKILL of leader node-{old} to node-{} agreed by all 4 survivors in {} ms",
-        new.unwrap(),
+        new,
         took.as_millis()
     );
     assert!(took <= FAILOVER_BOUND + SLACK, "failover took {took:?}");
