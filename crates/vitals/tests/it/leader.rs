@@ -27,7 +27,6 @@ fn leader_answer(cluster: &Cluster, i: usize) -> Option<Value> {
     get_json(&cluster.http(i), "/v1/leader")
 }
 
-/// The leader all of `nodes` name, when they agree and it says it leads.
 /// Waits until every node of `group` agrees on a leader other than `old`, checking after
 /// every poll that at most one of them acts as leader; returns it and the time it took.
 fn new_leader(cluster: &Cluster, group: &[usize], old: usize) -> (usize, Duration) {
@@ -46,6 +45,7 @@ fn new_leader(cluster: &Cluster, group: &[usize], old: usize) -> (usize, Duratio
     (new.expect("set when found"), took)
 }
 
+/// The leader all of `nodes` name, when they agree and it says it leads.
 fn agreed_leader(cluster: &Cluster, nodes: &[usize]) -> Option<usize> {
     let mut named = None;
     for &i in nodes {
