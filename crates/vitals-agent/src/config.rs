@@ -69,6 +69,8 @@ pub struct RawConfig {
     pub quorum: Option<vitals_core::Quorum>,
     /// Mass-failure brake: the largest fraction of the cluster declared dead per window.
     pub brake_fraction: Option<f64>,
+    /// Flap damping: hold a flapping member's return back.
+    pub flap_damping: Option<bool>,
     /// Cluster label: nodes with different labels never accept each other's datagrams.
     pub cluster: Option<String>,
     /// File holding the keyring (one base64 key per line, the first is primary).
@@ -334,6 +336,7 @@ impl RawConfig {
             phi,
             quorum: flags.quorum.or(self.quorum),
             brake_fraction: flags.brake_fraction.or(self.brake_fraction),
+            flap_damping: flags.flap_damping.or(self.flap_damping),
             cluster: flags.cluster.or(self.cluster),
             keyring: flags.keyring.or(self.keyring),
             api_token_file: flags.api_token_file.or(self.api_token_file),
@@ -487,6 +490,7 @@ impl RawConfig {
         self.election(&mut config)?;
         config.quorum = self.quorum;
         config.brake_fraction = self.brake_fraction.unwrap_or(config.brake_fraction);
+        config.flap_damping = self.flap_damping.unwrap_or(false);
         config.validate().map_err(|e| invalid(key_of(&e), e.to_string()))?;
         Ok(config)
     }

@@ -230,6 +230,15 @@ pub struct Config {
     /// The brake's window.
     #[serde(default, with = "serde_duration")]
     pub brake_window: Duration,
+    /// Flap damping (as BGP damps routes): every death adds 1 to a member's penalty,
+    /// which halves every `flap_half_life`; while it is at or above 3, the member's
+    /// return is held back (it stays down, so no work is routed to a flapping node) until
+    /// the penalty decays below 1.5. Off by default.
+    #[serde(default)]
+    pub flap_damping: bool,
+    /// The penalty's half-life (default 60 intervals).
+    #[serde(default, with = "serde_duration")]
+    pub flap_half_life: Duration,
 }
 
 /// How many accusers a death verdict needs.
@@ -371,6 +380,8 @@ impl Config {
             quorum: None,
             brake_fraction: default_brake_fraction(),
             brake_window: interval * 30,
+            flap_damping: false,
+            flap_half_life: interval * 60,
             voters: Vec::new(),
             election_timeout: Duration::ZERO,
             lease: Duration::ZERO,

@@ -98,7 +98,16 @@ struct Record {
     probe: Option<(u64, Instant)>,
     /// The member's last [`HISTORY_LEN`] transitions, for explanations.
     history: VecDeque<Transition>,
+    /// Flap damping: the penalty and when it was last updated.
+    penalty: (f64, Instant),
+    /// Flap damping: whether the member's return is being held back.
+    damped: bool,
 }
+
+/// Flap damping: a penalty at or above this holds a member's return back...
+pub const FLAP_SUPPRESS: f64 = 3.0;
+/// ... until it decays below this.
+pub const FLAP_REUSE: f64 = 1.5;
 
 /// How many transitions of each member are kept for `why`.
 pub const HISTORY_LEN: usize = 8;
@@ -506,6 +515,8 @@ impl Members {
                 detector,
                 probe: None,
                 history: VecDeque::new(),
+                penalty: (0.0, now),
+                damped: false,
             },
         );
         self.record_transition(now, name, None);
@@ -552,10 +563,14 @@ impl Members {
         if matches!(status, Status::Alive | Status::Left) && !self.held.is_empty() {
             self.held.remove(name);
         }
+        let (half_life, damping) = (self.config.flap_half_life, self.config.flap_damping);
         let Some(record) = self.records.get_mut(name) else {
             return;
         };
         let previous = record.member.status;
+        if damping && damped(record, now, half_life, previous, status) {
+            return; // a flapping member's return is held back (its old incarnation kept)
+        }
         record.member.incarnation = incarnation;
         if previous == status {
             return;
@@ -609,10 +624,36 @@ impl Members {
             .unwrap_or_default()
     }
 
+    /// Whether flap damping holds `name`'s return back.
+    pub fn is_damped(&self, name: &str) -> bool {
+        self.records.get(name).is_some_and(|r| r.damped)
+    }
+
     /// Whether the mass-failure brake holds `name`'s death verdict back.
     pub fn is_held(&self, name: &str) -> bool {
         self.held.contains(name)
     }
+}
+
+/// Flap damping's rule, applied to one transition of `record`: a death adds 1 to the
+/// decayed penalty; a return from the dead is held back while the penalty is too high.
+fn damped(record: &mut Record, now: Instant, half_life: Duration, previous: Status, status: Status) -> bool {
+    let (penalty, at) = record.penalty;
+    let halvings = (now - at).as_secs_f64() / half_life.as_secs_f64().max(1e-9);
+    let mut penalty = penalty * 0.5f64.powf(halvings);
+    if status == Status::Dead && previous.is_up() {
+        penalty += 1.0;
+    }
+    record.penalty = (penalty, now);
+    let returning = previous == Status::Dead && status == Status::Alive;
+    if returning && (penalty >= FLAP_SUPPRESS || (record.damped && penalty >= FLAP_REUSE)) {
+        record.damped = true;
+        return true;
+    }
+    if returning {
+        record.damped = false;
+    }
+    false
 }
 
 impl Judged {
@@ -698,6 +739,31 @@ mod tests {
                 ("a".into(), Some(Status::Suspect), Status::Dead)
             ]
         );
+    }
+
+    #[test]
+    fn a_flapping_member_is_held_down_until_its_penalty_decays() {
+        let mut config = Config::preset(Preset::LanFast, StrategyKind::Push);
+        config.flap_damping = true;
+        let mut m = Members::new(&peer("me", 0), &config, Judged::All, at(0));
+        let mut t = 0;
+        for incarnation in 0..4 {
+            m.observe(at(t), &peer("a", incarnation));
+            t += 1_000;
+            m.judge(at(t));
+            assert_eq!(m.get("a").unwrap().status, Status::Dead);
+        }
+        // Four deaths a second apart put the penalty above 3: the next return is held back.
+        m.observe(at(t), &peer("a", 4));
+        assert_eq!(m.get("a").unwrap().status, Status::Dead);
+        assert!(m.is_damped("a"));
+        // One half-life (12 s at lan-fast) later the penalty is still above 1.5 (held);
+        // after two it is below that reuse level and the member comes back.
+        m.observe(at(t) + config.flap_half_life, &peer("a", 4));
+        assert_eq!(m.get("a").unwrap().status, Status::Dead);
+        m.observe(at(t) + config.flap_half_life * 2, &peer("a", 4));
+        assert_eq!(m.get("a").unwrap().status, Status::Alive);
+        assert!(!m.is_damped("a"));
     }
 
     #[test]

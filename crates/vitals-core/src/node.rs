@@ -318,6 +318,7 @@ impl Node {
             failed_probe,
             local_awareness,
             held_by_brake: self.members.is_held(name),
+            damped: self.members.is_damped(name),
             history: self.members.history(name),
         })
     }

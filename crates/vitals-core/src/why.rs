@@ -35,6 +35,8 @@ pub struct Why {
     pub local_awareness: Option<u32>,
     /// Whether the mass-failure brake holds its death verdict back.
     pub held_by_brake: bool,
+    /// Whether flap damping holds its return back.
+    pub damped: bool,
     /// Its last status changes, oldest first (the incarnation history).
     pub history: Vec<Transition>,
 }

@@ -111,7 +111,10 @@ pub(crate) struct AgentArgs {
     /// Ping: like --quorum, with this many accusers instead of a majority.
     #[arg(long, value_name = "N")]
     pub(crate) quorum_size: Option<u32>,
-    /// Mass-failure brake: at most this fraction of the cluster declared dead per window [default: 0.5].
+    /// Flap damping: a member that keeps dying and returning is held down until it settles.
+    #[arg(long)]
+    pub(crate) flap_damping: bool,
+    /// Mass-failure brake: at most this fraction of the cluster declared dead per window [default: off].
     #[arg(long, value_name = "FRACTION")]
     pub(crate) brake_fraction: Option<f64>,
     /// Cluster label: agents with different labels never accept each other [default: default].
@@ -172,6 +175,7 @@ impl AgentArgs {
                 (None, false) => None,
             },
             brake_fraction: self.brake_fraction,
+            flap_damping: self.flap_damping.then_some(true),
             cluster: self.cluster.clone(),
             keyring: self.keyring.clone(),
             api_token_file: self.api_token_file.clone(),

@@ -143,6 +143,9 @@ pub(crate) fn explain(body: &str) -> anyhow::Result<String> {
     if let Some(a) = why["local_awareness"].as_u64() {
         out += &format!("  this agent's own health: awareness {a} (0 is healthy)\n");
     }
+    if why["damped"].as_bool() == Some(true) {
+        out += "  it keeps dying and returning: flap damping holds its return back until it settles\n";
+    }
     if why["held_by_brake"].as_bool() == Some(true) {
         out += "  its death verdict is held back by the mass-failure brake\n";
     }
