@@ -182,6 +182,16 @@ impl Members {
         self.iter().filter(|m| m.name != self.me)
     }
 
+    /// Every other member that is up (alive or suspect).
+    pub fn up_others(&self) -> impl Iterator<Item = &Member> {
+        self.others().filter(|m| m.status.is_up())
+    }
+
+    /// How many members are up, the local node included (the N of the formulas).
+    pub fn up_count(&self) -> usize {
+        self.up_others().count() + 1
+    }
+
     /// How many members have each status, the local node included.
     pub fn count(&self, status: Status) -> usize {
         self.iter().filter(|m| m.status == status).count()

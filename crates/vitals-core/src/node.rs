@@ -388,12 +388,7 @@ impl Node {
         if self.left {
             return;
         }
-        let targets: Vec<SocketAddr> = self
-            .members
-            .others()
-            .filter(|m| m.status.is_up())
-            .map(|m| m.addr)
-            .collect();
+        let targets: Vec<SocketAddr> = self.members.up_others().map(|m| m.addr).collect();
         for to in targets {
             self.out.send(&self.me, to, Message::Leave);
         }

@@ -143,7 +143,7 @@ fn a_restarted_node_comes_back_and_dead_ones_are_eventually_reaped() {
 }
 
 #[test]
-fn the_probe_rate_is_constant_per_node_whatever_the_cluster_size() {
+fn a_ping_node_probes_once_per_protocol_period() {
     let mut cluster = converged(lan(), &NAMES[..4]);
     let pings = |c: &Cluster| c.sent_by_kind("ping");
     let start = pings(&cluster);

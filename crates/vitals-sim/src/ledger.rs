@@ -54,7 +54,7 @@ pub(crate) struct Ledger {
     cuts: Vec<Cut>,
     /// Pull: the monitors, whose verdicts members copy.
     monitors: Vec<usize>,
-    /// Ping: news of a verdict spreads by gossip, so a verdict reached by anyone during
+    /// Ping and gossip: news spreads from node to node, so a verdict reached by anyone during
     /// a fault may still arrive, and be excused, this long after the fault ends.
     gossip_tail: Option<std::time::Duration>,
     pub(crate) down: Vec<Option<usize>>,

@@ -256,12 +256,7 @@ fn dispatch(ctx: &mut Ctx<'_>, sends: Sends) {
 /// join), so that every voter knows every other before it counts majorities, and a
 /// newcomer that joined through a follower reaches the leader.
 fn discover(ctx: &mut Ctx<'_>) {
-    let targets: Vec<SocketAddr> = ctx
-        .members
-        .others()
-        .filter(|m| m.status.is_up())
-        .map(|m| m.addr)
-        .collect();
+    let targets: Vec<SocketAddr> = ctx.members.up_others().map(|m| m.addr).collect();
     for addr in targets {
         ctx.send(addr, Message::join(0));
     }

@@ -84,12 +84,9 @@ impl Ctx<'_> {
             }
         }
         if learned.refuted {
-            learned.introduce.extend(
-                self.members
-                    .others()
-                    .filter(|m| m.status.is_up())
-                    .map(|m| m.name.clone()),
-            );
+            learned
+                .introduce
+                .extend(self.members.up_others().map(|m| m.name.clone()));
         }
         for entry in &others {
             let new = if authoritative {
@@ -111,12 +108,7 @@ impl Ctx<'_> {
         if !self.round.is_multiple_of(u64::from(self.config.swim.push_pull_rounds)) {
             return;
         }
-        let up: Vec<SocketAddr> = self
-            .members
-            .others()
-            .filter(|m| m.status.is_up())
-            .map(|m| m.addr)
-            .collect();
+        let up: Vec<SocketAddr> = self.members.up_others().map(|m| m.addr).collect();
         if !up.is_empty() {
             let partner = up[self.rng.below(up.len() as u64) as usize];
             self.send(partner, Message::join(0));

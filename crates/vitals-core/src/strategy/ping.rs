@@ -153,12 +153,7 @@ impl Ping {
     /// walked in order, reshuffled when exhausted.
     fn next_target(&mut self, ctx: &mut Ctx<'_>) -> Option<(String, SocketAddr)> {
         if ctx.config.swim.random_targets {
-            let up: Vec<(String, SocketAddr)> = ctx
-                .members
-                .others()
-                .filter(|m| m.status.is_up())
-                .map(|m| (m.name.clone(), m.addr))
-                .collect();
+            let up: Vec<(String, SocketAddr)> = ctx.members.up_others().map(|m| (m.name.clone(), m.addr)).collect();
             return (!up.is_empty()).then(|| up[ctx.rng.below(up.len() as u64) as usize].clone());
         }
         // A member someone else suspects is probed first: confirming (or not) a suspicion
@@ -176,12 +171,7 @@ impl Ping {
                     return Some((m.name.clone(), m.addr));
                 }
             }
-            self.order = ctx
-                .members
-                .others()
-                .filter(|m| m.status.is_up())
-                .map(|m| m.name.clone())
-                .collect();
+            self.order = ctx.members.up_others().map(|m| m.name.clone()).collect();
             shuffle(&mut self.order, ctx);
             self.next = 0;
         }
@@ -437,7 +427,7 @@ impl Ping {
     /// Suspicions whose timer ran out become death verdicts; with a quorum, only once
     /// enough distinct members accused (until then the member stays suspect).
     fn expire_suspicions(&mut self, ctx: &mut Ctx<'_>) {
-        let n = ctx.members.others().filter(|m| m.status.is_up()).count() + 1;
+        let n = ctx.members.up_count();
         let quorum = ctx.config.quorum_size(n);
         let due: Vec<String> = self
             .suspicions
@@ -479,7 +469,7 @@ impl Ping {
     }
 
     fn refresh_suspicion_deadline(&mut self, ctx: &Ctx<'_>) {
-        let n = ctx.members.others().filter(|m| m.status.is_up()).count() + 1;
+        let n = ctx.members.up_count();
         let quorum = ctx.config.quorum_size(n);
         // A suspicion short of its quorum has no deadline: a new accuser re-arms it.
         self.suspicion_deadline = self
@@ -525,12 +515,7 @@ impl Ping {
             return;
         };
         let entry = MemberEntry { health: None, ..entry };
-        let targets: Vec<SocketAddr> = ctx
-            .members
-            .others()
-            .filter(|m| m.status.is_up())
-            .map(|m| m.addr)
-            .collect();
+        let targets: Vec<SocketAddr> = ctx.members.up_others().map(|m| m.addr).collect();
         for addr in targets {
             ctx.send(
                 addr,
@@ -556,7 +541,7 @@ impl Ping {
     /// News for one outgoing message: a probe of a suspect first carries the suspicion
     /// (Lifeguard's buddy system), then the least-sent rumors that fit the budget.
     fn piggyback(&mut self, ctx: &mut Ctx<'_>, target: Option<&str>, budget: usize) -> Vec<Rumor> {
-        let n = ctx.members.others().filter(|m| m.status.is_up()).count() + 1;
+        let n = ctx.members.up_count();
         let limit = ctx.config.swim.retransmit_mult * (n as f64 + 1.0).log10().ceil().max(1.0) as u32;
         let mut out = Vec::new();
         let mut used = 0;
@@ -656,7 +641,7 @@ impl Ping {
         Option<u32>,
     ) {
         use crate::why::{ProbeEvidence, SuspicionEvidence, millis};
-        let n = members.others().filter(|m| m.status.is_up()).count() + 1;
+        let n = members.up_count();
         let suspicion = self.suspicions.get(name).map(|s| SuspicionEvidence {
             accusers: s.accusers.iter().cloned().collect(),
             age_ms: millis(now - s.started),

@@ -79,7 +79,7 @@ impl Push {
         if !self.ack {
             return;
         }
-        let anyone_up = ctx.members.others().any(|m| m.status.is_up());
+        let anyone_up = ctx.members.up_others().next().is_some();
         if !anyone_up {
             self.awaiting_ack_since = ctx.now;
             return;
