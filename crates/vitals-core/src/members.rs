@@ -7,6 +7,8 @@
 //! table decides by the precedence rule of [`crate::message::Status`]. It never sends a
 //! message and never reads a clock.
 
+mod table;
+
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -17,6 +19,7 @@ use crate::config::Config;
 use crate::detector::{Detector, Verdict};
 use crate::message::{Health, Incarnation, MemberEntry, Peer, Status};
 use crate::time::Instant;
+use table::Table;
 
 /// One member as this node sees it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -118,7 +121,7 @@ pub struct Members {
     me: String,
     config: Config,
     judged: Judged,
-    records: BTreeMap<String, Record>,
+    records: Table<Record>,
     transitions: VecDeque<Transition>,
     next_deadline: Option<Instant>,
     refused: u64,
@@ -142,13 +145,14 @@ pub fn overrides(new: (Incarnation, Status), held: (Incarnation, Status)) -> boo
 }
 
 impl Members {
-    /// A table that holds only the local node, alive.
-    pub fn new(me: &Peer, config: &Config, judged: Judged, now: Instant) -> Members {
+    /// A table that holds only the local node, alive. `key` (secret, e.g. from the node's
+    /// seed) keys the name index, so that nobody can pick names that collide in it.
+    pub fn new(me: &Peer, config: &Config, judged: Judged, now: Instant, key: u64) -> Members {
         let mut members = Members {
             me: me.name.clone(),
             config: config.clone(),
             judged,
-            records: BTreeMap::new(),
+            records: Table::new(key),
             transitions: VecDeque::new(),
             next_deadline: None,
             refused: 0,
@@ -164,7 +168,11 @@ impl Members {
 
     /// The local node's own entry.
     pub fn me(&self) -> &Member {
-        &self.records[&self.me].member
+        &self
+            .records
+            .get(&self.me)
+            .expect("the local node is always held")
+            .member
     }
 
     /// A member by name.
@@ -179,7 +187,8 @@ impl Members {
 
     /// Every member but the local node.
     pub fn others(&self) -> impl Iterator<Item = &Member> {
-        self.iter().filter(|m| m.name != self.me)
+        let me = self.me();
+        self.iter().filter(move |m| !std::ptr::eq(*m, me))
     }
 
     /// Every other member that is up (alive or suspect).
@@ -224,21 +233,18 @@ impl Members {
     /// Forgets dead and left members whose status is older than `ttl`; their last
     /// incarnation is remembered, so only the member itself (at a higher one) can return.
     pub fn reap(&mut self, now: Instant, ttl: Duration) -> usize {
-        let expired: Vec<String> = self
+        let me = &self.me;
+        let expired = self
             .records
-            .values()
-            .filter(|r| !r.member.status.is_up() && r.member.name != self.me && now - r.member.since >= ttl)
-            .map(|r| r.member.name.clone())
-            .collect();
-        for name in &expired {
-            let record = self.records.remove(name).expect("listed");
+            .remove_where(|r| !r.member.status.is_up() && r.member.name != *me && now - r.member.since >= ttl);
+        for (name, record) in &expired {
             if self.graveyard.len() >= MAX_GRAVEYARD
                 && let Some(oldest) = self.graveyard_order.pop_front()
             {
                 self.graveyard.remove(&oldest);
             }
-            self.graveyard.insert(name.clone(), record.member.incarnation);
-            self.graveyard_order.push_back(name.clone());
+            self.graveyard.insert(name.to_string(), record.member.incarnation);
+            self.graveyard_order.push_back(name.to_string());
         }
         expired.len()
     }
@@ -519,7 +525,7 @@ impl Members {
             self.pull_deadline(detector.next_change(expected));
         }
         self.records.insert(
-            name.to_string(),
+            name,
             Record {
                 member,
                 detector,
@@ -605,7 +611,7 @@ impl Members {
     }
 
     fn record_transition(&mut self, now: Instant, name: &str, from: Option<Status>) {
-        let member = &self.records[name].member;
+        let member = &self.records.get(name).expect("recorded").member;
         let silence = (member.status == Status::Dead)
             .then(|| member.last_heard.map(|t| now - t))
             .flatten();
@@ -704,7 +710,7 @@ mod tests {
 
     fn table() -> Members {
         let config = Config::preset(Preset::LanFast, StrategyKind::Push);
-        let mut members = Members::new(&peer("me", 0), &config, Judged::All, at(0));
+        let mut members = Members::new(&peer("me", 0), &config, Judged::All, at(0), 1);
         members.pop_transition();
         members
     }
@@ -755,7 +761,7 @@ mod tests {
     fn a_flapping_member_is_held_down_until_its_penalty_decays() {
         let mut config = Config::preset(Preset::LanFast, StrategyKind::Push);
         config.flap_damping = true;
-        let mut m = Members::new(&peer("me", 0), &config, Judged::All, at(0));
+        let mut m = Members::new(&peer("me", 0), &config, Judged::All, at(0), 1);
         let mut t = 0;
         for incarnation in 0..4 {
             m.observe(at(t), &peer("a", incarnation));
@@ -780,7 +786,7 @@ mod tests {
     fn the_mass_failure_brake_holds_back_death_verdicts_beyond_its_fraction() {
         let mut config = Config::preset(Preset::LanFast, StrategyKind::Push);
         config.brake_fraction = 0.5;
-        let mut m = Members::new(&peer("me", 0), &config, Judged::All, at(0));
+        let mut m = Members::new(&peer("me", 0), &config, Judged::All, at(0), 1);
         for name in ["a", "b", "c", "d", "e", "f", "g"] {
             m.observe(at(0), &peer(name, 0));
         }
@@ -903,7 +909,7 @@ mod tests {
     fn only_judged_members_get_detectors() {
         let config = Config::preset(Preset::LanFast, StrategyKind::Push);
         let judged = Judged::Only(["monitor".to_string()].into());
-        let mut m = Members::new(&peer("me", 0), &config, judged, at(0));
+        let mut m = Members::new(&peer("me", 0), &config, judged, at(0), 1);
         m.observe(at(0), &peer("monitor", 0));
         m.observe(at(0), &peer("other", 0));
         m.judge(at(10_000));
@@ -914,7 +920,7 @@ mod tests {
     #[test]
     fn the_leaders_view_withdraws_a_verdict_reached_alone_but_not_a_leave() {
         let config = Config::preset(Preset::LanFast, StrategyKind::Leader);
-        let mut m = Members::new(&peer("me", 0), &config, Judged::Only(BTreeSet::new()), at(0));
+        let mut m = Members::new(&peer("me", 0), &config, Judged::Only(BTreeSet::new()), at(0), 1);
         m.apply(at(0), &entry("a", 2, Status::Dead));
         m.apply(at(0), &entry("b", 0, Status::Left));
         assert!(!m.adopt(at(1), &entry("a", 2, Status::Alive)));
@@ -933,7 +939,7 @@ mod tests {
     #[test]
     fn a_new_judge_gives_every_member_one_interval_to_report_before_doubting() {
         let config = Config::preset(Preset::LanFast, StrategyKind::Leader);
-        let mut m = Members::new(&peer("me", 0), &config, Judged::Only(BTreeSet::new()), at(0));
+        let mut m = Members::new(&peer("me", 0), &config, Judged::Only(BTreeSet::new()), at(0), 1);
         m.observe(at(0), &peer("a", 0));
         m.judge(at(10_000));
         assert_eq!(m.get("a").unwrap().status, Status::Alive, "not judged yet");

@@ -8,6 +8,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -19,15 +20,19 @@ use crate::strategy::{Ctx, Leader, Leadership, Pull, Strategy};
 use crate::time::Instant;
 use crate::wire;
 
+/// Mixed into the node's seed to key its member index (so the key is not the RNG's seed).
+const INDEX_KEY_SALT: u64 = 0x6d65_6d62_6572_7321;
+
 /// Something the host must do.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Output {
-    /// Send `envelope` to `to`.
+    /// Send `envelope` to `to`. A message broadcast to many shares one envelope (compare
+    /// with [`Arc::ptr_eq`] to encode it once).
     Send {
         /// Destination address.
         to: SocketAddr,
         /// What to send.
-        envelope: Envelope,
+        envelope: Arc<Envelope>,
     },
     /// Something happened that the host may log, count or publish.
     Event(Event),
@@ -97,13 +102,19 @@ pub(crate) struct Outbox {
 
 impl Outbox {
     pub(crate) fn send(&mut self, me: &Peer, to: SocketAddr, message: Message) {
-        self.queue.push_back(Output::Send {
-            to,
-            envelope: Envelope {
-                from: me.clone(),
-                message,
-            },
+        self.broadcast(me, [to], message);
+    }
+
+    /// Queue one `message` for each of `targets`, sharing one envelope.
+    pub(crate) fn broadcast(&mut self, me: &Peer, targets: impl IntoIterator<Item = SocketAddr>, message: Message) {
+        let envelope = Arc::new(Envelope {
+            from: me.clone(),
+            message,
         });
+        for to in targets {
+            let envelope = Arc::clone(&envelope);
+            self.queue.push_back(Output::Send { to, envelope });
+        }
     }
 
     pub(crate) fn event(&mut self, event: Event) {
@@ -148,7 +159,7 @@ impl Node {
             StrategyKind::Leader => Leader::judged(),
             StrategyKind::Gossip => Judged::All, // every member's counter feeds its detector
         };
-        let mut members = Members::new(&me, &config, judged, now);
+        let mut members = Members::new(&me, &config, judged, now, seed ^ INDEX_KEY_SALT);
         // In SWIM only the suspect's own refutation (a higher incarnation) clears a suspicion.
         members.set_direct_clears_suspicion(config.strategy != StrategyKind::Ping);
         while members.pop_transition().is_some() {} // the node's own arrival is not news

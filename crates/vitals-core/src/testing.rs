@@ -311,7 +311,7 @@ impl Cluster {
         self.addrs[name]
     }
 
-    fn send(&mut self, name: &str, from: SocketAddr, to: SocketAddr, envelope: Envelope) {
+    fn send(&mut self, name: &str, from: SocketAddr, to: SocketAddr, envelope: std::sync::Arc<Envelope>) {
         *self.sent.entry(envelope.message.kind()).or_default() += 1;
         if let Some(sends) = &mut self.sends {
             sends.push((self.now, name.to_string(), envelope.message.kind(), to));

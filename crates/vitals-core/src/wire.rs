@@ -57,6 +57,16 @@ pub struct Frame {
     pub envelope: Envelope,
 }
 
+/// A [`Frame`] that borrows its envelope, for encoding without a copy (the same bytes).
+#[derive(Serialize)]
+struct FrameRef<'a> {
+    cluster: u32,
+    generation: u64,
+    seq: u64,
+    to: SocketAddr,
+    envelope: &'a Envelope,
+}
+
 /// Why a datagram was refused. The datagram is dropped; nothing else changes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
@@ -215,12 +225,12 @@ impl Codec {
         out: &mut Vec<u8>,
     ) -> Result<(), EncodeError> {
         self.next_seq += 1;
-        let frame = Frame {
+        let frame = FrameRef {
             cluster: self.cluster,
             generation: self.generation,
             seq: self.next_seq,
             to,
-            envelope: envelope.clone(),
+            envelope,
         };
         let key_id = self.keyring.as_ref().map_or(0, Keyring::primary_id);
         out.clear();

@@ -1,6 +1,6 @@
 //! The discrete-event engine: N real `vitals_core::Node`s on virtual time. One queue
 //! ordered by (time, sequence number) holds deliveries, node timers, fault steps and
-//! checks; every datagram goes through `wire::encode` and `wire::decode`. Owns the
+//! checks; every datagram goes through the real codec (`wire::Codec`). Owns the
 //! simulator's RNG streams (network, node seeds), all derived from the master seed.
 //!
 //! It must never read a clock, never iterate a randomly ordered map, and never decide a
@@ -10,9 +10,12 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
-use vitals_core::{Command, Envelope, Instant, Node, Output, Peer, Rng, wire};
+use vitals_core::seal::NONCE_LEN;
+use vitals_core::wire::Codec;
+use vitals_core::{Command, Envelope, Instant, Node, Output, Peer, Rng};
 
 use crate::ledger::Ledger;
 use crate::scenario::{FaultKind, Scenario, node_name};
@@ -104,7 +107,14 @@ pub struct Sim {
     pub(crate) convergence_checks: u64,
     pub(crate) disagreement_count: u64,
     delays: Vec<Duration>,
+    /// The one plaintext codec every datagram goes through (one cluster, no keys).
+    codec: Codec,
+    buf: Vec<u8>,
 }
+
+/// The destination written into every frame: one encoding serves every recipient of a
+/// broadcast, and the simulator's codec accepts any destination.
+const ANYWHERE: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
 
 /// The address of node `index` (10.x.y.z:7946).
 pub fn addr_of(index: usize) -> SocketAddr {
@@ -152,6 +162,8 @@ impl Sim {
             convergence_checks: 0,
             disagreement_count: 0,
             delays: Vec::with_capacity(2),
+            codec: Codec::plaintext(),
+            buf: Vec::new(),
             scenario,
         };
         sim.plan();
@@ -273,7 +285,7 @@ impl Sim {
             self.push(later, action);
             return;
         }
-        let envelope = match wire::decode(&bytes) {
+        let envelope = match self.codec.decode(&bytes) {
             Ok(envelope) => envelope,
             Err(_) => {
                 self.ledger.decode_errors += 1;
@@ -338,15 +350,19 @@ impl Sim {
 
     /// Sends every queued output of node `i`; a message sent to many is encoded once.
     fn drain(&mut self, i: usize) {
-        let mut last: Option<(Envelope, Rc<[u8]>)> = None;
-        let mut buf = Vec::new();
+        let mut last: Option<(Arc<Envelope>, Rc<[u8]>)> = None;
+        let mut buf = std::mem::take(&mut self.buf);
         while let Some(output) = self.slots[i].node.as_mut().and_then(Node::poll_output) {
             match output {
                 Output::Send { to, envelope } => {
                     let bytes = match &last {
-                        Some((previous, bytes)) if *previous == envelope => Rc::clone(bytes),
+                        Some((previous, bytes)) if Arc::ptr_eq(previous, &envelope) => Rc::clone(bytes),
                         _ => {
-                            if wire::encode(&envelope, &mut buf).is_err() {
+                            if self
+                                .codec
+                                .encode(&envelope, ANYWHERE, [0; NONCE_LEN], &mut buf)
+                                .is_err()
+                            {
                                 continue;
                             }
                             let bytes: Rc<[u8]> = Rc::from(buf.as_slice());
@@ -359,6 +375,7 @@ impl Sim {
                 Output::Event(event) => self.ledger.event(self.now, i, &event),
             }
         }
+        self.buf = buf;
         self.reschedule(i);
     }
 

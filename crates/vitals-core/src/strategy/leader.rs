@@ -184,14 +184,13 @@ impl Leader {
             Vec::new()
         };
         let term = self.election.term();
-        for (_, addr) in ctx.round_targets() {
-            let message = Message::LeaderHeartbeat {
-                term,
-                seq: self.seq,
-                view: view.clone(),
-            };
-            ctx.send(addr, message);
-        }
+        let targets: Vec<SocketAddr> = ctx.round_targets().map(|m| m.addr).collect();
+        let message = Message::LeaderHeartbeat {
+            term,
+            seq: self.seq,
+            view,
+        };
+        ctx.broadcast(targets, message);
     }
 
     /// A member's heartbeat to its leader: its health, and the latest round it heard.

@@ -64,6 +64,11 @@ impl Ctx<'_> {
         self.out.send(self.me, to, message);
     }
 
+    /// Queue one `message` for each of `targets` (one shared envelope).
+    pub(crate) fn broadcast(&mut self, targets: impl IntoIterator<Item = SocketAddr>, message: Message) {
+        self.out.broadcast(self.me, targets, message);
+    }
+
     /// Take in second-hand news: refute news of our own death first (so that what is
     /// sent next carries the new incarnation), then apply the rest by precedence.
     pub(crate) fn learn(&mut self, entries: Vec<MemberEntry>) -> Learned {
@@ -122,19 +127,16 @@ impl Ctx<'_> {
 
     /// Who gets this round's heartbeat or poll: every other member that is up or
     /// recently dead, and one long dead every [`DEAD_RETRY_ROUNDS`] rounds.
-    pub(crate) fn round_targets(&self) -> Vec<(String, SocketAddr)> {
+    pub(crate) fn round_targets(&self) -> impl Iterator<Item = &crate::Member> {
         let retry_dead = self.round.is_multiple_of(DEAD_RETRY_ROUNDS);
         let full_rate = self.config.interval * DEAD_FULL_RATE_ROUNDS;
-        let contact = |m: &crate::Member| match m.status {
+        let now = self.now;
+        let contact = move |m: &crate::Member| match m.status {
             Status::Alive | Status::Suspect => true,
-            Status::Dead => retry_dead || self.now - m.since < full_rate,
+            Status::Dead => retry_dead || now - m.since < full_rate,
             Status::Left => false,
         };
-        self.members
-            .others()
-            .filter(|m| contact(m))
-            .map(|m| (m.name.clone(), m.addr))
-            .collect()
+        self.members.others().filter(move |m| contact(m))
     }
 }
 
