@@ -251,6 +251,10 @@ pub enum Quorum {
     AtLeast(u32),
 }
 
+fn yes() -> bool {
+    true
+}
+
 fn default_brake_fraction() -> f64 {
     1.0
 }
@@ -302,6 +306,13 @@ pub struct SwimConfig {
     pub dynamic_suspicion: bool,
     /// Lifeguard: a probe of a suspect carries the suspicion, so it can refute at once.
     pub buddy: bool,
+    /// Fast confirmation: an accusation is sent straight to the members (not only
+    /// piggybacked), each probes the suspect at once, and a suspicion confirmed by a
+    /// majority of the members up (at most 8 accusers) ends after one period instead of
+    /// the Lifeguard timeout. A member paused for longer than about two periods is then
+    /// declared dead (and refutes when it resumes).
+    #[serde(default = "yes")]
+    pub fast_confirm: bool,
     /// Every this many periods, a full state exchange with one random member.
     pub push_pull_rounds: u32,
     /// Dead and left members are forgotten after this long (a tombstone).
@@ -327,6 +338,7 @@ impl SwimConfig {
             awareness_max: 8,
             dynamic_suspicion: true,
             buddy: true,
+            fast_confirm: true,
             push_pull_rounds: 60,
             random_targets: false,
             tombstone_ttl: interval * 600,

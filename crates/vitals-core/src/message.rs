@@ -236,6 +236,13 @@ pub enum Message {
         #[serde(deserialize_with = "crate::wire::bounded_vec::<_, Beat, { crate::wire::MAX_LIST_ENTRIES }>")]
         entries: Vec<Beat>,
     },
+    /// Ping strategy (appended last, so older variants keep their wire tags): urgent news (a suspicion and its accusers), sent straight to the
+    /// members rather than piggybacked, so that others can confirm it at once. No reply.
+    News {
+        /// The news.
+        #[serde(deserialize_with = "crate::wire::bounded_vec::<_, Rumor, { crate::wire::MAX_LIST_ENTRIES }>")]
+        gossip: Vec<Rumor>,
+    },
 }
 
 /// One member's line in a gossip digest: who it is, where, at which incarnation, how
@@ -289,6 +296,7 @@ impl Message {
             Message::PingReq { .. } => "ping_req",
             Message::IndirectAck { .. } => "indirect_ack",
             Message::Nack { .. } => "nack",
+            Message::News { .. } => "news",
             Message::LeaderHeartbeat { .. } => "leader_heartbeat",
             Message::LeaderReport { .. } => "leader_report",
             Message::VoteRequest { .. } => "vote_request",

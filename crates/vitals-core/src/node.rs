@@ -141,6 +141,8 @@ pub struct Node {
     out: Outbox,
     round: u64,
     next_round: Instant,
+    /// When the current round was due.
+    round_at: Instant,
     health: Option<Health>,
     seeds: Vec<SocketAddr>,
     joined: bool,
@@ -170,6 +172,7 @@ impl Node {
         Node {
             strategy,
             next_round: now + std::time::Duration::from_micros(phase),
+            round_at: now,
             config,
             me,
             members,
@@ -230,6 +233,7 @@ impl Node {
         }
         if now >= self.next_round {
             self.round += 1;
+            self.round_at = self.next_round;
             self.next_round = (self.next_round + self.config.interval).max(now);
             self.retry_join();
             self.with_ctx(now, |s, ctx| s.on_round(ctx));
@@ -361,6 +365,7 @@ impl Node {
         let mut ctx = Ctx {
             now,
             round: self.round,
+            round_at: self.round_at,
             config: &self.config,
             me: &mut self.me,
             health: self.health.clone(),

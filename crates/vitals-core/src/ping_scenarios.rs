@@ -286,3 +286,48 @@ fn swims_expected_first_detection_is_e_over_e_minus_one_protocol_periods() {
         "{mean:.3} periods, not within 5 % of {limit:.3}"
     );
 }
+
+/// For one crash of n7 in a converged N = 10 cluster: the time from the first suspicion
+/// of n7 (at any node) until every survivor holds it dead.
+fn suspicion_to_dead_everywhere(config: &Config, seed: u64) -> Duration {
+    let mut cluster = Cluster::seeded(config.clone(), &NAMES, seed, Some(Duration::from_micros(500)));
+    cluster
+        .run_until(Duration::from_secs(30), |c| c.all_alive(&NAMES))
+        .expect("converged");
+    cluster.run_for(Duration::from_secs(5));
+    cluster.crash("n7");
+    let survivors: Vec<&str> = NAMES.iter().copied().filter(|n| *n != "n7").collect();
+    let all = cluster
+        .run_until(Duration::from_secs(60), |c| {
+            survivors.iter().all(|o| c.status(o, "n7") == Some(Status::Dead))
+        })
+        .expect("the crash was never detected by everyone");
+    let first_suspicion = survivors
+        .iter()
+        .flat_map(|o| cluster.transitions(o, "n7"))
+        .filter(|t| t.to == Status::Suspect)
+        .map(|t| t.at)
+        .min()
+        .expect("suspected before dead");
+    all - first_suspicion
+}
+
+#[test]
+fn fast_confirmation_ends_a_crash_suspicion_after_one_period_instead_of_the_lifeguard_timeout() {
+    let fast = lan();
+    let mut slow = lan();
+    slow.swim.fast_confirm = false;
+    let period = fast.interval;
+    // Lifeguard's floor at N = 10: suspicion_mult × log10(10) periods, reached only once
+    // two others confirmed.
+    let lifeguard_min = period * fast.swim.suspicion_mult;
+    for seed in 1..=5 {
+        let took = suspicion_to_dead_everywhere(&fast, seed);
+        // At least one period from the first accusation (its age travels with it), at
+        // most two: a confirmer may first finish a probe under way, then its own probe of
+        // the suspect lasts at most a period.
+        assert!(took >= period && took <= period * 2, "seed {seed}: {took:?}");
+        let took = suspicion_to_dead_everywhere(&slow, seed);
+        assert!(took >= lifeguard_min, "seed {seed}, fast confirmation off: {took:?}");
+    }
+}

@@ -39,6 +39,9 @@ pub(crate) const DEAD_RETRY_ROUNDS: u64 = 5;
 pub(crate) struct Ctx<'a> {
     pub(crate) now: Instant,
     pub(crate) round: u64,
+    /// When the current round was due. `now` is later by the host's wake-up delay, so
+    /// timers meant to fire on a round boundary are set from this, not from `now`.
+    pub(crate) round_at: Instant,
     pub(crate) config: &'a Config,
     pub(crate) me: &'a mut Peer,
     pub(crate) health: Option<Health>,

@@ -32,6 +32,13 @@ const GOSSIP_BUDGET: usize = 800;
 const ACK_EXTRA_NEWS: usize = 56;
 /// Most indirect probes this node relays at once for others.
 const MAX_RELAYS: usize = 64;
+/// Most members an accusation is sent to straight (fast confirmation).
+const URGENT_FANOUT: usize = 32;
+/// Fast confirmation: this many independent accusers (or a majority of the members up,
+/// if fewer) end a suspicion after one period. Each accuser's probe failed directly and
+/// through k intermediaries, so at 10 % loss one false accusation is < 1 % likely and
+/// eight independent ones are beyond chance.
+pub(crate) const FAST_ACCUSERS: usize = 8;
 
 /// The probe of the current period.
 #[derive(Clone, Debug)]
@@ -123,25 +130,30 @@ impl Ping {
             self.push_pull(ctx);
         }
         ctx.members.reap(ctx.now, ctx.config.swim.tombstone_ttl);
-        if self.probe.is_none() && ctx.now >= self.next_probe_at {
-            self.start_probe(ctx);
+        // Periods are counted from when rounds were due, not from when the host woke up:
+        // counted from `now`, a period would end just after the next round (by the
+        // wake-up delay) and every other round would skip its probe.
+        if self.probe.is_none() && ctx.round_at >= self.next_probe_at {
+            let period = self.scale(ctx.config.interval);
+            self.next_probe_at = ctx.round_at + period;
+            self.start_probe(ctx, ctx.round_at + period);
         }
     }
 
-    fn start_probe(&mut self, ctx: &mut Ctx<'_>) {
+    /// Probes the next target (a suspect to confirm first); the probe fails at `ends_at`
+    /// unless acknowledged (or nacked by every intermediary) before.
+    fn start_probe(&mut self, ctx: &mut Ctx<'_>, ends_at: Instant) {
         let Some((target, addr)) = self.next_target(ctx) else {
             return;
         };
         self.seq += 1;
         let gossip = self.piggyback(ctx, Some(&target), GOSSIP_BUDGET);
         ctx.send(addr, Message::Ping { seq: self.seq, gossip });
-        let period = self.scale(ctx.config.interval);
-        self.next_probe_at = ctx.now + period;
         self.probe = Some(Probe {
             target,
             seq: self.seq,
             direct_deadline: ctx.now + self.scale(ctx.config.swim.probe_timeout),
-            ends_at: ctx.now + period,
+            ends_at,
             acked: false,
             asked: Vec::new(),
             nacks: 0,
@@ -206,11 +218,23 @@ impl Ping {
                 if let Some(probe) = self.probe.as_mut().filter(|p| p.seq == seq) {
                     probe.nacks += 1;
                 }
+                self.finish_probe(ctx);
             }
+            Message::News { gossip } => self.hear(ctx, gossip),
             _ => ctx.out.ignored(),
         }
+        self.confirm_at_once(ctx);
         self.refresh_suspicion_deadline(ctx);
         Vec::new()
+    }
+
+    /// Fast confirmation: a suspicion heard from others is checked with this node's own
+    /// probe straight away (when no probe is under way), not at the next round.
+    fn confirm_at_once(&mut self, ctx: &mut Ctx<'_>) {
+        if ctx.config.swim.fast_confirm && self.probe.is_none() && !self.confirm.is_empty() {
+            let ends_at = ctx.now + self.scale(ctx.config.interval);
+            self.start_probe(ctx, ends_at);
+        }
     }
 
     fn mark_acked(&mut self, seq: u64, from: Option<&str>) -> bool {
@@ -355,8 +379,11 @@ impl Ping {
 
     /// The period ended: an ack means health; none means suspicion (and, per Lifeguard,
     /// missing nacks mean that this node itself may be the sick one).
+    /// The probe also ends early once every intermediary has answered that the target
+    /// did not answer it either: there is nothing left to wait for.
     fn finish_probe(&mut self, ctx: &mut Ctx<'_>) {
-        let Some(probe) = self.probe.take_if(|p| ctx.now >= p.ends_at || p.acked) else {
+        let all_nacked = |p: &Probe| !p.asked.is_empty() && p.nacks as usize >= p.asked.len();
+        let Some(probe) = self.probe.take_if(|p| ctx.now >= p.ends_at || p.acked || all_nacked(p)) else {
             return;
         };
         if probe.acked {
@@ -404,6 +431,27 @@ impl Ping {
                 },
             );
         }
+        if ctx.config.swim.fast_confirm {
+            self.announce(ctx, name);
+        }
+    }
+
+    /// Fast confirmation: this node's accusation of `name` (with every accuser it knows)
+    /// goes straight to up to [`URGENT_FANOUT`] random members, so that they probe it at
+    /// once and their accusations come back within a period.
+    fn announce(&mut self, ctx: &mut Ctx<'_>, name: &str) {
+        let Some(rumor) = self.suspicion_rumor(ctx, name) else {
+            return;
+        };
+        let mut targets: Vec<SocketAddr> = ctx
+            .members
+            .up_others()
+            .filter(|m| m.name != name)
+            .map(|m| m.addr)
+            .collect();
+        shuffle(&mut targets, ctx);
+        targets.truncate(URGENT_FANOUT);
+        ctx.broadcast(targets, Message::News { gossip: vec![rumor] });
     }
 
     fn expire_relays(&mut self, ctx: &mut Ctx<'_>) {
@@ -668,6 +716,9 @@ pub(crate) fn suspicion_timeout(ctx: &Ctx<'_>, n: usize, accusers: usize) -> Dur
 
 fn timeout_for(config: &crate::config::Config, n: usize, accusers: usize) -> Duration {
     let swim = &config.swim;
+    if swim.fast_confirm && accusers >= (n / 2 + 1).min(FAST_ACCUSERS) && accusers > 1 {
+        return config.interval;
+    }
     let min = config
         .interval
         .mul_f64(f64::from(swim.suspicion_mult) * (n as f64).log10().max(1.0));
