@@ -446,10 +446,13 @@ impl Sim {
     /// Every pair of live, undisturbed nodes must see each other up (a mistake younger
     /// than the bound, on a lossy network, is tolerated).
     fn check_convergence(&mut self) {
-        self.convergence_checks += 1;
         let now = self.now;
         let bound = self.scenario.convergence_bound();
         let since = Instant::from_micros(now.as_micros().saturating_sub(bound.as_micros() as u64));
+        if self.ledger.news_from_a_cut(since, now) {
+            return;
+        }
+        self.convergence_checks += 1;
         let live: Vec<usize> = (0..self.slots.len())
             .filter(|&i| self.slots[i].node.is_some() && !self.ledger.node_disturbed(i, since, now))
             .collect();

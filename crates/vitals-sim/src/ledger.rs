@@ -35,6 +35,9 @@ struct Window {
 struct Cut {
     side_of: Vec<bool>,
     start: Instant,
+    /// When the partition healed.
+    healed: Instant,
+    /// The heal plus the tail during which verdicts are excused.
     end: Instant,
 }
 
@@ -130,6 +133,19 @@ impl Ledger {
         self.windows
             .iter()
             .any(|w| w.node == node && w.start <= to && from <= w.end)
+    }
+
+    /// Whether `node` crashed at some instant in `(from, to]`.
+    pub(crate) fn went_down(&self, node: usize, from: Instant, to: Instant) -> bool {
+        self.crashes.iter().any(|c| c.node == node && from < c.at && c.at <= to)
+    }
+
+    /// Ping and gossip: whether any partition was in force during `[from, to]`. News
+    /// carried across the healed cut (a `dead` spread by the other side) reaches members
+    /// of the victim's own side too, so until the partition's own convergence check no
+    /// pair is held to agree.
+    pub(crate) fn news_from_a_cut(&self, from: Instant, to: Instant) -> bool {
+        self.gossip_tail.is_some() && self.cuts.iter().any(|c| c.start <= to && from < c.healed)
     }
 
     /// Whether a partition separated `a` and `b` during `[from, to]`.
@@ -300,6 +316,7 @@ fn cut(p: &Partition, nodes: usize, tail: Duration) -> Cut {
     Cut {
         side_of,
         start: at(p.start),
+        healed: at(p.start + p.duration),
         end: at(p.start + p.duration) + tail,
     }
 }

@@ -84,7 +84,8 @@ pub struct Report {
     pub detection_all: Summary,
     /// T_D of every (crash, observer) pair.
     pub detection_each: Summary,
-    /// Watchers that never detected a crash within the run.
+    /// Watchers that never detected a crash within the run (or before the crashed node
+    /// restarted), not counting watchers that crashed themselves first.
     pub undetected: usize,
     /// Dead verdicts about nodes that were up and not under an injected fault.
     pub false_positives: u64,
@@ -203,10 +204,16 @@ fn pair_seconds(sim: &Sim) -> f64 {
 /// (first observer per crash, all observers per crash, each observer, undetected).
 fn detections(sim: &Sim) -> (Vec<f64>, Vec<f64>, Vec<f64>, usize) {
     let (mut first, mut all, mut each, mut undetected) = (Vec::new(), Vec::new(), Vec::new(), 0);
-    for crash in &sim.ledger.crashes {
+    let ledger = &sim.ledger;
+    for crash in &ledger.crashes {
+        // A watcher that crashed itself before it reached a verdict watches no longer: it
+        // is neither a detection nor a miss (ping's T_D, seconds, can exceed the gap
+        // between two injected crashes).
+        let until = crash.restart_at.unwrap_or(ledger.end);
         let took: Vec<Option<f64>> = crash
             .watchers
             .iter()
+            .filter(|&&o| crash.detected[o].is_some() || !ledger.went_down(o, crash.at, until))
             .map(|&o| crash.detected[o].map(|t| (t - crash.at).as_secs_f64()))
             .collect();
         let seen: Vec<f64> = took.iter().flatten().copied().collect();

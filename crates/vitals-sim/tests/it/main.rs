@@ -28,6 +28,7 @@ fn strategies() -> Vec<(StrategyKind, DetectorKind, bool)> {
         (StrategyKind::Pull, DetectorKind::Phi, false),
         (StrategyKind::Gossip, DetectorKind::Missed, false),
         (StrategyKind::Gossip, DetectorKind::Phi, false),
+        (StrategyKind::Ping, DetectorKind::Missed, false),
     ]
 }
 
