@@ -64,7 +64,7 @@ enum Step {
     Crash(usize),
     Start(usize),
     Pause(usize, Instant),
-    Slow(usize, Instant, Duration),
+    Slow(usize, Instant, Duration, bool),
     Cut(usize, bool),
     Converged,
 }
@@ -74,7 +74,8 @@ struct Slot {
     node: Option<Node>,
     scheduled: Option<Instant>,
     paused_until: Instant,
-    slow: Option<(Instant, Duration)>,
+    /// Until when, by how much, and whether only datagrams (not timers) are late.
+    slow: Option<(Instant, Duration, bool)>,
 }
 
 /// A convergence check that found a pair of live nodes disagreeing.
@@ -185,7 +186,9 @@ impl Sim {
                     steps.push((end, Step::Start(f.node)));
                 }
                 FaultKind::Pause { .. } => steps.push((start, Step::Pause(f.node, at(end)))),
-                FaultKind::Slow { by, .. } => steps.push((start, Step::Slow(f.node, at(end), by))),
+                FaultKind::Slow { by, messages_only, .. } => {
+                    steps.push((start, Step::Slow(f.node, at(end), by, messages_only)));
+                }
             }
             if f.kind != FaultKind::Crash {
                 steps.push((end + converge, Step::Converged));
@@ -247,14 +250,17 @@ impl Sim {
         progress(1.0);
     }
 
-    /// Whether a slow or paused node must handle this input later; if so it is requeued.
-    fn postpone(&mut self, i: usize, deferred: bool) -> Option<Instant> {
+    /// Whether a slow or paused node must handle this input (a datagram unless `timer`)
+    /// later; if so it is requeued.
+    fn postpone(&mut self, i: usize, deferred: bool, timer: bool) -> Option<Instant> {
         let slot = &self.slots[i];
         if self.now < slot.paused_until {
             return Some(slot.paused_until);
         }
         match slot.slow {
-            Some((until, by)) if self.now < until && !deferred => Some(self.now + by),
+            Some((until, by, messages_only)) if self.now < until && !deferred && !(timer && messages_only) => {
+                Some(self.now + by)
+            }
             _ => None,
         }
     }
@@ -263,7 +269,7 @@ impl Sim {
         if self.slots[to].node.is_none() {
             return;
         }
-        if let Some(later) = self.postpone(to, deferred) {
+        if let Some(later) = self.postpone(to, deferred, false) {
             let action = Action::Deliver {
                 to: to as u32,
                 from: from as u32,
@@ -297,7 +303,7 @@ impl Sim {
             self.reschedule(i);
             return;
         }
-        if let Some(later) = self.postpone(i, deferred) {
+        if let Some(later) = self.postpone(i, deferred, true) {
             // Messages queued during a pause are handled before the first timer.
             let later = later + Duration::from_micros(1);
             self.slots[i].scheduled = Some(later);
@@ -403,7 +409,7 @@ impl Sim {
                 self.start(i, &seeds);
             }
             Step::Pause(i, until) => self.slots[i].paused_until = until,
-            Step::Slow(i, until, by) => self.slots[i].slow = Some((until, by)),
+            Step::Slow(i, until, by, messages_only) => self.slots[i].slow = Some((until, by, messages_only)),
             Step::Cut(p, active) => self.cuts[p].2 = active,
             Step::Converged => self.check_convergence(),
         }

@@ -70,6 +70,11 @@ pub(crate) struct Ledger {
     pub(crate) false_positives: u64,
     pub(crate) first_mistakes: Vec<Mistake>,
     pub(crate) excused: u64,
+    /// `dead` verdicts, by any observer (a faulty one too), about members that were up,
+    /// undisturbed and reachable: Lifeguard's "false positives at healthy members".
+    pub(crate) healthy_deaths: u64,
+    /// The same for `suspect`.
+    pub(crate) healthy_suspicions: u64,
     pub(crate) messages: u64,
     pub(crate) bytes: u64,
     pub(crate) refutations: u64,
@@ -113,6 +118,8 @@ impl Ledger {
             false_positives: 0,
             first_mistakes: Vec::new(),
             excused: 0,
+            healthy_deaths: 0,
+            healthy_suspicions: 0,
             messages: 0,
             bytes: 0,
             refutations: 0,
@@ -205,6 +212,7 @@ impl Ledger {
         match event {
             Event::Transition(t) => {
                 let Some(member) = node_index(&t.name) else { return };
+                self.about_a_healthy_member(now, observer, member, t.to);
                 if t.to == Status::Dead {
                     self.dead(now, observer, member);
                 } else if t.to.is_up()
@@ -214,6 +222,20 @@ impl Ledger {
                 }
             }
             Event::Refuted { .. } => self.refutations += 1,
+            _ => {}
+        }
+    }
+
+    /// Counts a `dead` or `suspect` verdict about a healthy member, whoever reached it.
+    fn about_a_healthy_member(&mut self, now: Instant, observer: usize, member: usize, to: Status) {
+        let healthy = observer != member
+            && now >= self.start
+            && self.down[member].is_none()
+            && !self.node_disturbed(member, now, now)
+            && !self.separated(observer, member, now, now);
+        match to {
+            Status::Dead if healthy => self.healthy_deaths += 1,
+            Status::Suspect if healthy => self.healthy_suspicions += 1,
             _ => {}
         }
     }

@@ -27,12 +27,15 @@ pub enum FaultKind {
         duration: Duration,
     },
     /// Every input the process handles is handled `by` late, for `duration` (CPU
-    /// starvation, as in Lifeguard's tests).
+    /// starvation). With `messages_only`, only datagrams wait and its timers fire on
+    /// time: Lifeguard's setup, a starved message handler while the probe timer runs.
     Slow {
         /// The extra delay of each input.
         by: Duration,
         /// How long the node is slow.
         duration: Duration,
+        /// Only datagrams are late; timers are not.
+        messages_only: bool,
     },
 }
 
@@ -277,6 +280,9 @@ pub struct Spec {
     pub slow_by: Duration,
     /// How long a node stays slow.
     pub slow_for: Duration,
+    /// Slow nodes handle only their datagrams late; their timers fire on time
+    /// (Lifeguard's setup).
+    pub slow_messages_only: bool,
     /// A partition of the first half from the second.
     pub partition: Option<PartitionSpec>,
     /// The master seed.
@@ -310,6 +316,7 @@ impl Default for Spec {
             slow: 0,
             slow_by: Duration::from_millis(200),
             slow_for: Duration::from_secs(60),
+            slow_messages_only: false,
             partition: None,
             seed: 0,
         }
@@ -442,6 +449,7 @@ impl Spec {
                 FaultKind::Slow {
                     by: self.slow_by,
                     duration: self.slow_for,
+                    messages_only: self.slow_messages_only,
                 },
                 self.slow,
             ));
@@ -535,6 +543,9 @@ impl Spec {
                 d(self.slow_by),
                 d(self.slow_for)
             ));
+            if self.slow_messages_only {
+                flag("--slow-messages-only".into());
+            }
         }
         if let Some(p) = self.partition {
             let way = if p.one_way { " --one-way" } else { "" };
