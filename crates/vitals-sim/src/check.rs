@@ -108,7 +108,7 @@ fn completeness(sim: &Sim) -> Check {
         };
         let since = vitals_core::Instant::from_duration(crash.at.since_epoch().saturating_sub(lookback));
         for &o in &crash.watchers {
-            let bound = s.detection_bound(o, crash.node);
+            let bound = s.detection_bound(o, crash.node) + partition_delay(s, crash.at, since);
             let horizon = crash.at + bound;
             let cut = ledger.node_disturbed(o, since, horizon) || ledger.separated(o, crash.node, since, horizon);
             if horizon > ledger.end || cut {
@@ -138,6 +138,35 @@ fn completeness(sim: &Sim) -> Check {
             ),
         ),
     }
+}
+
+/// Ping: Lifeguard raises the awareness of every node whose ping-req helpers cannot
+/// answer, so during a partition every node (on either side) stretches its period, and
+/// its own probe of a crashed member may wait for the awareness to come down after the
+/// heal. The bound then runs from the heal: this returns the time from the crash to the
+/// heal of a partition in force between `since` and the end of the bound (zero if none).
+fn partition_delay(
+    s: &crate::Scenario,
+    crashed: vitals_core::Instant,
+    since: vitals_core::Instant,
+) -> std::time::Duration {
+    if s.config.strategy != StrategyKind::Ping {
+        return std::time::Duration::ZERO;
+    }
+    let horizon = crashed + s.direct_bound();
+    s.partitions
+        .iter()
+        .map(|p| {
+            let (start, end) = (p.start, p.start + p.duration);
+            (
+                vitals_core::Instant::from_duration(start),
+                vitals_core::Instant::from_duration(end),
+            )
+        })
+        .filter(|&(start, end)| start <= horizon && since <= end && crashed < end)
+        .map(|(_, end)| end - crashed)
+        .max()
+        .unwrap_or_default()
 }
 
 /// After every heal, restart, pause or slow spell (plus the convergence bound) and at the

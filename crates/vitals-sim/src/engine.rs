@@ -67,7 +67,7 @@ enum Step {
     Crash(usize),
     Start(usize),
     Pause(usize, Instant),
-    Slow(usize, Instant, Duration),
+    Slow(usize, Instant, Duration, bool),
     Cut(usize, bool),
     Converged,
 }
@@ -77,7 +77,8 @@ struct Slot {
     node: Option<Node>,
     scheduled: Option<Instant>,
     paused_until: Instant,
-    slow: Option<(Instant, Duration)>,
+    /// Until when, by how much, and whether only datagrams (not timers) are late.
+    slow: Option<(Instant, Duration, bool)>,
 }
 
 /// A convergence check that found a pair of live nodes disagreeing.
@@ -197,7 +198,9 @@ impl Sim {
                     steps.push((end, Step::Start(f.node)));
                 }
                 FaultKind::Pause { .. } => steps.push((start, Step::Pause(f.node, at(end)))),
-                FaultKind::Slow { by, .. } => steps.push((start, Step::Slow(f.node, at(end), by))),
+                FaultKind::Slow { by, messages_only, .. } => {
+                    steps.push((start, Step::Slow(f.node, at(end), by, messages_only)));
+                }
             }
             if f.kind != FaultKind::Crash {
                 steps.push((end + converge, Step::Converged));
@@ -259,14 +262,17 @@ impl Sim {
         progress(1.0);
     }
 
-    /// Whether a slow or paused node must handle this input later; if so it is requeued.
-    fn postpone(&mut self, i: usize, deferred: bool) -> Option<Instant> {
+    /// Whether a slow or paused node must handle this input (a datagram unless `timer`)
+    /// later; if so it is requeued.
+    fn postpone(&mut self, i: usize, deferred: bool, timer: bool) -> Option<Instant> {
         let slot = &self.slots[i];
         if self.now < slot.paused_until {
             return Some(slot.paused_until);
         }
         match slot.slow {
-            Some((until, by)) if self.now < until && !deferred => Some(self.now + by),
+            Some((until, by, messages_only)) if self.now < until && !deferred && !(timer && messages_only) => {
+                Some(self.now + by)
+            }
             _ => None,
         }
     }
@@ -275,7 +281,7 @@ impl Sim {
         if self.slots[to].node.is_none() {
             return;
         }
-        if let Some(later) = self.postpone(to, deferred) {
+        if let Some(later) = self.postpone(to, deferred, false) {
             let action = Action::Deliver {
                 to: to as u32,
                 from: from as u32,
@@ -309,7 +315,7 @@ impl Sim {
             self.reschedule(i);
             return;
         }
-        if let Some(later) = self.postpone(i, deferred) {
+        if let Some(later) = self.postpone(i, deferred, true) {
             // Messages queued during a pause are handled before the first timer.
             let later = later + Duration::from_micros(1);
             self.slots[i].scheduled = Some(later);
@@ -420,7 +426,7 @@ impl Sim {
                 self.start(i, &seeds);
             }
             Step::Pause(i, until) => self.slots[i].paused_until = until,
-            Step::Slow(i, until, by) => self.slots[i].slow = Some((until, by)),
+            Step::Slow(i, until, by, messages_only) => self.slots[i].slow = Some((until, by, messages_only)),
             Step::Cut(p, active) => self.cuts[p].2 = active,
             Step::Converged => self.check_convergence(),
         }
@@ -463,10 +469,13 @@ impl Sim {
     /// Every pair of live, undisturbed nodes must see each other up (a mistake younger
     /// than the bound, on a lossy network, is tolerated).
     fn check_convergence(&mut self) {
-        self.convergence_checks += 1;
         let now = self.now;
         let bound = self.scenario.convergence_bound();
         let since = Instant::from_micros(now.as_micros().saturating_sub(bound.as_micros() as u64));
+        if self.ledger.news_from_a_cut(since, now) {
+            return;
+        }
+        self.convergence_checks += 1;
         let live: Vec<usize> = (0..self.slots.len())
             .filter(|&i| self.slots[i].node.is_some() && !self.ledger.node_disturbed(i, since, now))
             .collect();

@@ -35,6 +35,9 @@ struct Window {
 struct Cut {
     side_of: Vec<bool>,
     start: Instant,
+    /// When the partition healed.
+    healed: Instant,
+    /// The heal plus the tail during which verdicts are excused.
     end: Instant,
 }
 
@@ -67,6 +70,11 @@ pub(crate) struct Ledger {
     pub(crate) false_positives: u64,
     pub(crate) first_mistakes: Vec<Mistake>,
     pub(crate) excused: u64,
+    /// `dead` verdicts, by any observer (a faulty one too), about members that were up,
+    /// undisturbed and reachable: Lifeguard's "false positives at healthy members".
+    pub(crate) healthy_deaths: u64,
+    /// The same for `suspect`.
+    pub(crate) healthy_suspicions: u64,
     pub(crate) messages: u64,
     pub(crate) bytes: u64,
     pub(crate) refutations: u64,
@@ -110,6 +118,8 @@ impl Ledger {
             false_positives: 0,
             first_mistakes: Vec::new(),
             excused: 0,
+            healthy_deaths: 0,
+            healthy_suspicions: 0,
             messages: 0,
             bytes: 0,
             refutations: 0,
@@ -130,6 +140,19 @@ impl Ledger {
         self.windows
             .iter()
             .any(|w| w.node == node && w.start <= to && from <= w.end)
+    }
+
+    /// Whether `node` crashed at some instant in `(from, to]`.
+    pub(crate) fn went_down(&self, node: usize, from: Instant, to: Instant) -> bool {
+        self.crashes.iter().any(|c| c.node == node && from < c.at && c.at <= to)
+    }
+
+    /// Ping and gossip: whether any partition was in force during `[from, to]`. News
+    /// carried across the healed cut (a `dead` spread by the other side) reaches members
+    /// of the victim's own side too, so until the partition's own convergence check no
+    /// pair is held to agree.
+    pub(crate) fn news_from_a_cut(&self, from: Instant, to: Instant) -> bool {
+        self.gossip_tail.is_some() && self.cuts.iter().any(|c| c.start <= to && from < c.healed)
     }
 
     /// Whether a partition separated `a` and `b` during `[from, to]`.
@@ -189,6 +212,7 @@ impl Ledger {
         match event {
             Event::Transition(t) => {
                 let Some(member) = node_index(&t.name) else { return };
+                self.about_a_healthy_member(now, observer, member, t.to);
                 if t.to == Status::Dead {
                     self.dead(now, observer, member);
                 } else if t.to.is_up()
@@ -198,6 +222,20 @@ impl Ledger {
                 }
             }
             Event::Refuted { .. } => self.refutations += 1,
+            _ => {}
+        }
+    }
+
+    /// Counts a `dead` or `suspect` verdict about a healthy member, whoever reached it.
+    fn about_a_healthy_member(&mut self, now: Instant, observer: usize, member: usize, to: Status) {
+        let healthy = observer != member
+            && now >= self.start
+            && self.down[member].is_none()
+            && !self.node_disturbed(member, now, now)
+            && !self.separated(observer, member, now, now);
+        match to {
+            Status::Dead if healthy => self.healthy_deaths += 1,
+            Status::Suspect if healthy => self.healthy_suspicions += 1,
             _ => {}
         }
     }
@@ -300,6 +338,7 @@ fn cut(p: &Partition, nodes: usize, tail: Duration) -> Cut {
     Cut {
         side_of,
         start: at(p.start),
+        healed: at(p.start + p.duration),
         end: at(p.start + p.duration) + tail,
     }
 }

@@ -84,7 +84,8 @@ pub struct Report {
     pub detection_all: Summary,
     /// T_D of every (crash, observer) pair.
     pub detection_each: Summary,
-    /// Watchers that never detected a crash within the run.
+    /// Watchers that never detected a crash within the run (or before the crashed node
+    /// restarted), not counting watchers that crashed themselves first.
     pub undetected: usize,
     /// Dead verdicts about nodes that were up and not under an injected fault.
     pub false_positives: u64,
@@ -94,6 +95,13 @@ pub struct Report {
     pub false_positives_upper_95: Option<f64>,
     /// Dead verdicts excused by an injected fault (pause, slow, partition, restart).
     pub excused_verdicts: u64,
+    /// Dead verdicts by any observer, a faulty one included, about members that were up,
+    /// undisturbed and reachable (Lifeguard's "false positives at healthy members").
+    pub healthy_member_deaths: u64,
+    /// `healthy_member_deaths` per node-hour.
+    pub healthy_member_deaths_per_node_hour: f64,
+    /// Suspicions reached the same way about such members.
+    pub healthy_member_suspicions: u64,
     /// T_M: how long each mistake lasted.
     pub mistake_duration: Summary,
     /// E(T_MR) estimated as observed pair-seconds per mistake (a 95 % lower bound when
@@ -155,6 +163,9 @@ impl Report {
             false_positives_per_node_hour: fp as f64 / node_hours.max(f64::MIN_POSITIVE),
             false_positives_upper_95: (fp == 0).then(|| 3.0 / node_hours.max(f64::MIN_POSITIVE)),
             excused_verdicts: l.excused,
+            healthy_member_deaths: l.healthy_deaths,
+            healthy_member_deaths_per_node_hour: l.healthy_deaths as f64 / node_hours.max(f64::MIN_POSITIVE),
+            healthy_member_suspicions: l.healthy_suspicions,
             mistake_duration: Summary::of(l.mistake_durations.clone()),
             mistake_recurrence_s: recurrence,
             mistake_recurrence_is_bound: bound,
@@ -203,10 +214,16 @@ fn pair_seconds(sim: &Sim) -> f64 {
 /// (first observer per crash, all observers per crash, each observer, undetected).
 fn detections(sim: &Sim) -> (Vec<f64>, Vec<f64>, Vec<f64>, usize) {
     let (mut first, mut all, mut each, mut undetected) = (Vec::new(), Vec::new(), Vec::new(), 0);
-    for crash in &sim.ledger.crashes {
+    let ledger = &sim.ledger;
+    for crash in &ledger.crashes {
+        // A watcher that crashed itself before it reached a verdict watches no longer: it
+        // is neither a detection nor a miss (ping's T_D, seconds, can exceed the gap
+        // between two injected crashes).
+        let until = crash.restart_at.unwrap_or(ledger.end);
         let took: Vec<Option<f64>> = crash
             .watchers
             .iter()
+            .filter(|&&o| crash.detected[o].is_some() || !ledger.went_down(o, crash.at, until))
             .map(|&o| crash.detected[o].map(|t| (t - crash.at).as_secs_f64()))
             .collect();
         let seen: Vec<f64> = took.iter().flatten().copied().collect();
@@ -285,6 +302,16 @@ impl Report {
             "{:<24}{} crashes, {} undetected, {} refutations, {} verdicts excused by injected faults",
             "faults", self.crashes, self.undetected, self.refutations, self.excused_verdicts
         );
+        if self.healthy_member_deaths + self.healthy_member_suspicions > 0 {
+            let _ = writeln!(
+                out,
+                "{:<24}{} dead verdicts ({:.3e} per node-hour) and {} suspicions by anyone, a faulty node included",
+                "about healthy members",
+                self.healthy_member_deaths,
+                self.healthy_member_deaths_per_node_hour,
+                self.healthy_member_suspicions
+            );
+        }
         for check in &self.checks {
             let _ = writeln!(
                 out,

@@ -27,12 +27,15 @@ pub enum FaultKind {
         duration: Duration,
     },
     /// Every input the process handles is handled `by` late, for `duration` (CPU
-    /// starvation, as in Lifeguard's tests).
+    /// starvation). With `messages_only`, only datagrams wait and its timers fire on
+    /// time: Lifeguard's setup, a starved message handler while the probe timer runs.
     Slow {
         /// The extra delay of each input.
         by: Duration,
         /// How long the node is slow.
         duration: Duration,
+        /// Only datagrams are late; timers are not.
+        messages_only: bool,
     },
 }
 
@@ -113,19 +116,36 @@ impl Scenario {
         tolerance + c.interval + self.net.delay_bound()
     }
 
-    /// Ping: the failed member is probed within two rounds of the randomised round-robin
-    /// (2N periods), the probe fails within one period, a lone accuser's suspicion lasts
-    /// at most `suspicion_max_mult × min`, and the verdict spreads in O(log N) periods;
-    /// Lifeguard's awareness may stretch periods; twice the nominal count is allowed.
+    /// Ping: the bound of an observer's own probe, which needs no rumor to reach it
+    /// (piggybacked news reaches every node only with high probability, SWIM §4.1).
+    /// Randomised round-robin probes every member within `2N − 1` periods (SWIM §4.3),
+    /// the probe fails by the end of its period, and a lone accuser's suspicion lasts
+    /// Lifeguard's maximum, `suspicion_max_mult × suspicion_mult × max(1, log10 N)`
+    /// intervals. A period is `(1 + awareness)` intervals: an observer at the awareness
+    /// ceiling (after missed nacks, a partition, a refutation) comes back to one interval
+    /// per period after `2 + 3 + … + awareness_max` intervals, one successful probe per
+    /// step (Lifeguard §IV-A). Each hop adds a delivery (probe, ack, ping-req, nack).
     fn ping_bound(&self) -> Duration {
+        let c = &self.config;
+        let ceiling = c.swim.awareness_max;
+        let recovery = (ceiling * (ceiling + 1) / 2).saturating_sub(1);
+        let periods = 2 * self.nodes as u32;
+        c.interval * (recovery + periods) + self.ping_suspicion_max() + self.net.delay_bound() * 4
+    }
+
+    /// Lifeguard's longest suspicion (a lone accuser), as `ping.rs` computes it with N
+    /// members up; the timeout is never scaled by awareness.
+    fn ping_suspicion_max(&self) -> Duration {
         let c = &self.config;
         let n = self.nodes.max(2) as f64;
         let min = c
             .interval
             .mul_f64(f64::from(c.swim.suspicion_mult) * n.log10().max(1.0));
-        let suspicion = min * c.swim.suspicion_max_mult;
-        let periods = 2 * self.nodes as u32 + 1 + n.log2().ceil() as u32 + 3;
-        c.interval * periods * 2 + suspicion + self.net.delay_bound() * 4
+        if c.swim.dynamic_suspicion {
+            min * c.swim.suspicion_max_mult
+        } else {
+            min
+        }
     }
 
     /// Gossip: the detector's tolerance (whose timeout already allows for two hops),
@@ -175,7 +195,15 @@ impl Scenario {
     pub fn convergence_bound(&self) -> Duration {
         let c = &self.config;
         let rounds = 15 + u32::try_from(self.nodes / 20).unwrap_or(u32::MAX);
-        c.dead_after() + c.interval * rounds + self.net.delay_bound() * 4
+        let base = c.dead_after() + c.interval * rounds + self.net.delay_bound() * 4;
+        if c.strategy == StrategyKind::Ping {
+            // A suspicion begun just before a heal (its buddy message and most of its
+            // retransmissions lost to the cut) runs to its end unheard by the suspect;
+            // only then does the `dead` it spreads make the suspect refute.
+            base + self.ping_suspicion_max()
+        } else {
+            base
+        }
     }
 }
 
@@ -252,6 +280,9 @@ pub struct Spec {
     pub slow_by: Duration,
     /// How long a node stays slow.
     pub slow_for: Duration,
+    /// Slow nodes handle only their datagrams late; their timers fire on time
+    /// (Lifeguard's setup).
+    pub slow_messages_only: bool,
     /// A partition of the first half from the second.
     pub partition: Option<PartitionSpec>,
     /// The master seed.
@@ -285,6 +316,7 @@ impl Default for Spec {
             slow: 0,
             slow_by: Duration::from_millis(200),
             slow_for: Duration::from_secs(60),
+            slow_messages_only: false,
             partition: None,
             seed: 0,
         }
@@ -417,6 +449,7 @@ impl Spec {
                 FaultKind::Slow {
                     by: self.slow_by,
                     duration: self.slow_for,
+                    messages_only: self.slow_messages_only,
                 },
                 self.slow,
             ));
@@ -510,6 +543,9 @@ impl Spec {
                 d(self.slow_by),
                 d(self.slow_for)
             ));
+            if self.slow_messages_only {
+                flag("--slow-messages-only".into());
+            }
         }
         if let Some(p) = self.partition {
             let way = if p.one_way { " --one-way" } else { "" };

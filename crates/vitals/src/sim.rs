@@ -92,6 +92,9 @@ pub(crate) struct SimArgs {
     /// How long a node stays slow.
     #[arg(long, value_name = "DUR", default_value = "1m", value_parser = parse_duration)]
     pub(crate) slow_for: Duration,
+    /// Slow nodes handle only datagrams late; their timers fire on time (Lifeguard's setup).
+    #[arg(long)]
+    pub(crate) slow_messages_only: bool,
     /// Cut the first half of the nodes from the second at AT (after the warm-up) for DUR.
     #[arg(long, value_name = "AT+DUR", value_parser = parse_partition)]
     pub(crate) partition: Option<(Duration, Duration)>,
@@ -164,6 +167,7 @@ impl SimArgs {
             slow: self.slow,
             slow_by: self.slow_by,
             slow_for: self.slow_for,
+            slow_messages_only: self.slow_messages_only,
             partition: self.partition.map(|(at, duration)| PartitionSpec {
                 at,
                 duration,

@@ -2,6 +2,8 @@
 //! every fault, a seed sweep sized by `VITALS_SIM_SEEDS`, and the reproduced figures.
 //! Every failure prints the seed and the `vitals sim` command that replays it.
 
+mod lifeguard;
+
 use std::time::Duration;
 
 use vitals_core::{DetectorKind, StrategyKind};
@@ -28,6 +30,7 @@ fn strategies() -> Vec<(StrategyKind, DetectorKind, bool)> {
         (StrategyKind::Pull, DetectorKind::Phi, false),
         (StrategyKind::Gossip, DetectorKind::Missed, false),
         (StrategyKind::Gossip, DetectorKind::Phi, false),
+        (StrategyKind::Ping, DetectorKind::Missed, false),
     ]
 }
 
