@@ -240,6 +240,8 @@ pub struct Spec {
     pub quorum: bool,
     /// Ping: Lifeguard off (plain SWIM with suspicion), to measure what it buys.
     pub no_lifeguard: bool,
+    /// Ping: fast confirmation off, to measure what it buys and costs.
+    pub no_fast_confirm: bool,
     /// missed or phi.
     pub detector: DetectorKind,
     /// Number of nodes.
@@ -296,6 +298,7 @@ impl Default for Spec {
             ack: false,
             quorum: false,
             no_lifeguard: false,
+            no_fast_confirm: false,
             detector: DetectorKind::Missed,
             nodes: 10,
             monitors: 1,
@@ -332,6 +335,7 @@ impl Spec {
         if self.no_lifeguard {
             config.swim = config.swim.clone().without_lifeguard();
         }
+        config.swim.fast_confirm = !self.no_fast_confirm;
         config.detector = self.detector;
         if let Some(timeout) = self.timeout {
             config.timeout = timeout;
@@ -502,6 +506,9 @@ impl Spec {
         }
         if self.no_lifeguard {
             flag("--no-lifeguard".into());
+        }
+        if self.no_fast_confirm {
+            flag("--no-fast-confirm".into());
         }
         if self.strategy == StrategyKind::Pull && self.monitors != 1 {
             flag(format!("--monitors {}", self.monitors));

@@ -32,6 +32,10 @@ pub(crate) struct SimArgs {
     /// Ping: turn Lifeguard off (plain SWIM with suspicion).
     #[arg(long)]
     pub(crate) no_lifeguard: bool,
+    /// Ping: turn fast confirmation off (suspicions spread only piggybacked and end on
+    /// Lifeguard's timeout).
+    #[arg(long)]
+    pub(crate) no_fast_confirm: bool,
     /// missed or phi.
     #[arg(long, default_value = "missed")]
     pub(crate) detector: DetectorKind,
@@ -147,6 +151,7 @@ impl SimArgs {
             ack: self.ack,
             quorum: self.quorum,
             no_lifeguard: self.no_lifeguard,
+            no_fast_confirm: self.no_fast_confirm,
             detector: self.detector,
             nodes: self.nodes,
             monitors: self.monitors,
