@@ -531,7 +531,7 @@ fn key_of(error: &vitals_core::ConfigError) -> &'static str {
         E::BadLease { .. } => "lease",
         E::BadClockDrift(_) => "clock_drift",
         E::BadBrake(_) => "brake_fraction",
-        E::QuorumNotSupported(_) | E::ZeroQuorum => "quorum",
+        E::QuorumNotSupported(_) | E::ZeroQuorum | E::QuorumAboveMonitors { .. } => "quorum",
         E::BadGossipFanout(_) => "gossip.fanout",
         E::BadDigestBudget(_) => "gossip.digest_budget",
     }

@@ -236,6 +236,28 @@ pub enum Message {
         #[serde(deserialize_with = "crate::wire::bounded_vec::<_, Beat, { crate::wire::MAX_LIST_ENTRIES }>")]
         entries: Vec<Beat>,
     },
+    /// Quorum-confirmed verdicts (push, pull, gossip; see `quorum.rs`): the sender's own
+    /// detector's word about members, sent each round while it has any to give (an
+    /// accusation it holds, or a change of its word less than a window old). Appended in
+    /// version 1, so every other message is encoded as before; only nodes that run with
+    /// `--quorum` send it.
+    Opinions {
+        /// At most [`crate::quorum::OPINION_BUDGET`] bytes of them.
+        #[serde(deserialize_with = "crate::wire::bounded_vec::<_, Opinion, { crate::wire::MAX_LIST_ENTRIES }>")]
+        opinions: Vec<Opinion>,
+    },
+}
+
+/// One observer's own word about one member (quorum-confirmed verdicts).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Opinion {
+    /// The member.
+    pub name: String,
+    /// The incarnation the word is about.
+    pub incarnation: Incarnation,
+    /// `true`: the sender hears the member (a vouch); `false`: its detector declares the
+    /// member dead (an accusation).
+    pub heard: bool,
 }
 
 /// One member's line in a gossip digest: who it is, where, at which incarnation, how
@@ -295,6 +317,7 @@ impl Message {
             Message::VoteReply { .. } => "vote_reply",
             Message::Digest { .. } => "digest",
             Message::DigestReply { .. } => "digest_reply",
+            Message::Opinions { .. } => "opinions",
         }
     }
 
