@@ -65,7 +65,8 @@ pub struct RawConfig {
     pub detector: Option<DetectorKind>,
     /// Phi accrual parameters.
     pub phi: Option<RawPhi>,
-    /// Ping: quorum-confirmed death verdicts (`"majority"` or `{ at-least = N }`).
+    /// Quorum-confirmed verdicts, push, pull, ping and gossip (`"majority"` or
+    /// `{ at-least = N }`); refused for leader.
     pub quorum: Option<vitals_core::Quorum>,
     /// Mass-failure brake: the largest fraction of the cluster declared dead per window.
     pub brake_fraction: Option<f64>,

@@ -424,7 +424,9 @@ impl Node {
     /// Reply to a join with one page of the member list (the joiner asks for the next;
     /// one page per padded request, so a reply is never larger than its request).
     fn on_join(&mut self, src: SocketAddr, page: u32) {
-        self.mark_joined();
+        // Being joined is not hearing back from a seed: a node whose own join raced its
+        // seed's start keeps asking, or it and its joiners could form an island (push
+        // and pull learn members only from join replies and the occasional sync).
         let mut pages = wire::chunk_entries(self.members.entries());
         let page = page as usize;
         if page >= pages.len() {

@@ -28,7 +28,10 @@
 //! the strategy's usual targets (push, pull: every member; gossip: `fanout` random ones)
 //! but only while there is something to say: an accusation this node holds (repeated
 //! every round, so a lost datagram costs nothing), or a vouch less than a [`vouch_period`] old
-//! (or for a target that is itself new here, so that a joiner learns who is confirmed).
+//! (all of them to a target that is itself new here, or that sent opinions within the
+//! window: a joiner, or a node that took a member's word late, learns who is confirmed;
+//! so a node that keeps accusing over a broken link gets one datagram of vouches from
+//! each observer per round).
 //! A quiet cluster therefore sends nothing extra, and the existing messages are encoded
 //! exactly as before (old nodes refuse the new kind as a malformed body). There is no
 //! retraction message: a withdrawn accusation is replaced by the observer's vouch, or
@@ -131,6 +134,8 @@ pub(crate) struct Tally {
     own: BTreeMap<String, Own>,
     /// The incarnation of each member a quorum vouched for.
     confirmed: BTreeMap<String, Incarnation>,
+    /// When each observer last sent opinions (it is busy: it may lack confirmations).
+    talking: BTreeMap<String, Instant>,
     next_deadline: Option<Instant>,
 }
 
@@ -150,6 +155,7 @@ impl Tally {
             reports: BTreeMap::new(),
             own: BTreeMap::new(),
             confirmed: BTreeMap::new(),
+            talking: BTreeMap::new(),
             next_deadline: None,
         }
     }
@@ -184,6 +190,7 @@ impl Tally {
         if !self.is_observer(from) {
             return;
         }
+        self.talking.insert(from.to_string(), now);
         for opinion in opinions {
             if opinion.name == from || members.get(&opinion.name).is_none() {
                 continue;
@@ -214,6 +221,7 @@ impl Tally {
         let window = self.window;
         self.own.retain(|name, _| members.get(name).is_some());
         self.confirmed.retain(|name, _| members.get(name).is_some());
+        self.talking.retain(|_, at| now - *at < window);
         for reports in self.reports.values_mut() {
             reports.retain(|_, r| now - r.at < window);
         }
@@ -328,14 +336,16 @@ impl Tally {
     }
 
     /// What to tell `target` this round: every accusation held, then the vouches less
-    /// than a window old (all of them when `target` itself is new here, and those of
-    /// members a quorum has not confirmed here); within [`OPINION_BUDGET`], rotating by `round` beyond it.
+    /// than a vouch period old (all of them when `target` itself is new here or sent
+    /// opinions within the window, as it may lack confirmations; and those of members a
+    /// quorum has not confirmed here); within [`OPINION_BUDGET`], rotating by `round` beyond it.
     pub(crate) fn opinions_for(&self, now: Instant, members: &Members, target: &str, round: u64) -> Vec<Opinion> {
         if !self.observing {
             return Vec::new();
         }
         let fresh = |o: &Own| now - o.changed < self.vouch_period;
-        let target_new = self.own.get(target).is_some_and(|o| now - o.seen < self.vouch_period);
+        let talking = self.talking.get(target).is_some_and(|at| now - *at < self.window);
+        let target_new = talking || self.own.get(target).is_some_and(|o| now - o.seen < self.vouch_period);
         let (mut accusations, mut vouches) = (Vec::new(), Vec::new());
         for (name, own) in &self.own {
             let Some(member) = members.get(name) else { continue };
