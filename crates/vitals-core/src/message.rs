@@ -255,9 +255,12 @@ pub struct Opinion {
     pub name: String,
     /// The incarnation the word is about.
     pub incarnation: Incarnation,
-    /// `true`: the sender hears the member (a vouch); `false`: its detector declares the
-    /// member dead (an accusation).
-    pub heard: bool,
+    /// `Some(true)`: the sender hears the member (a vouch); `Some(false)`: its detector
+    /// declares the member dead (an accusation); `None`: no word yet.
+    pub heard: Option<bool>,
+    /// A question: the sender holds the member unconfirmed and asks every receiver for
+    /// its word about it (answered for as long as the question keeps coming).
+    pub ask: bool,
 }
 
 /// One member's line in a gossip digest: who it is, where, at which incarnation, how

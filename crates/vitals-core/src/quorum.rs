@@ -28,10 +28,12 @@
 //! the strategy's usual targets (push, pull: every member; gossip: `fanout` random ones)
 //! but only while there is something to say: an accusation this node holds (repeated
 //! every round, so a lost datagram costs nothing), or a vouch less than a [`vouch_period`] old
-//! (all of them to a target that is itself new here, or that sent opinions within the
-//! window: a joiner, or a node that took a member's word late, learns who is confirmed;
-//! so a node that keeps accusing over a broken link gets one datagram of vouches from
-//! each observer per round).
+//! (all of them to a target that is itself new here, so a joiner learns who is
+//! confirmed), or a question: a member this node holds unconfirmed is named with
+//! `ask`, and every observer answers with its word about it for as long as the question
+//! keeps coming (a node that learned of a member late still gathers its quorum; answers
+//! carry no question once the answerer has confirmed it, so two nodes never keep each
+//! other talking).
 //! A quiet cluster therefore sends nothing extra, and the existing messages are encoded
 //! exactly as before (old nodes refuse the new kind as a malformed body). There is no
 //! retraction message: a withdrawn accusation is replaced by the observer's vouch, or
@@ -134,8 +136,8 @@ pub(crate) struct Tally {
     own: BTreeMap<String, Own>,
     /// The incarnation of each member a quorum vouched for.
     confirmed: BTreeMap<String, Incarnation>,
-    /// When each observer last sent opinions (it is busy: it may lack confirmations).
-    talking: BTreeMap<String, Instant>,
+    /// Questions: (asker, member) → when it last asked for this node's word.
+    asked: BTreeMap<(String, String), Instant>,
     next_deadline: Option<Instant>,
 }
 
@@ -155,7 +157,7 @@ impl Tally {
             reports: BTreeMap::new(),
             own: BTreeMap::new(),
             confirmed: BTreeMap::new(),
-            talking: BTreeMap::new(),
+            asked: BTreeMap::new(),
             next_deadline: None,
         }
     }
@@ -190,14 +192,17 @@ impl Tally {
         if !self.is_observer(from) {
             return;
         }
-        self.talking.insert(from.to_string(), now);
         for opinion in opinions {
             if opinion.name == from || members.get(&opinion.name).is_none() {
                 continue;
             }
+            if opinion.ask {
+                self.asked.insert((from.to_string(), opinion.name.clone()), now);
+            }
+            let Some(heard) = opinion.heard else { continue };
             let report = Report {
                 incarnation: opinion.incarnation,
-                heard: opinion.heard,
+                heard,
                 at: now,
             };
             self.reports
@@ -221,7 +226,7 @@ impl Tally {
         let window = self.window;
         self.own.retain(|name, _| members.get(name).is_some());
         self.confirmed.retain(|name, _| members.get(name).is_some());
-        self.talking.retain(|_, at| now - *at < window);
+        self.asked.retain(|_, at| now - *at < window);
         for reports in self.reports.values_mut() {
             reports.retain(|_, r| now - r.at < window);
         }
@@ -336,35 +341,38 @@ impl Tally {
     }
 
     /// What to tell `target` this round: every accusation held, then the vouches less
-    /// than a vouch period old (all of them when `target` itself is new here or sent
-    /// opinions within the window, as it may lack confirmations; and those of members a
-    /// quorum has not confirmed here); within [`OPINION_BUDGET`], rotating by `round` beyond it.
+    /// than a vouch period old (all of them when `target` itself is new here), those
+    /// `target` asked for, and a question about every member not confirmed here; within [`OPINION_BUDGET`], rotating by `round` beyond it.
     pub(crate) fn opinions_for(&self, now: Instant, members: &Members, target: &str, round: u64) -> Vec<Opinion> {
         if !self.observing {
             return Vec::new();
         }
-        let fresh = |o: &Own| now - o.changed < self.vouch_period;
-        let talking = self.talking.get(target).is_some_and(|at| now - *at < self.window);
-        let target_new = talking || self.own.get(target).is_some_and(|o| now - o.seen < self.vouch_period);
-        let (mut accusations, mut vouches) = (Vec::new(), Vec::new());
-        for (name, own) in &self.own {
-            let Some(member) = members.get(name) else { continue };
-            let Some(heard) = own.word else { continue };
-            if name == target || member.incarnation != own.incarnation || member.status == Status::Left {
-                continue;
-            }
+        let target_new = self.own.get(target).is_some_and(|o| now - o.seen < self.vouch_period);
+        let (mut accusations, mut rest) = (Vec::new(), Vec::new());
+        for member in members
+            .others()
+            .filter(|m| m.name != target && m.status != Status::Left)
+        {
+            let name = &member.name;
+            let word = self.own.get(name).filter(|o| o.incarnation == member.incarnation);
+            let heard = word.and_then(|o| o.word);
+            let ask = self.confirmed.get(name) != Some(&member.incarnation);
+            let asked = self.asked.contains_key(&(target.to_string(), name.clone()));
+            let fresh = word.is_some_and(|o| now - o.changed < self.vouch_period);
             let opinion = Opinion {
                 name: name.clone(),
-                incarnation: own.incarnation,
+                incarnation: member.incarnation,
                 heard,
+                ask,
             };
-            if !heard {
-                accusations.push(opinion);
-            } else if fresh(own) || target_new || self.confirmed.get(name) != Some(&own.incarnation) {
-                vouches.push(opinion);
+            match heard {
+                Some(false) => accusations.push(opinion),
+                Some(true) if fresh || target_new || ask || asked => rest.push(opinion),
+                None if ask => rest.push(opinion),
+                _ => {}
             }
         }
-        accusations.extend(vouches);
+        accusations.extend(rest);
         within_budget(accusations, round)
     }
 }
@@ -440,7 +448,8 @@ mod tests {
         Opinion {
             name: name.repeat(30),
             incarnation: 7,
-            heard,
+            heard: Some(heard),
+            ask: false,
         }
     }
 
