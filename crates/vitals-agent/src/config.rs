@@ -65,7 +65,8 @@ pub struct RawConfig {
     pub detector: Option<DetectorKind>,
     /// Phi accrual parameters.
     pub phi: Option<RawPhi>,
-    /// Ping: quorum-confirmed death verdicts (`"majority"` or `{ at-least = N }`).
+    /// Quorum-confirmed verdicts, push, pull, ping and gossip (`"majority"` or
+    /// `{ at-least = N }`); refused for leader.
     pub quorum: Option<vitals_core::Quorum>,
     /// Mass-failure brake: the largest fraction of the cluster declared dead per window.
     pub brake_fraction: Option<f64>,
@@ -531,7 +532,7 @@ fn key_of(error: &vitals_core::ConfigError) -> &'static str {
         E::BadLease { .. } => "lease",
         E::BadClockDrift(_) => "clock_drift",
         E::BadBrake(_) => "brake_fraction",
-        E::QuorumNotSupported(_) | E::ZeroQuorum => "quorum",
+        E::QuorumNotSupported(_) | E::ZeroQuorum | E::QuorumAboveMonitors { .. } => "quorum",
         E::BadGossipFanout(_) => "gossip.fanout",
         E::BadDigestBudget(_) => "gossip.digest_budget",
     }

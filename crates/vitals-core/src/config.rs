@@ -216,9 +216,12 @@ pub struct Config {
     /// Gossip parameters (used by strategy `gossip`).
     #[serde(default)]
     pub gossip: GossipConfig,
-    /// Quorum-confirmed verdicts (strategy `ping`): a member is declared dead only when
-    /// at least this many distinct members accused it (failed their own probes); `None`
-    /// declares on the first accuser's timeout. See [`Config::quorum_size`].
+    /// Quorum-confirmed verdicts: a member is declared dead only when at least this many
+    /// distinct observers accuse it (ping: failed their own probes; push and gossip: their
+    /// own detectors declare it dead; pull: the monitors' detectors), and (push, pull,
+    /// gossip) a new or returning member is declared alive only once as many hear it
+    /// (see `quorum.rs`). `None` takes each node's own verdict. Not for leader. See
+    /// [`Config::quorum_size`].
     #[serde(default)]
     pub quorum: Option<Quorum>,
     /// The mass-failure brake: at most this fraction of the cluster may be declared dead
@@ -485,7 +488,9 @@ impl Config {
         Ok(())
     }
 
-    /// Accusers a death verdict needs when `up` members (this node included) are up.
+    /// Accusers a death verdict needs when `up` members (this node included) are up
+    /// (ping), or, for push, pull and gossip, when the member has `up` observers (the
+    /// members held up other than itself; pull: the monitors other than itself).
     pub fn quorum_size(&self, up: usize) -> usize {
         match self.quorum {
             None => 1,
@@ -509,11 +514,19 @@ impl Config {
         if !(self.brake_fraction > 0.0 && self.brake_fraction <= 1.0) {
             return Err(ConfigError::BadBrake(self.brake_fraction));
         }
-        if self.quorum.is_some() && self.strategy != StrategyKind::Ping {
+        if self.quorum.is_some() && self.strategy == StrategyKind::Leader {
             return Err(ConfigError::QuorumNotSupported(self.strategy.name()));
         }
         if self.quorum == Some(Quorum::AtLeast(0)) {
             return Err(ConfigError::ZeroQuorum);
+        }
+        if let (StrategyKind::Pull, Some(Quorum::AtLeast(n))) = (self.strategy, self.quorum)
+            && n as usize > self.monitors.len()
+        {
+            return Err(ConfigError::QuorumAboveMonitors {
+                quorum: n,
+                monitors: self.monitors.len(),
+            });
         }
         let swim = &self.swim;
         if swim.probe_timeout.is_zero() || swim.probe_timeout >= self.interval {
@@ -636,9 +649,21 @@ pub enum ConfigError {
     /// The brake fraction is out of range.
     #[error("brake fraction {0} must be above 0 and at most 1 (0.5 is usual; 1 turns the brake off)")]
     BadBrake(f64),
-    /// Quorum is not implemented for this strategy.
-    #[error("--quorum is implemented for strategy ping only, not {0}: drop --quorum or use --strategy ping")]
+    /// Quorum does not apply to this strategy (leader).
+    #[error(
+        "--quorum does not apply to strategy {0}: its elected leader already judges with the backing of a majority of the voters; drop --quorum, or use --strategy push, pull, ping or gossip"
+    )]
     QuorumNotSupported(&'static str),
+    /// Pull: a quorum of more monitors than there are.
+    #[error(
+        "--quorum-size {quorum} is more than the {monitors} monitors: no member could ever be declared dead; use at most {monitors}, or --quorum for a majority of the monitors"
+    )]
+    QuorumAboveMonitors {
+        /// The configured quorum.
+        quorum: u32,
+        /// How many monitors are named.
+        monitors: usize,
+    },
     /// A quorum of zero.
     #[error("a quorum of 0 accusers would declare members dead without evidence: use 1 or more, or majority")]
     ZeroQuorum,
@@ -820,6 +845,34 @@ mod tests {
         config.gossip.fanout = 3;
         config.gossip.digest_budget = 5000;
         assert_eq!(config.validate(), Err(ConfigError::BadDigestBudget(5000)));
+    }
+
+    #[test]
+    fn a_quorum_is_accepted_for_push_pull_ping_and_gossip_and_refused_for_leader_with_why() {
+        for strategy in [
+            StrategyKind::Push,
+            StrategyKind::Ping,
+            StrategyKind::Gossip,
+            StrategyKind::Pull,
+        ] {
+            let mut config = Config::preset(Preset::LanFast, strategy);
+            config.quorum = Some(Quorum::Majority);
+            if strategy == StrategyKind::Pull {
+                config.monitors = vec!["m1".into(), "m2".into(), "m3".into()];
+            }
+            assert_eq!(config.validate(), Ok(()), "{strategy:?}");
+        }
+        let mut config = Config::preset(Preset::LanFast, StrategyKind::Leader);
+        config.quorum = Some(Quorum::Majority);
+        let message = config.validate().unwrap_err().to_string();
+        assert!(message.contains("does not apply to strategy leader"), "{message}");
+        assert!(message.contains("drop --quorum"), "{message}");
+        let mut config = Config::preset(Preset::LanFast, StrategyKind::Pull);
+        config.monitors = vec!["m1".into(), "m2".into()];
+        config.quorum = Some(Quorum::AtLeast(3));
+        let message = config.validate().unwrap_err().to_string();
+        assert!(message.contains("more than the 2 monitors"), "{message}");
+        assert!(message.contains("use at most 2"), "{message}");
     }
 
     #[test]

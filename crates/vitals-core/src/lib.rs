@@ -48,6 +48,7 @@ pub mod fuzzing;
 pub mod members;
 pub mod message;
 pub mod node;
+pub mod quorum;
 mod rng;
 pub mod score;
 pub mod seal;
@@ -62,6 +63,8 @@ mod gossip_scenarios;
 mod leader_scenarios;
 #[cfg(test)]
 mod ping_scenarios;
+#[cfg(test)]
+mod quorum_scenarios;
 #[cfg(test)]
 mod scenarios;
 #[cfg(test)]

@@ -649,6 +649,24 @@ impl Members {
     pub fn is_held(&self, name: &str) -> bool {
         self.held.contains(name)
     }
+
+    /// Quorum-confirmed verdicts ([`crate::quorum`]): what `name`'s detector says at
+    /// `now` and when that next gets worse, without applying it.
+    pub fn detector_verdict(&self, name: &str, now: Instant) -> Option<(Verdict, Option<Instant>)> {
+        let detector = self.records.get(name)?.detector.as_ref()?;
+        Some((detector.verdict(now), detector.next_change(now)))
+    }
+
+    /// Quorum-confirmed verdicts ([`crate::quorum`]): the quorum's word about another
+    /// member at the incarnation held, in either direction; never over `Left`.
+    pub fn set_by_quorum(&mut self, now: Instant, name: &str, status: Status) {
+        let Some(record) = self.records.get(name) else { return };
+        if name == self.me || record.member.status == Status::Left {
+            return;
+        }
+        let incarnation = record.member.incarnation;
+        self.set_status(now, name, incarnation, status);
+    }
 }
 
 /// Flap damping's rule, applied to one transition of `record`: a death adds 1 to the

@@ -236,13 +236,39 @@ pub enum Message {
         #[serde(deserialize_with = "crate::wire::bounded_vec::<_, Beat, { crate::wire::MAX_LIST_ENTRIES }>")]
         entries: Vec<Beat>,
     },
-    /// Ping strategy (appended last, so older variants keep their wire tags): urgent news (a suspicion and its accusers), sent straight to the
-    /// members rather than piggybacked, so that others can confirm it at once. No reply.
+    /// Quorum-confirmed verdicts (push, pull, gossip; see `quorum.rs`): the sender's own
+    /// detector's word about members, sent each round while it has any to give (an
+    /// accusation it holds, or a change of its word less than a window old). Appended in
+    /// version 1, so every other message is encoded as before; only nodes that run with
+    /// `--quorum` send it.
+    Opinions {
+        /// At most [`crate::quorum::OPINION_BUDGET`] bytes of them.
+        #[serde(deserialize_with = "crate::wire::bounded_vec::<_, Opinion, { crate::wire::MAX_LIST_ENTRIES }>")]
+        opinions: Vec<Opinion>,
+    },
+    /// Ping strategy (appended after `Opinions`, so older variants keep their wire tags):
+    /// urgent news (a suspicion and its accusers), sent straight to the members rather
+    /// than piggybacked, so that others can confirm it at once. No reply.
     News {
         /// The news.
         #[serde(deserialize_with = "crate::wire::bounded_vec::<_, Rumor, { crate::wire::MAX_LIST_ENTRIES }>")]
         gossip: Vec<Rumor>,
     },
+}
+
+/// One observer's own word about one member (quorum-confirmed verdicts).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Opinion {
+    /// The member.
+    pub name: String,
+    /// The incarnation the word is about.
+    pub incarnation: Incarnation,
+    /// `Some(true)`: the sender hears the member (a vouch); `Some(false)`: its detector
+    /// declares the member dead (an accusation); `None`: no word yet.
+    pub heard: Option<bool>,
+    /// A question: the sender holds the member unconfirmed and asks every receiver for
+    /// its word about it (answered for as long as the question keeps coming).
+    pub ask: bool,
 }
 
 /// One member's line in a gossip digest: who it is, where, at which incarnation, how
@@ -303,6 +329,7 @@ impl Message {
             Message::VoteReply { .. } => "vote_reply",
             Message::Digest { .. } => "digest",
             Message::DigestReply { .. } => "digest_reply",
+            Message::Opinions { .. } => "opinions",
         }
     }
 

@@ -14,7 +14,8 @@ use serde::Serialize;
 
 use crate::config::{Config, StrategyKind};
 use crate::members::{Judged, Members, Observed, Transition};
-use crate::message::{Envelope, Health, Incarnation, MemberEntry, Message, Peer};
+use crate::message::{Envelope, Health, Incarnation, MemberEntry, Message, Opinion, Peer};
+use crate::quorum::{self, Tally};
 use crate::rng::Rng;
 use crate::strategy::{Ctx, Leader, Leadership, Pull, Strategy};
 use crate::time::Instant;
@@ -147,6 +148,9 @@ pub struct Node {
     seeds: Vec<SocketAddr>,
     joined: bool,
     left: bool,
+    /// Quorum-confirmed verdicts (push, pull, gossip with `--quorum`): decides statuses
+    /// instead of the detectors' own verdicts.
+    tally: Option<Tally>,
 }
 
 impl Node {
@@ -154,8 +158,11 @@ impl Node {
     /// `config` must have passed [`Config::validate`]. All randomness derives from `seed`.
     pub fn new(me: Peer, config: Config, seed: u64, now: Instant) -> Node {
         debug_assert_eq!(config.validate(), Ok(()));
+        let tally = quorum::applies(&config).then(|| Tally::new(&config, &me));
         let judged = match config.strategy {
             StrategyKind::Push => Judged::All,
+            // Under a quorum, members take the monitors' word even about the monitors.
+            StrategyKind::Pull if tally.as_ref().is_some_and(|t| !t.observing()) => Judged::Only(Default::default()),
             StrategyKind::Pull => Pull::judged(&config, &me),
             StrategyKind::Ping => Judged::Only(Default::default()), // probes, not detectors
             StrategyKind::Leader => Leader::judged(),
@@ -163,7 +170,8 @@ impl Node {
         };
         let mut members = Members::new(&me, &config, judged, now, seed ^ INDEX_KEY_SALT);
         // In SWIM only the suspect's own refutation (a higher incarnation) clears a suspicion.
-        members.set_direct_clears_suspicion(config.strategy != StrategyKind::Ping);
+        // Under a quorum, a suspect (unconfirmed, or doubted here) is cleared by the tally.
+        members.set_direct_clears_suspicion(config.strategy != StrategyKind::Ping && tally.is_none());
         while members.pop_transition().is_some() {} // the node's own arrival is not news
         let mut rng = Rng::seeded(seed);
         // A random phase, so that nodes started together do not send in lockstep.
@@ -183,6 +191,7 @@ impl Node {
             seeds: Vec::new(),
             joined: false,
             left: false,
+            tally,
         }
     }
 
@@ -197,11 +206,15 @@ impl Node {
             self.out.stats.impostor_messages += 1;
             return;
         }
+        if self.tally.is_some() {
+            quorum::hold_unconfirmed(&mut self.members, now, &from);
+        }
         let observed = self.members.observe(now, &from);
         if observed == Observed::Refused {
             return;
         }
         match message {
+            Message::Opinions { opinions } if observed != Observed::Stale => self.on_opinions(now, &from, opinions),
             Message::Join { page, .. } => self.on_join(src, page),
             Message::Members { entries, next_page } => {
                 self.learn(now, entries);
@@ -220,9 +233,12 @@ impl Node {
         if observed == Observed::Stale {
             self.out.stats.stale_messages += 1;
         }
-        if matches!(observed, Observed::Stale | Observed::Suspected) {
+        // Under a quorum a suspect is not accused by this node alone: nothing to refute.
+        let suspected = observed == Observed::Suspected && self.tally.is_none();
+        if observed == Observed::Stale || suspected {
             self.correct(src, &from.name);
         }
+        self.evaluate(now);
         self.flush_transitions(now);
     }
 
@@ -237,8 +253,12 @@ impl Node {
             self.next_round = (self.next_round + self.config.interval).max(now);
             self.retry_join();
             self.with_ctx(now, |s, ctx| s.on_round(ctx));
+            self.send_opinions(now);
         }
-        self.members.judge(now);
+        match self.tally {
+            Some(_) => self.evaluate(now),
+            None => self.members.judge(now),
+        }
         self.with_ctx(now, |s, ctx| s.after_judge(ctx));
         self.flush_transitions(now);
     }
@@ -266,9 +286,14 @@ impl Node {
         if self.left {
             return None;
         }
+        // Under a quorum the table's own judging is off, so its deadline is the tally's.
+        let judging = match &self.tally {
+            Some(tally) => tally.next_deadline(),
+            None => self.members.next_deadline(),
+        };
         [
             Some(self.next_round),
-            self.members.next_deadline(),
+            judging,
             self.strategy.next_deadline(&self.config),
         ]
         .into_iter()
@@ -415,7 +440,9 @@ impl Node {
     /// Reply to a join with one page of the member list (the joiner asks for the next;
     /// one page per padded request, so a reply is never larger than its request).
     fn on_join(&mut self, src: SocketAddr, page: u32) {
-        self.mark_joined();
+        // Being joined is not hearing back from a seed: a node whose own join raced its
+        // seed's start keeps asking, or it and its joiners could form an island (push
+        // and pull learn members only from join replies and the occasional sync).
         let mut pages = wire::chunk_entries(self.members.entries());
         let page = page as usize;
         if page >= pages.len() {
@@ -453,6 +480,10 @@ impl Node {
             return;
         }
         self.mark_joined();
+        let entries = match self.tally {
+            Some(_) => quorum::filter_learned(&self.me, &self.members, entries),
+            None => entries,
+        };
         self.with_ctx(now, |s, ctx| {
             let learned = ctx.learn_with(entries, authoritative);
             if learned.refuted {
@@ -460,6 +491,42 @@ impl Node {
             }
             s.introduce(ctx, &learned.introduce);
         });
+    }
+
+    /// Quorum: `from`'s opinions join the tally.
+    fn on_opinions(&mut self, now: Instant, from: &Peer, opinions: Vec<Opinion>) {
+        match &mut self.tally {
+            Some(tally) => tally.report(now, &self.members, &from.name, opinions),
+            None => self.out.ignored(),
+        }
+    }
+
+    /// Quorum: decide statuses from the tally (instead of the detectors' own verdicts).
+    fn evaluate(&mut self, now: Instant) {
+        if let Some(tally) = &mut self.tally {
+            tally.evaluate(now, &mut self.members);
+        }
+    }
+
+    /// Quorum: this round's opinions, to the strategy's usual targets (every member; for
+    /// gossip `fanout` random members that are up), only where there is something to say.
+    fn send_opinions(&mut self, now: Instant) {
+        let Some(tally) = &self.tally else { return };
+        if !tally.observing() {
+            return;
+        }
+        let gossip = self.config.strategy == StrategyKind::Gossip;
+        let targets = self.with_ctx(now, |_, ctx| match gossip {
+            true => ctx.random_up(ctx.config.gossip.fanout),
+            false => ctx.round_targets().map(|m| (m.name.clone(), m.addr)).collect(),
+        });
+        let Some(tally) = &self.tally else { return };
+        for (name, addr) in targets {
+            let opinions = tally.opinions_for(now, &self.members, &name, self.round);
+            if !opinions.is_empty() {
+                self.out.send(&self.me, addr, Message::Opinions { opinions });
+            }
+        }
     }
 
     /// Hands every recorded transition to the strategy (the ping strategy spreads it),

@@ -236,7 +236,8 @@ pub struct Spec {
     pub strategy: StrategyKind,
     /// Push: acknowledge heartbeats.
     pub ack: bool,
-    /// Ping: quorum-confirmed death verdicts (a majority of accusers).
+    /// Quorum-confirmed verdicts (a majority of accusers; push, pull, gossip: and of
+    /// vouchers to take a member back). Not for leader.
     pub quorum: bool,
     /// Ping: Lifeguard off (plain SWIM with suspicion), to measure what it buys.
     pub no_lifeguard: bool,

@@ -105,10 +105,12 @@ pub(crate) struct AgentArgs {
     /// Fault injection for tests: drop every datagram from this source address on arrival.
     #[arg(long, value_name = "IP", hide = true)]
     pub(crate) drop_inbound_from: Vec<std::net::IpAddr>,
-    /// Ping: declare a member dead only when a majority of the members accused it.
+    /// Declare a member dead only when a majority of its observers accuse it (push, pull:
+    /// of the monitors, ping, gossip), and alive only once a majority hear it (not ping).
+    /// Not for leader.
     #[arg(long)]
     pub(crate) quorum: bool,
-    /// Ping: like --quorum, with this many accusers instead of a majority.
+    /// Like --quorum, with this many accusers instead of a majority.
     #[arg(long, value_name = "N")]
     pub(crate) quorum_size: Option<u32>,
     /// Flap damping: a member that keeps dying and returning is held down until it settles.

@@ -26,7 +26,8 @@ pub(crate) struct SimArgs {
     /// Acknowledge heartbeats (push).
     #[arg(long)]
     pub(crate) ack: bool,
-    /// Ping: declare death only when a majority of the members accused.
+    /// Declare death only when a majority of the observers accuse, and (push, pull,
+    /// gossip) alive only once a majority hear; not for leader.
     #[arg(long)]
     pub(crate) quorum: bool,
     /// Ping: turn Lifeguard off (plain SWIM with suspicion).

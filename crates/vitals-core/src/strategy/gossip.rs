@@ -319,6 +319,9 @@ impl Gossip {
                     addr: beat.addr,
                     incarnation: beat.incarnation,
                 };
+                if crate::quorum::applies(ctx.config) {
+                    crate::quorum::hold_unconfirmed(ctx.members, ctx.now, &peer);
+                }
                 let observed = ctx.members.observe(ctx.now, &peer);
                 if matches!(
                     observed,

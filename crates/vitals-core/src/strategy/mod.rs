@@ -102,7 +102,7 @@ impl Ctx<'_> {
             } else {
                 self.members.apply(self.now, entry)
             };
-            if new && entry.status == Status::Alive {
+            if new && entry.status.is_up() {
                 learned.introduce.push(entry.name.clone());
             }
         }
@@ -126,6 +126,18 @@ impl Ctx<'_> {
     /// Queue an event for the host.
     pub(crate) fn event(&mut self, event: Event) {
         self.out.event(event);
+    }
+
+    /// `count` distinct random members that are up (fewer if there are not as many).
+    pub(crate) fn random_up(&mut self, count: usize) -> Vec<(String, SocketAddr)> {
+        let mut up: Vec<(String, SocketAddr)> = self.members.up_others().map(|m| (m.name.clone(), m.addr)).collect();
+        let count = count.min(up.len());
+        for i in 0..count {
+            let j = i + self.rng.below((up.len() - i) as u64) as usize;
+            up.swap(i, j);
+        }
+        up.truncate(count);
+        up
     }
 
     /// Who gets this round's heartbeat or poll: every other member that is up or

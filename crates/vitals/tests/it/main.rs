@@ -12,6 +12,7 @@ mod failover;
 mod health;
 mod http;
 mod leader;
+mod quorum;
 mod security;
 mod sim;
 mod support;

@@ -1,0 +1,238 @@
+//! Whole-cluster scenarios for quorum-confirmed verdicts with push, gossip and pull on
+//! virtual time (`quorum.rs`): a crash is still detected by everyone; one broken link,
+//! one sick observer or 10 % loss never removes a healthy node; a node that returns
+//! after being declared dead is held alive only once a quorum hears it.
+
+use std::time::Duration;
+
+use crate::config::{Config, Preset, Quorum, StrategyKind};
+use crate::message::Status;
+use crate::rng::Rng;
+use crate::testing::Cluster;
+
+const PEERS: [&str; 5] = ["a", "b", "c", "d", "e"];
+/// Pull: three monitors (a majority is two) and two members.
+const PULL: [&str; 5] = ["m0", "m1", "m2", "a", "b"];
+
+fn config(strategy: StrategyKind) -> Config {
+    let mut config = Config::preset(Preset::LanFast, strategy);
+    config.quorum = Some(Quorum::Majority);
+    if strategy == StrategyKind::Pull {
+        config.monitors = vec!["m0".into(), "m1".into(), "m2".into()];
+    }
+    config.validate().expect("valid");
+    config
+}
+
+fn names(strategy: StrategyKind) -> [&'static str; 5] {
+    match strategy {
+        StrategyKind::Pull => PULL,
+        _ => PEERS,
+    }
+}
+
+const STRATEGIES: [StrategyKind; 3] = [StrategyKind::Push, StrategyKind::Gossip, StrategyKind::Pull];
+
+fn converged(strategy: StrategyKind) -> Cluster {
+    Cluster::converged(config(strategy), &names(strategy), Duration::from_secs(30))
+}
+
+#[test]
+fn with_a_quorum_a_crash_is_still_detected_by_everyone() {
+    for strategy in STRATEGIES {
+        let names = names(strategy);
+        let mut cluster = converged(strategy);
+        let crashed_at = cluster.now;
+        let victim = names[4];
+        cluster.crash(victim);
+        let survivors = &names[..4];
+        let all = cluster
+            .run_until(Duration::from_secs(30), |c| {
+                survivors.iter().all(|o| c.status(o, victim) == Some(Status::Dead))
+            })
+            .unwrap_or_else(|| panic!("{strategy:?}: the crash was never detected by everyone"));
+        let took = all - crashed_at;
+        eprintln!("[measure] {strategy:?} with a quorum: crash known dead by all survivors after {took:?}");
+        // dead_after (600 ms push and pull, 1 s gossip) plus the round that carries the
+        // accusations; gossip's accusations reach a node only when it is picked.
+        assert!(took <= Duration::from_secs(3), "{strategy:?}: {took:?}");
+        let deaths = cluster.deaths(survivors, survivors);
+        assert!(deaths.is_empty(), "{strategy:?}: {deaths:?}");
+    }
+}
+
+#[test]
+fn with_a_quorum_one_broken_link_never_removes_either_end() {
+    for strategy in STRATEGIES {
+        let names = names(strategy);
+        let mut cluster = converged(strategy);
+        // Push and gossip: a ↔ b; pull: the monitor m0 ↔ the member a.
+        let (x, y) = (names[0], names[3]);
+        let (x, y) = if strategy == StrategyKind::Pull {
+            (x, y)
+        } else {
+            ("a", "b")
+        };
+        cluster.deliver = Box::new(move |from, to, _| !((from == x && to == y) || (from == y && to == x)));
+        cluster.run_for(Duration::from_secs(120));
+        let deaths = cluster.deaths(&names, &names);
+        assert!(deaths.is_empty(), "{strategy:?}: {deaths:?}");
+        let doubted = cluster.transitions(x, y).iter().any(|t| t.to == Status::Suspect)
+            || cluster.transitions(y, x).iter().any(|t| t.to == Status::Suspect);
+        assert!(
+            doubted,
+            "{strategy:?}: neither end ever doubted the other: the test tests nothing"
+        );
+        let third = names[2];
+        assert_eq!(cluster.status(third, x), Some(Status::Alive), "{strategy:?}");
+        assert_eq!(cluster.status(third, y), Some(Status::Alive), "{strategy:?}");
+    }
+}
+
+#[test]
+fn with_a_quorum_one_sick_observer_never_removes_anyone_else() {
+    for strategy in STRATEGIES {
+        let names = names(strategy);
+        let mut cluster = converged(strategy);
+        let sick = names[0]; // pull: a monitor
+        cluster.deliver = Box::new(move |_, to, _| to != sick);
+        cluster.run_for(Duration::from_secs(120));
+        let others: Vec<&str> = names.iter().copied().filter(|n| *n != sick).collect();
+        let deaths = cluster.deaths(&names, &others);
+        assert!(deaths.is_empty(), "{strategy:?}: {deaths:?}");
+        let accused = others
+            .iter()
+            .any(|m| cluster.transitions(sick, m).iter().any(|t| t.to == Status::Suspect));
+        assert!(accused, "{strategy:?}: the sick observer never doubted anyone");
+        for other in &others {
+            assert_eq!(cluster.status(names[1], other), Some(Status::Alive), "{strategy:?}");
+        }
+    }
+}
+
+/// Pull's detector counts round trips (19 % of them fail at 10 % loss), and with
+/// `timeout = interval` a reply arrives a round trip after its deadline, so at lan-fast a
+/// monitor gives up on a member after two failed round trips (3.6 % of rounds): no
+/// quorum of three monitors outvotes that. Here pull gets `timeout` two intervals and
+/// threshold 4 (dead after 1 s of silence, four failed round trips).
+fn lossy(strategy: StrategyKind, quorum: bool) -> Config {
+    let mut config = config(strategy);
+    if strategy == StrategyKind::Pull {
+        config.timeout = config.interval * 2;
+        config.threshold = 4;
+    }
+    if !quorum {
+        config.quorum = None;
+    }
+    config
+}
+
+fn false_deaths_under_loss(config: Config, names: &[&str], seed: u64) -> (Vec<(String, String)>, u64) {
+    let mut cluster = Cluster::converged(config, names, Duration::from_secs(30));
+    let before = cluster.sent_by_kind("opinions");
+    let mut rng = Rng::seeded(200 + seed);
+    cluster.deliver = Box::new(move |_, _, _| rng.unit() >= 0.10);
+    cluster.run_for(Duration::from_secs(1_200));
+    (cluster.deaths(names, names), cluster.sent_by_kind("opinions") - before)
+}
+
+#[test]
+fn with_a_quorum_ten_percent_loss_produces_no_false_death() {
+    for strategy in STRATEGIES {
+        let names = names(strategy);
+        for seed in 0..2 {
+            let (deaths, opinions) = false_deaths_under_loss(lossy(strategy, true), &names, seed);
+            assert!(deaths.is_empty(), "{strategy:?}, loss seed {seed}: {deaths:?}");
+            eprintln!("[measure] {strategy:?}, 10 % loss, seed {seed}: {opinions} opinion datagrams in 1,200 s");
+            if strategy != StrategyKind::Gossip {
+                // Gossip's counters travel several paths, so a lost digest rarely makes a
+                // detector give up; push and pull have one path per pair.
+                assert!(opinions > 0, "{strategy:?}: loss never made anyone accuse anyone");
+            }
+        }
+        let (alone, _) = false_deaths_under_loss(lossy(strategy, false), &names, 0);
+        eprintln!(
+            "[measure] {strategy:?}, 10 % loss, seed 0, without a quorum: {} (observer, member) pairs with a false death",
+            alone.len()
+        );
+    }
+}
+
+/// Crashes the last node, waits until everyone holds it dead, restarts it with only
+/// `hears` receiving its datagrams, and checks that nobody holds it alive while a
+/// single observer hears it, and that everyone does once all hear it.
+fn returns_only_once_a_quorum_hears_it(strategy: StrategyKind, hears: &'static str) {
+    let names = names(strategy);
+    let mut cluster = converged(strategy);
+    let victim = names[4];
+    cluster.crash(victim);
+    let survivors = &names[..4];
+    cluster
+        .run_until(Duration::from_secs(30), |c| {
+            survivors.iter().all(|o| c.status(o, victim) == Some(Status::Dead))
+        })
+        .expect("the crash was never detected");
+    cluster.deliver = Box::new(move |from, to, _| from != victim || to == hears);
+    cluster.start(victim, 0);
+    cluster.run_checked(Duration::from_secs(20), |c| {
+        for o in survivors {
+            assert_ne!(
+                c.status(o, victim),
+                Some(Status::Alive),
+                "{strategy:?}: {o} admitted it alone"
+            );
+        }
+    });
+    let held = cluster.node(hears).members().get(victim).map(|m| m.incarnation);
+    assert!(held > Some(0), "{strategy:?}: {hears} never took its refutation");
+    cluster.deliver = Box::new(|_, _, _| true);
+    cluster
+        .run_until(Duration::from_secs(10), |c| {
+            survivors.iter().all(|o| c.status(o, victim) == Some(Status::Alive))
+        })
+        .unwrap_or_else(|| panic!("{strategy:?}: never admitted once everyone hears it"));
+    let path: Vec<Status> = cluster.transitions(survivors[1], victim).iter().map(|t| t.to).collect();
+    assert_eq!(
+        path[path.len() - 3..],
+        [Status::Dead, Status::Suspect, Status::Alive],
+        "{path:?}"
+    );
+}
+
+#[test]
+fn with_a_quorum_push_takes_back_a_returning_node_only_once_a_quorum_hears_it() {
+    returns_only_once_a_quorum_hears_it(StrategyKind::Push, "a");
+}
+
+#[test]
+fn with_a_quorum_pull_takes_back_a_returning_node_only_once_a_quorum_of_monitors_hears_it() {
+    returns_only_once_a_quorum_hears_it(StrategyKind::Pull, "m0");
+}
+
+#[test]
+fn with_a_quorum_gossip_takes_back_a_returning_node_through_suspect() {
+    // Gossip relays counters, so every node hears a returning member through whoever
+    // hears it: admission is by the quorum of nodes whose detectors see its counter rise.
+    let mut cluster = converged(StrategyKind::Gossip);
+    cluster.crash("e");
+    let survivors = ["a", "b", "c", "d"];
+    cluster
+        .run_until(Duration::from_secs(30), |c| {
+            survivors.iter().all(|o| c.status(o, "e") == Some(Status::Dead))
+        })
+        .expect("the crash was never detected");
+    cluster.start("e", 0);
+    cluster
+        .run_until(Duration::from_secs(20), |c| {
+            survivors.iter().all(|o| c.status(o, "e") == Some(Status::Alive))
+        })
+        .expect("never taken back");
+    for o in survivors {
+        let path: Vec<Status> = cluster.transitions(o, "e").iter().map(|t| t.to).collect();
+        assert_eq!(
+            path[path.len() - 3..],
+            [Status::Dead, Status::Suspect, Status::Alive],
+            "{o}: {path:?}"
+        );
+    }
+}
