@@ -31,10 +31,11 @@ fn one_broken_link_never_removes_anyone_but_a_crash_is_detected(strategy: &str, 
         args
     };
     let mut cluster = Cluster::start_each(subnet, N, cluster_args);
-    let formed = wait_until(Duration::from_secs(20), || {
-        // Push spreads membership only by join replies and a sync every 60 rounds, so
-        // node-1 (which never hears node-2) may learn of it late: node-2's own view of
-        // node-1 is not waited for.
+    // Push spreads membership only by join replies and a sync every 60 rounds (12 s at
+    // lan-fast): a member that joined through node-1 (which never hears node-2) may meet
+    // node-2 only at a sync, so allow a few of them on a loaded machine.
+    let formed = wait_until(Duration::from_secs(45), || {
+        // For the same reason node-2's own view of node-1 is not waited for.
         (3..=N).all(|o| (1..=N).all(|m| cluster.status(o, m).as_deref() == Some("alive")))
     });
     assert!(
