@@ -3,52 +3,27 @@
 //!
 //! Records live in slots. A hash index finds a name's slot (every message looks its
 //! sender up, so this is the hot path of a node and of the simulator), and a list of slots
-//! sorted by name gives the deterministic order of every walk over the table. The index
-//! maps a keyed hash of the name to the first slot with that hash (slots with the same
-//! hash are chained), so a lookup compares integers, and one name to confirm. The index
-//! is only ever looked up, never iterated, so its order cannot leak into behaviour. This
-//! module knows nothing of statuses or rules.
+//! sorted by name gives the deterministic order of every walk over the table. Each index
+//! entry holds the name's keyed hash and its first bytes, so a lookup reads one entry and
+//! follows no pointer unless the name is long. The index is only ever looked up, never
+//! iterated, so its order cannot leak into behaviour. This module knows nothing of
+//! statuses or rules.
 
-use std::hash::{BuildHasherDefault, DefaultHasher, Hasher};
+use std::hash::{DefaultHasher, Hasher};
 
-// Lookups only: the map is never iterated (see the module docs).
-#[allow(clippy::disallowed_types)]
-type Index = std::collections::HashMap<u64, usize, BuildHasherDefault<Prehashed>>;
+use hashbrown::HashTable;
 
-/// The index's keys are SipHash values already: they are used as they are.
-#[derive(Default)]
-struct Prehashed(u64);
-
-impl Hasher for Prehashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
-        }
-    }
-    fn write_u64(&mut self, hash: u64) {
-        self.0 = hash;
-    }
-}
-
-const NONE: usize = usize::MAX;
-
-/// How many bytes of a name its key holds inline, so that most lookups confirm a match
+/// How many bytes of a name the index holds inline, so that most lookups confirm a match
 /// without following a pointer.
 const INLINE: usize = 24;
 
-/// What finds a slot: kept apart from the records, so that a lookup reads one small,
-/// dense array and touches the record only once found.
+/// One index entry: enough of a name to recognise it, and where its record is.
 #[derive(Clone, Debug)]
-struct Key {
+struct Entry {
+    hash: u64,
     /// The name's first [`INLINE`] bytes, zero-padded, and its length.
     head: ([u8; INLINE], usize),
-    name: Box<str>,
-    hash: u64,
-    /// The next slot whose name has the same hash, or [`NONE`].
-    next: usize,
+    slot: usize,
 }
 
 /// Records of type `R`, each under a unique name.
@@ -58,10 +33,11 @@ pub(super) struct Table<R> {
     key: u64,
     /// Which hash bits count: all of them, except in tests that force collisions.
     mask: u64,
-    /// Slot `i`'s key is `keys[i]`, its record `records[i]`.
-    keys: Vec<Key>,
+    /// Slot `i` holds the record `records[i]` under the name `names[i]`.
+    names: Vec<Box<str>>,
     records: Vec<R>,
-    index: Index,
+    /// Lookups only: never iterated (see the module docs).
+    index: HashTable<Entry>,
     /// Slot numbers in name order.
     order: Vec<usize>,
 }
@@ -72,9 +48,9 @@ impl<R> Table<R> {
         Table {
             key,
             mask: u64::MAX,
-            keys: Vec::new(),
+            names: Vec::new(),
             records: Vec::new(),
-            index: Index::default(),
+            index: HashTable::new(),
             order: Vec::new(),
         }
     }
@@ -87,16 +63,10 @@ impl<R> Table<R> {
     }
 
     fn find(&self, name: &str) -> Option<usize> {
-        let mut slot = *self.index.get(&self.hash(name))?;
-        let head = head_of(name);
-        while slot != NONE {
-            let held = &self.keys[slot];
-            if held.head == head && (name.len() <= INLINE || &*held.name == name) {
-                return Some(slot);
-            }
-            slot = held.next;
-        }
-        None
+        let (hash, head) = (self.hash(name), head_of(name));
+        let long = name.len() > INLINE;
+        let matches = |e: &Entry| e.hash == hash && e.head == head && (!long || &*self.names[e.slot] == name);
+        self.index.find(hash, matches).map(|e| e.slot)
     }
 
     pub(super) fn len(&self) -> usize {
@@ -117,21 +87,20 @@ impl<R> Table<R> {
             *held = record;
             return;
         }
-        let at = self.order.partition_point(|&s| &*self.keys[s].name < name);
-        let key = Key {
-            head: head_of(name),
-            name: name.into(),
-            hash: self.hash(name),
-            next: NONE,
-        };
-        self.place(key, record);
+        let at = self.order.partition_point(|&s| &*self.names[s] < name);
+        self.place(name.into(), record);
         self.order.insert(at, self.records.len() - 1);
     }
 
-    /// Appends a slot and indexes it (at the head of its hash's chain).
-    fn place(&mut self, mut key: Key, record: R) {
-        key.next = self.index.insert(key.hash, self.records.len()).unwrap_or(NONE);
-        self.keys.push(key);
+    /// Appends a slot and indexes it.
+    fn place(&mut self, name: Box<str>, record: R) {
+        let entry = Entry {
+            hash: self.hash(&name),
+            head: head_of(&name),
+            slot: self.records.len(),
+        };
+        self.index.insert_unique(entry.hash, entry, |e| e.hash);
+        self.names.push(name);
         self.records.push(record);
     }
 
@@ -140,18 +109,18 @@ impl<R> Table<R> {
         if !self.records.iter().any(&mut doomed) {
             return Vec::new();
         }
-        let keys = std::mem::take(&mut self.keys);
+        let names = std::mem::take(&mut self.names);
         let records = std::mem::take(&mut self.records);
-        let mut slots: Vec<Option<(Key, R)>> = keys.into_iter().zip(records).map(Some).collect();
-        let by_name: Vec<(Key, R)> = self.order.iter().filter_map(|&s| slots[s].take()).collect();
+        let mut slots: Vec<Option<(Box<str>, R)>> = names.into_iter().zip(records).map(Some).collect();
+        let by_name: Vec<(Box<str>, R)> = self.order.iter().filter_map(|&s| slots[s].take()).collect();
         let (removed, kept): (Vec<_>, Vec<_>) = by_name.into_iter().partition(|(_, r)| doomed(r));
         self.index.clear();
         self.order.clear();
-        for (key, record) in kept {
+        for (name, record) in kept {
             self.order.push(self.records.len());
-            self.place(key, record);
+            self.place(name, record);
         }
-        removed.into_iter().map(|(k, r)| (k.name, r)).collect()
+        removed
     }
 
     /// Every record, in name order.
@@ -202,16 +171,15 @@ mod tests {
         for (name, value) in [("a", 1), ("b", 2), ("c", 3)] {
             table.insert(name, value);
         }
-        // Every name hashes alike: all three share one chain.
+        // Every name hashes alike: all three share one hash.
         table.mask = 0;
         table.index.clear();
-        let keys = std::mem::take(&mut table.keys);
+        let names = std::mem::take(&mut table.names);
         let records = std::mem::take(&mut table.records);
-        for (mut key, record) in keys.into_iter().zip(records) {
-            key.hash = 0;
-            table.place(key, record);
+        for (name, record) in names.into_iter().zip(records) {
+            table.place(name, record);
         }
-        assert_eq!(table.index.len(), 1);
+        assert!(table.index.iter().all(|e| e.hash == 0));
         assert_eq!(
             [table.get("a"), table.get("b"), table.get("c")],
             [Some(&1), Some(&2), Some(&3)]
