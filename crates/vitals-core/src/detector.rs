@@ -24,8 +24,9 @@ pub enum Verdict {
 pub enum Detector {
     /// Counts consecutive missed heartbeats.
     Missed(MissedHeartbeats),
-    /// Phi accrual over the inter-arrival history.
-    Phi(PhiAccrual),
+    /// Phi accrual over the inter-arrival history (boxed: it is large, and a member's
+    /// record should stay small).
+    Phi(Box<PhiAccrual>),
 }
 
 impl Detector {
@@ -33,7 +34,7 @@ impl Detector {
     pub fn new(config: &Config, now: Instant) -> Detector {
         match config.detector {
             DetectorKind::Missed => Detector::Missed(MissedHeartbeats::new(config, now)),
-            DetectorKind::Phi => Detector::Phi(PhiAccrual::new(&config.phi, config.interval, now)),
+            DetectorKind::Phi => Detector::Phi(Box::new(PhiAccrual::new(&config.phi, config.interval, now))),
         }
     }
 
