@@ -72,6 +72,9 @@ pub struct RawConfig {
     pub brake_fraction: Option<f64>,
     /// Flap damping: hold a flapping member's return back.
     pub flap_damping: Option<bool>,
+    /// Ping: fast confirmation of suspicions (default on; `false` keeps Lifeguard's
+    /// timeouts, for members that may pause for seconds).
+    pub fast_confirm: Option<bool>,
     /// Cluster label: nodes with different labels never accept each other's datagrams.
     pub cluster: Option<String>,
     /// File holding the keyring (one base64 key per line, the first is primary).
@@ -338,6 +341,7 @@ impl RawConfig {
             quorum: flags.quorum.or(self.quorum),
             brake_fraction: flags.brake_fraction.or(self.brake_fraction),
             flap_damping: flags.flap_damping.or(self.flap_damping),
+            fast_confirm: flags.fast_confirm.or(self.fast_confirm),
             cluster: flags.cluster.or(self.cluster),
             keyring: flags.keyring.or(self.keyring),
             api_token_file: flags.api_token_file.or(self.api_token_file),
@@ -492,6 +496,7 @@ impl RawConfig {
         config.quorum = self.quorum;
         config.brake_fraction = self.brake_fraction.unwrap_or(config.brake_fraction);
         config.flap_damping = self.flap_damping.unwrap_or(false);
+        config.swim.fast_confirm = self.fast_confirm.unwrap_or(config.swim.fast_confirm);
         config.validate().map_err(|e| invalid(key_of(&e), e.to_string()))?;
         Ok(config)
     }
@@ -705,6 +710,23 @@ mod tests {
         assert_eq!(settings.protocol.interval, Duration::from_secs(10));
         assert_eq!(settings.protocol.strategy, StrategyKind::Push);
         assert_eq!(settings.http.to_string(), "127.0.0.1:7947");
+    }
+
+    #[test]
+    fn fast_confirmation_is_on_for_ping_unless_the_file_or_a_flag_turns_it_off() {
+        let ping = |extra: &str| {
+            let file: RawConfig = toml::from_str(&format!("name = \"a\"\nstrategy = \"ping\"\n{extra}")).unwrap();
+            file.into_settings_with(None, None).unwrap().protocol.swim.fast_confirm
+        };
+        assert!(ping(""));
+        assert!(!ping("fast_confirm = false"));
+        let flags = RawConfig {
+            fast_confirm: Some(false),
+            ..RawConfig::default()
+        };
+        let file: RawConfig = toml::from_str("name = \"a\"\nstrategy = \"ping\"\nfast_confirm = true").unwrap();
+        let settings = file.overridden_by(flags).into_settings_with(None, None).unwrap();
+        assert!(!settings.protocol.swim.fast_confirm);
     }
 
     #[test]

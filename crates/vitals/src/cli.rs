@@ -116,6 +116,10 @@ pub(crate) struct AgentArgs {
     /// Flap damping: a member that keeps dying and returning is held down until it settles.
     #[arg(long)]
     pub(crate) flap_damping: bool,
+    /// Ping: no fast confirmation; suspicions end on Lifeguard's timeouts only, so a member
+    /// paused for up to the suspicion timeout (seconds) is never declared dead.
+    #[arg(long)]
+    pub(crate) no_fast_confirm: bool,
     /// Mass-failure brake: at most this fraction of the cluster declared dead per window [default: off].
     #[arg(long, value_name = "FRACTION")]
     pub(crate) brake_fraction: Option<f64>,
@@ -178,6 +182,7 @@ impl AgentArgs {
             },
             brake_fraction: self.brake_fraction,
             flap_damping: self.flap_damping.then_some(true),
+            fast_confirm: self.no_fast_confirm.then_some(false),
             cluster: self.cluster.clone(),
             keyring: self.keyring.clone(),
             api_token_file: self.api_token_file.clone(),
