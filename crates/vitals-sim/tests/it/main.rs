@@ -2,7 +2,9 @@
 //! every fault, a seed sweep sized by `VITALS_SIM_SEEDS`, and the reproduced figures.
 //! Every failure prints the seed and the `vitals sim` command that replays it.
 
+mod broken_link;
 mod lifeguard;
+mod loss;
 
 use std::time::Duration;
 
