@@ -57,6 +57,15 @@ pub struct Frame {
     pub envelope: Envelope,
 }
 
+/// A [`Frame`] without its envelope: its leading fields, encoded the same way.
+#[derive(Deserialize)]
+struct FrameHead {
+    cluster: u32,
+    generation: u64,
+    seq: u64,
+    to: SocketAddr,
+}
+
 /// A [`Frame`] that borrows its envelope, for encoding without a copy (the same bytes).
 #[derive(Serialize)]
 struct FrameRef<'a> {
@@ -254,24 +263,37 @@ impl Codec {
     /// Decodes one datagram, authenticating and replay-checking it when keyed.
     pub fn decode(&mut self, datagram: &[u8]) -> Result<Envelope, DecodeError> {
         let key_id = check_header(datagram)?;
-        let frame = match (key_id, &self.keyring) {
-            (0, None) => parse_frame(&datagram[HEADER_LEN..])?,
+        let plaintext;
+        let body = match (key_id, &self.keyring) {
+            (0, None) => &datagram[HEADER_LEN..],
             (0, Some(_)) => return Err(DecodeError::Plaintext),
             (id, None) => return Err(DecodeError::Encrypted(id)),
-            (id, Some(keyring)) => parse_frame(&open(keyring, id, datagram, &self.label)?)?,
+            (id, Some(keyring)) => {
+                plaintext = open(keyring, id, datagram, &self.label)?;
+                &plaintext[..]
+            }
         };
-        if frame.cluster != self.cluster {
+        // The frame's head, then its envelope, each decoded where it is used (a whole
+        // `Frame` would be moved several times on the hot path).
+        let (head, rest) =
+            postcard::take_from_bytes::<FrameHead>(body).map_err(|e| DecodeError::Body(e.to_string()))?;
+        if head.cluster != self.cluster {
             return Err(DecodeError::WrongCluster);
         }
-        if !self.local.is_empty() && !self.local.contains(&frame.to) {
-            return Err(DecodeError::Misdirected(frame.to));
+        if !self.local.is_empty() && !self.local.contains(&head.to) {
+            return Err(DecodeError::Misdirected(head.to));
+        }
+        let (envelope, rest) =
+            postcard::take_from_bytes::<Envelope>(rest).map_err(|e| DecodeError::Body(e.to_string()))?;
+        if !rest.is_empty() {
+            return Err(DecodeError::Trailing(rest.len()));
         }
         if self.keyring.is_some() {
             self.replay
-                .check(&frame.envelope.from.name, frame.generation, frame.seq)
+                .check(&envelope.from.name, head.generation, head.seq)
                 .map_err(|_: Replay| DecodeError::Replayed)?;
         }
-        Ok(frame.envelope)
+        Ok(envelope)
     }
 }
 
@@ -309,14 +331,6 @@ fn open(keyring: &Keyring, id: u8, datagram: &[u8], label: &str) -> Result<Vec<u
     keyring
         .open(id, &nonce, &aad, &datagram[HEADER_LEN + NONCE_LEN..])
         .ok_or(DecodeError::Forged)
-}
-
-fn parse_frame(body: &[u8]) -> Result<Frame, DecodeError> {
-    let (frame, rest) = postcard::take_from_bytes::<Frame>(body).map_err(|e| DecodeError::Body(e.to_string()))?;
-    if !rest.is_empty() {
-        return Err(DecodeError::Trailing(rest.len()));
-    }
-    Ok(frame)
 }
 
 /// Encodes `envelope` as a plaintext datagram of the default cluster.

@@ -9,8 +9,10 @@
 //! iterated, so its order cannot leak into behaviour. This module knows nothing of
 //! statuses or rules.
 
-use std::hash::{DefaultHasher, Hasher};
+use std::cell::Cell;
+use std::hash::BuildHasher;
 
+use foldhash::quality::FixedState;
 use hashbrown::HashTable;
 
 /// How many bytes of a name the index holds inline, so that most lookups confirm a match
@@ -29,8 +31,11 @@ struct Entry {
 /// Records of type `R`, each under a unique name.
 #[derive(Clone, Debug)]
 pub(super) struct Table<R> {
-    /// SipHash key, secret (from the node's seed), so that nobody can choose colliding names.
-    key: u64,
+    /// The hasher (foldhash, as hashbrown's default), seeded with a secret from the node's
+    /// seed so that nobody can choose colliding names.
+    state: FixedState,
+    /// The slot found last: a message's sender is looked up several times in a row.
+    last: Cell<usize>,
     /// Which hash bits count: all of them, except in tests that force collisions.
     mask: u64,
     /// Slot `i` holds the record `records[i]` under the name `names[i]`.
@@ -46,7 +51,8 @@ impl<R> Table<R> {
     /// An empty table whose index is keyed with `key`.
     pub(super) fn new(key: u64) -> Table<R> {
         Table {
-            key,
+            state: FixedState::with_seed(key),
+            last: Cell::new(0),
             mask: u64::MAX,
             names: Vec::new(),
             records: Vec::new(),
@@ -56,17 +62,20 @@ impl<R> Table<R> {
     }
 
     fn hash(&self, name: &str) -> u64 {
-        let mut hasher = DefaultHasher::new();
-        hasher.write_u64(self.key);
-        hasher.write(name.as_bytes());
-        hasher.finish() & self.mask
+        self.state.hash_one(name) & self.mask
     }
 
     fn find(&self, name: &str) -> Option<usize> {
+        let last = self.last.get();
+        if self.names.get(last).is_some_and(|held| **held == *name) {
+            return Some(last);
+        }
         let (hash, head) = (self.hash(name), head_of(name));
         let long = name.len() > INLINE;
         let matches = |e: &Entry| e.hash == hash && e.head == head && (!long || &*self.names[e.slot] == name);
-        self.index.find(hash, matches).map(|e| e.slot)
+        let slot = self.index.find(hash, matches)?.slot;
+        self.last.set(slot);
+        Some(slot)
     }
 
     pub(super) fn len(&self) -> usize {
