@@ -161,6 +161,16 @@ impl Leader {
         view
     }
 
+    /// A discovery join from `from`: a node without a leader sends one to every member
+    /// each round instead of its report (or, a deposed leader, its heartbeat), so it is
+    /// that node's periodic signal and feeds the detector of whoever judges it. Without
+    /// this a leader deposed by check-quorum (its voters' reports cut off) falls silent
+    /// to the followers that still judge it, and they declare a live, reachable node
+    /// dead because its role changed (see the handover invariant in ARCHITECTURE.md).
+    pub(crate) fn on_discovery(&mut self, ctx: &mut Ctx<'_>, from: &Peer) {
+        ctx.members.arrival(ctx.now, &from.name);
+    }
+
     fn timers(&mut self, ctx: &mut Ctx<'_>) {
         let voters = self.voters(ctx.members);
         let sends = self.election.tick(ctx.now, &voters, ctx.rng);
