@@ -7,6 +7,7 @@ use serde::Serialize;
 use vitals_core::{DetectorKind, StrategyKind};
 
 use crate::engine::Sim;
+use crate::ledger::Crash;
 use crate::scenario::node_name;
 
 /// The outcome of one checker.
@@ -108,10 +109,15 @@ fn completeness(sim: &Sim) -> Check {
         };
         let since = vitals_core::Instant::from_duration(crash.at.since_epoch().saturating_sub(lookback));
         for &o in &crash.watchers {
-            let bound = s.detection_bound(o, crash.node) + partition_delay(s, crash.at, since);
+            let bound = s.detection_bound(o, crash.node)
+                + partition_delay(s, crash.at, since)
+                + election_delay(s, crash, s.detection_bound(o, crash.node));
             let horizon = crash.at + bound;
             let cut = ledger.node_disturbed(o, since, horizon) || ledger.separated(o, crash.node, since, horizon);
-            if horizon > ledger.end || cut {
+            // A process that restarted before the bound ran out was back (it rejoins at
+            // incarnation 0) before anyone owed a verdict: nothing is left to detect.
+            let back = crash.restart_at.is_some_and(|r| r < horizon);
+            if horizon > ledger.end || cut || back {
                 continue;
             }
             checked += 1;
@@ -167,6 +173,37 @@ fn partition_delay(
         .map(|(_, end)| end - crashed)
         .max()
         .unwrap_or_default()
+}
+
+/// Leader: when an election stands between a crash and its verdict, the extra time it
+/// takes. Members judge only the leader and learn every other verdict from its view, so
+/// when the crashed node led, or a partition near the crash left some observers without
+/// a leader they can reach (a side without a majority elects nobody, thesis §6.2's
+/// check-quorum deposes a leader cut from its majority), the crash is judged only by the
+/// next leader, elected once the partition heals: the bound then runs from the later of
+/// the crash and the heal, plus [`crate::Scenario::leader_takeover`]. Zero otherwise.
+fn election_delay(s: &crate::Scenario, crash: &Crash, base: std::time::Duration) -> std::time::Duration {
+    if s.config.strategy != StrategyKind::Leader {
+        return std::time::Duration::ZERO;
+    }
+    let takeover = s.leader_takeover();
+    let horizon = crash.at + base;
+    let after_heal = s
+        .partitions
+        .iter()
+        .map(|p| {
+            let start = vitals_core::Instant::from_duration(p.start);
+            let end = vitals_core::Instant::from_duration(p.start + p.duration);
+            (start, end)
+        })
+        .filter(|&(start, end)| start <= horizon && crash.at <= end + takeover)
+        .map(|(_, end)| end.since_epoch().saturating_sub(crash.at.since_epoch()) + takeover)
+        .max();
+    let wait = match after_heal {
+        Some(wait) => Some(wait),
+        None => crash.led.then_some(takeover),
+    };
+    wait.map_or(std::time::Duration::ZERO, |w| w.saturating_sub(base))
 }
 
 /// After every heal, restart, pause or slow spell (plus the convergence bound) and at the

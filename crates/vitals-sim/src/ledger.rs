@@ -17,6 +17,8 @@ pub(crate) struct Crash {
     pub(crate) node: usize,
     pub(crate) at: Instant,
     pub(crate) restart_at: Option<Instant>,
+    /// Leader strategy: the node led when it crashed (detection may wait for an election).
+    pub(crate) led: bool,
     /// Observers that held the node up when it crashed.
     pub(crate) watchers: Vec<usize>,
     /// Per node: when it first declared the crashed node dead.
@@ -60,6 +62,11 @@ pub(crate) struct Ledger {
     /// Ping and gossip: news spreads from node to node, so a verdict reached by anyone during
     /// a fault may still arrive, and be excused, this long after the fault ends.
     gossip_tail: Option<std::time::Duration>,
+    /// Leader: a verdict reached during a fault is carried on after it ends, in the member
+    /// lists leaderless nodes exchange (`discover` in `leader.rs`) and in the view the next
+    /// leader starts from (the handover invariant), until the member refutes it: excused
+    /// for this long after the fault, as for gossip. Convergence is still checked.
+    view_tail: Option<std::time::Duration>,
     pub(crate) down: Vec<Option<usize>>,
     pub(crate) crashes: Vec<Crash>,
     open: BTreeMap<(usize, usize), Instant>,
@@ -108,6 +115,8 @@ impl Ledger {
             cuts,
             monitors: (0..scenario.nodes).filter(|&i| scenario.is_monitor(i)).collect(),
             gossip_tail: gossip.then(|| scenario.convergence_bound()),
+            view_tail: (scenario.config.strategy == vitals_core::StrategyKind::Leader)
+                .then(|| scenario.convergence_bound()),
             down: vec![None; scenario.nodes],
             crashes: Vec::new(),
             open: BTreeMap::new(),
@@ -178,6 +187,7 @@ impl Ledger {
                 .any(|&m| direct(m) || self.separated(m, observer, now, now))
             || self
                 .gossip_tail
+                .or(self.view_tail)
                 .is_some_and(|tail| self.heard_of_a_fault(member, now, tail))
     }
 
@@ -189,13 +199,14 @@ impl Ledger {
             || self.cuts.iter().any(|c| recent(c.start, c.end))
     }
 
-    pub(crate) fn crashed(&mut self, now: Instant, node: usize, watchers: Vec<usize>, nodes: usize) {
+    pub(crate) fn crashed(&mut self, now: Instant, node: usize, watchers: Vec<usize>, led: bool, nodes: usize) {
         self.close_mistakes(now, |o, m| o == node || m == node);
         self.down[node] = Some(self.crashes.len());
         self.crashes.push(Crash {
             node,
             at: now,
             restart_at: None,
+            led,
             watchers,
             detected: vec![None; nodes],
         });

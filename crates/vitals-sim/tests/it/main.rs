@@ -31,6 +31,7 @@ fn strategies() -> Vec<(StrategyKind, DetectorKind, bool)> {
         (StrategyKind::Gossip, DetectorKind::Missed, false),
         (StrategyKind::Gossip, DetectorKind::Phi, false),
         (StrategyKind::Ping, DetectorKind::Missed, false),
+        (StrategyKind::Leader, DetectorKind::Missed, false),
     ]
 }
 
