@@ -3,11 +3,13 @@
 //! skipped (with the reason: a lossy network makes mistakes legitimate). They read the
 //! ledger after the run; they never change what the run recorded.
 
+use std::time::Duration;
+
 use serde::Serialize;
-use vitals_core::{DetectorKind, StrategyKind};
+use vitals_core::{DetectorKind, Instant, StrategyKind};
 
 use crate::engine::Sim;
-use crate::ledger::Crash;
+use crate::ledger::{Crash, Ledger};
 use crate::scenario::node_name;
 
 /// The outcome of one checker.
@@ -111,7 +113,7 @@ fn completeness(sim: &Sim) -> Check {
         for &o in &crash.watchers {
             let bound = s.detection_bound(o, crash.node)
                 + partition_delay(s, crash.at, since)
-                + election_delay(s, crash, s.detection_bound(o, crash.node));
+                + election_delay(s, ledger, crash, s.detection_bound(o, crash.node));
             let horizon = crash.at + bound;
             let cut = ledger.node_disturbed(o, since, horizon) || ledger.separated(o, crash.node, since, horizon);
             // A process that restarted before the bound ran out was back (it rejoins at
@@ -177,33 +179,37 @@ fn partition_delay(
 
 /// Leader: when an election stands between a crash and its verdict, the extra time it
 /// takes. Members judge only the leader and learn every other verdict from its view, so
-/// when the crashed node led, or a partition near the crash left some observers without
-/// a leader they can reach (a side without a majority elects nobody, thesis §6.2's
-/// check-quorum deposes a leader cut from its majority), the crash is judged only by the
-/// next leader, elected once the partition heals: the bound then runs from the later of
-/// the crash and the heal, plus [`crate::Scenario::leader_takeover`]. Zero otherwise.
-fn election_delay(s: &crate::Scenario, crash: &Crash, base: std::time::Duration) -> std::time::Duration {
+/// when a node that led near the crash is under an injected fault (it crashed, perhaps
+/// being the crashed node itself, or restarted, paused or turned slow), or a partition
+/// near the crash left observers without a leader they can reach (a side without a
+/// majority elects nobody; check-quorum, thesis §6.2, deposes a leader cut from its
+/// majority), the crash is judged only by the next leader. The bound then runs from the
+/// later of the crash and the heal or the fault's start, plus
+/// [`crate::Scenario::leader_takeover`]. An election begun up to one takeover before the
+/// crash may still be under way. Zero otherwise.
+fn election_delay(s: &crate::Scenario, ledger: &Ledger, crash: &Crash, base: Duration) -> Duration {
     if s.config.strategy != StrategyKind::Leader {
-        return std::time::Duration::ZERO;
+        return Duration::ZERO;
     }
     let takeover = s.leader_takeover();
     let horizon = crash.at + base;
-    let after_heal = s
+    let earliest = Instant::from_duration(crash.at.since_epoch().saturating_sub(takeover));
+    let heals = s
         .partitions
         .iter()
         .map(|p| {
-            let start = vitals_core::Instant::from_duration(p.start);
-            let end = vitals_core::Instant::from_duration(p.start + p.duration);
-            (start, end)
+            (
+                Instant::from_duration(p.start),
+                Instant::from_duration(p.start + p.duration),
+            )
         })
-        .filter(|&(start, end)| start <= horizon && crash.at <= end + takeover)
-        .map(|(_, end)| end.since_epoch().saturating_sub(crash.at.since_epoch()) + takeover)
-        .max();
-    let wait = match after_heal {
-        Some(wait) => Some(wait),
-        None => crash.led.then_some(takeover),
-    };
-    wait.map_or(std::time::Duration::ZERO, |w| w.saturating_sub(base))
+        .filter(|&(start, end)| start <= horizon && earliest <= end)
+        .map(|(_, end)| end);
+    let from = heals.chain(ledger.leader_disturbed(earliest, horizon)).max();
+    from.map_or(Duration::ZERO, |t| {
+        let wait = t.since_epoch().saturating_sub(crash.at.since_epoch()) + takeover;
+        wait.saturating_sub(base)
+    })
 }
 
 /// After every heal, restart, pause or slow spell (plus the convergence bound) and at the

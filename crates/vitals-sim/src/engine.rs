@@ -461,13 +461,7 @@ impl Sim {
                         .is_some_and(|m| m.status.is_up())
             })
             .collect();
-        // Leader strategy: whether the node led (by its own account) when it crashed.
-        let led = self.slots[i]
-            .node
-            .as_ref()
-            .and_then(|n| n.leadership(self.now))
-            .is_some_and(|l| l.role == vitals_core::Role::Leader);
-        self.ledger.crashed(self.now, i, watchers, led, self.slots.len());
+        self.ledger.crashed(self.now, i, watchers, self.slots.len());
         self.slots[i].node = None;
         self.slots[i].scheduled = None;
     }

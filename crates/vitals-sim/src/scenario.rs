@@ -223,8 +223,9 @@ impl Scenario {
         u32::try_from(vitals_core::wire::chunk_entries(entries).len()).unwrap_or(u32::MAX)
     }
 
-    /// Leader: how long a crash may go unjudged when an election intervenes (the crashed
-    /// node led, or a partition left an observer without a reachable leader). Raft's
+    /// Leader: how long a crash may go unjudged when an election intervenes (a leader
+    /// under an injected fault, the crashed node itself included, or a partition that
+    /// left observers without a reachable leader; see `check::election_delay`). Raft's
     /// timers fire within `[T, 2T]` of the last heartbeat (§5.2), each split vote costs
     /// another `2T` (two allowed, as in the core's sweep), pre-vote and vote take two
     /// round trips; the new leader then gives every member it holds up a detector that
