@@ -293,6 +293,82 @@ fn an_isolated_leader_steps_down_and_the_majority_elects_another() {
     );
 }
 
+/// Check-quorum deposes a leader that is alive and still reaches its observers: the two
+/// other voters' reports are cut (and their link to each other, so nobody is elected).
+/// Once deposed it stops heartbeating and asks every member for its list each round (a
+/// discovery join) instead; the observers, who judge it, must count that as its signal
+/// and not declare a live, reachable node dead because its role changed.
+#[test]
+fn a_deposed_leader_that_still_reaches_its_observers_is_not_declared_dead_by_them() {
+    let config = leader_config(&["a", "b", "c"]);
+    let mut cluster = Cluster::new(config.clone(), &NAMES);
+    let mut safety = Safety::new(0);
+    let leader = converge(&mut cluster, &mut safety);
+    let voters: Vec<String> = ["a", "b", "c"]
+        .into_iter()
+        .filter(|v| *v != leader)
+        .map(String::from)
+        .collect();
+    let (cut_voters, deposed) = (voters.clone(), leader.clone());
+    cluster.deliver = Box::new(move |from, to, _| {
+        let from_voter = cut_voters.iter().any(|v| v == from);
+        !(from_voter && (to == deposed || cut_voters.iter().any(|v| v == to)))
+    });
+    cluster.run_checked(config.election_timeout * 6, |c| safety.check(c));
+    assert_ne!(cluster.leadership_of(&leader).role, Role::Leader, "check-quorum");
+    for observer in ["d", "e"] {
+        let deaths: Vec<_> = cluster
+            .transitions(observer, &leader)
+            .into_iter()
+            .filter(|t| t.to == Status::Dead)
+            .collect();
+        assert!(
+            deaths.is_empty(),
+            "{observer} declared the deposed, reachable leader {leader} dead: {deaths:?}"
+        );
+        assert_eq!(cluster.status(observer, &leader), Some(Status::Alive));
+    }
+}
+
+/// A member the leader cannot hear refutes its death where the leader cannot see it: cut
+/// off from the leader it stands (in vain: the others hear the leader), asks the others
+/// for their lists, is told it is dead and raises its incarnation, so a follower holds
+/// it alive at an incarnation the leader's view (dead at the old one) never reaches.
+/// Then it crashes. The leader judges members only at incarnations it knows, so it
+/// must hear of the newer one from the follower, or nobody ever judges the crash.
+#[test]
+fn a_crash_after_a_refutation_the_leader_never_heard_is_still_shown_dead() {
+    let config = leader_config(&[]);
+    let mut cluster = Cluster::new(config.clone(), &NAMES);
+    let mut safety = Safety::new(0);
+    let leader = converge(&mut cluster, &mut safety);
+    let others: Vec<&str> = NAMES.iter().copied().filter(|n| *n != leader).collect();
+    let (victim, follower) = (others[0], others[1]);
+    let cut = leader.clone();
+    cluster.deliver = Box::new(move |from, to, _| !((from == cut && to == victim) || (from == victim && to == cut)));
+    let refuted = cluster.run_until(Duration::from_secs(10), |c| {
+        let held = c
+            .node(follower)
+            .members()
+            .get(victim)
+            .map(|m| (m.incarnation, m.status));
+        held.is_some_and(|(incarnation, status)| incarnation > 0 && status.is_up())
+    });
+    assert!(
+        refuted.is_some(),
+        "{follower} never heard {victim}'s refutation: {}",
+        describe(&cluster)
+    );
+    cluster.crash(victim);
+    let bound = config.election_timeout * 2 + config.dead_after() + config.interval * 4;
+    let shown = cluster.run_until(bound, |c| c.status(follower, victim) == Some(Status::Dead));
+    assert!(
+        shown.is_some(),
+        "{follower} never learned that {victim} crashed: {}",
+        describe(&cluster)
+    );
+}
+
 impl Cluster {
     fn leadership_of(&self, name: &str) -> crate::strategy::Leadership {
         self.node(name).leadership(self.now).unwrap()

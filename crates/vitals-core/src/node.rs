@@ -215,7 +215,12 @@ impl Node {
         }
         match message {
             Message::Opinions { opinions } if observed != Observed::Stale => self.on_opinions(now, &from, opinions),
-            Message::Join { page, .. } => self.on_join(src, page),
+            Message::Join { page, .. } => {
+                if page == 0 && observed != Observed::Stale {
+                    self.with_ctx(now, |s, ctx| s.on_discovery(ctx, &from));
+                }
+                self.on_join(src, page);
+            }
             Message::Members { entries, next_page } => {
                 self.learn(now, entries);
                 if let Some(page) = next_page {

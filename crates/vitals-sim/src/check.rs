@@ -3,10 +3,13 @@
 //! skipped (with the reason: a lossy network makes mistakes legitimate). They read the
 //! ledger after the run; they never change what the run recorded.
 
+use std::time::Duration;
+
 use serde::Serialize;
-use vitals_core::{DetectorKind, StrategyKind};
+use vitals_core::{DetectorKind, Instant, StrategyKind};
 
 use crate::engine::Sim;
+use crate::ledger::{Crash, Ledger};
 use crate::scenario::node_name;
 
 /// The outcome of one checker.
@@ -108,10 +111,15 @@ fn completeness(sim: &Sim) -> Check {
         };
         let since = vitals_core::Instant::from_duration(crash.at.since_epoch().saturating_sub(lookback));
         for &o in &crash.watchers {
-            let bound = s.detection_bound(o, crash.node) + partition_delay(s, crash.at, since);
+            let bound = s.detection_bound(o, crash.node)
+                + partition_delay(s, crash.at, since)
+                + election_delay(s, ledger, crash, s.detection_bound(o, crash.node));
             let horizon = crash.at + bound;
             let cut = ledger.node_disturbed(o, since, horizon) || ledger.separated(o, crash.node, since, horizon);
-            if horizon > ledger.end || cut {
+            // A process that restarted before the bound ran out was back (it rejoins at
+            // incarnation 0) before anyone owed a verdict: nothing is left to detect.
+            let back = crash.restart_at.is_some_and(|r| r < horizon);
+            if horizon > ledger.end || cut || back {
                 continue;
             }
             checked += 1;
@@ -167,6 +175,41 @@ fn partition_delay(
         .map(|(_, end)| end - crashed)
         .max()
         .unwrap_or_default()
+}
+
+/// Leader: when an election stands between a crash and its verdict, the extra time it
+/// takes. Members judge only the leader and learn every other verdict from its view, so
+/// when a node that led near the crash is under an injected fault (it crashed, perhaps
+/// being the crashed node itself, or restarted, paused or turned slow), or a partition
+/// near the crash left observers without a leader they can reach (a side without a
+/// majority elects nobody; check-quorum, thesis §6.2, deposes a leader cut from its
+/// majority), the crash is judged only by the next leader. The bound then runs from the
+/// later of the crash and the heal or the fault's start, plus
+/// [`crate::Scenario::leader_takeover`]. An election begun up to one takeover before the
+/// crash may still be under way. Zero otherwise.
+fn election_delay(s: &crate::Scenario, ledger: &Ledger, crash: &Crash, base: Duration) -> Duration {
+    if s.config.strategy != StrategyKind::Leader {
+        return Duration::ZERO;
+    }
+    let takeover = s.leader_takeover();
+    let horizon = crash.at + base;
+    let earliest = Instant::from_duration(crash.at.since_epoch().saturating_sub(takeover));
+    let heals = s
+        .partitions
+        .iter()
+        .map(|p| {
+            (
+                Instant::from_duration(p.start),
+                Instant::from_duration(p.start + p.duration),
+            )
+        })
+        .filter(|&(start, end)| start <= horizon && earliest <= end)
+        .map(|(_, end)| end);
+    let from = heals.chain(ledger.leader_disturbed(earliest, horizon)).max();
+    from.map_or(Duration::ZERO, |t| {
+        let wait = t.since_epoch().saturating_sub(crash.at.since_epoch()) + takeover;
+        wait.saturating_sub(base)
+    })
 }
 
 /// After every heal, restart, pause or slow spell (plus the convergence bound) and at the

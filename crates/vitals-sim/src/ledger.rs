@@ -57,12 +57,24 @@ pub(crate) struct Ledger {
     cuts: Vec<Cut>,
     /// Pull: the monitors, whose verdicts members copy.
     monitors: Vec<usize>,
-    /// Ping and gossip: news spreads from node to node, so a verdict reached by anyone during
-    /// a fault may still arrive, and be excused, this long after the fault ends.
+    /// Ping, gossip and leader: news spreads from node to node, so a verdict reached by
+    /// anyone during a fault may still arrive, and be excused, this long after the fault
+    /// ends. Leader carries it in the member lists leaderless nodes exchange (`discover`
+    /// in `leader.rs`) and in the view the next leader starts from (the handover
+    /// invariant), until the member refutes it.
     gossip_tail: Option<std::time::Duration>,
     pub(crate) down: Vec<Option<usize>>,
+    /// Leader strategy: since when each node leads, by its own account (`Event::Leader`).
+    leading: Vec<Option<Instant>>,
+    /// Leader strategy: (node, from, to) of every reign that ended.
+    reigns: Vec<(usize, Instant, Instant)>,
     pub(crate) crashes: Vec<Crash>,
     open: BTreeMap<(usize, usize), Instant>,
+    /// On a lossy network: excused verdicts about live members, open until the observer
+    /// sees the member up again. A loss-made mistake is excused when a fault lies within
+    /// the tail, yet it is a mistake all the same, so the convergence check tolerates it
+    /// while it is young as it tolerates any other (`recent_mistake`).
+    excused_open: Option<BTreeMap<(usize, usize), Instant>>,
     last_mistake: BTreeMap<(usize, usize), Instant>,
     pub(crate) mistake_durations: Vec<f64>,
     pub(crate) recurrences: Vec<f64>,
@@ -99,7 +111,7 @@ impl Ledger {
             .collect();
         let gossip = matches!(
             scenario.config.strategy,
-            vitals_core::StrategyKind::Ping | vitals_core::StrategyKind::Gossip
+            vitals_core::StrategyKind::Ping | vitals_core::StrategyKind::Gossip | vitals_core::StrategyKind::Leader
         );
         Ledger {
             start: at(scenario.warmup),
@@ -109,8 +121,11 @@ impl Ledger {
             monitors: (0..scenario.nodes).filter(|&i| scenario.is_monitor(i)).collect(),
             gossip_tail: gossip.then(|| scenario.convergence_bound()),
             down: vec![None; scenario.nodes],
+            leading: vec![None; scenario.nodes],
+            reigns: Vec::new(),
             crashes: Vec::new(),
             open: BTreeMap::new(),
+            excused_open: scenario.net.lossy().then(BTreeMap::new),
             last_mistake: BTreeMap::new(),
             mistake_durations: Vec::new(),
             recurrences: Vec::new(),
@@ -147,7 +162,7 @@ impl Ledger {
         self.crashes.iter().any(|c| c.node == node && from < c.at && c.at <= to)
     }
 
-    /// Ping and gossip: whether any partition was in force during `[from, to]`. News
+    /// Ping, gossip and leader: whether any partition was in force during `[from, to]`. News
     /// carried across the healed cut (a `dead` spread by the other side) reaches members
     /// of the victim's own side too, so until the partition's own convergence check no
     /// pair is held to agree.
@@ -191,6 +206,7 @@ impl Ledger {
 
     pub(crate) fn crashed(&mut self, now: Instant, node: usize, watchers: Vec<usize>, nodes: usize) {
         self.close_mistakes(now, |o, m| o == node || m == node);
+        self.stop_leading(now, node);
         self.down[node] = Some(self.crashes.len());
         self.crashes.push(Crash {
             node,
@@ -215,13 +231,24 @@ impl Ledger {
                 self.about_a_healthy_member(now, observer, member, t.to);
                 if t.to == Status::Dead {
                     self.dead(now, observer, member);
-                } else if t.to.is_up()
-                    && let Some(since) = self.open.remove(&(observer, member))
-                {
-                    self.close(since, now);
+                } else if t.to.is_up() {
+                    if let Some(excused) = &mut self.excused_open {
+                        excused.remove(&(observer, member));
+                    }
+                    if let Some(since) = self.open.remove(&(observer, member)) {
+                        self.close(since, now);
+                    }
                 }
             }
             Event::Refuted { .. } => self.refutations += 1,
+            Event::Leader { leader, .. } => {
+                let leads = leader.as_deref().and_then(node_index) == Some(observer);
+                if !leads {
+                    self.stop_leading(now, observer);
+                } else if self.leading[observer].is_none() {
+                    self.leading[observer] = Some(now);
+                }
+            }
             _ => {}
         }
     }
@@ -241,6 +268,14 @@ impl Ledger {
     }
 
     fn dead(&mut self, now: Instant, observer: usize, member: usize) {
+        let up = self.down[member].is_none();
+        if up && self.excused_open.is_some() && self.excused_at(observer, member, now) {
+            // Excused (or taken for a late verdict on a previous incarnation), but a
+            // mistake about a live member all the same.
+            if let Some(excused) = &mut self.excused_open {
+                excused.insert((observer, member), now);
+            }
+        }
         let crash = self.down[member].or_else(|| {
             // A verdict on the previous incarnation, arriving after the restart.
             let last = self.crashes.iter().rposition(|c| c.node == member)?;
@@ -290,11 +325,46 @@ impl Ledger {
         }
     }
 
-    /// Whether `observer`'s verdict on `member` is a mistake younger than `within`.
+    fn stop_leading(&mut self, now: Instant, node: usize) {
+        if let Some(since) = self.leading[node].take() {
+            self.reigns.push((node, since, now));
+        }
+    }
+
+    /// Leader strategy: the latest start of an injected fault (crash, restart, pause, slow
+    /// spell) of a node that led at some time in `[from, to]`, if its fault window
+    /// overlaps `[from, to]`: the members then elect another leader, which judges afresh.
+    pub(crate) fn leader_disturbed(&self, from: Instant, to: Instant) -> Option<Instant> {
+        let open = self
+            .leading
+            .iter()
+            .enumerate()
+            .filter_map(|(n, s)| s.map(|s| (n, s, Instant::from_micros(u64::MAX))));
+        let led: Vec<usize> = self
+            .reigns
+            .iter()
+            .copied()
+            .chain(open)
+            .filter(|&(_, start, end)| start <= to && from <= end)
+            .map(|(node, _, _)| node)
+            .collect();
+        self.windows
+            .iter()
+            .filter(|w| led.contains(&w.node) && w.start <= to && from <= w.end)
+            .map(|w| w.start)
+            .max()
+    }
+
+    /// Whether `observer`'s verdict on `member` is a mistake younger than `within` (on a
+    /// lossy network, an excused one too).
     pub(crate) fn recent_mistake(&self, observer: usize, member: usize, now: Instant, within: Duration) -> bool {
-        self.open
-            .get(&(observer, member))
-            .is_some_and(|since| now - *since < within)
+        let young = |since: &Instant| now - *since < within;
+        self.open.get(&(observer, member)).is_some_and(young)
+            || self
+                .excused_open
+                .as_ref()
+                .and_then(|excused| excused.get(&(observer, member)))
+                .is_some_and(young)
     }
 
     /// The run ended: close every open mistake at the end.

@@ -168,25 +168,73 @@ impl Scenario {
     }
 
     /// The completeness bound for `observer` about `member`: pull members learn a
-    /// monitor's verdict from its next poll, one interval (and one delivery) later.
+    /// monitor's verdict from its next poll, one interval (and one delivery) later; with
+    /// the leader strategy every member but the leader learns the leader's verdict from
+    /// its view (see [`Scenario::leader_publish`]).
     pub fn detection_bound(&self, observer: usize, member: usize) -> Duration {
-        let indirect =
-            self.config.strategy == StrategyKind::Pull && !self.is_monitor(observer) && !self.is_monitor(member);
+        let c = &self.config;
+        if c.strategy == StrategyKind::Leader {
+            return self.direct_bound() + self.leader_publish();
+        }
+        let indirect = c.strategy == StrategyKind::Pull && !self.is_monitor(observer) && !self.is_monitor(member);
         if indirect {
-            // Each lost poll costs another interval; allow for runs of losses as likely as 10⁻⁶.
-            let p = self
-                .net
-                .loss
-                .max(self.net.link_loss.iter().map(|l| l.2).fold(0.0, f64::max));
-            let lost_polls = if p > 0.0 {
-                ((1e-6f64).ln() / p.ln()).ceil().min(100.0) as u32
-            } else {
-                0
-            };
-            self.direct_bound() + self.config.interval * (1 + lost_polls) + self.net.delay_bound()
+            self.direct_bound() + c.interval * (1 + self.lost_rounds()) + self.net.delay_bound()
         } else {
             self.direct_bound()
         }
+    }
+
+    /// A run of lost datagrams on one link as likely as 10⁻⁶: each lost poll (pull) or
+    /// leader heartbeat costs another interval.
+    fn lost_rounds(&self) -> u32 {
+        let p = self
+            .net
+            .loss
+            .max(self.net.link_loss.iter().map(|l| l.2).fold(0.0, f64::max));
+        if p > 0.0 {
+            ((1e-6f64).ln() / p.ln()).ceil().min(100.0) as u32
+        } else {
+            0
+        }
+    }
+
+    /// Leader: the time for a verdict the leader holds to reach every member. It goes out
+    /// with the leader's next heartbeat round (`leader.rs`), each round carrying one
+    /// datagram-sized slice of the view in turn, so an entry is carried every `slices`
+    /// rounds; each lost carrier costs another `slices` rounds.
+    pub fn leader_publish(&self) -> Duration {
+        let slices = self.view_slices();
+        self.config.interval * (slices * (1 + self.lost_rounds())) + self.net.delay_bound()
+    }
+
+    /// Into how many datagram-sized slices `wire::chunk_entries` splits a view of every
+    /// node (simulated nodes carry no health), at an incarnation as wide as the core
+    /// accepts, so that refutations cannot make the entries longer than counted.
+    fn view_slices(&self) -> u32 {
+        let entries = (0..self.nodes)
+            .map(|i| vitals_core::MemberEntry {
+                name: node_name(i),
+                addr: crate::engine::addr_of(i),
+                incarnation: 1 << 20,
+                status: vitals_core::Status::Suspect,
+                health: None,
+            })
+            .collect();
+        u32::try_from(vitals_core::wire::chunk_entries(entries).len()).unwrap_or(u32::MAX)
+    }
+
+    /// Leader: how long a crash may go unjudged when an election intervenes (a leader
+    /// under an injected fault, the crashed node itself included, or a partition that
+    /// left observers without a reachable leader; see `check::election_delay`). Raft's
+    /// timers fire within `[T, 2T]` of the last heartbeat (§5.2), each split vote costs
+    /// another `2T` (two allowed, as in the core's sweep), pre-vote and vote take two
+    /// round trips; the new leader then gives every member it holds up a detector that
+    /// expects a report within one interval (`Members::set_judged`), declares it after
+    /// the direct bound, and publishes the verdict with its view.
+    pub fn leader_takeover(&self) -> Duration {
+        const SPLIT_VOTES: u32 = 2;
+        let election = self.config.election_timeout * 2 * (1 + SPLIT_VOTES) + self.net.delay_bound() * 4;
+        election + self.config.interval + self.direct_bound() + self.leader_publish()
     }
 
     /// The time within which every live node sees every other live node up again after

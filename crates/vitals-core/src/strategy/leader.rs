@@ -120,6 +120,7 @@ impl Leader {
                     let fresh = self.heard.0 != term || seq > self.heard.1;
                     if fresh {
                         self.heard = (term, seq);
+                        tell_newer(ctx, src, &carried);
                         view = carried;
                     }
                     ctx.members.arrival(ctx.now, &from.name);
@@ -159,6 +160,16 @@ impl Leader {
         }
         self.sync(ctx);
         view
+    }
+
+    /// A discovery join from `from`: a node without a leader sends one to every member
+    /// each round instead of its report (or, a deposed leader, its heartbeat), so it is
+    /// that node's periodic signal and feeds the detector of whoever judges it. Without
+    /// this a leader deposed by check-quorum (its voters' reports cut off) falls silent
+    /// to the followers that still judge it, and they declare a live, reachable node
+    /// dead because its role changed (see the handover invariant in ARCHITECTURE.md).
+    pub(crate) fn on_discovery(&mut self, ctx: &mut Ctx<'_>, from: &Peer) {
+        ctx.members.arrival(ctx.now, &from.name);
     }
 
     fn timers(&mut self, ctx: &mut Ctx<'_>) {
@@ -248,6 +259,36 @@ fn dispatch(ctx: &mut Ctx<'_>, sends: Sends) {
         if let Some(addr) = ctx.members.get(&name).map(|m| m.addr) {
             ctx.send(addr, message);
         }
+    }
+}
+
+/// The leader's view holds some members at an older incarnation than this node does:
+/// their refutation reached this node but not the leader (a cut, a lost report, lists
+/// exchanged while no leader was known). Tell the leader, which judges a member only at
+/// an incarnation it knows: otherwise a member that refuted where the leader could not
+/// hear it and then crashed is judged by nobody, and the members holding it up at the
+/// newer incarnation ignore the leader's older verdict and never learn of the crash.
+fn tell_newer(ctx: &mut Ctx<'_>, leader: SocketAddr, view: &[MemberEntry]) {
+    let newer: Vec<MemberEntry> = view
+        .iter()
+        .filter(|e| e.name != ctx.me.name)
+        .filter_map(|e| {
+            ctx.members
+                .entry(&e.name)
+                .filter(|held| held.incarnation > e.incarnation)
+        })
+        .collect();
+    if newer.is_empty() {
+        return;
+    }
+    for entries in wire::chunk_entries(newer) {
+        ctx.send(
+            leader,
+            Message::Members {
+                entries,
+                next_page: None,
+            },
+        );
     }
 }
 

@@ -211,6 +211,14 @@ impl Strategy {
         }
     }
 
+    /// A first-page join request came straight from `from` (leader: a leaderless node's
+    /// discovery, sent every round in place of its heartbeat or report).
+    pub(crate) fn on_discovery(&mut self, ctx: &mut Ctx<'_>, from: &Peer) {
+        if let Strategy::Leader(s) = self {
+            s.on_discovery(ctx, from);
+        }
+    }
+
     /// Members were just learned (or the node refuted): make sure those that must hear
     /// from this node do.
     pub(crate) fn introduce(&mut self, ctx: &mut Ctx<'_>, names: &[String]) {

@@ -33,6 +33,7 @@ fn strategies() -> Vec<(StrategyKind, DetectorKind, bool)> {
         (StrategyKind::Gossip, DetectorKind::Missed, false),
         (StrategyKind::Gossip, DetectorKind::Phi, false),
         (StrategyKind::Ping, DetectorKind::Missed, false),
+        (StrategyKind::Leader, DetectorKind::Missed, false),
     ]
 }
 
@@ -82,16 +83,29 @@ fn every_strategy_passes_the_checkers_under_crashes_restarts_pauses_slow_nodes_a
     }
 }
 
+/// [`faulty`] on a network that loses, duplicates and reorders datagrams.
+fn lossy(strategy: StrategyKind, detector: DetectorKind, ack: bool, seed: u64) -> Spec {
+    Spec {
+        loss: 0.05,
+        duplicate: 0.01,
+        reorder: 0.01,
+        latency: Latency::Exponential(Duration::from_millis(5)),
+        ..faulty(strategy, detector, ack, seed)
+    }
+}
+
+/// `VITALS_SIM_SEEDS`, or `default`.
+fn seed_count(default: u64) -> u64 {
+    std::env::var("VITALS_SIM_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
 #[test]
 fn a_lossy_duplicating_reordering_network_still_passes_completeness_and_convergence() {
     for (strategy, detector, ack) in strategies() {
-        let spec = Spec {
-            loss: 0.05,
-            duplicate: 0.01,
-            reorder: 0.01,
-            latency: Latency::Exponential(Duration::from_millis(5)),
-            ..faulty(strategy, detector, ack, 6)
-        };
+        let spec = lossy(strategy, detector, ack, 6);
         let report = run(&spec);
         assert_eq!(
             report.checks[0].verdict, "skipped",
@@ -103,10 +117,7 @@ fn a_lossy_duplicating_reordering_network_still_passes_completeness_and_converge
 
 #[test]
 fn a_seed_sweep_passes_every_checker() {
-    let seeds: u64 = std::env::var("VITALS_SIM_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(8);
+    let seeds = seed_count(8);
     let all = strategies();
     for seed in 0..seeds {
         let (strategy, detector, ack) = all[(seed % all.len() as u64) as usize];
@@ -120,6 +131,17 @@ fn a_seed_sweep_passes_every_checker() {
             ..faulty(strategy, detector, ack, 1000 + seed)
         };
         run(&spec);
+    }
+}
+
+/// The leader strategy (elections, check-quorum, views published by the leader) under
+/// both scenarios above, `VITALS_SIM_SEEDS` seeds each (default 2: CI stays short).
+#[test]
+fn the_leader_strategy_passes_both_fault_scenarios_across_a_seed_sweep() {
+    for seed in 0..seed_count(2) {
+        let report = run(&faulty(StrategyKind::Leader, DetectorKind::Missed, false, seed));
+        assert_eq!(report.false_positives, 0, "{}", report.table());
+        run(&lossy(StrategyKind::Leader, DetectorKind::Missed, false, seed));
     }
 }
 
