@@ -771,6 +771,52 @@ mod tests {
         assert_eq!(seen.len(), 100, "every opinion goes out within a few rounds");
     }
 
+    /// A forged (or mistaken) third-party "X is dead" kills nobody under a quorum: it is
+    /// dropped at the incarnation held; only departures and newer incarnations (as
+    /// unconfirmed suspects) pass, and news about this node is left to refute.
+    #[test]
+    fn second_hand_verdicts_are_never_adopted_only_counted() {
+        let mut config = Config::preset(Preset::LanFast, StrategyKind::Push);
+        config.quorum = Some(Quorum::Majority);
+        let addr = |i: u8| std::net::SocketAddr::from(([127, 0, 0, i], 7946));
+        let me = Peer {
+            name: "a".into(),
+            addr: addr(1),
+            incarnation: 0,
+        };
+        let mut members = Members::new(&me, &config, crate::members::Judged::All, Instant::default(), 7);
+        let entry = |name: &str, incarnation, status| MemberEntry {
+            name: name.into(),
+            addr: addr(2),
+            incarnation,
+            status,
+            health: None,
+        };
+        members.apply(Instant::default(), &entry("b", 3, Status::Alive));
+        let news = vec![
+            entry("b", 3, Status::Dead),
+            entry("b", 3, Status::Suspect),
+            entry("c", 0, Status::Dead),
+            entry("b", 4, Status::Dead),
+            entry("a", 0, Status::Suspect),
+            entry("a", 0, Status::Dead),
+            entry("b", 5, Status::Left),
+        ];
+        let kept: Vec<(String, Incarnation, Status)> = filter_learned(&me, &members, news)
+            .into_iter()
+            .map(|e| (e.name, e.incarnation, e.status))
+            .collect();
+        let expected = [
+            ("c", 0, Status::Suspect),
+            ("b", 4, Status::Suspect),
+            ("a", 0, Status::Dead),
+            ("b", 5, Status::Left),
+        ];
+        let expected: Vec<(String, Incarnation, Status)> =
+            expected.iter().map(|(n, i, s)| (n.to_string(), *i, *s)).collect();
+        assert_eq!(kept, expected);
+    }
+
     #[test]
     fn opinions_count_for_three_rounds_and_vouches_repeat_for_a_detection_time_and_four() {
         let mut config = Config::preset(Preset::LanFast, StrategyKind::Push);

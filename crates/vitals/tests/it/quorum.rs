@@ -215,6 +215,7 @@ fn the_accusers_are_named(cluster: &Cluster) {
         .unwrap();
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{text}");
+    eprintln!("[measure] pull quorum: `vitals why node-5` on node-4:\n{text}");
     assert!(text.starts_with("node-5 is dead"), "{text}");
     let accused = text
         .lines()
