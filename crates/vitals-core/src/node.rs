@@ -540,8 +540,9 @@ impl Node {
             false => ctx.round_targets().map(|m| (m.name.clone(), m.addr)).collect(),
         });
         let Some(tally) = &self.tally else { return };
+        let candidates = tally.round_opinions(now, &self.members);
         for (name, addr) in targets {
-            let opinions = tally.opinions_for(now, &self.members, &name, self.round);
+            let opinions = tally.opinions_for(now, &candidates, &name, self.round);
             if !opinions.is_empty() {
                 self.out.send(&self.me, addr, Message::Opinions { opinions });
             }

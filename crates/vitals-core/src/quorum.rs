@@ -194,13 +194,18 @@ impl Schedule {
         if old == at {
             return;
         }
-        if let Some(old) = old {
-            self.by_time.remove(&(old, name.to_string()));
-        }
+        // The common case, a deadline that moves: one key allocated, the other reused.
+        let taken = old.and_then(|old| self.by_time.take(&(old, name.to_string())));
         match at {
             Some(at) => {
-                self.of.insert(name.to_string(), at);
-                self.by_time.insert((at, name.to_string()));
+                match self.of.get_mut(name) {
+                    Some(held) => *held = at,
+                    None => {
+                        self.of.insert(name.to_string(), at);
+                    }
+                }
+                let name = taken.map_or_else(|| name.to_string(), |(_, name)| name);
+                self.by_time.insert((at, name));
             }
             None => {
                 self.of.remove(name);
@@ -632,42 +637,91 @@ impl Tally {
         *own
     }
 
-    /// What to tell `target` this round: every accusation held, then the vouches less
-    /// than a vouch period old (all of them when `target` itself is new here), those
-    /// `target` asked for, and a question about every member not confirmed here; within [`OPINION_BUDGET`], rotating by `round` beyond it.
-    pub(crate) fn opinions_for(&self, now: Instant, members: &Members, target: &str, round: u64) -> Vec<Opinion> {
+    /// This round's opinions before the choice of a target, in member order (once per
+    /// round, so that a round costs O(N) lookups, not O(N) per target).
+    pub(crate) fn round_opinions(&self, now: Instant, members: &Members) -> RoundOpinions {
+        let mut round = RoundOpinions::default();
         if !self.observing {
-            return Vec::new();
+            return round;
         }
-        let target_new = self.own.get(target).is_some_and(|o| now - o.seen < self.vouch_period);
-        let asked_by_target = self.asked.get(target);
-        let (mut accusations, mut rest) = (Vec::new(), Vec::new());
-        for member in members
-            .others()
-            .filter(|m| m.name != target && m.status != Status::Left)
-        {
+        for member in members.others().filter(|m| m.status != Status::Left) {
             let name = &member.name;
             let word = self.own.get(name).filter(|o| o.incarnation == member.incarnation);
             let heard = word.and_then(|o| o.word);
             let ask = self.confirmed.get(name) != Some(&member.incarnation);
-            let asked = asked_by_target.is_some_and(|a| a.get(name).is_some_and(|at| now - *at < self.window));
             let fresh = word.is_some_and(|o| now - o.changed < self.vouch_period);
+            let kind = match heard {
+                Some(false) => Kind::Accusation,
+                Some(true) if fresh || ask => Kind::Always,
+                Some(true) => Kind::IfNewOrAsked,
+                None if ask => Kind::Always,
+                None => continue,
+            };
+            if kind != Kind::IfNewOrAsked {
+                round.sure.push(round.all.len());
+            }
             let opinion = Opinion {
                 name: name.clone(),
                 incarnation: member.incarnation,
                 heard,
                 ask,
             };
-            match heard {
-                Some(false) => accusations.push(opinion),
-                Some(true) if fresh || target_new || ask || asked => rest.push(opinion),
-                None if ask => rest.push(opinion),
-                _ => {}
+            round.all.push((opinion, kind));
+        }
+        round
+    }
+
+    /// What to tell `target` this round: every accusation held, then the vouches less
+    /// than a vouch period old (all of them when `target` itself is new here), those
+    /// `target` asked for, and a question about every member not confirmed here; within
+    /// [`OPINION_BUDGET`], rotating by `round` beyond it.
+    pub(crate) fn opinions_for(
+        &self,
+        now: Instant,
+        candidates: &RoundOpinions,
+        target: &str,
+        round: u64,
+    ) -> Vec<Opinion> {
+        let target_new = self.own.get(target).is_some_and(|o| now - o.seen < self.vouch_period);
+        let asked_by_target = self.asked.get(target);
+        let asked = |name: &str| asked_by_target.is_some_and(|a| a.get(name).is_some_and(|at| now - *at < self.window));
+        // A target neither new nor asking gets only the sure ones: no walk over the rest.
+        let wide = target_new || asked_by_target.is_some();
+        let every = (0..candidates.all.len()).filter(|_| wide);
+        let sure = candidates.sure.iter().copied().filter(|_| !wide);
+        let chosen = every.chain(sure).map(|i| &candidates.all[i]);
+        let (mut accusations, mut rest) = (Vec::new(), Vec::new());
+        for (opinion, kind) in chosen.filter(|(o, _)| o.name != target) {
+            match kind {
+                Kind::Accusation => accusations.push(opinion.clone()),
+                Kind::Always => rest.push(opinion.clone()),
+                Kind::IfNewOrAsked if target_new || asked(&opinion.name) => rest.push(opinion.clone()),
+                Kind::IfNewOrAsked => {}
             }
         }
         accusations.extend(rest);
         within_budget(accusations, round)
     }
+}
+
+/// What kind of opinion a candidate is, which decides the targets it goes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// An accusation held: to every target.
+    Accusation,
+    /// A fresh vouch, or any word (or none) with a question: to every target.
+    Always,
+    /// An older vouch: only to a target that is new here or asked about it.
+    IfNewOrAsked,
+}
+
+/// One round's candidate opinions ([`Tally::round_opinions`]).
+#[derive(Debug, Default)]
+pub(crate) struct RoundOpinions {
+    /// Every candidate, in member order.
+    all: Vec<(Opinion, Kind)>,
+    /// The indices in `all` of those that go to every target.
+    sure: Vec<usize>,
 }
 
 /// `opinions` if they fit [`OPINION_BUDGET`]; otherwise as many as fit, starting at a
