@@ -131,15 +131,15 @@ fn quorum_lines(q: &serde_json::Map<String, serde_json::Value>) -> String {
         Some(true) => "admitted at this incarnation",
         _ => "not admitted at this incarnation (a quorum has not vouched for it)",
     };
-    format!(
-        "  quorum: {} accuser(s) of {} needed among {} observer(s), reports count for {} ms; {admitted}\n    accused by: {}\n    vouched for by: {}\n",
+    let head = format!(
+        "  quorum: {} accuser(s) of {} needed among {} observer(s), reports count for {} ms; {admitted}\n",
         count("accusers"),
         q["needed"],
         q["observers"],
         q["window_ms"],
-        names("accusers"),
-        names("vouchers"),
-    )
+    );
+    let accused = format!("    accused by: {}\n", names("accusers"));
+    head + &accused + &format!("    vouched for by: {}\n", names("vouchers"))
 }
 
 /// A readable explanation of a `GET /v1/members/NAME/why` answer.
