@@ -88,7 +88,8 @@ pub struct QuorumEvidence {
     /// The observers whose detector declares it dead (this node's own word included),
     /// by name.
     pub accusers: Vec<ObserverReport>,
-    /// The observers that hear it.
+    /// The observers that hear it. Others repeat a vouch only for a while after their
+    /// word changed, or when asked, so a member settled long ago shows few or none.
     pub vouchers: Vec<ObserverReport>,
     /// Its observers (push, gossip: the members held up; pull: the monitors), itself
     /// excluded.
