@@ -135,7 +135,7 @@ async fn self_view(State(state): State<ApiState>) -> impl IntoResponse {
 /// The leader this node knows. `acting` and `lease_remaining_ms` are computed at request
 /// time from the published lease end, so a node that was stopped and resumed never claims
 /// a lease that has run out.
-/// Why a member has its status: accusers, probe evidence, detector reading, history.
+/// Why a member has its status: accusers (of a suspicion, or a quorum's), probe evidence, detector reading, history.
 async fn why(State(state): State<ApiState>, axum::extract::Path(name): axum::extract::Path<String>) -> Response {
     let why = state.snapshot.borrow().why.get(&name).cloned();
     match why {

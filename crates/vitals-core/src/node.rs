@@ -151,6 +151,9 @@ pub struct Node {
     /// Quorum-confirmed verdicts (push, pull, gossip with `--quorum`): decides statuses
     /// instead of the detectors' own verdicts.
     tally: Option<Tally>,
+    /// Quorum: transitions taken from the table before the tally's evaluation (it notes
+    /// them), still to be handed on by `flush_transitions`.
+    pending: VecDeque<Transition>,
 }
 
 impl Node {
@@ -192,6 +195,7 @@ impl Node {
             joined: false,
             left: false,
             tally,
+            pending: VecDeque::new(),
         }
     }
 
@@ -206,8 +210,10 @@ impl Node {
             self.out.stats.impostor_messages += 1;
             return;
         }
-        if self.tally.is_some() {
+        if let Some(tally) = &mut self.tally {
             quorum::hold_unconfirmed(&mut self.members, now, &from);
+            tally.touch(&from.name);
+            quorum::subjects(&message).for_each(|name| tally.touch(name));
         }
         let observed = self.members.observe(now, &from);
         if observed == Observed::Refused {
@@ -339,7 +345,6 @@ impl Node {
         self.left
     }
 
-    /// Push with acknowledgements: whether nobody acknowledges this node's heartbeats.
     /// Why `name` has the status it has here; `None` for an unknown member.
     pub fn why(&self, name: &str, now: Instant) -> Option<crate::why::Why> {
         use crate::why::{DetectorReading, Why, millis};
@@ -362,6 +367,10 @@ impl Node {
             suspicion,
             failed_probe,
             local_awareness,
+            quorum: self
+                .tally
+                .as_ref()
+                .and_then(|t| t.evidence(now, &self.members, &self.me.name, name)),
             held_by_brake: self.members.is_held(name),
             damped: self.members.is_damped(name),
             history: self.members.history(name),
@@ -485,8 +494,12 @@ impl Node {
             return;
         }
         self.mark_joined();
-        let entries = match self.tally {
-            Some(_) => quorum::filter_learned(&self.me, &self.members, entries),
+        let entries = match &mut self.tally {
+            Some(tally) => {
+                let entries = quorum::filter_learned(&self.me, &self.members, entries);
+                entries.iter().for_each(|e| tally.touch(&e.name));
+                entries
+            }
             None => entries,
         };
         self.with_ctx(now, |s, ctx| {
@@ -509,7 +522,13 @@ impl Node {
     /// Quorum: decide statuses from the tally (instead of the detectors' own verdicts).
     fn evaluate(&mut self, now: Instant) {
         if let Some(tally) = &mut self.tally {
+            while let Some(transition) = self.members.pop_transition() {
+                tally.note_transition(&transition);
+                self.pending.push_back(transition);
+            }
             tally.evaluate(now, &mut self.members);
+            #[cfg(test)]
+            tally.assert_complete(now, &self.members);
         }
     }
 
@@ -526,8 +545,9 @@ impl Node {
             false => ctx.round_targets().map(|m| (m.name.clone(), m.addr)).collect(),
         });
         let Some(tally) = &self.tally else { return };
+        let candidates = tally.round_opinions(now, &self.members);
         for (name, addr) in targets {
-            let opinions = tally.opinions_for(now, &self.members, &name, self.round);
+            let opinions = tally.opinions_for(now, &candidates, &name, self.round);
             if !opinions.is_empty() {
                 self.out.send(&self.me, addr, Message::Opinions { opinions });
             }
@@ -537,7 +557,19 @@ impl Node {
     /// Hands every recorded transition to the strategy (the ping strategy spreads it),
     /// then to the host as an event.
     fn flush_transitions(&mut self, now: Instant) {
-        while let Some(transition) = self.members.pop_transition() {
+        loop {
+            let transition = match self.pending.pop_front() {
+                Some(noted) => noted,
+                None => {
+                    let Some(transition) = self.members.pop_transition() else {
+                        break;
+                    };
+                    if let Some(tally) = &mut self.tally {
+                        tally.note_transition(&transition);
+                    }
+                    transition
+                }
+            };
             self.with_ctx(now, |s, ctx| s.on_transition(ctx, &transition));
             self.out.event(Event::Transition(transition));
         }

@@ -236,3 +236,40 @@ fn with_a_quorum_gossip_takes_back_a_returning_node_through_suspect() {
         );
     }
 }
+
+#[test]
+fn with_a_quorum_why_names_the_current_accusers_the_quorum_and_the_window() {
+    let config = config(StrategyKind::Push);
+    let mut cluster = converged(StrategyKind::Push);
+    let healthy = cluster.node("a").why("b", cluster.local_now("a")).expect("b is known");
+    let evidence = healthy.quorum.expect("push with a quorum explains the tally");
+    assert!(evidence.admitted && evidence.accusers.is_empty(), "{evidence:?}");
+    cluster.crash("e");
+    cluster
+        .run_until(Duration::from_secs(30), |c| c.status("a", "e") == Some(Status::Dead))
+        .expect("the crash of e was never detected by a");
+    let why = cluster.node("a").why("e", cluster.local_now("a")).expect("e is known");
+    assert_eq!(why.status, Status::Dead);
+    let evidence = why.quorum.expect("push with a quorum explains the tally");
+    let accusers: Vec<&str> = evidence.accusers.iter().map(|r| r.observer.as_str()).collect();
+    // a's own word, then the others' reports that count (by name).
+    assert_eq!(accusers.first(), Some(&"a"), "{evidence:?}");
+    assert!(evidence.accusers[0].own && !evidence.accusers[1..].iter().any(|r| r.own));
+    assert!(evidence.accusers.len() >= evidence.needed, "{evidence:?}");
+    assert!(
+        accusers[1..].iter().all(|o| ["b", "c", "d"].contains(o)),
+        "{accusers:?}"
+    );
+    let window = super::quorum::window(&config);
+    assert_eq!(evidence.window_ms, window.as_millis() as u64);
+    assert!(
+        evidence.accusers[1..]
+            .iter()
+            .all(|r| u128::from(r.ms_ago) < window.as_millis()),
+        "every counted report arrived within the window: {evidence:?}"
+    );
+    // Four members up (a, b, c, d): e's observers; a majority of them is three.
+    assert_eq!((evidence.observers, evidence.needed), (4, config.quorum_size(4)));
+    assert_eq!(evidence.needed, 3);
+    assert!(evidence.vouchers.is_empty() && !evidence.admitted, "{evidence:?}");
+}

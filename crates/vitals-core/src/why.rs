@@ -1,7 +1,9 @@
 //! Explanations: "why is X suspect (or dead)?" gathered from what this node holds — the
 //! member's status and incarnation history, its failure detector's reading and effective
 //! timeout, the accusers of a suspicion and how long it has left, this node's own last
-//! failed probe of it (direct and indirect evidence), and this node's own local health.
+//! failed probe of it (direct and indirect evidence), this node's own local health, and
+//! under a quorum (push, pull, gossip with `--quorum`) the observers whose current
+//! accusations and vouches this node counts, with the quorum they must reach.
 //! Read-only: building an explanation never changes anything.
 
 use std::time::Duration;
@@ -33,6 +35,8 @@ pub struct Why {
     /// This node's own local health: Lifeguard's awareness (0 is healthy), which scales
     /// its probe period and timeouts.
     pub local_awareness: Option<u32>,
+    /// The opinions counted for it (push, pull, gossip with a quorum).
+    pub quorum: Option<QuorumEvidence>,
     /// Whether the mass-failure brake holds its death verdict back.
     pub held_by_brake: bool,
     /// Whether flap damping holds its return back.
@@ -75,6 +79,40 @@ pub struct ProbeEvidence {
     pub nacks: u32,
     /// This node's awareness at the time (how sick it was itself).
     pub awareness: u32,
+}
+
+/// Quorum-confirmed verdicts (push, pull and gossip with `--quorum`): the opinions about
+/// the member's current incarnation that count here now.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct QuorumEvidence {
+    /// The observers whose detector declares it dead (this node's own word included),
+    /// by name.
+    pub accusers: Vec<ObserverReport>,
+    /// The observers that hear it. Others repeat a vouch only for a while after their
+    /// word changed, or when asked, so a member settled long ago shows few or none.
+    pub vouchers: Vec<ObserverReport>,
+    /// Its observers (push, gossip: the members held up; pull: the monitors), itself
+    /// excluded.
+    pub observers: usize,
+    /// Accusers a death verdict needs (and vouchers its admission needs).
+    pub needed: usize,
+    /// How long another observer's report counts after it arrived.
+    pub window_ms: u64,
+    /// Whether a quorum has vouched for this incarnation (a new or returning member stays
+    /// suspect until then).
+    pub admitted: bool,
+}
+
+/// One observer's opinion, as counted.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ObserverReport {
+    /// The observer.
+    pub observer: String,
+    /// Milliseconds since its latest report arrived; for this node's own word, since the
+    /// word last changed.
+    pub ms_ago: u64,
+    /// Whether this is this node's own word.
+    pub own: bool,
 }
 
 pub(crate) fn millis(d: Duration) -> u64 {

@@ -108,6 +108,40 @@ pub(crate) fn leader_line(body: &str) -> anyhow::Result<String> {
     ))
 }
 
+/// The quorum part of an explanation: who accuses, who vouches, what is needed.
+fn quorum_lines(q: &serde_json::Map<String, serde_json::Value>) -> String {
+    let names = |key: &str| {
+        let reports = q[key].as_array().into_iter().flatten();
+        let named: Vec<String> = reports
+            .map(|r| {
+                let name = r["observer"].as_str().unwrap_or("?");
+                match r["own"].as_bool() {
+                    Some(true) => format!("{name} (this agent, for {} ms)", r["ms_ago"]),
+                    _ => format!("{name} (heard {} ms ago)", r["ms_ago"]),
+                }
+            })
+            .collect();
+        match named.is_empty() {
+            true => "nobody".to_string(),
+            false => named.join(", "),
+        }
+    };
+    let count = |key: &str| q[key].as_array().map_or(0, Vec::len);
+    let admitted = match q["admitted"].as_bool() {
+        Some(true) => "admitted at this incarnation",
+        _ => "not admitted at this incarnation (a quorum has not vouched for it)",
+    };
+    let head = format!(
+        "  quorum: {} accuser(s) of {} needed among {} observer(s), reports count for {} ms; {admitted}\n",
+        count("accusers"),
+        q["needed"],
+        q["observers"],
+        q["window_ms"],
+    );
+    let accused = format!("    accused by: {}\n", names("accusers"));
+    head + &accused + &format!("    vouched for by: {}\n", names("vouchers"))
+}
+
 /// A readable explanation of a `GET /v1/members/NAME/why` answer.
 pub(crate) fn explain(body: &str) -> anyhow::Result<String> {
     let why: serde_json::Value = serde_json::from_str(body).context("the agent sent an unexpected explanation")?;
@@ -133,6 +167,9 @@ pub(crate) fn explain(body: &str) -> anyhow::Result<String> {
             "  suspected for {} ms by {} (dead after {} ms; {} accuser(s) needed)\n",
             s["age_ms"], s["accusers"], s["timeout_ms"], s["quorum"]
         );
+    }
+    if let Some(q) = why["quorum"].as_object() {
+        out += &quorum_lines(q);
     }
     if let Some(p) = why["failed_probe"].as_object() {
         out += &format!(

@@ -1,13 +1,14 @@
-//! Quorum-confirmed verdicts with real agents (push and gossip, on `127.50.x.y`): one
-//! agent's inbound traffic from one peer is cut (the hidden `--drop-inbound-from`
-//! fault injection), and nobody ever removes either end of that link, while a SIGKILLed
-//! agent is still declared dead by every survivor.
+//! Quorum-confirmed verdicts with real agents (push and gossip on `127.50.x.y`, pull on
+//! `127.70.x.y`): one agent's inbound traffic from one peer is cut (the hidden
+//! `--drop-inbound-from` fault injection), and nobody ever removes either end of that
+//! link, while a SIGKILLed agent is still declared dead by every survivor, and
+//! `vitals why` (and `GET /v1/members/NAME/why`) names its accusers.
 
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use crate::support::{Cluster, metric, wait_until};
+use crate::support::{Cluster, VITALS, get_json, metric, wait_until};
 
 const N: usize = 5;
 
@@ -111,4 +112,119 @@ fn push_with_a_quorum_one_broken_inbound_link_never_removes_anyone_and_a_crash_i
 #[test]
 fn gossip_with_a_quorum_one_broken_inbound_link_never_removes_anyone_and_a_crash_is_detected() {
     one_broken_link_never_removes_anyone_but_a_crash_is_detected("gossip", "127.50.2");
+}
+
+/// Pull with three monitors (node-1..3) and `--quorum` (two monitors): node-1 never hears
+/// node-4, so its own detector accuses node-4, but one accuser is not a quorum.
+#[test]
+fn pull_with_a_quorum_of_monitors_one_broken_inbound_link_never_removes_the_member_and_a_crash_is_detected() {
+    let subnet = "127.70.1";
+    let cluster_args = |i: usize| {
+        let mut args: Vec<String> = ["--preset", "lan-fast", "--strategy", "pull", "--quorum"]
+            .map(String::from)
+            .to_vec();
+        args.extend(["--monitor".to_string(), "node-1,node-2,node-3".to_string()]);
+        if i == 1 {
+            args.extend(["--drop-inbound-from".to_string(), format!("{subnet}.5")]); // node-4
+        }
+        if i == 4 {
+            // node-1, the usual seed, never hears node-4: it joins through the other monitors.
+            args.extend(["--join".to_string(), format!("{subnet}.3:7946,{subnet}.4:7946")]);
+        }
+        args
+    };
+    let mut cluster = Cluster::start_each(subnet, N, cluster_args);
+    let formed = wait_until(Duration::from_secs(45), || {
+        (2..=N).all(|o| (1..=N).all(|m| cluster.status(o, m).as_deref() == Some("alive")))
+    });
+    assert!(
+        formed.is_some(),
+        "pull: the cluster never formed; logs in {}",
+        cluster.log_dir().display()
+    );
+    let dropped = || {
+        metric(
+            &cluster.http(1),
+            "vitals_decode_errors_total{reason=\"fault_injected\"}",
+        )
+    };
+    let cut = wait_until(Duration::from_secs(30), || dropped() >= 30.0);
+    assert!(cut.is_some(), "pull: node-1 never dropped node-4's datagrams");
+    eprintln!(
+        "[measure] pull quorum: node-1 dropped {} datagrams from node-4",
+        dropped()
+    );
+    cluster.kill(5);
+    let detected = wait_until(Duration::from_secs(10), || cluster.all_see(&[1, 2, 3, 4], 5, "dead"));
+    let took = detected.unwrap_or_else(|| {
+        panic!(
+            "pull: the SIGKILL of node-5 was never detected by all; logs in {}",
+            cluster.log_dir().display()
+        )
+    });
+    eprintln!(
+        "[measure] pull quorum: SIGKILL of node-5 known dead by all survivors in {} ms",
+        took.as_millis()
+    );
+    the_accusers_are_named(&cluster);
+    for observer in 1..=4 {
+        let removed = cluster
+            .log(observer)
+            .lines()
+            .any(|l| l.contains("member=node-4") && l.contains("to=\"dead\""));
+        assert!(!removed, "pull: node-{observer} removed node-4 over one broken link");
+    }
+    for observer in [2, 3, 4] {
+        assert_eq!(
+            cluster.status(observer, 4).as_deref(),
+            Some("alive"),
+            "pull: node-{observer} about node-4"
+        );
+    }
+    for i in 1..=4 {
+        cluster.signal(i, Signal::SIGTERM);
+        assert!(cluster.wait_exit(i, Duration::from_secs(5)).success());
+    }
+}
+
+/// The monitors' accusations of the dead node-5, through the API (on a monitor) and
+/// through `vitals why` (on a member, which counts the monitors' words only).
+fn the_accusers_are_named(cluster: &Cluster) {
+    let why = get_json(&cluster.http(2), "/v1/members/node-5/why").expect("node-2 answers why");
+    let quorum = &why["quorum"];
+    let accusers: Vec<&str> = quorum["accusers"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no quorum evidence: {why}"))
+        .iter()
+        .filter_map(|r| r["observer"].as_str())
+        .collect();
+    assert_eq!(why["status"], "dead", "{why}");
+    assert!(accusers.len() >= 2, "{why}");
+    assert!(
+        accusers.iter().all(|a| ["node-1", "node-2", "node-3"].contains(a)),
+        "{why}"
+    );
+    assert_eq!(
+        (quorum["observers"].as_u64(), quorum["needed"].as_u64()),
+        (Some(3), Some(2)),
+        "{why}"
+    );
+    let output = std::process::Command::new(VITALS)
+        .args(["why", "node-5", "--http", &cluster.http(4)])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{text}");
+    eprintln!("[measure] pull quorum: `vitals why node-5` on node-4:\n{text}");
+    assert!(text.starts_with("node-5 is dead"), "{text}");
+    let accused = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("accused by:"))
+        .unwrap_or("");
+    let named = ["node-1", "node-2", "node-3"]
+        .iter()
+        .filter(|m| accused.contains(*m))
+        .count();
+    assert!(named >= 2, "the member names at least two accusing monitors: {text}");
+    assert!(text.contains("of 2 needed among 3 observer(s)"), "{text}");
 }
