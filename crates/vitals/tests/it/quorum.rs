@@ -44,30 +44,7 @@ fn one_broken_link_never_removes_anyone_but_a_crash_is_detected(strategy: &str, 
         "{strategy}: the cluster never formed; logs in {}",
         cluster.log_dir().display()
     );
-    let dropped = || {
-        metric(
-            &cluster.http(1),
-            "vitals_decode_errors_total{reason=\"fault_injected\"}",
-        )
-    };
-    let cut = wait_until(Duration::from_secs(30), || dropped() >= 30.0);
-    assert!(cut.is_some(), "{strategy}: node-1 never dropped node-2's datagrams");
-    eprintln!(
-        "[measure] {strategy} quorum: node-1 dropped {} datagrams from node-2",
-        dropped()
-    );
-    cluster.kill(5);
-    let detected = wait_until(Duration::from_secs(10), || cluster.all_see(&[1, 2, 3, 4], 5, "dead"));
-    let took = detected.unwrap_or_else(|| {
-        panic!(
-            "{strategy}: the SIGKILL of node-5 was never detected by all; logs in {}",
-            cluster.log_dir().display()
-        )
-    });
-    eprintln!(
-        "[measure] {strategy} quorum: SIGKILL of node-5 known dead by all survivors in {} ms",
-        took.as_millis()
-    );
+    cut_then_crash(&mut cluster, strategy, "node-2");
     nobody_removed_either_end(&cluster, strategy);
     for i in 1..=4 {
         cluster.signal(i, Signal::SIGTERM);
@@ -142,30 +119,7 @@ fn pull_with_a_quorum_of_monitors_one_broken_inbound_link_never_removes_the_memb
         "pull: the cluster never formed; logs in {}",
         cluster.log_dir().display()
     );
-    let dropped = || {
-        metric(
-            &cluster.http(1),
-            "vitals_decode_errors_total{reason=\"fault_injected\"}",
-        )
-    };
-    let cut = wait_until(Duration::from_secs(30), || dropped() >= 30.0);
-    assert!(cut.is_some(), "pull: node-1 never dropped node-4's datagrams");
-    eprintln!(
-        "[measure] pull quorum: node-1 dropped {} datagrams from node-4",
-        dropped()
-    );
-    cluster.kill(5);
-    let detected = wait_until(Duration::from_secs(10), || cluster.all_see(&[1, 2, 3, 4], 5, "dead"));
-    let took = detected.unwrap_or_else(|| {
-        panic!(
-            "pull: the SIGKILL of node-5 was never detected by all; logs in {}",
-            cluster.log_dir().display()
-        )
-    });
-    eprintln!(
-        "[measure] pull quorum: SIGKILL of node-5 known dead by all survivors in {} ms",
-        took.as_millis()
-    );
+    cut_then_crash(&mut cluster, "pull", "node-4");
     the_accusers_are_named(&cluster);
     for observer in 1..=4 {
         let removed = cluster
@@ -227,4 +181,33 @@ fn the_accusers_are_named(cluster: &Cluster) {
         .count();
     assert!(named >= 2, "the member names at least two accusing monitors: {text}");
     assert!(text.contains("of 2 needed among 3 observer(s)"), "{text}");
+}
+
+/// Waits until node-1 has dropped 30 datagrams from `cut_peer` (its broken inbound link
+/// is in force), then SIGKILLs node-5 and waits until every survivor holds it dead.
+fn cut_then_crash(cluster: &mut Cluster, label: &str, cut_peer: &str) {
+    let dropped = || {
+        metric(
+            &cluster.http(1),
+            "vitals_decode_errors_total{reason=\"fault_injected\"}",
+        )
+    };
+    let cut = wait_until(Duration::from_secs(30), || dropped() >= 30.0);
+    assert!(cut.is_some(), "{label}: node-1 never dropped {cut_peer}'s datagrams");
+    eprintln!(
+        "[measure] {label} quorum: node-1 dropped {} datagrams from {cut_peer}",
+        dropped()
+    );
+    cluster.kill(5);
+    let detected = wait_until(Duration::from_secs(10), || cluster.all_see(&[1, 2, 3, 4], 5, "dead"));
+    let took = detected.unwrap_or_else(|| {
+        panic!(
+            "{label}: the SIGKILL of node-5 was never detected by all; logs in {}",
+            cluster.log_dir().display()
+        )
+    });
+    eprintln!(
+        "[measure] {label} quorum: SIGKILL of node-5 known dead by all survivors in {} ms",
+        took.as_millis()
+    );
 }
