@@ -122,21 +122,13 @@ impl Gossip {
     /// `fanout` distinct random members that are up, and every [`DEAD_RETRY_ROUNDS`]
     /// rounds one random member held dead.
     fn targets(&self, ctx: &mut Ctx<'_>) -> Vec<(String, SocketAddr)> {
-        let mut up: Vec<(String, SocketAddr)> = Vec::new();
-        let mut dead: Vec<(String, SocketAddr)> = Vec::new();
-        for m in ctx.members.others() {
-            match m.status {
-                Status::Alive | Status::Suspect => up.push((m.name.clone(), m.addr)),
-                Status::Dead => dead.push((m.name.clone(), m.addr)),
-                Status::Left => {}
-            }
-        }
-        let fanout = ctx.config.gossip.fanout.min(up.len());
-        for i in 0..fanout {
-            let j = i + ctx.rng.below((up.len() - i) as u64) as usize;
-            up.swap(i, j);
-        }
-        up.truncate(fanout);
+        let mut up = ctx.random_up(ctx.config.gossip.fanout);
+        let mut dead: Vec<(String, SocketAddr)> = ctx
+            .members
+            .others()
+            .filter(|m| m.status == Status::Dead)
+            .map(|m| (m.name.clone(), m.addr))
+            .collect();
         if ctx.round.is_multiple_of(DEAD_RETRY_ROUNDS) && !dead.is_empty() {
             let j = ctx.rng.below(dead.len() as u64) as usize;
             up.push(dead.swap_remove(j));

@@ -195,13 +195,12 @@ impl Leader {
             Vec::new()
         };
         let term = self.election.term();
-        let targets: Vec<SocketAddr> = ctx.round_targets().map(|m| m.addr).collect();
         let message = Message::LeaderHeartbeat {
             term,
             seq: self.seq,
             view,
         };
-        ctx.broadcast(targets, message);
+        ctx.broadcast_round(message, None);
     }
 
     /// A member's heartbeat to its leader: its health, and the latest round it heard.

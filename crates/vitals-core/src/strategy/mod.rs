@@ -72,6 +72,21 @@ impl Ctx<'_> {
         self.out.broadcast(self.me, targets, message);
     }
 
+    /// This round's heartbeat or poll: `message` to every [`Ctx::round_targets`] member
+    /// (one shared envelope); with `probe`, each is recorded as sent probe `probe`, so
+    /// that its answer measures the round trip.
+    pub(crate) fn broadcast_round(&mut self, message: Message, probe: Option<u64>) {
+        let targets: Vec<SocketAddr> = self.round_targets().map(|m| m.addr).collect();
+        self.broadcast(targets, message);
+        if let Some(seq) = probe {
+            // Names only when probing: this runs every round for every member.
+            let names: Vec<String> = self.round_targets().map(|m| m.name.clone()).collect();
+            for name in names {
+                self.members.probe_sent(self.now, &name, seq);
+            }
+        }
+    }
+
     /// Take in second-hand news: refute news of our own death first (so that what is
     /// sent next carries the new incarnation), then apply the rest by precedence.
     pub(crate) fn learn(&mut self, entries: Vec<MemberEntry>) -> Learned {

@@ -379,6 +379,7 @@ impl Ping {
 
     /// The period ended: an ack means health; none means suspicion (and, per Lifeguard,
     /// missing nacks mean that this node itself may be the sick one).
+    ///
     /// The probe also ends early once every intermediary has answered that the target
     /// did not answer it either: there is nothing left to wait for.
     fn finish_probe(&mut self, ctx: &mut Ctx<'_>) {

@@ -35,16 +35,11 @@ impl Pull {
         self.seq += 1;
         let views = wire::chunk_entries(ctx.members.entries());
         let view = &views[(ctx.round % views.len() as u64) as usize];
-        let (names, targets): (Vec<String>, Vec<SocketAddr>) =
-            ctx.round_targets().map(|m| (m.name.clone(), m.addr)).unzip();
         let message = Message::Poll {
             seq: self.seq,
             view: view.clone(),
         };
-        ctx.broadcast(targets, message);
-        for name in names {
-            ctx.members.probe_sent(ctx.now, &name, self.seq);
-        }
+        ctx.broadcast_round(message, Some(self.seq));
     }
 
     pub(crate) fn on_message(

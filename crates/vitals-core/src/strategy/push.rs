@@ -32,19 +32,12 @@ impl Push {
 
     pub(crate) fn on_round(&mut self, ctx: &mut Ctx<'_>) {
         self.seq += 1;
-        let targets: Vec<SocketAddr> = ctx.round_targets().map(|m| m.addr).collect();
         let message = Message::Heartbeat {
             seq: self.seq,
             health: ctx.health.clone(),
             ack: self.ack,
         };
-        ctx.broadcast(targets, message);
-        if self.ack {
-            let names: Vec<String> = ctx.round_targets().map(|m| m.name.clone()).collect();
-            for name in names {
-                ctx.members.probe_sent(ctx.now, &name, self.seq);
-            }
-        }
+        ctx.broadcast_round(message, self.ack.then_some(self.seq));
     }
 
     pub(crate) fn on_message(

@@ -416,3 +416,36 @@ fn a_service_list_longer_than_the_limit_is_refused_on_decode() {
     encode(&envelope, &mut buf).unwrap();
     assert!(matches!(decode(&buf), Err(DecodeError::Body(_))));
 }
+
+/// The codec encodes and decodes through `FrameRef` and `FrameHead`; the documented
+/// format is `postcard(Frame)`. Both directions must agree with it byte for byte.
+#[test]
+fn the_codec_speaks_exactly_the_documented_frame_format() {
+    let envelope = Envelope {
+        from: Peer {
+            name: "n1".into(),
+            addr: "10.0.0.1:7946".parse().unwrap(),
+            incarnation: 3,
+        },
+        message: Message::Heartbeat {
+            seq: 9,
+            health: None,
+            ack: true,
+        },
+    };
+    let to: SocketAddr = "10.0.0.2:7946".parse().unwrap();
+    let mut codec = Codec::new(DEFAULT_LABEL, None, 42);
+    let mut bytes = Vec::new();
+    codec.encode(&envelope, to, [0; NONCE_LEN], &mut bytes).unwrap();
+    let frame = Frame {
+        cluster: cluster_tag(DEFAULT_LABEL),
+        generation: 42,
+        seq: 1,
+        to,
+        envelope: envelope.clone(),
+    };
+    assert_eq!(bytes[HEADER_LEN..], postcard::to_allocvec(&frame).unwrap()[..]);
+    let decoded: Frame = postcard::from_bytes(&bytes[HEADER_LEN..]).unwrap();
+    assert_eq!(decoded, frame);
+    assert_eq!(Codec::plaintext().decode(&bytes), Ok(envelope));
+}
