@@ -46,6 +46,7 @@ pub struct ServiceEntry {
     /// The service's name (at most [`MAX_SERVICE_NAME_LEN`] bytes).
     pub name: String,
     /// Where clients reach this instance.
+    #[serde(with = "crate::wire::addr")]
     pub addr: SocketAddr,
     /// Relative routing weight (1 = normal).
     pub weight: u16,

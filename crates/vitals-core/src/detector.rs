@@ -86,15 +86,18 @@ impl Detector {
 /// more miss. Suspect half an interval after the first miss (so a heartbeat that is
 /// merely a little late does not raise a suspicion). One miss never kills when
 /// `threshold` > 1.
+///
+/// Its settings are held in microseconds, so that a member's whole detector fits in one
+/// cache line with its tag (see the record layout in `members`).
 #[derive(Clone, Debug)]
 pub struct MissedHeartbeats {
     last: Instant,
-    timeout: Duration,
-    interval: Duration,
     suspect_at: Instant,
     dead_at: Instant,
-    dead_after: Duration,
-    suspect_after: Duration,
+    timeout_us: u64,
+    interval_us: u64,
+    suspect_after_us: u64,
+    dead_after_us: u64,
 }
 
 impl MissedHeartbeats {
@@ -102,14 +105,15 @@ impl MissedHeartbeats {
     pub fn new(config: &Config, now: Instant) -> MissedHeartbeats {
         let dead_after = config.dead_after();
         let suspect_after = (config.timeout + config.interval / 2).min(dead_after);
+        let micros = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
         let mut detector = MissedHeartbeats {
             last: now,
-            timeout: config.timeout,
-            interval: config.interval,
             suspect_at: now,
             dead_at: now,
-            dead_after,
-            suspect_after,
+            timeout_us: micros(config.timeout),
+            interval_us: micros(config.interval),
+            suspect_after_us: micros(suspect_after),
+            dead_after_us: micros(dead_after),
         };
         detector.arrival(now);
         detector
@@ -117,8 +121,9 @@ impl MissedHeartbeats {
 
     fn arrival(&mut self, now: Instant) {
         self.last = self.last.max(now);
-        self.suspect_at = self.last + self.suspect_after;
-        self.dead_at = self.last + self.dead_after;
+        let after = |us: u64| Instant::from_micros(self.last.as_micros().saturating_add(us));
+        self.suspect_at = after(self.suspect_after_us);
+        self.dead_at = after(self.dead_after_us);
     }
 
     fn verdict(&self, now: Instant) -> Verdict {
@@ -141,11 +146,11 @@ impl MissedHeartbeats {
 
     /// Heartbeats due but not received at `now`.
     pub fn misses(&self, now: Instant) -> u32 {
-        let silence = now - self.last;
-        if silence < self.timeout {
+        let silence = now.as_micros().saturating_sub(self.last.as_micros());
+        if silence < self.timeout_us {
             return 0;
         }
-        let extra = (silence - self.timeout).as_micros() / self.interval.as_micros().max(1);
+        let extra = (silence - self.timeout_us) / self.interval_us.max(1);
         u32::try_from(extra + 1).unwrap_or(u32::MAX)
     }
 }

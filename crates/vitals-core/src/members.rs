@@ -19,23 +19,27 @@ use crate::config::Config;
 use crate::detector::{Detector, Verdict};
 use crate::message::{Health, Incarnation, MemberEntry, Peer, Status};
 use crate::time::Instant;
-use table::Table;
+use table::{NEVER, Table};
 
 /// One member as this node sees it.
+///
+/// Laid out in declaration order: the fields every message from the member reads or
+/// writes come first and share one cache line (see [`Record`]).
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[repr(C)]
 pub struct Member {
-    /// Unique name.
-    pub name: String,
-    /// Protocol address.
-    pub addr: SocketAddr,
     /// The incarnation the status is about.
     pub incarnation: Incarnation,
+    /// When this node last received anything from the member directly.
+    pub last_heard: Option<Instant>,
+    /// Protocol address.
+    pub addr: SocketAddr,
     /// Current status.
     pub status: Status,
     /// When the status last changed.
     pub since: Instant,
-    /// When this node last received anything from the member directly.
-    pub last_heard: Option<Instant>,
+    /// Unique name.
+    pub name: String,
     /// The member's last reported health.
     pub health: Option<Health>,
     /// Latest measured round-trip time, where acknowledgements or polls measure it.
@@ -94,10 +98,15 @@ pub enum Observed {
     Suspected,
 }
 
+/// Everything held about one member. Laid out for the hot path, where a heartbeat feeds
+/// the detector and touches the member's first fields: both are read from memory that no
+/// other member shares, so each record starts a cache line, the detector fills the first
+/// and the member's hot fields the second.
 #[derive(Clone, Debug)]
+#[repr(C, align(64))]
 struct Record {
-    member: Member,
     detector: Option<Detector>,
+    member: Member,
     probe: Option<(u64, Instant)>,
     /// The member's last [`HISTORY_LEN`] transitions, for explanations.
     history: VecDeque<Transition>,
@@ -133,6 +142,44 @@ pub struct Members {
     /// Incarnations of reaped tombstones, so stale news cannot resurrect them.
     graveyard: BTreeMap<String, Incarnation>,
     graveyard_order: VecDeque<String>,
+    /// Every other member's [`Contact`], in name order: built when asked for and dropped
+    /// whenever a member is added or removed or changes address or [`Reach`], so that a
+    /// round reads one short array instead of every record.
+    roster: Option<Vec<Contact>>,
+}
+
+/// What a round's recipients are chosen by: one member's address and [`Reach`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Contact {
+    /// The member's protocol address.
+    pub addr: SocketAddr,
+    /// Whether it is up, dead (since when) or gone.
+    pub reach: Reach,
+}
+
+/// A member's status as far as reaching it goes: alive and suspect are alike.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reach {
+    /// Alive or suspect.
+    Up,
+    /// Declared dead at `since`.
+    Dead {
+        /// When it was declared dead.
+        since: Instant,
+    },
+    /// Left on purpose.
+    Left,
+}
+
+impl Reach {
+    /// How `member` is reached.
+    pub fn of(member: &Member) -> Reach {
+        match member.status {
+            Status::Alive | Status::Suspect => Reach::Up,
+            Status::Dead => Reach::Dead { since: member.since },
+            Status::Left => Reach::Left,
+        }
+    }
 }
 
 /// Most reaped members remembered (oldest forgotten first).
@@ -161,6 +208,7 @@ impl Members {
             held: BTreeSet::new(),
             graveyard: BTreeMap::new(),
             graveyard_order: VecDeque::new(),
+            roster: None,
         };
         members.insert(now, now, &me.name, me.addr, me.incarnation, Status::Alive);
         members
@@ -189,6 +237,18 @@ impl Members {
     pub fn others(&self) -> impl Iterator<Item = &Member> {
         let me = self.me();
         self.iter().filter(move |m| !std::ptr::eq(*m, me))
+    }
+
+    /// Every other member's address and reach, in name order (cheap to read each round).
+    pub fn roster(&mut self) -> &[Contact] {
+        if self.roster.is_none() {
+            let contacts = self.others().map(|m| Contact {
+                addr: m.addr,
+                reach: Reach::of(m),
+            });
+            self.roster = Some(contacts.collect());
+        }
+        self.roster.as_deref().unwrap_or_default()
     }
 
     /// Every other member that is up (alive or suspect).
@@ -237,6 +297,9 @@ impl Members {
         let expired = self
             .records
             .remove_where(|r| !r.member.status.is_up() && r.member.name != *me && now - r.member.since >= ttl);
+        if !expired.is_empty() {
+            self.roster = None;
+        }
         for (name, record) in &expired {
             if self.graveyard.len() >= MAX_GRAVEYARD
                 && let Some(oldest) = self.graveyard_order.pop_front()
@@ -295,7 +358,10 @@ impl Members {
         }
         if from.incarnation == record.member.incarnation && record.member.status == Status::Alive {
             // The common case, on every heartbeat: nothing changes but the time.
-            record.member.addr = from.addr;
+            if record.member.addr != from.addr {
+                record.member.addr = from.addr;
+                self.roster = None;
+            }
             record.member.last_heard = Some(now);
             return Observed::Current;
         }
@@ -309,7 +375,10 @@ impl Members {
         if !current {
             return Observed::Stale;
         }
-        record.member.addr = from.addr;
+        if record.member.addr != from.addr {
+            record.member.addr = from.addr;
+            self.roster = None;
+        }
         self.set_status(now, &from.name, from.incarnation, Status::Alive);
         self.touch(now, &from.name);
         Observed::Current
@@ -339,6 +408,7 @@ impl Members {
         let held = (record.member.incarnation, record.member.status);
         if overrides((entry.incarnation, entry.status), held) {
             record.member.addr = entry.addr;
+            self.roster = None;
             self.set_status(now, &entry.name, entry.incarnation, entry.status);
         }
         if entry.incarnation >= held.0 && entry.health.is_some() {
@@ -364,6 +434,7 @@ impl Members {
             if let Some(record) = self.records.get_mut(&entry.name) {
                 record.member.addr = entry.addr;
             }
+            self.roster = None;
             self.set_status(now, &entry.name, entry.incarnation, entry.status);
             self.set_health(&entry.name, entry.health.clone());
             return false;
@@ -410,18 +481,23 @@ impl Members {
     pub fn arrival(&mut self, now: Instant, name: &str) {
         let config = &self.config;
         let judged = self.judged.includes(name);
-        if let Some(record) = self.records.get_mut(name) {
+        if let Some((record, wake)) = self.records.get_mut_and_wake(name) {
             match &mut record.detector {
                 Some(detector) => detector.arrival(now),
                 None if judged => record.detector = Some(Detector::new(config, now)),
-                None => {}
+                None => return,
             }
+            // Arrivals only move a verdict's change later: judging can wait until then.
+            let next = record.detector.as_ref().and_then(|d| d.next_change(now));
+            *wake = next.unwrap_or(NEVER);
         }
     }
 
     /// Store `name`'s latest health sample.
     pub fn set_health(&mut self, name: &str, health: Option<Health>) {
-        if let (Some(record), Some(health)) = (self.records.get_mut(name), health) {
+        if let Some(health) = health
+            && let Some(record) = self.records.get_mut(name)
+        {
             record.member.health = Some(health);
         }
     }
@@ -466,22 +542,24 @@ impl Members {
             }
         }
         self.judged = judged;
+        self.records.rouse_all();
         for at in deadlines {
             self.pull_deadline(at);
         }
     }
 
-    /// Apply every detector's verdict at `now`.
+    /// Apply every detector's verdict at `now`. Only the members due a look are read (see
+    /// `table`); each is given its next wake-up, the detector's next possible change.
     pub fn judge(&mut self, now: Instant) {
         let mut changes = Vec::new();
-        let mut next: Option<Instant> = None;
-        for record in self.records.values() {
+        for slot in self.records.due(now) {
+            let (record, wake) = self.records.slot_mut(slot);
+            *wake = NEVER;
             let Some(detector) = &record.detector else { continue };
             if !record.member.status.is_up() {
                 continue;
             }
-            let verdict = detector.verdict(now);
-            let status = match verdict {
+            let status = match detector.verdict(now) {
                 Verdict::Alive => Status::Alive,
                 Verdict::Suspect => Status::Suspect,
                 Verdict::Dead => Status::Dead,
@@ -490,10 +568,10 @@ impl Members {
                 changes.push((record.member.name.clone(), record.member.incarnation, status));
             }
             if let Some(at) = detector.next_change(now) {
-                next = Some(next.map_or(at, |n| n.min(at)));
+                *wake = at;
             }
         }
-        self.next_deadline = next;
+        self.next_deadline = self.records.earliest_wake();
         for (name, incarnation, status) in changes {
             self.set_status(now, &name, incarnation, status);
         }
@@ -524,6 +602,7 @@ impl Members {
         if let Some(detector) = &detector {
             self.pull_deadline(detector.next_change(expected));
         }
+        self.roster = None;
         self.records.insert(
             name,
             Record {
@@ -580,7 +659,7 @@ impl Members {
             self.held.remove(name);
         }
         let (half_life, damping) = (self.config.flap_half_life, self.config.flap_damping);
-        let Some(record) = self.records.get_mut(name) else {
+        let Some((record, wake)) = self.records.get_mut_and_wake(name) else {
             return;
         };
         let previous = record.member.status;
@@ -593,6 +672,10 @@ impl Members {
         }
         record.member.status = status;
         record.member.since = now;
+        *wake = Instant::ZERO;
+        if !(previous.is_up() && status.is_up()) {
+            self.roster = None;
+        }
         if status == Status::Alive && !previous.is_up() {
             // Back from the dead at a new incarnation: judge it afresh.
             record.detector = judged.then(|| Detector::new(&self.config, now));
@@ -979,5 +1062,28 @@ mod tests {
         assert_eq!(m.probe_answered(at(25), "a", 1), None);
         assert_eq!(m.probe_answered(at(27), "a", 2), Some(Duration::from_millis(7)));
         assert_eq!(m.get("a").unwrap().rtt, Some(Duration::from_millis(7)));
+    }
+}
+
+#[cfg(test)]
+mod layout {
+    use std::mem::{offset_of, size_of};
+
+    use super::*;
+
+    /// The record layout the hot path counts on (see [`Record`]).
+    #[test]
+    fn a_heartbeat_touches_two_cache_lines_of_its_member_s_record() {
+        assert_eq!(std::mem::align_of::<Record>(), 64);
+        assert!(size_of::<Option<Detector>>() <= 64, "{}", size_of::<Option<Detector>>());
+        assert_eq!(offset_of!(Record, member), 64);
+        for end in [
+            offset_of!(Member, incarnation) + 8,
+            offset_of!(Member, last_heard) + size_of::<Option<Instant>>(),
+            offset_of!(Member, addr) + size_of::<SocketAddr>(),
+            offset_of!(Member, status) + 1,
+        ] {
+            assert!(end <= 64, "a hot field of Member ends at byte {end}");
+        }
     }
 }

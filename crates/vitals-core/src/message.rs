@@ -14,6 +14,7 @@ pub struct Peer {
     /// The node's unique name in the cluster.
     pub name: String,
     /// Where the node listens for protocol messages.
+    #[serde(with = "crate::wire::addr")]
     pub addr: SocketAddr,
     /// The node's current incarnation.
     pub incarnation: Incarnation,
@@ -78,6 +79,7 @@ pub struct MemberEntry {
     /// The member's name.
     pub name: String,
     /// The member's protocol address.
+    #[serde(with = "crate::wire::addr")]
     pub addr: SocketAddr,
     /// The incarnation the status is about.
     pub incarnation: Incarnation,
@@ -278,6 +280,7 @@ pub struct Beat {
     /// The member's name.
     pub name: String,
     /// The member's protocol address.
+    #[serde(with = "crate::wire::addr")]
     pub addr: SocketAddr,
     /// The incarnation the counter belongs to.
     pub incarnation: Incarnation,

@@ -24,10 +24,12 @@ use serde::{Deserialize, Serialize};
 use crate::message::{Envelope, MemberEntry};
 use crate::seal::{Keyring, NONCE_LEN, Replay, ReplayGuard, TAG_LEN};
 
+pub mod addr;
+
 /// The first two bytes of every datagram.
 pub const MAGIC: [u8; 2] = *b"VT";
 /// The wire version this build speaks.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 /// Header length in bytes.
 pub const HEADER_LEN: usize = 4;
 /// The largest datagram accepted or produced, header included.
@@ -52,6 +54,7 @@ pub struct Frame {
     /// The sender's datagram counter within its generation.
     pub seq: u64,
     /// The address the sender sent the datagram to.
+    #[serde(with = "addr")]
     pub to: SocketAddr,
     /// The message.
     pub envelope: Envelope,
@@ -63,6 +66,7 @@ struct FrameHead {
     cluster: u32,
     generation: u64,
     seq: u64,
+    #[serde(with = "addr")]
     to: SocketAddr,
 }
 
@@ -72,6 +76,7 @@ struct FrameRef<'a> {
     cluster: u32,
     generation: u64,
     seq: u64,
+    #[serde(with = "addr")]
     to: SocketAddr,
     envelope: &'a Envelope,
 }

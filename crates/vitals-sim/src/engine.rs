@@ -6,8 +6,6 @@
 //! It must never read a clock, never iterate a randomly ordered map, and never decide a
 //! status: nodes decide, the ledger records, the checkers judge.
 
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -18,6 +16,7 @@ use vitals_core::wire::Codec;
 use vitals_core::{Command, Envelope, Instant, Node, Output, Peer, Rng};
 
 use crate::ledger::Ledger;
+use crate::queue::Queue;
 use crate::scenario::{FaultKind, Scenario, node_name};
 
 /// What happens at a scheduled instant.
@@ -34,31 +33,6 @@ enum Action {
         deferred: bool,
     },
     Step(u32),
-}
-
-#[derive(Debug)]
-struct Scheduled {
-    at: Instant,
-    seq: u64,
-    action: Action,
-}
-
-impl PartialEq for Scheduled {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-impl Eq for Scheduled {}
-impl PartialOrd for Scheduled {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Scheduled {
-    /// Reversed: the heap's maximum is the earliest (time, sequence).
-    fn cmp(&self, other: &Self) -> Ordering {
-        (other.at, other.seq).cmp(&(self.at, self.seq))
-    }
 }
 
 /// A step of the fault plan or a check, in time order.
@@ -94,8 +68,7 @@ pub(crate) struct Disagreement {
 pub struct Sim {
     pub(crate) scenario: Scenario,
     now: Instant,
-    queue: BinaryHeap<Scheduled>,
-    seq: u64,
+    queue: Queue<Action>,
     slots: Vec<Slot>,
     steps: Vec<Step>,
     /// Per partition: which side each node is on, one-way, active.
@@ -110,6 +83,10 @@ pub struct Sim {
     delays: Vec<Duration>,
     /// The one plaintext codec every datagram goes through (one cluster, no keys).
     codec: Codec,
+    /// The datagram decoded last and its envelope. With one plaintext codec and no replay
+    /// windows, decoding is a function of the bytes alone, and the copies of a broadcast
+    /// arrive one after another: each datagram is decoded once, not once per recipient.
+    decoded: Option<(Rc<[u8]>, Envelope)>,
     buf: Vec<u8>,
 }
 
@@ -150,8 +127,7 @@ impl Sim {
         let ledger = Ledger::new(&scenario);
         let mut sim = Sim {
             now: Instant::ZERO,
-            queue: BinaryHeap::new(),
-            seq: 0,
+            queue: Queue::new(),
             slots,
             steps: Vec::new(),
             cuts: Vec::new(),
@@ -164,6 +140,7 @@ impl Sim {
             disagreement_count: 0,
             delays: Vec::with_capacity(2),
             codec: Codec::plaintext(),
+            decoded: None,
             buf: Vec::new(),
             scenario,
         };
@@ -224,36 +201,27 @@ impl Sim {
     }
 
     fn push(&mut self, at: Instant, action: Action) {
-        self.seq += 1;
-        self.queue.push(Scheduled {
-            at,
-            seq: self.seq,
-            action,
-        });
+        self.queue.push(at, action);
     }
 
     /// Runs to the end of the scenario, calling `progress` with the fraction done every
     /// so often.
     pub fn run(&mut self, progress: &mut dyn FnMut(f64)) {
         let end = at(self.scenario.end());
-        while let Some(next) = self.queue.peek() {
-            if next.at > end {
-                break;
-            }
-            let Some(item) = self.queue.pop() else { break };
-            self.now = self.now.max(item.at);
+        while let Some((at, action)) = self.queue.pop_until(end) {
+            self.now = self.now.max(at);
             self.events += 1;
             if self.events.is_multiple_of(1 << 16) {
                 progress(self.now.as_micros() as f64 / end.as_micros().max(1) as f64);
             }
-            match item.action {
+            match action {
                 Action::Deliver {
                     to,
                     from,
                     bytes,
                     deferred,
                 } => self.deliver(to as usize, from as usize, bytes, deferred),
-                Action::Tick { node, deferred } => self.tick(node as usize, item.at, deferred),
+                Action::Tick { node, deferred } => self.tick(node as usize, at, deferred),
                 Action::Step(index) => self.step(self.steps[index as usize]),
             }
         }
@@ -291,18 +259,26 @@ impl Sim {
             self.push(later, action);
             return;
         }
-        let envelope = match self.codec.decode(&bytes) {
-            Ok(envelope) => envelope,
-            Err(_) => {
-                self.ledger.decode_errors += 1;
-                return;
-            }
+        let Some(envelope) = self.decode(bytes) else {
+            self.ledger.decode_errors += 1;
+            return;
         };
         let now = self.now;
         if let Some(node) = self.slots[to].node.as_mut() {
             node.handle_message(now, addr_of(from), envelope);
         }
         self.drain(to);
+    }
+
+    fn decode(&mut self, bytes: Rc<[u8]>) -> Option<Envelope> {
+        if let Some((held, envelope)) = &self.decoded
+            && Rc::ptr_eq(held, &bytes)
+        {
+            return Some(envelope.clone());
+        }
+        let envelope = self.codec.decode(&bytes).ok()?;
+        self.decoded = Some((bytes, envelope.clone()));
+        Some(envelope)
     }
 
     fn tick(&mut self, i: usize, at: Instant, deferred: bool) {

@@ -14,7 +14,8 @@
 //! ## Map
 //! - [`scenario`]: [`Spec`] (the command line's parameters) → [`Scenario`] (absolute plan).
 //! - [`net`]: latency, loss, duplication, reordering, partitions.
-//! - `engine`: the event queue and the nodes. `ledger`: what happened.
+//! - `engine`: the nodes, driven by `queue` (a calendar queue of events). `ledger`: what
+//!   happened.
 //! - [`check`]: the checkers. [`report`]: the QoS report. [`tune`]: Chen's procedure.
 //!
 //! ```
@@ -31,6 +32,7 @@ pub mod check;
 mod engine;
 mod ledger;
 pub mod net;
+mod queue;
 pub mod report;
 pub mod scenario;
 pub mod tune;

@@ -15,8 +15,8 @@ mod push;
 use std::net::SocketAddr;
 
 use crate::config::{Config, StrategyKind};
-use crate::members::{Members, Transition};
-use crate::message::{Health, MemberEntry, Message, Peer, Status};
+use crate::members::{Members, Reach, Transition};
+use crate::message::{Health, MemberEntry, Message, Peer};
 use crate::node::{Event, Outbox};
 use crate::rng::Rng;
 use crate::time::Instant;
@@ -76,7 +76,9 @@ impl Ctx<'_> {
     /// (one shared envelope); with `probe`, each is recorded as sent probe `probe`, so
     /// that its answer measures the round trip.
     pub(crate) fn broadcast_round(&mut self, message: Message, probe: Option<u64>) {
-        let targets: Vec<SocketAddr> = self.round_targets().map(|m| m.addr).collect();
+        let contacted = self.contact_rule();
+        let roster = self.members.roster().iter();
+        let targets: Vec<SocketAddr> = roster.filter(|c| contacted(c.reach)).map(|c| c.addr).collect();
         self.broadcast(targets, message);
         if let Some(seq) = probe {
             // Names only when probing: this runs every round for every member.
@@ -158,15 +160,20 @@ impl Ctx<'_> {
     /// Who gets this round's heartbeat or poll: every other member that is up or
     /// recently dead, and one long dead every [`DEAD_RETRY_ROUNDS`] rounds.
     pub(crate) fn round_targets(&self) -> impl Iterator<Item = &crate::Member> {
+        let contacted = self.contact_rule();
+        self.members.others().filter(move |m| contacted(Reach::of(m)))
+    }
+
+    /// Whether a member reached so gets this round's message (see [`Ctx::round_targets`]).
+    fn contact_rule(&self) -> impl Fn(Reach) -> bool + use<> {
         let retry_dead = self.round.is_multiple_of(DEAD_RETRY_ROUNDS);
         let full_rate = self.config.interval * DEAD_FULL_RATE_ROUNDS;
         let now = self.now;
-        let contact = move |m: &crate::Member| match m.status {
-            Status::Alive | Status::Suspect => true,
-            Status::Dead => retry_dead || now - m.since < full_rate,
-            Status::Left => false,
-        };
-        self.members.others().filter(move |m| contact(m))
+        move |reach| match reach {
+            Reach::Up => true,
+            Reach::Dead { since } => retry_dead || now - since < full_rate,
+            Reach::Left => false,
+        }
     }
 }
 

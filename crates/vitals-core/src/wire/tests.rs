@@ -182,7 +182,9 @@ fn headers_are_checked_field_by_field() {
     assert_eq!(decode(b"VT"), Err(DecodeError::TooShort(2)));
     assert_eq!(decode(b"XX\x01\x00"), Err(DecodeError::BadMagic));
     assert_eq!(decode(b"VT\x09\x00"), Err(DecodeError::UnsupportedVersion(9)));
-    assert_eq!(decode(b"VT\x01\x07"), Err(DecodeError::Encrypted(7)));
+    // Version 1 sent addresses in serde's own form; its datagrams are refused, not misread.
+    assert_eq!(decode(b"VT\x01\x00"), Err(DecodeError::UnsupportedVersion(1)));
+    assert_eq!(decode(b"VT\x02\x07"), Err(DecodeError::Encrypted(7)));
 }
 
 #[test]
