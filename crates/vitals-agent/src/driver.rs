@@ -153,6 +153,11 @@ impl Driver {
         while let Some(output) = self.node.poll_output() {
             match output {
                 Output::Send { to, envelope } => self.send(to, &envelope).await,
+                Output::Broadcast { to, envelope } => {
+                    for to in to {
+                        self.send(to, &envelope).await;
+                    }
+                }
                 Output::Event(event) => {
                     changed = true;
                     self.on_event(event);

@@ -32,6 +32,7 @@
 //! while let Some(output) = node.poll_output() {
 //!     match output {
 //!         Output::Send { to, envelope } => sent += 1, // encode with wire::encode, send to `to`
+//!         Output::Broadcast { to, envelope } => sent += to.len(), // the same, to each
 //!         Output::Event(event) => println!("{event:?}"),
 //!     }
 //! }

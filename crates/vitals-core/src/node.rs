@@ -27,12 +27,20 @@ const INDEX_KEY_SALT: u64 = 0x6d65_6d62_6572_7321;
 /// Something the host must do.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Output {
-    /// Send `envelope` to `to`. A message broadcast to many shares one envelope (compare
-    /// with [`Arc::ptr_eq`] to encode it once).
+    /// Send `envelope` to `to`.
     Send {
         /// Destination address.
         to: SocketAddr,
         /// What to send.
+        envelope: Arc<Envelope>,
+    },
+    /// Send one `envelope` to every address in `to`, in order: a round's heartbeat or
+    /// poll, or urgent news. A host whose encoding does not name the destination encodes
+    /// it once.
+    Broadcast {
+        /// Destination addresses.
+        to: Vec<SocketAddr>,
+        /// What to send to each.
         envelope: Arc<Envelope>,
     },
     /// Something happened that the host may log, count or publish.
@@ -103,19 +111,23 @@ pub(crate) struct Outbox {
 
 impl Outbox {
     pub(crate) fn send(&mut self, me: &Peer, to: SocketAddr, message: Message) {
-        self.broadcast(me, [to], message);
-    }
-
-    /// Queue one `message` for each of `targets`, sharing one envelope.
-    pub(crate) fn broadcast(&mut self, me: &Peer, targets: impl IntoIterator<Item = SocketAddr>, message: Message) {
         let envelope = Arc::new(Envelope {
             from: me.clone(),
             message,
         });
-        for to in targets {
-            let envelope = Arc::clone(&envelope);
-            self.queue.push_back(Output::Send { to, envelope });
+        self.queue.push_back(Output::Send { to, envelope });
+    }
+
+    /// Queue one `message` for all of `targets` (one output, one envelope).
+    pub(crate) fn broadcast(&mut self, me: &Peer, targets: Vec<SocketAddr>, message: Message) {
+        if targets.is_empty() {
+            return;
         }
+        let envelope = Arc::new(Envelope {
+            from: me.clone(),
+            message,
+        });
+        self.queue.push_back(Output::Broadcast { to: targets, envelope });
     }
 
     pub(crate) fn event(&mut self, event: Event) {

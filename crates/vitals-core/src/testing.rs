@@ -256,6 +256,11 @@ impl Cluster {
         while let Some(output) = self.nodes.get_mut(name).unwrap().poll_output() {
             match output {
                 Output::Send { to, envelope } => self.send(name, from, to, envelope),
+                Output::Broadcast { to, envelope } => {
+                    for to in to {
+                        self.send(name, from, to, std::sync::Arc::clone(&envelope));
+                    }
+                }
                 Output::Event(event) => self.events.push((self.now, name.to_string(), event)),
             }
         }

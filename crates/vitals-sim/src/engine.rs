@@ -8,7 +8,6 @@
 
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::time::Duration;
 
 use vitals_core::seal::NONCE_LEN;
@@ -330,35 +329,32 @@ impl Sim {
         }
     }
 
-    /// Sends every queued output of node `i`; a message sent to many is encoded once.
+    /// Sends every queued output of node `i`; a broadcast is encoded once.
     fn drain(&mut self, i: usize) {
-        let mut last: Option<(Arc<Envelope>, Rc<[u8]>)> = None;
-        let mut buf = std::mem::take(&mut self.buf);
         while let Some(output) = self.slots[i].node.as_mut().and_then(Node::poll_output) {
             match output {
                 Output::Send { to, envelope } => {
-                    let bytes = match &last {
-                        Some((previous, bytes)) if Arc::ptr_eq(previous, &envelope) => Rc::clone(bytes),
-                        _ => {
-                            if self
-                                .codec
-                                .encode(&envelope, ANYWHERE, [0; NONCE_LEN], &mut buf)
-                                .is_err()
-                            {
-                                continue;
-                            }
-                            let bytes: Rc<[u8]> = Rc::from(buf.as_slice());
-                            last = Some((envelope, Rc::clone(&bytes)));
-                            bytes
-                        }
-                    };
-                    self.transmit(i, to, bytes);
+                    if let Some(bytes) = self.encode(&envelope) {
+                        self.transmit(i, to, bytes);
+                    }
+                }
+                Output::Broadcast { to, envelope } => {
+                    let Some(bytes) = self.encode(&envelope) else { continue };
+                    for to in to {
+                        self.transmit(i, to, Rc::clone(&bytes));
+                    }
                 }
                 Output::Event(event) => self.ledger.event(self.now, i, &event),
             }
         }
-        self.buf = buf;
         self.reschedule(i);
+    }
+
+    /// The datagram for `envelope`, addressed to [`ANYWHERE`] so that it serves every
+    /// recipient; `None` (never, for what the core sends) if it cannot be encoded.
+    fn encode(&mut self, envelope: &Envelope) -> Option<Rc<[u8]>> {
+        let encoded = self.codec.encode(envelope, ANYWHERE, [0; NONCE_LEN], &mut self.buf);
+        encoded.ok().map(|()| Rc::from(self.buf.as_slice()))
     }
 
     fn transmit(&mut self, from: usize, to: SocketAddr, bytes: Rc<[u8]>) {

@@ -68,7 +68,7 @@ impl Ctx<'_> {
     }
 
     /// Queue one `message` for each of `targets` (one shared envelope).
-    pub(crate) fn broadcast(&mut self, targets: impl IntoIterator<Item = SocketAddr>, message: Message) {
+    pub(crate) fn broadcast(&mut self, targets: Vec<SocketAddr>, message: Message) {
         self.out.broadcast(self.me, targets, message);
     }
 
