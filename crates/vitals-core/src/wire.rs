@@ -9,7 +9,8 @@
 //! generation and sequence number (replay protection), the destination address (so a
 //! datagram recorded on its way to one node cannot be replayed to another), and the
 //! envelope. A sealed datagram's associated data is its 4-byte header and the full
-//! cluster label.
+//! cluster label. Version 2 encodes every socket address as [`addr`] does; version 1
+//! used serde's own form and is refused.
 //!
 //! **Invariant:** decoding never panics, checks the size cap before anything else, never
 //! allocates more than the datagram's length, and refuses (with a reason) a datagram of

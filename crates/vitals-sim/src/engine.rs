@@ -1,7 +1,10 @@
 //! The discrete-event engine: N real `vitals_core::Node`s on virtual time. One queue
 //! ordered by (time, sequence number) holds deliveries, node timers, fault steps and
-//! checks; every datagram goes through the real codec (`wire::Codec`). Owns the
-//! simulator's RNG streams (network, node seeds), all derived from the master seed.
+//! checks; every datagram goes through the real codec (`wire::Codec`): a broadcast is
+//! encoded once, and each distinct datagram decoded once (the copies of one broadcast
+//! carry the same bytes, and the simulator's plaintext codec keeps no per-sender state).
+//! Owns the simulator's RNG streams (network, node seeds), all derived from the master
+//! seed.
 //!
 //! It must never read a clock, never iterate a randomly ordered map, and never decide a
 //! status: nodes decide, the ledger records, the checkers judge.
