@@ -108,6 +108,9 @@ struct Record {
     detector: Option<Detector>,
     member: Member,
     probe: Option<(u64, Instant)>,
+    /// Gossip: the highest heartbeat counter seen from the member, with the incarnation
+    /// it counts.
+    counter: Option<(Incarnation, u64)>,
     /// The member's last [`HISTORY_LEN`] transitions, for explanations.
     history: VecDeque<Transition>,
     /// Flap damping: the penalty and when it was last updated.
@@ -226,6 +229,30 @@ impl Members {
     /// A member by name.
     pub fn get(&self, name: &str) -> Option<&Member> {
         self.records.get(name).map(|r| &r.member)
+    }
+
+    /// Gossip: `name` and the highest heartbeat counter seen from it, with the incarnation
+    /// the counter belongs to; `None` unless both are held.
+    pub fn counted(&self, name: &str) -> Option<(&Member, (Incarnation, u64))> {
+        let record = self.records.get(name)?;
+        Some((&record.member, record.counter?))
+    }
+
+    /// Gossip: `name`'s heartbeat counter rose to `heartbeat` at `incarnation`.
+    pub fn set_counter(&mut self, name: &str, incarnation: Incarnation, heartbeat: u64) {
+        if let Some(record) = self.records.get_mut(name) {
+            record.counter = Some((incarnation, heartbeat));
+        }
+    }
+
+    /// Gossip: every other member whose counter is held, with it, in name order from the
+    /// first name after `after`, wrapping around once.
+    pub fn counted_from(&self, after: &str) -> impl Iterator<Item = (&Member, (Incarnation, u64))> {
+        let me = self.me.as_str();
+        self.records
+            .values_from(after)
+            .filter(move |r| r.member.name != me)
+            .filter_map(|r| Some((&r.member, r.counter?)))
     }
 
     /// Every member, the local node included, in name order.
@@ -609,6 +636,7 @@ impl Members {
                 member,
                 detector,
                 probe: None,
+                counter: None,
                 history: VecDeque::new(),
                 penalty: (0.0, now),
                 damped: false,

@@ -182,6 +182,14 @@ impl<R> Table<R> {
         self.order.iter().map(|&slot| &self.records[slot])
     }
 
+    /// Every record in name order, from the first name after `after` to the end and then
+    /// from the start up to `after`.
+    pub(super) fn values_from(&self, after: &str) -> impl Iterator<Item = &R> {
+        let at = self.order.partition_point(|&s| &*self.names[s] <= after);
+        let (before, rest) = self.order.split_at(at);
+        rest.iter().chain(before).map(|&slot| &self.records[slot])
+    }
+
     /// Every record, mutably, in slot order (use only where order cannot matter).
     pub(super) fn values_mut(&mut self) -> impl Iterator<Item = &mut R> {
         self.records.iter_mut()
@@ -217,6 +225,19 @@ mod tests {
         assert_eq!((table.get("x"), table.get("a"), table.len()), (Some(&30), None, 2));
         table.insert("b", 5);
         assert_eq!(table.values().copied().collect::<Vec<_>>(), [5, 20, 30]);
+    }
+
+    #[test]
+    fn a_walk_from_a_name_starts_after_it_and_wraps_around_once() {
+        let mut table = Table::new(7);
+        for (name, value) in [("m", 1), ("c", 2), ("x", 3), ("a", 4)] {
+            table.insert(name, value);
+        }
+        let from = |after: &str| table.values_from(after).copied().collect::<Vec<_>>();
+        assert_eq!(from("c"), [1, 3, 4, 2]);
+        assert_eq!(from("d"), [1, 3, 4, 2]);
+        assert_eq!(from(""), [4, 2, 1, 3]);
+        assert_eq!(from("z"), [4, 2, 1, 3]);
     }
 
     #[test]

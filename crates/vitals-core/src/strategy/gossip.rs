@@ -29,10 +29,11 @@
 //! This module never sets a status and never encodes a datagram; its only randomness is
 //! `ctx.rng`.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::net::SocketAddr;
 
-use crate::message::{Beat, Health, MemberEntry, Message, Peer, Status};
+use crate::members::Member;
+use crate::message::{Beat, Health, Incarnation, MemberEntry, Message, Peer, Status};
 use crate::strategy::{Ctx, DEAD_RETRY_ROUNDS};
 use crate::wire;
 
@@ -42,25 +43,12 @@ const RECENT: usize = 128;
 /// option and the list length), rounded up.
 const OVERHEAD: usize = 8;
 
-/// The highest counter this node has seen from one member.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Known {
-    incarnation: u64,
-    heartbeat: u64,
-}
-
-impl Known {
-    fn key(self) -> (u64, u64) {
-        (self.incarnation, self.heartbeat)
-    }
-}
-
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Gossip {
-    /// This node's own counter, raised every interval.
+    /// This node's own counter, raised every interval. The highest counter seen from each
+    /// other member, with its incarnation, is held in the member table
+    /// ([`crate::members::Members::counted`]), found by the table's hash index.
     heartbeat: u64,
-    /// The highest counter seen from every other member.
-    known: BTreeMap<String, Known>,
     /// Names whose counter rose here, most recent last (may repeat).
     recent: VecDeque<String>,
     /// Where the rotating slice of the next digest starts (after this name).
@@ -166,15 +154,8 @@ impl Gossip {
     /// The entry this node would send about `name`: only a counter of the incarnation
     /// the member table holds.
     fn beat(&self, ctx: &Ctx<'_>, name: &str) -> Option<Beat> {
-        let member = ctx.members.get(name)?;
-        let known = self.known.get(name).filter(|k| k.incarnation == member.incarnation)?;
-        Some(Beat {
-            name: member.name.clone(),
-            addr: member.addr,
-            incarnation: member.incarnation,
-            status: member.status,
-            heartbeat: known.heartbeat,
-        })
+        let (member, counter) = ctx.members.counted(name)?;
+        beat_of(member, counter)
     }
 
     /// Fresh news: the members whose counters rose here most recently, up to `until` bytes.
@@ -182,6 +163,9 @@ impl Gossip {
         for name in self.recent.iter().rev() {
             if fill.used >= until || fill.full() {
                 return;
+            }
+            if fill.names.contains(name) {
+                continue; // in already (`recent` repeats names; a reply lists the digest's)
             }
             if let Some(beat) = self.beat(ctx, name).filter(|b| b.status.is_up())
                 && !fill.push(beat)
@@ -193,24 +177,19 @@ impl Gossip {
 
     /// The rotating slice: members in name order from the cursor on, wrapping once.
     fn add_rotating(&mut self, ctx: &Ctx<'_>, fill: &mut Filling) {
-        let start = self.cursor.clone().unwrap_or_default();
-        let after = self
-            .known
-            .range::<String, _>((std::ops::Bound::Excluded(&start), std::ops::Bound::Unbounded))
-            .map(|(name, _)| name);
-        let before = self.known.range::<String, _>(..=&start).map(|(name, _)| name);
+        let start = self.cursor.as_deref().unwrap_or_default();
         let mut last = None;
-        for name in after.chain(before) {
+        for (member, counter) in ctx.members.counted_from(start) {
             if fill.full() {
                 break;
             }
-            let Some(beat) = self.beat(ctx, name).filter(|b| b.status.is_up()) else {
+            let Some(beat) = beat_of(member, counter).filter(|b| b.status.is_up()) else {
                 continue;
             };
             if !fill.push(beat) {
                 break;
             }
-            last = Some(name.clone());
+            last = Some(member.name.clone());
         }
         if last.is_some() {
             self.cursor = last;
@@ -262,11 +241,11 @@ impl Gossip {
             if fill.full() {
                 break;
             }
-            let Some(ours) = self.known.get(&theirs.name) else {
+            let Some((member, ours)) = ctx.members.counted(&theirs.name) else {
                 continue;
             };
-            if ours.key() > (theirs.incarnation, theirs.heartbeat)
-                && let Some(beat) = self.beat(ctx, &theirs.name).filter(|b| b.status.is_up())
+            if ours > (theirs.incarnation, theirs.heartbeat)
+                && let Some(beat) = beat_of(member, ours).filter(|b| b.status.is_up())
             {
                 fill.push(beat);
             }
@@ -302,7 +281,7 @@ impl Gossip {
                 Status::Alive | Status::Suspect => {}
             }
             let key = (beat.incarnation, beat.heartbeat);
-            if self.known.get(&beat.name).is_some_and(|k| k.key() >= key) {
+            if ctx.members.counted(&beat.name).is_some_and(|(_, held)| held >= key) {
                 continue;
             }
             if beat.name != from.name {
@@ -329,16 +308,23 @@ impl Gossip {
 
     fn rose(&mut self, ctx: &mut Ctx<'_>, beat: Beat) {
         ctx.members.arrival(ctx.now, &beat.name);
-        let known = Known {
-            incarnation: beat.incarnation,
-            heartbeat: beat.heartbeat,
-        };
+        ctx.members.set_counter(&beat.name, beat.incarnation, beat.heartbeat);
         if self.recent.len() >= RECENT {
             self.recent.pop_front();
         }
-        self.recent.push_back(beat.name.clone());
-        self.known.insert(beat.name, known);
+        self.recent.push_back(beat.name);
     }
+}
+
+/// The entry this node sends about `member`: only a counter of the incarnation held.
+fn beat_of(member: &Member, (incarnation, heartbeat): (Incarnation, u64)) -> Option<Beat> {
+    (incarnation == member.incarnation).then(|| Beat {
+        name: member.name.clone(),
+        addr: member.addr,
+        incarnation,
+        status: member.status,
+        heartbeat,
+    })
 }
 
 fn entry_of(beat: Beat) -> MemberEntry {
