@@ -29,8 +29,12 @@
 //! This module never sets a status and never encodes a datagram; its only randomness is
 //! `ctx.rng`.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
+use std::hash::BuildHasher;
 use std::net::SocketAddr;
+
+use foldhash::quality::FixedState;
+use hashbrown::HashTable;
 
 use crate::members::Member;
 use crate::message::{Beat, Health, Incarnation, MemberEntry, Message, Peer, Status};
@@ -55,27 +59,40 @@ pub(crate) struct Gossip {
     cursor: Option<String>,
 }
 
-/// A digest being filled up to its budget.
-struct Filling {
+/// A digest being filled up to its budget, with the names it holds (borrowed from the
+/// member table or the digest being answered).
+struct Filling<'a> {
     entries: Vec<Beat>,
-    names: BTreeSet<String>,
+    /// Lookups only, never iterated. A fixed key is enough: at most
+    /// `wire::MAX_LIST_ENTRIES` names, so even names chosen to collide cost little.
+    names: HashTable<&'a str>,
     used: usize,
     budget: usize,
 }
 
-impl Filling {
-    fn new(budget: usize) -> Filling {
+impl<'a> Filling<'a> {
+    fn new(budget: usize) -> Filling<'a> {
         Filling {
             entries: Vec::new(),
-            names: BTreeSet::new(),
+            names: HashTable::new(),
             used: 0,
             budget,
         }
     }
 
-    /// Adds `beat` if it fits and is not in yet; returns whether it fits.
-    fn push(&mut self, beat: Beat) -> bool {
-        if self.names.contains(&beat.name) {
+    fn has(&self, name: &str) -> bool {
+        self.names.find(name_hash(name), |held| *held == name).is_some()
+    }
+
+    fn add_name(&mut self, name: &'a str) {
+        if !self.has(name) {
+            self.names.insert_unique(name_hash(name), name, |held| name_hash(held));
+        }
+    }
+
+    /// Adds `beat` (about `name`) if it fits and is not in yet; returns whether it fits.
+    fn push(&mut self, name: &'a str, beat: Beat) -> bool {
+        if self.has(name) {
             return true;
         }
         let len = wire::body_len(&beat);
@@ -83,7 +100,7 @@ impl Filling {
             return false;
         }
         self.used += len;
-        self.names.insert(beat.name.clone());
+        self.add_name(name);
         self.entries.push(beat);
         true
     }
@@ -129,12 +146,12 @@ impl Gossip {
         let health = ctx.health.clone();
         let left = budget.saturating_sub(wire::body_len(&health) + OVERHEAD);
         let mut fill = Filling::new(left);
-        fill.push(self.own(ctx));
-        if let Some(beat) = target
-            .and_then(|t| self.beat(ctx, t))
-            .filter(|b| b.status == Status::Dead)
+        fill.push(&ctx.me.name, self.own(ctx));
+        if let Some((name, beat)) = target
+            .and_then(|t| beat(ctx, t))
+            .filter(|(_, b)| b.status == Status::Dead)
         {
-            fill.push(beat);
+            fill.push(name, beat);
         }
         self.add_recent(ctx, &mut fill, left / 4);
         self.add_rotating(ctx, &mut fill);
@@ -151,24 +168,17 @@ impl Gossip {
         }
     }
 
-    /// The entry this node would send about `name`: only a counter of the incarnation
-    /// the member table holds.
-    fn beat(&self, ctx: &Ctx<'_>, name: &str) -> Option<Beat> {
-        let (member, counter) = ctx.members.counted(name)?;
-        beat_of(member, counter)
-    }
-
     /// Fresh news: the members whose counters rose here most recently, up to `until` bytes.
-    fn add_recent(&self, ctx: &Ctx<'_>, fill: &mut Filling, until: usize) {
+    fn add_recent<'c>(&self, ctx: &'c Ctx<'_>, fill: &mut Filling<'c>, until: usize) {
         for name in self.recent.iter().rev() {
             if fill.used >= until || fill.full() {
                 return;
             }
-            if fill.names.contains(name) {
+            if fill.has(name) {
                 continue; // in already (`recent` repeats names; a reply lists the digest's)
             }
-            if let Some(beat) = self.beat(ctx, name).filter(|b| b.status.is_up())
-                && !fill.push(beat)
+            if let Some((name, beat)) = beat(ctx, name).filter(|(_, b)| b.status.is_up())
+                && !fill.push(name, beat)
             {
                 return;
             }
@@ -176,7 +186,7 @@ impl Gossip {
     }
 
     /// The rotating slice: members in name order from the cursor on, wrapping once.
-    fn add_rotating(&mut self, ctx: &Ctx<'_>, fill: &mut Filling) {
+    fn add_rotating<'c>(&mut self, ctx: &'c Ctx<'_>, fill: &mut Filling<'c>) {
         let start = self.cursor.as_deref().unwrap_or_default();
         let mut last = None;
         for (member, counter) in ctx.members.counted_from(start) {
@@ -186,7 +196,7 @@ impl Gossip {
             let Some(beat) = beat_of(member, counter).filter(|b| b.status.is_up()) else {
                 continue;
             };
-            if !fill.push(beat) {
+            if !fill.push(&member.name, beat) {
                 break;
             }
             last = Some(member.name.clone());
@@ -236,7 +246,7 @@ impl Gossip {
             .clone()
             .filter(|h| wire::body_len(h) + wire::body_len(&own) + OVERHEAD <= budget);
         let mut fill = Filling::new(budget.saturating_sub(wire::body_len(&health)));
-        fill.push(own);
+        fill.push(&ctx.me.name, own);
         for theirs in digest {
             if fill.full() {
                 break;
@@ -247,10 +257,12 @@ impl Gossip {
             if ours > (theirs.incarnation, theirs.heartbeat)
                 && let Some(beat) = beat_of(member, ours).filter(|b| b.status.is_up())
             {
-                fill.push(beat);
+                fill.push(&member.name, beat);
             }
         }
-        fill.names.extend(digest.iter().map(|b| b.name.clone()));
+        for theirs in digest {
+            fill.add_name(&theirs.name);
+        }
         let until = fill.used + fill.budget / 4;
         self.add_recent(ctx, &mut fill, until);
         Message::DigestReply {
@@ -314,6 +326,18 @@ impl Gossip {
         }
         self.recent.push_back(beat.name);
     }
+}
+
+/// The entry this node would send about `name`, and the name as the member table holds
+/// it: only a counter of the incarnation the table holds.
+fn beat<'c>(ctx: &'c Ctx<'_>, name: &str) -> Option<(&'c str, Beat)> {
+    let (member, counter) = ctx.members.counted(name)?;
+    Some((&member.name, beat_of(member, counter)?))
+}
+
+/// A name's hash for [`Filling`]'s set (foldhash with a fixed key: deterministic).
+fn name_hash(name: &str) -> u64 {
+    FixedState::with_seed(0x6469_6765_7374).hash_one(name)
 }
 
 /// The entry this node sends about `member`: only a counter of the incarnation held.
