@@ -32,20 +32,12 @@ pub enum Latency {
 /// The quantile of an exponential that the checkers treat as its maximum: 1 − 10⁻⁶.
 const EXP_BOUND_FACTOR: f64 = 13.815_510_557_964_274; // ln(10^6)
 
-/// `span × factor` for a non-negative factor, to the nanosecond (saturating):
-/// `Duration::mul_f64` goes through a checked float conversion that was a tenth of the
-/// cost of sending a simulated datagram.
-fn scaled(span: Duration, factor: f64) -> Duration {
-    let nanos = u64::try_from(span.as_nanos()).unwrap_or(u64::MAX);
-    Duration::from_nanos((nanos as f64 * factor) as u64)
-}
-
 impl Latency {
     /// One sample.
     pub fn sample(&self, rng: &mut Rng) -> Duration {
         match *self {
             Latency::Constant(d) => d,
-            Latency::Uniform(lo, hi) => lo + scaled(hi.saturating_sub(lo), rng.unit()),
+            Latency::Uniform(lo, hi) => lo + (hi.saturating_sub(lo)).mul_f64(rng.unit()),
             Latency::Exponential(mean) => exponential(mean, rng),
             Latency::Mix { base, tail_p, tail } => {
                 if rng.unit() < tail_p {
@@ -130,7 +122,7 @@ impl Latency {
 
 fn exponential(mean: Duration, rng: &mut Rng) -> Duration {
     let u = rng.unit();
-    scaled(mean, -(1.0 - u).ln())
+    mean.mul_f64(-(1.0 - u).ln())
 }
 
 fn fmt_d(d: Duration) -> String {
@@ -294,7 +286,7 @@ impl NetModel {
         for _ in 0..copies {
             let mut delay = self.latency.sample(rng);
             if self.reorder > 0.0 && rng.unit() < self.reorder {
-                delay += scaled(self.reorder_window, rng.unit());
+                delay += self.reorder_window.mul_f64(rng.unit());
             }
             out.push(delay);
         }
