@@ -248,10 +248,10 @@ impl Members {
     /// Gossip: every other member whose counter is held, with it, in name order from the
     /// first name after `after`, wrapping around once.
     pub fn counted_from(&self, after: &str) -> impl Iterator<Item = (&Member, (Incarnation, u64))> {
-        let me = self.me.as_str();
+        let me = self.me();
         self.records
             .values_from(after)
-            .filter(move |r| r.member.name != me)
+            .filter(move |r| !std::ptr::eq(&r.member, me))
             .filter_map(|r| Some((&r.member, r.counter?)))
     }
 

@@ -215,6 +215,7 @@ impl<R> Table<R> {
             }
         }
         self.last.set(None);
+        // Empty now, but the removals left tombstones that `clear` sweeps away.
         self.slots.clear();
         self.wakes.fill(NEVER);
         let (removed, kept): (Vec<_>, Vec<_>) = by_name.into_iter().partition(|(s, _)| doomed(&s.record));
