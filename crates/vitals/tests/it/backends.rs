@@ -1,5 +1,5 @@
 //! Tiny real HTTP backends for the health and failover tests: an in-process server whose
-//! answer can be switched, and `python3 -m http.server` processes that can be SIGKILLed.
+//! answer can be switched, and HTTP servers in their own processes that can be SIGKILLed.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::time::Duration;
 
-use crate::support::{tempdir, wait_until};
+use crate::support::{VITALS, wait_until};
 
 /// An HTTP server on a thread that answers every request with the current status code.
 pub struct Switchable {
@@ -67,31 +67,26 @@ impl Drop for Switchable {
     }
 }
 
-/// `python3 -m http.server` on `ip:port`, serving an empty directory.
-pub struct PythonServer {
+/// A real HTTP server in its own process that can be SIGKILLed: a lone `vitals agent`
+/// (no seed) whose HTTP API on `ip:port` answers `GET /healthz` with 200 while it runs.
+pub struct ServerProcess {
     child: Option<Child>,
-    _dir: tempdir::Dir,
 }
 
-impl PythonServer {
-    pub fn start(ip: &str, port: u16) -> PythonServer {
-        let dir = tempdir::Dir::new(&format!("www-{ip}"));
-        std::fs::write(dir.0.join("index.html"), "ok\n").unwrap();
-        let child = Command::new("python3")
-            .args(["-m", "http.server", "--bind", ip, &port.to_string()])
-            .current_dir(&dir.0)
+impl ServerProcess {
+    pub fn start(ip: &str, port: u16) -> ServerProcess {
+        let child = Command::new(VITALS)
+            .args(["agent", "--name", &format!("backend-{ip}"), "--preset", "lan-fast"])
+            .args(["--bind", &format!("{ip}:7946"), "--http", &format!("{ip}:{port}")])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("python3 runs");
+            .expect("the vitals binary runs");
         let addr: SocketAddr = format!("{ip}:{port}").parse().unwrap();
         let up = wait_until(Duration::from_secs(10), || TcpStream::connect(addr).is_ok());
-        assert!(up.is_some(), "python3 -m http.server never listened on {addr}");
-        PythonServer {
-            child: Some(child),
-            _dir: dir,
-        }
+        assert!(up.is_some(), "the backend never listened on {addr}");
+        ServerProcess { child: Some(child) }
     }
 
     pub fn kill(&mut self) {
@@ -102,7 +97,7 @@ impl PythonServer {
     }
 }
 
-impl Drop for PythonServer {
+impl Drop for ServerProcess {
     fn drop(&mut self) {
         self.kill();
     }

@@ -1,5 +1,5 @@
 //! Failover through `vitals proxy`, with real processes on loopback: three
-//! `python3 -m http.server` backends behind three agents and a proxy; a client sends
+//! HTTP backends (their own processes) behind three agents and a proxy; a client sends
 //! requests continuously; one backend and its agent are SIGKILLed. Reports how many
 //! requests failed and for how long, and requires 100 % success after the detection bound.
 
@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::backends::PythonServer;
+use crate::backends::ServerProcess;
 use crate::health::{instances, write};
 use crate::support::{Cluster, DETECTION_BOUND, SLACK, VITALS, get, tempdir, wait_until};
 
@@ -28,7 +28,7 @@ impl Drop for Proxy {
 /// One request through the proxy on a fresh connection: whether it got a 200.
 fn request(agent: &ureq::Agent) -> bool {
     agent
-        .get(&format!("http://{PROXY}/"))
+        .get(&format!("http://{PROXY}/healthz"))
         .call()
         .is_ok_and(|r| r.status().as_u16() == 200)
 }
@@ -64,14 +64,14 @@ fn start_proxy(agent_http: &str) -> Proxy {
 
 #[test]
 fn the_proxy_fails_over_when_a_backend_and_its_agent_are_killed() {
-    let mut backends: Vec<PythonServer> = (1..=3)
-        .map(|i| PythonServer::start(&format!("{SUBNET}.{}", 10 + i), 8080))
+    let mut backends: Vec<ServerProcess> = (1..=3)
+        .map(|i| ServerProcess::start(&format!("{SUBNET}.{}", 10 + i), 8080))
         .collect();
     let dir = tempdir::Dir::new("127-20-5-conf");
     let mut cluster = Cluster::start_each(SUBNET, 3, |i| {
         let config = format!(
             "[[services]]\nname = \"web\"\naddr = \"{SUBNET}.{}:8080\"\n[[services.checks]]\nkind = \"http\"\n\
-             interval = \"100ms\"\ntimeout = \"100ms\"\nrise = 2\nfall = 2\n",
+             path = \"/healthz\"\ninterval = \"100ms\"\ntimeout = \"100ms\"\nrise = 2\nfall = 2\n",
             10 + i
         );
         let config = write(&dir, &format!("node-{i}.toml"), &config);
