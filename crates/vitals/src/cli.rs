@@ -4,9 +4,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use vitals_agent::config::{ApiAuth, RawConfig, RawPhi, parse_duration};
-use vitals_agent::route::Policy;
-use vitals_agent::services::RawService;
+use vitals_agent::daemon::config::{ApiAuth, RawConfig, RawPhi, parse_duration};
+use vitals_agent::health::services::RawService;
+use vitals_agent::routing::Policy;
 use vitals_core::{DetectorKind, Preset, StrategyKind};
 
 /// Heartbeats, health checks and failure detection for distributed systems.

@@ -13,9 +13,9 @@ use vitals_core::seal::{Keyring, NONCE_LEN};
 use vitals_core::wire::{Codec, MAX_DATAGRAM};
 use vitals_core::{Command, Envelope, Event, Instant, Node, Output, Status};
 
-use crate::metrics::{KindLabel, Metrics, ReasonLabel, StatusLabel};
-use crate::ratelimit::RateLimiter;
-use crate::snapshot::{Context, Snapshot};
+use super::metrics::{KindLabel, Metrics, ReasonLabel, StatusLabel};
+use super::ratelimit::RateLimiter;
+use super::snapshot::{Context, Snapshot};
 
 /// What the rest of the agent may ask of the driver.
 #[derive(Debug)]
