@@ -14,6 +14,7 @@ use vitals_core::seal::Keyring;
 use vitals_core::{Config, DetectorKind, Preset, StrategyKind, wire};
 use zeroize::Zeroizing;
 
+use super::fault::Faults;
 use crate::health::services::{self, CheckSpec, RawCheck, RawService, RawThresholds, ServiceSpec, Thresholds};
 use crate::parse::{SettingsError, opt_duration};
 
@@ -211,9 +212,9 @@ pub struct Settings {
     pub grpc: Option<SocketAddr>,
     /// Routing panic threshold in [0, 1] (default 0.5; 0 disables panic mode).
     pub panic_threshold: f64,
-    /// Fault injection for tests: datagrams from these source addresses are dropped on
-    /// arrival (a broken inbound link), counted as `fault_injected`.
-    pub drop_inbound_from: Vec<std::net::IpAddr>,
+    /// Faults injected for tests (none in release builds: see [`Faults`]); set from
+    /// hidden flags, never from the file.
+    pub faults: Faults,
 }
 
 impl KeySource {
@@ -399,7 +400,7 @@ impl RawConfig {
             thresholds: self.thresholds.clone().unwrap_or_default().into_thresholds(),
             grpc,
             panic_threshold,
-            drop_inbound_from: Vec::new(),
+            faults: Faults::default(),
         })
     }
 

@@ -10,6 +10,7 @@
 
 pub mod config;
 pub(crate) mod driver;
+pub mod fault;
 pub mod grpc;
 pub mod http;
 pub mod metrics;
@@ -114,7 +115,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send) 
         codec,
         limiter: ratelimit::RateLimiter::new(inbound_rate(settings.protocol.interval), 400.0),
         reply_budget: None,
-        drop_inbound_from: settings.drop_inbound_from.clone(),
+        faults: settings.faults.clone(),
     };
     let stop = async {
         tokio::select! {
