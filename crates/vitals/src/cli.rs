@@ -4,9 +4,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use vitals_agent::config::{ApiAuth, RawConfig, RawPhi, parse_duration};
-use vitals_agent::route::Policy;
-use vitals_agent::services::RawService;
+use vitals_agent::daemon::config::{ApiAuth, RawConfig, RawPhi, parse_duration};
+use vitals_agent::health::services::RawService;
+use vitals_agent::routing::Policy;
 use vitals_core::{DetectorKind, Preset, StrategyKind};
 
 /// Heartbeats, health checks and failure detection for distributed systems.
@@ -102,9 +102,10 @@ pub(crate) struct AgentArgs {
     /// Phi that declares a node dead, with --detector phi [default: 8].
     #[arg(long, value_name = "PHI", allow_negative_numbers = true)]
     pub(crate) phi_threshold: Option<f64>,
-    /// Fault injection for tests: drop every datagram from this source address on arrival.
-    #[arg(long, value_name = "IP", hide = true)]
-    pub(crate) drop_inbound_from: Vec<std::net::IpAddr>,
+    /// Fault injection for tests (hidden flags; only in builds with the agent's
+    /// `fault-injection` feature, which the tests enable).
+    #[command(flatten)]
+    pub(crate) faults: vitals_agent::daemon::fault::Faults,
     /// Declare a member dead only when a majority of its observers accuse it (push, pull:
     /// of the monitors, ping, gossip), and alive only once a majority hear it (not ping).
     /// Not for leader.

@@ -249,7 +249,7 @@ impl Demo {
         }
         command
             .args(&self.extra_args)
-            .env(vitals_agent::config::KEYRING_ENV, &self.keyring)
+            .env(vitals_agent::daemon::config::KEYRING_ENV, &self.keyring)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);

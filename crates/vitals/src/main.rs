@@ -60,7 +60,7 @@ fn agent(args: &AgentArgs) -> anyhow::Result<()> {
         None => RawConfig::default(),
     };
     let mut settings = file.overridden_by(args.to_raw()).into_settings()?;
-    settings.drop_inbound_from = args.drop_inbound_from.clone();
+    settings.faults = args.faults.clone();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -1,7 +1,7 @@
-//! `vitals proxy`: flags to [`vitals_agent::proxy::ProxySettings`], then runs the proxy
-//! until SIGINT or SIGTERM. The proxy's logic lives in `vitals_agent::proxy`.
+//! `vitals proxy`: flags to [`vitals_agent::routing::proxy::ProxySettings`], then runs the proxy
+//! until SIGINT or SIGTERM. The proxy's logic lives in `vitals_agent::routing::proxy`.
 
-use vitals_agent::proxy::{self, ProxySettings};
+use vitals_agent::routing::proxy::{self, ProxySettings};
 
 use crate::cli::ProxyArgs;
 

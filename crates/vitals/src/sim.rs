@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use vitals_agent::config::parse_duration;
+use vitals_agent::daemon::config::parse_duration;
 use vitals_core::config::serde_duration::format_duration;
 use vitals_core::{DetectorKind, StrategyKind};
 use vitals_sim::{Latency, PartitionSpec, Report, Spec};

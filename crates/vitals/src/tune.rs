@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use clap::Args;
-use vitals_agent::config::parse_duration;
+use vitals_agent::daemon::config::parse_duration;
 use vitals_core::config::serde_duration::format_duration;
 use vitals_core::{Envelope, Message, Peer, StrategyKind, wire};
 use vitals_sim::tune::{self, Knobs, NfdS, Target};

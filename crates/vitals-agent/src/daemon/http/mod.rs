@@ -1,5 +1,5 @@
-//! The HTTP API (axum). Handlers read the latest published [`Snapshot`]; they never lock
-//! or call the node.
+//! The HTTP API (axum). Handlers read the latest published
+//! [`Snapshot`](super::snapshot::Snapshot); they never lock or call the node.
 //!
 //! - `GET /v1/members`: every member with status, incarnation, health, RTT.
 //! - `GET /v1/self`: this node and its effective configuration.
@@ -10,7 +10,7 @@
 //!   and while the node's own checks are critical.
 //! - `GET /metrics`: Prometheus text exposition.
 //! - `POST /v1/leave`: leave the cluster and stop (needs the bearer token).
-//! - services, routing and checks: see [`crate::http_services`].
+//! - services, routing and checks: see the `services` submodule.
 //!
 //! Hardening: the bearer token is compared in constant time; without a configured token
 //! mutating endpoints are disabled; bodies over 16 KiB get 413; at most
@@ -32,36 +32,19 @@ use axum::routing::{get, post, put};
 use prometheus_client::registry::Registry;
 use serde_json::json;
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, Semaphore, watch};
+use tokio::sync::{Notify, Semaphore};
 
-use crate::checks::{Board, TtlInbox};
-use crate::config::{ApiAuth, Token};
-use crate::http_services::{self as services, Turns};
-use crate::metrics::Metrics;
-use crate::services::{ServiceSpec, Thresholds};
-use crate::snapshot::Snapshot;
+pub(crate) use self::state::{ApiState, error};
+use super::config::ApiAuth;
+use super::metrics::Metrics;
+
+mod services;
+mod state;
 
 /// Most HTTP connections served at once.
 pub const MAX_CONNECTIONS: usize = 64;
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 16 * 1024;
-
-/// What every handler can read.
-#[derive(Clone)]
-pub(crate) struct ApiState {
-    pub(crate) snapshot: watch::Receiver<Snapshot>,
-    pub(crate) registry: Arc<Registry>,
-    pub(crate) token: Option<Token>,
-    pub(crate) leave: Arc<Notify>,
-    pub(crate) checks: watch::Receiver<Board>,
-    pub(crate) ttl: TtlInbox,
-    pub(crate) services: Arc<Vec<ServiceSpec>>,
-    pub(crate) thresholds: Arc<Thresholds>,
-    pub(crate) panic_threshold: f64,
-    pub(crate) turns: Arc<Turns>,
-    /// The driver's epoch: the node's clock is the time elapsed since.
-    pub(crate) epoch: tokio::time::Instant,
-}
 
 pub(crate) fn router(state: ApiState, auth: ApiAuth) -> Router {
     let reads = Router::new()
@@ -90,10 +73,6 @@ pub(crate) fn router(state: ApiState, auth: ApiAuth) -> Router {
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
-}
-
-pub(crate) fn error(status: StatusCode, message: &str) -> Response {
-    (status, Json(json!({"error": message}))).into_response()
 }
 
 async fn require_token(State(state): State<ApiState>, request: Request, next: Next) -> Response {

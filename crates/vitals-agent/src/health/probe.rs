@@ -1,6 +1,6 @@
 //! One run of one check: an HTTP GET, a TCP connect, a grpc.health.v1 Check, or a
 //! command. Each returns an [`Outcome`] and a short output for the API. Owns no state
-//! and no schedule (see [`crate::checks`]); never runs a shell, never follows redirects,
+//! and no schedule (see [`crate::health::checks`]); never runs a shell, never follows redirects,
 //! and reads at most [`MAX_BODY`] bytes of a response.
 
 use std::net::SocketAddr;
@@ -11,7 +11,7 @@ use hyper::body::Bytes;
 use tokio::net::TcpStream;
 use vitals_core::CheckStatus;
 
-use crate::services::CheckKind;
+use super::services::CheckKind;
 
 /// Most bytes of a response body an HTTP check reads.
 pub const MAX_BODY: usize = 64 * 1024;

@@ -16,7 +16,7 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 use vitals_core::CheckStatus;
 
-use crate::snapshot::Snapshot;
+use super::snapshot::Snapshot;
 
 /// What the health service answers for the node and for each of `services`.
 pub fn statuses(snapshot: &Snapshot, services: &[String]) -> Vec<(String, ServingStatus)> {

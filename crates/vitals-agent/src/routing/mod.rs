@@ -1,6 +1,9 @@
-//! Routing: which instance of a service gets the next request. Pure functions over the
-//! instances a node knows (from its published snapshot, or from an agent's
-//! `/v1/services/NAME` answer in the proxy); they never touch the node or a socket.
+//! Routing: which instance of a service gets the next request. The functions here are
+//! pure, over the instances a node knows (from its published snapshot, or from an
+//! agent's `/v1/services/NAME` answer in the proxy); they never touch the node or a
+//! socket. [`proxy`] is the failover TCP proxy built on them (`vitals proxy`): the one
+//! part of routing that opens sockets, and it only follows an agent's HTTP API, never a
+//! node.
 //!
 //! **Invariant:** outside panic mode, a pick is never a member that is suspect, dead or
 //! left, nor an instance that is critical. Panic mode (Envoy's panic threshold): when the
@@ -8,6 +11,8 @@
 //! among every instance whose member is alive or suspect, whatever its checks say, so
 //! the few healthy ones are not overloaded by the whole load. With no healthy instance at
 //! all there is no route (503): panic mode spreads load, it never invents health.
+
+pub mod proxy;
 
 use std::net::SocketAddr;
 

@@ -13,9 +13,10 @@ use vitals_core::seal::{Keyring, NONCE_LEN};
 use vitals_core::wire::{Codec, MAX_DATAGRAM};
 use vitals_core::{Command, Envelope, Event, Instant, Node, Output, Status};
 
-use crate::metrics::{KindLabel, Metrics, ReasonLabel, StatusLabel};
-use crate::ratelimit::RateLimiter;
-use crate::snapshot::{Context, Snapshot};
+use super::fault::Faults;
+use super::metrics::{KindLabel, Metrics, ReasonLabel, StatusLabel};
+use super::ratelimit::RateLimiter;
+use super::snapshot::{Context, Snapshot};
 
 /// What the rest of the agent may ask of the driver.
 #[derive(Debug)]
@@ -54,8 +55,8 @@ pub(crate) struct Driver {
     pub(crate) limiter: RateLimiter,
     /// While a datagram is handled: its source and size. Replies to it may not be larger.
     pub(crate) reply_budget: Option<(SocketAddr, usize)>,
-    /// Fault injection: sources whose datagrams are dropped on arrival.
-    pub(crate) drop_inbound_from: Vec<std::net::IpAddr>,
+    /// Faults injected for tests (none in release builds).
+    pub(crate) faults: Faults,
 }
 
 impl Driver {
@@ -111,7 +112,7 @@ impl Driver {
 
     fn on_datagram(&mut self, now: Instant, bytes: &[u8], src: SocketAddr) {
         self.metrics.bytes_received.inc_by(bytes.len() as u64);
-        if self.drop_inbound_from.contains(&src.ip()) {
+        if self.faults.drops_inbound(src.ip()) {
             self.metrics
                 .decode_errors
                 .get_or_create(&ReasonLabel {

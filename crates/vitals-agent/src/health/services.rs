@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use vitals_core::checks::{MAX_SERVICE_NAME_LEN, MAX_SERVICES};
 
-use crate::config::SettingsError;
+use crate::parse::SettingsError;
 
 /// Default time between two runs of a check.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
@@ -79,10 +79,10 @@ pub struct RawCheck {
     /// `http`, `tcp`, `grpc`, `exec` or `ttl`.
     pub kind: RawKind,
     /// Time between runs.
-    #[serde(default, with = "crate::config::opt_duration")]
+    #[serde(default, with = "crate::parse::opt_duration")]
     pub interval: Option<Duration>,
     /// Time one run may take.
-    #[serde(default, with = "crate::config::opt_duration")]
+    #[serde(default, with = "crate::parse::opt_duration")]
     pub timeout: Option<Duration>,
     /// Consecutive successes to pass.
     pub rise: Option<u32>,
@@ -101,7 +101,7 @@ pub struct RawCheck {
     /// Exec: the program and its arguments (no shell).
     pub args: Option<Vec<String>>,
     /// TTL: how long a report stays valid.
-    #[serde(default, with = "crate::config::opt_duration")]
+    #[serde(default, with = "crate::parse::opt_duration")]
     pub ttl: Option<Duration>,
 }
 

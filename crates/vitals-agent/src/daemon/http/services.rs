@@ -9,9 +9,6 @@
 //! - `PUT /v1/checks/NAME/pass|warn|fail`: a TTL check reports in (needs the bearer
 //!   token; the body, at most 16 KiB, becomes the check's output).
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
-
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -21,22 +18,9 @@ use serde::Deserialize;
 use serde_json::json;
 use vitals_core::CheckStatus;
 
-use crate::checks::{TtlReport, system_status};
-use crate::http::{ApiState, error};
-use crate::route::{self, Policy};
-
-/// Round-robin counters, one per service.
-#[derive(Debug, Default)]
-pub(crate) struct Turns(Mutex<BTreeMap<String, u64>>);
-
-impl Turns {
-    fn next(&self, service: &str) -> u64 {
-        let mut turns = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let turn = turns.entry(service.to_string()).or_insert(0);
-        *turn = turn.wrapping_add(1);
-        *turn - 1
-    }
-}
+use super::state::{ApiState, error};
+use crate::health::checks::{TtlReport, system_status};
+use crate::routing::{self as route, Policy};
 
 pub(crate) async fn services(State(state): State<ApiState>) -> impl IntoResponse {
     Json(state.snapshot.borrow().service_names())

@@ -1,6 +1,6 @@
 //! `vitals proxy`: a TCP (L4) failover proxy for one service. It follows an agent's view
 //! of the service (`GET /v1/services/NAME`, every `refresh`), sends each new connection
-//! to a target chosen by [`crate::route::pick`], retries the connect on another instance
+//! to a target chosen by [`pick`](crate::routing::pick), retries the connect on another instance
 //! when one refuses (and ejects the refuser for [`EJECT`]), and exports connection counts
 //! per target on `/metrics`.
 //!
@@ -24,7 +24,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
-use crate::route::{self, Instance, Policy};
+use crate::routing::{self as route, Instance, Policy};
 
 /// How long an instance that refused a connection gets no new one.
 pub const EJECT: Duration = Duration::from_secs(2);
@@ -142,9 +142,9 @@ pub async fn run(settings: ProxySettings, shutdown: impl std::future::Future<Out
     let stop = Arc::new(Notify::new());
     let served = metrics_listener.map(|l| {
         let router = Router::new()
-            .route("/metrics", get(crate::http::metrics))
-            .with_state(crate::http::MetricsState(Arc::new(proxy.metrics.registry())));
-        tokio::spawn(crate::http::serve(l, router, Arc::clone(&stop)))
+            .route("/metrics", get(crate::daemon::http::metrics))
+            .with_state(crate::daemon::http::MetricsState(Arc::new(proxy.metrics.registry())));
+        tokio::spawn(crate::daemon::http::serve(l, router, Arc::clone(&stop)))
     });
     tracing::info!(listen = %proxy.settings.listen, service = %proxy.settings.service, agent = %proxy.settings.agent, "proxy started");
     tokio::select! {
@@ -169,7 +169,7 @@ async fn follow(settings: ProxySettings, view: watch::Sender<Vec<Instance>>) {
         ticker.tick().await;
         let answer = tokio::time::timeout(
             settings.refresh.max(Duration::from_millis(500)),
-            crate::probe::http_get(settings.agent, &path),
+            crate::health::probe::http_get(settings.agent, &path),
         )
         .await;
         match answer {

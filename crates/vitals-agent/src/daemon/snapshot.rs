@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use serde::Serialize;
 use vitals_core::{CheckStatus, Config, Health, Instant, Node, Preset, Role, Stats, Status, score};
 
-use crate::route::Instance;
+use crate::routing::Instance;
 
 /// One row of `GET /v1/members`.
 #[derive(Clone, Debug, Serialize)]

@@ -14,9 +14,9 @@ use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 use vitals_core::{CheckStatus, Checks, Command, Health, ServiceEntry};
 
-use crate::driver::Control;
-use crate::probe::{self, Outcome};
-use crate::services::{CheckKind, CheckSpec, Levels, ServiceSpec, Thresholds};
+use super::probe::{self, Outcome};
+use super::services::{CheckKind, CheckSpec, Levels, ServiceSpec, Thresholds};
+use crate::daemon::driver::Control;
 
 /// Consecutive-result thresholds: a check's first result sets its status; after that it
 /// turns `critical` after `fall` consecutive failures and `passing` after `rise`

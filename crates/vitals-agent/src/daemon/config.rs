@@ -14,7 +14,9 @@ use vitals_core::seal::Keyring;
 use vitals_core::{Config, DetectorKind, Preset, StrategyKind, wire};
 use zeroize::Zeroizing;
 
-use crate::services::{CheckSpec, RawCheck, RawService, RawThresholds, ServiceSpec, Thresholds};
+use super::fault::Faults;
+use crate::health::services::{self, CheckSpec, RawCheck, RawService, RawThresholds, ServiceSpec, Thresholds};
+use crate::parse::{SettingsError, opt_duration};
 
 /// The environment variable that may hold the keyring (one base64 key per line or comma).
 pub const KEYRING_ENV: &str = "VITALS_KEYRING";
@@ -210,9 +212,9 @@ pub struct Settings {
     pub grpc: Option<SocketAddr>,
     /// Routing panic threshold in [0, 1] (default 0.5; 0 disables panic mode).
     pub panic_threshold: f64,
-    /// Fault injection for tests: datagrams from these source addresses are dropped on
-    /// arrival (a broken inbound link), counted as `fault_injected`.
-    pub drop_inbound_from: Vec<std::net::IpAddr>,
+    /// Faults injected for tests (none in release builds: see [`Faults`]); set from
+    /// hidden flags, never from the file.
+    pub faults: Faults,
 }
 
 impl KeySource {
@@ -256,35 +258,6 @@ pub fn parse_keyring(text: &str) -> Result<Keyring, SettingsError> {
         zeroize::Zeroize::zeroize(secret);
     }
     keyring
-}
-
-/// A setting that was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum SettingsError {
-    /// The config file could not be read.
-    #[error("cannot read config file {path}: {source}")]
-    Read {
-        /// The file.
-        path: String,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The config file is not valid TOML for these settings.
-    #[error("config file {path}: {message}")]
-    Parse {
-        /// The file.
-        path: String,
-        /// The parser's one-line explanation.
-        message: String,
-    },
-    /// A setting has a bad value.
-    #[error("invalid `{key}`: {message}")]
-    Invalid {
-        /// The setting's key (the flag is `--key`).
-        key: std::borrow::Cow<'static, str>,
-        /// What is wrong and how to fix it.
-        message: String,
-    },
 }
 
 fn invalid(key: &'static str, message: impl Into<String>) -> SettingsError {
@@ -427,14 +400,14 @@ impl RawConfig {
             thresholds: self.thresholds.clone().unwrap_or_default().into_thresholds(),
             grpc,
             panic_threshold,
-            drop_inbound_from: Vec::new(),
+            faults: Faults::default(),
         })
     }
 
     /// Services, checks, the gRPC address and the panic threshold.
     #[allow(clippy::type_complexity)]
     fn health_settings(&self) -> Result<(Vec<ServiceSpec>, Vec<CheckSpec>, Option<SocketAddr>, f64), SettingsError> {
-        let (services, checks) = crate::services::validate(
+        let (services, checks) = services::validate(
             self.services.as_deref().unwrap_or_default(),
             self.checks.as_deref().unwrap_or_default(),
             self.enable_exec.unwrap_or(false),
@@ -585,26 +558,6 @@ fn merge_services(file: Option<Vec<RawService>>, flags: Option<Vec<RawService>>)
         }
     }
     Some(merged)
-}
-
-/// `Option<Duration>` as a human-readable string.
-pub(crate) mod opt_duration {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-    use vitals_core::config::serde_duration::{format_duration, parse_duration};
-
-    pub(crate) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match d {
-            Some(d) => s.serialize_str(&format_duration(*d)),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        let text = String::deserialize(d)?;
-        parse_duration(&text).map(Some).map_err(serde::de::Error::custom)
-    }
 }
 
 /// Parses a duration flag (`200ms`, `1s`, `2m`).
@@ -781,7 +734,7 @@ mod tests {
 
     #[test]
     fn the_documented_example_file_is_valid() {
-        let raw: RawConfig = toml::from_str(include_str!("../../../examples/agent.toml")).unwrap();
+        let raw: RawConfig = toml::from_str(include_str!("../../../../examples/agent.toml")).unwrap();
         let settings = raw.into_settings_with(None, None).unwrap();
         assert_eq!(settings.name, "node-1");
         assert_eq!(settings.protocol, Config::preset(Preset::Web, StrategyKind::Push));

@@ -1,0 +1,56 @@
+//! What every HTTP handler of the agent reads ([`ApiState`]) and how each of them says
+//! no ([`error`]). Shared by the node endpoints (`http`) and the services endpoints
+//! (`http::services`), so it sits below both: neither imports the other's handlers.
+//!
+//! Owns no route and no handler; never touches the node (the state holds the published
+//! snapshot, never the node itself).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use prometheus_client::registry::Registry;
+use serde_json::json;
+use tokio::sync::{Notify, watch};
+
+use crate::daemon::config::Token;
+use crate::daemon::snapshot::Snapshot;
+use crate::health::checks::{Board, TtlInbox};
+use crate::health::services::{ServiceSpec, Thresholds};
+
+/// What every handler can read.
+#[derive(Clone)]
+pub(crate) struct ApiState {
+    pub(crate) snapshot: watch::Receiver<Snapshot>,
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) token: Option<Token>,
+    pub(crate) leave: Arc<Notify>,
+    pub(crate) checks: watch::Receiver<Board>,
+    pub(crate) ttl: TtlInbox,
+    pub(crate) services: Arc<Vec<ServiceSpec>>,
+    pub(crate) thresholds: Arc<Thresholds>,
+    pub(crate) panic_threshold: f64,
+    pub(crate) turns: Arc<Turns>,
+    /// The driver's epoch: the node's clock is the time elapsed since.
+    pub(crate) epoch: tokio::time::Instant,
+}
+
+/// Round-robin counters, one per service.
+#[derive(Debug, Default)]
+pub(crate) struct Turns(Mutex<BTreeMap<String, u64>>);
+
+impl Turns {
+    pub(super) fn next(&self, service: &str) -> u64 {
+        let mut turns = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let turn = turns.entry(service.to_string()).or_insert(0);
+        *turn = turn.wrapping_add(1);
+        *turn - 1
+    }
+}
+
+/// A JSON error response: `{"error": message}` with `status`.
+pub(crate) fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({"error": message}))).into_response()
+}
