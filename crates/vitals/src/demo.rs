@@ -265,7 +265,13 @@ impl Demo {
     fn views(&self) -> Views {
         let running = self.agents.iter().filter(|a| a.child.is_some());
         running
-            .filter_map(|a| client::members(&a.http).ok().map(|rows| (a.name.clone(), rows)))
+            .filter_map(|a| {
+                let api = client::Api {
+                    addr: a.http.parse().ok()?,
+                    token: None,
+                };
+                client::members(&api).ok().map(|rows| (a.name.clone(), rows))
+            })
             .collect()
     }
 

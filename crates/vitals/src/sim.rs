@@ -20,8 +20,8 @@ use crate::plot;
 /// `vitals sim`.
 #[derive(Debug, Args)]
 pub(crate) struct SimArgs {
-    /// push, pull, ping, gossip or leader.
-    #[arg(long, default_value = "push")]
+    /// How liveness information flows.
+    #[arg(long, default_value = "push", value_parser = crate::choice::strategy())]
     pub(crate) strategy: StrategyKind,
     /// Acknowledge heartbeats (push).
     #[arg(long)]
@@ -37,8 +37,8 @@ pub(crate) struct SimArgs {
     /// Lifeguard's timeout).
     #[arg(long)]
     pub(crate) no_fast_confirm: bool,
-    /// missed or phi.
-    #[arg(long, default_value = "missed")]
+    /// How silence becomes a verdict.
+    #[arg(long, default_value = "missed", value_parser = crate::choice::detector())]
     pub(crate) detector: DetectorKind,
     /// Number of simulated nodes.
     #[arg(long, default_value_t = 10)]
@@ -196,7 +196,7 @@ pub(crate) fn run(args: &SimArgs) -> anyhow::Result<()> {
 #[allow(clippy::disallowed_methods)]
 fn single(args: &SimArgs) -> anyhow::Result<()> {
     let spec = args.spec();
-    let scenario = spec.scenario().map_err(anyhow::Error::msg)?;
+    let scenario = spec.scenario().map_err(crate::usage)?;
     let started = std::time::Instant::now();
     let bar = delayed_bar(100);
     let report = vitals_sim::run(scenario, &mut |fraction| {
@@ -327,7 +327,7 @@ fn sweep_specs(args: &SimArgs) -> anyhow::Result<Vec<Spec>> {
 
 #[allow(clippy::disallowed_methods)]
 fn sweep(args: &SimArgs) -> anyhow::Result<()> {
-    let specs = sweep_specs(args)?;
+    let specs = sweep_specs(args).map_err(|e| crate::usage(format!("{e:#}")))?;
     let started = std::time::Instant::now();
     let bar = delayed_bar(specs.len() as u64);
     let next = AtomicUsize::new(0);

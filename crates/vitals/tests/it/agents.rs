@@ -247,7 +247,7 @@ fn vitals_why_explains_a_ping_verdict_with_its_accusers_and_history() {
         .args(["why", "nobody", "--http", &cluster.http(1)])
         .output()
         .unwrap();
-    assert_eq!(missing.status.code(), Some(2));
+    assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no member named `nobody`"));
 }
 
