@@ -137,9 +137,17 @@ async fn self_view(State(state): State<ApiState>) -> impl IntoResponse {
 /// a lease that has run out.
 /// Why a member has its status: accusers (of a suspicion, or a quorum's), probe evidence, detector reading, history.
 async fn why(State(state): State<ApiState>, axum::extract::Path(name): axum::extract::Path<String>) -> Response {
-    let why = state.snapshot.borrow().why.get(&name).cloned();
+    let (why, taken_at) = {
+        let snapshot = state.snapshot.borrow();
+        (snapshot.why.get(&name).cloned(), snapshot.taken_at)
+    };
     match why {
-        Some(why) => Json(why).into_response(),
+        Some(why) => Json(crate::wallclock::why_with_dates(
+            &why,
+            taken_at,
+            std::time::SystemTime::now(),
+        ))
+        .into_response(),
         None => error(StatusCode::NOT_FOUND, &format!("no member named `{name}`")),
     }
 }

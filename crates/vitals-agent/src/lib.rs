@@ -25,6 +25,7 @@ mod ratelimit;
 pub mod route;
 pub mod services;
 pub mod snapshot;
+mod wallclock;
 
 use std::collections::hash_map::RandomState;
 use std::future::Future;

@@ -274,10 +274,11 @@ pub(crate) fn explain(body: &str) -> anyhow::Result<String> {
     }
     for t in why["history"].as_array().into_iter().flatten() {
         out += &format!(
-            "  history: {} -> {} at incarnation {}\n",
+            "  history: {} -> {} at incarnation {}{}\n",
             t["from"].as_str().unwrap_or("new"),
             t["to"].as_str().unwrap_or("?"),
-            t["incarnation"]
+            t["incarnation"],
+            t["at"].as_str().map_or(String::new(), |date| format!(", {date}")),
         );
     }
     Ok(out)

@@ -225,10 +225,52 @@ fn print_one(args: &SimArgs, report: &Report) -> anyhow::Result<()> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(report)?);
     } else if args.csv {
-        println!("{}\n{}", Report::csv_header(), report.csv_row());
+        write_csv(std::slice::from_ref(report))?;
     } else {
         print!("{}", report.table());
     }
+    Ok(())
+}
+
+/// The reports as CSV (RFC 4180: a field holding a comma, such as a mixed latency, is
+/// quoted), under [`Report::csv_header`]'s columns.
+fn write_csv(reports: &[Report]) -> anyhow::Result<()> {
+    let mut out = csv::Writer::from_writer(std::io::stdout().lock());
+    out.write_record(Report::csv_header().split(','))?;
+    for r in reports {
+        let number = |x: f64| x.to_string();
+        out.write_record([
+            r.strategy.clone(),
+            r.detector.clone(),
+            r.nodes.to_string(),
+            number(r.interval_s),
+            number(r.timeout_s),
+            r.threshold.to_string(),
+            r.latency.clone(),
+            number(r.loss),
+            number(r.duration_s),
+            r.seed.to_string(),
+            r.crashes.to_string(),
+            number(r.detection_first.mean),
+            number(r.detection_first.p99),
+            number(r.detection_all.mean),
+            number(r.detection_all.p99),
+            number(r.detection_each.mean),
+            number(r.detection_each.max),
+            r.undetected.to_string(),
+            r.false_positives.to_string(),
+            number(r.false_positives_per_node_hour),
+            r.false_positives_upper_95.map_or(String::new(), number),
+            number(r.mistake_duration.mean),
+            number(r.mistake_recurrence_s),
+            r.mistake_recurrence_is_bound.to_string(),
+            number(r.query_accuracy),
+            number(r.messages_per_node_s),
+            number(r.bytes_per_node_s),
+            r.passed().to_string(),
+        ])?;
+    }
+    out.flush()?;
     Ok(())
 }
 
@@ -381,9 +423,7 @@ fn print_sweep(args: &SimArgs, reports: &[Report]) -> anyhow::Result<()> {
         return Ok(());
     }
     if args.csv {
-        println!("{}", Report::csv_header());
-        reports.iter().for_each(|r| println!("{}", r.csv_row()));
-        return Ok(());
+        return write_csv(reports);
     }
     println!(
         "{:>9} {:>9} {:>10} {:>10} {:>10} {:>22} {:>10} {:>11} {:>7}",

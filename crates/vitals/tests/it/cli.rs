@@ -80,6 +80,7 @@ fn bad_config_files_are_refused_naming_the_key() {
     let dir = tempdir::Dir::new("config");
     let cases = [
         ("interval = \"ten seconds\"\n", "interval"),
+        ("interval = 10\n", "write \"10s\""),
         ("intervall = \"1s\"\n", "unknown field `intervall`"),
         ("threshold = \"three\"\n", "threshold"),
         ("strategy = \"push\"\nmonitors = [\"a\"]\n", "invalid `monitors`"),
