@@ -25,7 +25,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -207,15 +207,21 @@ impl axum::extract::FromRef<ApiState> for MetricsState {
     }
 }
 
-pub(crate) async fn metrics(State(MetricsState(registry)): State<MetricsState>) -> impl IntoResponse {
+/// `GET /metrics`: OpenMetrics when the scraper asks for it, else the classic text format.
+pub(crate) async fn metrics(
+    State(MetricsState(registry)): State<MetricsState>,
+    headers: HeaderMap,
+) -> impl IntoResponse {
     let body = Metrics::encode(&registry);
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        body,
-    )
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if crate::exposition::wants_openmetrics(accept) {
+        ([(header::CONTENT_TYPE, crate::exposition::OPENMETRICS)], body)
+    } else {
+        (
+            [(header::CONTENT_TYPE, crate::exposition::CLASSIC)],
+            crate::exposition::classic(&body),
+        )
+    }
 }
 
 /// Leave the cluster and stop the agent. An optional body is logged as the reason.

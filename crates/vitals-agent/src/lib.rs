@@ -14,6 +14,7 @@
 pub mod checks;
 pub mod config;
 mod driver;
+pub mod exposition;
 pub mod grpc;
 pub mod health;
 pub mod http;
@@ -26,6 +27,15 @@ pub mod route;
 pub mod services;
 pub mod snapshot;
 mod wallclock;
+
+/// What this agent was built from.
+pub mod build {
+    /// The release, from Cargo.toml.
+    pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+    /// The commit (`git rev-parse --short=12 HEAD` at build time, or `VITALS_COMMIT`, or
+    /// `unknown` outside a git checkout).
+    pub const COMMIT: &str = env!("VITALS_COMMIT");
+}
 
 use std::collections::hash_map::RandomState;
 use std::future::Future;
@@ -93,9 +103,10 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send) 
         let stop = Arc::new(Notify::new()); // the task is aborted at the end
         tasks.push(tokio::spawn(grpc::serve(listener, snapshot_rx.clone(), names, stop)));
     }
+    let registry = exposition::registry(&metrics, &settings, snapshot_rx.clone(), board.clone());
     let state = http::ApiState {
         snapshot: snapshot_rx,
-        registry: Arc::new(metrics.registry()),
+        registry: Arc::new(registry),
         leave: Arc::clone(&leave),
         token: settings.api_token.clone(),
         checks: board,
@@ -226,7 +237,8 @@ fn start_node(settings: &Settings, seed: u64) -> Node {
     node.handle_command(Instant::ZERO, Command::Join(settings.join.clone()));
     tracing::info!(
         name = %settings.name, bind = %settings.bind, http = %settings.http, cluster = %settings.cluster,
-        strategy = ?settings.protocol.strategy, interval = ?settings.protocol.interval,
+        strategy = settings.protocol.strategy.name(),
+        interval = %vitals_core::config::serde_duration::format_duration(settings.protocol.interval),
         threshold = settings.protocol.threshold, seed, "vitals agent started"
     );
     node

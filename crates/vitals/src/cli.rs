@@ -30,7 +30,7 @@ error (a bad flag, value or config file; the message names it).";
 
 /// Heartbeats, health checks and failure detection for distributed systems.
 #[derive(Debug, Parser)]
-#[command(name = "vitals", version = crate::VERSION, about, after_help = EXAMPLES)]
+#[command(name = "vitals", version = crate::version(), about, after_help = EXAMPLES)]
 pub(crate) struct Cli {
     /// Log lines as text or as JSON objects (one per line); RUST_LOG filters them.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "VITALS_LOG_FORMAT")]

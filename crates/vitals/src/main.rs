@@ -20,7 +20,13 @@ use cli::{AgentArgs, Cli, Command, LeaderArgs, LogFormat, MembersArgs};
 use vitals_agent::{AgentError, RawConfig, SettingsError};
 
 /// `vitals --version`: the release and the commit it was built from.
-pub(crate) const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("VITALS_COMMIT"), ")");
+pub(crate) fn version() -> &'static str {
+    static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    VERSION.get_or_init(|| {
+        let build = (vitals_agent::build::VERSION, vitals_agent::build::COMMIT);
+        format!("{} (commit {})", build.0, build.1)
+    })
+}
 
 /// A refused command line or setting: exits 2, like clap's own usage errors.
 #[derive(Debug)]

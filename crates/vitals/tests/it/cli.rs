@@ -124,7 +124,7 @@ fn a_config_file_is_used_and_flags_override_it() {
             "--http",
             "127.10.21.2:7947",
         ])
-        .args(["--threshold", "5"])
+        .args(["--threshold", "5", "--log-format", "json"])
         .stderr(std::fs::File::create(cluster_dir.0.join("log")).unwrap())
         .spawn()
         .unwrap();
@@ -139,6 +139,14 @@ fn a_config_file_is_used_and_flags_override_it() {
     assert_eq!(me["config"]["interval"], "200ms");
     assert_eq!(me["config"]["threshold"], 5);
     assert_eq!(me["config"]["detector"], "phi");
+    let log = std::fs::read_to_string(cluster_dir.0.join("log")).unwrap();
+    let started = log
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .find(|line| line["message"] == "vitals agent started")
+        .unwrap_or_else(|| panic!("no start line in {log}"));
+    assert_eq!(started["strategy"], "push", "{started}");
+    assert_eq!(started["interval"], "200ms", "{started}");
 }
 
 #[test]

@@ -1,5 +1,5 @@
-//! Build script: records the commit the binary is built from, for `vitals --version` and
-//! the `vitals_build_info` metric. `VITALS_COMMIT` (for builds outside a git checkout,
+//! Build script: records the commit the agent is built from, for `vitals --version` and
+//! the `vitals_build_info` metric ([`build::COMMIT`](src/lib.rs)). `VITALS_COMMIT` (for builds outside a git checkout,
 //! such as a container build) wins over `git rev-parse`; with neither it is `unknown`.
 
 use std::process::Command;
