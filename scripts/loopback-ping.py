@@ -63,7 +63,7 @@ def sent(i):
     for line in (get(i, "/metrics") or "").splitlines():
         if line.startswith("vitals_messages_sent_total"):
             packets += float(line.rsplit(" ", 1)[1])
-        elif line.startswith("vitals_bytes_sent_total"):
+        elif line.startswith("vitals_sent_bytes_total"):
             payload += float(line.rsplit(" ", 1)[1])
     return packets, payload
 

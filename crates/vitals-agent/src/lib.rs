@@ -24,6 +24,15 @@ pub mod health;
 pub mod parse;
 pub mod routing;
 
+/// What this agent was built from.
+pub mod build {
+    /// The release, from Cargo.toml.
+    pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+    /// The commit (`git rev-parse --short=12 HEAD` at build time, or `VITALS_COMMIT`, or
+    /// `unknown` outside a git checkout).
+    pub const COMMIT: &str = env!("VITALS_COMMIT");
+}
+
 pub use daemon::config::{RawConfig, Settings};
 pub use daemon::{AgentError, keygen, load_keyring, run};
 pub use parse::SettingsError;

@@ -35,12 +35,15 @@ pub enum SettingsError {
     },
 }
 
-/// `Option<Duration>` as a human-readable string.
+/// `Option<Duration>` as a human-readable string. A bare number is refused with a hint
+/// to write its unit (TOML `interval = 10` means nothing: seconds? milliseconds?).
 pub(crate) mod opt_duration {
+    use std::fmt;
     use std::time::Duration;
 
-    use serde::{Deserialize, Deserializer, Serializer};
-    use vitals_core::config::serde_duration::{format_duration, parse_duration};
+    use serde::de::{self, Visitor};
+    use serde::{Deserializer, Serializer};
+    use vitals_core::config::serde_duration::format_duration;
 
     pub(crate) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
         match d {
@@ -50,7 +53,40 @@ pub(crate) mod opt_duration {
     }
 
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        let text = String::deserialize(d)?;
-        parse_duration(&text).map(Some).map_err(serde::de::Error::custom)
+        d.deserialize_any(DurationText).map(Some)
     }
+
+    struct DurationText;
+
+    fn no_unit<E: de::Error>(number: impl fmt::Display) -> E {
+        E::custom(format!(
+            "a duration needs a unit: write \"{number}s\" (or \"{number}ms\", \"{number}m\", \"1m30s\")"
+        ))
+    }
+
+    impl Visitor<'_> for DurationText {
+        type Value = Duration;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a duration such as \"10s\", \"200ms\" or \"1m30s\"")
+        }
+        fn visit_str<E: de::Error>(self, text: &str) -> Result<Duration, E> {
+            super::parse_duration(text).map_err(E::custom)
+        }
+        fn visit_i64<E: de::Error>(self, n: i64) -> Result<Duration, E> {
+            Err(no_unit(n))
+        }
+        fn visit_u64<E: de::Error>(self, n: u64) -> Result<Duration, E> {
+            Err(no_unit(n))
+        }
+        fn visit_f64<E: de::Error>(self, n: f64) -> Result<Duration, E> {
+            Err(no_unit(n))
+        }
+    }
+}
+
+/// Parses a duration: `200ms`, `10s`, `1m30s`, `1h 5m` (humantime), or a decimal such
+/// as `1.5s`.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    humantime::parse_duration(text).or_else(|_| vitals_core::config::serde_duration::parse_duration(text))
 }

@@ -3,18 +3,89 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use vitals_agent::daemon::config::{ApiAuth, RawConfig, RawPhi, parse_duration};
 use vitals_agent::health::services::RawService;
 use vitals_agent::routing::Policy;
 use vitals_core::{DetectorKind, Preset, StrategyKind};
 
+use crate::choice;
+use crate::client::{AgentAddr, Api};
+
+const EXAMPLES: &str = "\
+Examples:
+  vitals demo                                         a live 5-node demo on this machine
+  vitals agent --name web-1 --bind 10.0.0.1:7946 --join 10.0.0.2:7946
+  vitals members --http http://127.0.0.1:7947         the members an agent knows
+  VITALS_HTTP_ADDR=localhost:7947 vitals why node-5   why it holds node-5 suspect or dead
+  vitals completions bash > /etc/bash_completion.d/vitals
+
+Environment:
+  VITALS_HTTP_ADDR, VITALS_HTTP_TOKEN   the agent API address and token for client commands
+  VITALS_KEYRING, VITALS_API_TOKEN      the agent's cluster keys and API token
+  RUST_LOG                              log filter, e.g. info or vitals_agent=debug
+
+Exit status: 0 success, 1 runtime failure (agent unreachable, socket busy, ...), 2 usage
+error (a bad flag, value or config file; the message names it).";
+
 /// Heartbeats, health checks and failure detection for distributed systems.
 #[derive(Debug, Parser)]
-#[command(name = "vitals", version, about)]
+#[command(name = "vitals", version = crate::version(), about, after_help = EXAMPLES)]
 pub(crate) struct Cli {
+    /// Log lines as text or as JSON objects (one per line); RUST_LOG filters them.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "VITALS_LOG_FORMAT")]
+    pub(crate) log_format: LogFormat,
     #[command(subcommand)]
     pub(crate) command: Command,
+}
+
+/// How log lines are written (to stderr).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// How to reach an agent's HTTP API: every client command and `vitals proxy`.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Agent API")]
+pub(crate) struct ApiArgs {
+    /// The agent's HTTP API: HOST:PORT, http://HOST:PORT or a name like localhost:7947.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        env = "VITALS_HTTP_ADDR",
+        default_value = "127.0.0.1:7947"
+    )]
+    pub(crate) http: AgentAddr,
+    /// Bearer token for an agent started with --api-token-file [env: VITALS_HTTP_TOKEN].
+    #[arg(long, value_name = "TOKEN")]
+    pub(crate) token: Option<String>,
+    /// File holding the bearer token (instead of --token).
+    #[arg(long, value_name = "FILE", conflicts_with = "token")]
+    pub(crate) token_file: Option<PathBuf>,
+}
+
+impl ApiArgs {
+    /// The address and the token: --token, else --token-file, else `VITALS_HTTP_TOKEN`
+    /// (a flag always wins over the environment).
+    pub(crate) fn api(&self) -> anyhow::Result<Api> {
+        let token = match (&self.token, &self.token_file) {
+            (Some(token), _) => Some(token.clone()),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| crate::usage(format!("cannot read --token-file {}: {e}", path.display())))?;
+                Some(text.trim().to_string())
+            }
+            (None, None) => std::env::var("VITALS_HTTP_TOKEN").ok().filter(|t| !t.is_empty()),
+        };
+        Ok(Api {
+            addr: self.http.clone(),
+            token,
+        })
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -39,68 +110,83 @@ pub(crate) enum Command {
     Route(RouteArgs),
     /// A TCP proxy for one service that follows an agent's view and fails over.
     Proxy(ProxyArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `vitals man > vitals.1`.
+    Man,
 }
 
 /// `vitals agent`: flags override the config file, key by key.
 #[derive(Debug, Args)]
 pub(crate) struct AgentArgs {
     /// Unique name of this node.
-    #[arg(long)]
+    #[arg(help_heading = "Node", long)]
     pub(crate) name: Option<String>,
     /// UDP address for heartbeats [default: 127.0.0.1:7946].
-    #[arg(long, value_name = "HOST:PORT")]
+    #[arg(help_heading = "Node", long, value_name = "HOST:PORT")]
     pub(crate) bind: Option<String>,
     /// Address peers should use, when --bind is a wildcard address.
-    #[arg(long, value_name = "HOST:PORT")]
+    #[arg(help_heading = "Node", long, value_name = "HOST:PORT")]
     pub(crate) advertise: Option<String>,
     /// Address of the HTTP API [default: 127.0.0.1:7947].
-    #[arg(long, value_name = "HOST:PORT")]
+    #[arg(help_heading = "Node", long, value_name = "HOST:PORT")]
     pub(crate) http: Option<String>,
     /// Seed nodes to join through.
-    #[arg(long, value_name = "HOST:PORT,...", value_delimiter = ',')]
+    #[arg(help_heading = "Node", long, value_name = "HOST:PORT,...", value_delimiter = ',')]
     pub(crate) join: Option<Vec<String>>,
-    /// push (every node heartbeats every node), pull (monitors poll every node), ping (SWIM
-    /// probes with Lifeguard), gossip (heartbeat counters spread neighbour to neighbour) or
-    /// leader (an elected leader collects every heartbeat and publishes the view) [default: push].
-    #[arg(long)]
+    /// How liveness information flows [default: push].
+    #[arg(help_heading = "Strategy", long, value_parser = choice::strategy())]
     pub(crate) strategy: Option<StrategyKind>,
     /// Acknowledge every heartbeat: measure round trips, detect a broken outbound path (push).
-    #[arg(long)]
+    #[arg(help_heading = "Strategy", long)]
     pub(crate) ack: bool,
     /// The nodes that poll the others (pull).
-    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    #[arg(help_heading = "Strategy", long, value_name = "NAME,...", value_delimiter = ',')]
     pub(crate) monitor: Option<Vec<String>>,
     /// The nodes that vote in leader elections (leader) [default: every member].
-    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    #[arg(help_heading = "Strategy", long, value_name = "NAME,...", value_delimiter = ',')]
     pub(crate) voters: Option<Vec<String>>,
     /// Raft's election timeout T; timers are drawn from [T, 2T] (leader)
     /// [default: timeout + (threshold - 1) x interval].
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    #[arg(help_heading = "Strategy", long, value_name = "DUR", value_parser = parse_duration)]
     pub(crate) election_timeout: Option<Duration>,
     /// How long a leader acts after a majority acknowledged its heartbeats (leader)
     /// [default: 90% of T x (1 - drift) / (1 + drift)].
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    #[arg(help_heading = "Strategy", long, value_name = "DUR", value_parser = parse_duration)]
     pub(crate) lease: Option<Duration>,
     /// Bound on the clock-rate drift between two nodes that leases assume, as a fraction (leader) [default: 0.05].
-    #[arg(long, value_name = "FRACTION")]
+    #[arg(help_heading = "Strategy", long, value_name = "FRACTION")]
     pub(crate) clock_drift: Option<f64>,
-    /// Timing preset: web (10s), high-traffic (3s), background (20s), lan-fast (200ms) [default: web].
-    #[arg(long)]
+    /// Timing preset [default: web].
+    #[arg(help_heading = "Timing and detection", long, value_parser = choice::preset())]
     pub(crate) preset: Option<Preset>,
     /// Time between heartbeats, e.g. 200ms, 1s, 2m (overrides the preset).
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    #[arg(help_heading = "Timing and detection", long, value_name = "DUR", value_parser = parse_duration)]
     pub(crate) interval: Option<Duration>,
     /// Silence before a heartbeat counts as missed; at least the interval [default: the interval].
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    #[arg(help_heading = "Timing and detection", long, value_name = "DUR", value_parser = parse_duration)]
     pub(crate) timeout: Option<Duration>,
     /// Consecutive missed heartbeats that declare a node dead [default: 3].
-    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    #[arg(
+        help_heading = "Timing and detection",
+        long,
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
     pub(crate) threshold: Option<u32>,
-    /// missed (consecutive misses) or phi (phi accrual) [default: missed].
-    #[arg(long)]
+    /// How silence becomes a verdict [default: missed].
+    #[arg(help_heading = "Timing and detection", long, value_parser = choice::detector())]
     pub(crate) detector: Option<DetectorKind>,
     /// Phi that declares a node dead, with --detector phi [default: 8].
-    #[arg(long, value_name = "PHI", allow_negative_numbers = true)]
+    #[arg(
+        help_heading = "Timing and detection",
+        long,
+        value_name = "PHI",
+        allow_negative_numbers = true
+    )]
     pub(crate) phi_threshold: Option<f64>,
     /// Fault injection for tests (hidden flags; only in builds with the agent's
     /// `fault-injection` feature, which the tests enable).
@@ -109,45 +195,54 @@ pub(crate) struct AgentArgs {
     /// Declare a member dead only when a majority of its observers accuse it (push, pull:
     /// of the monitors, ping, gossip), and alive only once a majority hear it (not ping).
     /// Not for leader.
-    #[arg(long)]
+    #[arg(help_heading = "Strategy", long)]
     pub(crate) quorum: bool,
     /// Like --quorum, with this many accusers instead of a majority.
-    #[arg(long, value_name = "N")]
+    #[arg(help_heading = "Strategy", long, value_name = "N")]
     pub(crate) quorum_size: Option<u32>,
     /// Flap damping: a member that keeps dying and returning is held down until it settles.
-    #[arg(long)]
+    #[arg(help_heading = "Strategy", long)]
     pub(crate) flap_damping: bool,
     /// Ping: no fast confirmation; suspicions end on Lifeguard's timeouts only, so a member
     /// paused for up to the suspicion timeout (seconds) is never declared dead.
-    #[arg(long)]
+    #[arg(help_heading = "Strategy", long)]
     pub(crate) no_fast_confirm: bool,
     /// Mass-failure brake: at most this fraction of the cluster declared dead per window [default: off].
-    #[arg(long, value_name = "FRACTION")]
+    #[arg(help_heading = "Strategy", long, value_name = "FRACTION")]
     pub(crate) brake_fraction: Option<f64>,
     /// Cluster label: agents with different labels never accept each other [default: default].
-    #[arg(long, value_name = "NAME")]
+    #[arg(help_heading = "Node", long, value_name = "NAME")]
     pub(crate) cluster: Option<String>,
     /// Keyring file: one base64 key per line, the first is used to send (SIGHUP reloads it).
     /// Or set VITALS_KEYRING. Without a key, heartbeats travel in plaintext.
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Security", long, value_name = "FILE")]
     pub(crate) keyring: Option<PathBuf>,
     /// File holding the HTTP API bearer token (or set VITALS_API_TOKEN).
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Security", long, value_name = "FILE")]
     pub(crate) api_token_file: Option<PathBuf>,
-    /// Which endpoints need the token: writes, or all (but /healthz and /readyz) [default: writes].
-    #[arg(long, value_name = "WHICH")]
+    /// Which endpoints need the token [default: writes].
+    #[arg(help_heading = "Security", long, value_name = "WHICH", value_parser = choice::api_auth())]
     pub(crate) api_auth: Option<ApiAuth>,
     /// A service this agent fronts, NAME=HOST:PORT (repeatable; checks go in the config file).
-    #[arg(long = "service", value_name = "NAME=HOST:PORT")]
+    #[arg(
+        help_heading = "Services and checks",
+        long = "service",
+        value_name = "NAME=HOST:PORT"
+    )]
     pub(crate) services: Vec<RawService>,
     /// Serve the gRPC Health Checking Protocol (grpc.health.v1) on this address [default: off].
-    #[arg(long, value_name = "HOST:PORT")]
+    #[arg(help_heading = "Services and checks", long, value_name = "HOST:PORT")]
     pub(crate) grpc: Option<String>,
     /// Route to every live instance when fewer than this fraction are healthy [default: 0.5].
-    #[arg(long, value_name = "FRACTION", allow_negative_numbers = true)]
+    #[arg(
+        help_heading = "Services and checks",
+        long,
+        value_name = "FRACTION",
+        allow_negative_numbers = true
+    )]
     pub(crate) panic_threshold: Option<f64>,
     /// TOML file with the same settings (flags win).
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Node", long, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
 }
 
@@ -198,15 +293,17 @@ impl AgentArgs {
 
 /// `vitals route`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  vitals route web --policy least-loaded    # web-2 10.0.0.2:8080 score=0.93 status=passing"
+)]
 pub(crate) struct RouteArgs {
     /// The service to route to.
     pub(crate) service: String,
-    /// weighted, least-loaded or round-robin.
-    #[arg(long, default_value = "weighted")]
+    /// How to choose among healthy instances.
+    #[arg(long, default_value = "weighted", value_parser = choice::policy())]
     pub(crate) policy: Policy,
-    /// The agent's HTTP API address.
-    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:7947")]
-    pub(crate) http: String,
+    #[command(flatten)]
+    pub(crate) api: ApiArgs,
     /// Print the raw JSON answer.
     #[arg(long)]
     pub(crate) json: bool,
@@ -214,6 +311,7 @@ pub(crate) struct RouteArgs {
 
 /// `vitals proxy`.
 #[derive(Debug, Args)]
+#[command(after_help = "Example:\n  vitals proxy --listen 0.0.0.0:8000 --service web --metrics 127.0.0.1:8001")]
 pub(crate) struct ProxyArgs {
     /// Where clients connect.
     #[arg(long, value_name = "HOST:PORT")]
@@ -221,11 +319,10 @@ pub(crate) struct ProxyArgs {
     /// The service to proxy.
     #[arg(long)]
     pub(crate) service: String,
-    /// The agent whose view to follow (its HTTP API).
-    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:7947")]
-    pub(crate) http: std::net::SocketAddr,
-    /// weighted, least-loaded or round-robin.
-    #[arg(long, default_value = "weighted")]
+    #[command(flatten)]
+    pub(crate) api: ApiArgs,
+    /// How to choose among healthy instances.
+    #[arg(long, default_value = "weighted", value_parser = choice::policy())]
     pub(crate) policy: Policy,
     /// Route to every live instance when fewer than this fraction are healthy.
     #[arg(long, value_name = "FRACTION", default_value_t = 0.5)]
@@ -243,10 +340,10 @@ pub(crate) struct ProxyArgs {
 
 /// `vitals members`.
 #[derive(Debug, Args)]
+#[command(after_help = "Example:\n  vitals members --http http://10.0.0.1:7947 --token-file /etc/vitals/token")]
 pub(crate) struct MembersArgs {
-    /// The agent's HTTP API address.
-    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:7947")]
-    pub(crate) http: String,
+    #[command(flatten)]
+    pub(crate) api: ApiArgs,
     /// Print the raw JSON instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
@@ -255,9 +352,8 @@ pub(crate) struct MembersArgs {
 /// `vitals leader`.
 #[derive(Debug, Args)]
 pub(crate) struct LeaderArgs {
-    /// The agent's HTTP API address.
-    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:7947")]
-    pub(crate) http: String,
+    #[command(flatten)]
+    pub(crate) api: ApiArgs,
     /// Print the raw JSON instead of a line.
     #[arg(long)]
     pub(crate) json: bool,
@@ -265,12 +361,12 @@ pub(crate) struct LeaderArgs {
 
 /// `vitals why`.
 #[derive(Debug, Args)]
+#[command(after_help = "Example:\n  vitals why node-5 --http localhost:7947")]
 pub(crate) struct WhyArgs {
     /// The member to explain.
     pub(crate) name: String,
-    /// The agent's HTTP API address.
-    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:7947")]
-    pub(crate) http: String,
+    #[command(flatten)]
+    pub(crate) api: ApiArgs,
     /// Print the raw JSON instead of an explanation.
     #[arg(long)]
     pub(crate) json: bool,
@@ -282,14 +378,14 @@ pub(crate) struct DemoArgs {
     /// How many agents to start (2 to 50).
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u8).range(2..=50))]
     pub(crate) nodes: u8,
-    /// push, pull (node-1 is the monitor), ping, gossip or leader.
-    #[arg(long, default_value = "push")]
+    /// How liveness information flows (with pull, node-1 is the monitor).
+    #[arg(long, default_value = "push", value_parser = choice::strategy())]
     pub(crate) strategy: StrategyKind,
     /// Acknowledge heartbeats (push).
     #[arg(long)]
     pub(crate) ack: bool,
-    /// missed or phi.
-    #[arg(long, default_value = "missed")]
+    /// How silence becomes a verdict.
+    #[arg(long, default_value = "missed", value_parser = choice::detector())]
     pub(crate) detector: DetectorKind,
     /// The first three octets of the loopback addresses the agents use.
     #[arg(long, value_name = "A.B.C", default_value = "127.0.0")]

@@ -1,6 +1,8 @@
 //! A small blocking client of the agent's HTTP API, the `vitals members` table and the
 //! `vitals leader` line.
 
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -19,7 +21,59 @@ pub(crate) struct MemberRow {
     pub(crate) rtt_ms: Option<f64>,
 }
 
-fn agent() -> ureq::Agent {
+/// An agent's HTTP API address as users write it: `host:port`, `http://host:port` or a
+/// name such as `localhost:7947`. Names are resolved when the address is used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct AgentAddr(String);
+
+impl FromStr for AgentAddr {
+    type Err = String;
+    fn from_str(text: &str) -> Result<AgentAddr, String> {
+        let hostport = match text.split_once("://") {
+            None => text,
+            Some(("http", rest)) => rest.trim_end_matches('/'),
+            Some((scheme, _)) => {
+                return Err(format!(
+                    "`{scheme}://` is not served by the agent: give http://HOST:PORT or HOST:PORT"
+                ));
+            }
+        };
+        let bad = || format!("`{text}` is not an address: write HOST:PORT, like 127.0.0.1:7947 or localhost:7947");
+        let (host, port) = hostport.rsplit_once(':').ok_or_else(bad)?;
+        if host.is_empty() || host.contains(['/', '?', '#', ' ']) || port.parse::<u16>().is_err() {
+            return Err(bad());
+        }
+        Ok(AgentAddr(hostport.to_string()))
+    }
+}
+
+impl std::fmt::Display for AgentAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AgentAddr {
+    /// The first socket address the host resolves to.
+    pub(crate) fn resolve(&self) -> anyhow::Result<SocketAddr> {
+        let mut addrs = self
+            .0
+            .to_socket_addrs()
+            .with_context(|| format!("cannot resolve the agent address {self}"))?;
+        addrs
+            .next()
+            .with_context(|| format!("the agent address {self} resolves to no address"))
+    }
+}
+
+/// Where an agent's API is and the bearer token to show it.
+#[derive(Clone, Debug)]
+pub(crate) struct Api {
+    pub(crate) addr: AgentAddr,
+    pub(crate) token: Option<String>,
+}
+
+fn http_agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(2)))
         .http_status_as_error(false)
@@ -27,13 +81,16 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
-/// `GET http://{http}{path}` as text, with its status code.
-pub(crate) fn get(http: &str, path: &str) -> anyhow::Result<(u16, String)> {
-    let url = format!("http://{http}{path}");
-    let mut response = agent()
-        .get(&url)
+/// `GET http://{addr}{path}` as text, with its status code.
+pub(crate) fn get(api: &Api, path: &str) -> anyhow::Result<(u16, String)> {
+    let url = format!("http://{}{path}", api.addr);
+    let mut request = http_agent().get(&url);
+    if let Some(token) = &api.token {
+        request = request.header("Authorization", &format!("Bearer {token}"));
+    }
+    let mut response = request
         .call()
-        .with_context(|| format!("cannot reach the agent at {http}"))?;
+        .with_context(|| format!("cannot reach the agent at {}", api.addr))?;
     let status = response.status().as_u16();
     let body = response
         .body_mut()
@@ -42,25 +99,48 @@ pub(crate) fn get(http: &str, path: &str) -> anyhow::Result<(u16, String)> {
     Ok((status, body))
 }
 
-/// The members the agent at `http` knows.
-pub(crate) fn members(http: &str) -> anyhow::Result<Vec<MemberRow>> {
-    let (status, body) = get(http, "/v1/members")?;
-    anyhow::ensure!(status == 200, "the agent at {http} answered {status}: {body}");
-    serde_json::from_str(&body).with_context(|| format!("the agent at {http} sent an unexpected member list"))
+/// `GET path`, which must answer 200: its body. A 401 says how to give the token.
+pub(crate) fn get_ok(api: &Api, path: &str) -> anyhow::Result<String> {
+    let (status, body) = get(api, path)?;
+    let addr = &api.addr;
+    match status {
+        200 => Ok(body),
+        401 => anyhow::bail!(
+            "the agent at {addr} wants its API token: give it with --token, --token-file or VITALS_HTTP_TOKEN"
+        ),
+        _ => anyhow::bail!("the agent at {addr} answered {status}: {}", body.trim()),
+    }
+}
+
+/// The members the agent at `api` knows.
+pub(crate) fn members(api: &Api) -> anyhow::Result<Vec<MemberRow>> {
+    let body = get_ok(api, "/v1/members")?;
+    serde_json::from_str(&body).with_context(|| format!("the agent at {} sent an unexpected member list", api.addr))
 }
 
 fn gib(bytes: u64) -> String {
-    format!("{:.1}G", bytes as f64 / (1u64 << 30) as f64)
+    format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
 }
 
-/// A table like `serf members`.
+/// How long ago, to a precision a reader wants: `350ms`, `46.1s`, `5m 3s`, `2h 10m`.
+pub(crate) fn ago(ms: u64) -> String {
+    let shown = match ms {
+        0..1_000 => Duration::from_millis(ms),
+        1_000..60_000 => return format!("{:.1}s ago", ms as f64 / 1e3),
+        60_000..3_600_000 => Duration::from_secs(ms / 1_000),
+        _ => Duration::from_secs(ms / 60_000 * 60),
+    };
+    format!("{} ago", humantime::format_duration(shown))
+}
+
+/// A table like `serf members`: each column as wide as its widest cell.
 pub(crate) fn table(rows: &[MemberRow]) -> String {
-    let mut out = format!(
-        "{:<16} {:<22} {:<8} {:>5} {:>10} {:>8} {:>6} {:>9} {:>6}\n",
-        "NAME", "ADDRESS", "STATUS", "INC", "HEARD", "RTT", "CPU", "MEM-FREE", "LOAD"
-    );
+    let mut table = comfy_table::Table::new();
+    table.load_style(comfy_table::presets::NOTHING).set_header([
+        "NAME", "ADDRESS", "STATUS", "INC", "HEARD", "RTT", "CPU", "MEM FREE", "LOAD",
+    ]);
     for row in rows {
-        let heard = row.last_heard_ms.map_or("-".to_string(), |ms| format!("{ms}ms ago"));
+        let heard = row.last_heard_ms.map_or("-".to_string(), ago);
         let rtt = row.rtt_ms.map_or("-".to_string(), |ms| format!("{ms:.2}ms"));
         let (cpu, mem, load) = row.health.as_ref().map_or(("-".into(), "-".into(), "-".into()), |h| {
             (
@@ -69,20 +149,26 @@ pub(crate) fn table(rows: &[MemberRow]) -> String {
                 format!("{:.2}", h.load1),
             )
         });
-        out.push_str(&format!(
-            "{:<16} {:<22} {:<8} {:>5} {:>10} {:>8} {:>6} {:>9} {:>6}\n",
-            row.name,
-            row.addr,
-            row.status.as_str(),
-            row.incarnation,
+        table.add_row([
+            row.name.clone(),
+            row.addr.clone(),
+            row.status.as_str().to_string(),
+            row.incarnation.to_string(),
             heard,
             rtt,
             cpu,
             mem,
-            load
-        ));
+            load,
+        ]);
     }
-    out
+    for (i, column) in table.column_iter_mut().enumerate() {
+        column.set_padding((0, 2));
+        if i >= 3 {
+            column.set_cell_alignment(comfy_table::CellAlignment::Right);
+        }
+    }
+    let lines: Vec<String> = table.lines().map(|l| l.trim_end().to_string()).collect();
+    lines.join("\n") + "\n"
 }
 
 /// `GET /v1/leader`, as the CLI reads it.
@@ -188,11 +274,50 @@ pub(crate) fn explain(body: &str) -> anyhow::Result<String> {
     }
     for t in why["history"].as_array().into_iter().flatten() {
         out += &format!(
-            "  history: {} -> {} at incarnation {}\n",
+            "  history: {} -> {} at incarnation {}{}\n",
             t["from"].as_str().unwrap_or("new"),
             t["to"].as_str().unwrap_or("?"),
-            t["incarnation"]
+            t["incarnation"],
+            t["at"].as_str().map_or(String::new(), |date| format!(", {date}")),
         );
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agent_addresses_are_host_port_urls_or_names() {
+        for (typed, kept) in [
+            ("127.0.0.1:7947", "127.0.0.1:7947"),
+            ("http://127.0.0.1:7201", "127.0.0.1:7201"),
+            ("http://localhost:7201/", "localhost:7201"),
+            ("localhost:7201", "localhost:7201"),
+            ("[::1]:7947", "[::1]:7947"),
+        ] {
+            assert_eq!(typed.parse::<AgentAddr>().unwrap().to_string(), kept, "{typed}");
+        }
+        for bad in [
+            "localhost",
+            "https://a:1",
+            "a:port",
+            ":7947",
+            "http://a:1/v1/members",
+            "a:70000",
+        ] {
+            assert!(bad.parse::<AgentAddr>().is_err(), "{bad} was accepted");
+        }
+        let local: AgentAddr = "localhost:7201".parse().unwrap();
+        assert!(local.resolve().unwrap().ip().is_loopback());
+    }
+
+    #[test]
+    fn times_ago_are_rounded_for_reading() {
+        assert_eq!(ago(350), "350ms ago");
+        assert_eq!(ago(46_125), "46.1s ago");
+        assert_eq!(ago(303_500), "5m 3s ago");
+        assert_eq!(ago(7_830_000), "2h 10m ago");
+    }
 }

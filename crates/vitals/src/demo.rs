@@ -265,7 +265,13 @@ impl Demo {
     fn views(&self) -> Views {
         let running = self.agents.iter().filter(|a| a.child.is_some());
         running
-            .filter_map(|a| client::members(&a.http).ok().map(|rows| (a.name.clone(), rows)))
+            .filter_map(|a| {
+                let api = client::Api {
+                    addr: a.http.parse().ok()?,
+                    token: None,
+                };
+                client::members(&api).ok().map(|rows| (a.name.clone(), rows))
+            })
             .collect()
     }
 
@@ -382,7 +388,17 @@ fn cell(status: Option<Status>, wide: bool) -> String {
     } else {
         format!("{:<2}", &text[..1])
     };
-    format!("\x1b[{color}m{text}\x1b[0m")
+    paint(color, &text)
+}
+
+/// `text` in an ANSI colour, unless NO_COLOR is set (https://no-color.org). The live table,
+/// the only place colours appear, is drawn only when stdout is a terminal.
+fn paint(color: &str, text: &str) -> String {
+    if std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) {
+        format!("\x1b[{color}m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
 }
 
 fn matrix(agents: &[Agent], views: &Views) -> String {
@@ -402,7 +418,7 @@ fn matrix(agents: &[Agent], views: &Views) -> String {
             Some((_, rows)) => agents
                 .iter()
                 .for_each(|m| out.push_str(&cell(status_of(rows, &m.name), wide))),
-            None => out.push_str("\x1b[31m(not running)\x1b[0m"),
+            None => out.push_str(&paint("31", "(not running)")),
         }
         out.push('\n');
     }

@@ -1,6 +1,9 @@
 //! `vitals`: the binary users type. Parses the command line, dispatches, and maps
-//! failures to a one-line error and an exit code. No protocol logic lives here.
+//! failures to a one-line error and an exit code: 2 for a refused command line or config
+//! (clap's own errors exit 2 as well), 1 for a failure at run time. No protocol logic
+//! lives here.
 
+mod choice;
 mod cli;
 mod client;
 mod demo;
@@ -12,24 +15,77 @@ mod tune;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use cli::{AgentArgs, Cli, Command, LeaderArgs, MembersArgs};
-use vitals_agent::RawConfig;
+use clap::{CommandFactory as _, Parser};
+use cli::{AgentArgs, Cli, Command, LeaderArgs, LogFormat, MembersArgs};
+use vitals_agent::{AgentError, RawConfig, SettingsError};
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let default_level = if matches!(cli.command, Command::Agent(_) | Command::Proxy(_)) {
+/// `vitals --version`: the release and the commit it was built from.
+pub(crate) fn version() -> &'static str {
+    static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    VERSION.get_or_init(|| {
+        let build = (vitals_agent::build::VERSION, vitals_agent::build::COMMIT);
+        format!("{} (commit {})", build.0, build.1)
+    })
+}
+
+/// A refused command line or setting: exits 2, like clap's own usage errors.
+#[derive(Debug)]
+pub(crate) struct Usage(String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
+/// An error that exits 2: the user must change the command line or a config file.
+pub(crate) fn usage(message: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(Usage(message.into()))
+}
+
+fn exit_code(error: &anyhow::Error) -> u8 {
+    let refused_setting = error.downcast_ref::<SettingsError>().is_some()
+        || matches!(error.downcast_ref::<AgentError>(), Some(AgentError::Keyring(_)));
+    if error.is::<Usage>() || refused_setting { 2 } else { 1 }
+}
+
+/// The error and its causes on one line, each said once (an I/O error shown in its
+/// wrapper's message is not repeated as the wrapper's source).
+fn one_line(error: &anyhow::Error) -> String {
+    let mut line = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !line.contains(&cause) {
+            line = format!("{line}: {cause}");
+        }
+    }
+    line
+}
+
+fn init_logs(command: &Command, format: LogFormat) {
+    let default_level = if matches!(command, Command::Agent(_) | Command::Proxy(_)) {
         "info"
     } else {
         "warn"
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default_level.into());
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => logs.json().flatten_event(true).with_current_span(false).init(),
+        LogFormat::Text => {
+            let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
+            logs.with_ansi(ansi).init();
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logs(&cli.command, cli.log_format);
     let result = match cli.command {
         Command::Agent(args) => agent(&args),
         Command::Members(args) => members(&args),
@@ -44,12 +100,19 @@ fn main() -> ExitCode {
         Command::Tune(args) => tune::run(&args),
         Command::Route(args) => route::run(&args),
         Command::Proxy(args) => proxy::run(&args),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "vitals", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man => clap_mangen::Man::new(Cli::command())
+            .render(&mut std::io::stdout())
+            .map_err(anyhow::Error::from),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
-            ExitCode::from(2)
+            eprintln!("error: {}", one_line(&error));
+            ExitCode::from(exit_code(&error))
         }
     }
 }
@@ -81,19 +144,17 @@ pub(crate) async fn shutdown_signal() {
 }
 
 fn members(args: &MembersArgs) -> anyhow::Result<()> {
+    let api = args.api.api()?;
     if args.json {
-        let (status, body) = client::get(&args.http, "/v1/members")?;
-        anyhow::ensure!(status == 200, "the agent at {} answered {status}: {body}", args.http);
-        println!("{body}");
+        println!("{}", client::get_ok(&api, "/v1/members")?);
     } else {
-        print!("{}", client::table(&client::members(&args.http)?));
+        print!("{}", client::table(&client::members(&api)?));
     }
     Ok(())
 }
 
 fn why(args: &cli::WhyArgs) -> anyhow::Result<()> {
-    let (status, body) = client::get(&args.http, &format!("/v1/members/{}/why", args.name))?;
-    anyhow::ensure!(status == 200, "the agent at {} answered {status}: {body}", args.http);
+    let body = client::get_ok(&args.api.api()?, &format!("/v1/members/{}/why", args.name))?;
     if args.json {
         println!("{body}");
     } else {
@@ -103,8 +164,7 @@ fn why(args: &cli::WhyArgs) -> anyhow::Result<()> {
 }
 
 fn leader(args: &LeaderArgs) -> anyhow::Result<()> {
-    let (status, body) = client::get(&args.http, "/v1/leader")?;
-    anyhow::ensure!(status == 200, "the agent at {} answered {status}: {body}", args.http);
+    let body = client::get_ok(&args.api.api()?, "/v1/leader")?;
     if args.json {
         println!("{body}");
     } else {

@@ -6,15 +6,21 @@ use vitals_agent::routing::proxy::{self, ProxySettings};
 use crate::cli::ProxyArgs;
 
 pub(crate) fn run(args: &ProxyArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        (0.0..=1.0).contains(&args.panic_threshold),
-        "invalid `--panic-threshold`: {} is not a fraction; use 0 to 1",
-        args.panic_threshold
-    );
+    if !(0.0..=1.0).contains(&args.panic_threshold) {
+        return Err(crate::usage(format!(
+            "invalid `--panic-threshold`: {} is not a fraction; use 0 to 1",
+            args.panic_threshold
+        )));
+    }
+    let api = args.api.api()?;
     let settings = ProxySettings {
         listen: args.listen,
         service: args.service.clone(),
-        agent: args.http,
+        agent: api
+            .addr
+            .resolve()
+            .map_err(|e| crate::usage(format!("invalid `--http`: {e:#}")))?,
+        token: api.token,
         policy: args.policy,
         panic_threshold: args.panic_threshold,
         refresh: args.refresh,

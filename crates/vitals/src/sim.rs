@@ -20,8 +20,8 @@ use crate::plot;
 /// `vitals sim`.
 #[derive(Debug, Args)]
 pub(crate) struct SimArgs {
-    /// push, pull, ping, gossip or leader.
-    #[arg(long, default_value = "push")]
+    /// How liveness information flows.
+    #[arg(long, default_value = "push", value_parser = crate::choice::strategy())]
     pub(crate) strategy: StrategyKind,
     /// Acknowledge heartbeats (push).
     #[arg(long)]
@@ -37,8 +37,8 @@ pub(crate) struct SimArgs {
     /// Lifeguard's timeout).
     #[arg(long)]
     pub(crate) no_fast_confirm: bool,
-    /// missed or phi.
-    #[arg(long, default_value = "missed")]
+    /// How silence becomes a verdict.
+    #[arg(long, default_value = "missed", value_parser = crate::choice::detector())]
     pub(crate) detector: DetectorKind,
     /// Number of simulated nodes.
     #[arg(long, default_value_t = 10)]
@@ -196,7 +196,7 @@ pub(crate) fn run(args: &SimArgs) -> anyhow::Result<()> {
 #[allow(clippy::disallowed_methods)]
 fn single(args: &SimArgs) -> anyhow::Result<()> {
     let spec = args.spec();
-    let scenario = spec.scenario().map_err(anyhow::Error::msg)?;
+    let scenario = spec.scenario().map_err(crate::usage)?;
     let started = std::time::Instant::now();
     let bar = delayed_bar(100);
     let report = vitals_sim::run(scenario, &mut |fraction| {
@@ -225,10 +225,52 @@ fn print_one(args: &SimArgs, report: &Report) -> anyhow::Result<()> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(report)?);
     } else if args.csv {
-        println!("{}\n{}", Report::csv_header(), report.csv_row());
+        write_csv(std::slice::from_ref(report))?;
     } else {
         print!("{}", report.table());
     }
+    Ok(())
+}
+
+/// The reports as CSV (RFC 4180: a field holding a comma, such as a mixed latency, is
+/// quoted), under [`Report::csv_header`]'s columns.
+fn write_csv(reports: &[Report]) -> anyhow::Result<()> {
+    let mut out = csv::Writer::from_writer(std::io::stdout().lock());
+    out.write_record(Report::csv_header().split(','))?;
+    for r in reports {
+        let number = |x: f64| x.to_string();
+        out.write_record([
+            r.strategy.clone(),
+            r.detector.clone(),
+            r.nodes.to_string(),
+            number(r.interval_s),
+            number(r.timeout_s),
+            r.threshold.to_string(),
+            r.latency.clone(),
+            number(r.loss),
+            number(r.duration_s),
+            r.seed.to_string(),
+            r.crashes.to_string(),
+            number(r.detection_first.mean),
+            number(r.detection_first.p99),
+            number(r.detection_all.mean),
+            number(r.detection_all.p99),
+            number(r.detection_each.mean),
+            number(r.detection_each.max),
+            r.undetected.to_string(),
+            r.false_positives.to_string(),
+            number(r.false_positives_per_node_hour),
+            r.false_positives_upper_95.map_or(String::new(), number),
+            number(r.mistake_duration.mean),
+            number(r.mistake_recurrence_s),
+            r.mistake_recurrence_is_bound.to_string(),
+            number(r.query_accuracy),
+            number(r.messages_per_node_s),
+            number(r.bytes_per_node_s),
+            r.passed().to_string(),
+        ])?;
+    }
+    out.flush()?;
     Ok(())
 }
 
@@ -327,7 +369,7 @@ fn sweep_specs(args: &SimArgs) -> anyhow::Result<Vec<Spec>> {
 
 #[allow(clippy::disallowed_methods)]
 fn sweep(args: &SimArgs) -> anyhow::Result<()> {
-    let specs = sweep_specs(args)?;
+    let specs = sweep_specs(args).map_err(|e| crate::usage(format!("{e:#}")))?;
     let started = std::time::Instant::now();
     let bar = delayed_bar(specs.len() as u64);
     let next = AtomicUsize::new(0);
@@ -381,9 +423,7 @@ fn print_sweep(args: &SimArgs, reports: &[Report]) -> anyhow::Result<()> {
         return Ok(());
     }
     if args.csv {
-        println!("{}", Report::csv_header());
-        reports.iter().for_each(|r| println!("{}", r.csv_row()));
-        return Ok(());
+        return write_csv(reports);
     }
     println!(
         "{:>9} {:>9} {:>10} {:>10} {:>10} {:>22} {:>10} {:>11} {:>7}",

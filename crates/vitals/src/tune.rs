@@ -43,12 +43,15 @@ pub(crate) struct TuneArgs {
 
 /// Runs `vitals tune`.
 pub(crate) fn run(args: &TuneArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        (0.0..1.0).contains(&args.loss),
-        "--loss {} must be a probability below 1",
-        args.loss
-    );
-    anyhow::ensure!(args.nodes >= 2, "--nodes {} must be at least 2", args.nodes);
+    if !(0.0..1.0).contains(&args.loss) {
+        return Err(crate::usage(format!(
+            "--loss {} must be a probability below 1",
+            args.loss
+        )));
+    }
+    if args.nodes < 2 {
+        return Err(crate::usage(format!("--nodes {} must be at least 2", args.nodes)));
+    }
     let strategy = if args.nodes <= 50 {
         StrategyKind::Push
     } else {
@@ -65,11 +68,11 @@ pub(crate) fn run(args: &TuneArgs) -> anyhow::Result<()> {
         latency: args.latency,
     };
     let no_fit = || {
-        anyhow::anyhow!(
+        crate::usage(format!(
             "--detect-within {} and --max-false-positives cannot both be met at loss {}: allow a longer detection time or more false positives",
             format_duration(args.detect_within),
             args.loss
-        )
+        ))
     };
     let mut nfd = tune::configure(&target).ok_or_else(no_fit)?;
     if strategy == StrategyKind::Pull {

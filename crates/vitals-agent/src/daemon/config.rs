@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
-use vitals_core::config::serde_duration;
 use vitals_core::seal::Keyring;
 use vitals_core::{Config, DetectorKind, Preset, StrategyKind, wire};
 use zeroize::Zeroizing;
@@ -560,10 +559,7 @@ fn merge_services(file: Option<Vec<RawService>>, flags: Option<Vec<RawService>>)
     Some(merged)
 }
 
-/// Parses a duration flag (`200ms`, `1s`, `2m`).
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    serde_duration::parse_duration(text)
-}
+pub use crate::parse::parse_duration;
 
 #[cfg(test)]
 mod tests {
@@ -577,6 +573,18 @@ mod tests {
     }
 
     const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+    #[test]
+    fn durations_take_compound_units_and_a_bare_number_gets_a_hint() {
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("fast").unwrap_err().contains("not a duration"));
+        let file: Result<RawConfig, _> = toml::from_str("interval = \"1m 30s\"");
+        assert_eq!(file.unwrap().interval, Some(Duration::from_secs(90)));
+        let error = toml::from_str::<RawConfig>("interval = 10").unwrap_err().to_string();
+        assert!(error.contains("write \"10s\""), "{error}");
+    }
 
     #[test]
     fn a_keyring_comes_from_the_environment_when_no_file_is_named() {

@@ -111,7 +111,7 @@ impl Driver {
     }
 
     fn on_datagram(&mut self, now: Instant, bytes: &[u8], src: SocketAddr) {
-        self.metrics.bytes_received.inc_by(bytes.len() as u64);
+        self.metrics.received_bytes.inc_by(bytes.len() as u64);
         if self.faults.drops_inbound(src.ip()) {
             self.metrics
                 .decode_errors
@@ -191,7 +191,7 @@ impl Driver {
         }
         match self.socket.send_to(&bytes, to).await {
             Ok(sent) => {
-                self.metrics.bytes_sent.inc_by(sent as u64);
+                self.metrics.sent_bytes.inc_by(sent as u64);
                 self.metrics
                     .messages_sent
                     .get_or_create(&KindLabel {
@@ -220,7 +220,10 @@ impl Driver {
                     self.metrics.detection_latency.observe(silence.as_secs_f64());
                 }
                 let from = t.from.map_or("unknown", |s| s.as_str());
-                tracing::info!(member = %t.name, addr = %t.addr, incarnation = t.incarnation, from, to = t.to.as_str(), silence = ?t.silence, "member status changed");
+                let silence = t.silence.map(|d| {
+                    tracing::field::display(vitals_core::config::serde_duration::format_duration(round_to_ms(d)))
+                });
+                tracing::info!(member = %t.name, addr = %t.addr, incarnation = t.incarnation, from, to = t.to.as_str(), silence, "member status changed");
             }
             Event::Refuted { incarnation } => {
                 self.metrics.refutations.inc();
@@ -267,4 +270,9 @@ impl Driver {
         }
         self.snapshot.send_replace(snapshot);
     }
+}
+
+/// A duration rounded to the millisecond, for log lines (`600ms`, not `600.852317ms`).
+fn round_to_ms(d: Duration) -> Duration {
+    Duration::from_millis(d.as_millis().try_into().unwrap_or(u64::MAX))
 }

@@ -1,5 +1,6 @@
 //! Prometheus metrics. The driver updates them (atomics, no lock on the node); the HTTP
-//! handler encodes them. Metric names follow Prometheus conventions (`vitals_*_total`).
+//! handler encodes them. Names follow the Prometheus naming guide: base units, `_total`
+//! on counters, the unit last (`vitals_sent_bytes_total`).
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -41,9 +42,9 @@ pub struct Metrics {
     /// Messages received, by kind.
     pub messages_received: Family<KindLabel, Counter>,
     /// UDP payload bytes sent.
-    pub bytes_sent: Counter,
+    pub sent_bytes: Counter,
     /// UDP payload bytes received.
-    pub bytes_received: Counter,
+    pub received_bytes: Counter,
     /// Datagrams that could not be sent.
     pub send_errors: Counter,
     /// Datagrams dropped before the protocol saw them, by reason.
@@ -83,8 +84,8 @@ impl Metrics {
             heartbeats_received: Counter::default(),
             messages_sent: Family::default(),
             messages_received: Family::default(),
-            bytes_sent: Counter::default(),
-            bytes_received: Counter::default(),
+            sent_bytes: Counter::default(),
+            received_bytes: Counter::default(),
             send_errors: Counter::default(),
             decode_errors: Family::default(),
             replies_suppressed: Counter::default(),
@@ -116,9 +117,15 @@ impl Metrics {
         self
     }
 
-    /// A registry exposing these metrics under the `vitals_` prefix.
-    pub fn registry(&self) -> Registry {
-        let mut r = Registry::with_prefix("vitals");
+    /// A registry exposing these metrics under the `vitals_` prefix; the leader
+    /// strategy's series only with `leader`.
+    pub fn registry(&self, leader: bool) -> Registry {
+        let mut root = Registry::default();
+        self.register(root.sub_registry_with_prefix("vitals"), leader);
+        root
+    }
+
+    fn register(&self, r: &mut Registry, leader: bool) {
         r.register(
             "heartbeats_sent",
             "Heartbeats (push heartbeats, polls, poll replies) sent",
@@ -139,11 +146,11 @@ impl Metrics {
             "Protocol messages received, by kind",
             self.messages_received.clone(),
         );
-        r.register("bytes_sent", "UDP payload bytes sent", self.bytes_sent.clone());
+        r.register("sent_bytes", "UDP payload bytes sent", self.sent_bytes.clone());
         r.register(
-            "bytes_received",
+            "received_bytes",
             "UDP payload bytes received",
-            self.bytes_received.clone(),
+            self.received_bytes.clone(),
         );
         r.register(
             "send_errors",
@@ -185,8 +192,9 @@ impl Metrics {
             "1 while no peer acknowledges this node's heartbeats",
             self.isolated.clone(),
         );
-        self.register_leadership(&mut r);
-        r
+        if leader {
+            self.register_leadership(r);
+        }
     }
 
     /// The leader strategy's series.

@@ -10,12 +10,14 @@
 
 pub mod config;
 pub(crate) mod driver;
+pub mod exposition;
 pub mod fault;
 pub mod grpc;
 pub mod http;
 pub mod metrics;
 mod ratelimit;
 pub mod snapshot;
+mod wallclock;
 
 use std::collections::hash_map::RandomState;
 use std::future::Future;
@@ -83,9 +85,10 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send) 
         let stop = Arc::new(Notify::new()); // the task is aborted at the end
         tasks.push(tokio::spawn(grpc::serve(listener, snapshot_rx.clone(), names, stop)));
     }
+    let registry = exposition::registry(&metrics, &settings, snapshot_rx.clone(), board.clone());
     let state = http::ApiState {
         snapshot: snapshot_rx,
-        registry: Arc::new(metrics.registry()),
+        registry: Arc::new(registry),
         leave: Arc::clone(&leave),
         token: settings.api_token.clone(),
         checks: board,
@@ -216,7 +219,8 @@ fn start_node(settings: &Settings, seed: u64) -> Node {
     node.handle_command(Instant::ZERO, Command::Join(settings.join.clone()));
     tracing::info!(
         name = %settings.name, bind = %settings.bind, http = %settings.http, cluster = %settings.cluster,
-        strategy = ?settings.protocol.strategy, interval = ?settings.protocol.interval,
+        strategy = settings.protocol.strategy.name(),
+        interval = %vitals_core::config::serde_duration::format_duration(settings.protocol.interval),
         threshold = settings.protocol.threshold, seed, "vitals agent started"
     );
     node

@@ -86,6 +86,9 @@ pub struct Snapshot {
     pub leader: Option<LeaderView>,
     /// `GET /v1/members/NAME/why`: why each member has its status.
     pub why: std::collections::BTreeMap<String, vitals_core::why::Why>,
+    /// When the picture was taken, on the node's clock (not served; dates are derived from it).
+    #[serde(skip)]
+    pub taken_at: Instant,
 }
 
 /// `GET /v1/leader`, as published (the handler adds the lease's remaining time).
@@ -146,6 +149,7 @@ impl Snapshot {
                 .iter()
                 .filter_map(|m| Some((m.name.clone(), node.why(&m.name, now)?)))
                 .collect(),
+            taken_at: now,
             leader: node.leadership(now).map(|l| LeaderView {
                 leader: l.leader,
                 term: l.term,

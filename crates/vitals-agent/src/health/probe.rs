@@ -76,6 +76,11 @@ async fn tcp(target: SocketAddr) -> Outcome {
 
 /// `GET path` on `target`: the status code and at most [`MAX_BODY`] bytes of body.
 pub async fn http_get(target: SocketAddr, path: &str) -> Result<(u16, Bytes), String> {
+    http_get_with_token(target, path, None).await
+}
+
+/// [`http_get`] with `Authorization: Bearer {token}` when a token is given.
+pub async fn http_get_with_token(target: SocketAddr, path: &str, token: Option<&str>) -> Result<(u16, Bytes), String> {
     let stream = TcpStream::connect(target)
         .await
         .map_err(|e| format!("cannot connect to {target}: {e}"))?;
@@ -83,9 +88,13 @@ pub async fn http_get(target: SocketAddr, path: &str) -> Result<(u16, Bytes), St
         .await
         .map_err(|e| format!("HTTP handshake with {target} failed: {e}"))?;
     let driver = tokio::spawn(connection);
-    let request = hyper::Request::get(path)
+    let mut request = hyper::Request::get(path)
         .header(hyper::header::HOST, target.to_string())
-        .header(hyper::header::USER_AGENT, "vitals-check")
+        .header(hyper::header::USER_AGENT, "vitals-check");
+    if let Some(token) = token {
+        request = request.header(hyper::header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let request = request
         .body(Empty::<Bytes>::new())
         .map_err(|e| format!("bad request: {e}"))?;
     let result = async {

@@ -40,6 +40,8 @@ pub struct ProxySettings {
     pub service: String,
     /// The agent's HTTP API.
     pub agent: SocketAddr,
+    /// The bearer token the agent's API wants, if any.
+    pub token: Option<String>,
     /// How to choose a target.
     pub policy: Policy,
     /// Panic threshold (as the agent's).
@@ -169,7 +171,7 @@ async fn follow(settings: ProxySettings, view: watch::Sender<Vec<Instance>>) {
         ticker.tick().await;
         let answer = tokio::time::timeout(
             settings.refresh.max(Duration::from_millis(500)),
-            crate::health::probe::http_get(settings.agent, &path),
+            crate::health::probe::http_get_with_token(settings.agent, &path, settings.token.as_deref()),
         )
         .await;
         match answer {
@@ -182,6 +184,7 @@ async fn follow(settings: ProxySettings, view: watch::Sender<Vec<Instance>>) {
             Ok(Ok((404, _))) => {
                 view.send_replace(Vec::new());
             }
+            Ok(Ok((401, _))) => tracing::warn!("the agent wants its API token: give it with --token or --token-file"),
             Ok(Ok((status, _))) => tracing::warn!(status, "the agent refused the service view"),
             Ok(Err(error)) => tracing::warn!(%error, "cannot reach the agent; keeping the last view"),
             Err(_) => tracing::warn!("the agent did not answer in time; keeping the last view"),

@@ -243,11 +243,18 @@ fn vitals_why_explains_a_ping_verdict_with_its_accusers_and_history() {
     assert!(output.status.success(), "{text}");
     assert!(text.starts_with("node-5 is dead"), "{text}");
     assert!(text.contains("history: suspect -> dead"), "{text}");
+    let why = crate::support::get_json(&cluster.http(1), "/v1/members/node-5/why").unwrap();
+    for change in why["history"].as_array().unwrap() {
+        let at = change["at"].as_str().unwrap_or_else(|| panic!("no date: {change}"));
+        let at = humantime::parse_rfc3339(at).unwrap();
+        let age = std::time::SystemTime::now().duration_since(at).unwrap();
+        assert!(age < Duration::from_secs(60), "{change} is {age:?} old");
+    }
     let missing = std::process::Command::new(crate::support::VITALS)
         .args(["why", "nobody", "--http", &cluster.http(1)])
         .output()
         .unwrap();
-    assert_eq!(missing.status.code(), Some(2));
+    assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no member named `nobody`"));
 }
 

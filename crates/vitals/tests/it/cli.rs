@@ -17,6 +17,15 @@ fn refused(args: &[&str]) -> String {
     String::from_utf8(output.stderr).unwrap()
 }
 
+/// A runtime failure: exit code 1 and one error line.
+fn failed(args: &[&str]) -> String {
+    let output = vitals(args);
+    assert_eq!(output.status.code(), Some(1), "{args:?}");
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    stderr
+}
+
 fn agent_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "agent",
@@ -37,7 +46,10 @@ fn bad_flags_are_refused_naming_the_flag() {
         (&["--interval", "10"], "--interval"),
         (&["--interval", "fast"], "not a duration"),
         (&["--strategy", "telepathy"], "--strategy"),
-        (&["--preset", "turbo"], "unknown preset `turbo`"),
+        (
+            &["--preset", "turbo"],
+            "[possible values: web, high-traffic, background, lan-fast, lan]",
+        ),
         (&["--threshold", "0"], "invalid `threshold`"),
         (&["--threshold", "-1"], "--threshold"),
         (
@@ -68,6 +80,7 @@ fn bad_config_files_are_refused_naming_the_key() {
     let dir = tempdir::Dir::new("config");
     let cases = [
         ("interval = \"ten seconds\"\n", "interval"),
+        ("interval = 10\n", "write \"10s\""),
         ("intervall = \"1s\"\n", "unknown field `intervall`"),
         ("threshold = \"three\"\n", "threshold"),
         ("strategy = \"push\"\nmonitors = [\"a\"]\n", "invalid `monitors`"),
@@ -111,7 +124,7 @@ fn a_config_file_is_used_and_flags_override_it() {
             "--http",
             "127.10.21.2:7947",
         ])
-        .args(["--threshold", "5"])
+        .args(["--threshold", "5", "--log-format", "json"])
         .stderr(std::fs::File::create(cluster_dir.0.join("log")).unwrap())
         .spawn()
         .unwrap();
@@ -126,6 +139,14 @@ fn a_config_file_is_used_and_flags_override_it() {
     assert_eq!(me["config"]["interval"], "200ms");
     assert_eq!(me["config"]["threshold"], 5);
     assert_eq!(me["config"]["detector"], "phi");
+    let log = std::fs::read_to_string(cluster_dir.0.join("log")).unwrap();
+    let started = log
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .find(|line| line["message"] == "vitals agent started")
+        .unwrap_or_else(|| panic!("no start line in {log}"));
+    assert_eq!(started["strategy"], "push", "{started}");
+    assert_eq!(started["interval"], "200ms", "{started}");
 }
 
 #[test]
@@ -145,7 +166,7 @@ fn members_prints_a_table_and_json() {
     let json = vitals(&["members", "--http", &cluster.http(1), "--json"]);
     let rows: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(rows.as_array().unwrap().len(), 2);
-    let stderr = refused(&["members", "--http", "127.10.22.99:1"]);
+    let stderr = failed(&["members", "--http", "127.10.22.99:1"]);
     assert!(stderr.contains("cannot reach the agent at 127.10.22.99:1"), "{stderr}");
 }
 
@@ -161,4 +182,114 @@ fn the_demo_crashes_a_node_detects_it_and_brings_it_back() {
     assert!(stdout.contains("All 3 agents see each other alive"), "{stdout}");
     assert!(stdout.contains("node-3 declared dead by all 2 survivors"), "{stdout}");
     assert!(stdout.contains("node-3 is alive again everywhere"), "{stdout}");
+}
+
+/// `vitals` with extra environment variables.
+fn vitals_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(VITALS);
+    command
+        .args(args)
+        .env_remove("VITALS_HTTP_ADDR")
+        .env_remove("VITALS_HTTP_TOKEN");
+    command.envs(env.iter().copied()).output().expect("run vitals")
+}
+
+#[test]
+fn client_commands_take_the_address_and_token_as_flags_urls_or_environment() {
+    let dir = tempdir::Dir::new("api-token");
+    let token_file = dir.0.join("token");
+    std::fs::write(&token_file, "cli-token-0123456789\n").unwrap();
+    let token_file = token_file.to_str().unwrap();
+    let cluster = Cluster::start(
+        "127.10.24",
+        1,
+        &[
+            "--preset",
+            "lan-fast",
+            "--api-token-file",
+            token_file,
+            "--api-auth",
+            "all",
+            "--service",
+            "api=127.10.24.2:7947",
+        ],
+    );
+    let http = cluster.http(1);
+    let ready = || crate::support::get(&http, "/readyz").is_some_and(|(status, _)| status == 200);
+    assert!(wait_until(Duration::from_secs(20), ready).is_some());
+    let url = format!("http://{http}/");
+    let stderr = failed(&["members", "--http", &url]);
+    assert!(
+        stderr.contains("--token, --token-file or VITALS_HTTP_TOKEN"),
+        "{stderr}"
+    );
+    type Env<'a> = Vec<(&'a str, &'a str)>;
+    let ways: [(Vec<&str>, Env); 3] = [
+        (vec!["--http", &url, "--token", "cli-token-0123456789"], vec![]),
+        (vec!["--http", &http, "--token-file", token_file], vec![]),
+        (
+            vec![],
+            vec![
+                ("VITALS_HTTP_ADDR", &url),
+                ("VITALS_HTTP_TOKEN", "cli-token-0123456789"),
+            ],
+        ),
+    ];
+    for (flags, env) in ways {
+        let args: Vec<&str> = ["members"].into_iter().chain(flags.iter().copied()).collect();
+        let output = vitals_env(&args, &env);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{args:?} {env:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(stdout.lines().any(|l| l.starts_with("node-1")), "{stdout}");
+    }
+    // A flag wins over the environment.
+    let output = vitals_env(
+        &["members", "--http", &http, "--token-file", token_file],
+        &[("VITALS_HTTP_TOKEN", "wrong")],
+    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    proxy_follows_an_agent_that_wants_a_token(&url, token_file);
+}
+
+/// `vitals proxy --token-file` reads the view of an agent that wants its token: the
+/// agent fronts its own API as service `api`, so a request through the proxy reaches it.
+fn proxy_follows_an_agent_that_wants_a_token(url: &str, token_file: &str) {
+    let listen = "127.10.24.100:8000";
+    let mut proxy = Command::new(VITALS)
+        .args(["proxy", "--listen", listen, "--service", "api", "--http", url])
+        .args(["--token-file", token_file, "--refresh", "50ms"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let through = wait_until(Duration::from_secs(10), || {
+        crate::support::get(listen, "/healthz").is_some_and(|(status, _)| status == 200)
+    });
+    let _ = proxy.kill();
+    let _ = proxy.wait();
+    assert!(through.is_some(), "no request went through the proxy");
+}
+
+#[test]
+fn help_lists_possible_values_and_completions_and_a_man_page_are_printed() {
+    let help = vitals(&["agent", "--help"]);
+    let help = String::from_utf8(help.stdout).unwrap();
+    for expected in ["Timing and detection:", "lan-fast", "- lan:", "- leader:", "- phi:"] {
+        assert!(help.contains(expected), "{expected:?} not in:\n{help}");
+    }
+    let version = String::from_utf8(vitals(&["--version"]).stdout).unwrap();
+    assert!(version.contains("(commit "), "{version}");
+    let bash = vitals(&["completions", "bash"]);
+    assert!(bash.status.success());
+    let bash = String::from_utf8(bash.stdout).unwrap();
+    assert!(bash.contains("complete -F") && bash.contains("--preset"), "{bash}");
+    let man = String::from_utf8(vitals(&["man"]).stdout).unwrap();
+    assert!(man.starts_with(".ie") || man.contains(".TH vitals"), "{man}");
+    let stderr = refused(&["completions", "tcsh"]);
+    assert!(stderr.contains("possible values"), "{stderr}");
 }

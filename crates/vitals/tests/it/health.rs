@@ -264,7 +264,11 @@ fn no_healthy_instance_means_503(cluster: &Cluster, http: &str) {
         .args(["route", "web", "--http", http])
         .output()
         .unwrap();
-    assert_eq!(refused.status.code(), Some(2));
+    assert_eq!(
+        refused.status.code(),
+        Some(1),
+        "no route is a failure at run time, not a usage error"
+    );
 }
 
 #[test]
@@ -374,5 +378,10 @@ fn a_grpc_health_client_sees_serving_and_not_serving_as_checks_change() {
     expect(["SERVING", "SERVING"]);
     assert_eq!(report(&http, "web-ttl", "fail", Some(TOKEN)), 200);
     expect(["SERVING", "NOT_SERVING"]);
+    let (_, metrics) = get(&http, "/metrics").unwrap();
+    for (status, value) in [("critical", 1), ("passing", 0)] {
+        let series = format!("vitals_check_status{{check=\"web-ttl\",service=\"web\",status=\"{status}\"}} {value}");
+        assert!(metrics.contains(&series), "no {series}:\n{metrics}");
+    }
     eprintln!("[measure] grpc: the grpc.health.v1 client heard NOT_SERVING -> SERVING -> NOT_SERVING for `web`");
 }

@@ -69,8 +69,8 @@ fn members_self_health_ready_and_metrics_endpoints_answer_as_specified() {
     for name in [
         "vitals_heartbeats_sent_total",
         "vitals_heartbeats_received_total",
-        "vitals_bytes_sent_total",
-        "vitals_bytes_received_total",
+        "vitals_sent_bytes_total",
+        "vitals_received_bytes_total",
         "vitals_members{status=\"alive\"} 2",
         "vitals_transitions_total",
         "vitals_decode_errors_total",
@@ -78,6 +78,88 @@ fn members_self_health_ready_and_metrics_endpoints_answer_as_specified() {
     ] {
         assert!(metrics.contains(name), "metrics lack {name}:\n{metrics}");
     }
+    metrics_are_negotiated_and_parse(&http);
+}
+
+/// Whether `name` is a histogram's `_sum` or `_count` (the parser leaves those untyped).
+fn is_histogram_total(exposition: &str, name: &str) -> bool {
+    let base = name.strip_suffix("_sum").or_else(|| name.strip_suffix("_count"));
+    base.is_some_and(|base| exposition.contains(&format!("# TYPE {base} histogram\n")))
+}
+
+/// `GET /metrics` with an `Accept` header: the content type and the body.
+fn scrape(http: &str, accept: &str) -> (String, String) {
+    let mut response = ureq::get(&format!("http://{http}/metrics"))
+        .header("Accept", accept)
+        .call()
+        .unwrap();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    (content_type, response.body_mut().read_to_string().unwrap())
+}
+
+/// The classic text format goes to who asks for it (and to who asks for nothing in
+/// particular), and a real parser reads every family with its type; OpenMetrics goes to
+/// Prometheus's Accept header.
+fn metrics_are_negotiated_and_parse(http: &str) {
+    let (content_type, classic) = scrape(http, "text/plain;version=0.0.4");
+    assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");
+    assert!(!classic.contains("# EOF"), "{classic}");
+    let lines = classic.lines().map(|l| Ok(l.to_string()));
+    let parsed = prometheus_parse::Scrape::parse(lines).unwrap();
+    let untyped: Vec<_> = parsed
+        .samples
+        .iter()
+        .filter(|s| matches!(s.value, prometheus_parse::Value::Untyped(_)))
+        .map(|s| &s.metric)
+        .filter(|name| !is_histogram_total(&classic, name))
+        .collect();
+    assert!(untyped.is_empty(), "families without a type: {untyped:?}\n{classic}");
+    let find = |metric: &str| parsed.samples.iter().find(|s| s.metric == metric);
+    let sent = find("vitals_sent_bytes_total").expect("vitals_sent_bytes_total");
+    assert!(
+        matches!(sent.value, prometheus_parse::Value::Counter(v) if v > 0.0),
+        "{sent:?}"
+    );
+    for name in [
+        "vitals_build_info",
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_start_time_seconds",
+    ] {
+        assert!(find(name).is_some(), "no {name}:\n{classic}");
+    }
+    let alive = parsed.samples.iter().find(|s| {
+        s.metric == "vitals_member_status"
+            && s.labels.get("member") == Some("node-2")
+            && s.labels.get("status") == Some("alive")
+    });
+    assert!(
+        matches!(alive.map(|s| &s.value), Some(prometheus_parse::Value::Gauge(1.0))),
+        "{classic}"
+    );
+    assert!(
+        !classic.contains("vitals_is_leader"),
+        "leader series under push:\n{classic}"
+    );
+
+    let prometheus = "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
+    let (content_type, openmetrics) = scrape(http, prometheus);
+    assert_eq!(
+        content_type,
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    assert!(openmetrics.ends_with("# EOF\n"), "{openmetrics}");
+    assert!(
+        openmetrics.contains("# TYPE vitals_sent_bytes counter\nvitals_sent_bytes_total "),
+        "{openmetrics}"
+    );
+    assert_eq!(scrape(http, "*/*").0, "text/plain; version=0.0.4; charset=utf-8");
 }
 
 #[test]

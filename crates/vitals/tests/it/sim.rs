@@ -40,10 +40,17 @@ fn vitals_sim_prints_a_table_json_and_csv_and_replays_byte_for_byte() {
     let json: serde_json::Value = serde_json::from_str(&stdout_of(&[&args[..], &["--json"]].concat())).unwrap();
     assert_eq!(json["crashes"], 1);
     assert_eq!(json["nodes"], 6);
-    let csv = stdout_of(&[&args[..], &["--csv"]].concat());
-    let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines.len(), 2);
-    assert_eq!(lines[0].split(',').count(), lines[1].split(',').count());
+    let csv = stdout_of(&[&args[..], &["--csv", "--latency", "mix:1ms,0.01,200ms"]].concat());
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let header = reader.headers().unwrap().clone();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 1, "{csv}");
+    assert_eq!(header.len(), rows[0].len(), "{csv}");
+    let latency = header.iter().position(|h| h == "latency").unwrap();
+    assert!(
+        rows[0][latency].contains(','),
+        "the mixed latency must survive whole: {csv}"
+    );
 }
 
 #[test]

@@ -25,7 +25,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -116,9 +116,17 @@ async fn self_view(State(state): State<ApiState>) -> impl IntoResponse {
 /// a lease that has run out.
 /// Why a member has its status: accusers (of a suspicion, or a quorum's), probe evidence, detector reading, history.
 async fn why(State(state): State<ApiState>, axum::extract::Path(name): axum::extract::Path<String>) -> Response {
-    let why = state.snapshot.borrow().why.get(&name).cloned();
+    let (why, taken_at) = {
+        let snapshot = state.snapshot.borrow();
+        (snapshot.why.get(&name).cloned(), snapshot.taken_at)
+    };
     match why {
-        Some(why) => Json(why).into_response(),
+        Some(why) => Json(crate::daemon::wallclock::why_with_dates(
+            &why,
+            taken_at,
+            std::time::SystemTime::now(),
+        ))
+        .into_response(),
         None => error(StatusCode::NOT_FOUND, &format!("no member named `{name}`")),
     }
 }
@@ -178,15 +186,21 @@ impl axum::extract::FromRef<ApiState> for MetricsState {
     }
 }
 
-pub(crate) async fn metrics(State(MetricsState(registry)): State<MetricsState>) -> impl IntoResponse {
+/// `GET /metrics`: OpenMetrics when the scraper asks for it, else the classic text format.
+pub(crate) async fn metrics(
+    State(MetricsState(registry)): State<MetricsState>,
+    headers: HeaderMap,
+) -> impl IntoResponse {
     let body = Metrics::encode(&registry);
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        body,
-    )
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if crate::daemon::exposition::wants_openmetrics(accept) {
+        ([(header::CONTENT_TYPE, crate::daemon::exposition::OPENMETRICS)], body)
+    } else {
+        (
+            [(header::CONTENT_TYPE, crate::daemon::exposition::CLASSIC)],
+            crate::daemon::exposition::classic(&body),
+        )
+    }
 }
 
 /// Leave the cluster and stop the agent. An optional body is logged as the reason.
