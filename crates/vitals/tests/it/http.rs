@@ -1,8 +1,11 @@
 //! The HTTP API returns what is specified, on a real agent.
 
+use std::io::Read;
+use std::net::TcpStream;
 use std::time::Duration;
 
 use serde_json::Value;
+use vitals_agent::daemon::http::MAX_CONNECTIONS;
 
 use crate::support::{Cluster, get, get_json, wait_until};
 
@@ -202,4 +205,43 @@ fn an_agent_whose_seed_never_answers_is_alive_but_not_ready() {
     assert!(ready.is_some(), "the agent never became ready once its seed answered");
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// Whether the agent has closed this connection (a read returns end of stream).
+fn closed_by_peer(stream: &TcpStream) -> bool {
+    stream.set_nonblocking(true).unwrap();
+    matches!((&*stream).read(&mut [0; 1]), Ok(0))
+}
+
+/// Issue 13, item 11: hundreds of idle TCP connections (a slow or hostile client) must not
+/// keep the probe endpoint, or any other, from answering; the agent closes the oldest idle
+/// connections instead of queueing new ones behind them.
+#[test]
+fn healthz_answers_while_hundreds_of_idle_connections_are_open() {
+    let cluster = Cluster::start("127.10.131", 1, &["--preset", "lan-fast"]);
+    let http = cluster.http(1);
+    let up = wait_until(Duration::from_secs(20), || get(&http, "/healthz").is_some());
+    assert!(up.is_some(), "the agent never answered /healthz");
+    let addr = http.parse().unwrap();
+    let idle: Vec<TcpStream> = (0..400)
+        .filter_map(|_| TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok())
+        .collect();
+    assert!(idle.len() >= 300, "only {} of 400 connections opened", idle.len());
+    for path in ["/healthz", "/readyz", "/v1/members", "/healthz"] {
+        // `get` gives up after 2 s; idle connections used to hold the API for ~30 s.
+        let answer = get(&http, path).map(|(status, _)| status);
+        assert_eq!(
+            answer,
+            Some(200),
+            "{path} did not answer while {} idle connections were open",
+            idle.len()
+        );
+    }
+    let bounded = wait_until(Duration::from_secs(2), || {
+        idle.iter().filter(|s| closed_by_peer(s)).count() + MAX_CONNECTIONS >= idle.len()
+    });
+    assert!(
+        bounded.is_some(),
+        "the agent keeps more than {MAX_CONNECTIONS} idle connections open"
+    );
 }

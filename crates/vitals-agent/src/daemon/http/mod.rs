@@ -14,10 +14,13 @@
 //!
 //! Hardening: the bearer token is compared in constant time; without a configured token
 //! mutating endpoints are disabled; bodies over 16 KiB get 413; at most
-//! [`MAX_CONNECTIONS`] connections, headers must arrive within 5 s, and a connection
+//! [`MAX_CONNECTIONS`] connections (a new one closes the oldest idle one, so idle
+//! clients never starve `/healthz`), headers must arrive within 5 s, and a connection
 //! lives at most 60 s. Every error is JSON.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Json;
@@ -32,7 +35,9 @@ use axum::routing::{get, post, put};
 use prometheus_client::registry::Registry;
 use serde_json::json;
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Notify;
+use tokio::task::AbortHandle;
+use tower::ServiceExt;
 
 pub(crate) use self::state::{ApiState, error};
 use super::config::ApiAuth;
@@ -41,7 +46,7 @@ use super::metrics::Metrics;
 mod services;
 mod state;
 
-/// Most HTTP connections served at once.
+/// Most HTTP connections open at once (a new one closes the oldest idle one).
 pub const MAX_CONNECTIONS: usize = 64;
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 16 * 1024;
@@ -241,27 +246,62 @@ async fn not_found() -> Response {
         .into_response()
 }
 
+/// The open connections, oldest first, each with whether it is serving a request now.
+/// Full means [`MAX_CONNECTIONS`]: a new connection then closes the oldest idle one (or,
+/// if every one is busy, the oldest), so idle or slow clients can hold connections but
+/// never keep a probe from being answered.
+#[derive(Default)]
+struct Connections(VecDeque<(AbortHandle, Arc<AtomicBool>)>);
+
+impl Connections {
+    /// Forgets the connections that ended and, when full, closes one to make room.
+    fn make_room(&mut self) {
+        self.0.retain(|(task, _)| !task.is_finished());
+        if self.0.len() < MAX_CONNECTIONS {
+            return;
+        }
+        let idle = self.0.iter().position(|(_, busy)| !busy.load(Ordering::Relaxed));
+        if let Some((task, _)) = self.0.remove(idle.unwrap_or(0)) {
+            task.abort();
+        }
+    }
+}
+
 /// Serves `router` on `listener` with the connection cap and timeouts, until `stop`.
 pub(crate) async fn serve(listener: TcpListener, router: Router, stop: Arc<Notify>) {
-    let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let mut open = Connections::default();
     loop {
-        let Ok(permit) = Arc::clone(&connections).acquire_owned().await else {
-            return;
-        };
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             () = stop.notified() => return,
         };
-        let Ok((stream, _)) = accepted else { continue };
-        let service = hyper_util::service::TowerToHyperService::new(router.clone());
-        tokio::spawn(async move {
+        let Ok((stream, _)) = accepted else {
+            // Out of file descriptors, say: let connections end instead of spinning.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        open.make_room();
+        let busy = Arc::new(AtomicBool::new(false));
+        let (begins, ends) = (Arc::clone(&busy), Arc::clone(&busy));
+        let service = router
+            .clone()
+            .map_request(move |request: Request<hyper::body::Incoming>| {
+                begins.store(true, Ordering::Relaxed);
+                request
+            })
+            .map_response(move |response: Response| {
+                ends.store(false, Ordering::Relaxed);
+                response
+            });
+        let service = hyper_util::service::TowerToHyperService::new(service);
+        let task = tokio::spawn(async move {
             let connection = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(Duration::from_secs(5))
                 .max_buf_size(64 * 1024)
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
             let _ = tokio::time::timeout(Duration::from_secs(60), connection).await;
-            drop(permit);
         });
+        open.0.push_back((task.abort_handle(), busy));
     }
 }
