@@ -45,6 +45,7 @@
 pub mod checks;
 pub mod config;
 pub mod detector;
+#[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod members;
 pub mod message;
@@ -59,17 +60,7 @@ pub mod why;
 pub mod wire;
 
 #[cfg(test)]
-mod gossip_scenarios;
-#[cfg(test)]
-mod leader_scenarios;
-#[cfg(test)]
-mod ping_scenarios;
-#[cfg(test)]
-mod quorum_scenarios;
-#[cfg(test)]
-mod scenarios;
-#[cfg(test)]
-mod testing;
+mod tests;
 
 pub use checks::{CheckStatus, Checks, ServiceEntry};
 pub use config::{Config, ConfigError, DetectorKind, GossipConfig, PhiConfig, Preset, Quorum, StrategyKind};
