@@ -46,7 +46,7 @@ pub struct ServiceEntry {
     /// The service's name (at most [`MAX_SERVICE_NAME_LEN`] bytes).
     pub name: String,
     /// Where clients reach this instance.
-    #[serde(with = "crate::wire::addr")]
+    #[serde(with = "crate::form::addr")]
     pub addr: SocketAddr,
     /// Relative routing weight (1 = normal).
     pub weight: u16,
@@ -60,7 +60,7 @@ pub struct Checks {
     /// The node's own status: its node-level checks and system thresholds, worst of all.
     pub status: CheckStatus,
     /// The services the node fronts.
-    #[serde(deserialize_with = "crate::wire::bounded_vec::<_, ServiceEntry, MAX_SERVICES>")]
+    #[serde(deserialize_with = "crate::form::bounded_vec::<_, ServiceEntry, MAX_SERVICES>")]
     pub services: Vec<ServiceEntry>,
 }
 

@@ -1,6 +1,8 @@
 //! Entry points for the fuzz targets in `fuzz/` (cargo-fuzz), shared with the ordinary
 //! test that replays the saved corpus, so both exercise exactly the same code. Each
 //! accepts arbitrary bytes and must never panic.
+//! Compiled only under the `fuzzing` feature (which the fuzz crate enables) and in this
+//! crate's tests, so release builds carry none of it.
 
 use std::net::SocketAddr;
 use std::time::Duration;

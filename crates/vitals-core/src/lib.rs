@@ -8,16 +8,22 @@
 //!
 //! ## Map
 //! - [`node`]: [`Node`], the state machine: `handle_*` in, `poll_*` out.
-//! - [`members`]: the membership table, the only place a status changes.
+//! - [`members`]: the membership table, the only place a status changes (with its
+//!   brake, flap damping, graveyard and roster under `members/`).
+//! - `verdicts`: who turns evidence into statuses, the detectors or a [`quorum`] tally.
 //! - [`detector`]: missed-heartbeat and phi accrual detectors, pure functions of time.
-//! - `strategy`: push, pull, ping (SWIM), gossip and leader, one module each;
-//!   `strategy/election.rs` is Raft's leader election (without a log) that the leader
-//!   strategy runs.
-//! - [`message`] and [`wire`]: the vocabulary and its versioned encoding; [`seal`]:
-//!   authenticated encryption and replay protection.
+//! - `strategy`: push, pull, ping (SWIM), gossip and leader, one module each, and all
+//!   that others ask about a strategy; `strategy/election.rs` is Raft's leader election
+//!   (without a log) that the leader strategy runs. [`bounds`]: the detection and
+//!   convergence bounds each strategy is held to.
+//! - [`message`] and [`wire`]: the vocabulary and its versioned encoding ([`form`]: the
+//!   serde forms and limits both use); [`seal`]: authenticated encryption and replay
+//!   protection.
 //! - [`config`]: settings, presets and validation.
 //! - [`checks`]: check results as values (carried in [`Health`]); [`score`]: the health
 //!   score, one pure formula every node applies.
+//! - `tests/` (tests only): the in-memory cluster harness and whole-cluster scenarios,
+//!   one file per strategy.
 //!
 //! ## Driving a node
 //!
@@ -42,34 +48,29 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod bounds;
 pub mod checks;
 pub mod config;
 pub mod detector;
+pub mod form;
+#[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod members;
 pub mod message;
 pub mod node;
+mod output;
 pub mod quorum;
 mod rng;
 pub mod score;
 pub mod seal;
 mod strategy;
 pub mod time;
+mod verdicts;
 pub mod why;
 pub mod wire;
 
 #[cfg(test)]
-mod gossip_scenarios;
-#[cfg(test)]
-mod leader_scenarios;
-#[cfg(test)]
-mod ping_scenarios;
-#[cfg(test)]
-mod quorum_scenarios;
-#[cfg(test)]
-mod scenarios;
-#[cfg(test)]
-mod testing;
+mod tests;
 
 pub use checks::{CheckStatus, Checks, ServiceEntry};
 pub use config::{Config, ConfigError, DetectorKind, GossipConfig, PhiConfig, Preset, Quorum, StrategyKind};

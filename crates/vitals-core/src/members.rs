@@ -7,9 +7,13 @@
 //! table decides by the precedence rule of [`crate::message::Status`]. It never sends a
 //! message and never reads a clock.
 
+mod brake;
+mod damping;
+mod graveyard;
+mod roster;
 mod table;
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -19,6 +23,12 @@ use crate::config::Config;
 use crate::detector::{Detector, Verdict};
 use crate::message::{Health, Incarnation, MemberEntry, Peer, Status};
 use crate::time::Instant;
+use brake::Brake;
+pub use damping::{FLAP_REUSE, FLAP_SUPPRESS};
+use graveyard::Graveyard;
+pub use graveyard::MAX_GRAVEYARD;
+use roster::Roster;
+pub use roster::{Contact, Reach};
 use table::{NEVER, Table};
 
 /// One member as this node sees it.
@@ -119,11 +129,6 @@ struct Record {
     damped: bool,
 }
 
-/// Flap damping: a penalty at or above this holds a member's return back...
-pub const FLAP_SUPPRESS: f64 = 3.0;
-/// ... until it decays below this.
-pub const FLAP_REUSE: f64 = 1.5;
-
 /// How many transitions of each member are kept for `why`.
 pub const HISTORY_LEN: usize = 8;
 
@@ -138,55 +143,13 @@ pub struct Members {
     next_deadline: Option<Instant>,
     refused: u64,
     direct_clears_suspicion: bool,
-    /// When the recent death verdicts were reached (the mass-failure brake's window).
-    recent_deaths: VecDeque<Instant>,
-    /// Members whose death verdict the brake holds back.
-    held: BTreeSet<String>,
+    /// The mass-failure brake (`brake.rs`).
+    brake: Brake,
     /// Incarnations of reaped tombstones, so stale news cannot resurrect them.
-    graveyard: BTreeMap<String, Incarnation>,
-    graveyard_order: VecDeque<String>,
-    /// Every other member's [`Contact`], in name order: built when asked for and dropped
-    /// whenever a member is added or removed or changes address or [`Reach`], so that a
-    /// round reads one short array instead of every record.
-    roster: Option<Vec<Contact>>,
+    graveyard: Graveyard,
+    /// Every other member's [`Contact`], in name order (`roster.rs`).
+    roster: Roster,
 }
-
-/// What a round's recipients are chosen by: one member's address and [`Reach`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Contact {
-    /// The member's protocol address.
-    pub addr: SocketAddr,
-    /// Whether it is up, dead (since when) or gone.
-    pub reach: Reach,
-}
-
-/// A member's status as far as reaching it goes: alive and suspect are alike.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Reach {
-    /// Alive or suspect.
-    Up,
-    /// Declared dead at `since`.
-    Dead {
-        /// When it was declared dead.
-        since: Instant,
-    },
-    /// Left on purpose.
-    Left,
-}
-
-impl Reach {
-    /// How `member` is reached.
-    pub fn of(member: &Member) -> Reach {
-        match member.status {
-            Status::Alive | Status::Suspect => Reach::Up,
-            Status::Dead => Reach::Dead { since: member.since },
-            Status::Left => Reach::Left,
-        }
-    }
-}
-
-/// Most reaped members remembered (oldest forgotten first).
-pub const MAX_GRAVEYARD: usize = 4096;
 
 /// Whether `(incarnation, status)` overrides what is held: a higher incarnation always
 /// does; at the same incarnation, only a status later in `Alive < Suspect < Dead < Left`.
@@ -207,11 +170,9 @@ impl Members {
             next_deadline: None,
             refused: 0,
             direct_clears_suspicion: true,
-            recent_deaths: VecDeque::new(),
-            held: BTreeSet::new(),
-            graveyard: BTreeMap::new(),
-            graveyard_order: VecDeque::new(),
-            roster: None,
+            brake: Brake::default(),
+            graveyard: Graveyard::default(),
+            roster: Roster::default(),
         };
         members.insert(now, now, &me.name, me.addr, me.incarnation, Status::Alive);
         members
@@ -268,14 +229,9 @@ impl Members {
 
     /// Every other member's address and reach, in name order (cheap to read each round).
     pub fn roster(&mut self) -> &[Contact] {
-        if self.roster.is_none() {
-            let contacts = self.others().map(|m| Contact {
-                addr: m.addr,
-                reach: Reach::of(m),
-            });
-            self.roster = Some(contacts.collect());
-        }
-        self.roster.as_deref().unwrap_or_default()
+        let me = &self.me;
+        let others = self.records.values().map(|r| &r.member).filter(move |m| m.name != *me);
+        self.roster.get_or_build(others)
     }
 
     /// Every other member that is up (alive or suspect).
@@ -325,16 +281,10 @@ impl Members {
             .records
             .remove_where(|r| !r.member.status.is_up() && r.member.name != *me && now - r.member.since >= ttl);
         if !expired.is_empty() {
-            self.roster = None;
+            self.roster.invalidate();
         }
         for (name, record) in &expired {
-            if self.graveyard.len() >= MAX_GRAVEYARD
-                && let Some(oldest) = self.graveyard_order.pop_front()
-            {
-                self.graveyard.remove(&oldest);
-            }
-            self.graveyard.insert(name.to_string(), record.member.incarnation);
-            self.graveyard_order.push_back(name.to_string());
+            self.graveyard.bury(name, record.member.incarnation);
         }
         expired.len()
     }
@@ -387,7 +337,7 @@ impl Members {
             // The common case, on every heartbeat: nothing changes but the time.
             if record.member.addr != from.addr {
                 record.member.addr = from.addr;
-                self.roster = None;
+                self.roster.invalidate();
             }
             record.member.last_heard = Some(now);
             return Observed::Current;
@@ -404,7 +354,7 @@ impl Members {
         }
         if record.member.addr != from.addr {
             record.member.addr = from.addr;
-            self.roster = None;
+            self.roster.invalidate();
         }
         self.set_status(now, &from.name, from.incarnation, Status::Alive);
         self.touch(now, &from.name);
@@ -417,11 +367,7 @@ impl Members {
         if !self.plausible(&entry.name, entry.incarnation) {
             return false;
         }
-        if self
-            .graveyard
-            .get(&entry.name)
-            .is_some_and(|&buried| entry.incarnation <= buried)
-        {
+        if self.graveyard.outdates(&entry.name, entry.incarnation) {
             return false; // stale news of a reaped member
         }
         let Some(record) = self.records.get_mut(&entry.name) else {
@@ -435,7 +381,7 @@ impl Members {
         let held = (record.member.incarnation, record.member.status);
         if overrides((entry.incarnation, entry.status), held) {
             record.member.addr = entry.addr;
-            self.roster = None;
+            self.roster.invalidate();
             self.set_status(now, &entry.name, entry.incarnation, entry.status);
         }
         if entry.incarnation >= held.0 && entry.health.is_some() {
@@ -461,7 +407,7 @@ impl Members {
             if let Some(record) = self.records.get_mut(&entry.name) {
                 record.member.addr = entry.addr;
             }
-            self.roster = None;
+            self.roster.invalidate();
             self.set_status(now, &entry.name, entry.incarnation, entry.status);
             self.set_health(&entry.name, entry.health.clone());
             return false;
@@ -629,7 +575,7 @@ impl Members {
         if let Some(detector) = &detector {
             self.pull_deadline(detector.next_change(expected));
         }
-        self.roster = None;
+        self.roster.invalidate();
         self.records.insert(
             name,
             Record {
@@ -654,23 +600,13 @@ impl Members {
     /// The mass-failure brake: whether one more death verdict now would exceed
     /// `brake_fraction` of the cluster within `brake_window`. Records the verdict if not.
     fn brake_holds(&mut self, now: Instant, name: &str) -> bool {
-        let window = self.config.brake_window;
-        while self.recent_deaths.front().is_some_and(|&t| now - t >= window) {
-            self.recent_deaths.pop_front();
-        }
-        let limit = (self.config.brake_fraction * self.records.len() as f64).ceil().max(1.0) as usize;
-        if self.recent_deaths.len() >= limit {
-            self.held.insert(name.to_string());
-            return true;
-        }
-        self.held.remove(name);
-        self.recent_deaths.push_back(now);
-        false
+        let (window, fraction) = (self.config.brake_window, self.config.brake_fraction);
+        self.brake.holds(now, name, window, fraction, self.records.len())
     }
 
     /// Members whose death verdict the mass-failure brake is holding back.
     pub fn held_by_brake(&self) -> impl Iterator<Item = &String> {
-        self.held.iter()
+        self.brake.held()
     }
 
     /// The one place a known member's status changes.
@@ -683,15 +619,28 @@ impl Members {
         } else {
             status
         };
-        if matches!(status, Status::Alive | Status::Left) && !self.held.is_empty() {
-            self.held.remove(name);
+        if matches!(status, Status::Alive | Status::Left) {
+            self.brake.release(name);
         }
-        let (half_life, damping) = (self.config.flap_half_life, self.config.flap_damping);
+        let (half_life, damp) = (self.config.flap_half_life, self.config.flap_damping);
         let Some((record, wake)) = self.records.get_mut_and_wake(name) else {
             return;
         };
+        debug_assert!(
+            incarnation >= record.member.incarnation,
+            "an incarnation never goes down"
+        );
         let previous = record.member.status;
-        if damping && damped(record, now, half_life, previous, status) {
+        if damp
+            && damping::held_back(
+                &mut record.penalty,
+                &mut record.damped,
+                now,
+                half_life,
+                previous,
+                status,
+            )
+        {
             return; // a flapping member's return is held back (its old incarnation kept)
         }
         record.member.incarnation = incarnation;
@@ -702,7 +651,7 @@ impl Members {
         record.member.since = now;
         *wake = Instant::ZERO;
         if !(previous.is_up() && status.is_up()) {
-            self.roster = None;
+            self.roster.invalidate();
         }
         if status == Status::Alive && !previous.is_up() {
             // Back from the dead at a new incarnation: judge it afresh.
@@ -758,7 +707,7 @@ impl Members {
 
     /// Whether the mass-failure brake holds `name`'s death verdict back.
     pub fn is_held(&self, name: &str) -> bool {
-        self.held.contains(name)
+        self.brake.is_held(name)
     }
 
     /// Quorum-confirmed verdicts ([`crate::quorum`]): what `name`'s detector says at
@@ -778,27 +727,6 @@ impl Members {
         let incarnation = record.member.incarnation;
         self.set_status(now, name, incarnation, status);
     }
-}
-
-/// Flap damping's rule, applied to one transition of `record`: a death adds 1 to the
-/// decayed penalty; a return from the dead is held back while the penalty is too high.
-fn damped(record: &mut Record, now: Instant, half_life: Duration, previous: Status, status: Status) -> bool {
-    let (penalty, at) = record.penalty;
-    let halvings = (now - at).as_secs_f64() / half_life.as_secs_f64().max(1e-9);
-    let mut penalty = penalty * 0.5f64.powf(halvings);
-    if status == Status::Dead && previous.is_up() {
-        penalty += 1.0;
-    }
-    record.penalty = (penalty, now);
-    let returning = previous == Status::Dead && status == Status::Alive;
-    if returning && (penalty >= FLAP_SUPPRESS || (record.damped && penalty >= FLAP_REUSE)) {
-        record.damped = true;
-        return true;
-    }
-    if returning {
-        record.damped = false;
-    }
-    false
 }
 
 impl Judged {

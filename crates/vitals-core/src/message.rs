@@ -14,7 +14,7 @@ pub struct Peer {
     /// The node's unique name in the cluster.
     pub name: String,
     /// Where the node listens for protocol messages.
-    #[serde(with = "crate::wire::addr")]
+    #[serde(with = "crate::form::addr")]
     pub addr: SocketAddr,
     /// The node's current incarnation.
     pub incarnation: Incarnation,
@@ -79,7 +79,7 @@ pub struct MemberEntry {
     /// The member's name.
     pub name: String,
     /// The member's protocol address.
-    #[serde(with = "crate::wire::addr")]
+    #[serde(with = "crate::form::addr")]
     pub addr: SocketAddr,
     /// The incarnation the status is about.
     pub incarnation: Incarnation,
@@ -98,14 +98,14 @@ pub enum Message {
     Join {
         /// Which page of the member list to send back (0 first).
         page: u32,
-        /// Zeros: [`crate::wire::LIST_BUDGET`] of them.
-        #[serde(deserialize_with = "crate::wire::bounded_vec::<_, u8, { crate::wire::MAX_DATAGRAM }>")]
+        /// Zeros: [`crate::form::LIST_BUDGET`] of them.
+        #[serde(deserialize_with = "crate::form::bounded_vec::<_, u8, { crate::form::MAX_DATAGRAM }>")]
         padding: Vec<u8>,
     },
     /// Part of the sender's member list (a join reply, or a correction of the receiver).
     Members {
         /// The entries of this page.
-        #[serde(deserialize_with = "crate::wire::bounded_vec::<_, MemberEntry, { crate::wire::MAX_LIST_ENTRIES }>")]
+        #[serde(deserialize_with = "crate::form::bounded_vec::<_, MemberEntry, { crate::form::MAX_LIST_ENTRIES }>")]
         entries: Vec<MemberEntry>,
         /// In a join reply: the next page to ask for, if the list goes on.
         next_page: Option<u32>,
@@ -129,7 +129,7 @@ pub enum Message {
         /// Sequence number, echoed by the reply.
         seq: u64,
         /// A slice of the monitor's member table (rotated when it does not fit).
-        #[serde(deserialize_with = "crate::wire::bounded_vec::<_, MemberEntry, { crate::wire::MAX_LIST_ENTRIES }>")]
+        #[serde(deserialize_with = "crate::form::bounded_vec::<_, MemberEntry, { crate::form::MAX_LIST_ENTRIES }>")]
         view: Vec<MemberEntry>,
     },
     /// Pull: the answer to a poll.
@@ -146,7 +146,7 @@ pub enum Message {
         /// Sequence number, echoed by the ack.
         seq: u64,
         /// News (membership changes) the sender spreads.
-        #[serde(deserialize_with = "crate::wire::bounded_vec::<_, Rumor, { crate::wire::MAX_LIST_ENTRIES }>")]
+        #[serde(deserialize_with = "crate::form::bounded_vec::<_, Rumor, { crate::form::MAX_LIST_ENTRIES }>")]
         gossip: Vec<Rumor>,
     },
     /// Ping strategy: the answer to a probe.
@@ -154,7 +154,7 @@ pub enum Message {
         /// The probe's sequence number.
         seq: u64,
         /// News the sender spreads.
-        #[serde(deserialize_with = "crate::wire::bounded_vec::<_, Rumor, { crate::wire::MAX_LIST_ENTRIES }>")]
+        #[serde(deserialize_with = "crate::form::bounded_vec::<_, Rumor, { crate::form::MAX_LIST_ENTRIES }>")]
         gossip: Vec<Rumor>,
     },
     /// Ping strategy: "please probe `target` for me" (SWIM's ping-req). Only a member
@@ -186,7 +186,7 @@ pub enum Message {
         seq: u64,
         /// A slice of the leader's member table (rotated when it does not fit); empty
         /// while the leader holds no lease.
-        #[serde(deserialize_with = "crate::wire::bounded_vec::<_, MemberEntry, { crate::wire::MAX_LIST_ENTRIES }>")]
+        #[serde(deserialize_with = "crate::form::bounded_vec::<_, MemberEntry, { crate::form::MAX_LIST_ENTRIES }>")]
         view: Vec<MemberEntry>,
     },
     /// Leader: a member's heartbeat to the leader, every interval (also the answer a
@@ -225,7 +225,7 @@ pub enum Message {
         health: Option<Health>,
         /// The sender's own counter first, then a window of what it knows (see
         /// `strategy/gossip.rs`); never more than the digest budget.
-        #[serde(deserialize_with = "crate::wire::bounded_vec::<_, Beat, { crate::wire::MAX_LIST_ENTRIES }>")]
+        #[serde(deserialize_with = "crate::form::bounded_vec::<_, Beat, { crate::form::MAX_LIST_ENTRIES }>")]
         entries: Vec<Beat>,
     },
     /// Gossip strategy: the answer to a digest (scuttlebutt pull): the replier's own
@@ -235,7 +235,7 @@ pub enum Message {
         /// The replier's latest health sample.
         health: Option<Health>,
         /// The replier's own counter first, then what the digest's sender lacks.
-        #[serde(deserialize_with = "crate::wire::bounded_vec::<_, Beat, { crate::wire::MAX_LIST_ENTRIES }>")]
+        #[serde(deserialize_with = "crate::form::bounded_vec::<_, Beat, { crate::form::MAX_LIST_ENTRIES }>")]
         entries: Vec<Beat>,
     },
     /// Quorum-confirmed verdicts (push, pull, gossip; see `quorum.rs`): the sender's own
@@ -245,7 +245,7 @@ pub enum Message {
     /// `--quorum` send it.
     Opinions {
         /// At most [`crate::quorum::OPINION_BUDGET`] bytes of them.
-        #[serde(deserialize_with = "crate::wire::bounded_vec::<_, Opinion, { crate::wire::MAX_LIST_ENTRIES }>")]
+        #[serde(deserialize_with = "crate::form::bounded_vec::<_, Opinion, { crate::form::MAX_LIST_ENTRIES }>")]
         opinions: Vec<Opinion>,
     },
     /// Ping strategy (appended after `Opinions`, so older variants keep their wire tags):
@@ -253,7 +253,7 @@ pub enum Message {
     /// than piggybacked, so that others can confirm it at once. No reply.
     News {
         /// The news.
-        #[serde(deserialize_with = "crate::wire::bounded_vec::<_, Rumor, { crate::wire::MAX_LIST_ENTRIES }>")]
+        #[serde(deserialize_with = "crate::form::bounded_vec::<_, Rumor, { crate::form::MAX_LIST_ENTRIES }>")]
         gossip: Vec<Rumor>,
     },
 }
@@ -280,7 +280,7 @@ pub struct Beat {
     /// The member's name.
     pub name: String,
     /// The member's protocol address.
-    #[serde(with = "crate::wire::addr")]
+    #[serde(with = "crate::form::addr")]
     pub addr: SocketAddr,
     /// The incarnation the counter belongs to.
     pub incarnation: Incarnation,
@@ -301,7 +301,7 @@ pub struct Rumor {
     pub entry: MemberEntry,
     /// For a suspicion: every member known to have accused it (failed its own probe);
     /// receivers merge the sets, and confirmations count distinct accusers.
-    #[serde(deserialize_with = "crate::wire::bounded_vec::<_, String, { crate::message::MAX_ACCUSERS }>")]
+    #[serde(deserialize_with = "crate::form::bounded_vec::<_, String, { crate::message::MAX_ACCUSERS }>")]
     pub accusers: Vec<String>,
     /// For a suspicion: how long ago, in milliseconds, the sender's suspicion began, so
     /// that every node's timer runs out at about the same moment however late the news
@@ -358,7 +358,7 @@ impl Message {
     pub fn join(page: u32) -> Message {
         Message::Join {
             page,
-            padding: vec![0; crate::wire::LIST_BUDGET],
+            padding: vec![0; crate::form::LIST_BUDGET],
         }
     }
 }

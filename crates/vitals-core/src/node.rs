@@ -6,75 +6,22 @@
 //! handlers dispatch; membership rules live in [`crate::members`], strategy rules in
 //! [`crate::strategy`].
 
-use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::Arc;
 
-use serde::Serialize;
-
-use crate::config::{Config, StrategyKind};
-use crate::members::{Judged, Members, Observed, Transition};
-use crate::message::{Envelope, Health, Incarnation, MemberEntry, Message, Opinion, Peer};
-use crate::quorum::{self, Tally};
+use crate::config::Config;
+use crate::members::{Members, Observed};
+use crate::message::{Envelope, Health, MemberEntry, Message, Opinion, Peer};
 use crate::rng::Rng;
-use crate::strategy::{Ctx, Leader, Leadership, Pull, Strategy};
+use crate::strategy::{Ctx, Leadership, Strategy};
 use crate::time::Instant;
+use crate::verdicts::Verdicts;
 use crate::wire;
+
+use crate::output::Outbox;
+pub use crate::output::{Event, Output, Stats};
 
 /// Mixed into the node's seed to key its member index (so the key is not the RNG's seed).
 const INDEX_KEY_SALT: u64 = 0x6d65_6d62_6572_7321;
-
-/// Something the host must do.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Output {
-    /// Send `envelope` to `to`.
-    Send {
-        /// Destination address.
-        to: SocketAddr,
-        /// What to send.
-        envelope: Arc<Envelope>,
-    },
-    /// Send one `envelope` to every address in `to`, in order: a round's heartbeat or
-    /// poll, or urgent news. A host whose encoding does not name the destination encodes
-    /// it once.
-    Broadcast {
-        /// Destination addresses.
-        to: Vec<SocketAddr>,
-        /// What to send to each.
-        envelope: Arc<Envelope>,
-    },
-    /// Something happened that the host may log, count or publish.
-    Event(Event),
-}
-
-/// What a node reports to its host.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
-pub enum Event {
-    /// A member's status changed (exactly one event per change).
-    Transition(Transition),
-    /// This node learned that others hold it dead, left or superseded, and raised its
-    /// incarnation to refute it.
-    Refuted {
-        /// The new incarnation.
-        incarnation: Incarnation,
-    },
-    /// The node has heard back from a seed (or needs none): it is part of a cluster.
-    Joined,
-    /// Push with acknowledgements: no acknowledgement arrived for as long as it would take
-    /// to declare a peer dead; this node is alive but cut off.
-    Isolated,
-    /// Acknowledgements arrive again after [`Event::Isolated`].
-    Reconnected,
-    /// Leader strategy: the leader this node knows, or its term, changed (`None`: no
-    /// leader is known in `term`, an election is under way).
-    Leader {
-        /// The leader of `term`, as this node knows it.
-        leader: Option<String>,
-        /// The node's current term.
-        term: u64,
-    },
-}
 
 /// What an operator (or the host) asks of a node.
 #[derive(Clone, Debug, PartialEq)]
@@ -85,62 +32,6 @@ pub enum Command {
     Leave,
     /// The host sampled the node's health; heartbeats carry it from now on.
     SetHealth(Health),
-}
-
-/// Counters of inputs the node dropped or acted on without a status change.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Stats {
-    /// Messages from a sender speaking for a superseded, dead or left incarnation.
-    pub stale_messages: u64,
-    /// Messages this node's strategy or role does not use.
-    pub ignored_messages: u64,
-    /// Messages claiming to come from this node's own name.
-    pub impostor_messages: u64,
-    /// Times this node raised its incarnation to refute news of its death.
-    pub refutations: u64,
-    /// Updates refused by the membership table (implausible incarnation jumps, full table).
-    pub refused_updates: u64,
-}
-
-/// The queue of outputs, and the counters the handlers bump.
-#[derive(Debug, Default)]
-pub(crate) struct Outbox {
-    queue: VecDeque<Output>,
-    stats: Stats,
-}
-
-impl Outbox {
-    pub(crate) fn send(&mut self, me: &Peer, to: SocketAddr, message: Message) {
-        let envelope = Arc::new(Envelope {
-            from: me.clone(),
-            message,
-        });
-        self.queue.push_back(Output::Send { to, envelope });
-    }
-
-    /// Queue one `message` for all of `targets` (one output, one envelope).
-    pub(crate) fn broadcast(&mut self, me: &Peer, targets: Vec<SocketAddr>, message: Message) {
-        if targets.is_empty() {
-            return;
-        }
-        let envelope = Arc::new(Envelope {
-            from: me.clone(),
-            message,
-        });
-        self.queue.push_back(Output::Broadcast { to: targets, envelope });
-    }
-
-    pub(crate) fn event(&mut self, event: Event) {
-        self.queue.push_back(Output::Event(event));
-    }
-
-    pub(crate) fn refuted(&mut self) {
-        self.stats.refutations += 1;
-    }
-
-    pub(crate) fn ignored(&mut self) {
-        self.stats.ignored_messages += 1;
-    }
 }
 
 /// One participant's failure-detection state machine.
@@ -160,12 +51,8 @@ pub struct Node {
     seeds: Vec<SocketAddr>,
     joined: bool,
     left: bool,
-    /// Quorum-confirmed verdicts (push, pull, gossip with `--quorum`): decides statuses
-    /// instead of the detectors' own verdicts.
-    tally: Option<Tally>,
-    /// Quorum: transitions taken from the table before the tally's evaluation (it notes
-    /// them), still to be handed on by `flush_transitions`.
-    pending: VecDeque<Transition>,
+    /// Who turns evidence into statuses: the detectors, or a quorum's tally.
+    verdicts: Verdicts,
 }
 
 impl Node {
@@ -173,20 +60,12 @@ impl Node {
     /// `config` must have passed [`Config::validate`]. All randomness derives from `seed`.
     pub fn new(me: Peer, config: Config, seed: u64, now: Instant) -> Node {
         debug_assert_eq!(config.validate(), Ok(()));
-        let tally = quorum::applies(&config).then(|| Tally::new(&config, &me));
-        let judged = match config.strategy {
-            StrategyKind::Push => Judged::All,
-            // Under a quorum, members take the monitors' word even about the monitors.
-            StrategyKind::Pull if tally.as_ref().is_some_and(|t| !t.observing()) => Judged::Only(Default::default()),
-            StrategyKind::Pull => Pull::judged(&config, &me),
-            StrategyKind::Ping => Judged::Only(Default::default()), // probes, not detectors
-            StrategyKind::Leader => Leader::judged(),
-            StrategyKind::Gossip => Judged::All, // every member's counter feeds its detector
-        };
+        let verdicts = Verdicts::new(&config, &me);
+        let judged = Strategy::judged(&config, &me, verdicts.observing());
         let mut members = Members::new(&me, &config, judged, now, seed ^ INDEX_KEY_SALT);
         // In SWIM only the suspect's own refutation (a higher incarnation) clears a suspicion.
         // Under a quorum, a suspect (unconfirmed, or doubted here) is cleared by the tally.
-        members.set_direct_clears_suspicion(config.strategy != StrategyKind::Ping && tally.is_none());
+        members.set_direct_clears_suspicion(Strategy::direct_clears_suspicion(&config, verdicts.is_quorum()));
         while members.pop_transition().is_some() {} // the node's own arrival is not news
         let mut rng = Rng::seeded(seed);
         // A random phase, so that nodes started together do not send in lockstep.
@@ -206,8 +85,7 @@ impl Node {
             seeds: Vec::new(),
             joined: false,
             left: false,
-            tally,
-            pending: VecDeque::new(),
+            verdicts,
         }
     }
 
@@ -222,11 +100,7 @@ impl Node {
             self.out.stats.impostor_messages += 1;
             return;
         }
-        if let Some(tally) = &mut self.tally {
-            quorum::hold_unconfirmed(&mut self.members, now, &from);
-            tally.touch(&from.name);
-            quorum::subjects(&message).for_each(|name| tally.touch(name));
-        }
+        self.verdicts.observe(now, &mut self.members, &from, &message);
         let observed = self.members.observe(now, &from);
         if observed == Observed::Refused {
             return;
@@ -257,11 +131,11 @@ impl Node {
             self.out.stats.stale_messages += 1;
         }
         // Under a quorum a suspect is not accused by this node alone: nothing to refute.
-        let suspected = observed == Observed::Suspected && self.tally.is_none();
+        let suspected = observed == Observed::Suspected && !self.verdicts.is_quorum();
         if observed == Observed::Stale || suspected {
             self.correct(src, &from.name);
         }
-        self.evaluate(now);
+        self.verdicts.settle(now, &mut self.members);
         self.flush_transitions(now);
     }
 
@@ -278,10 +152,7 @@ impl Node {
             self.with_ctx(now, |s, ctx| s.on_round(ctx));
             self.send_opinions(now);
         }
-        match self.tally {
-            Some(_) => self.evaluate(now),
-            None => self.members.judge(now),
-        }
+        self.verdicts.judge(now, &mut self.members);
         self.with_ctx(now, |s, ctx| s.after_judge(ctx));
         self.flush_transitions(now);
     }
@@ -301,7 +172,7 @@ impl Node {
 
     /// The next thing the host must do. Drain until `None` after every `handle_*` call.
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.out.queue.pop_front()
+        self.out.pop()
     }
 
     /// When `handle_tick` must next be called; `None` once the node has left.
@@ -309,14 +180,9 @@ impl Node {
         if self.left {
             return None;
         }
-        // Under a quorum the table's own judging is off, so its deadline is the tally's.
-        let judging = match &self.tally {
-            Some(tally) => tally.next_deadline(),
-            None => self.members.next_deadline(),
-        };
         [
             Some(self.next_round),
-            judging,
+            self.verdicts.next_deadline(&self.members),
             self.strategy.next_deadline(&self.config),
         ]
         .into_iter()
@@ -368,7 +234,7 @@ impl Node {
                 level,
                 timeout_ms: timeout.as_secs_f64() * 1e3,
             });
-        let (suspicion, failed_probe, local_awareness) = self.strategy.evidence(name, now, &self.config, &self.members);
+        let evidence = self.strategy.evidence(name, now, &self.config, &self.members);
         Some(Why {
             name: member.name.clone(),
             status: member.status,
@@ -376,13 +242,10 @@ impl Node {
             status_age_ms: millis(now - member.since),
             last_heard_ms: member.last_heard.map(|t| millis(now - t)),
             detector,
-            suspicion,
-            failed_probe,
-            local_awareness,
-            quorum: self
-                .tally
-                .as_ref()
-                .and_then(|t| t.evidence(now, &self.members, &self.me.name, name)),
+            suspicion: evidence.suspicion,
+            failed_probe: evidence.failed_probe,
+            local_awareness: evidence.awareness,
+            quorum: self.verdicts.evidence(now, &self.members, &self.me.name, name),
             held_by_brake: self.members.is_held(name),
             damped: self.members.is_damped(name),
             history: self.members.history(name),
@@ -506,14 +369,7 @@ impl Node {
             return;
         }
         self.mark_joined();
-        let entries = match &mut self.tally {
-            Some(tally) => {
-                let entries = quorum::filter_learned(&self.me, &self.members, entries);
-                entries.iter().for_each(|e| tally.touch(&e.name));
-                entries
-            }
-            None => entries,
-        };
+        let entries = self.verdicts.learned(&self.me, &self.members, entries);
         self.with_ctx(now, |s, ctx| {
             let learned = ctx.learn_with(entries, authoritative);
             if learned.refuted {
@@ -525,63 +381,27 @@ impl Node {
 
     /// Quorum: `from`'s opinions join the tally.
     fn on_opinions(&mut self, now: Instant, from: &Peer, opinions: Vec<Opinion>) {
-        match &mut self.tally {
-            Some(tally) => tally.report(now, &self.members, &from.name, opinions),
-            None => self.out.ignored(),
-        }
-    }
-
-    /// Quorum: decide statuses from the tally (instead of the detectors' own verdicts).
-    fn evaluate(&mut self, now: Instant) {
-        if let Some(tally) = &mut self.tally {
-            while let Some(transition) = self.members.pop_transition() {
-                tally.note_transition(&transition);
-                self.pending.push_back(transition);
-            }
-            tally.evaluate(now, &mut self.members);
-            #[cfg(test)]
-            tally.assert_complete(now, &self.members);
+        if !self.verdicts.report(now, &self.members, &from.name, opinions) {
+            self.out.ignored();
         }
     }
 
     /// Quorum: this round's opinions, to the strategy's usual targets (every member; for
     /// gossip `fanout` random members that are up), only where there is something to say.
     fn send_opinions(&mut self, now: Instant) {
-        let Some(tally) = &self.tally else { return };
-        if !tally.observing() {
+        if !self.verdicts.sends_opinions() {
             return;
         }
-        let gossip = self.config.strategy == StrategyKind::Gossip;
-        let targets = self.with_ctx(now, |_, ctx| match gossip {
-            true => ctx.random_up(ctx.config.gossip.fanout),
-            false => ctx.round_targets().map(|m| (m.name.clone(), m.addr)).collect(),
-        });
-        let Some(tally) = &self.tally else { return };
-        let candidates = tally.round_opinions(now, &self.members);
-        for (name, addr) in targets {
-            let opinions = tally.opinions_for(now, &candidates, &name, self.round);
-            if !opinions.is_empty() {
-                self.out.send(&self.me, addr, Message::Opinions { opinions });
-            }
+        let targets = self.with_ctx(now, |s, ctx| s.opinion_targets(ctx));
+        for (addr, opinions) in self.verdicts.on_round(now, &self.members, self.round, targets) {
+            self.out.send(&self.me, addr, Message::Opinions { opinions });
         }
     }
 
     /// Hands every recorded transition to the strategy (the ping strategy spreads it),
     /// then to the host as an event.
     fn flush_transitions(&mut self, now: Instant) {
-        loop {
-            let transition = match self.pending.pop_front() {
-                Some(noted) => noted,
-                None => {
-                    let Some(transition) = self.members.pop_transition() else {
-                        break;
-                    };
-                    if let Some(tally) = &mut self.tally {
-                        tally.note_transition(&transition);
-                    }
-                    transition
-                }
-            };
+        while let Some(transition) = self.verdicts.next_transition(&mut self.members) {
             self.with_ctx(now, |s, ctx| s.on_transition(ctx, &transition));
             self.out.event(Event::Transition(transition));
         }

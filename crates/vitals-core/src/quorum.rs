@@ -55,7 +55,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use crate::config::{Config, StrategyKind};
+use crate::config::Config;
 use crate::detector::Verdict;
 use crate::members::{Members, Transition};
 use crate::message::{Incarnation, MemberEntry, Message, Opinion, Peer, Status};
@@ -77,11 +77,7 @@ pub const WINDOW_ROUNDS: u32 = 3;
 /// `lan-fast`); gossip adds [`crate::config::GOSSIP_HOP_ROUNDS`] intervals, as an
 /// observer reaches a given node only in the rounds it picks it (1 s with `lan-fast`).
 pub fn window(config: &Config) -> Duration {
-    let hops = match config.strategy {
-        StrategyKind::Gossip => crate::config::GOSSIP_HOP_ROUNDS,
-        _ => 0,
-    };
-    config.interval * (WINDOW_ROUNDS + hops)
+    config.interval * (WINDOW_ROUNDS + config.strategy.opinion_hop_rounds())
 }
 
 /// How long this node repeats a vouch after its word changed (or to a new target):
@@ -93,11 +89,7 @@ pub fn vouch_period(config: &Config) -> Duration {
 
 /// Whether `config` asks this module to decide (quorum with push, pull or gossip).
 pub fn applies(config: &Config) -> bool {
-    config.quorum.is_some()
-        && matches!(
-            config.strategy,
-            StrategyKind::Push | StrategyKind::Pull | StrategyKind::Gossip
-        )
+    config.quorum.is_some() && config.strategy.takes_quorum()
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -270,10 +262,7 @@ pub(crate) struct Tally {
 
 impl Tally {
     pub(crate) fn new(config: &Config, me: &Peer) -> Tally {
-        let monitors: BTreeSet<String> = match config.strategy {
-            StrategyKind::Pull => config.monitors.iter().cloned().collect(),
-            _ => BTreeSet::new(),
-        };
+        let monitors = config.strategy.observers(config);
         let observing = monitors.is_empty() || monitors.contains(&me.name);
         Tally {
             config: config.clone(),
@@ -799,7 +788,7 @@ pub(crate) fn filter_learned(me: &Peer, members: &Members, entries: Vec<MemberEn
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Preset, Quorum};
+    use crate::config::{Preset, Quorum, StrategyKind};
 
     fn opinion(name: &str, heard: bool) -> Opinion {
         Opinion {

@@ -19,13 +19,12 @@
 
 use std::net::SocketAddr;
 
-use serde::de::{Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use crate::message::{Envelope, MemberEntry};
 use crate::seal::{Keyring, NONCE_LEN, Replay, ReplayGuard, TAG_LEN};
 
-pub mod addr;
+pub use crate::form::{LIST_BUDGET, MAX_DATAGRAM, MAX_LIST_ENTRIES, addr, bounded_vec};
 
 /// The first two bytes of every datagram.
 pub const MAGIC: [u8; 2] = *b"VT";
@@ -33,13 +32,6 @@ pub const MAGIC: [u8; 2] = *b"VT";
 pub const VERSION: u8 = 2;
 /// Header length in bytes.
 pub const HEADER_LEN: usize = 4;
-/// The largest datagram accepted or produced, header included.
-pub const MAX_DATAGRAM: usize = 2048;
-/// Budget for one message body carrying a member list: stays under a 1,500-byte MTU with
-/// room for IP/UDP headers, the nonce and the tag.
-pub const LIST_BUDGET: usize = 1200;
-/// Most entries one list message may carry (checked while decoding).
-pub const MAX_LIST_ENTRIES: usize = 256;
 /// The longest node name, in bytes.
 pub const MAX_NAME_LEN: usize = 64;
 /// The cluster label of a node that was given none.
@@ -352,29 +344,6 @@ pub fn decode(datagram: &[u8]) -> Result<Envelope, DecodeError> {
 /// The encoded size of a value's body, for packing lists under [`LIST_BUDGET`].
 pub fn body_len<T: serde::Serialize>(value: &T) -> usize {
     postcard::experimental::serialized_size(value).unwrap_or(usize::MAX)
-}
-
-/// Deserializes a sequence of at most `MAX` elements without trusting the length prefix
-/// for allocation (serde's default would reserve up to 1 MiB from a few bytes).
-pub fn bounded_vec<'de, D: Deserializer<'de>, T: Deserialize<'de>, const MAX: usize>(d: D) -> Result<Vec<T>, D::Error> {
-    struct Bounded<T, const MAX: usize>(std::marker::PhantomData<T>);
-    impl<'de, T: Deserialize<'de>, const MAX: usize> Visitor<'de> for Bounded<T, MAX> {
-        type Value = Vec<T>;
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            write!(f, "a sequence of at most {MAX} elements")
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
-            let mut out = Vec::new();
-            while let Some(element) = seq.next_element()? {
-                if out.len() == MAX {
-                    return Err(serde::de::Error::custom(format!("more than {MAX} elements")));
-                }
-                out.push(element);
-            }
-            Ok(out)
-        }
-    }
-    d.deserialize_seq(Bounded::<T, MAX>(std::marker::PhantomData))
 }
 
 /// Room left in [`LIST_BUDGET`] for the envelope around a list: the sender (a name of at

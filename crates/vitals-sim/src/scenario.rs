@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use vitals_core::bounds::Cluster;
 use vitals_core::config::serde_duration::format_duration;
 use vitals_core::{Config, DetectorKind, Rng, StrategyKind};
 
@@ -96,75 +97,19 @@ impl Scenario {
         self.config.monitors.iter().any(|m| *m == node_name(index))
     }
 
+    /// The cluster the bounds of `vitals_core::bounds` are computed for.
+    pub fn cluster(&self) -> Cluster {
+        Cluster {
+            nodes: self.nodes,
+            delay: self.net.delay_bound(),
+            lossy: self.net.lossy(),
+        }
+    }
+
     /// The longest time from a crash to its detection by an observer that judges the
-    /// crashed node itself: the silence tolerance, one interval of phase, the slowest
-    /// delivery (and for phi one interval of slack).
+    /// crashed node itself: the strategy's own bound (`Config::detection_bound`).
     pub fn direct_bound(&self) -> Duration {
-        let c = &self.config;
-        if c.strategy == StrategyKind::Ping {
-            return self.ping_bound();
-        }
-        if c.strategy == StrategyKind::Gossip {
-            return self.gossip_bound();
-        }
-        let tolerance = match c.detector {
-            DetectorKind::Missed => c.dead_after(),
-            // Phi adapts to the history: losses widen its spread and delay the verdict.
-            DetectorKind::Phi if self.net.lossy() => c.dead_after().max(c.interval * (c.threshold + 2)),
-            DetectorKind::Phi => c.dead_after().max(c.interval * c.threshold),
-        };
-        tolerance + c.interval + self.net.delay_bound()
-    }
-
-    /// Ping: the bound of an observer's own probe, which needs no rumor to reach it
-    /// (piggybacked news reaches every node only with high probability, SWIM §4.1).
-    /// Randomised round-robin probes every member within `2N − 1` periods (SWIM §4.3),
-    /// the probe fails by the end of its period, and a lone accuser's suspicion lasts
-    /// Lifeguard's maximum, `suspicion_max_mult × suspicion_mult × max(1, log10 N)`
-    /// intervals. A period is `(1 + awareness)` intervals: an observer at the awareness
-    /// ceiling (after missed nacks, a partition, a refutation) comes back to one interval
-    /// per period after `2 + 3 + … + awareness_max` intervals, one successful probe per
-    /// step (Lifeguard §IV-A). Each hop adds a delivery (probe, ack, ping-req, nack).
-    fn ping_bound(&self) -> Duration {
-        let c = &self.config;
-        let ceiling = c.swim.awareness_max;
-        let recovery = (ceiling * (ceiling + 1) / 2).saturating_sub(1);
-        let periods = 2 * self.nodes as u32;
-        c.interval * (recovery + periods) + self.ping_suspicion_max() + self.net.delay_bound() * 4
-    }
-
-    /// Lifeguard's longest suspicion (a lone accuser), as `ping.rs` computes it with N
-    /// members up; the timeout is never scaled by awareness.
-    fn ping_suspicion_max(&self) -> Duration {
-        let c = &self.config;
-        let n = self.nodes.max(2) as f64;
-        let min = c
-            .interval
-            .mul_f64(f64::from(c.swim.suspicion_mult) * n.log10().max(1.0));
-        if c.swim.dynamic_suspicion {
-            min * c.swim.suspicion_max_mult
-        } else {
-            min
-        }
-    }
-
-    /// Gossip: the detector's tolerance (whose timeout already allows for two hops),
-    /// one interval of phase, and the rounds a counter needs to reach every node. A
-    /// digest lists about `digest_budget / 25` members; beyond that a member's counter is
-    /// refreshed at a node only every `N / (fanout × that / 2)` rounds (the rotation),
-    /// and the rumour needs `log_(fanout+1) N` rounds to spread: both count, twice.
-    fn gossip_bound(&self) -> Duration {
-        let c = &self.config;
-        let n = self.nodes.max(2) as f64;
-        let per_digest = (c.gossip.digest_budget / 25).max(1) as f64;
-        let rotation = (n / (c.gossip.fanout as f64 * per_digest / 2.0)).ceil() as u32;
-        let spread = n.log(c.gossip.fanout as f64 + 1.0).ceil() as u32;
-        let tolerance = match c.detector {
-            DetectorKind::Missed => c.dead_after(),
-            DetectorKind::Phi if self.net.lossy() => c.dead_after().max(c.interval * (c.threshold + 4)),
-            DetectorKind::Phi => c.dead_after().max(c.interval * (c.threshold + 2)),
-        };
-        tolerance + c.interval * (1 + 2 * (rotation + spread)) + self.net.delay_bound() * 2
+        self.config.detection_bound(&self.cluster())
     }
 
     /// The completeness bound for `observer` about `member`: pull members learn a
@@ -238,20 +183,9 @@ impl Scenario {
     }
 
     /// The time within which every live node sees every other live node up again after
-    /// a partition heals or a node restarts: a dead member is retried every 5 rounds, the
-    /// refutation must travel back, and pull views rotate through the member list.
+    /// a partition heals or a node restarts (`Config::convergence_bound`).
     pub fn convergence_bound(&self) -> Duration {
-        let c = &self.config;
-        let rounds = 15 + u32::try_from(self.nodes / 20).unwrap_or(u32::MAX);
-        let base = c.dead_after() + c.interval * rounds + self.net.delay_bound() * 4;
-        if c.strategy == StrategyKind::Ping {
-            // A suspicion begun just before a heal (its buddy message and most of its
-            // retransmissions lost to the cut) runs to its end unheard by the suspect;
-            // only then does the `dead` it spreads make the suspect refute.
-            base + self.ping_suspicion_max()
-        } else {
-            base
-        }
+        self.config.convergence_bound(&self.cluster())
     }
 }
 

@@ -519,4 +519,25 @@ mod tests {
         let reply = d.on_vote_request(at(10_000), "a", Ballot { term: 1, pre: false }, 3, &v, &mut rng);
         assert_eq!(reply_fields(&reply), (1, false), "observers do not vote");
     }
+
+    #[test]
+    fn the_election_timer_fires_between_t_and_2t_after_the_last_word_of_a_leader() {
+        let timing = Timing {
+            election_timeout: Duration::from_millis(600),
+            lease: Duration::from_millis(480),
+        };
+        let (t, two_t) = (Duration::from_millis(600), Duration::from_millis(1200));
+        let mut seen = BTreeSet::new();
+        for seed in 0..200 {
+            let mut rng = Rng::seeded(seed);
+            let mut b = Election::new("b", timing, true, at(0), &mut rng);
+            let first = b.deadline().expect("a follower has a timer") - at(0);
+            assert!((t..=two_t).contains(&first), "seed {seed}: {first:?}");
+            assert!(b.on_heartbeat(at(5000), "a", 1, &mut rng));
+            let rearmed = b.deadline().expect("a follower has a timer") - at(5000);
+            assert!((t..=two_t).contains(&rearmed), "seed {seed}: {rearmed:?}");
+            seen.insert(rearmed.as_millis() / 100);
+        }
+        assert!(seen.len() >= 5, "drawn across the interval, not fixed: {seen:?}");
+    }
 }

@@ -32,10 +32,13 @@
 use std::collections::VecDeque;
 use std::hash::BuildHasher;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use foldhash::quality::FixedState;
 use hashbrown::HashTable;
 
+use crate::bounds::Cluster;
+use crate::config::{Config, DetectorKind};
 use crate::members::Member;
 use crate::message::{Beat, Health, Incarnation, MemberEntry, Message, Peer, Status};
 use crate::strategy::{Ctx, DEAD_RETRY_ROUNDS};
@@ -120,7 +123,13 @@ impl Gossip {
         for (name, addr) in self.targets(ctx) {
             let budget = ctx.config.gossip.digest_budget;
             let (health, entries) = self.digest(ctx, Some(&name), budget);
-            ctx.send(addr, Message::Digest { health, entries });
+            let digest = Message::Digest { health, entries };
+            debug_assert!(
+                wire::body_len(&digest) <= budget
+                    || matches!(&digest, Message::Digest { entries, .. } if entries.len() == 1),
+                "a digest never exceeds gossip.digest_budget (unless its own entry alone does)"
+            );
+            ctx.send(addr, digest);
         }
     }
 
@@ -315,6 +324,10 @@ impl Gossip {
             }
             self.rose(ctx, beat);
         }
+        debug_assert!(
+            learn.iter().all(|e| e.name == ctx.me.name || e.status != Status::Dead),
+            "a third party's death is never adopted from a digest"
+        );
         learn
     }
 
@@ -358,5 +371,112 @@ fn entry_of(beat: Beat) -> MemberEntry {
         incarnation: beat.incarnation,
         status: beat.status,
         health: None,
+    }
+}
+
+/// The bound of an observer in `cluster`: the detector's tolerance (whose timeout
+/// already allows for two hops), one interval of phase, and the rounds a counter needs to
+/// reach every node. A digest lists about `digest_budget / 25` members; beyond that a
+/// member's counter is refreshed at a node only every `N / (fanout × that / 2)` rounds
+/// (the rotation), and the rumour needs `log_(fanout+1) N` rounds to spread: both count,
+/// twice.
+pub(crate) fn detection_bound(config: &Config, cluster: &Cluster) -> Duration {
+    let c = config;
+    let n = cluster.nodes.max(2) as f64;
+    let per_digest = (c.gossip.digest_budget / 25).max(1) as f64;
+    let rotation = (n / (c.gossip.fanout as f64 * per_digest / 2.0)).ceil() as u32;
+    let spread = n.log(c.gossip.fanout as f64 + 1.0).ceil() as u32;
+    let tolerance = match c.detector {
+        DetectorKind::Missed => c.dead_after(),
+        DetectorKind::Phi if cluster.lossy => c.dead_after().max(c.interval * (c.threshold + 4)),
+        DetectorKind::Phi => c.dead_after().max(c.interval * (c.threshold + 2)),
+    };
+    tolerance + c.interval * (1 + 2 * (rotation + spread)) + cluster.delay * 2
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::config::{Config, Preset, StrategyKind};
+    use crate::strategy::fixture::{Fixture, messages, names};
+    use crate::time::Instant;
+
+    /// A node that holds a counter of `heartbeat` for each of `count` members.
+    fn fixture(count: usize, budget: usize, heartbeat: u64) -> (Fixture, Vec<String>) {
+        let mut config = Config::preset(Preset::LanFast, StrategyKind::Gossip);
+        config.gossip.digest_budget = budget;
+        let others = names(count);
+        let mut f = Fixture::new(config, &others);
+        for name in &others {
+            f.members.set_counter(name, 0, heartbeat);
+        }
+        (f, others)
+    }
+
+    fn digests(sent: Vec<Message>) -> Vec<Message> {
+        sent.into_iter()
+            .filter(|m| matches!(m, Message::Digest { .. }))
+            .collect()
+    }
+
+    #[test]
+    fn a_digest_never_exceeds_its_budget_and_the_slices_cover_everyone() {
+        for budget in [200, 600, wire::LIST_BUDGET] {
+            let (mut f, others) = fixture(300, budget, 5);
+            let mut gossip = Gossip::new();
+            let mut listed = BTreeSet::new();
+            for _ in 0..300 {
+                gossip.on_round(&mut f.ctx(Instant::ZERO));
+                for digest in digests(messages(f.sent())) {
+                    assert!(
+                        wire::body_len(&digest) <= budget,
+                        "{} > {budget}",
+                        wire::body_len(&digest)
+                    );
+                    let Message::Digest { entries, .. } = digest else {
+                        unreachable!()
+                    };
+                    assert_eq!(entries[0].name, "me", "the own entry comes first");
+                    listed.extend(entries.into_iter().map(|b| b.name));
+                }
+            }
+            for name in &others {
+                assert!(listed.contains(name), "{name} never listed at budget {budget}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_reply_is_never_larger_than_the_digest_it_answers() {
+        let (mut f, others) = fixture(300, wire::LIST_BUDGET, 9);
+        let mut gossip = Gossip::new();
+        let ctx = f.ctx(Instant::ZERO);
+        for size in [1, 5, 30] {
+            // The asker holds older counters than ours for `size` members: all news to it.
+            let digest: Vec<Beat> = others[..size]
+                .iter()
+                .map(|name| {
+                    let mut beat = beat(&ctx, name).expect("counted").1;
+                    beat.heartbeat = 1;
+                    beat
+                })
+                .collect();
+            let request = Message::Digest {
+                health: None,
+                entries: digest.clone(),
+            };
+            let reply = gossip.reply(&ctx, &None, &digest);
+            let Message::DigestReply { entries, .. } = &reply else {
+                unreachable!()
+            };
+            // A one-entry digest leaves room only for the replier's own entry.
+            assert!(
+                size == 1 || entries.len() > 1,
+                "the reply carries news besides its own entry"
+            );
+            assert!(wire::body_len(&reply) <= wire::body_len(&request).max(wire::body_len(&entries[0]) + OVERHEAD));
+        }
     }
 }

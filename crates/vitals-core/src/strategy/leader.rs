@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use crate::config::Config;
 use crate::members::{Judged, Members};
 use crate::message::{MemberEntry, Message, Peer, Status};
-use crate::node::Event;
+use crate::output::Event;
 use crate::rng::Rng;
 use crate::strategy::Ctx;
 use crate::strategy::election::{Ballot, Election, Leadership, Sends, Timing};

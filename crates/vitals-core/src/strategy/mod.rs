@@ -6,18 +6,23 @@
 //! a status themselves.
 
 pub(crate) mod election;
+#[cfg(test)]
+mod fixture;
 mod gossip;
 mod leader;
 mod ping;
 mod pull;
 mod push;
 
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
+use std::time::Duration;
 
-use crate::config::{Config, StrategyKind};
-use crate::members::{Members, Reach, Transition};
+use crate::bounds::Cluster;
+use crate::config::{Config, DetectorKind, StrategyKind};
+use crate::members::{Judged, Members, Reach, Transition};
 use crate::message::{Health, MemberEntry, Message, Peer};
-use crate::node::{Event, Outbox};
+use crate::output::{Event, Outbox};
 use crate::rng::Rng;
 use crate::time::Instant;
 
@@ -177,6 +182,80 @@ impl Ctx<'_> {
     }
 }
 
+/// What other modules ask about a strategy before any node runs it (its bounds, the
+/// quorum's observers and window), as methods of [`StrategyKind`]: defined here, so the knowledge
+/// stays in `strategy/`, and callable without importing this module.
+impl StrategyKind {
+    /// The longest time from a crash to its detection by an observer that judges the
+    /// crashed node itself (see [`crate::bounds`]): ping and gossip have their own; push,
+    /// pull and leader observers hear the member directly ([`detector_bound`]).
+    pub(crate) fn detection_bound(self, config: &Config, cluster: &Cluster) -> Duration {
+        match self {
+            StrategyKind::Ping => ping::detection_bound(config, cluster),
+            StrategyKind::Gossip => gossip::detection_bound(config, cluster),
+            StrategyKind::Push | StrategyKind::Pull | StrategyKind::Leader => detector_bound(config, cluster),
+        }
+    }
+
+    /// What the strategy adds to the common convergence bound (ping: a suspicion begun
+    /// just before a heal runs to its end unheard by the suspect).
+    pub(crate) fn convergence_extra(self, config: &Config, cluster: &Cluster) -> Duration {
+        match self {
+            StrategyKind::Ping => ping::suspicion_max(config, cluster.nodes),
+            _ => Duration::ZERO,
+        }
+    }
+
+    /// Whether `--quorum` makes a quorum decide (push, pull, gossip). Ping's accuser sets
+    /// travel with its rumors, and the elected leader already needs a majority.
+    pub(crate) fn takes_quorum(self) -> bool {
+        matches!(self, StrategyKind::Push | StrategyKind::Pull | StrategyKind::Gossip)
+    }
+
+    /// Under a quorum, the only observers whose opinions count: pull's monitors. Empty:
+    /// every member observes.
+    pub(crate) fn observers(self, config: &Config) -> BTreeSet<String> {
+        match self {
+            StrategyKind::Pull => config.monitors.iter().cloned().collect(),
+            _ => BTreeSet::new(),
+        }
+    }
+
+    /// Rounds an opinion may take to reach a given node beyond the first (gossip: an
+    /// observer reaches a node only in the rounds it picks it).
+    pub(crate) fn opinion_hop_rounds(self) -> u32 {
+        match self {
+            StrategyKind::Gossip => crate::config::GOSSIP_HOP_ROUNDS,
+            _ => 0,
+        }
+    }
+}
+
+/// The bound of an observer that hears the member directly (push, pull, leader): the
+/// silence tolerance, one interval of phase, the slowest delivery (and for phi one
+/// interval of slack).
+fn detector_bound(config: &Config, cluster: &Cluster) -> Duration {
+    let c = config;
+    let tolerance = match c.detector {
+        DetectorKind::Missed => c.dead_after(),
+        // Phi adapts to the history: losses widen its spread and delay the verdict.
+        DetectorKind::Phi if cluster.lossy => c.dead_after().max(c.interval * (c.threshold + 2)),
+        DetectorKind::Phi => c.dead_after().max(c.interval * c.threshold),
+    };
+    tolerance + c.interval + cluster.delay
+}
+
+/// What a strategy holds against one member, for `why` (only ping holds any).
+#[derive(Debug, Default)]
+pub(crate) struct Evidence {
+    /// The suspicion this node holds, with its accusers.
+    pub(crate) suspicion: Option<crate::why::SuspicionEvidence>,
+    /// This node's last failed probe of the member.
+    pub(crate) failed_probe: Option<crate::why::ProbeEvidence>,
+    /// This node's own awareness (Lifeguard's local health).
+    pub(crate) awareness: Option<u32>,
+}
+
 /// The strategy a node runs.
 #[derive(Clone, Debug)]
 pub(crate) enum Strategy {
@@ -195,6 +274,36 @@ impl Strategy {
             StrategyKind::Ping => Strategy::Ping(Box::new(Ping::new(now))),
             StrategyKind::Leader => Strategy::Leader(Box::new(Leader::new(config, me, now, rng))),
             StrategyKind::Gossip => Strategy::Gossip(Gossip::new()),
+        }
+    }
+
+    /// Which members a node running `config`'s strategy judges with its own detectors.
+    /// `observing`: whether its own word counts (false only for a pull member under a
+    /// quorum, which takes the monitors' word even about the monitors).
+    pub(crate) fn judged(config: &Config, me: &Peer, observing: bool) -> Judged {
+        match config.strategy {
+            StrategyKind::Push => Judged::All,
+            StrategyKind::Pull if !observing => Judged::Only(Default::default()),
+            StrategyKind::Pull => Pull::judged(config, me),
+            StrategyKind::Ping => Judged::Only(Default::default()), // probes, not detectors
+            StrategyKind::Leader => Leader::judged(),
+            StrategyKind::Gossip => Judged::All, // every member's counter feeds its detector
+        }
+    }
+
+    /// Whether a direct message from a suspect at its current incarnation clears the
+    /// suspicion: not in SWIM, where only the suspect's refutation (a higher incarnation)
+    /// does; nor under a quorum (`quorum`), where the tally clears a suspect.
+    pub(crate) fn direct_clears_suspicion(config: &Config, quorum: bool) -> bool {
+        config.strategy != StrategyKind::Ping && !quorum
+    }
+
+    /// Where this round's quorum opinions go: the strategy's usual targets (every member
+    /// a round reaches; gossip: `fanout` random members that are up).
+    pub(crate) fn opinion_targets(&self, ctx: &mut Ctx<'_>) -> Vec<(String, SocketAddr)> {
+        match self {
+            Strategy::Gossip(_) => ctx.random_up(ctx.config.gossip.fanout),
+            _ => ctx.round_targets().map(|m| (m.name.clone(), m.addr)).collect(),
         }
     }
 
@@ -295,20 +404,10 @@ impl Strategy {
 
     /// The ping strategy's evidence about `name`: the suspicion, this node's last failed
     /// probe, and this node's own awareness.
-    pub(crate) fn evidence(
-        &self,
-        name: &str,
-        now: Instant,
-        config: &Config,
-        members: &Members,
-    ) -> (
-        Option<crate::why::SuspicionEvidence>,
-        Option<crate::why::ProbeEvidence>,
-        Option<u32>,
-    ) {
+    pub(crate) fn evidence(&self, name: &str, now: Instant, config: &Config, members: &Members) -> Evidence {
         match self {
             Strategy::Ping(s) => s.evidence(name, now, config, members),
-            _ => (None, None, None),
+            _ => Evidence::default(),
         }
     }
 

@@ -20,6 +20,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::bounds::Cluster;
+use crate::config::Config;
 use crate::members::Transition;
 use crate::message::{MAX_ACCUSERS, MemberEntry, Message, Peer, Rumor, Status};
 use crate::strategy::Ctx;
@@ -682,13 +684,9 @@ impl Ping {
         &self,
         name: &str,
         now: Instant,
-        config: &crate::config::Config,
+        config: &Config,
         members: &crate::members::Members,
-    ) -> (
-        Option<crate::why::SuspicionEvidence>,
-        Option<crate::why::ProbeEvidence>,
-        Option<u32>,
-    ) {
+    ) -> crate::strategy::Evidence {
         use crate::why::{ProbeEvidence, SuspicionEvidence, millis};
         let n = members.up_count();
         let suspicion = self.suspicions.get(name).map(|s| SuspicionEvidence {
@@ -703,7 +701,11 @@ impl Ping {
             nacks: p.nacks,
             awareness: p.awareness,
         });
-        (suspicion, failed_probe, Some(self.awareness))
+        crate::strategy::Evidence {
+            suspicion,
+            failed_probe,
+            awareness: Some(self.awareness),
+        }
     }
 }
 
@@ -715,7 +717,7 @@ pub(crate) fn suspicion_timeout(ctx: &Ctx<'_>, n: usize, accusers: usize) -> Dur
     timeout_for(ctx.config, n, accusers)
 }
 
-fn timeout_for(config: &crate::config::Config, n: usize, accusers: usize) -> Duration {
+fn timeout_for(config: &Config, n: usize, accusers: usize) -> Duration {
     let swim = &config.swim;
     if swim.fast_confirm && accusers >= (n / 2 + 1).min(FAST_ACCUSERS) && accusers > 1 {
         return config.interval;
@@ -736,9 +738,178 @@ fn timeout_for(config: &crate::config::Config, n: usize, accusers: usize) -> Dur
     max.saturating_sub((max - min).mul_f64(fraction.min(1.0))).max(min)
 }
 
+/// The bound of an observer's own probe, which needs no rumor to reach it (piggybacked
+/// news reaches every node only with high probability, SWIM §4.1). Randomised
+/// round-robin probes every member within `2N − 1` periods (SWIM §4.3), the probe fails
+/// by the end of its period, and a lone accuser's suspicion lasts Lifeguard's maximum
+/// ([`suspicion_max`]). A period is `(1 + awareness)` intervals: an observer at the
+/// awareness ceiling (after missed nacks, a partition, a refutation) comes back to one
+/// interval per period after `2 + 3 + … + awareness_max` intervals, one successful probe
+/// per step (Lifeguard §IV-A). Each hop adds a delivery (probe, ack, ping-req, nack).
+pub(crate) fn detection_bound(config: &Config, cluster: &Cluster) -> Duration {
+    let ceiling = config.swim.awareness_max;
+    let recovery = (ceiling * (ceiling + 1) / 2).saturating_sub(1);
+    let periods = 2 * cluster.nodes as u32;
+    config.interval * (recovery + periods) + suspicion_max(config, cluster.nodes) + cluster.delay * 4
+}
+
+/// Lifeguard's longest suspicion (a lone accuser) with `nodes` members up, as
+/// [`timeout_for`] computes it; the timeout is never scaled by awareness.
+pub(crate) fn suspicion_max(config: &Config, nodes: usize) -> Duration {
+    let n = nodes.max(2) as f64;
+    let min = config
+        .interval
+        .mul_f64(f64::from(config.swim.suspicion_mult) * n.log10().max(1.0));
+    if config.swim.dynamic_suspicion {
+        min * config.swim.suspicion_max_mult
+    } else {
+        min
+    }
+}
+
 fn shuffle<T>(items: &mut [T], ctx: &mut Ctx<'_>) {
     for i in (1..items.len()).rev() {
         let j = ctx.rng.below(i as u64 + 1) as usize;
         items.swap(i, j);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, Preset, StrategyKind};
+    use crate::strategy::fixture::{Fixture, entry, messages, names};
+
+    fn fixture(count: usize) -> (Fixture, Vec<String>) {
+        let mut config = Config::preset(Preset::LanFast, StrategyKind::Ping);
+        config.swim.random_targets = false;
+        let others = names(count);
+        (Fixture::new(config, &others), others)
+    }
+
+    fn rumor(name: &str, i: usize) -> Rumor {
+        Rumor {
+            entry: entry(name, i, Status::Alive),
+            accusers: Vec::new(),
+            age_ms: 0,
+        }
+    }
+
+    /// A ping with `count` rumors queued, none sent yet.
+    fn with_rumors(count: usize) -> Ping {
+        let mut ping = Ping::new(Instant::ZERO);
+        for (i, name) in names(count).iter().enumerate() {
+            ping.rumors.insert(name.clone(), (rumor(name, i + 1), 0));
+        }
+        ping
+    }
+
+    fn news_len(gossip: &[Rumor]) -> usize {
+        gossip.iter().map(wire::body_len).sum()
+    }
+
+    #[test]
+    fn the_round_robin_probes_every_member_once_before_any_twice() {
+        let (mut f, others) = fixture(5);
+        let mut ping = Ping::new(Instant::ZERO);
+        let mut ctx = f.ctx(Instant::ZERO);
+        for _ in 0..3 {
+            let mut lap: Vec<String> = (0..5)
+                .map(|_| ping.next_target(&mut ctx).expect("a target").0)
+                .collect();
+            lap.sort();
+            assert_eq!(lap, others);
+        }
+    }
+
+    #[test]
+    fn a_member_that_went_down_leaves_the_round_robin() {
+        let (mut f, others) = fixture(4);
+        f.members.apply(Instant::ZERO, &entry("m002", 3, Status::Dead));
+        let mut ping = Ping::new(Instant::ZERO);
+        let mut ctx = f.ctx(Instant::ZERO);
+        let mut lap: Vec<String> = (0..3)
+            .map(|_| ping.next_target(&mut ctx).expect("a target").0)
+            .collect();
+        lap.sort();
+        let up: Vec<String> = others.into_iter().filter(|n| n != "m002").collect();
+        assert_eq!(lap, up);
+    }
+
+    #[test]
+    fn a_member_others_suspect_is_probed_before_the_round_robin_goes_on() {
+        let (mut f, _) = fixture(5);
+        f.members.apply(Instant::ZERO, &entry("m003", 4, Status::Suspect));
+        let mut ping = Ping::new(Instant::ZERO);
+        // "m001" is not (or no longer) suspected: it is skipped, not probed out of turn.
+        ping.confirm.insert("m001".into());
+        ping.confirm.insert("m003".into());
+        let mut ctx = f.ctx(Instant::ZERO);
+        assert_eq!(ping.next_target(&mut ctx).expect("a target").0, "m003");
+        assert!(ping.confirm.is_empty());
+    }
+
+    #[test]
+    fn piggybacked_news_fits_the_budget_and_the_least_sent_goes_first() {
+        let (mut f, _) = fixture(5);
+        let mut ping = with_rumors(60);
+        let mut ctx = f.ctx(Instant::ZERO);
+        let first = ping.piggyback(&mut ctx, None, GOSSIP_BUDGET);
+        assert!(!first.is_empty());
+        assert!(news_len(&first) <= GOSSIP_BUDGET);
+        let unsent: Vec<String> = names(60)
+            .into_iter()
+            .filter(|n| first.iter().all(|r| &r.entry.name != n))
+            .collect();
+        assert!(!unsent.is_empty(), "60 rumors cannot fit one budget");
+        let second = ping.piggyback(&mut ctx, None, GOSSIP_BUDGET);
+        assert!(news_len(&second) <= GOSSIP_BUDGET);
+        for name in &unsent {
+            assert!(second.iter().any(|r| &r.entry.name == name), "{name} waited a turn");
+        }
+    }
+
+    #[test]
+    fn a_rumor_is_sent_retransmit_mult_times_log_n_then_dropped() {
+        let (mut f, _) = fixture(20);
+        let mut ping = with_rumors(1);
+        let mut ctx = f.ctx(Instant::ZERO);
+        let n = ctx.members.up_count();
+        let limit = ctx.config.swim.retransmit_mult as usize * ((n + 1) as f64).log10().ceil() as usize;
+        let sends = (0..limit + 3)
+            .take_while(|_| !ping.piggyback(&mut ctx, None, GOSSIP_BUDGET).is_empty())
+            .count();
+        assert_eq!(sends, limit);
+        assert!(ping.rumors.is_empty());
+    }
+
+    #[test]
+    fn an_ack_carries_at_most_56_bytes_more_news_than_its_ping() {
+        let (mut f, _) = fixture(5);
+        let from = Peer {
+            name: "m000".into(),
+            addr: crate::strategy::fixture::addr(1),
+            incarnation: 0,
+        };
+        for carried in [Vec::new(), vec![rumor("m004", 5), rumor("m001", 2)]] {
+            let mut ping = with_rumors(60);
+            let mut ctx = f.ctx(Instant::ZERO);
+            let ping_news = news_len(&carried);
+            let message = Message::Ping {
+                seq: 1,
+                gossip: carried,
+            };
+            ping.on_message(&mut ctx, from.addr, &from, message);
+            let acks: Vec<usize> = messages(f.sent())
+                .into_iter()
+                .filter_map(|m| match m {
+                    Message::PingAck { gossip, .. } => Some(news_len(&gossip)),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(acks.len(), 1);
+            assert!(acks[0] > 0, "the ack carries news");
+            assert!(acks[0] <= ping_news + ACK_EXTRA_NEWS, "{} > {ping_news} + 56", acks[0]);
+        }
     }
 }

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use crate::config::Config;
 use crate::message::{MemberEntry, Message, Peer};
-use crate::node::Event;
+use crate::output::Event;
 use crate::strategy::Ctx;
 use crate::time::Instant;
 

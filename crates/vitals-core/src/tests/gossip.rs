@@ -4,10 +4,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use super::cluster::Cluster;
 use crate::config::{Config, DetectorKind, Preset, StrategyKind};
 use crate::message::{Beat, Envelope, Message, Peer, Status};
 use crate::node::{Event, Node, Output};
-use crate::testing::Cluster;
 use crate::time::Instant;
 use crate::wire;
 

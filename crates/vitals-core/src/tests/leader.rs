@@ -1,4 +1,4 @@
-//! The leader strategy on virtual time (see `testing.rs`): elections, failover, the view a
+//! The leader strategy on virtual time (see `cluster.rs`): elections, failover, the view a
 //! new leader starts from, pre-vote and check-quorum, and a seed sweep with crashes,
 //! partitions and pauses that checks election safety after every step and measures the
 //! time from a leader's crash to a new leader known by every member.
@@ -9,12 +9,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::cluster::Cluster;
 use crate::config::{Config, Preset, StrategyKind};
 use crate::message::{Health, Status};
 use crate::node::{Command, Event};
 use crate::rng::Rng;
 use crate::strategy::Role;
-use crate::testing::Cluster;
 
 const NAMES: [&str; 5] = ["a", "b", "c", "d", "e"];
 

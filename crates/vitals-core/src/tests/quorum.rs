@@ -5,10 +5,10 @@
 
 use std::time::Duration;
 
+use super::cluster::Cluster;
 use crate::config::{Config, Preset, Quorum, StrategyKind};
 use crate::message::Status;
 use crate::rng::Rng;
-use crate::testing::Cluster;
 
 const PEERS: [&str; 5] = ["a", "b", "c", "d", "e"];
 /// Pull: three monitors (a majority is two) and two members.
@@ -260,7 +260,7 @@ fn with_a_quorum_why_names_the_current_accusers_the_quorum_and_the_window() {
         accusers[1..].iter().all(|o| ["b", "c", "d"].contains(o)),
         "{accusers:?}"
     );
-    let window = super::quorum::window(&config);
+    let window = crate::quorum::window(&config);
     assert_eq!(evidence.window_ms, window.as_millis() as u64);
     assert!(
         evidence.accusers[1..]

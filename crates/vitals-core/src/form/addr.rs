@@ -5,7 +5,7 @@
 //! field: decoding the two addresses of a heartbeat that way cost a sixth of the
 //! simulator's decoding time. This form has the same size and is read in one step. An
 //! IPv6 address's flow label and scope id are not sent (nor are they in serde's form).
-//! Use it as `#[serde(with = "crate::wire::addr")]`.
+//! Use it as `#[serde(with = "crate::form::addr")]`.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};

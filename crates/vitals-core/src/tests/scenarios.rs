@@ -1,12 +1,12 @@
 //! Whole-cluster scenarios on virtual time: several nodes, real encoded datagrams, an
-//! in-memory network (see `testing.rs`).
+//! in-memory network (see `cluster.rs`).
 
 use std::time::Duration;
 
+use super::cluster::Cluster;
 use crate::config::{Config, DetectorKind, Preset, StrategyKind};
 use crate::message::{Message, Status};
 use crate::node::{Command, Event};
-use crate::testing::Cluster;
 
 const NAMES: [&str; 5] = ["a", "b", "c", "d", "e"];
 

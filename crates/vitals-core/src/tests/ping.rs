@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
+use super::cluster::Cluster;
 use crate::config::{Config, Preset, StrategyKind};
 use crate::message::{Message, Status};
 use crate::node::Event;
 use crate::rng::Rng;
-use crate::testing::Cluster;
 
 const NAMES: [&str; 10] = ["n0", "n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8", "n9"];
 

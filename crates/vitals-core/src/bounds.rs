@@ -1,0 +1,39 @@
+//! The time bounds each strategy is held to, for checkers (the simulator) and docs: how
+//! long after a crash an observer that judges the crashed node itself declares it dead,
+//! and how long after a heal or restart every node sees every other up again. One
+//! formula per strategy, written beside the strategy (`strategy/*.rs`, reached through
+//! `StrategyKind`); this module only names the cluster they depend on. Pure functions of the configuration: never part of
+//! a node's own decisions.
+
+use std::time::Duration;
+
+use crate::config::Config;
+
+/// What a bound depends on besides the configuration.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Cluster {
+    /// How many nodes the cluster has.
+    pub nodes: usize,
+    /// The slowest delivery of one datagram.
+    pub delay: Duration,
+    /// Whether datagrams may be lost (phi's spread widens under loss).
+    pub lossy: bool,
+}
+
+impl Config {
+    /// The longest time from a crash to its detection by an observer that judges the
+    /// crashed node itself, in `cluster` (see each strategy's `detection_bound`).
+    pub fn detection_bound(&self, cluster: &Cluster) -> Duration {
+        self.strategy.detection_bound(self, cluster)
+    }
+
+    /// The time within which every live node sees every other live node up again after a
+    /// partition heals or a node restarts: a dead member is retried every 5 rounds, the
+    /// refutation must travel back, and pull views rotate through the member list; the
+    /// strategy adds its own delay (ping: a suspicion running to its end unheard).
+    pub fn convergence_bound(&self, cluster: &Cluster) -> Duration {
+        let rounds = 15 + u32::try_from(cluster.nodes / 20).unwrap_or(u32::MAX);
+        let base = self.dead_after() + self.interval * rounds + cluster.delay * 4;
+        base + self.strategy.convergence_extra(self, cluster)
+    }
+}

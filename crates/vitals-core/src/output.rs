@@ -1,0 +1,127 @@
+//! What a node hands its host: the [`Output`] queue ([`Outbox`]), the [`Event`]s in it,
+//! and the [`Stats`] counters the handlers bump. Shared by the node and the strategies
+//! (which queue through `Ctx`), so neither depends on the other for it. Never encodes
+//! bytes: the host encodes each envelope.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::members::Transition;
+use crate::message::{Envelope, Incarnation, Message, Peer};
+
+/// Something the host must do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Output {
+    /// Send `envelope` to `to`.
+    Send {
+        /// Destination address.
+        to: SocketAddr,
+        /// What to send.
+        envelope: Arc<Envelope>,
+    },
+    /// Send one `envelope` to every address in `to`, in order: a round's heartbeat or
+    /// poll, or urgent news. A host whose encoding does not name the destination encodes
+    /// it once.
+    Broadcast {
+        /// Destination addresses.
+        to: Vec<SocketAddr>,
+        /// What to send to each.
+        envelope: Arc<Envelope>,
+    },
+    /// Something happened that the host may log, count or publish.
+    Event(Event),
+}
+
+/// What a node reports to its host.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// A member's status changed (exactly one event per change).
+    Transition(Transition),
+    /// This node learned that others hold it dead, left or superseded, and raised its
+    /// incarnation to refute it.
+    Refuted {
+        /// The new incarnation.
+        incarnation: Incarnation,
+    },
+    /// The node has heard back from a seed (or needs none): it is part of a cluster.
+    Joined,
+    /// Push with acknowledgements: no acknowledgement arrived for as long as it would take
+    /// to declare a peer dead; this node is alive but cut off.
+    Isolated,
+    /// Acknowledgements arrive again after [`Event::Isolated`].
+    Reconnected,
+    /// Leader strategy: the leader this node knows, or its term, changed (`None`: no
+    /// leader is known in `term`, an election is under way).
+    Leader {
+        /// The leader of `term`, as this node knows it.
+        leader: Option<String>,
+        /// The node's current term.
+        term: u64,
+    },
+}
+
+/// Counters of inputs the node dropped or acted on without a status change.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    /// Messages from a sender speaking for a superseded, dead or left incarnation.
+    pub stale_messages: u64,
+    /// Messages this node's strategy or role does not use.
+    pub ignored_messages: u64,
+    /// Messages claiming to come from this node's own name.
+    pub impostor_messages: u64,
+    /// Times this node raised its incarnation to refute news of its death.
+    pub refutations: u64,
+    /// Updates refused by the membership table (implausible incarnation jumps, full table).
+    pub refused_updates: u64,
+}
+
+/// The queue of outputs, and the counters the handlers bump.
+#[derive(Debug, Default)]
+pub(crate) struct Outbox {
+    queue: VecDeque<Output>,
+    /// The counters, read by `Node::stats`.
+    pub(crate) stats: Stats,
+}
+
+impl Outbox {
+    pub(crate) fn send(&mut self, me: &Peer, to: SocketAddr, message: Message) {
+        let envelope = Arc::new(Envelope {
+            from: me.clone(),
+            message,
+        });
+        self.queue.push_back(Output::Send { to, envelope });
+    }
+
+    /// Queue one `message` for all of `targets` (one output, one envelope).
+    pub(crate) fn broadcast(&mut self, me: &Peer, targets: Vec<SocketAddr>, message: Message) {
+        if targets.is_empty() {
+            return;
+        }
+        let envelope = Arc::new(Envelope {
+            from: me.clone(),
+            message,
+        });
+        self.queue.push_back(Output::Broadcast { to: targets, envelope });
+    }
+
+    pub(crate) fn event(&mut self, event: Event) {
+        self.queue.push_back(Output::Event(event));
+    }
+
+    pub(crate) fn refuted(&mut self) {
+        self.stats.refutations += 1;
+    }
+
+    pub(crate) fn ignored(&mut self) {
+        self.stats.ignored_messages += 1;
+    }
+
+    /// The oldest queued output.
+    pub(crate) fn pop(&mut self) -> Option<Output> {
+        self.queue.pop_front()
+    }
+}
