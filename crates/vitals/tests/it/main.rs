@@ -16,3 +16,4 @@ mod quorum;
 mod security;
 mod sim;
 mod support;
+mod systemd;
