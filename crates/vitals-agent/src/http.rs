@@ -73,7 +73,8 @@ pub(crate) fn router(state: ApiState, auth: ApiAuth) -> Router {
         .route("/v1/route", get(services::route))
         .route("/v1/checks", get(services::checks))
         .route("/v1/leader", get(leader))
-        .route("/v1/members/{name}/why", get(why));
+        .route("/v1/members/{name}/why", get(why))
+        .merge(crate::consul::routes());
     let reads = match auth {
         ApiAuth::All => reads.route_layer(middleware::from_fn_with_state(state.clone(), require_token)),
         ApiAuth::Writes => reads,

@@ -13,6 +13,7 @@
 
 pub mod checks;
 pub mod config;
+pub mod consul;
 mod driver;
 pub mod exposition;
 pub mod grpc;

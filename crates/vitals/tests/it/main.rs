@@ -8,6 +8,7 @@
 mod agents;
 mod backends;
 mod cli;
+mod consul;
 mod failover;
 mod health;
 mod http;
