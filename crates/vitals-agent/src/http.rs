@@ -130,7 +130,10 @@ async fn members(State(state): State<ApiState>) -> impl IntoResponse {
 }
 
 async fn self_view(State(state): State<ApiState>) -> impl IntoResponse {
-    Json(state.snapshot.borrow().me.clone())
+    let me = state.snapshot.borrow().me.clone();
+    Json(crate::wallclock::readable_durations(
+        serde_json::to_value(me).unwrap_or_default(),
+    ))
 }
 
 /// The leader this node knows. `acting` and `lease_remaining_ms` are computed at request
