@@ -9,6 +9,7 @@ mod agents;
 mod backends;
 mod cli;
 mod consul;
+mod dashboard;
 mod failover;
 mod health;
 mod http;
