@@ -22,4 +22,4 @@ COPY --from=build /src/target/release/vitals /usr/local/bin/vitals
 USER 65532:65532
 EXPOSE 7946/udp 7947/tcp
 ENTRYPOINT ["/usr/local/bin/vitals"]
-CMD ["agent", "--bind", "0.0.0.0:7946", "--http", "0.0.0.0:7947", "--help"]
+CMD ["--help"]

@@ -102,6 +102,11 @@ fn bad_config_files_are_refused_naming_the_key() {
         stderr.contains("cannot read config file /nonexistent/vitals.toml"),
         "{stderr}"
     );
+    assert_eq!(
+        stderr.matches("os error 2").count(),
+        1,
+        "the OS error said twice: {stderr}"
+    );
 }
 
 #[test]
