@@ -127,7 +127,7 @@ fn a_config_file_is_used_and_flags_override_it() {
             "--bind",
             "127.10.21.2:7946",
             "--http",
-            "127.10.21.2:7947",
+            "http://127.10.21.2:7947",
         ])
         .args(["--threshold", "5", "--log-format", "json"])
         .stderr(std::fs::File::create(cluster_dir.0.join("log")).unwrap())
