@@ -131,8 +131,8 @@ pub(crate) struct AgentArgs {
     /// Address peers should use, when --bind is a wildcard address.
     #[arg(help_heading = "Node", long, value_name = "HOST:PORT")]
     pub(crate) advertise: Option<String>,
-    /// Address of the HTTP API [default: 127.0.0.1:7947].
-    #[arg(help_heading = "Node", long, value_name = "HOST:PORT")]
+    /// Address of the HTTP API, as HOST:PORT or http://HOST:PORT [default: 127.0.0.1:7947].
+    #[arg(help_heading = "Node", long, value_name = "HOST:PORT", value_parser = listen_addr)]
     pub(crate) http: Option<String>,
     /// Seed nodes to join through.
     #[arg(help_heading = "Node", long, value_name = "HOST:PORT,...", value_delimiter = ',')]
@@ -244,6 +244,11 @@ pub(crate) struct AgentArgs {
     /// TOML file with the same settings (flags win).
     #[arg(help_heading = "Node", long, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
+}
+
+/// `--http` of the agent: the same forms client commands accept (`http://` is dropped).
+fn listen_addr(text: &str) -> Result<String, String> {
+    text.parse::<AgentAddr>().map(|addr| addr.to_string())
 }
 
 impl AgentArgs {

@@ -128,18 +128,22 @@ fn agent(args: &AgentArgs) -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    runtime.block_on(vitals_agent::run(settings, shutdown_signal()))?;
+    runtime.block_on(async { vitals_agent::run(settings, shutdown_signal()).await })?;
     Ok(())
 }
 
-/// Completes on SIGINT or SIGTERM.
-pub(crate) async fn shutdown_signal() {
+/// Completes on SIGINT or SIGTERM. The handlers are installed when this is called (inside
+/// the runtime), before the agent binds anything: a SIGTERM that arrives as soon as it
+/// serves must still make it leave, not kill it.
+pub(crate) fn shutdown_signal() -> impl Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
     let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+    async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
     }
 }
 

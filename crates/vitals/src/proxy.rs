@@ -31,6 +31,6 @@ pub(crate) fn run(args: &ProxyArgs) -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    runtime.block_on(proxy::run(settings, crate::shutdown_signal()))?;
+    runtime.block_on(async { proxy::run(settings, crate::shutdown_signal()).await })?;
     Ok(())
 }

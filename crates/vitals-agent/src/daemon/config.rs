@@ -362,8 +362,9 @@ impl RawConfig {
             .join
             .iter()
             .flatten()
-            .map(|a| resolve("join", a))
-            .collect::<Result<_, _>>()?;
+            .map(|a| resolve_all("join", a))
+            .collect::<Result<Vec<_>, _>>()?
+            .concat();
         let preset = self.preset.unwrap_or(Preset::Web);
         let protocol = self.protocol(preset)?;
         let cluster = self.cluster.clone().unwrap_or_else(|| wire::DEFAULT_LABEL.to_string());
@@ -541,6 +542,18 @@ fn resolve(key: &'static str, text: &str) -> Result<SocketAddr, SettingsError> {
         .ok_or_else(|| invalid(key, format!("`{text}` resolves to no address")))
 }
 
+/// Every address `text` resolves to: a seed named by DNS (a Kubernetes headless Service)
+/// stands for every node behind the name.
+fn resolve_all(key: &'static str, text: &str) -> Result<Vec<SocketAddr>, SettingsError> {
+    let mut addrs = vec![resolve(key, text)?];
+    for addr in text.to_socket_addrs().into_iter().flatten() {
+        if !addrs.contains(&addr) {
+            addrs.push(addr);
+        }
+    }
+    Ok(addrs)
+}
+
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -573,6 +586,17 @@ mod tests {
     }
 
     const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+    #[test]
+    fn a_seed_named_by_dns_stands_for_every_address_of_the_name() {
+        let seeds = resolve_all("join", "localhost:7946").unwrap();
+        assert!(seeds.contains(&"127.0.0.1:7946".parse().unwrap()), "{seeds:?}");
+        assert!(
+            seeds.iter().enumerate().all(|(i, a)| !seeds[..i].contains(a)),
+            "{seeds:?}"
+        );
+        assert_eq!(resolve_all("join", "10.0.0.2:7946").unwrap().len(), 1);
+    }
 
     #[test]
     fn durations_take_compound_units_and_a_bare_number_gets_a_hint() {

@@ -17,6 +17,7 @@ pub mod http;
 pub mod metrics;
 mod ratelimit;
 pub mod snapshot;
+mod systemd;
 mod wallclock;
 
 use std::collections::hash_map::RandomState;
@@ -62,9 +63,7 @@ pub enum AgentError {
 /// Runs the agent until `shutdown` completes (or `POST /v1/leave`); then announces that
 /// the node leaves (so peers mark it `left`, not `dead`) and returns.
 pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send) -> Result<(), AgentError> {
-    let (socket, listener) = bind(&settings).await?;
-    let grpc_listener = bind_grpc(&settings).await?;
-    let codec = codec(&settings)?;
+    let (socket, listener, grpc_listener, codec) = open(&settings).await?;
     let seed = RandomState::new().build_hasher().finish();
     let context = Context {
         http: settings.http,
@@ -127,6 +126,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send) 
         }
     };
     driver.run(controls_rx, stop).await;
+    systemd::stopping();
     stop_http.notify_one();
     tasks.iter().for_each(|t| t.abort());
     Ok(())
@@ -187,6 +187,15 @@ fn start_checks(
 /// interval, more while joining), small against a flood.
 fn inbound_rate(interval: Duration) -> f64 {
     200.0_f64.max(40.0 / interval.as_secs_f64())
+}
+
+/// Binds every socket and loads the keyring; then tells systemd the agent is ready.
+async fn open(settings: &Settings) -> Result<(UdpSocket, TcpListener, Option<TcpListener>, Codec), AgentError> {
+    let (socket, listener) = bind(settings).await?;
+    let grpc_listener = bind_grpc(settings).await?;
+    let codec = codec(settings)?;
+    systemd::ready();
+    Ok((socket, listener, grpc_listener, codec))
 }
 
 async fn bind(settings: &Settings) -> Result<(UdpSocket, TcpListener), AgentError> {

@@ -1,6 +1,7 @@
-//! Dates for the HTTP API: the node's clock counts from the agent's start (sans-IO
-//! `Instant`s), which means nothing to a reader; answers that carry instants show them
-//! as RFC 3339 UTC dates instead. Only formats; never reads the node.
+//! Times for the HTTP API, as a reader wants them. Dates: the node's clock counts from the
+//! agent's start (sans-IO `Instant`s), which means nothing to a reader; answers that
+//! carry instants show them as RFC 3339 UTC dates instead. Durations: a derived value
+//! such as a lease of `488571us` reads `488ms 571us`. Only formats; never reads the node.
 
 use std::time::SystemTime;
 
@@ -25,6 +26,24 @@ pub(crate) fn why_with_dates(why: &Why, now: Instant, wall_now: SystemTime) -> V
     json
 }
 
+/// `value` with every duration written in microseconds alone (`488571us`, what the
+/// protocol's exact format falls back to) rewritten unit by unit (`488ms 571us`), which
+/// the config parser reads back.
+pub(crate) fn readable_durations(mut value: Value) -> Value {
+    match &mut value {
+        Value::String(text) => {
+            let micros = text.strip_suffix("us").and_then(|n| n.parse::<u64>().ok());
+            if let Some(micros) = micros.filter(|m| *m >= 1_000) {
+                *text = humantime::format_duration(std::time::Duration::from_micros(micros)).to_string();
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| *v = readable_durations(v.take())),
+        Value::Object(map) => map.values_mut().for_each(|v| *v = readable_durations(v.take())),
+        _ => {}
+    }
+    value
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -39,5 +58,16 @@ mod tests {
             date(Instant::from_micros(3_500_000), now, wall_now),
             "2027-01-15T07:59:58.500Z"
         );
+    }
+
+    #[test]
+    fn microsecond_durations_are_written_unit_by_unit() {
+        let value = serde_json::json!({"config": {"lease": "488571us", "interval": "200ms", "tiny": "7us"}});
+        let value = readable_durations(value);
+        assert_eq!(value["config"]["lease"], "488ms 571us");
+        assert_eq!(value["config"]["interval"], "200ms");
+        assert_eq!(value["config"]["tiny"], "7us");
+        let back = crate::parse::parse_duration("488ms 571us");
+        assert_eq!(back, Ok(Duration::from_micros(488_571)));
     }
 }

@@ -102,6 +102,11 @@ fn bad_config_files_are_refused_naming_the_key() {
         stderr.contains("cannot read config file /nonexistent/vitals.toml"),
         "{stderr}"
     );
+    assert_eq!(
+        stderr.matches("os error 2").count(),
+        1,
+        "the OS error said twice: {stderr}"
+    );
 }
 
 #[test]
@@ -122,7 +127,7 @@ fn a_config_file_is_used_and_flags_override_it() {
             "--bind",
             "127.10.21.2:7946",
             "--http",
-            "127.10.21.2:7947",
+            "http://127.10.21.2:7947",
         ])
         .args(["--threshold", "5", "--log-format", "json"])
         .stderr(std::fs::File::create(cluster_dir.0.join("log")).unwrap())

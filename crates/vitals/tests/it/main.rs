@@ -8,6 +8,8 @@
 mod agents;
 mod backends;
 mod cli;
+mod consul;
+mod dashboard;
 mod failover;
 mod health;
 mod http;
@@ -16,3 +18,4 @@ mod quorum;
 mod security;
 mod sim;
 mod support;
+mod systemd;

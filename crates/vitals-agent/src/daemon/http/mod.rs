@@ -43,6 +43,7 @@ pub(crate) use self::state::{ApiState, error};
 use super::config::ApiAuth;
 use super::metrics::Metrics;
 
+mod consul;
 mod services;
 mod state;
 
@@ -61,7 +62,8 @@ pub(crate) fn router(state: ApiState, auth: ApiAuth) -> Router {
         .route("/v1/route", get(services::route))
         .route("/v1/checks", get(services::checks))
         .route("/v1/leader", get(leader))
-        .route("/v1/members/{name}/why", get(why));
+        .route("/v1/members/{name}/why", get(why))
+        .merge(consul::routes());
     let reads = match auth {
         ApiAuth::All => reads.route_layer(middleware::from_fn_with_state(state.clone(), require_token)),
         ApiAuth::Writes => reads,
@@ -113,7 +115,10 @@ async fn members(State(state): State<ApiState>) -> impl IntoResponse {
 }
 
 async fn self_view(State(state): State<ApiState>) -> impl IntoResponse {
-    Json(state.snapshot.borrow().me.clone())
+    let me = state.snapshot.borrow().me.clone();
+    Json(crate::daemon::wallclock::readable_durations(
+        serde_json::to_value(me).unwrap_or_default(),
+    ))
 }
 
 /// The leader this node knows. `acting` and `lease_remaining_ms` are computed at request

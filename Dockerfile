@@ -1,0 +1,25 @@
+# syntax=docker/dockerfile:1
+# The vitals agent as a container image: built in a Rust image, run from a distroless
+# base as a non-root user. The binary links only glibc, libm and libgcc_s (`ldd`), which
+# the `cc` distroless image provides.
+#
+#   docker build --build-arg VITALS_COMMIT=$(git rev-parse --short=12 HEAD) -t vitals:0.1.0 .
+#   docker run --rm vitals:0.1.0 --version
+
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+# The build context has no .git (see .dockerignore): name the commit for `--version`.
+ARG VITALS_COMMIT=unknown
+ENV VITALS_COMMIT=${VITALS_COMMIT}
+COPY . .
+RUN cargo build --release --locked -p vitals \
+ && strip target/release/vitals \
+ && ./target/release/vitals --version
+
+FROM gcr.io/distroless/cc-debian12:nonroot
+COPY --from=build /src/target/release/vitals /usr/local/bin/vitals
+# uid/gid 65532 ("nonroot"); the agent needs no capability and writes no file.
+USER 65532:65532
+EXPOSE 7946/udp 7947/tcp
+ENTRYPOINT ["/usr/local/bin/vitals"]
+CMD ["--help"]
