@@ -11,6 +11,7 @@ mod cli;
 mod failover;
 mod health;
 mod http;
+mod joining;
 mod leader;
 mod quorum;
 mod security;
