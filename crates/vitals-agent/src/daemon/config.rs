@@ -42,6 +42,10 @@ pub struct RawConfig {
     pub retry_join_interval: Option<Duration>,
     /// Failed join attempts after which the agent exits (default: retry forever).
     pub retry_join_max: Option<u32>,
+    /// Directory for the agent's state (the members snapshot, `members.json`).
+    pub data_dir: Option<PathBuf>,
+    /// The members snapshot file (overrides `data_dir`).
+    pub snapshot: Option<PathBuf>,
     /// `push` or `pull`.
     pub strategy: Option<StrategyKind>,
     /// Acknowledge heartbeats (push).
@@ -197,6 +201,8 @@ pub struct Settings {
     pub join: Vec<Seed>,
     /// When to try joining again.
     pub retry_join: RetryJoin,
+    /// Where the known members are kept, if anywhere.
+    pub snapshot: Option<PathBuf>,
     /// The preset the timing started from.
     pub preset: Preset,
     /// The protocol configuration.
@@ -317,6 +323,8 @@ impl RawConfig {
             join: flags.join.or(self.join),
             retry_join_interval: flags.retry_join_interval.or(self.retry_join_interval),
             retry_join_max: flags.retry_join_max.or(self.retry_join_max),
+            data_dir: flags.data_dir.or(self.data_dir),
+            snapshot: flags.snapshot.or(self.snapshot),
             strategy: flags.strategy.or(self.strategy),
             ack: flags.ack.or(self.ack),
             monitors: flags.monitors.or(self.monitors),
@@ -401,6 +409,10 @@ impl RawConfig {
             http,
             join,
             retry_join,
+            snapshot: self
+                .snapshot
+                .clone()
+                .or_else(|| self.data_dir.as_ref().map(|dir| dir.join("members.json"))),
             preset,
             protocol,
             cluster,

@@ -233,16 +233,17 @@ impl RefusalLog {
     }
 }
 
-/// Runs the join until the node has joined (`Ok`) or `retry.max` attempts failed (`Err`
+/// Runs the join (through the seeds and the members `known` from the snapshot) until the node has joined (`Ok`) or `retry.max` attempts failed (`Err`
 /// with the last reason). Each failed attempt is a WARN with its reason.
 pub(crate) async fn run(
     seeds: Vec<Seed>,
+    known: Vec<SocketAddr>,
     retry: RetryJoin,
     controls: mpsc::Sender<Control>,
     mut snapshot: watch::Receiver<Snapshot>,
 ) -> Result<(), String> {
     for number in 1.. {
-        let mut addrs = Vec::new();
+        let mut addrs = known.clone();
         let mut unresolved = Vec::new();
         for seed in &seeds {
             match seed.resolve().await {

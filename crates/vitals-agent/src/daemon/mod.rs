@@ -16,6 +16,7 @@ pub mod grpc;
 pub mod http;
 pub mod join;
 pub mod metrics;
+pub mod persist;
 mod ratelimit;
 pub mod snapshot;
 mod wallclock;
@@ -75,7 +76,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send) 
         preset: settings.preset,
         seed,
     };
-    let node = start_node(&settings, seed);
+    let (node, known) = start_node(&settings, seed);
 
     let metrics = Arc::new(Metrics::new());
     let (snapshot_tx, snapshot_rx) = watch::channel(Snapshot::of(&node, context, Instant::ZERO));
@@ -85,7 +86,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send) 
     let epoch = tokio::time::Instant::now();
     let (board, ttl, mut tasks) = start_checks(&settings, controls_tx.clone());
     tasks.extend(grpc_listener.map(|listener| serve_grpc(listener, &settings, snapshot_rx.clone())));
-    let join_failed = start_join(&settings, controls_tx.clone(), snapshot_rx.clone(), &mut tasks);
+    let join_failed = start_join(&settings, known, controls_tx.clone(), snapshot_rx.clone(), &mut tasks);
     let registry = exposition::registry(&metrics, &settings, snapshot_rx.clone(), board.clone());
     let state = http::ApiState {
         snapshot: snapshot_rx,
@@ -147,16 +148,21 @@ fn serve_grpc(
     tokio::spawn(grpc::serve(listener, snapshot, names, Arc::new(Notify::new())))
 }
 
-/// Starts joining through the seeds, if any; the receiver hears why, if the agent gives up.
+/// Starts joining through the seeds and the `known` members, if any, and keeping the
+/// members snapshot; the receiver hears why, if the agent gives up.
 fn start_join(
     settings: &Settings,
+    known: Vec<SocketAddr>,
     controls: mpsc::Sender<Control>,
     snapshot: watch::Receiver<Snapshot>,
     tasks: &mut Vec<tokio::task::JoinHandle<()>>,
 ) -> tokio::sync::oneshot::Receiver<String> {
     let (failed_tx, failed) = tokio::sync::oneshot::channel();
-    if !settings.join.is_empty() {
-        let joining = join::run(settings.join.clone(), settings.retry_join, controls, snapshot);
+    if let Some(path) = settings.snapshot.clone() {
+        tasks.push(tokio::spawn(persist::keep(path, snapshot.clone())));
+    }
+    if !settings.join.is_empty() || !known.is_empty() {
+        let joining = join::run(settings.join.clone(), known, settings.retry_join, controls, snapshot);
         tasks.push(tokio::spawn(async move {
             if let Err(reason) = joining.await {
                 let _ = failed_tx.send(reason);
@@ -251,14 +257,16 @@ async fn bind(settings: &Settings) -> Result<(UdpSocket, TcpListener), AgentErro
     Ok((socket, listener))
 }
 
-fn start_node(settings: &Settings, seed: u64) -> Node {
+/// The node, and the members it knew before a restart (from the snapshot).
+fn start_node(settings: &Settings, seed: u64) -> (Node, Vec<SocketAddr>) {
     let me = Peer {
         name: settings.name.clone(),
         addr: settings.advertise,
         incarnation: 0,
     };
     let mut node = Node::new(me, settings.protocol.clone(), seed, Instant::ZERO);
-    if settings.join.is_empty() {
+    let known = settings.snapshot.as_deref().map(persist::load).unwrap_or_default();
+    if settings.join.is_empty() && known.is_empty() {
         node.handle_command(Instant::ZERO, Command::Join(Vec::new())); // a new cluster
     }
     tracing::info!(
@@ -269,7 +277,7 @@ fn start_node(settings: &Settings, seed: u64) -> Node {
         join = %settings.join.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
         "vitals agent started"
     );
-    node
+    (node, known)
 }
 
 /// Samples health on a blocking thread every `period` and hands it to the check

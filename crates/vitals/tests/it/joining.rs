@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::support::{VITALS, get, tempdir, wait_until};
+use crate::support::{Cluster, VITALS, get, tempdir, wait_until};
 
 /// One agent as a child process, its stderr in `dir/NAME.log`; killed on drop.
 struct Agent {
@@ -252,5 +252,71 @@ fn start_up_errors_name_the_file_and_the_fix() {
             "can be read by other users (mode 0644)",
             &format!("chmod 600 {keyring}"),
         ],
+    );
+}
+
+#[test]
+fn a_restarted_agent_rejoins_through_its_snapshot_with_the_seed_down() {
+    let dir = tempdir::Dir::new("join-snapshot");
+    let snapshot = |i: usize| dir.0.join(format!("node-{i}.json")).display().to_string();
+    let mut cluster = Cluster::start_each("127.80.6", 3, |i| {
+        [
+            "--preset",
+            "lan-fast",
+            "--retry-join-interval",
+            "100ms",
+            "--snapshot",
+            &snapshot(i),
+        ]
+        .map(String::from)
+        .to_vec()
+    });
+    // node-3's snapshot names node-2 (written once everyone is alive).
+    let remembered = wait_until(Duration::from_secs(15), || {
+        cluster.everyone_alive(3)
+            && std::fs::read_to_string(snapshot(3)).is_ok_and(|t| t.contains("127.80.6.3:7946") && t.contains("node-2"))
+    });
+    assert!(remembered.is_some(), "node-3's snapshot never named node-2");
+    cluster.kill(1); // the only seed
+    cluster.kill(3);
+    cluster.spawn(3);
+    let rejoined = wait_until(Duration::from_secs(15), || {
+        get("127.80.6.4:7947", "/readyz").is_some_and(|(s, _)| s == 200)
+            && cluster.status(3, 2).as_deref() == Some("alive")
+            && cluster.status(2, 3).as_deref() == Some("alive")
+    });
+    assert!(
+        rejoined.is_some(),
+        "node-3 never rejoined through node-2:\n{}",
+        cluster.log(3)
+    );
+    assert!(
+        cluster.log(3).contains("loaded the members snapshot"),
+        "{}",
+        cluster.log(3)
+    );
+}
+
+#[test]
+fn a_corrupt_snapshot_is_reported_and_ignored() {
+    let dir = tempdir::Dir::new("join-corrupt");
+    std::fs::write(dir.0.join("members.json"), "{garbage").unwrap();
+    let data_dir = dir.0.display().to_string();
+    let agent = Agent::start(
+        &dir.0,
+        "x",
+        "127.80.7.2:7946",
+        "127.80.7.2:7947",
+        &["--data-dir", &data_dir],
+    );
+    agent.wait_for_line(
+        Duration::from_secs(10),
+        &["WARN", "ignoring the members snapshot", "not a members snapshot"],
+    );
+    let ready = wait_until(Duration::from_secs(10), || readyz("127.80.7.2:7947").0 == 200);
+    assert!(
+        ready.is_some(),
+        "a lone agent with a corrupt snapshot never became ready:\n{}",
+        agent.log()
     );
 }
