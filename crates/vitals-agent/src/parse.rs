@@ -9,9 +9,11 @@
 /// A setting that was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
-    /// The config file could not be read.
-    #[error("cannot read config file {path}: {source}")]
+    /// A file the settings name (config, keyring, token) could not be read.
+    #[error("cannot read the {what} {path}: {source}")]
     Read {
+        /// Which file, as the operator knows it (`config file`, `keyring file (--keyring)`).
+        what: &'static str,
         /// The file.
         path: String,
         /// Why.

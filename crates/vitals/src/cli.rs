@@ -134,9 +134,11 @@ pub(crate) struct AgentArgs {
     /// Address of the HTTP API, as HOST:PORT or http://HOST:PORT [default: 127.0.0.1:7947].
     #[arg(help_heading = "Node", long, value_name = "HOST:PORT", value_parser = listen_addr)]
     pub(crate) http: Option<String>,
-    /// Seed nodes to join through.
-    #[arg(help_heading = "Node", long, value_name = "HOST:PORT,...", value_delimiter = ',')]
+    /// Seed nodes to join through, HOST[:PORT] (port 7946 by default; names are resolved on every attempt).
+    #[arg(help_heading = "Node", long, value_name = "HOST[:PORT],...", value_delimiter = ',')]
     pub(crate) join: Option<Vec<String>>,
+    #[command(flatten)]
+    pub(crate) joining: crate::joining::JoinArgs,
     /// How liveness information flows [default: push].
     #[arg(help_heading = "Strategy", long, value_parser = choice::strategy())]
     pub(crate) strategy: Option<StrategyKind>,
@@ -254,7 +256,7 @@ fn listen_addr(text: &str) -> Result<String, String> {
 impl AgentArgs {
     /// The settings these flags give (absent flags stay unset).
     pub(crate) fn to_raw(&self) -> RawConfig {
-        RawConfig {
+        self.joining.apply(RawConfig {
             name: self.name.clone(),
             bind: self.bind.clone(),
             advertise: self.advertise.clone(),
@@ -292,7 +294,7 @@ impl AgentArgs {
             grpc: self.grpc.clone(),
             panic_threshold: self.panic_threshold,
             ..RawConfig::default()
-        }
+        })
     }
 }
 

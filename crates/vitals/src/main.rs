@@ -7,6 +7,7 @@ mod choice;
 mod cli;
 mod client;
 mod demo;
+mod joining;
 mod plot;
 mod proxy;
 mod route;

@@ -14,6 +14,7 @@ use vitals_core::{Config, DetectorKind, Preset, StrategyKind, wire};
 use zeroize::Zeroizing;
 
 use super::fault::Faults;
+use super::join::{RetryJoin, Seed};
 use crate::health::services::{self, CheckSpec, RawCheck, RawService, RawThresholds, ServiceSpec, Thresholds};
 use crate::parse::{SettingsError, opt_duration};
 
@@ -34,8 +35,17 @@ pub struct RawConfig {
     pub advertise: Option<String>,
     /// HTTP API address.
     pub http: Option<String>,
-    /// Seed addresses to join through.
+    /// Seeds to join through, `host[:port]` (port 7946 by default).
     pub join: Option<Vec<String>>,
+    /// Wait after the first failed join attempt (doubling after each, up to 30 s).
+    #[serde(default, with = "opt_duration")]
+    pub retry_join_interval: Option<Duration>,
+    /// Failed join attempts after which the agent exits (default: retry forever).
+    pub retry_join_max: Option<u32>,
+    /// Directory for the agent's state (the members snapshot, `members.json`).
+    pub data_dir: Option<PathBuf>,
+    /// The members snapshot file (overrides `data_dir`).
+    pub snapshot: Option<PathBuf>,
     /// `push` or `pull`.
     pub strategy: Option<StrategyKind>,
     /// Acknowledge heartbeats (push).
@@ -187,8 +197,12 @@ pub struct Settings {
     pub advertise: SocketAddr,
     /// HTTP API listen address.
     pub http: SocketAddr,
-    /// Seed addresses.
-    pub join: Vec<SocketAddr>,
+    /// Seeds, resolved again on every join attempt.
+    pub join: Vec<Seed>,
+    /// When to try joining again.
+    pub retry_join: RetryJoin,
+    /// Where the known members are kept, if anywhere.
+    pub snapshot: Option<PathBuf>,
     /// The preset the timing started from.
     pub preset: Preset,
     /// The protocol configuration.
@@ -217,6 +231,14 @@ pub struct Settings {
 }
 
 impl KeySource {
+    /// A keyring file that other users may read or write: its path and mode.
+    pub fn exposed_file(&self) -> Option<(&Path, u32)> {
+        use std::os::unix::fs::PermissionsExt as _;
+        let KeySource::File(path) = self else { return None };
+        let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+        (mode & 0o077 != 0).then_some((path.as_path(), mode))
+    }
+
     /// Reads and parses the keyring; `None` for plaintext.
     pub fn load(&self) -> Result<Option<Keyring>, SettingsError> {
         let text = match self {
@@ -224,6 +246,7 @@ impl KeySource {
             KeySource::Env(text) => Zeroizing::new(text.clone()),
             KeySource::File(path) => {
                 Zeroizing::new(std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
+                    what: "keyring file (--keyring)",
                     path: path.display().to_string(),
                     source,
                 })?)
@@ -271,6 +294,7 @@ impl RawConfig {
     pub fn from_file(path: &Path) -> Result<RawConfig, SettingsError> {
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
+            what: "config file",
             path: shown.clone(),
             source,
         })?;
@@ -297,6 +321,10 @@ impl RawConfig {
             advertise: flags.advertise.or(self.advertise),
             http: flags.http.or(self.http),
             join: flags.join.or(self.join),
+            retry_join_interval: flags.retry_join_interval.or(self.retry_join_interval),
+            retry_join_max: flags.retry_join_max.or(self.retry_join_max),
+            data_dir: flags.data_dir.or(self.data_dir),
+            snapshot: flags.snapshot.or(self.snapshot),
             strategy: flags.strategy.or(self.strategy),
             ack: flags.ack.or(self.ack),
             monitors: flags.monitors.or(self.monitors),
@@ -347,24 +375,15 @@ impl RawConfig {
             .ok_or_else(|| invalid("name", "missing: give every node a unique --name"))?;
         validate_name(&name)?;
         let bind = resolve("bind", self.bind.as_deref().unwrap_or("127.0.0.1:7946"))?;
-        let advertise = match &self.advertise {
-            Some(addr) => resolve("advertise", addr)?,
-            None if bind.ip().is_unspecified() => {
-                return Err(invalid(
-                    "bind",
-                    format!("{bind} is not an address peers can reach: bind a specific address or set --advertise"),
-                ));
-            }
-            None => bind,
-        };
+        let advertise = self.advertise(bind)?;
         let http = resolve("http", self.http.as_deref().unwrap_or("127.0.0.1:7947"))?;
         let join = self
             .join
             .iter()
             .flatten()
-            .map(|a| resolve_all("join", a))
-            .collect::<Result<Vec<_>, _>>()?
-            .concat();
+            .map(|a| Seed::parse(a).map_err(|e| invalid("join", e)))
+            .collect::<Result<_, _>>()?;
+        let retry_join = self.retry_join()?;
         let preset = self.preset.unwrap_or(Preset::Web);
         let protocol = self.protocol(preset)?;
         let cluster = self.cluster.clone().unwrap_or_else(|| wire::DEFAULT_LABEL.to_string());
@@ -389,6 +408,11 @@ impl RawConfig {
             advertise,
             http,
             join,
+            retry_join,
+            snapshot: self
+                .snapshot
+                .clone()
+                .or_else(|| self.data_dir.as_ref().map(|dir| dir.join("members.json"))),
             preset,
             protocol,
             cluster,
@@ -423,9 +447,55 @@ impl RawConfig {
         Ok((services, checks, grpc, panic_threshold))
     }
 
+    /// The address announced to peers: `--advertise`, or `bind` when it is not a wildcard.
+    fn advertise(&self, bind: SocketAddr) -> Result<SocketAddr, SettingsError> {
+        Ok(match &self.advertise {
+            Some(addr) => match resolve("advertise", addr)? {
+                wildcard if wildcard.ip().is_unspecified() || wildcard.port() == 0 => {
+                    return Err(invalid(
+                        "advertise",
+                        format!(
+                            "{wildcard} is not an address peers can reach: give this host's own address and port, e.g. 10.0.0.1:7946"
+                        ),
+                    ));
+                }
+                addr => addr,
+            },
+            None if bind.ip().is_unspecified() => {
+                return Err(invalid(
+                    "bind",
+                    format!("{bind} is not an address peers can reach: bind a specific address or set --advertise"),
+                ));
+            }
+            None => bind,
+        })
+    }
+
+    fn retry_join(&self) -> Result<RetryJoin, SettingsError> {
+        let mut retry = RetryJoin::default();
+        if let Some(interval) = self.retry_join_interval {
+            if interval < Duration::from_millis(10) || interval > Duration::from_secs(3600) {
+                return Err(invalid(
+                    "retry_join_interval",
+                    "must be between 10ms and 1h (it doubles after each failed attempt, up to 30s)",
+                ));
+            }
+            retry.interval = interval;
+        }
+        if self.retry_join_max == Some(0) {
+            return Err(invalid(
+                "retry_join_max",
+                "0 attempts would never join: give at least 1, or leave it unset to retry forever",
+            ));
+        }
+        retry.max = self.retry_join_max;
+        Ok(retry)
+    }
+
     fn api_token(&self, env_token: Option<String>) -> Result<Option<Token>, SettingsError> {
         let token = match &self.api_token_file {
             Some(path) => Some(std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
+                what: "API token file (--api-token-file)",
                 path: path.display().to_string(),
                 source,
             })?),
@@ -542,18 +612,6 @@ fn resolve(key: &'static str, text: &str) -> Result<SocketAddr, SettingsError> {
         .ok_or_else(|| invalid(key, format!("`{text}` resolves to no address")))
 }
 
-/// Every address `text` resolves to: a seed named by DNS (a Kubernetes headless Service)
-/// stands for every node behind the name.
-fn resolve_all(key: &'static str, text: &str) -> Result<Vec<SocketAddr>, SettingsError> {
-    let mut addrs = vec![resolve(key, text)?];
-    for addr in text.to_socket_addrs().into_iter().flatten() {
-        if !addrs.contains(&addr) {
-            addrs.push(addr);
-        }
-    }
-    Ok(addrs)
-}
-
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -586,17 +644,6 @@ mod tests {
     }
 
     const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-
-    #[test]
-    fn a_seed_named_by_dns_stands_for_every_address_of_the_name() {
-        let seeds = resolve_all("join", "localhost:7946").unwrap();
-        assert!(seeds.contains(&"127.0.0.1:7946".parse().unwrap()), "{seeds:?}");
-        assert!(
-            seeds.iter().enumerate().all(|(i, a)| !seeds[..i].contains(a)),
-            "{seeds:?}"
-        );
-        assert_eq!(resolve_all("join", "10.0.0.2:7946").unwrap().len(), 1);
-    }
 
     #[test]
     fn durations_take_compound_units_and_a_bare_number_gets_a_hint() {

@@ -14,6 +14,7 @@ use vitals_core::wire::{Codec, MAX_DATAGRAM};
 use vitals_core::{Command, Envelope, Event, Instant, Node, Output, Status};
 
 use super::fault::Faults;
+use super::join::{Attempt, JoinWatch, RefusalLog};
 use super::metrics::{KindLabel, Metrics, ReasonLabel, StatusLabel};
 use super::ratelimit::RateLimiter;
 use super::snapshot::{Context, Snapshot};
@@ -25,6 +26,8 @@ pub(crate) enum Control {
     Node(Command),
     /// Replace the keyring (rotation; `None` would mean plaintext and is refused earlier).
     Rekey(Keyring),
+    /// A join attempt through these freshly resolved seed addresses.
+    Join(Attempt),
 }
 
 /// How much larger than its request a reply may be: the two nodes' names may differ by up
@@ -57,6 +60,10 @@ pub(crate) struct Driver {
     pub(crate) reply_budget: Option<(SocketAddr, usize)>,
     /// Faults injected for tests (none in release builds).
     pub(crate) faults: Faults,
+    /// The join under way, and what was refused from its seeds.
+    pub(crate) join: JoinWatch,
+    /// When refused datagrams were last reported, per source.
+    pub(crate) refusals: RefusalLog,
 }
 
 impl Driver {
@@ -92,6 +99,7 @@ impl Driver {
                 Input::Tick => self.node.handle_tick(now),
                 Input::Control(Control::Node(command)) => self.node.handle_command(now, command),
                 Input::Control(Control::Rekey(keyring)) => self.rekey(keyring),
+                Input::Control(Control::Join(attempt)) => self.join(now, attempt),
                 Input::Shutdown => break,
             }
             let changed = self.flush().await;
@@ -108,6 +116,15 @@ impl Driver {
     fn rekey(&mut self, keyring: Keyring) {
         tracing::info!(key_ids = ?keyring.ids(), primary = keyring.primary_id(), "keyring reloaded");
         self.codec.set_keyring(Some(keyring));
+    }
+
+    /// A new join attempt; an attempt without any address resolved sends nothing (an
+    /// empty seed list would make the node start a cluster of its own).
+    fn join(&mut self, now: Instant, attempt: Attempt) {
+        if !attempt.addrs.is_empty() && !self.node.is_joined() {
+            self.node.handle_command(now, Command::Join(attempt.addrs.clone()));
+        }
+        self.join.start(attempt);
     }
 
     fn on_datagram(&mut self, now: Instant, bytes: &[u8], src: SocketAddr) {
@@ -143,6 +160,8 @@ impl Driver {
                     .decode_errors
                     .get_or_create(&ReasonLabel { reason: error.reason() })
                     .inc();
+                self.join.refused(src, error.reason());
+                self.refusals.note(now, src, error.reason());
                 tracing::debug!(%src, %error, "dropped a datagram");
             }
         }
@@ -258,7 +277,10 @@ impl Driver {
             return;
         }
         self.published_at = now;
-        let snapshot = Snapshot::of(&self.node, self.context, now);
+        let mut snapshot = Snapshot::of(&self.node, self.context, now);
+        if !snapshot.me.joined {
+            snapshot.me.join_problem = self.join.reason();
+        }
         for status in [Status::Alive, Status::Suspect, Status::Dead, Status::Left] {
             let count = self.node.members().count(status) as i64;
             self.metrics

@@ -14,7 +14,9 @@ pub mod exposition;
 pub mod fault;
 pub mod grpc;
 pub mod http;
+pub mod join;
 pub mod metrics;
+pub mod persist;
 mod ratelimit;
 pub mod snapshot;
 mod systemd;
@@ -58,6 +60,9 @@ pub enum AgentError {
     /// The keyring could not be loaded.
     #[error(transparent)]
     Keyring(#[from] SettingsError),
+    /// No seed let the node join within `retry_join_max` attempts.
+    #[error("{0}")]
+    JoinFailed(String),
 }
 
 /// Runs the agent until `shutdown` completes (or `POST /v1/leave`); then announces that
@@ -70,7 +75,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send) 
         preset: settings.preset,
         seed,
     };
-    let node = start_node(&settings, seed);
+    let (node, known) = start_node(&settings, seed);
 
     let metrics = Arc::new(Metrics::new());
     let (snapshot_tx, snapshot_rx) = watch::channel(Snapshot::of(&node, context, Instant::ZERO));
@@ -79,11 +84,8 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send) 
     let stop_http = Arc::new(Notify::new());
     let epoch = tokio::time::Instant::now();
     let (board, ttl, mut tasks) = start_checks(&settings, controls_tx.clone());
-    if let Some(listener) = grpc_listener {
-        let names = settings.services.iter().map(|s| s.name.clone()).collect();
-        let stop = Arc::new(Notify::new()); // the task is aborted at the end
-        tasks.push(tokio::spawn(grpc::serve(listener, snapshot_rx.clone(), names, stop)));
-    }
+    tasks.extend(grpc_listener.map(|listener| serve_grpc(listener, &settings, snapshot_rx.clone())));
+    let join_failed = start_join(&settings, known, controls_tx.clone(), snapshot_rx.clone(), &mut tasks);
     let registry = exposition::registry(&metrics, &settings, snapshot_rx.clone(), board.clone());
     let state = http::ApiState {
         snapshot: snapshot_rx,
@@ -118,23 +120,69 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send) 
         limiter: ratelimit::RateLimiter::new(inbound_rate(settings.protocol.interval), 400.0),
         reply_budget: None,
         faults: settings.faults.clone(),
+        join: join::JoinWatch::default(),
+        refusals: join::RefusalLog::default(),
     };
+    let mut failure = None;
     let stop = async {
         tokio::select! {
             () = shutdown => {}
             () = leave.notified() => {}
+            Ok(reason) = join_failed => failure = Some(reason),
         }
     };
     driver.run(controls_rx, stop).await;
     systemd::stopping();
     stop_http.notify_one();
     tasks.iter().for_each(|t| t.abort());
-    Ok(())
+    failure.map_or(Ok(()), |reason| Err(AgentError::JoinFailed(reason)))
+}
+
+/// Serves gRPC health on `listener` (the task is aborted when the agent stops).
+fn serve_grpc(
+    listener: TcpListener,
+    settings: &Settings,
+    snapshot: watch::Receiver<Snapshot>,
+) -> tokio::task::JoinHandle<()> {
+    let names = settings.services.iter().map(|s| s.name.clone()).collect();
+    tokio::spawn(grpc::serve(listener, snapshot, names, Arc::new(Notify::new())))
+}
+
+/// Starts joining through the seeds and the `known` members, if any, and keeping the
+/// members snapshot; the receiver hears why, if the agent gives up.
+fn start_join(
+    settings: &Settings,
+    known: Vec<SocketAddr>,
+    controls: mpsc::Sender<Control>,
+    snapshot: watch::Receiver<Snapshot>,
+    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> tokio::sync::oneshot::Receiver<String> {
+    let (failed_tx, failed) = tokio::sync::oneshot::channel();
+    if let Some(path) = settings.snapshot.clone() {
+        tasks.push(tokio::spawn(persist::keep(path, snapshot.clone())));
+    }
+    if !settings.join.is_empty() || !known.is_empty() {
+        let joining = join::run(settings.join.clone(), known, settings.retry_join, controls, snapshot);
+        tasks.push(tokio::spawn(async move {
+            if let Err(reason) = joining.await {
+                let _ = failed_tx.send(reason);
+            }
+        }));
+    }
+    failed
 }
 
 /// The node's datagram codec, keyed when a keyring is configured (warns loudly if not).
 fn codec(settings: &Settings) -> Result<Codec, AgentError> {
     let keyring = settings.keys.load()?;
+    if let Some((path, mode)) = settings.keys.exposed_file() {
+        tracing::warn!(
+            "the keyring file {} can be read by other users (mode {mode:04o}): anyone on this host can forge heartbeats; \
+             run `chmod 600 {}`",
+            path.display(),
+            path.display()
+        );
+    }
     if keyring.is_none() {
         tracing::warn!(
             "NO KEYRING: heartbeats travel in plaintext and anyone who can reach {} can forge them; \
@@ -218,21 +266,27 @@ async fn bind(settings: &Settings) -> Result<(UdpSocket, TcpListener), AgentErro
     Ok((socket, listener))
 }
 
-fn start_node(settings: &Settings, seed: u64) -> Node {
+/// The node, and the members it knew before a restart (from the snapshot).
+fn start_node(settings: &Settings, seed: u64) -> (Node, Vec<SocketAddr>) {
     let me = Peer {
         name: settings.name.clone(),
         addr: settings.advertise,
         incarnation: 0,
     };
     let mut node = Node::new(me, settings.protocol.clone(), seed, Instant::ZERO);
-    node.handle_command(Instant::ZERO, Command::Join(settings.join.clone()));
+    let known = settings.snapshot.as_deref().map(persist::load).unwrap_or_default();
+    if settings.join.is_empty() && known.is_empty() {
+        node.handle_command(Instant::ZERO, Command::Join(Vec::new())); // a new cluster
+    }
     tracing::info!(
         name = %settings.name, bind = %settings.bind, http = %settings.http, cluster = %settings.cluster,
         strategy = settings.protocol.strategy.name(),
         interval = %vitals_core::config::serde_duration::format_duration(settings.protocol.interval),
-        threshold = settings.protocol.threshold, seed, "vitals agent started"
+        threshold = settings.protocol.threshold, seed,
+        join = %settings.join.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
+        "vitals agent started"
     );
-    node
+    (node, known)
 }
 
 /// Samples health on a blocking thread every `period` and hands it to the check

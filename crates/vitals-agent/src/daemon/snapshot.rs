@@ -65,6 +65,9 @@ pub struct SelfView {
     pub config: Config,
     /// Whether the node is part of a cluster.
     pub joined: bool,
+    /// Not joined yet: why (no answer from the seeds, refused datagrams, unresolved names).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub join_problem: Option<String>,
     /// Whether the node has left.
     pub left: bool,
     /// Push with ack: whether nobody acknowledges this node.
@@ -138,6 +141,7 @@ impl Snapshot {
                 preset: context.preset,
                 config,
                 joined: node.is_joined(),
+                join_problem: None,
                 left: node.has_left(),
                 isolated: node.is_isolated(),
                 seed: context.seed,

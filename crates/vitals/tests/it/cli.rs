@@ -58,7 +58,15 @@ fn bad_flags_are_refused_naming_the_flag() {
         ),
         (&["--strategy", "pull"], "invalid `monitors`"),
         (&["--detector", "tea-leaves"], "--detector"),
-        (&["--join", "nowhere"], "invalid `join`"),
+        (
+            &["--join", "seed:port"],
+            "invalid `join`: `seed:port`: `port` is not a port",
+        ),
+        (
+            &["--advertise", "0.0.0.0:7946"],
+            "invalid `advertise`: 0.0.0.0:7946 is not an address peers can reach",
+        ),
+        (&["--retry-join-max", "0"], "invalid `retry_join_max`"),
         (
             &["--phi-threshold", "-3", "--detector", "phi"],
             "invalid `phi.threshold`",
@@ -99,7 +107,7 @@ fn bad_config_files_are_refused_naming_the_key() {
     }
     let stderr = refused(&agent_args(&["--config", "/nonexistent/vitals.toml"]));
     assert!(
-        stderr.contains("cannot read config file /nonexistent/vitals.toml"),
+        stderr.contains("cannot read the config file /nonexistent/vitals.toml"),
         "{stderr}"
     );
     assert_eq!(

@@ -195,9 +195,11 @@ fn an_agent_whose_seed_never_answers_is_alive_but_not_ready() {
         get("127.10.11.9:7947", "/healthz").is_some_and(|(s, _)| s == 200)
     });
     assert!(answered.is_some(), "healthz never answered");
-    let (status, body) = get("127.10.11.9:7947", "/readyz").unwrap();
-    assert_eq!(status, 503, "{body}");
-    assert!(body.contains("no seed has answered"), "{body}");
+    let unready = wait_until(Duration::from_secs(5), || {
+        get("127.10.11.9:7947", "/readyz")
+            .is_some_and(|(s, body)| s == 503 && body.contains("no answer from seed 127.10.11.2:7946"))
+    });
+    assert!(unready.is_some(), "{:?}", get("127.10.11.9:7947", "/readyz"));
     cluster.signal(1, nix::sys::signal::Signal::SIGCONT);
     let ready = wait_until(Duration::from_secs(10), || {
         get("127.10.11.9:7947", "/readyz").is_some_and(|(s, _)| s == 200)

@@ -13,6 +13,7 @@ mod dashboard;
 mod failover;
 mod health;
 mod http;
+mod joining;
 mod leader;
 mod quorum;
 mod security;

@@ -175,7 +175,11 @@ async fn readyz(State(state): State<ApiState>) -> Response {
     if me.left {
         error(StatusCode::SERVICE_UNAVAILABLE, "the node has left the cluster")
     } else if !me.joined {
-        error(StatusCode::SERVICE_UNAVAILABLE, "no seed has answered the join yet")
+        let reason = me
+            .join_problem
+            .as_deref()
+            .unwrap_or("no seed has answered the join yet");
+        error(StatusCode::SERVICE_UNAVAILABLE, reason)
     } else if state.snapshot.borrow().own().and_then(|m| m.check_status) == Some(vitals_core::CheckStatus::Critical) {
         error(
             StatusCode::SERVICE_UNAVAILABLE,
