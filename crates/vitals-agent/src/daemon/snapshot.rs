@@ -69,6 +69,8 @@ pub struct SelfView {
     pub left: bool,
     /// Push with ack: whether nobody acknowledges this node.
     pub isolated: bool,
+    /// Why `--quorum-size` cannot be reached with the members up now, if it cannot.
+    pub unreachable_quorum: Option<String>,
     /// The seed of the node's random generator (replays its choices).
     pub seed: u64,
     /// Counters of dropped and refuted inputs.
@@ -140,6 +142,7 @@ impl Snapshot {
                 joined: node.is_joined(),
                 left: node.has_left(),
                 isolated: node.is_isolated(),
+                unreachable_quorum: node.unreachable_quorum().map(|q| q.to_string()),
                 seed: context.seed,
                 stats: node.stats(),
             },
