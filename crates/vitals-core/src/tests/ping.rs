@@ -332,51 +332,13 @@ fn fast_confirmation_ends_a_crash_suspicion_after_one_period_instead_of_the_life
     }
 }
 
-/// Whether `observer` holds `member`'s `web` instance.
-fn lists_web(cluster: &Cluster, observer: &str, member: &str) -> bool {
-    let node = cluster.node(observer);
-    let checks = node
-        .members()
-        .get(member)
-        .and_then(|m| m.health.as_ref()?.checks.as_ref());
-    checks.is_some_and(|c| c.service("web").is_some())
-}
-
 #[test]
 fn every_member_learns_every_members_services_within_a_few_periods() {
-    use crate::checks::{CheckStatus, Checks, ServiceEntry};
-    use crate::message::Health;
-    use crate::node::Command;
     let names = &NAMES[..7];
     // Every node fronts `web` from the start, before anyone joined (as an agent does).
     let mut cluster = Cluster::new(lan(), names);
-    for (i, name) in names.iter().enumerate() {
-        let services = vec![ServiceEntry {
-            name: "web".into(),
-            addr: std::net::SocketAddr::from(([10, 0, 0, i as u8], 80)),
-            weight: 1,
-            status: CheckStatus::Passing,
-        }];
-        let checks = Some(Checks {
-            status: CheckStatus::Passing,
-            services,
-        });
-        cluster.command(
-            name,
-            Command::SetHealth(Health {
-                checks,
-                ..Health::default()
-            }),
-        );
-    }
-    let formed = cluster
-        .run_until(Duration::from_secs(30), |c| c.all_alive(names))
-        .expect("the cluster never converged");
-    let listed = cluster.run_until(Duration::from_secs(30), |c| {
-        names.iter().all(|o| names.iter().all(|m| lists_web(c, o, m)))
-    });
-    let listed = listed.expect("some agent never learned some member's service");
+    names.iter().for_each(|name| cluster.front_service(name, "web"));
+    let periods = cluster.periods_until_every_node_lists(names, "web");
     // Anti-entropy alone (one partner every 60 periods) would take far longer.
-    let periods = (listed - formed).as_secs_f64() / lan().interval.as_secs_f64();
     assert!(periods <= 3.0, "{periods} periods after the cluster formed");
 }
