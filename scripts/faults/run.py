@@ -114,15 +114,6 @@ XFAIL = {
         "new: a fast restart under pull+quorum never settles",
     ("restart", "deaths of the new instance after that", "gossip"): "new: gossip kills a fast-restarted node",
     ("restart", "deaths of the new instance after that", "gossip+quorum"): "new: gossip kills a fast-restarted node",
-    ("services", "time until every agent lists every web instance (s)", "ping"): "item 7: services under ping",
-    ("services", "time until every agent lists every web instance (s)", "ping+quorum"): "item 7: services under ping",
-    ("services", "time until every agent lists every web instance (s)", "pull+quorum"):
-        "item 7 (new for pull+quorum): services",
-    ("brake", "members declared dead in one window", "*"): "item 8: brake rounding",
-    ("quorum-size", "impossible quorum refused or reported", "push"): "item 9: impossible quorum accepted",
-    ("quorum-size", "impossible quorum refused or reported", "ping"): "item 9: impossible quorum accepted",
-    ("quorum-size", "impossible quorum refused or reported", "gossip"): "item 9: impossible quorum accepted",
-    ("garbage", "phantom names with control characters", "*"): "item 10: names from the network are trusted",
 }
 
 # ---------------------------------------------------------------------------------------

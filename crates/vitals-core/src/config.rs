@@ -226,7 +226,8 @@ pub struct Config {
     pub quorum: Option<Quorum>,
     /// The mass-failure brake: at most this fraction of the cluster may be declared dead
     /// within `brake_window`; later verdicts are held back (the members stay suspect)
-    /// and counted, as Envoy's panic threshold and Kubernetes' zone brakes do. 1 (the
+    /// and counted, as Envoy's panic threshold and Kubernetes' zone brakes do. The limit
+    /// rounds down (3 of 7 with 0.5), but is at least one death per window. 1 (the
     /// default) is off; 0.5 is a common choice.
     #[serde(default = "default_brake_fraction")]
     pub brake_fraction: f64,
@@ -242,6 +243,20 @@ pub struct Config {
     /// The penalty's half-life (default 60 intervals).
     #[serde(default, with = "serde_duration")]
     pub flap_half_life: Duration,
+}
+
+/// A quorum the cluster as it is cannot reach ([`Config::unreachable_quorum`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error(
+    "quorum {needed} cannot be reached with {up} members up: a member has at most {observers} observers, so none can be declared dead or admitted alive by quorum; lower --quorum-size to at most {observers}, use --quorum for a majority, or add members"
+)]
+pub struct UnreachableQuorum {
+    /// Accusers (or vouchers) a verdict needs.
+    pub needed: usize,
+    /// The most observers any member has.
+    pub observers: usize,
+    /// Members up, this node included.
+    pub up: usize,
 }
 
 /// How many accusers a death verdict needs.
@@ -499,6 +514,24 @@ impl Config {
         }
     }
 
+    /// What keeps the quorum out of reach while `up` members (this node included) are
+    /// up, if anything: no member ever has more than `up − 1` observers (pull: the
+    /// monitors), so a quorum above that can neither declare a member dead nor (push,
+    /// pull, gossip) admit a new one alive. Reported on `/readyz` and by `why`.
+    pub fn unreachable_quorum(&self, up: usize) -> Option<UnreachableQuorum> {
+        self.quorum?;
+        let (observers, needed) = match self.strategy {
+            StrategyKind::Leader => return None,
+            StrategyKind::Pull => (self.monitors.len(), self.quorum_size(self.monitors.len())),
+            StrategyKind::Ping => (up.saturating_sub(1), self.quorum_size(up)),
+            StrategyKind::Push | StrategyKind::Gossip => {
+                let observers = up.saturating_sub(1);
+                (observers, self.quorum_size(observers))
+            }
+        };
+        (needed > observers).then_some(UnreachableQuorum { needed, observers, up })
+    }
+
     fn validate_gossip(&self) -> Result<(), ConfigError> {
         let gossip = &self.gossip;
         if !(1..=16).contains(&gossip.fanout) {
@@ -519,6 +552,11 @@ impl Config {
         }
         if self.quorum == Some(Quorum::AtLeast(0)) {
             return Err(ConfigError::ZeroQuorum);
+        }
+        if let Some(Quorum::AtLeast(n)) = self.quorum
+            && n as usize >= crate::members::MAX_MEMBERS
+        {
+            return Err(ConfigError::QuorumAboveCap(n));
         }
         if let (StrategyKind::Pull, Some(Quorum::AtLeast(n))) = (self.strategy, self.quorum)
             && n as usize > self.monitors.len()
@@ -664,6 +702,13 @@ pub enum ConfigError {
         /// How many monitors are named.
         monitors: usize,
     },
+    /// A quorum no cluster can reach: more accusers than the member table's cap allows.
+    #[error(
+        "--quorum-size {0} is more than any cluster can reach (at most {max} members, so {limit} observers of one): no member could ever be declared dead; use --quorum for a majority, or a size well below the cluster's",
+        max = crate::members::MAX_MEMBERS,
+        limit = crate::members::MAX_MEMBERS - 1
+    )]
+    QuorumAboveCap(u32),
     /// A quorum of zero.
     #[error("a quorum of 0 accusers would declare members dead without evidence: use 1 or more, or majority")]
     ZeroQuorum,
@@ -886,5 +931,35 @@ mod tests {
         assert!(parse_duration("fast").unwrap_err().contains("not a duration"));
         assert_eq!(format_duration(Duration::from_millis(200)), "200ms");
         assert_eq!(format_duration(Duration::from_secs(120)), "2m");
+    }
+
+    #[test]
+    fn a_quorum_beyond_any_cluster_is_refused_and_one_beyond_the_members_up_is_reported() {
+        let mut config = Config::preset(Preset::LanFast, StrategyKind::Push);
+        config.quorum = Some(Quorum::AtLeast(crate::members::MAX_MEMBERS as u32));
+        let refused = config.validate().unwrap_err().to_string();
+        assert!(refused.contains("more than any cluster can reach"), "{refused}");
+        config.quorum = Some(Quorum::AtLeast(1000));
+        assert_eq!(config.validate(), Ok(()));
+        for strategy in [StrategyKind::Push, StrategyKind::Gossip, StrategyKind::Ping] {
+            config.strategy = strategy;
+            let reason = config
+                .unreachable_quorum(7)
+                .expect("1000 of 6 observers is out of reach");
+            assert_eq!((reason.needed, reason.observers, reason.up), (1000, 6, 7));
+            assert!(
+                reason
+                    .to_string()
+                    .starts_with("quorum 1000 cannot be reached with 7 members up")
+            );
+            config.quorum = Some(Quorum::AtLeast(6));
+            assert_eq!(config.unreachable_quorum(7), None);
+            assert!(config.unreachable_quorum(6).is_some());
+            config.quorum = Some(Quorum::Majority);
+            assert_eq!(config.unreachable_quorum(3), None);
+            config.quorum = None;
+            assert_eq!(config.unreachable_quorum(1), None);
+            config.quorum = Some(Quorum::AtLeast(1000));
+        }
     }
 }

@@ -1,8 +1,9 @@
 //! The serde forms and size limits shared by the vocabulary ([`crate::message`],
 //! [`crate::checks`]) and its encoding ([`crate::wire`], which re-exports them), so that
 //! neither depends on the other for them: socket addresses as one byte string
-//! ([`addr`]), and lists decoded without trusting their length prefix ([`bounded_vec`]).
-//! Never encodes a whole datagram (that is `wire`'s).
+//! ([`addr`]), lists decoded without trusting their length prefix ([`bounded_vec`]), and
+//! what a name may be ([`is_valid_name`]). Never encodes a whole datagram (that is
+//! `wire`'s).
 
 use serde::Deserialize;
 use serde::de::{Deserializer, SeqAccess, Visitor};
@@ -16,6 +17,22 @@ pub const MAX_DATAGRAM: usize = 2048;
 pub const LIST_BUDGET: usize = 1200;
 /// Most entries one list message may carry (checked while decoding).
 pub const MAX_LIST_ENTRIES: usize = 256;
+
+/// The longest member name, in bytes.
+pub const MAX_NAME_LEN: usize = 64;
+
+/// Whether `name` may name a member (at most [`MAX_NAME_LEN`] bytes) or a service (at
+/// most `crate::checks::MAX_SERVICE_NAME_LEN`): 1 to `max_len` ASCII letters, digits,
+/// `.`, `-`, `_` or `:` (a host name, a DNS label, `host:port`). No whitespace, no
+/// control characters, nothing outside ASCII, so a name is safe in a log line, a metrics
+/// label, a URL path and a terminal as it is. The agent refuses any other `--name` or
+/// service name at start-up, and `wire` refuses any datagram that carries one.
+pub fn is_valid_name(name: &str, max_len: usize) -> bool {
+    (1..=max_len).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':'))
+}
 
 /// Deserializes a sequence of at most `MAX` elements without trusting the length prefix
 /// for allocation (serde's default would reserve up to 1 MiB from a few bytes).

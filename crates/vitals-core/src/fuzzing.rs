@@ -18,9 +18,15 @@ fn keyring() -> Keyring {
     Keyring::new(&[vec![42; 32]]).expect("a valid key")
 }
 
-/// The plaintext decoder on arbitrary bytes.
+/// The plaintext decoder on arbitrary bytes. Whatever it accepts carries only valid
+/// names (a name with a control character would otherwise become a member everywhere).
 pub fn decode_plaintext(data: &[u8]) {
-    let _ = wire::decode(data);
+    if let Ok(envelope) = wire::decode(data) {
+        assert!(
+            wire::names_are_valid(&envelope),
+            "accepted a datagram with an invalid name"
+        );
+    }
 }
 
 /// The sealed decoder on arbitrary bytes, and on arbitrary plaintext sealed with the

@@ -73,7 +73,9 @@ pub mod wire;
 mod tests;
 
 pub use checks::{CheckStatus, Checks, ServiceEntry};
-pub use config::{Config, ConfigError, DetectorKind, GossipConfig, PhiConfig, Preset, Quorum, StrategyKind};
+pub use config::{
+    Config, ConfigError, DetectorKind, GossipConfig, PhiConfig, Preset, Quorum, StrategyKind, UnreachableQuorum,
+};
 pub use members::{Member, Transition};
 pub use message::{Envelope, Health, Incarnation, MemberEntry, Message, Peer, Status};
 pub use node::{Command, Event, Node, Output, Stats};

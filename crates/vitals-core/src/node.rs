@@ -246,10 +246,17 @@ impl Node {
             failed_probe: evidence.failed_probe,
             local_awareness: evidence.awareness,
             quorum: self.verdicts.evidence(now, &self.members, &self.me.name, name),
+            unreachable_quorum: self.unreachable_quorum(),
             held_by_brake: self.members.is_held(name),
             damped: self.members.is_damped(name),
             history: self.members.history(name),
         })
+    }
+
+    /// Whether `--quorum-size` is out of reach with the members up now (nobody can be
+    /// declared dead or admitted alive by quorum): `/readyz` and `why` say so.
+    pub fn unreachable_quorum(&self) -> Option<crate::config::UnreachableQuorum> {
+        self.config.unreachable_quorum(self.members.up_count())
     }
 
     /// Push with acknowledgements: whether nobody acknowledges this node's heartbeats.

@@ -767,7 +767,10 @@ pub(crate) fn hold_unconfirmed(members: &mut Members, now: Instant, peer: &Peer)
 /// Second-hand news under a quorum: about this node, everything but a suspicion (which
 /// is no verdict here; a death or a higher incarnation is still refuted); about others,
 /// departures as they are, and a new member or a higher incarnation as an unconfirmed
-/// `Suspect`. Other verdicts are dropped: every node counts the opinions itself.
+/// `Suspect`. Other verdicts are dropped: every node counts the opinions itself. Only
+/// the health of a known member at its incarnation is taken (at the status held here),
+/// so that its checks and services reach nodes that hear it only second-hand (pull's
+/// members, from the monitors' views).
 pub(crate) fn filter_learned(me: &Peer, members: &Members, entries: Vec<MemberEntry>) -> Vec<MemberEntry> {
     let keep = |mut entry: MemberEntry| {
         if entry.name == me.name {
@@ -776,9 +779,12 @@ pub(crate) fn filter_learned(me: &Peer, members: &Members, entries: Vec<MemberEn
         if entry.status == Status::Left {
             return Some(entry);
         }
-        let new = members
-            .get(&entry.name)
-            .is_none_or(|m| entry.incarnation > m.incarnation);
+        let held = members.get(&entry.name);
+        if let Some(held) = held.filter(|m| m.incarnation == entry.incarnation && entry.health.is_some()) {
+            entry.status = held.status;
+            return Some(entry);
+        }
+        let new = held.is_none_or(|m| entry.incarnation > m.incarnation);
         entry.status = Status::Suspect;
         new.then_some(entry)
     };
@@ -836,7 +842,12 @@ mod tests {
             health: None,
         };
         members.apply(Instant::default(), &entry("b", 3, Status::Alive));
+        let with_health = MemberEntry {
+            health: Some(crate::message::Health::default()),
+            ..entry("b", 3, Status::Dead)
+        };
         let news = vec![
+            with_health,
             entry("b", 3, Status::Dead),
             entry("b", 3, Status::Suspect),
             entry("c", 0, Status::Dead),
@@ -849,7 +860,9 @@ mod tests {
             .into_iter()
             .map(|e| (e.name, e.incarnation, e.status))
             .collect();
+        // The health of a known member is taken, never the verdict that came with it.
         let expected = [
+            ("b", 3, Status::Alive),
             ("c", 0, Status::Suspect),
             ("b", 4, Status::Suspect),
             ("a", 0, Status::Dead),

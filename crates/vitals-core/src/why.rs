@@ -37,6 +37,9 @@ pub struct Why {
     pub local_awareness: Option<u32>,
     /// The opinions counted for it (push, pull, gossip with a quorum).
     pub quorum: Option<QuorumEvidence>,
+    /// The quorum this node's verdicts need is out of reach with the members up now:
+    /// nobody can be declared dead (or, under push, pull and gossip, admitted alive).
+    pub unreachable_quorum: Option<crate::config::UnreachableQuorum>,
     /// Whether the mass-failure brake holds its death verdict back.
     pub held_by_brake: bool,
     /// Whether flap damping holds its return back.

@@ -15,16 +15,19 @@
 //! **Invariant:** decoding never panics, checks the size cap before anything else, never
 //! allocates more than the datagram's length, and refuses (with a reason) a datagram of
 //! another cluster, a plaintext datagram when a keyring is configured, a forged or
-//! tampered one, and a replayed one. Nothing is sent in reply to a refused datagram.
+//! tampered one, a replayed one, and one that carries a name [`is_valid_name`] refuses
+//! (wherever it sits: the sender, member entries, rumors and their accusers, opinions,
+//! digests, probe targets, service names). Nothing is sent in reply to a refused datagram.
 
 use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::message::{Envelope, MemberEntry};
+use crate::checks::MAX_SERVICE_NAME_LEN;
+use crate::message::{Envelope, Health, MemberEntry, Message};
 use crate::seal::{Keyring, NONCE_LEN, Replay, ReplayGuard, TAG_LEN};
 
-pub use crate::form::{LIST_BUDGET, MAX_DATAGRAM, MAX_LIST_ENTRIES, addr, bounded_vec};
+pub use crate::form::{LIST_BUDGET, MAX_DATAGRAM, MAX_LIST_ENTRIES, MAX_NAME_LEN, addr, bounded_vec, is_valid_name};
 
 /// The first two bytes of every datagram.
 pub const MAGIC: [u8; 2] = *b"VT";
@@ -32,8 +35,6 @@ pub const MAGIC: [u8; 2] = *b"VT";
 pub const VERSION: u8 = 2;
 /// Header length in bytes.
 pub const HEADER_LEN: usize = 4;
-/// The longest node name, in bytes.
-pub const MAX_NAME_LEN: usize = 64;
 /// The cluster label of a node that was given none.
 pub const DEFAULT_LABEL: &str = "default";
 
@@ -116,11 +117,17 @@ pub enum DecodeError {
     /// Bytes follow the frame.
     #[error("{0} trailing bytes after the body")]
     Trailing(usize),
+    /// Carries a member or service name that [`is_valid_name`] refuses (not shown: it
+    /// may hold control characters).
+    #[error(
+        "a member or service name is empty, too long or has characters other than letters, digits, `.`, `-`, `_`, `:`"
+    )]
+    BadName,
 }
 
 impl DecodeError {
     /// Every value [`DecodeError::reason`] can return.
-    pub const REASONS: [&'static str; 13] = [
+    pub const REASONS: [&'static str; 14] = [
         "too_large",
         "too_short",
         "bad_magic",
@@ -134,6 +141,7 @@ impl DecodeError {
         "misdirected",
         "malformed_body",
         "trailing_bytes",
+        "bad_name",
     ];
 
     /// A short, stable name for metrics labels.
@@ -152,6 +160,7 @@ impl DecodeError {
             DecodeError::Misdirected(_) => "misdirected",
             DecodeError::Body(_) => "malformed_body",
             DecodeError::Trailing(_) => "trailing_bytes",
+            DecodeError::BadName => "bad_name",
         }
     }
 }
@@ -286,6 +295,9 @@ impl Codec {
         if !rest.is_empty() {
             return Err(DecodeError::Trailing(rest.len()));
         }
+        if !names_are_valid(&envelope) {
+            return Err(DecodeError::BadName);
+        }
         if self.keyring.is_some() {
             self.replay
                 .check(&envelope.from.name, head.generation, head.seq)
@@ -293,6 +305,67 @@ impl Codec {
         }
         Ok(envelope)
     }
+}
+
+/// Whether every name `envelope` carries is valid. Every message is taken apart field by
+/// field (no `..`), so a field added to a message does not compile until it is placed
+/// here or ignored on purpose.
+pub(crate) fn names_are_valid(envelope: &Envelope) -> bool {
+    let member = |name: &String| is_valid_name(name, MAX_NAME_LEN);
+    let entries = |list: &[MemberEntry]| list.iter().all(|e| member(&e.name) && health_ok(e.health.as_ref()));
+    member(&envelope.from.name)
+        && match &envelope.message {
+            Message::Join { page: _, padding: _ }
+            | Message::Ack { seq: _ }
+            | Message::Leave
+            | Message::IndirectAck { seq: _ }
+            | Message::Nack { seq: _ }
+            | Message::VoteRequest {
+                term: _,
+                pre: _,
+                known: _,
+            }
+            | Message::VoteReply {
+                term: _,
+                pre: _,
+                granted: _,
+            } => true,
+            Message::Members {
+                entries: list,
+                next_page: _,
+            }
+            | Message::Poll { seq: _, view: list }
+            | Message::LeaderHeartbeat {
+                term: _,
+                seq: _,
+                view: list,
+            } => entries(list),
+            Message::Heartbeat { seq: _, health, ack: _ }
+            | Message::PollReply { seq: _, health }
+            | Message::LeaderReport {
+                term: _,
+                echo: _,
+                health,
+            } => health_ok(health.as_ref()),
+            Message::Ping { seq: _, gossip } | Message::PingAck { seq: _, gossip } | Message::News { gossip } => {
+                gossip.iter().all(|rumor| {
+                    member(&rumor.entry.name)
+                        && health_ok(rumor.entry.health.as_ref())
+                        && rumor.accusers.iter().all(member)
+                })
+            }
+            Message::PingReq { seq: _, target } => member(target),
+            Message::Digest { health, entries } | Message::DigestReply { health, entries } => {
+                health_ok(health.as_ref()) && entries.iter().all(|beat| member(&beat.name))
+            }
+            Message::Opinions { opinions } => opinions.iter().all(|opinion| member(&opinion.name)),
+        }
+}
+
+/// Whether the service names a health summary announces are valid.
+fn health_ok(health: Option<&Health>) -> bool {
+    let checks = health.and_then(|h| h.checks.as_ref());
+    checks.is_none_or(|c| c.services.iter().all(|s| is_valid_name(&s.name, MAX_SERVICE_NAME_LEN)))
 }
 
 fn check_header(datagram: &[u8]) -> Result<u8, DecodeError> {

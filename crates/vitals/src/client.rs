@@ -269,6 +269,12 @@ pub(crate) fn explain(body: &str) -> anyhow::Result<String> {
     if why["damped"].as_bool() == Some(true) {
         out += "  it keeps dying and returning: flap damping holds its return back until it settles\n";
     }
+    if let Some(reason) = why["unreachable_quorum"].as_object() {
+        out += &format!(
+            "  no verdict by quorum is possible: {} accuser(s) needed, but a member has at most {} observer(s) with {} member(s) up\n",
+            reason["needed"], reason["observers"], reason["up"]
+        );
+    }
     if why["held_by_brake"].as_bool() == Some(true) {
         out += "  its death verdict is held back by the mass-failure brake\n";
     }

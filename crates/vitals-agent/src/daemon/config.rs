@@ -580,24 +580,26 @@ fn key_of(error: &vitals_core::ConfigError) -> &'static str {
         E::BadLease { .. } => "lease",
         E::BadClockDrift(_) => "clock_drift",
         E::BadBrake(_) => "brake_fraction",
-        E::QuorumNotSupported(_) | E::ZeroQuorum | E::QuorumAboveMonitors { .. } => "quorum",
+        E::QuorumNotSupported(_) | E::ZeroQuorum | E::QuorumAboveMonitors { .. } | E::QuorumAboveCap(_) => "quorum",
         E::BadGossipFanout(_) => "gossip.fanout",
         E::BadDigestBudget(_) => "gossip.digest_budget",
     }
 }
 
+/// The node's own name, by the rule every datagram's names are held to
+/// (`wire::is_valid_name`), so that no agent starts with a name its peers would refuse.
 fn validate_name(name: &str) -> Result<(), SettingsError> {
-    let ok_chars = name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
-    if name.is_empty() || name.len() > wire::MAX_NAME_LEN || !ok_chars {
-        return Err(invalid(
-            "name",
-            format!(
-                "`{name}` is not a valid node name: use 1 to {} letters, digits, `-`, `_` or `.`",
-                wire::MAX_NAME_LEN
-            ),
-        ));
+    if wire::is_valid_name(name, wire::MAX_NAME_LEN) {
+        return Ok(());
     }
-    Ok(())
+    Err(invalid(
+        "name",
+        format!(
+            "{name:?} is not a valid node name: use 1 to {} ASCII letters, digits, `.`, `-`, `_` or `:` \
+             (no spaces or control characters), e.g. the host name",
+            wire::MAX_NAME_LEN
+        ),
+    ))
 }
 
 fn resolve(key: &'static str, text: &str) -> Result<SocketAddr, SettingsError> {

@@ -72,6 +72,8 @@ pub struct SelfView {
     pub left: bool,
     /// Push with ack: whether nobody acknowledges this node.
     pub isolated: bool,
+    /// Why `--quorum-size` cannot be reached with the members up now, if it cannot.
+    pub unreachable_quorum: Option<String>,
     /// The seed of the node's random generator (replays its choices).
     pub seed: u64,
     /// Counters of dropped and refuted inputs.
@@ -144,6 +146,7 @@ impl Snapshot {
                 join_problem: None,
                 left: node.has_left(),
                 isolated: node.is_isolated(),
+                unreachable_quorum: node.unreachable_quorum().map(|q| q.to_string()),
                 seed: context.seed,
                 stats: node.stats(),
             },

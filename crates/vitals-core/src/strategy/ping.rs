@@ -21,6 +21,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::bounds::Cluster;
+use crate::checks::Checks;
 use crate::config::Config;
 use crate::members::Transition;
 use crate::message::{MAX_ACCUSERS, MemberEntry, Message, Peer, Rumor, Status};
@@ -100,6 +101,9 @@ pub(crate) struct Ping {
     suspicion_deadline: Option<Instant>,
     /// Members others suspect, to probe before the round-robin's next pick.
     confirm: BTreeSet<String>,
+    /// This node's checks and services as last told, and the members told them (at the
+    /// incarnation they had): see [`Ping::tell_checks`].
+    told: (Option<Checks>, BTreeMap<String, u64>),
 }
 
 impl Ping {
@@ -118,6 +122,7 @@ impl Ping {
             rounds: 0,
             suspicion_deadline: None,
             confirm: BTreeSet::new(),
+            told: (None, BTreeMap::new()),
         }
     }
 
@@ -128,6 +133,7 @@ impl Ping {
     pub(crate) fn on_round(&mut self, ctx: &mut Ctx<'_>) {
         self.rounds += 1;
         self.finish_probe(ctx);
+        self.tell_checks(ctx);
         if self.rounds.is_multiple_of(u64::from(ctx.config.swim.push_pull_rounds)) {
             self.push_pull(ctx);
         }
@@ -642,6 +648,37 @@ impl Ping {
             age_ms: 0,
         };
         Some(self.aged(ctx, rumor))
+    }
+
+    /// Pings and acks carry no health, so this node's checks and services (what
+    /// `/v1/services` lists) go straight to every member up that has not had them yet, in
+    /// a `Members` message with this node's entry: all of them when the checks change,
+    /// a member that joins (or restarts) in the next round. At most one datagram per
+    /// member per change; one lost is repaired by the next anti-entropy exchange.
+    fn tell_checks(&mut self, ctx: &mut Ctx<'_>) {
+        let checks = ctx.health.as_ref().and_then(|h| h.checks.clone());
+        if checks.is_none() {
+            return;
+        }
+        if self.told.0 != checks {
+            self.told = (checks, BTreeMap::new());
+        }
+        let told = &mut self.told.1;
+        let mut untold = Vec::new();
+        for member in ctx.members.up_others() {
+            if told.insert(member.name.clone(), member.incarnation) != Some(member.incarnation) {
+                untold.push(member.addr);
+            }
+        }
+        let Some(entry) = ctx.members.entry(&ctx.me.name).filter(|_| !untold.is_empty()) else {
+            return;
+        };
+        told.retain(|name, _| ctx.members.get(name).is_some());
+        let message = Message::Members {
+            entries: vec![entry],
+            next_page: None,
+        };
+        ctx.broadcast(untold, message);
     }
 
     /// A full state exchange with one random member (anti-entropy): push our pages and

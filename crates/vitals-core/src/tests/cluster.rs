@@ -344,3 +344,43 @@ impl Cluster {
             .push(Reverse((self.now + latency, self.seq, to, from, bytes)));
     }
 }
+
+impl Cluster {
+    /// `name` fronts one instance of `service` from now on (as `--service` does).
+    pub(crate) fn front_service(&mut self, name: &str, service: &str) {
+        use crate::checks::{CheckStatus, Checks, ServiceEntry};
+        let addr = SocketAddr::new(self.addrs[name].ip(), 80);
+        let services = vec![ServiceEntry {
+            name: service.into(),
+            addr,
+            weight: 1,
+            status: CheckStatus::Passing,
+        }];
+        let checks = Some(Checks {
+            status: CheckStatus::Passing,
+            services,
+        });
+        let health = crate::message::Health {
+            checks,
+            ..crate::message::Health::default()
+        };
+        self.command(name, Command::SetHealth(health));
+    }
+
+    /// Runs until every node holds everyone alive, then until every node lists every
+    /// node's `service` instance; the periods the latter took (panics past 30 s each).
+    pub(crate) fn periods_until_every_node_lists(&mut self, names: &[&str], service: &str) -> f64 {
+        let formed = self.run_until(Duration::from_secs(30), |c| c.all_alive(names));
+        let formed = formed.expect("the cluster never converged");
+        let lists = |c: &Cluster, observer: &str, member: &str| {
+            let member = c.nodes[observer].members().get(member);
+            let checks = member.and_then(|m| m.health.as_ref()?.checks.as_ref());
+            checks.is_some_and(|c| c.service(service).is_some())
+        };
+        let listed = self.run_until(Duration::from_secs(30), |c| {
+            names.iter().all(|o| names.iter().all(|m| lists(c, o, m)))
+        });
+        let listed = listed.expect("some node never learned some member's service");
+        (listed - formed).as_secs_f64() / self.config.interval.as_secs_f64()
+    }
+}

@@ -331,3 +331,14 @@ fn fast_confirmation_ends_a_crash_suspicion_after_one_period_instead_of_the_life
         assert!(took >= lifeguard_min, "seed {seed}, fast confirmation off: {took:?}");
     }
 }
+
+#[test]
+fn every_member_learns_every_members_services_within_a_few_periods() {
+    let names = &NAMES[..7];
+    // Every node fronts `web` from the start, before anyone joined (as an agent does).
+    let mut cluster = Cluster::new(lan(), names);
+    names.iter().for_each(|name| cluster.front_service(name, "web"));
+    let periods = cluster.periods_until_every_node_lists(names, "web");
+    // Anti-entropy alone (one partner every 60 periods) would take far longer.
+    assert!(periods <= 3.0, "{periods} periods after the cluster formed");
+}

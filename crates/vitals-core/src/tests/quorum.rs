@@ -273,3 +273,17 @@ fn with_a_quorum_why_names_the_current_accusers_the_quorum_and_the_window() {
     assert_eq!(evidence.needed, 3);
     assert!(evidence.vouchers.is_empty() && !evidence.admitted, "{evidence:?}");
 }
+
+#[test]
+fn every_member_learns_every_members_services_within_a_few_periods() {
+    for strategy in STRATEGIES {
+        let names = names(strategy);
+        let mut cluster = Cluster::new(config(strategy), &names);
+        names.iter().for_each(|name| cluster.front_service(name, "web"));
+        let periods = cluster.periods_until_every_node_lists(&names, "web");
+        assert!(
+            periods <= 3.0,
+            "{strategy:?}: {periods} periods after the cluster formed"
+        );
+    }
+}

@@ -451,3 +451,294 @@ fn the_codec_speaks_exactly_the_documented_frame_format() {
     assert_eq!(decoded, frame);
     assert_eq!(Codec::plaintext().decode(&bytes), Ok(envelope));
 }
+
+fn entry_named(name: &str) -> MemberEntry {
+    MemberEntry {
+        name: name.into(),
+        addr: "10.0.0.3:7946".parse().unwrap(),
+        incarnation: 2,
+        status: Status::Suspect,
+        health: None,
+    }
+}
+
+/// A health summary announcing one service called `name`.
+fn service_named(name: &str) -> Option<Health> {
+    let services = vec![ServiceEntry {
+        name: name.into(),
+        addr: "10.0.0.3:80".parse().unwrap(),
+        weight: 1,
+        status: CheckStatus::Passing,
+    }];
+    let checks = Some(Checks {
+        status: CheckStatus::Passing,
+        services,
+    });
+    Some(Health {
+        checks,
+        ..Health::default()
+    })
+}
+
+fn rumor(entry: MemberEntry, accuser: &str) -> crate::message::Rumor {
+    crate::message::Rumor {
+        entry,
+        accusers: vec!["b".into(), accuser.into()],
+        age_ms: 5,
+    }
+}
+
+fn beat_named(name: &str) -> crate::message::Beat {
+    crate::message::Beat {
+        name: name.into(),
+        addr: "10.0.0.3:7946".parse().unwrap(),
+        incarnation: 0,
+        status: Status::Alive,
+        heartbeat: 7,
+    }
+}
+
+/// Messages carrying `name` in a member list or a health summary.
+fn lists_naming(name: &str) -> Vec<(&'static str, Message)> {
+    let (entry, service) = (entry_named, service_named);
+    vec![
+        (
+            "members entry",
+            Message::Members {
+                entries: vec![entry("c"), entry(name)],
+                next_page: None,
+            },
+        ),
+        (
+            "poll view",
+            Message::Poll {
+                seq: 1,
+                view: vec![entry(name)],
+            },
+        ),
+        (
+            "leader view",
+            Message::LeaderHeartbeat {
+                term: 1,
+                seq: 1,
+                view: vec![entry(name)],
+            },
+        ),
+        (
+            "heartbeat service",
+            Message::Heartbeat {
+                seq: 1,
+                health: service(name),
+                ack: false,
+            },
+        ),
+        (
+            "poll reply service",
+            Message::PollReply {
+                seq: 1,
+                health: service(name),
+            },
+        ),
+        (
+            "leader report service",
+            Message::LeaderReport {
+                term: 1,
+                echo: 0,
+                health: service(name),
+            },
+        ),
+        (
+            "digest service",
+            Message::Digest {
+                health: service(name),
+                entries: vec![beat_named("a")],
+            },
+        ),
+    ]
+}
+
+/// Messages carrying `name` in news, digests, opinions or a probe target.
+fn news_naming(name: &str) -> Vec<(&'static str, Message)> {
+    let entry = entry_named;
+    let with_service = MemberEntry {
+        health: service_named(name),
+        ..entry("c")
+    };
+    vec![
+        (
+            "members entry's service",
+            Message::Members {
+                entries: vec![with_service.clone()],
+                next_page: None,
+            },
+        ),
+        (
+            "ping rumor",
+            Message::Ping {
+                seq: 1,
+                gossip: vec![rumor(entry(name), "b")],
+            },
+        ),
+        (
+            "ping rumor's service",
+            Message::Ping {
+                seq: 1,
+                gossip: vec![rumor(with_service, "b")],
+            },
+        ),
+        (
+            "ack accuser",
+            Message::PingAck {
+                seq: 1,
+                gossip: vec![rumor(entry("c"), name)],
+            },
+        ),
+        (
+            "news rumor",
+            Message::News {
+                gossip: vec![rumor(entry(name), "b")],
+            },
+        ),
+    ]
+}
+
+/// Messages carrying `name` in digests, opinions or a probe target.
+fn counters_naming(name: &str) -> Vec<(&'static str, Message)> {
+    let opinion = crate::message::Opinion {
+        name: name.into(),
+        incarnation: 0,
+        heard: Some(false),
+        ask: false,
+    };
+    vec![
+        (
+            "ping-req target",
+            Message::PingReq {
+                seq: 1,
+                target: name.into(),
+            },
+        ),
+        (
+            "digest beat",
+            Message::Digest {
+                health: None,
+                entries: vec![beat_named("a"), beat_named(name)],
+            },
+        ),
+        (
+            "digest reply beat",
+            Message::DigestReply {
+                health: None,
+                entries: vec![beat_named(name)],
+            },
+        ),
+        (
+            "opinion",
+            Message::Opinions {
+                opinions: vec![opinion],
+            },
+        ),
+    ]
+}
+
+/// One envelope for every place a name can sit, each carrying `name` there and only
+/// valid names elsewhere.
+fn name_in_every_place(name: &str) -> Vec<(&'static str, Envelope)> {
+    let from = |name: &str| Peer {
+        name: name.into(),
+        addr: "10.0.0.1:7946".parse().unwrap(),
+        incarnation: 1,
+    };
+    let sender = (
+        "sender",
+        Envelope {
+            from: from(name),
+            message: Message::Leave,
+        },
+    );
+    let elsewhere = lists_naming(name)
+        .into_iter()
+        .chain(news_naming(name))
+        .chain(counters_naming(name));
+    let elsewhere = elsewhere.map(|(place, message)| {
+        (
+            place,
+            Envelope {
+                from: from("a"),
+                message,
+            },
+        )
+    });
+    std::iter::once(sender).chain(elsewhere).collect()
+}
+
+#[test]
+fn a_bad_name_anywhere_in_a_datagram_refuses_it_with_its_own_reason() {
+    let too_long = "n".repeat(MAX_NAME_LEN + 1);
+    let service_too_long = "s".repeat(MAX_SERVICE_NAME_LEN + 1);
+    for bad in [
+        "",
+        "a\nb",
+        "bell\u{7}",
+        "tab\tname",
+        "with space",
+        "caf\u{e9}",
+        "a/b",
+        "\u{1b}[31m",
+        &too_long,
+    ] {
+        for (place, envelope) in name_in_every_place(bad) {
+            let mut buf = Vec::new();
+            encode(&envelope, &mut buf).unwrap();
+            assert_eq!(decode(&buf), Err(DecodeError::BadName), "{bad:?} as the {place}");
+            let (mut tx, mut rx) = (
+                Codec::new("c", Some(keyring(1)), 1),
+                Codec::new("c", Some(keyring(1)), 1),
+            );
+            tx.encode(&envelope, here(), [3; NONCE_LEN], &mut buf).unwrap();
+            assert_eq!(
+                rx.decode(&buf),
+                Err(DecodeError::BadName),
+                "{bad:?} as the {place}, sealed"
+            );
+        }
+    }
+    // A service name has its own, shorter bound.
+    let (place, envelope) = name_in_every_place(&service_too_long).swap_remove(4);
+    assert_eq!(place, "heartbeat service");
+    let mut buf = Vec::new();
+    encode(&envelope, &mut buf).unwrap();
+    assert_eq!(decode(&buf), Err(DecodeError::BadName), "{place}");
+    assert_eq!(DecodeError::BadName.reason(), "bad_name");
+    assert!(DecodeError::REASONS.contains(&"bad_name"));
+}
+
+#[test]
+fn every_allowed_name_in_every_place_is_accepted() {
+    for good in [
+        "a",
+        "node-1",
+        "web_2.eu-west.example.com",
+        "10.0.0.1:7946",
+        "N:1",
+        &"n".repeat(32),
+    ] {
+        for (place, envelope) in name_in_every_place(good) {
+            let mut buf = Vec::new();
+            encode(&envelope, &mut buf).unwrap();
+            assert_eq!(decode(&buf), Ok(envelope), "{good:?} as the {place}");
+        }
+    }
+    assert!(is_valid_name(&"n".repeat(MAX_NAME_LEN), MAX_NAME_LEN));
+}
+
+proptest! {
+    /// A name with any whitespace, control or non-ASCII character is refused, wherever it sits.
+    #[test]
+    fn no_decoded_datagram_carries_an_invalid_name(name in "\\PC{0,3}[\\x00-\\x20\\x7f-\\u{2000}]\\PC{0,3}", place in 0usize..17) {
+        let (_, envelope) = name_in_every_place(&name).swap_remove(place);
+        let mut buf = Vec::new();
+        encode(&envelope, &mut buf).unwrap();
+        prop_assert_eq!(decode(&buf), Err(DecodeError::BadName));
+    }
+}

@@ -81,6 +81,13 @@ fn bad_flags_are_refused_naming_the_flag() {
     }
     let stderr = refused(&["agent"]);
     assert!(stderr.contains("invalid `name`"), "{stderr}");
+    for bad in ["bell\u{7}", "two words", "caf\u{e9}", "a/b"] {
+        let stderr = refused(&["agent", "--name", bad, "--bind", "127.10.20.2:7946"]);
+        assert!(stderr.contains("is not a valid node name"), "{bad:?}: {stderr}");
+        assert!(!stderr.contains('\u{7}'), "the bad name is shown escaped: {stderr}");
+    }
+    let stderr = refused(&agent_args(&["--quorum-size", "20000"]));
+    assert!(stderr.contains("more than any cluster can reach"), "{stderr}");
 }
 
 #[test]

@@ -7,7 +7,8 @@
 //!   its role, and whether it acts as leader now (holds its lease).
 //! - `GET /healthz`: 200 while the agent runs (never needs a token: it is a probe).
 //! - `GET /readyz`: 200 once joined, 503 (with a reason) before joining, after leaving,
-//!   and while the node's own checks are critical.
+//!   while the node's own checks are critical, and while `--quorum-size` cannot be
+//!   reached with the members up (no verdict by quorum is possible).
 //! - `GET /metrics`: Prometheus text exposition.
 //! - `POST /v1/leave`: leave the cluster and stop (needs the bearer token).
 //! - services, routing and checks: see the `services` submodule.
@@ -174,6 +175,8 @@ async fn readyz(State(state): State<ApiState>) -> Response {
     let me = state.snapshot.borrow().me.clone();
     if me.left {
         error(StatusCode::SERVICE_UNAVAILABLE, "the node has left the cluster")
+    } else if let Some(reason) = &me.unreachable_quorum {
+        error(StatusCode::SERVICE_UNAVAILABLE, reason)
     } else if !me.joined {
         let reason = me
             .join_problem
