@@ -521,6 +521,23 @@ impl Members {
         }
     }
 
+    /// This node was stopped (its clock jumped past its own timers): the silence it saw
+    /// is its own, not its members'. Every detector restarts expecting its member's next
+    /// heartbeat at `expected`, so nobody is judged on a gap this node slept through.
+    pub fn rearm(&mut self, expected: Instant) {
+        let mut deadlines = Vec::new();
+        for record in self.records.values_mut() {
+            if let Some(detector) = &mut record.detector {
+                *detector = Detector::new(&self.config, expected);
+                deadlines.push(detector.next_change(expected));
+            }
+        }
+        self.records.rouse_all();
+        for at in deadlines {
+            self.pull_deadline(at);
+        }
+    }
+
     /// Apply every detector's verdict at `now`. Only the members due a look are read (see
     /// `table`); each is given its next wake-up, the detector's next possible change.
     pub fn judge(&mut self, now: Instant) {

@@ -95,6 +95,7 @@ impl Node {
         if self.left {
             return;
         }
+        self.notice_pause(now);
         let Envelope { from, message } = envelope;
         if from.name == self.me.name {
             self.out.stats.impostor_messages += 1;
@@ -144,6 +145,7 @@ impl Node {
         if self.left {
             return;
         }
+        self.notice_pause(now);
         if now >= self.next_round {
             self.round += 1;
             self.round_at = self.next_round;
@@ -295,6 +297,21 @@ impl Node {
             rng: &mut self.rng,
         };
         f(&mut self.strategy, &mut ctx)
+    }
+
+    /// The host ticks the node by `next_round` at the latest: an input arriving more than
+    /// an interval later means the node itself was stopped (SIGSTOP, a VM pause, a long
+    /// stall), so the silence it would judge is its own. It re-arms its detectors instead
+    /// of accusing everyone it did not hear while it slept. It gives them `dead_after` to
+    /// be heard again: those that held it dead while it slept send to it only now and then
+    /// until it has refuted (a round trip and a round or two).
+    fn notice_pause(&mut self, now: Instant) {
+        if now > self.next_round + self.config.interval {
+            self.members.rearm(now + self.config.dead_after());
+            self.out.stats.pauses += 1;
+            // The round that was due runs now (not once for every round slept through).
+            self.next_round = now;
+        }
     }
 
     fn join(&mut self, seeds: Vec<SocketAddr>) {

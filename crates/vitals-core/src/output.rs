@@ -77,6 +77,9 @@ pub struct Stats {
     pub refutations: u64,
     /// Updates refused by the membership table (implausible incarnation jumps, full table).
     pub refused_updates: u64,
+    /// Times this node noticed that it had been stopped (its clock jumped past its own
+    /// round by more than an interval) and re-armed its detectors instead of judging.
+    pub pauses: u64,
 }
 
 /// The queue of outputs, and the counters the handlers bump.

@@ -202,6 +202,10 @@ pub(crate) struct AgentArgs {
     /// Like --quorum, with this many accusers instead of a majority.
     #[arg(help_heading = "Strategy", long, value_name = "N")]
     pub(crate) quorum_size: Option<u32>,
+    /// Push: let each node's own detector decide alone. Push's default is --quorum, so
+    /// that one broken link or one sick observer never removes a member the others hear.
+    #[arg(help_heading = "Strategy", long, conflicts_with_all = ["quorum", "quorum_size"])]
+    pub(crate) no_push_quorum: bool,
     /// Flap damping: a member that keeps dying and returning is held down until it settles.
     #[arg(help_heading = "Strategy", long)]
     pub(crate) flap_damping: bool,
@@ -283,6 +287,7 @@ impl AgentArgs {
                 (None, true) => Some(vitals_core::Quorum::Majority),
                 (None, false) => None,
             },
+            push_quorum: self.no_push_quorum.then_some(false),
             brake_fraction: self.brake_fraction,
             flap_damping: self.flap_damping.then_some(true),
             fast_confirm: self.no_fast_confirm.then_some(false),

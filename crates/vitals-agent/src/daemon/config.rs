@@ -79,6 +79,10 @@ pub struct RawConfig {
     /// Quorum-confirmed verdicts, push, pull, ping and gossip (`"majority"` or
     /// `{ at-least = N }`); refused for leader.
     pub quorum: Option<vitals_core::Quorum>,
+    /// Push: `false` lets each node's own detector decide alone. Push's default is a
+    /// majority's confirmation (`quorum = "majority"`), so that one broken link or one
+    /// sick observer never removes a member the others hear.
+    pub push_quorum: Option<bool>,
     /// Mass-failure brake: the largest fraction of the cluster declared dead per window.
     pub brake_fraction: Option<f64>,
     /// Flap damping: hold a flapping member's return back.
@@ -339,6 +343,7 @@ impl RawConfig {
             detector: flags.detector.or(self.detector),
             phi,
             quorum: flags.quorum.or(self.quorum),
+            push_quorum: flags.push_quorum.or(self.push_quorum),
             brake_fraction: flags.brake_fraction.or(self.brake_fraction),
             flap_damping: flags.flap_damping.or(self.flap_damping),
             fast_confirm: flags.fast_confirm.or(self.fast_confirm),
@@ -536,7 +541,7 @@ impl RawConfig {
             validate_name(monitor).map_err(|_| invalid("monitors", format!("`{monitor}` is not a valid node name")))?;
         }
         self.election(&mut config)?;
-        config.quorum = self.quorum;
+        config.quorum = self.quorum.or(self.default_quorum(config.strategy)?);
         config.brake_fraction = self.brake_fraction.unwrap_or(config.brake_fraction);
         config.flap_damping = self.flap_damping.unwrap_or(false);
         config.swim.fast_confirm = self.fast_confirm.unwrap_or(config.swim.fast_confirm);
@@ -630,6 +635,21 @@ fn merge_services(file: Option<Vec<RawService>>, flags: Option<Vec<RawService>>)
         }
     }
     Some(merged)
+}
+
+impl RawConfig {
+    /// The quorum when none is named: push confirms a death with a majority of its
+    /// observers unless `push_quorum = false` (see README, "Why push confirms").
+    fn default_quorum(&self, strategy: StrategyKind) -> Result<Option<vitals_core::Quorum>, SettingsError> {
+        match (self.push_quorum, strategy) {
+            (Some(false), _) if self.quorum.is_some() => Err(invalid(
+                "push_quorum",
+                "`push_quorum = false` contradicts `quorum`: drop one of them".to_string(),
+            )),
+            (None | Some(true), StrategyKind::Push) => Ok(Some(vitals_core::Quorum::Majority)),
+            _ => Ok(None),
+        }
+    }
 }
 
 pub use crate::parse::parse_duration;
@@ -747,6 +767,22 @@ mod tests {
     }
 
     #[test]
+    fn push_confirms_deaths_with_a_majority_unless_turned_off() {
+        let quorum = |extra: &str| {
+            let file: RawConfig = toml::from_str(&format!("name = \"a\"\n{extra}")).unwrap();
+            file.into_settings_with(None, None)
+                .map(|s| s.protocol.quorum)
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(quorum("strategy = \"push\""), Ok(Some(vitals_core::Quorum::Majority)));
+        assert_eq!(quorum("push_quorum = false"), Ok(None));
+        assert_eq!(quorum("strategy = \"ping\""), Ok(None));
+        assert_eq!(quorum("strategy = \"leader\""), Ok(None));
+        let both = quorum("push_quorum = false\nquorum = \"majority\"").unwrap_err();
+        assert!(both.contains("drop one"), "{both}");
+    }
+
+    #[test]
     fn fast_confirmation_is_on_for_ping_unless_the_file_or_a_flag_turns_it_off() {
         let ping = |extra: &str| {
             let file: RawConfig = toml::from_str(&format!("name = \"a\"\nstrategy = \"ping\"\n{extra}")).unwrap();
@@ -818,7 +854,9 @@ mod tests {
         let raw: RawConfig = toml::from_str(include_str!("../../../../examples/agent.toml")).unwrap();
         let settings = raw.into_settings_with(None, None).unwrap();
         assert_eq!(settings.name, "node-1");
-        assert_eq!(settings.protocol, Config::preset(Preset::Web, StrategyKind::Push));
+        let mut push = Config::preset(Preset::Web, StrategyKind::Push);
+        push.quorum = Some(vitals_core::Quorum::Majority); // push's default in the agent
+        assert_eq!(settings.protocol, push);
         assert_eq!(settings.services[0].name, "web");
         assert_eq!(settings.checks.len(), 2);
         assert_eq!(settings.panic_threshold, 0.5);

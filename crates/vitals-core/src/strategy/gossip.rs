@@ -24,7 +24,9 @@
 //! party. Incarnations and addresses travel in digests, so restarts and new members
 //! spread; a node that reads that it is held dead or left refutes (through
 //! [`crate::strategy::Ctx::learn`], via the entries returned to the node), and an
-//! announced departure (`Left`) is taken as news.
+//! announced departure (`Left`) is taken as news. A node restarted without state counts
+//! from 0 at the incarnation its previous instance had; the first reply carrying that
+//! instance's higher counter makes it count on from there, so its counter rises again.
 //!
 //! This module never sets a status and never encodes a datagram; its only randomness is
 //! `ctx.rng`.
@@ -288,6 +290,11 @@ impl Gossip {
         for beat in entries {
             if beat.name == ctx.me.name {
                 let accused = matches!(beat.status, Status::Dead | Status::Left);
+                if beat.incarnation == ctx.me.incarnation && beat.heartbeat > self.heartbeat {
+                    // A previous instance of this node (restarted without state) counted
+                    // higher: count on from there, or nobody would see this one's counter rise.
+                    self.heartbeat = beat.heartbeat;
+                }
                 if accused || beat.incarnation > ctx.me.incarnation {
                     learn.push(entry_of(beat));
                 }

@@ -7,7 +7,9 @@
 //! raises its incarnation and refutes; one that does not is declared `dead` when the
 //! suspicion times out. News spreads piggybacked on probes and acks, each piece
 //! retransmitted `retransmit_mult × ceil(log10(N + 1))` times, plus a full state exchange
-//! with one random member every `push_pull_rounds` periods.
+//! with one random member every `push_pull_rounds` periods, and (Serf's reconnect loop)
+//! a padded join to one random member held dead every few periods, so that the two sides
+//! of a healed partition meet again within seconds.
 //!
 //! Lifeguard: a local health multiplier (awareness) stretches this node's own period and
 //! probe timeout while it misses acks and nacks or has to refute (the sick node slows down
@@ -25,7 +27,7 @@ use crate::checks::Checks;
 use crate::config::Config;
 use crate::members::Transition;
 use crate::message::{MAX_ACCUSERS, MemberEntry, Message, Peer, Rumor, Status};
-use crate::strategy::Ctx;
+use crate::strategy::{Ctx, DEAD_RETRY_ROUNDS};
 use crate::time::Instant;
 use crate::wire;
 
@@ -136,6 +138,8 @@ impl Ping {
         self.tell_checks(ctx);
         if self.rounds.is_multiple_of(u64::from(ctx.config.swim.push_pull_rounds)) {
             self.push_pull(ctx);
+        } else if self.rounds.is_multiple_of(DEAD_RETRY_ROUNDS) {
+            reconnect(ctx);
         }
         ctx.members.reap(ctx.now, ctx.config.swim.tombstone_ttl);
         // Periods are counted from when rounds were due, not from when the host woke up:
@@ -713,6 +717,26 @@ impl Ping {
         }
         ctx.send(partner, Message::join(0));
     }
+}
+
+/// Serf's reconnect loop, bounded: every [`DEAD_RETRY_ROUNDS`] periods, one padded join
+/// (a request for page 0 of the member list) to one random member held dead. If it is back
+/// (a healed partition), each side reads that the other holds it dead, both refute, and
+/// the refutations spread: the two sides agree within a few periods, instead of waiting
+/// for a push-pull that picks a dead partner (every `2 × push_pull_rounds` periods).
+/// One datagram per `DEAD_RETRY_ROUNDS` periods, and only while some member is dead.
+fn reconnect(ctx: &mut Ctx<'_>) {
+    let dead: Vec<SocketAddr> = ctx
+        .members
+        .others()
+        .filter(|m| m.status == Status::Dead)
+        .map(|m| m.addr)
+        .collect();
+    if dead.is_empty() {
+        return;
+    }
+    let partner = dead[ctx.rng.below(dead.len() as u64) as usize];
+    ctx.send(partner, Message::join(0));
 }
 
 impl Ping {

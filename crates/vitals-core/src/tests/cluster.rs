@@ -3,7 +3,7 @@
 //! The simulator crate generalises this; here it proves the core runs on virtual time.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -41,6 +41,8 @@ pub(crate) struct Cluster {
     /// Paused nodes (a stopped process): not ticked, and what arrives for them waits in
     /// their socket buffer until the instant they resume.
     paused: BTreeMap<String, Instant>,
+    /// Paused nodes whose timer fires before their socket buffer is read on resuming.
+    timer_first: BTreeSet<String>,
     /// Clock rates of nodes whose clocks drift: a node's clock reads `rate × now`.
     rates: BTreeMap<String, f64>,
 }
@@ -73,6 +75,7 @@ impl Cluster {
             seed,
             jitter: jitter.map(|j| (j, Rng::seeded(seed ^ 0x5eed))),
             paused: BTreeMap::new(),
+            timer_first: BTreeSet::new(),
             rates: BTreeMap::new(),
         };
         for (i, name) in names.iter().enumerate() {
@@ -128,6 +131,13 @@ impl Cluster {
     /// are held until it resumes (like SIGCONT), when they arrive all at once.
     pub(crate) fn pause(&mut self, name: &str, duration: Duration) {
         self.paused.insert(name.to_string(), self.now + duration);
+    }
+
+    /// Like [`Cluster::pause`], but on resuming `name` is ticked before the datagrams held
+    /// for it arrive (its overdue timer wins the race with its socket buffer).
+    pub(crate) fn pause_timer_first(&mut self, name: &str, duration: Duration) {
+        self.timer_first.insert(name.to_string());
+        self.pause(name, duration);
     }
 
     /// Makes `name`'s clock run at `rate` (1.0: true time): it reads `rate × now`.
@@ -240,7 +250,9 @@ impl Cluster {
         if let Some(&until) = self.paused.get(&name)
             && until > self.now
         {
-            self.in_flight.push(Reverse((until, self.seq, to, from, bytes)));
+            let after_tick = Duration::from_micros(u64::from(self.timer_first.contains(&name)));
+            self.in_flight
+                .push(Reverse((until + after_tick, self.seq, to, from, bytes)));
             self.seq += 1;
             return;
         }

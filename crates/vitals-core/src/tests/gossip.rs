@@ -194,3 +194,23 @@ fn digests_stay_under_the_budget_with_five_hundred_members() {
     let per_digest = entries_sent / digests;
     assert!((20..500).contains(&per_digest), "{per_digest} entries per digest");
 }
+
+#[test]
+fn a_member_restarted_at_once_is_never_declared_dead() {
+    // Killed and started again 0.1 s later, without any state: the new instance counts
+    // from 0 at the incarnation its old one had, below the counter everyone holds.
+    let mut cluster = converged(lan_fast());
+    cluster.run_for(Duration::from_secs(5));
+    cluster.events.clear();
+    cluster.crash("g4");
+    cluster.run_for(Duration::from_millis(100));
+    cluster.start("g4", 0);
+    cluster.run_for(Duration::from_secs(10));
+    let deaths: Vec<_> = cluster
+        .events
+        .iter()
+        .filter(|(_, _, event)| matches!(event, Event::Transition(t) if t.name == "g4" && t.to == Status::Dead))
+        .collect();
+    assert!(deaths.is_empty(), "{deaths:?}");
+    assert!(everyone_sees_everyone_alive(&cluster, &NAMES));
+}

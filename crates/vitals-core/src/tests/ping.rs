@@ -342,3 +342,19 @@ fn every_member_learns_every_members_services_within_a_few_periods() {
     // Anti-entropy alone (one partner every 60 periods) would take far longer.
     assert!(periods <= 3.0, "{periods} periods after the cluster formed");
 }
+
+#[test]
+fn both_sides_of_a_healed_partition_agree_within_five_seconds() {
+    let names = &NAMES[..7];
+    let mut cluster = converged(Config::preset(Preset::LanFast, StrategyKind::Ping), names);
+    let side = |n: &str| ["n0", "n1", "n2", "n3"].contains(&n);
+    cluster.deliver = Box::new(move |from, to, _| side(from) == side(to));
+    cluster.run_for(Duration::from_secs(30));
+    assert_eq!(cluster.status("n0", "n6"), Some(Status::Dead));
+    cluster.deliver = Box::new(|_, _, _| true);
+    let healed_at = cluster.now;
+    let agreed = cluster
+        .run_until(Duration::from_secs(30), |c| everyone_sees_everyone_alive(c, names))
+        .expect("the two sides never agreed again");
+    assert!(agreed - healed_at <= Duration::from_secs(5), "{:?}", agreed - healed_at);
+}

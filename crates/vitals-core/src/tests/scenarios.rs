@@ -230,3 +230,28 @@ fn a_joiner_that_misses_part_of_the_member_list_still_learns_everyone() {
         "the newcomer never learned the members past the first page"
     );
 }
+
+#[test]
+fn a_resumed_node_re_arms_its_detectors_instead_of_accusing_everyone() {
+    for strategy in [StrategyKind::Push, StrategyKind::Gossip, StrategyKind::Ping] {
+        for stopped in [Duration::from_secs(2), Duration::from_secs(15)] {
+            let mut cluster = converged(lan_fast(strategy));
+            cluster.events.clear();
+            // SIGSTOP then SIGCONT: the overdue timer fires before the socket buffer is read.
+            cluster.pause_timer_first("c", stopped);
+            cluster.run_for(stopped + Duration::from_secs(3));
+            let accusations: Vec<_> = cluster
+                .events
+                .iter()
+                .filter(|(_, node, event)| {
+                    node == "c" && matches!(event, Event::Transition(t) if t.to != Status::Alive)
+                })
+                .collect();
+            assert!(
+                accusations.is_empty(),
+                "{strategy:?}, stopped {stopped:?}: {accusations:?}"
+            );
+            assert_eq!(cluster.node("c").stats().pauses, 1, "{strategy:?}");
+        }
+    }
+}
