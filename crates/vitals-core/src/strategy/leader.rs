@@ -19,6 +19,7 @@ use crate::output::Event;
 use crate::rng::Rng;
 use crate::strategy::Ctx;
 use crate::strategy::election::{Ballot, Election, Leadership, Sends, Timing};
+use crate::strategy::indirect::Indirect;
 use crate::time::Instant;
 use crate::wire;
 
@@ -37,6 +38,8 @@ pub(crate) struct Leader {
     heard: (u64, u64),
     /// The (leader, term) last reported to the host.
     announced: (Option<String>, u64),
+    /// Indirect probes of the members this node judges (see `indirect.rs`).
+    indirect: Indirect,
 }
 
 impl Leader {
@@ -53,6 +56,7 @@ impl Leader {
             sent: VecDeque::new(),
             heard: (0, 0),
             announced: (None, 0),
+            indirect: Indirect::default(),
         }
     }
 
@@ -81,6 +85,7 @@ impl Leader {
         } else {
             discover(ctx);
         }
+        self.indirect.on_round(ctx);
     }
 
     pub(crate) fn after_judge(&mut self, ctx: &mut Ctx<'_>) {
@@ -156,7 +161,11 @@ impl Leader {
                         .on_vote_reply(ctx.now, &from.name, Ballot { term, pre }, granted, &voters, ctx.rng);
                 dispatch(ctx, sends);
             }
-            _ => ctx.out.ignored(),
+            other => {
+                if self.indirect.on_message(ctx, src, from, other).is_some() {
+                    ctx.out.ignored();
+                }
+            }
         }
         self.sync(ctx);
         view
@@ -241,7 +250,10 @@ impl Leader {
         let judged = match &leader {
             Some(l) if *l == ctx.me.name => Judged::All,
             Some(l) => Judged::Only(BTreeSet::from([l.clone()])),
-            None => Judged::Only(BTreeSet::new()),
+            // No leader quorum: judge every member with this node's own detectors (fed by
+            // the discovery joins sent each round and their replies), so that nobody keeps
+            // showing a view no leader stands behind any more.
+            None => Judged::All,
         };
         ctx.members.set_judged(ctx.now, judged);
         if self.election.is_leader() {
