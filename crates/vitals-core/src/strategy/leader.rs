@@ -303,11 +303,14 @@ fn tell_newer(ctx: &mut Ctx<'_>, leader: SocketAddr, view: &[MemberEntry]) {
     }
 }
 
-/// While no leader is known: ask every member that is up for its member list (a padded
-/// join), so that every voter knows every other before it counts majorities, and a
-/// newcomer that joined through a follower reaches the leader.
+/// While no leader is known: ask every member for its member list (a padded join), so
+/// that every voter knows every other before it counts majorities, and a newcomer that
+/// joined through a follower reaches the leader. Members this node holds dead are asked
+/// too (as a round's heartbeat is sent, see [`Ctx::round_targets`]): a node that hears
+/// almost nobody (80 % inbound loss) holds its peers dead by its own word, and must not
+/// fall silent to them for it, or they declare it dead in turn and it flaps.
 fn discover(ctx: &mut Ctx<'_>) {
-    let targets: Vec<SocketAddr> = ctx.members.up_others().map(|m| m.addr).collect();
+    let targets: Vec<SocketAddr> = ctx.round_targets().map(|m| m.addr).collect();
     for addr in targets {
         ctx.send(addr, Message::join(0));
     }

@@ -541,3 +541,27 @@ fn without_a_leader_quorum_the_survivors_judge_everyone_themselves() {
         assert_eq!(cluster.status(survivor, "b"), Some(Status::Alive));
     }
 }
+
+/// Issue 13, item 5 (leader): a node that loses 80 % of what is sent to it holds its peers
+/// dead by its own word, but must not fall silent to them for it: the others keep it in
+/// one state (it still reports, or sends its discovery joins, to everyone), at most
+/// 2 status changes per observer per minute (none here).
+#[test]
+fn a_node_with_80_percent_inbound_loss_is_not_flapped_by_the_others() {
+    let mut cluster = Cluster::new(leader_config(&[]), &NAMES);
+    let mut safety = Safety::new(0);
+    converge(&mut cluster, &mut safety);
+    let start = cluster.events.len();
+    let mut rng = Rng::seeded(7);
+    cluster.deliver = Box::new(move |_, to, _| to != "e" || rng.below(100) >= 80);
+    cluster.run_checked(Duration::from_secs(60), |c| safety.check(c));
+    let changes = cluster.events[start..]
+        .iter()
+        .filter(|(_, observer, event)| observer != "e" && matches!(event, Event::Transition(t) if t.name == "e"))
+        .count();
+    assert!(
+        changes <= 2 * 4,
+        "e changed status {changes} times at 4 observers in a minute"
+    );
+    assert!(cluster.deaths(&["a", "b", "c", "d"], &NAMES).is_empty());
+}
