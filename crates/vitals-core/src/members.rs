@@ -466,6 +466,28 @@ impl Members {
         }
     }
 
+    /// Whether an answer relayed by another member counts here ([`Members::vouched`]): not
+    /// under a quorum, where the tally hears every observer itself (nor in SWIM, which
+    /// has its own indirect probes).
+    pub fn counts_relays(&self) -> bool {
+        self.direct_clears_suspicion
+    }
+
+    /// `name`, judged here, answered an indirect probe (another member heard it for this
+    /// node): a heartbeat for its detector, which also withdraws a suspicion its silence
+    /// raised (where a direct message would). Never revives a dead member.
+    pub fn vouched(&mut self, now: Instant, name: &str) {
+        let Some(record) = self.records.get(name) else { return };
+        if !self.counts_relays() || !record.member.status.is_up() || record.detector.is_none() {
+            return;
+        }
+        let (incarnation, status) = (record.member.incarnation, record.member.status);
+        self.arrival(now, name);
+        if status == Status::Suspect && self.direct_clears_suspicion {
+            self.set_status(now, name, incarnation, Status::Alive);
+        }
+    }
+
     /// Store `name`'s latest health sample.
     pub fn set_health(&mut self, name: &str, health: Option<Health>) {
         if let Some(health) = health

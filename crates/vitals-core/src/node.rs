@@ -115,6 +115,11 @@ impl Node {
                 self.on_join(src, page);
             }
             Message::Members { entries, next_page } => {
+                if observed == Observed::Current {
+                    // A join's reply is a direct signal too (leader: what a node without
+                    // a leader hears from each member every round).
+                    self.with_ctx(now, |s, ctx| s.on_discovery(ctx, &from));
+                }
                 self.learn(now, entries);
                 if let Some(page) = next_page {
                     self.out.send(&self.me, src, Message::join(page));
@@ -251,6 +256,7 @@ impl Node {
             unreachable_quorum: self.unreachable_quorum(),
             held_by_brake: self.members.is_held(name),
             damped: self.members.is_damped(name),
+            leader_quorum: self.leadership(now).map(|l| l.quorum),
             history: self.members.history(name),
         })
     }

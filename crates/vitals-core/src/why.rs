@@ -44,6 +44,10 @@ pub struct Why {
     pub held_by_brake: bool,
     /// Whether flap damping holds its return back.
     pub damped: bool,
+    /// Leader strategy: whether this node knows a leader elected by a majority (`false`:
+    /// no leader quorum, so the status is this node's own detectors' verdict).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leader_quorum: Option<bool>,
     /// Its last status changes, oldest first (the incarnation history).
     pub history: Vec<Transition>,
 }

@@ -107,6 +107,9 @@ pub struct LeaderView {
     pub voters: Vec<String>,
     /// This node's role: follower, pre-candidate, candidate, leader or observer.
     pub role: Role,
+    /// Whether a leader elected by a majority is known. `false`: no leader quorum; the
+    /// node shows its own detectors' verdicts about every member until there is one.
+    pub quorum: bool,
     /// When this node leads: the end of its lease, on the node's clock (not served).
     #[serde(skip)]
     pub lease_until: Option<Instant>,
@@ -162,6 +165,7 @@ impl Snapshot {
                 term: l.term,
                 voters: l.voters,
                 role: l.role,
+                quorum: l.quorum,
                 lease_until: l.lease_until,
             }),
         }

@@ -58,6 +58,9 @@ pub struct Leadership {
     pub role: Role,
     /// When this node leads: the instant its lease ends (it publishes its view until then).
     pub lease_until: Option<Instant>,
+    /// Whether this node knows a leader elected by a majority. `false`: no leader quorum,
+    /// and this node judges every member with its own detectors until there is one.
+    pub quorum: bool,
 }
 
 /// Election timing, from the configuration.
@@ -389,6 +392,7 @@ impl Election {
             voters: voters.iter().cloned().collect(),
             role,
             lease_until: self.lease_until(now, voters),
+            quorum: self.leader.is_some(),
         }
     }
 }

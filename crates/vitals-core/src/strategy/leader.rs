@@ -19,6 +19,7 @@ use crate::output::Event;
 use crate::rng::Rng;
 use crate::strategy::Ctx;
 use crate::strategy::election::{Ballot, Election, Leadership, Sends, Timing};
+use crate::strategy::indirect::Indirect;
 use crate::time::Instant;
 use crate::wire;
 
@@ -37,6 +38,8 @@ pub(crate) struct Leader {
     heard: (u64, u64),
     /// The (leader, term) last reported to the host.
     announced: (Option<String>, u64),
+    /// Indirect probes of the members this node judges (see `indirect.rs`).
+    indirect: Indirect,
 }
 
 impl Leader {
@@ -53,6 +56,7 @@ impl Leader {
             sent: VecDeque::new(),
             heard: (0, 0),
             announced: (None, 0),
+            indirect: Indirect::default(),
         }
     }
 
@@ -81,6 +85,7 @@ impl Leader {
         } else {
             discover(ctx);
         }
+        self.indirect.on_round(ctx);
     }
 
     pub(crate) fn after_judge(&mut self, ctx: &mut Ctx<'_>) {
@@ -156,7 +161,11 @@ impl Leader {
                         .on_vote_reply(ctx.now, &from.name, Ballot { term, pre }, granted, &voters, ctx.rng);
                 dispatch(ctx, sends);
             }
-            _ => ctx.out.ignored(),
+            other => {
+                if self.indirect.on_message(ctx, src, from, other).is_some() {
+                    ctx.out.ignored();
+                }
+            }
         }
         self.sync(ctx);
         view
@@ -241,7 +250,10 @@ impl Leader {
         let judged = match &leader {
             Some(l) if *l == ctx.me.name => Judged::All,
             Some(l) => Judged::Only(BTreeSet::from([l.clone()])),
-            None => Judged::Only(BTreeSet::new()),
+            // No leader quorum: judge every member with this node's own detectors (fed by
+            // the discovery joins sent each round and their replies), so that nobody keeps
+            // showing a view no leader stands behind any more.
+            None => Judged::All,
         };
         ctx.members.set_judged(ctx.now, judged);
         if self.election.is_leader() {
@@ -291,11 +303,14 @@ fn tell_newer(ctx: &mut Ctx<'_>, leader: SocketAddr, view: &[MemberEntry]) {
     }
 }
 
-/// While no leader is known: ask every member that is up for its member list (a padded
-/// join), so that every voter knows every other before it counts majorities, and a
-/// newcomer that joined through a follower reaches the leader.
+/// While no leader is known: ask every member for its member list (a padded join), so
+/// that every voter knows every other before it counts majorities, and a newcomer that
+/// joined through a follower reaches the leader. Members this node holds dead are asked
+/// too (as a round's heartbeat is sent, see [`Ctx::round_targets`]): a node that hears
+/// almost nobody (80 % inbound loss) holds its peers dead by its own word, and must not
+/// fall silent to them for it, or they declare it dead in turn and it flaps.
 fn discover(ctx: &mut Ctx<'_>) {
-    let targets: Vec<SocketAddr> = ctx.members.up_others().map(|m| m.addr).collect();
+    let targets: Vec<SocketAddr> = ctx.round_targets().map(|m| m.addr).collect();
     for addr in targets {
         ctx.send(addr, Message::join(0));
     }

@@ -9,6 +9,7 @@ pub(crate) mod election;
 #[cfg(test)]
 mod fixture;
 mod gossip;
+mod indirect;
 mod leader;
 mod ping;
 mod pull;
@@ -342,8 +343,9 @@ impl Strategy {
         }
     }
 
-    /// A first-page join request came straight from `from` (leader: a leaderless node's
-    /// discovery, sent every round in place of its heartbeat or report).
+    /// A first-page join request, or a join's reply, came straight from `from` (leader: a
+    /// leaderless node's discovery, sent every round in place of its heartbeat or report,
+    /// and the answers it gets).
     pub(crate) fn on_discovery(&mut self, ctx: &mut Ctx<'_>, from: &Peer) {
         if let Strategy::Leader(s) = self {
             s.on_discovery(ctx, from);

@@ -1,6 +1,8 @@
 //! Pull: the configured monitors poll every member each interval ("are you alive?") and
 //! judge them by their replies; members judge only the monitors (by their polls) and
-//! learn every other verdict from the view each poll carries.
+//! learn every other verdict from the view each poll carries. Before a silent member (or
+//! monitor) is declared dead, others are asked to probe it (`indirect.rs`), so one broken
+//! link to one monitor removes nobody.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -8,6 +10,7 @@ use std::net::SocketAddr;
 use crate::config::Config;
 use crate::message::{MemberEntry, Message, Peer};
 use crate::strategy::Ctx;
+use crate::strategy::indirect::Indirect;
 use crate::wire;
 
 #[derive(Clone, Debug)]
@@ -15,6 +18,8 @@ pub(crate) struct Pull {
     seq: u64,
     monitors: BTreeSet<String>,
     monitoring: bool,
+    /// Indirect probes of the members this node judges.
+    indirect: Indirect,
 }
 
 impl Pull {
@@ -25,10 +30,12 @@ impl Pull {
             seq: 0,
             monitors,
             monitoring,
+            indirect: Indirect::default(),
         }
     }
 
     pub(crate) fn on_round(&mut self, ctx: &mut Ctx<'_>) {
+        self.indirect.on_round(ctx);
         if !self.monitoring {
             return;
         }
@@ -70,8 +77,10 @@ impl Pull {
                 ctx.members.probe_answered(ctx.now, &from.name, seq);
                 Vec::new()
             }
-            _ => {
-                ctx.out.ignored();
+            other => {
+                if self.indirect.on_message(ctx, src, from, other).is_some() {
+                    ctx.out.ignored();
+                }
                 Vec::new()
             }
         }

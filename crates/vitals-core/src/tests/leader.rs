@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::cluster::Cluster;
 use crate::config::{Config, Preset, StrategyKind};
-use crate::message::{Health, Status};
+use crate::message::{Health, Message, Status};
 use crate::node::{Command, Event};
 use crate::rng::Rng;
 use crate::strategy::Role;
@@ -345,7 +345,13 @@ fn a_crash_after_a_refutation_the_leader_never_heard_is_still_shown_dead() {
     let others: Vec<&str> = NAMES.iter().copied().filter(|n| *n != leader).collect();
     let (victim, follower) = (others[0], others[1]);
     let cut = leader.clone();
-    cluster.deliver = Box::new(move |from, to, _| !((from == cut && to == victim) || (from == victim && to == cut)));
+    // The others' indirect probes would keep the victim alive at the leader (nothing to
+    // refute): drop them, as when the victim's links to the relays fail too.
+    cluster.deliver = Box::new(move |from, to, m| {
+        let relayed = matches!(m, Message::PingReq { .. } | Message::IndirectAck { .. });
+        let cut_link = (from == cut && to == victim) || (from == victim && to == cut);
+        !(relayed || cut_link)
+    });
     let refuted = cluster.run_until(Duration::from_secs(10), |c| {
         let held = c
             .node(follower)
@@ -468,4 +474,94 @@ fn election_safety_holds_after_every_step_across_a_seed_sweep_with_crashes_parti
         *failovers.last().unwrap() <= bound,
         "a failover took longer than {bound:?}: (time, seed) {runs:?}"
     );
+}
+
+/// Issue 13, item 1: the leader is not a single point of judgement for one link. A
+/// follower whose datagrams to the leader are all lost (or the other way round) is heard
+/// by every other member, so nobody may declare it dead: the leader asks others to probe
+/// it (`strategy/indirect.rs`) before its silence makes a death.
+#[test]
+fn one_broken_link_between_a_follower_and_the_leader_removes_nobody() {
+    for towards_leader in [true, false] {
+        let mut cluster = Cluster::new(leader_config(&[]), &NAMES);
+        let mut safety = Safety::new(0);
+        let leader = converge(&mut cluster, &mut safety);
+        let follower = *NAMES.iter().rev().find(|n| **n != leader).unwrap();
+        let (from_cut, to_cut) = match towards_leader {
+            true => (follower.to_string(), leader.clone()),
+            false => (leader.clone(), follower.to_string()),
+        };
+        cluster.deliver = Box::new(move |from, to, _| !(from == from_cut && to == to_cut));
+        cluster.run_checked(Duration::from_secs(60), |c| safety.check(c));
+        let deaths = cluster.deaths(&NAMES, &NAMES);
+        assert!(
+            deaths.is_empty(),
+            "{follower} -> {leader} cut (towards the leader: {towards_leader}): deaths {deaths:?}: {}",
+            describe(&cluster)
+        );
+    }
+}
+
+/// Issue 13, item 2: 3 of 5 crash at once, so no leader can be elected. The survivors
+/// must not keep showing the crashed members alive from the last view: without a leader
+/// quorum they judge everyone with their own detectors, and say there is no quorum.
+#[test]
+fn without_a_leader_quorum_the_survivors_judge_everyone_themselves() {
+    let config = leader_config(&[]);
+    let mut cluster = Cluster::new(config.clone(), &NAMES);
+    let mut safety = Safety::new(0);
+    converge(&mut cluster, &mut safety);
+    let (survivors, crashed) = (["a", "b"], ["c", "d", "e"]);
+    for name in crashed {
+        cluster.crash(name);
+    }
+    let bound = config.election_timeout * 2 + config.dead_after() + config.interval * 3;
+    let start = cluster.now;
+    let shown = cluster.run_until(Duration::from_secs(20), |c| {
+        survivors
+            .iter()
+            .all(|o| crashed.iter().all(|m| c.status(o, m) == Some(Status::Dead)))
+    });
+    let took = shown.map(|t| t - start);
+    assert!(
+        took.is_some_and(|t| t <= bound),
+        "the crashes were shown dead after {took:?} (bound {bound:?}): {}",
+        describe(&cluster)
+    );
+    cluster.run_for(Duration::from_secs(5));
+    for survivor in survivors {
+        let node = cluster.node(survivor);
+        assert!(
+            !node.leadership(cluster.now).unwrap().quorum,
+            "{survivor} claims a quorum"
+        );
+        let why = node.why("c", cluster.now).unwrap();
+        assert_eq!(why.leader_quorum, Some(false));
+        assert_eq!(cluster.status(survivor, "a"), Some(Status::Alive));
+        assert_eq!(cluster.status(survivor, "b"), Some(Status::Alive));
+    }
+}
+
+/// Issue 13, item 5 (leader): a node that loses 80 % of what is sent to it holds its peers
+/// dead by its own word, but must not fall silent to them for it: the others keep it in
+/// one state (it still reports, or sends its discovery joins, to everyone), at most
+/// 2 status changes per observer per minute (none here).
+#[test]
+fn a_node_with_80_percent_inbound_loss_is_not_flapped_by_the_others() {
+    let mut cluster = Cluster::new(leader_config(&[]), &NAMES);
+    let mut safety = Safety::new(0);
+    converge(&mut cluster, &mut safety);
+    let start = cluster.events.len();
+    let mut rng = Rng::seeded(7);
+    cluster.deliver = Box::new(move |_, to, _| to != "e" || rng.below(100) >= 80);
+    cluster.run_checked(Duration::from_secs(60), |c| safety.check(c));
+    let changes = cluster.events[start..]
+        .iter()
+        .filter(|(_, observer, event)| observer != "e" && matches!(event, Event::Transition(t) if t.name == "e"))
+        .count();
+    assert!(
+        changes <= 2 * 4,
+        "e changed status {changes} times at 4 observers in a minute"
+    );
+    assert!(cluster.deaths(&["a", "b", "c", "d"], &NAMES).is_empty());
 }

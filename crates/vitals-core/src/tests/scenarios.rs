@@ -255,3 +255,19 @@ fn a_resumed_node_re_arms_its_detectors_instead_of_accusing_everyone() {
         }
     }
 }
+
+/// Issue 13, item 4: pull with several monitors, and a member whose datagrams to one
+/// monitor are all lost. Every other member hears it, so nobody may declare it dead: the
+/// monitor asks others to probe it before its silence makes a death.
+#[test]
+fn pull_a_broken_link_to_one_monitor_removes_nobody() {
+    let mut config = lan_fast(StrategyKind::Pull);
+    config.monitors = vec!["a".into(), "b".into(), "c".into()];
+    for (cut_from, cut_to) in [("e", "a"), ("a", "e")] {
+        let mut cluster = converged(config.clone());
+        cluster.deliver = Box::new(move |from, to, _| !(from == cut_from && to == cut_to));
+        cluster.run_for(Duration::from_secs(60));
+        let deaths = cluster.deaths(&NAMES, &NAMES);
+        assert!(deaths.is_empty(), "{cut_from} -> {cut_to} cut: deaths {deaths:?}");
+    }
+}

@@ -162,6 +162,7 @@ async fn leader(State(state): State<ApiState>) -> Response {
         "voters": view.voters,
         "role": view.role,
         "acting": lease_ms.is_some(),
+        "quorum": view.quorum,
         "lease_remaining_ms": lease_ms,
     }))
     .into_response()
