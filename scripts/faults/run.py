@@ -87,7 +87,6 @@ XFAIL = {
     ("oneway", FALSE, "pull"): "item 1 (new for pull): one broken link to a monitor removes the member",
     ("oneway", FALSE, "leader"): "item 1: one broken link, leader",
     ("flap", FALSE, "leader"): "item 1: one broken link, leader",
-    ("loss80", "false removals by third parties", "push"): "item 5: a sick node's word (push)",
     ("loss80", SICK, "pull"): "item 5: the sick node is flapped",
     ("loss80", SICK, "pull+quorum"): "item 5: the sick node is flapped",
     ("loss80", SICK, "ping"): "item 5: the sick node is flapped (suspect/alive)",
@@ -106,7 +105,6 @@ XFAIL = {
         "new: 4 crashes at once can take ping past SWIM's 2n-1 periods",
     ("restart", "time until all show the restarted node alive (s)", "pull+quorum"):
         "new: a fast restart under pull+quorum never settles",
-    ("restart", "deaths of the new instance after that", "gossip+quorum"): "new: gossip kills a fast-restarted node",
     ("services", "time until every agent lists every web instance (s)", "ping"): "item 7: services under ping",
     ("services", "time until every agent lists every web instance (s)", "ping+quorum"): "item 7: services under ping",
     ("services", "time until every agent lists every web instance (s)", "pull+quorum"):
