@@ -84,7 +84,6 @@ BOUND = {"push": 1.0, "pull": 1.0, "gossip": 1.5, "leader": 1.0, "ping": 2.7}
 FALSE = "false removals"
 SICK = "sick node's status changes per observer per min"
 XFAIL = {
-    ("loss80", "false removals by third parties", "push"): "item 5: a sick node's word (push)",
     ("loss80", SICK, "pull"): "item 5: the sick node is flapped",
     ("loss80", SICK, "pull+quorum"): "item 5: the sick node is flapped",
     ("loss80", SICK, "ping"): "item 5: the sick node is flapped (suspect/alive)",
@@ -102,7 +101,6 @@ XFAIL = {
         "new: 4 crashes at once can take ping past SWIM's 2n-1 periods",
     ("restart", "time until all show the restarted node alive (s)", "pull+quorum"):
         "new: a fast restart under pull+quorum never settles",
-    ("restart", "deaths of the new instance after that", "gossip+quorum"): "new: gossip kills a fast-restarted node",
 }
 
 # ---------------------------------------------------------------------------------------

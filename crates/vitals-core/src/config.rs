@@ -518,8 +518,12 @@ impl Config {
     /// up, if anything: no member ever has more than `up − 1` observers (pull: the
     /// monitors), so a quorum above that can neither declare a member dead nor (push,
     /// pull, gossip) admit a new one alive. Reported on `/readyz` and by `why`.
+    /// Only a fixed size (`--quorum-size`) can be out of reach: a majority of the members
+    /// up always can be, and a node alone has nobody to judge.
     pub fn unreachable_quorum(&self, up: usize) -> Option<UnreachableQuorum> {
-        self.quorum?;
+        let Some(Quorum::AtLeast(_)) = self.quorum else {
+            return None;
+        };
         let (observers, needed) = match self.strategy {
             StrategyKind::Leader => return None,
             StrategyKind::Pull => (self.monitors.len(), self.quorum_size(self.monitors.len())),
@@ -957,6 +961,11 @@ mod tests {
             assert!(config.unreachable_quorum(6).is_some());
             config.quorum = Some(Quorum::Majority);
             assert_eq!(config.unreachable_quorum(3), None);
+            assert_eq!(
+                config.unreachable_quorum(1),
+                None,
+                "a node alone is not an impossible quorum"
+            );
             config.quorum = None;
             assert_eq!(config.unreachable_quorum(1), None);
             config.quorum = Some(Quorum::AtLeast(1000));
