@@ -724,7 +724,10 @@ impl Ping {
 /// (a healed partition), each side reads that the other holds it dead, both refute, and
 /// the refutations spread: the two sides agree within a few periods, instead of waiting
 /// for a push-pull that picks a dead partner (every `2 × push_pull_rounds` periods).
-/// One datagram per `DEAD_RETRY_ROUNDS` periods, and only while some member is dead.
+/// Only while some member is dead, and about one datagram per period for the whole
+/// cluster whatever its size: each of the `up` members tries every `DEAD_RETRY_ROUNDS`
+/// periods with probability `DEAD_RETRY_ROUNDS / up` (always, up to `DEAD_RETRY_ROUNDS`
+/// members), so a node's share of the cost falls as 1/N.
 fn reconnect(ctx: &mut Ctx<'_>) {
     let dead: Vec<SocketAddr> = ctx
         .members
@@ -733,6 +736,10 @@ fn reconnect(ctx: &mut Ctx<'_>) {
         .map(|m| m.addr)
         .collect();
     if dead.is_empty() {
+        return;
+    }
+    let up = ctx.members.up_count() as u64;
+    if up > DEAD_RETRY_ROUNDS && ctx.rng.below(up) >= DEAD_RETRY_ROUNDS {
         return;
     }
     let partner = dead[ctx.rng.below(dead.len() as u64) as usize];
