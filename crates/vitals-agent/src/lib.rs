@@ -17,8 +17,11 @@
 //!   TCP proxy (`vitals proxy`) built on it.
 //!
 //! [`parse`] sits below all three: the error that refuses a setting and the text form
-//! of durations, shared by the daemon's settings and the health services.
+//! of durations, shared by the daemon's settings and the health services. [`api`] holds
+//! the request and response types of the HTTP API, shared with the `vitals` CLI and
+//! described by the OpenAPI document the agent serves (`/v1/openapi.json`).
 
+pub mod api;
 pub mod daemon;
 pub mod health;
 pub mod parse;

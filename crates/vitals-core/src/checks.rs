@@ -19,6 +19,7 @@ pub const MAX_SERVICE_NAME_LEN: usize = 32;
 /// status of several checks is their maximum.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum CheckStatus {
     /// Everything checked is fine.
     #[default]
@@ -42,11 +43,13 @@ impl CheckStatus {
 
 /// One service a node fronts, as its heartbeats announce it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServiceEntry {
     /// The service's name (at most [`MAX_SERVICE_NAME_LEN`] bytes).
     pub name: String,
     /// Where clients reach this instance.
     #[serde(with = "crate::form::addr")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "10.0.0.1:8080"))]
     pub addr: SocketAddr,
     /// Relative routing weight (1 = normal).
     pub weight: u16,
@@ -56,6 +59,7 @@ pub struct ServiceEntry {
 
 /// A node's check results, carried in its [`crate::Health`].
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Checks {
     /// The node's own status: its node-level checks and system thresholds, worst of all.
     pub status: CheckStatus,

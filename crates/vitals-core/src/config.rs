@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 /// How liveness information flows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum StrategyKind {
     /// Every node sends a heartbeat to every other node each interval.
     Push,
@@ -60,6 +61,7 @@ pub const DEFAULT_CLOCK_DRIFT: f64 = 0.05;
 /// A named starting point for the timing settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Preset {
     /// Web applications: 10 s interval, 3 misses.
     Web,

@@ -27,6 +27,7 @@ pub struct Peer {
 /// itself can produce) brings a `Dead` or `Left` member back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Status {
     /// Heard from recently enough.
     Alive,
@@ -58,6 +59,7 @@ impl Status {
 /// A compact summary of a node's resources, sampled by the host and carried in heartbeats,
 /// with the node's check results when it runs checks.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
     /// CPU use over the last sample period, 0–100 (all cores together).
     pub cpu_percent: f32,

@@ -66,6 +66,7 @@ pub enum Event {
 
 /// Counters of inputs the node dropped or acted on without a status change.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Stats {
     /// Messages from a sender speaking for a superseded, dead or left incarnation.
     pub stale_messages: u64,

@@ -6,20 +6,10 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use serde::Deserialize;
-use vitals_core::{Health, Status};
+use vitals_agent::api::LeaderAnswer;
 
-/// One row of `GET /v1/members`, as the CLI reads it.
-#[derive(Clone, Debug, Deserialize)]
-pub(crate) struct MemberRow {
-    pub(crate) name: String,
-    pub(crate) addr: String,
-    pub(crate) status: Status,
-    pub(crate) incarnation: u64,
-    pub(crate) last_heard_ms: Option<u64>,
-    pub(crate) health: Option<Health>,
-    pub(crate) rtt_ms: Option<f64>,
-}
+/// One row of `GET /v1/members`: the type the agent serves it from (`vitals_agent::api`).
+pub(crate) type MemberRow = vitals_agent::api::MemberView;
 
 /// An agent's HTTP API address as users write it: `host:port`, `http://host:port` or a
 /// name such as `localhost:7947`. Names are resolved when the address is used.
@@ -151,7 +141,7 @@ pub(crate) fn table(rows: &[MemberRow]) -> String {
         });
         table.add_row([
             row.name.clone(),
-            row.addr.clone(),
+            row.addr.to_string(),
             row.status.as_str().to_string(),
             row.incarnation.to_string(),
             heard,
@@ -171,26 +161,17 @@ pub(crate) fn table(rows: &[MemberRow]) -> String {
     lines.join("\n") + "\n"
 }
 
-/// `GET /v1/leader`, as the CLI reads it.
-#[derive(Clone, Debug, Deserialize)]
-pub(crate) struct LeaderRow {
-    pub(crate) leader: Option<String>,
-    pub(crate) term: u64,
-    pub(crate) voters: Vec<String>,
-    pub(crate) role: String,
-    pub(crate) acting: bool,
-}
-
 /// `vitals leader`: who leads, in which term, who votes, and this agent's role.
 pub(crate) fn leader_line(body: &str) -> anyhow::Result<String> {
-    let row: LeaderRow = serde_json::from_str(body).context("the agent sent an unexpected leader answer")?;
+    let row: LeaderAnswer = serde_json::from_str(body).context("the agent sent an unexpected leader answer")?;
+    let role = serde_json::to_value(row.role)?;
     let leader = row.leader.as_deref().unwrap_or("none (election under way)");
     let acting = if row.acting { ", acting" } else { "" };
     Ok(format!(
         "leader: {leader}\nterm: {}\nvoters: {}\nthis agent: {}{acting}\n",
         row.term,
         row.voters.join(","),
-        row.role
+        role.as_str().unwrap_or("?")
     ))
 }
 

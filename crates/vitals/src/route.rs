@@ -2,7 +2,7 @@
 //! pick itself is the agent's (`GET /v1/route`); this only formats the answer.
 
 use anyhow::Context as _;
-use serde_json::Value;
+use vitals_agent::api::{ApiError, Route};
 
 use crate::cli::RouteArgs;
 use crate::client;
@@ -19,11 +19,11 @@ pub(crate) fn run(args: &RouteArgs) -> anyhow::Result<()> {
     if status == 401 {
         return client::get_ok(&api, &path).map(|_| ());
     }
-    let answer: Value = serde_json::from_str(&body).with_context(|| format!("unexpected answer: {body}"))?;
     if status != 200 {
-        let reason = answer["error"].as_str().unwrap_or(&body);
+        let reason = serde_json::from_str::<ApiError>(&body).map_or(body.clone(), |e| e.error);
         anyhow::bail!("no route to `{}`: {reason}", args.service);
     }
+    let answer: Route = serde_json::from_str(&body).with_context(|| format!("unexpected answer: {body}"))?;
     if args.json {
         println!("{body}");
     } else {
@@ -32,13 +32,14 @@ pub(crate) fn run(args: &RouteArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn line(answer: &Value) -> String {
-    let panic = if answer["panic"] == true { " (panic mode)" } else { "" };
+fn line(answer: &Route) -> String {
+    let panic = if answer.panic { " (panic mode)" } else { "" };
+    let target = &answer.target;
     format!(
         "{} {} score={:.2} status={}{panic}",
-        answer["name"].as_str().unwrap_or("?"),
-        answer["addr"].as_str().unwrap_or("?"),
-        answer["score"].as_f64().unwrap_or(0.0),
-        answer["status"].as_str().unwrap_or("?"),
+        target.name,
+        target.addr,
+        target.score,
+        target.status.as_str(),
     )
 }

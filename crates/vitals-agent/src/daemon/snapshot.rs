@@ -3,17 +3,18 @@
 
 use std::net::SocketAddr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use vitals_core::{CheckStatus, Config, Health, Instant, Node, Preset, Role, Stats, Status, score};
 
 use crate::routing::Instance;
 
-/// One row of `GET /v1/members`.
-#[derive(Clone, Debug, Serialize)]
+/// One row of `GET /v1/members` (the CLI reads it back with the same type).
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MemberView {
     /// Unique name.
     pub name: String,
     /// Protocol address.
+    #[schema(value_type = String, example = "10.0.0.1:7946")]
     pub addr: SocketAddr,
     /// `alive`, `suspect`, `dead` or `left`.
     pub status: Status,
@@ -38,7 +39,7 @@ pub struct MemberView {
 }
 
 /// A detector's reading.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DetectorView {
     /// Missed heartbeats, or phi.
     pub level: f64,
@@ -47,13 +48,15 @@ pub struct DetectorView {
 }
 
 /// `GET /v1/self`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct SelfView {
     /// The node's name.
     pub name: String,
     /// The address peers use.
+    #[schema(value_type = String)]
     pub addr: SocketAddr,
     /// The HTTP API address.
+    #[schema(value_type = String)]
     pub http: SocketAddr,
     /// Current incarnation.
     pub incarnation: u64,
@@ -61,7 +64,9 @@ pub struct SelfView {
     pub strategy: vitals_core::StrategyKind,
     /// The preset the timing started from.
     pub preset: Preset,
-    /// The effective protocol configuration.
+    /// The effective protocol configuration (durations as text, like `200ms` or `1s 500ms`;
+    /// the keys of the agent's TOML file).
+    #[schema(value_type = Object)]
     pub config: Config,
     /// Whether the node is part of a cluster.
     pub joined: bool,

@@ -67,7 +67,7 @@ impl RiseFall {
 }
 
 /// One check as the API shows it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CheckView {
     /// The check's name.
     pub name: String,

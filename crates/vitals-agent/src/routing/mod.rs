@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use vitals_core::{CheckStatus, Status};
 
 /// How to choose among healthy instances.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Policy {
     /// At random, in proportion to weight × score.
@@ -47,11 +47,12 @@ impl std::str::FromStr for Policy {
 }
 
 /// One instance of a service on one member, as `GET /v1/services/NAME` lists it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Instance {
     /// The member's name.
     pub name: String,
     /// The service's address on that member.
+    #[schema(value_type = String, example = "10.0.0.1:8080")]
     pub addr: SocketAddr,
     /// The member's liveness.
     pub member_status: Status,
@@ -86,7 +87,7 @@ pub struct NoRoute {
 }
 
 /// A pick and how it was made.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Route {
     /// The chosen instance.
     #[serde(flatten)]

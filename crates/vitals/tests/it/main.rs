@@ -10,6 +10,7 @@ mod backends;
 mod cli;
 mod consul;
 mod dashboard;
+mod discovery;
 mod failover;
 mod health;
 mod http;

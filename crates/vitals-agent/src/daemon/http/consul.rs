@@ -22,10 +22,11 @@ use axum::http::{HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde::Serialize;
 use vitals_core::{CheckStatus, Status};
 
 use super::state::ApiState;
+use crate::api::consul::{AgentConfig, AgentSelf, ConsulCheck, ConsulMember, ConsulNode, ConsulService, HealthEntry};
 use crate::daemon::snapshot::{MemberView, Snapshot};
 use crate::routing::Instance;
 
@@ -42,7 +43,7 @@ pub(crate) fn routes() -> Router<ApiState> {
 }
 
 /// `body` with the headers Consul's clients read.
-fn consul(snapshot: &Snapshot, body: Value) -> Response {
+fn consul(snapshot: &Snapshot, body: impl Serialize) -> Response {
     let index = snapshot.taken_at.as_micros().max(1).to_string();
     let headers = [
         (HeaderName::from_static("x-consul-index"), HeaderValue::from_str(&index)),
@@ -68,50 +69,62 @@ fn serf_status(status: Status) -> u8 {
     }
 }
 
-fn member(m: &MemberView) -> Value {
-    json!({
-        "Name": m.name,
-        "Addr": m.addr.ip().to_string(),
-        "Port": m.addr.port(),
-        "Tags": {"dc": DATACENTER, "role": "node"},
-        "Status": serf_status(m.status),
-        "ProtocolMin": 1, "ProtocolMax": 5, "ProtocolCur": 2,
-        "DelegateMin": 2, "DelegateMax": 5, "DelegateCur": 4,
-    })
+fn member(m: &MemberView) -> ConsulMember {
+    ConsulMember {
+        name: m.name.clone(),
+        addr: m.addr.ip().to_string(),
+        port: m.addr.port(),
+        tags: BTreeMap::from([("dc".into(), DATACENTER.into()), ("role".into(), "node".into())]),
+        status: serf_status(m.status),
+        protocol_min: 1,
+        protocol_max: 5,
+        protocol_cur: 2,
+        delegate_min: 2,
+        delegate_max: 5,
+        delegate_cur: 4,
+    }
 }
 
-async fn agent_self(State(state): State<ApiState>) -> Response {
+/// This agent, as Consul describes an agent.
+#[utoipa::path(get, path = "/v1/agent/self", tag = "consul",
+    responses((status = 200, description = "This agent, in Consul's shape", body = AgentSelf)))]
+pub(super) async fn agent_self(State(state): State<ApiState>) -> Response {
     let snapshot = state.snapshot.borrow().clone();
-    let me = snapshot.own().map(member).unwrap_or(Value::Null);
-    let body = json!({
-        "Config": {
-            "Datacenter": DATACENTER,
-            "NodeName": snapshot.me.name,
-            "NodeID": "",
-            "Server": false,
-            "Revision": crate::build::COMMIT,
-            "Version": crate::build::VERSION,
+    let body = AgentSelf {
+        config: AgentConfig {
+            datacenter: DATACENTER.into(),
+            node_name: snapshot.me.name.clone(),
+            node_id: String::new(),
+            server: false,
+            revision: crate::build::COMMIT.into(),
+            version: crate::build::VERSION.into(),
         },
-        "Member": me,
-        "Meta": {},
-    });
+        member: snapshot.own().map(member),
+        meta: BTreeMap::new(),
+    };
     consul(&snapshot, body)
 }
 
-async fn agent_members(State(state): State<ApiState>) -> Response {
+/// Every member, with Serf's status codes.
+#[utoipa::path(get, path = "/v1/agent/members", tag = "consul",
+    responses((status = 200, description = "Every member, in Serf's shape", body = Vec<ConsulMember>)))]
+pub(super) async fn agent_members(State(state): State<ApiState>) -> Response {
     let snapshot = state.snapshot.borrow().clone();
-    let members: Vec<Value> = snapshot.members.iter().map(member).collect();
-    consul(&snapshot, Value::Array(members))
+    let members: Vec<ConsulMember> = snapshot.members.iter().map(member).collect();
+    consul(&snapshot, members)
 }
 
-async fn catalog_services(State(state): State<ApiState>) -> Response {
+/// Every service any member announces, each with no tags.
+#[utoipa::path(get, path = "/v1/catalog/services", tag = "consul",
+    responses((status = 200, description = "Service name to its tags (always none)", body = BTreeMap<String, Vec<String>>)))]
+pub(super) async fn catalog_services(State(state): State<ApiState>) -> Response {
     let snapshot = state.snapshot.borrow().clone();
     let services: BTreeMap<String, Vec<String>> = snapshot
         .service_names()
         .into_iter()
         .map(|name| (name, Vec::new()))
         .collect();
-    consul(&snapshot, json!(services))
+    consul(&snapshot, services)
 }
 
 /// A member's liveness as Consul's `serfHealth` check status.
@@ -123,41 +136,75 @@ fn liveness(status: Status) -> &'static str {
     }
 }
 
-fn check(node: &str, id: &str, name: &str, status: &str, service: &str) -> Value {
-    json!({
-        "Node": node, "CheckID": id, "Name": name, "Status": status,
-        "Notes": "", "Output": "", "ServiceID": service, "ServiceName": service,
-        "ServiceTags": [], "Type": "", "CreateIndex": 0, "ModifyIndex": 0,
-    })
+fn check(node: &str, id: &str, name: &str, status: &str, service: &str) -> ConsulCheck {
+    ConsulCheck {
+        node: node.into(),
+        check_id: id.into(),
+        name: name.into(),
+        status: status.into(),
+        notes: String::new(),
+        output: String::new(),
+        service_id: service.into(),
+        service_name: service.into(),
+        service_tags: Vec::new(),
+        kind: String::new(),
+        create_index: 0,
+        modify_index: 0,
+    }
 }
 
 /// One `/v1/health/service/NAME` entry: the node, the service, and both checks; and
 /// whether every check passes.
-fn entry(name: &str, m: &MemberView, instance: &Instance) -> (Value, bool) {
+fn entry(name: &str, m: &MemberView, instance: &Instance) -> (HealthEntry, bool) {
     let alive = liveness(m.status);
     let service = instance.status.as_str();
     let passing = alive == "passing" && instance.status == CheckStatus::Passing;
     let ip = m.addr.ip().to_string();
-    let value = json!({
-        "Node": {
-            "ID": "", "Node": m.name, "Address": ip, "Datacenter": DATACENTER,
-            "TaggedAddresses": {"lan": ip, "wan": ip}, "Meta": {}, "CreateIndex": 0, "ModifyIndex": 0,
+    let entry = HealthEntry {
+        node: ConsulNode {
+            id: String::new(),
+            node: m.name.clone(),
+            address: ip.clone(),
+            datacenter: DATACENTER.into(),
+            tagged_addresses: BTreeMap::from([("lan".into(), ip.clone()), ("wan".into(), ip)]),
+            meta: BTreeMap::new(),
+            create_index: 0,
+            modify_index: 0,
         },
-        "Service": {
-            "ID": name, "Service": name, "Tags": [], "Meta": {},
-            "Address": instance.addr.ip().to_string(), "Port": instance.addr.port(),
-            "Weights": {"Passing": instance.weight, "Warning": 1},
-            "EnableTagOverride": false, "CreateIndex": 0, "ModifyIndex": 0,
+        service: ConsulService {
+            id: name.into(),
+            service: name.into(),
+            tags: Vec::new(),
+            meta: BTreeMap::new(),
+            address: instance.addr.ip().to_string(),
+            port: instance.addr.port(),
+            weights: BTreeMap::from([("Passing".into(), instance.weight), ("Warning".into(), 1)]),
+            enable_tag_override: false,
+            create_index: 0,
+            modify_index: 0,
         },
-        "Checks": [
+        checks: vec![
             check(&m.name, "serfHealth", "Serf Health Status", alive, ""),
-            check(&m.name, &format!("service:{name}"), &format!("Service '{name}' check"), service, name),
+            check(
+                &m.name,
+                &format!("service:{name}"),
+                &format!("Service '{name}' check"),
+                service,
+                name,
+            ),
         ],
-    });
-    (value, passing)
+    };
+    (entry, passing)
 }
 
-async fn health_service(
+/// Every instance of a service with its checks; `?passing` keeps those whose checks all pass.
+#[utoipa::path(get, path = "/v1/health/service/{name}", tag = "consul",
+    params(
+        ("name" = String, Path, description = "The service"),
+        ("passing" = Option<String>, Query, description = "Present (and not `false` or `0`): only instances whose checks all pass"),
+    ),
+    responses((status = 200, description = "The service's instances (none: an empty list)", body = Vec<HealthEntry>)))]
+pub(super) async fn health_service(
     State(state): State<ApiState>,
     Path(name): Path<String>,
     Query(query): Query<HashMap<String, String>>,
@@ -166,14 +213,14 @@ async fn health_service(
         .get("passing")
         .is_some_and(|v| !matches!(v.as_str(), "false" | "0"));
     let snapshot = state.snapshot.borrow().clone();
-    let entries: Vec<Value> = snapshot
+    let entries: Vec<HealthEntry> = snapshot
         .instances(&name)
         .iter()
         .filter_map(|i| Some((snapshot.members.iter().find(|m| m.name == i.name)?, i)))
         .filter(|(m, _)| m.status != Status::Left)
         .map(|(m, i)| entry(&name, m, i))
         .filter(|(_, passing)| *passing || !only_passing)
-        .map(|(value, _)| value)
+        .map(|(entry, _)| entry)
         .collect();
-    consul(&snapshot, Value::Array(entries))
+    consul(&snapshot, entries)
 }

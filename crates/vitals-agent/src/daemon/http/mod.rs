@@ -12,6 +12,9 @@
 //! - `GET /metrics`: Prometheus text exposition.
 //! - `POST /v1/leave`: leave the cluster and stop (needs the bearer token).
 //! - services, routing and checks: see the `services` submodule.
+//! - `GET /v1/prometheus/sd`: Prometheus's HTTP service discovery (`discovery` submodule).
+//! - `GET /v1/openapi.json`: the OpenAPI description of all of the above (`openapi`
+//!   submodule), generated from the shared types of [`crate::api`].
 //!
 //! Hardening: the bearer token is compared in constant time; without a configured token
 //! mutating endpoints are disabled; bodies over 16 KiB get 413; at most
@@ -34,7 +37,6 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use prometheus_client::registry::Registry;
-use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
@@ -43,8 +45,11 @@ use tower::ServiceExt;
 pub(crate) use self::state::{ApiState, error};
 use super::config::ApiAuth;
 use super::metrics::Metrics;
+use crate::api::{Alive, ApiError, LeaderAnswer, Leaving, MemberView, NoSuchEndpoint, Ready, SelfView};
 
 mod consul;
+mod discovery;
+pub mod openapi;
 mod services;
 mod state;
 
@@ -64,6 +69,8 @@ pub(crate) fn router(state: ApiState, auth: ApiAuth) -> Router {
         .route("/v1/checks", get(services::checks))
         .route("/v1/leader", get(leader))
         .route("/v1/members/{name}/why", get(why))
+        .route("/v1/prometheus/sd", get(discovery::prometheus_sd))
+        .route("/v1/openapi.json", get(openapi::serve))
         .merge(consul::routes());
     let reads = match auth {
         ApiAuth::All => reads.route_layer(middleware::from_fn_with_state(state.clone(), require_token)),
@@ -111,10 +118,16 @@ async fn require_token(State(state): State<ApiState>, request: Request, next: Ne
     }
 }
 
+/// Every member with its status, incarnation, health and round-trip time.
+#[utoipa::path(get, path = "/v1/members", tag = "members",
+    responses((status = 200, description = "Every member, this node included", body = Vec<MemberView>)))]
 async fn members(State(state): State<ApiState>) -> impl IntoResponse {
     Json(state.snapshot.borrow().members.clone())
 }
 
+/// This node and its effective configuration.
+#[utoipa::path(get, path = "/v1/self", tag = "members",
+    responses((status = 200, description = "This node", body = SelfView)))]
 async fn self_view(State(state): State<ApiState>) -> impl IntoResponse {
     let me = state.snapshot.borrow().me.clone();
     Json(crate::daemon::wallclock::readable_durations(
@@ -122,10 +135,13 @@ async fn self_view(State(state): State<ApiState>) -> impl IntoResponse {
     ))
 }
 
-/// The leader this node knows. `acting` and `lease_remaining_ms` are computed at request
-/// time from the published lease end, so a node that was stopped and resumed never claims
-/// a lease that has run out.
 /// Why a member has its status: accusers (of a suspicion, or a quorum's), probe evidence, detector reading, history.
+#[utoipa::path(get, path = "/v1/members/{name}/why", tag = "members",
+    params(("name" = String, Path, description = "The member")),
+    responses(
+        (status = 200, description = "The evidence (the fields of `vitals_core::why::Why`; history dates in RFC 3339)", body = Object),
+        (status = 404, description = "No member of that name", body = ApiError),
+    ))]
 async fn why(State(state): State<ApiState>, axum::extract::Path(name): axum::extract::Path<String>) -> Response {
     let (why, taken_at) = {
         let snapshot = state.snapshot.borrow();
@@ -142,6 +158,14 @@ async fn why(State(state): State<ApiState>, axum::extract::Path(name): axum::ext
     }
 }
 
+/// The leader this node knows. `acting` and `lease_remaining_ms` are computed at request
+/// time from the published lease end, so a node that was stopped and resumed never claims
+/// a lease that has run out.
+#[utoipa::path(get, path = "/v1/leader", tag = "members",
+    responses(
+        (status = 200, description = "The leader, term, voters and this node's role", body = LeaderAnswer),
+        (status = 404, description = "This agent's strategy has no leader", body = ApiError),
+    ))]
 async fn leader(State(state): State<ApiState>) -> Response {
     let (view, strategy) = {
         let snapshot = state.snapshot.borrow();
@@ -156,22 +180,32 @@ async fn leader(State(state): State<ApiState>) -> Response {
         .lease_until
         .filter(|until| *until > now)
         .map(|until| u64::try_from((until - now).as_millis()).unwrap_or(u64::MAX));
-    Json(json!({
-        "leader": view.leader,
-        "term": view.term,
-        "voters": view.voters,
-        "role": view.role,
-        "acting": lease_ms.is_some(),
-        "quorum": view.quorum,
-        "lease_remaining_ms": lease_ms,
-    }))
+    Json(LeaderAnswer {
+        leader: view.leader,
+        term: view.term,
+        voters: view.voters,
+        role: view.role,
+        acting: lease_ms.is_some(),
+        quorum: view.quorum,
+        lease_remaining_ms: lease_ms,
+    })
     .into_response()
 }
 
+/// 200 while the agent runs (a liveness probe: never needs a token).
+#[utoipa::path(get, path = "/healthz", tag = "probes",
+    responses((status = 200, description = "The agent runs", body = Alive)))]
 async fn healthz() -> impl IntoResponse {
-    Json(json!({"status": "ok"}))
+    Json(Alive { status: "ok".into() })
 }
 
+/// 200 once joined; 503 with the reason before joining, after leaving, while the node's
+/// own checks are critical, or while `--quorum-size` is out of reach.
+#[utoipa::path(get, path = "/readyz", tag = "probes",
+    responses(
+        (status = 200, description = "Ready", body = Ready),
+        (status = 503, description = "Not ready, and why", body = ApiError),
+    ))]
 async fn readyz(State(state): State<ApiState>) -> Response {
     let me = state.snapshot.borrow().me.clone();
     if me.left {
@@ -190,7 +224,7 @@ async fn readyz(State(state): State<ApiState>) -> Response {
             "the node's own checks are critical: see /v1/checks",
         )
     } else {
-        Json(json!({"ready": true})).into_response()
+        Json(Ready { ready: true }).into_response()
     }
 }
 
@@ -205,6 +239,12 @@ impl axum::extract::FromRef<ApiState> for MetricsState {
 }
 
 /// `GET /metrics`: OpenMetrics when the scraper asks for it, else the classic text format.
+#[utoipa::path(get, path = "/metrics", tag = "probes",
+    responses((status = 200, description = "Prometheus metrics: OpenMetrics 1.0.0 when `Accept` asks for it, else text 0.0.4",
+        content(
+            (String = "text/plain; version=0.0.4; charset=utf-8"),
+            (String = "application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        ))))]
 pub(crate) async fn metrics(
     State(MetricsState(registry)): State<MetricsState>,
     headers: HeaderMap,
@@ -222,6 +262,13 @@ pub(crate) async fn metrics(
 }
 
 /// Leave the cluster and stop the agent. An optional body is logged as the reason.
+#[utoipa::path(post, path = "/v1/leave", tag = "members",
+    request_body(content = String, content_type = "text/plain", description = "Optional reason, logged"),
+    responses(
+        (status = 202, description = "The agent leaves and stops", body = Leaving),
+        (status = 413, description = "Body over 16 KiB", body = ApiError),
+    ),
+    security(("bearer" = [])))]
 async fn leave(State(state): State<ApiState>, body: Result<Bytes, BytesRejection>) -> Response {
     let body = match body {
         Ok(body) => body,
@@ -234,7 +281,7 @@ async fn leave(State(state): State<ApiState>, body: Result<Bytes, BytesRejection
     };
     tracing::warn!(reason = %String::from_utf8_lossy(&body), "leave requested over HTTP");
     state.leave.notify_one();
-    (StatusCode::ACCEPTED, Json(json!({"leaving": true}))).into_response()
+    (StatusCode::ACCEPTED, Json(Leaving { leaving: true })).into_response()
 }
 
 async fn not_found() -> Response {
@@ -251,12 +298,14 @@ async fn not_found() -> Response {
         "/v1/route?service=NAME",
         "/v1/checks",
         "PUT /v1/checks/NAME/pass|warn|fail",
+        "/v1/prometheus/sd?service=NAME&passing",
+        "/v1/openapi.json",
     ];
-    (
-        StatusCode::NOT_FOUND,
-        Json(json!({"error": "no such endpoint", "endpoints": endpoints})),
-    )
-        .into_response()
+    let answer = NoSuchEndpoint {
+        error: "no such endpoint".into(),
+        endpoints: endpoints.map(String::from).to_vec(),
+    };
+    (StatusCode::NOT_FOUND, Json(answer)).into_response()
 }
 
 /// The open connections, oldest first, each with whether it is serving a request now.

@@ -14,18 +14,27 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::json;
 use vitals_core::CheckStatus;
 
 use super::state::{ApiState, error};
+use crate::api::{ApiError, CheckReported, ChecksAnswer, FrontedService, Instance, Route, RouteQuery, SystemVerdict};
 use crate::health::checks::{TtlReport, system_status};
 use crate::routing::{self as route, Policy};
 
+/// The names of every service any member announces.
+#[utoipa::path(get, path = "/v1/services", tag = "services",
+    responses((status = 200, description = "Service names, sorted", body = Vec<String>)))]
 pub(crate) async fn services(State(state): State<ApiState>) -> impl IntoResponse {
     Json(state.snapshot.borrow().service_names())
 }
 
+/// Every instance of a service, with its member's status, its check status and score.
+#[utoipa::path(get, path = "/v1/services/{name}", tag = "services",
+    params(("name" = String, Path, description = "The service")),
+    responses(
+        (status = 200, description = "The service's instances", body = Vec<Instance>),
+        (status = 404, description = "No member announces the service", body = ApiError),
+    ))]
 pub(crate) async fn service(State(state): State<ApiState>, Path(name): Path<String>) -> Response {
     let instances = state.snapshot.borrow().instances(&name);
     if instances.is_empty() {
@@ -34,16 +43,17 @@ pub(crate) async fn service(State(state): State<ApiState>, Path(name): Path<Stri
     Json(instances).into_response()
 }
 
-#[derive(Debug, Deserialize)]
-pub(crate) struct RouteQuery {
-    service: Option<String>,
-    policy: Option<String>,
-}
-
 fn uniform() -> f64 {
     getrandom::u64().unwrap_or(0) as f64 / (u64::MAX as f64 + 1.0)
 }
 
+/// One instance to send the next request to.
+#[utoipa::path(get, path = "/v1/route", tag = "services", params(RouteQuery),
+    responses(
+        (status = 200, description = "The instance picked and how", body = Route),
+        (status = 400, description = "No `service`, or an unknown policy", body = ApiError),
+        (status = 503, description = "No instance is healthy (the reason says why)", body = ApiError),
+    ))]
 pub(crate) async fn route(State(state): State<ApiState>, Query(query): Query<RouteQuery>) -> Response {
     let Some(service) = query.service.filter(|s| !s.is_empty()) else {
         return error(StatusCode::BAD_REQUEST, "missing `service`: GET /v1/route?service=NAME");
@@ -60,22 +70,43 @@ pub(crate) async fn route(State(state): State<ApiState>, Query(query): Query<Rou
     }
 }
 
+/// This agent's checks, its system thresholds' verdict and the services it fronts.
+#[utoipa::path(get, path = "/v1/checks", tag = "services",
+    responses((status = 200, description = "Checks, system verdict, services", body = ChecksAnswer)))]
 pub(crate) async fn checks(State(state): State<ApiState>) -> impl IntoResponse {
     let own = state.snapshot.borrow().own().and_then(|m| m.health.clone());
     let system = own.map(|h| system_status(&h, &state.thresholds));
     let checks: Vec<_> = state.checks.borrow().values().cloned().collect();
-    let services: Vec<_> = state
+    let services = state
         .services
         .iter()
-        .map(|s| json!({"name": s.name, "addr": s.addr, "tags": s.tags, "weight": s.weight}))
+        .map(|s| FrontedService {
+            name: s.name.clone(),
+            addr: s.addr.to_string(),
+            tags: s.tags.clone(),
+            weight: s.weight,
+        })
         .collect();
-    Json(json!({
-        "checks": checks,
-        "system": system.map(|(status, reasons)| json!({"status": status, "reasons": reasons})),
-        "services": services,
-    }))
+    Json(ChecksAnswer {
+        checks,
+        system: system.map(|(status, reasons)| SystemVerdict { status, reasons }),
+        services,
+    })
 }
 
+/// A TTL check reports in; the body (at most 256 characters kept) becomes its output.
+#[utoipa::path(put, path = "/v1/checks/{name}/{action}", tag = "services",
+    params(
+        ("name" = String, Path, description = "A check of kind `ttl`"),
+        ("action" = String, Path, description = "`pass`, `warn` or `fail`"),
+    ),
+    request_body(content = String, content_type = "text/plain", description = "Optional note: the check's output"),
+    responses(
+        (status = 200, description = "The status the check now holds", body = CheckReported),
+        (status = 404, description = "Unknown action, or no TTL check of that name", body = ApiError),
+        (status = 503, description = "The check is not running", body = ApiError),
+    ),
+    security(("bearer" = [])))]
 pub(crate) async fn report(
     State(state): State<ApiState>,
     Path((name, action)): Path<(String, String)>,
@@ -99,5 +130,5 @@ pub(crate) async fn report(
     if inbox.send(TtlReport { status, note }).await.is_err() {
         return error(StatusCode::SERVICE_UNAVAILABLE, "the check is not running");
     }
-    Json(json!({"check": name, "status": status})).into_response()
+    Json(CheckReported { check: name, status }).into_response()
 }

@@ -12,7 +12,6 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use prometheus_client::registry::Registry;
-use serde_json::json;
 use tokio::sync::{Notify, watch};
 
 use crate::daemon::config::Token;
@@ -52,5 +51,8 @@ impl Turns {
 
 /// A JSON error response: `{"error": message}` with `status`.
 pub(crate) fn error(status: StatusCode, message: &str) -> Response {
-    (status, Json(json!({"error": message}))).into_response()
+    let body = crate::api::ApiError {
+        error: message.to_string(),
+    };
+    (status, Json(body)).into_response()
 }
