@@ -252,6 +252,7 @@ pub struct Config {
 #[error(
     "quorum {needed} cannot be reached with {up} members up: a member has at most {observers} observers, so none can be declared dead or admitted alive by quorum; lower --quorum-size to at most {observers}, use --quorum for a majority, or add members"
 )]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UnreachableQuorum {
     /// Accusers (or vouchers) a verdict needs.
     pub needed: usize,

@@ -58,10 +58,12 @@ pub struct Member {
 
 /// One status change of one member. Exactly one is recorded per change.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Transition {
     /// The member.
     pub name: String,
     /// Its address.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub addr: SocketAddr,
     /// The incarnation of the new status.
     pub incarnation: Incarnation,
@@ -69,10 +71,12 @@ pub struct Transition {
     pub from: Option<Status>,
     /// The new status.
     pub to: Status,
-    /// When it changed.
+    /// When it changed (the HTTP API shows it as an RFC 3339 date).
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "2026-12-03T15:30:00.123Z"))]
     pub at: Instant,
     /// For a local `Dead` verdict: the silence since the member was last heard from,
     /// which bounds the time from its failure to its detection.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub silence: Option<Duration>,
 }
 

@@ -15,6 +15,7 @@ use crate::message::{Incarnation, Status};
 
 /// Why a member has the status it has, as one node sees it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Why {
     /// The member.
     pub name: String,
@@ -54,6 +55,7 @@ pub struct Why {
 
 /// A failure detector's reading.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DetectorReading {
     /// Missed heartbeats, or phi.
     pub level: f64,
@@ -63,6 +65,7 @@ pub struct DetectorReading {
 
 /// The evidence behind a suspicion.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SuspicionEvidence {
     /// The members that failed their own probes of it.
     pub accusers: Vec<String>,
@@ -77,6 +80,7 @@ pub struct SuspicionEvidence {
 
 /// This node's own failed probe.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProbeEvidence {
     /// Milliseconds since the probe's period ended without an ack.
     pub ms_ago: u64,
@@ -91,6 +95,7 @@ pub struct ProbeEvidence {
 /// Quorum-confirmed verdicts (push, pull and gossip with `--quorum`): the opinions about
 /// the member's current incarnation that count here now.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct QuorumEvidence {
     /// The observers whose detector declares it dead (this node's own word included),
     /// by name.
@@ -112,6 +117,7 @@ pub struct QuorumEvidence {
 
 /// One observer's opinion, as counted.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ObserverReport {
     /// The observer.
     pub observer: String,

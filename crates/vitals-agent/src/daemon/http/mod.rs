@@ -139,7 +139,7 @@ async fn self_view(State(state): State<ApiState>) -> impl IntoResponse {
 #[utoipa::path(get, path = "/v1/members/{name}/why", tag = "members",
     params(("name" = String, Path, description = "The member")),
     responses(
-        (status = 200, description = "The evidence (the fields of `vitals_core::why::Why`; history dates in RFC 3339)", body = Object),
+        (status = 200, description = "The evidence, as this node holds it", body = vitals_core::why::Why),
         (status = 404, description = "No member of that name", body = ApiError),
     ))]
 async fn why(State(state): State<ApiState>, axum::extract::Path(name): axum::extract::Path<String>) -> Response {
