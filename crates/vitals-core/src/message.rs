@@ -56,8 +56,9 @@ impl Status {
 }
 
 /// A compact summary of a node's resources, sampled by the host and carried in heartbeats,
-/// with the node's check results when it runs checks.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// with the node's check results when it runs checks, and its tags. Its serde forms are
+/// in [`crate::tags`] (an untagged health encodes as it did before tags existed).
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Health {
     /// CPU use over the last sample period, 0–100 (all cores together).
     pub cpu_percent: f32,
@@ -71,6 +72,8 @@ pub struct Health {
     pub disk_free_bytes: u64,
     /// The node's check results and services, if it runs checks or fronts services.
     pub checks: Option<crate::checks::Checks>,
+    /// The node's tags (`--tag key=value`), carried with its membership.
+    pub tags: crate::tags::Tags,
 }
 
 /// One member as a node describes it to others (join replies, monitor views).
