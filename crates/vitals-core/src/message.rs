@@ -259,6 +259,44 @@ pub enum Message {
         #[serde(deserialize_with = "crate::form::bounded_vec::<_, Rumor, { crate::form::MAX_LIST_ENTRIES }>")]
         gossip: Vec<Rumor>,
     },
+    /// (Appended after `News`.) The answer to a join this node will not take: the joiner
+    /// is not added, and nothing else changes on either side (see `node/lifecycle.rs`).
+    Refused {
+        /// Why.
+        reason: Refusal,
+    },
+    /// (Appended after `Refused`.) An operator removed a dead member (`vitals
+    /// force-leave`): every receiver that does not hear it forgets it at once, keeping its
+    /// incarnation so that only the member itself, at a higher one, can return.
+    Reap {
+        /// The member.
+        name: String,
+        /// The incarnation the sender held it dead (or left) at.
+        incarnation: Incarnation,
+    },
+}
+
+/// Why a node refused a join ([`Message::Refused`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Refusal {
+    /// The joiner's name belongs to a live member at another address.
+    NameTaken {
+        /// Where the live member with that name is.
+        #[serde(with = "crate::form::addr")]
+        holder: SocketAddr,
+    },
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::NameTaken { holder } => write!(
+                f,
+                "the name is taken by a live member at {holder} (give this node another --name, or stop \
+                 the other one: a restart on a new address is accepted once the old one is declared dead)"
+            ),
+        }
+    }
 }
 
 /// One observer's own word about one member (quorum-confirmed verdicts).
@@ -336,6 +374,8 @@ impl Message {
             Message::Digest { .. } => "digest",
             Message::DigestReply { .. } => "digest_reply",
             Message::Opinions { .. } => "opinions",
+            Message::Refused { .. } => "refused",
+            Message::Reap { .. } => "reap",
         }
     }
 

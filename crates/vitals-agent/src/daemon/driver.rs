@@ -257,6 +257,21 @@ impl Driver {
                 self.metrics.isolated.set(0);
                 tracing::info!("acknowledgements arrive again");
             }
+            Event::NameConflict { name, from, holder } => {
+                if self.refusals.due(self.now(), *from) {
+                    tracing::warn!(%name, %from, %holder, "refused a join from {from}: the name `{name}` is taken by a live member at {holder}");
+                }
+            }
+            Event::JoinRefused { by, reason } => {
+                if self.join.told(*by, reason.to_string()) {
+                    tracing::warn!(seed = %by, "seed {by} refused the join: {reason}");
+                }
+            }
+            Event::Reaped { name, by } => match by {
+                Some(by) => tracing::info!(member = %name, %by, "member forgotten: force-left at {by}"),
+                None => tracing::warn!(member = %name, "member forgotten: force-left here"),
+            },
+            Event::ForceLeaveRefused(error) => tracing::warn!(%error, "force-leave refused"),
             Event::Leader { leader, term } => {
                 let me = &self.node.me().name;
                 self.metrics.leader_changes.inc();

@@ -75,7 +75,7 @@ impl Seed {
     }
 
     /// Every address the seed resolves to now.
-    async fn resolve(&self) -> Result<Vec<SocketAddr>, String> {
+    pub(crate) async fn resolve(&self) -> Result<Vec<SocketAddr>, String> {
         let lookup = tokio::net::lookup_host((self.host.as_str(), self.port));
         match tokio::time::timeout(RESOLVE_TIMEOUT, lookup).await {
             Ok(Ok(addrs)) => {
@@ -148,6 +148,9 @@ pub(crate) struct Attempt {
 pub(crate) struct JoinWatch {
     attempt: Option<Attempt>,
     refused: Option<(SocketAddr, &'static str)>,
+    /// A seed's own word: why it refused the join (`Message::Refused`, or a refusal
+    /// notice), kept across attempts until the node joins.
+    told: Option<(SocketAddr, String)>,
 }
 
 impl JoinWatch {
@@ -164,8 +167,19 @@ impl JoinWatch {
         }
     }
 
+    /// A seed refused the join and said why. Returns whether that is news (so that the
+    /// caller logs it once, not on every re-sent join).
+    pub(crate) fn told(&mut self, by: SocketAddr, why: String) -> bool {
+        let new = self.told.as_ref().is_none_or(|(at, said)| *at != by || *said != why);
+        self.told = Some((by, why));
+        new
+    }
+
     /// Why the node has not joined yet (`None` when no attempt was made).
     pub(crate) fn reason(&self) -> Option<String> {
+        if let Some((by, why)) = &self.told {
+            return Some(format!("seed {by} refused the join: {why}"));
+        }
         let attempt = self.attempt.as_ref()?;
         if let Some((src, reason)) = self.refused {
             let why = explain(reason).unwrap_or(reason);
@@ -219,17 +233,24 @@ impl RefusalLog {
     /// for `src` within the last minute or the reason is noise.
     pub(crate) fn note(&mut self, now: vitals_core::Instant, src: SocketAddr, reason: &'static str) {
         let Some(why) = explain(reason) else { return };
+        if self.due(now, src) {
+            tracing::warn!(%src, reason, "refused datagrams from {src}: {why}");
+        }
+    }
+
+    /// Whether a WARN about `src` is due (none in the last minute); records it if so.
+    pub(crate) fn due(&mut self, now: vitals_core::Instant, src: SocketAddr) -> bool {
         if self.last.get(&src).is_some_and(|&at| now - at < Self::EVERY) {
-            return;
+            return false;
         }
         if self.last.len() >= Self::CAPACITY {
             self.last.retain(|_, at| now - *at < Self::EVERY);
             if self.last.len() >= Self::CAPACITY {
-                return;
+                return false;
             }
         }
         self.last.insert(src, now);
-        tracing::warn!(%src, reason, "refused datagrams from {src}: {why}");
+        true
     }
 }
 
