@@ -17,7 +17,9 @@
 //! another cluster, a plaintext datagram when a keyring is configured, a forged or
 //! tampered one, a replayed one, and one that carries a name [`is_valid_name`] refuses
 //! (wherever it sits: the sender, member entries, rumors and their accusers, opinions,
-//! digests, probe targets, service names), and tags beyond [`crate::tags`]' bounds. Nothing is sent in reply to a refused datagram.
+//! digests, probe targets, service names), and tags beyond [`crate::tags`]' bounds.
+//! Nothing is sent in reply to a refused datagram but, at the host's choice, a six-byte,
+//! unauthenticated refusal notice ([`notice`]) that changes no state where it arrives.
 
 use std::net::SocketAddr;
 
@@ -444,6 +446,8 @@ pub fn chunk_entries(entries: Vec<MemberEntry>) -> Vec<Vec<MemberEntry>> {
     }
     chunks
 }
+
+pub mod notice;
 
 #[cfg(test)]
 mod tests;
