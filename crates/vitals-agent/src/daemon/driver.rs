@@ -14,7 +14,7 @@ use vitals_core::wire::{Codec, MAX_DATAGRAM};
 use vitals_core::{Command, Envelope, Event, Instant, Node, Output, Status};
 
 use super::fault::Faults;
-use super::join::{Attempt, JoinWatch, NoticeBudget, RefusalLog};
+use super::join::{Attempt, JoinWatch, RefusalLog};
 use super::metrics::{KindLabel, Metrics, ReasonLabel, StatusLabel};
 use super::ratelimit::RateLimiter;
 use super::snapshot::{Context, Snapshot};
@@ -64,8 +64,6 @@ pub(crate) struct Driver {
     pub(crate) join: JoinWatch,
     /// When refused datagrams were last reported, per source.
     pub(crate) refusals: RefusalLog,
-    /// Refusal notices sent lately (rate limit).
-    pub(crate) notices: NoticeBudget,
 }
 
 impl Driver {
@@ -180,7 +178,7 @@ impl Driver {
         let Some(notice) = vitals_core::wire::notice::for_refusal(error, len) else {
             return;
         };
-        if self.notices.allow(now, src) && self.socket.try_send_to(&notice, src).is_ok() {
+        if self.refusals.notices.allow(now, src) && self.socket.try_send_to(&notice, src).is_ok() {
             self.metrics.sent_bytes.inc_by(notice.len() as u64);
         }
     }

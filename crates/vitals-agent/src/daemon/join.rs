@@ -277,6 +277,8 @@ impl NoticeBudget {
 #[derive(Debug, Default)]
 pub(crate) struct RefusalLog {
     last: std::collections::HashMap<SocketAddr, vitals_core::Instant>,
+    /// Refusal notices sent lately (their rate limit).
+    pub(crate) notices: NoticeBudget,
 }
 
 impl RefusalLog {

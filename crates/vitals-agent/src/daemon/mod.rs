@@ -123,7 +123,6 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send) 
         faults: settings.faults.clone(),
         join: join::JoinWatch::default(),
         refusals: join::RefusalLog::default(),
-        notices: join::NoticeBudget::default(),
     };
     let mut failure = None;
     let stop = async {
