@@ -157,3 +157,35 @@ pub struct SdTargetGroup {
     /// (alive, suspect, dead) and `__meta_vitals_check_status` (passing, warning, critical).
     pub labels: BTreeMap<String, String>,
 }
+
+/// `POST /v1/join`'s body: seeds to join (more of) a cluster through.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JoinRequest {
+    /// Seeds, `HOST[:PORT]` (default port 7946); names are resolved now.
+    pub addrs: Vec<String>,
+}
+
+/// `POST /v1/join`: the members that answered from the seeds' addresses.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Joined {
+    /// Names of the members found at the seeds' addresses.
+    pub joined: Vec<String>,
+}
+
+/// `POST /v1/force-leave/NAME`: the dead member is forgotten cluster-wide.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Reaped {
+    /// The member's name.
+    pub reaped: String,
+}
+
+/// `GET /v1/members`'s filters.
+#[derive(Clone, Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MembersQuery {
+    /// Only members in these statuses, comma-separated: `alive`, `suspect`, `dead`, `left`.
+    pub status: Option<String>,
+    /// Only members with this tag, `KEY=VALUE` (repeatable: all must match).
+    pub tag: Option<String>,
+}

@@ -64,6 +64,7 @@ mod rng;
 pub mod score;
 pub mod seal;
 mod strategy;
+pub mod tags;
 pub mod time;
 mod verdicts;
 pub mod why;

@@ -293,6 +293,22 @@ impl Members {
         expired.len()
     }
 
+    /// Forgets `name` now if it is held dead or left (an operator's `force-leave`), keeping
+    /// its last incarnation as [`Members::reap`] does. Returns whether it was forgotten.
+    pub fn forget(&mut self, name: &str) -> bool {
+        let me = &self.me;
+        let gone = self
+            .records
+            .remove_where(|r| r.member.name == name && r.member.name != *me && !r.member.status.is_up());
+        for (name, record) in &gone {
+            self.graveyard.bury(name, record.member.incarnation);
+        }
+        if !gone.is_empty() {
+            self.roster.invalidate();
+        }
+        !gone.is_empty()
+    }
+
     /// How many updates were refused (implausible incarnation jumps, full table).
     pub fn refused(&self) -> u64 {
         self.refused

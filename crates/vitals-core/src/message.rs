@@ -57,8 +57,9 @@ impl Status {
 }
 
 /// A compact summary of a node's resources, sampled by the host and carried in heartbeats,
-/// with the node's check results when it runs checks.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// with the node's check results when it runs checks, and its tags. Its serde forms are
+/// in [`crate::tags`] (an untagged health encodes as it did before tags existed).
+#[derive(Clone, Debug, Default, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
     /// CPU use over the last sample period, 0–100 (all cores together).
@@ -73,6 +74,8 @@ pub struct Health {
     pub disk_free_bytes: u64,
     /// The node's check results and services, if it runs checks or fronts services.
     pub checks: Option<crate::checks::Checks>,
+    /// The node's tags (`--tag key=value`), carried with its membership.
+    pub tags: crate::tags::Tags,
 }
 
 /// One member as a node describes it to others (join replies, monitor views).
@@ -258,6 +261,44 @@ pub enum Message {
         #[serde(deserialize_with = "crate::form::bounded_vec::<_, Rumor, { crate::form::MAX_LIST_ENTRIES }>")]
         gossip: Vec<Rumor>,
     },
+    /// (Appended after `News`.) The answer to a join this node will not take: the joiner
+    /// is not added, and nothing else changes on either side (see `node/lifecycle.rs`).
+    Refused {
+        /// Why.
+        reason: Refusal,
+    },
+    /// (Appended after `Refused`.) An operator removed a dead member (`vitals
+    /// force-leave`): every receiver that does not hear it forgets it at once, keeping its
+    /// incarnation so that only the member itself, at a higher one, can return.
+    Reap {
+        /// The member.
+        name: String,
+        /// The incarnation the sender held it dead (or left) at.
+        incarnation: Incarnation,
+    },
+}
+
+/// Why a node refused a join ([`Message::Refused`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Refusal {
+    /// The joiner's name belongs to a live member at another address.
+    NameTaken {
+        /// Where the live member with that name is.
+        #[serde(with = "crate::form::addr")]
+        holder: SocketAddr,
+    },
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::NameTaken { holder } => write!(
+                f,
+                "the name is taken by a live member at {holder} (give this node another --name, or stop \
+                 the other one: a restart on a new address is accepted once the old one is declared dead)"
+            ),
+        }
+    }
 }
 
 /// One observer's own word about one member (quorum-confirmed verdicts).
@@ -335,6 +376,8 @@ impl Message {
             Message::Digest { .. } => "digest",
             Message::DigestReply { .. } => "digest_reply",
             Message::Opinions { .. } => "opinions",
+            Message::Refused { .. } => "refused",
+            Message::Reap { .. } => "reap",
         }
     }
 

@@ -19,6 +19,9 @@ use crate::wire;
 
 use crate::output::Outbox;
 pub use crate::output::{Event, Output, Stats};
+pub use lifecycle::ForceLeaveError;
+
+mod lifecycle;
 
 /// Mixed into the node's seed to key its member index (so the key is not the RNG's seed).
 const INDEX_KEY_SALT: u64 = 0x6d65_6d62_6572_7321;
@@ -32,6 +35,9 @@ pub enum Command {
     Leave,
     /// The host sampled the node's health; heartbeats carry it from now on.
     SetHealth(Health),
+    /// Forget a dead (or left) member here and at every member up (see
+    /// [`Node::force_leave`], which says why it may be refused).
+    ForceLeave(String),
 }
 
 /// One participant's failure-detection state machine.
@@ -97,9 +103,16 @@ impl Node {
         }
         self.notice_pause(now);
         let Envelope { from, message } = envelope;
+        if self.contests_name(src, &from, &message) {
+            return;
+        }
         if from.name == self.me.name {
             self.out.stats.impostor_messages += 1;
             return;
+        }
+        if let Message::Refused { reason } = message {
+            // Told only: the refusing node is not taken as a member for having refused.
+            return self.on_refused(src, reason);
         }
         self.verdicts.observe(now, &mut self.members, &from, &message);
         let observed = self.members.observe(now, &from);
@@ -126,6 +139,7 @@ impl Node {
                 }
             }
             Message::Leave => self.members.leave(now, &from),
+            Message::Reap { name, incarnation } => self.on_reap(&from, &name, incarnation),
             other if observed != Observed::Stale => {
                 let view = self.with_ctx(now, |s, ctx| s.on_message(ctx, src, &from, other));
                 let authoritative = self.strategy.views_are_authoritative();
@@ -172,6 +186,11 @@ impl Node {
             Command::SetHealth(health) => {
                 self.health = Some(health.clone());
                 self.members.set_health(&self.me.name, Some(health));
+            }
+            Command::ForceLeave(name) => {
+                if let Err(error) = self.force_leave(&name) {
+                    self.out.event(Event::ForceLeaveRefused(error));
+                }
             }
         }
         self.flush_transitions(now);
@@ -321,7 +340,16 @@ impl Node {
     }
 
     fn join(&mut self, seeds: Vec<SocketAddr>) {
-        self.seeds = seeds.into_iter().filter(|addr| *addr != self.me.addr).collect();
+        let seeds: Vec<SocketAddr> = seeds.into_iter().filter(|addr| *addr != self.me.addr).collect();
+        if self.joined {
+            // Already a member (`vitals join` on a running agent): one join to each, whose
+            // replies merge what they know into this node's view.
+            for seed in seeds {
+                self.out.send(&self.me, seed, Message::join(0));
+            }
+            return;
+        }
+        self.seeds = seeds;
         if self.seeds.is_empty() {
             self.mark_joined();
         }

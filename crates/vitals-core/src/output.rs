@@ -54,6 +54,33 @@ pub enum Event {
     Isolated,
     /// Acknowledgements arrive again after [`Event::Isolated`].
     Reconnected,
+    /// A join was refused here: `name` belongs to a live member at `holder`, and the
+    /// joiner at `from` was not added (this node's own name, when `holder` is this node).
+    NameConflict {
+        /// The contested name.
+        name: String,
+        /// Where the joiner sent from.
+        from: SocketAddr,
+        /// Where the live member with that name is.
+        holder: SocketAddr,
+    },
+    /// This node's join was refused by `by` (nothing changed: the join goes on).
+    JoinRefused {
+        /// The refusing node's address.
+        by: SocketAddr,
+        /// Why.
+        reason: crate::message::Refusal,
+    },
+    /// A dead or left member was forgotten at an operator's request (`force-leave`),
+    /// here or at another node (`by`).
+    Reaped {
+        /// The member.
+        name: String,
+        /// The node that asked, if not this one.
+        by: Option<String>,
+    },
+    /// A force-leave was refused (see [`crate::node::ForceLeaveError`]).
+    ForceLeaveRefused(crate::node::ForceLeaveError),
     /// Leader strategy: the leader this node knows, or its term, changed (`None`: no
     /// leader is known in `term`, an election is under way).
     Leader {
@@ -81,6 +108,9 @@ pub struct Stats {
     /// Times this node noticed that it had been stopped (its clock jumped past its own
     /// round by more than an interval) and re-armed its detectors instead of judging.
     pub pauses: u64,
+    /// Messages from a name held by a live member at another address (a join among
+    /// them is answered with a refusal).
+    pub name_conflicts: u64,
 }
 
 /// The queue of outputs, and the counters the handlers bump.

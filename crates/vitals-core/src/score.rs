@@ -100,6 +100,7 @@ mod tests {
                 status,
                 services: vec![],
             }),
+            tags: Default::default(),
         }
     }
 

@@ -17,7 +17,9 @@
 //! another cluster, a plaintext datagram when a keyring is configured, a forged or
 //! tampered one, a replayed one, and one that carries a name [`is_valid_name`] refuses
 //! (wherever it sits: the sender, member entries, rumors and their accusers, opinions,
-//! digests, probe targets, service names). Nothing is sent in reply to a refused datagram.
+//! digests, probe targets, service names), and tags beyond [`crate::tags`]' bounds.
+//! Nothing is sent in reply to a refused datagram but, at the host's choice, a six-byte,
+//! unauthenticated refusal notice ([`notice`]) that changes no state where it arrives.
 
 use std::net::SocketAddr;
 
@@ -120,7 +122,7 @@ pub enum DecodeError {
     /// Carries a member or service name that [`is_valid_name`] refuses (not shown: it
     /// may hold control characters).
     #[error(
-        "a member or service name is empty, too long or has characters other than letters, digits, `.`, `-`, `_`, `:`"
+        "a member or service name is empty, too long or has characters other than letters, digits, `.`, `-`, `_`, `:` (or tags exceed their bounds)"
     )]
     BadName,
 }
@@ -355,6 +357,8 @@ pub(crate) fn names_are_valid(envelope: &Envelope) -> bool {
                 })
             }
             Message::PingReq { seq: _, target } => member(target),
+            Message::Reap { name, incarnation: _ } => member(name),
+            Message::Refused { reason: _ } => true,
             Message::Digest { health, entries } | Message::DigestReply { health, entries } => {
                 health_ok(health.as_ref()) && entries.iter().all(|beat| member(&beat.name))
             }
@@ -365,7 +369,8 @@ pub(crate) fn names_are_valid(envelope: &Envelope) -> bool {
 /// Whether the service names a health summary announces are valid.
 fn health_ok(health: Option<&Health>) -> bool {
     let checks = health.and_then(|h| h.checks.as_ref());
-    checks.is_none_or(|c| c.services.iter().all(|s| is_valid_name(&s.name, MAX_SERVICE_NAME_LEN)))
+    let tags_ok = health.is_none_or(|h| crate::tags::validate(&h.tags).is_ok());
+    tags_ok && checks.is_none_or(|c| c.services.iter().all(|s| is_valid_name(&s.name, MAX_SERVICE_NAME_LEN)))
 }
 
 fn check_header(datagram: &[u8]) -> Result<u8, DecodeError> {
@@ -441,6 +446,8 @@ pub fn chunk_entries(entries: Vec<MemberEntry>) -> Vec<Vec<MemberEntry>> {
     }
     chunks
 }
+
+pub mod notice;
 
 #[cfg(test)]
 mod tests;

@@ -96,6 +96,12 @@ pub(crate) enum Command {
     Members(MembersArgs),
     /// Show the leader an agent knows (strategy leader).
     Leader(LeaderArgs),
+    /// Ask a running agent to join (more of) a cluster through these seeds.
+    Join(crate::lifecycle::JoinCmdArgs),
+    /// Ask a running agent to leave the cluster and stop.
+    Leave(crate::lifecycle::LeaveArgs),
+    /// Remove a dead member from every member's list at once (refused for a live member).
+    ForceLeave(crate::lifecycle::ForceLeaveArgs),
     /// Explain why an agent holds a member suspect or dead (accusers, probes, detector, history).
     Why(WhyArgs),
     /// Start a local cluster, crash a node, and watch it being detected.
@@ -356,6 +362,12 @@ pub(crate) struct ProxyArgs {
 pub(crate) struct MembersArgs {
     #[command(flatten)]
     pub(crate) api: ApiArgs,
+    /// Only members with one of these statuses: alive, suspect, dead, left.
+    #[arg(long, value_name = "STATUS,...", value_delimiter = ',')]
+    pub(crate) status: Vec<String>,
+    /// Only members with this tag (repeatable: every one must match).
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub(crate) tag: Vec<String>,
     /// Print the raw JSON instead of a table.
     #[arg(long)]
     pub(crate) json: bool,

@@ -103,9 +103,24 @@ pub(crate) fn get_ok(api: &Api, path: &str) -> anyhow::Result<String> {
 }
 
 /// The members the agent at `api` knows.
-pub(crate) fn members(api: &Api) -> anyhow::Result<Vec<MemberRow>> {
-    let body = get_ok(api, "/v1/members")?;
+pub(crate) fn members(api: &Api, path: &str) -> anyhow::Result<Vec<MemberRow>> {
+    let body = get_ok(api, path)?;
     serde_json::from_str(&body).with_context(|| format!("the agent at {} sent an unexpected member list", api.addr))
+}
+
+/// Why the agent at `api` has not joined, if it has not (`None` when unknown).
+pub(crate) fn join_problem(api: &Api) -> Option<String> {
+    let body = get_ok(api, "/v1/self").ok()?;
+    let me: serde_json::Value = serde_json::from_str(&body).ok()?;
+    if me["joined"].as_bool() != Some(false) {
+        return None;
+    }
+    Some(
+        me["join_problem"]
+            .as_str()
+            .unwrap_or("no seed has answered the join yet")
+            .to_string(),
+    )
 }
 
 fn gib(bytes: u64) -> String {
@@ -127,7 +142,7 @@ pub(crate) fn ago(ms: u64) -> String {
 pub(crate) fn table(rows: &[MemberRow]) -> String {
     let mut table = comfy_table::Table::new();
     table.load_style(comfy_table::presets::NOTHING).set_header([
-        "NAME", "ADDRESS", "STATUS", "INC", "HEARD", "RTT", "CPU", "MEM FREE", "LOAD",
+        "NAME", "ADDRESS", "STATUS", "INC", "HEARD", "RTT", "CPU", "MEM FREE", "LOAD", "TAGS",
     ]);
     for row in rows {
         let heard = row.last_heard_ms.map_or("-".to_string(), ago);
@@ -149,16 +164,26 @@ pub(crate) fn table(rows: &[MemberRow]) -> String {
             cpu,
             mem,
             load,
+            tags_cell(&row.tags),
         ]);
     }
     for (i, column) in table.column_iter_mut().enumerate() {
         column.set_padding((0, 2));
-        if i >= 3 {
+        if (3..9).contains(&i) {
             column.set_cell_alignment(comfy_table::CellAlignment::Right);
         }
     }
     let lines: Vec<String> = table.lines().map(|l| l.trim_end().to_string()).collect();
     lines.join("\n") + "\n"
+}
+
+/// `role=db,zone=a`, or `-` without tags.
+fn tags_cell(tags: &std::collections::BTreeMap<String, String>) -> String {
+    if tags.is_empty() {
+        return "-".to_string();
+    }
+    let pairs: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    pairs.join(",")
 }
 
 /// `vitals leader`: who leads, in which term, who votes, and this agent's role.

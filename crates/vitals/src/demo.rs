@@ -270,7 +270,9 @@ impl Demo {
                     addr: a.http.parse().ok()?,
                     token: None,
                 };
-                client::members(&api).ok().map(|rows| (a.name.clone(), rows))
+                client::members(&api, "/v1/members")
+                    .ok()
+                    .map(|rows| (a.name.clone(), rows))
             })
             .collect()
     }

@@ -24,6 +24,13 @@ pub(crate) struct JoinArgs {
     /// The members snapshot file (overrides --data-dir) [default: none].
     #[arg(help_heading = "Node", long, value_name = "FILE")]
     pub(crate) snapshot: Option<PathBuf>,
+    /// A tag carried with this node's membership, KEY=VALUE (repeatable; at most 16, 384 bytes in all).
+    #[arg(help_heading = "Node", long = "tag", value_name = "KEY=VALUE", value_parser = parse_tag)]
+    pub(crate) tags: Vec<(String, String)>,
+}
+
+fn parse_tag(text: &str) -> Result<(String, String), String> {
+    vitals_core::tags::parse(text).map_err(|e| e.to_string())
 }
 
 impl JoinArgs {
@@ -34,6 +41,7 @@ impl JoinArgs {
             retry_join_max: self.retry_join_max,
             data_dir: self.data_dir.clone(),
             snapshot: self.snapshot.clone(),
+            tags: (!self.tags.is_empty()).then(|| self.tags.iter().cloned().collect()),
             ..raw
         }
     }

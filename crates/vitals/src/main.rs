@@ -8,6 +8,7 @@ mod cli;
 mod client;
 mod demo;
 mod joining;
+mod lifecycle;
 mod plot;
 mod proxy;
 mod route;
@@ -92,6 +93,9 @@ fn main() -> ExitCode {
         Command::Members(args) => members(&args),
         Command::Leader(args) => leader(&args),
         Command::Why(args) => why(&args),
+        Command::Join(args) => lifecycle::join(&args),
+        Command::Leave(args) => lifecycle::leave(&args),
+        Command::ForceLeave(args) => lifecycle::force_leave(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Keygen => {
             println!("{}", vitals_agent::keygen());
@@ -150,10 +154,14 @@ pub(crate) fn shutdown_signal() -> impl Future<Output = ()> {
 
 fn members(args: &MembersArgs) -> anyhow::Result<()> {
     let api = args.api.api()?;
+    let path = format!("/v1/members{}", lifecycle::members_query(&args.status, &args.tag));
     if args.json {
-        println!("{}", client::get_ok(&api, "/v1/members")?);
+        println!("{}", client::get_ok(&api, &path)?);
     } else {
-        print!("{}", client::table(&client::members(&api)?));
+        print!("{}", client::table(&client::members(&api, &path)?));
+    }
+    if let Some(problem) = client::join_problem(&api) {
+        eprintln!("this agent has not joined: {problem}");
     }
     Ok(())
 }

@@ -42,6 +42,8 @@ pub struct RawConfig {
     pub retry_join_interval: Option<Duration>,
     /// Failed join attempts after which the agent exits (default: retry forever).
     pub retry_join_max: Option<u32>,
+    /// Tags carried with this node's membership (`[tags]` table, or `--tag KEY=VALUE`).
+    pub tags: Option<std::collections::BTreeMap<String, String>>,
     /// Directory for the agent's state (the members snapshot, `members.json`).
     pub data_dir: Option<PathBuf>,
     /// The members snapshot file (overrides `data_dir`).
@@ -205,6 +207,8 @@ pub struct Settings {
     pub join: Vec<Seed>,
     /// When to try joining again.
     pub retry_join: RetryJoin,
+    /// Tags carried with this node's membership.
+    pub tags: vitals_core::tags::Tags,
     /// Where the known members are kept, if anywhere.
     pub snapshot: Option<PathBuf>,
     /// The preset the timing started from.
@@ -327,6 +331,7 @@ impl RawConfig {
             join: flags.join.or(self.join),
             retry_join_interval: flags.retry_join_interval.or(self.retry_join_interval),
             retry_join_max: flags.retry_join_max.or(self.retry_join_max),
+            tags: merge_tags(self.tags, flags.tags),
             data_dir: flags.data_dir.or(self.data_dir),
             snapshot: flags.snapshot.or(self.snapshot),
             strategy: flags.strategy.or(self.strategy),
@@ -389,6 +394,8 @@ impl RawConfig {
             .map(|a| Seed::parse(a).map_err(|e| invalid("join", e)))
             .collect::<Result<_, _>>()?;
         let retry_join = self.retry_join()?;
+        let tags = self.tags.clone().unwrap_or_default();
+        vitals_core::tags::validate(&tags).map_err(|e| invalid("tag", e.to_string()))?;
         let preset = self.preset.unwrap_or(Preset::Web);
         let protocol = self.protocol(preset)?;
         let cluster = self.cluster.clone().unwrap_or_else(|| wire::DEFAULT_LABEL.to_string());
@@ -414,6 +421,7 @@ impl RawConfig {
             http,
             join,
             retry_join,
+            tags,
             snapshot: self
                 .snapshot
                 .clone()
@@ -625,6 +633,17 @@ fn one_line(text: &str) -> String {
 
 /// The file's services, with the flags' added (a flag naming a file's service replaces
 /// its address and keeps its checks).
+/// The file's tags with the flags' on top (a flag replaces the file's value for its key).
+fn merge_tags(
+    file: Option<std::collections::BTreeMap<String, String>>,
+    flags: Option<std::collections::BTreeMap<String, String>>,
+) -> Option<std::collections::BTreeMap<String, String>> {
+    let Some(flags) = flags else { return file };
+    let mut merged = file.unwrap_or_default();
+    merged.extend(flags);
+    Some(merged)
+}
+
 fn merge_services(file: Option<Vec<RawService>>, flags: Option<Vec<RawService>>) -> Option<Vec<RawService>> {
     let Some(flags) = flags else { return file };
     let mut merged = file.unwrap_or_default();

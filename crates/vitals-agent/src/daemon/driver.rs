@@ -145,6 +145,9 @@ impl Driver {
                 .inc();
             return;
         }
+        if vitals_core::wire::notice::is_notice(bytes) {
+            return self.on_notice(src, bytes);
+        }
         match self.codec.decode(bytes) {
             Ok(envelope) => {
                 let kind = envelope.message.kind();
@@ -163,7 +166,38 @@ impl Driver {
                 self.join.refused(src, error.reason());
                 self.refusals.note(now, src, error.reason());
                 tracing::debug!(%src, %error, "dropped a datagram");
+                self.send_notice(now, src, &error, bytes.len());
             }
+        }
+    }
+
+    /// Answers a refused datagram with a refusal notice, when its reason is one the
+    /// sender can fix and the budget allows (`wire::notice`: never larger than what it
+    /// answers, never answered).
+    fn send_notice(&mut self, now: Instant, src: SocketAddr, error: &vitals_core::wire::DecodeError, len: usize) {
+        let Some(notice) = vitals_core::wire::notice::for_refusal(error, len) else {
+            return;
+        };
+        if self.refusals.notices.allow(now, src) && self.socket.try_send_to(&notice, src).is_ok() {
+            self.metrics.sent_bytes.inc_by(notice.len() as u64);
+        }
+    }
+
+    /// A seed's refusal notice: only ever a log line and the reason `/readyz` gives, while
+    /// this node has not joined and only from an address its join went to (it is
+    /// unauthenticated: see `wire::notice`).
+    fn on_notice(&mut self, src: SocketAddr, bytes: &[u8]) {
+        let Some((reason, version)) = vitals_core::wire::notice::read(bytes) else {
+            tracing::debug!(%src, "dropped an unreadable refusal notice");
+            return;
+        };
+        if self.node.is_joined() || !self.join.is_seed(src) {
+            tracing::debug!(%src, reason, "ignored a refusal notice");
+            return;
+        }
+        let why = super::join::explain_notice(reason, version);
+        if self.join.told(src, why.clone()) {
+            tracing::warn!(seed = %src, reason, "seed {src} refused the join: {why}");
         }
     }
 
@@ -257,6 +291,21 @@ impl Driver {
                 self.metrics.isolated.set(0);
                 tracing::info!("acknowledgements arrive again");
             }
+            Event::NameConflict { name, from, holder } => {
+                if self.refusals.due(self.now(), *from) {
+                    tracing::warn!(%name, %from, %holder, "refused a join from {from}: the name `{name}` is taken by a live member at {holder}");
+                }
+            }
+            Event::JoinRefused { by, reason } => {
+                if self.join.told(*by, reason.to_string()) {
+                    tracing::warn!(seed = %by, "seed {by} refused the join: {reason}");
+                }
+            }
+            Event::Reaped { name, by } => match by {
+                Some(by) => tracing::info!(member = %name, %by, "member forgotten: force-left at {by}"),
+                None => tracing::warn!(member = %name, "member forgotten: force-left here"),
+            },
+            Event::ForceLeaveRefused(error) => tracing::warn!(%error, "force-leave refused"),
             Event::Leader { leader, term } => {
                 let me = &self.node.me().name;
                 self.metrics.leader_changes.inc();

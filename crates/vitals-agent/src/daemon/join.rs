@@ -75,7 +75,7 @@ impl Seed {
     }
 
     /// Every address the seed resolves to now.
-    async fn resolve(&self) -> Result<Vec<SocketAddr>, String> {
+    pub(crate) async fn resolve(&self) -> Result<Vec<SocketAddr>, String> {
         let lookup = tokio::net::lookup_host((self.host.as_str(), self.port));
         match tokio::time::timeout(RESOLVE_TIMEOUT, lookup).await {
             Ok(Ok(addrs)) => {
@@ -148,6 +148,9 @@ pub(crate) struct Attempt {
 pub(crate) struct JoinWatch {
     attempt: Option<Attempt>,
     refused: Option<(SocketAddr, &'static str)>,
+    /// A seed's own word: why it refused the join (`Message::Refused`, or a refusal
+    /// notice), kept across attempts until the node joins.
+    told: Option<(SocketAddr, String)>,
 }
 
 impl JoinWatch {
@@ -164,12 +167,28 @@ impl JoinWatch {
         }
     }
 
+    /// A seed refused the join and said why. Returns whether that is news (so that the
+    /// caller logs it once, not on every re-sent join).
+    pub(crate) fn told(&mut self, by: SocketAddr, why: String) -> bool {
+        let new = self.told.as_ref().is_none_or(|(at, said)| *at != by || *said != why);
+        self.told = Some((by, why));
+        new
+    }
+
+    /// Whether `src` is one of the addresses the join under way was sent to.
+    pub(crate) fn is_seed(&self, src: SocketAddr) -> bool {
+        self.attempt.as_ref().is_some_and(|a| a.addrs.contains(&src))
+    }
+
     /// Why the node has not joined yet (`None` when no attempt was made).
     pub(crate) fn reason(&self) -> Option<String> {
         let attempt = self.attempt.as_ref()?;
         if let Some((src, reason)) = self.refused {
             let why = explain(reason).unwrap_or(reason);
             return Some(format!("seed {src} answers, but its datagrams are refused: {why}"));
+        }
+        if let Some((by, why)) = &self.told {
+            return Some(format!("seed {by} refused the join: {why}"));
         }
         let mut text = if attempt.addrs.is_empty() {
             String::from("no seed could be resolved")
@@ -203,12 +222,63 @@ pub(crate) fn explain(reason: &str) -> Option<&'static str> {
     })
 }
 
+/// What a seed's refusal notice (`vitals_core::wire::notice`) means to this node's
+/// operator: the notice names what the seed refused in this node's datagrams.
+pub(crate) fn explain_notice(reason: &str, version: u8) -> String {
+    match reason {
+        "plaintext" => "this node sends plaintext, but the seed has a keyring (give both the same keyring)".into(),
+        "encrypted" => "this node seals its datagrams, but the seed has no keyring (give both the same keyring)".into(),
+        "wrong_cluster" => "the seed has another cluster label (give both the same --cluster)".into(),
+        "unsupported_version" => format!(
+            "the seed speaks wire version {version}, this node {} (upgrade the older agent)",
+            vitals_core::wire::VERSION
+        ),
+        _ => "the seed cannot authenticate this node's datagrams: another key, or another --cluster label \
+              (give both the same keyring and label)"
+            .into(),
+    }
+}
+
+/// How often refusal notices are sent: at most one per source per second and
+/// [`NoticeBudget::PER_SECOND`] in all, so that spoofed datagrams can turn a node into
+/// neither an amplifier (a notice is smaller than what it answers) nor a flood.
+#[derive(Debug, Default)]
+pub(crate) struct NoticeBudget {
+    last: std::collections::HashMap<SocketAddr, vitals_core::Instant>,
+    second: Option<vitals_core::Instant>,
+    sent: u32,
+}
+
+impl NoticeBudget {
+    const PER_SECOND: u32 = 20;
+    const PER_SOURCE: Duration = Duration::from_secs(1);
+    const CAPACITY: usize = 256;
+
+    /// Whether a notice to `src` may go now; counts it if so.
+    pub(crate) fn allow(&mut self, now: vitals_core::Instant, src: SocketAddr) -> bool {
+        if self.second.is_none_or(|start| now - start >= Duration::from_secs(1)) {
+            self.second = Some(now);
+            self.sent = 0;
+            self.last.retain(|_, at| now - *at < Self::PER_SOURCE);
+        }
+        let recent = self.last.get(&src).is_some_and(|&at| now - at < Self::PER_SOURCE);
+        if recent || self.sent >= Self::PER_SECOND || self.last.len() >= Self::CAPACITY {
+            return false;
+        }
+        self.sent += 1;
+        self.last.insert(src, now);
+        true
+    }
+}
+
 /// Remembers when each source's refused datagrams were last reported, so a WARN names a
 /// misconfigured peer once a minute at most (bounded: a flood of spoofed sources only
 /// fills the table, and a full table reports nothing new).
 #[derive(Debug, Default)]
 pub(crate) struct RefusalLog {
     last: std::collections::HashMap<SocketAddr, vitals_core::Instant>,
+    /// Refusal notices sent lately (their rate limit).
+    pub(crate) notices: NoticeBudget,
 }
 
 impl RefusalLog {
@@ -219,17 +289,24 @@ impl RefusalLog {
     /// for `src` within the last minute or the reason is noise.
     pub(crate) fn note(&mut self, now: vitals_core::Instant, src: SocketAddr, reason: &'static str) {
         let Some(why) = explain(reason) else { return };
+        if self.due(now, src) {
+            tracing::warn!(%src, reason, "refused datagrams from {src}: {why}");
+        }
+    }
+
+    /// Whether a WARN about `src` is due (none in the last minute); records it if so.
+    pub(crate) fn due(&mut self, now: vitals_core::Instant, src: SocketAddr) -> bool {
         if self.last.get(&src).is_some_and(|&at| now - at < Self::EVERY) {
-            return;
+            return false;
         }
         if self.last.len() >= Self::CAPACITY {
             self.last.retain(|_, at| now - *at < Self::EVERY);
             if self.last.len() >= Self::CAPACITY {
-                return;
+                return false;
             }
         }
         self.last.insert(src, now);
-        tracing::warn!(%src, reason, "refused datagrams from {src}: {why}");
+        true
     }
 }
 
@@ -319,6 +396,22 @@ mod tests {
             max: None,
         };
         assert_eq!(long.backoff(3), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn notices_are_rate_limited_per_source_and_in_all() {
+        let mut budget = NoticeBudget::default();
+        let at = |ms| vitals_core::Instant::from_duration(Duration::from_millis(ms));
+        let src = |i: u16| SocketAddr::from(([127, 0, 0, 1], i));
+        assert!(budget.allow(at(0), src(1)));
+        assert!(!budget.allow(at(500), src(1)), "one per source per second");
+        assert!(budget.allow(at(1_000), src(1)));
+        let sent = (2..100).filter(|&i| budget.allow(at(1_100), src(i))).count();
+        assert_eq!(
+            sent as u32,
+            NoticeBudget::PER_SECOND - 1,
+            "at most PER_SECOND in a second"
+        );
     }
 
     #[test]

@@ -99,6 +99,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send) 
         panic_threshold: settings.panic_threshold,
         turns: Arc::default(),
         epoch,
+        controls: controls_tx.clone(),
     };
     tasks.extend([
         tokio::spawn(reload_keyring_on_sighup(settings.keys.clone(), controls_tx)),
@@ -223,6 +224,7 @@ fn start_checks(
         samples: samples_rx,
         services: settings.services.clone(),
         thresholds: settings.thresholds.clone(),
+        tags: settings.tags.clone(),
         controls,
     };
     tasks.push(tokio::spawn(reporter.run()));

@@ -26,6 +26,8 @@ pub struct MemberView {
     pub status_age_ms: u64,
     /// The member's last reported health (with its checks and services, if any).
     pub health: Option<Health>,
+    /// The member's tags (`--tag KEY=VALUE`), as its health last carried them.
+    pub tags: vitals_core::tags::Tags,
     /// The member's own check status (node-level checks and system thresholds).
     pub check_status: Option<CheckStatus>,
     /// The health score in [0, 1]: liveness × checks × headroom (`vitals_core::score`).
@@ -248,6 +250,7 @@ fn member_view(node: &Node, me: &str, m: &vitals_core::Member, now: Instant) -> 
             m.last_heard.map(|t| millis(now - t))
         },
         status_age_ms: millis(now - m.since),
+        tags: m.health.as_ref().map(|h| h.tags.clone()).unwrap_or_default(),
         health: m.health.clone(),
         check_status: score::node_status(m.health.as_ref()),
         score: score::member_score(m.status, suspicion, m.health.as_ref()),

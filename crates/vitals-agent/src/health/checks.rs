@@ -255,6 +255,8 @@ pub(crate) struct Reporter {
     pub(crate) samples: mpsc::Receiver<Health>,
     pub(crate) services: Vec<ServiceSpec>,
     pub(crate) thresholds: Thresholds,
+    /// The node's tags, carried in every health it hands the node.
+    pub(crate) tags: vitals_core::tags::Tags,
     pub(crate) controls: mpsc::Sender<Control>,
 }
 
@@ -283,6 +285,7 @@ impl Reporter {
             let checks = summarize(&self.board.borrow_and_update(), system, &self.services);
             let health = Health {
                 checks: Some(checks),
+                tags: self.tags.clone(),
                 ..sample.clone()
             };
             if sent.as_ref() == Some(&health) {
@@ -336,6 +339,7 @@ mod tests {
             load1: 1.0,
             disk_free_bytes: 10 << 30,
             checks: None,
+            tags: Default::default(),
         };
         let thresholds = Thresholds::default();
         assert_eq!(system_status(&health, &thresholds).0, Passing);

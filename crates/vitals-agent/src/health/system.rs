@@ -41,6 +41,7 @@ impl Sampler {
             load1: System::load_average().map_or(0.0, |l| l.one as f32),
             disk_free_bytes: self.disk_free_bytes(),
             checks: None,
+            tags: Default::default(),
         }
     }
 

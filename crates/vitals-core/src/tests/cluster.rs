@@ -94,8 +94,20 @@ impl Cluster {
         self.start(name, 0);
     }
 
+    /// A node called `name` on the next free address, known to the harness as `key`
+    /// (a second node with a member's name), joining through the first.
+    pub(crate) fn start_as(&mut self, key: &str, name: &str) {
+        let index = self.addrs.len();
+        self.addrs.insert(key.to_string(), addr_of(index));
+        self.start_named(key, name, 0);
+    }
+
     pub(crate) fn start(&mut self, name: &str, incarnation: u64) {
-        let addr = self.addrs[name];
+        self.start_named(name, name, incarnation);
+    }
+
+    fn start_named(&mut self, key: &str, name: &str, incarnation: u64) {
+        let addr = self.addrs[key];
         let me = Peer {
             name: name.to_string(),
             addr,
@@ -107,11 +119,11 @@ impl Cluster {
             .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
         let seed = (self.seq ^ (addr.ip().to_string().len() as u64) ^ (by_name << 32))
             .wrapping_add(self.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
-        let local = self.local_now(name);
+        let local = self.local_now(key);
         let mut node = Node::new(me, self.config.clone(), seed, local);
         node.handle_command(local, Command::Join(vec![addr_of(0)]));
-        self.nodes.insert(name.to_string(), node);
-        self.drain(name);
+        self.nodes.insert(key.to_string(), node);
+        self.drain(key);
     }
 
     pub(crate) fn crash(&mut self, name: &str) {

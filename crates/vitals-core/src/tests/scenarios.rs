@@ -271,3 +271,106 @@ fn pull_a_broken_link_to_one_monitor_removes_nobody() {
         assert!(deaths.is_empty(), "{cut_from} -> {cut_to} cut: deaths {deaths:?}");
     }
 }
+
+/// Every strategy, each with a configuration that runs on its own.
+fn every_strategy() -> Vec<Config> {
+    let mut leader = lan_fast(StrategyKind::Leader);
+    leader.voters = vec![];
+    vec![
+        lan_fast(StrategyKind::Push),
+        pull_config(),
+        lan_fast(StrategyKind::Ping),
+        lan_fast(StrategyKind::Gossip),
+        leader,
+    ]
+}
+
+fn events_at<'a>(cluster: &'a Cluster, node: &'a str) -> impl Iterator<Item = &'a Event> + 'a {
+    cluster
+        .events
+        .iter()
+        .filter(move |(_, n, _)| n == node)
+        .map(|(_, _, e)| e)
+}
+
+#[test]
+fn a_newcomer_with_a_live_members_name_is_refused_and_the_member_keeps_its_incarnation() {
+    for config in every_strategy() {
+        let strategy = config.strategy;
+        let mut cluster = converged(config);
+        let addr = cluster.addr("b");
+        cluster.start_as("rival", "b");
+        cluster.run_for(Duration::from_secs(5));
+        assert!(!cluster.node("rival").is_joined(), "{strategy:?}");
+        assert_eq!(cluster.node("b").me().incarnation, 0, "{strategy:?}: b had to refute");
+        for observer in NAMES {
+            let held = cluster.node(observer).members().get("b").unwrap();
+            assert_eq!(
+                (held.addr, held.incarnation, held.status),
+                (addr, 0, Status::Alive),
+                "{strategy:?} at {observer}"
+            );
+        }
+        let refused = events_at(&cluster, "rival")
+            .any(|e| matches!(e, Event::JoinRefused { reason: crate::message::Refusal::NameTaken { holder }, .. } if *holder == addr));
+        assert!(refused, "{strategy:?}: the newcomer was not told");
+        let conflict = events_at(&cluster, "a")
+            .any(|e| matches!(e, Event::NameConflict { name, holder, .. } if name == "b" && *holder == addr));
+        assert!(conflict, "{strategy:?}: the seed did not say");
+    }
+}
+
+#[test]
+fn a_node_restarted_on_a_new_address_is_taken_once_the_old_one_is_dead() {
+    for config in every_strategy() {
+        let strategy = config.strategy;
+        let mut cluster = converged(config);
+        cluster.crash("b");
+        cluster.start_as("b-again", "b");
+        let new_addr = cluster.addr("b-again");
+        let others = ["a", "c", "d", "e"];
+        let back = cluster.run_until(Duration::from_secs(30), |c| {
+            others.iter().all(|o| {
+                c.node(o)
+                    .members()
+                    .get("b")
+                    .is_some_and(|m| m.addr == new_addr && m.status == Status::Alive)
+            })
+        });
+        assert!(back.is_some(), "{strategy:?}: the restarted node was never taken");
+        assert!(cluster.node("b-again").is_joined());
+    }
+}
+
+#[test]
+fn force_leave_reaps_a_dead_member_everywhere_and_refuses_a_live_one() {
+    for config in every_strategy() {
+        let strategy = config.strategy;
+        let mut cluster = converged(config);
+        cluster.command("a", Command::ForceLeave("b".into()));
+        let refused = events_at(&cluster, "a").any(|e| matches!(e, Event::ForceLeaveRefused(_)));
+        assert!(refused, "{strategy:?}: a live member was force-left");
+        assert_eq!(cluster.status("c", "b"), Some(Status::Alive));
+        cluster.crash("e");
+        let survivors = ["a", "b", "c", "d"];
+        let dead = cluster.run_until(Duration::from_secs(30), |c| all_see(c, &survivors, "e", Status::Dead));
+        assert!(dead.is_some(), "{strategy:?}: e never held dead");
+        cluster.command("a", Command::ForceLeave("e".into()));
+        cluster.run_for(Duration::from_millis(100));
+        for observer in survivors {
+            assert_eq!(
+                cluster.status(observer, "e"),
+                None,
+                "{strategy:?}: {observer} still lists e"
+            );
+        }
+        cluster.run_for(Duration::from_secs(5));
+        for observer in survivors {
+            assert_eq!(
+                cluster.status(observer, "e"),
+                None,
+                "{strategy:?}: e came back at {observer}"
+            );
+        }
+    }
+}

@@ -58,6 +58,11 @@ fn health() -> impl Strategy<Value = Option<Health>> {
                 load1: load,
                 disk_free_bytes: disk,
                 checks,
+                tags: if cpu > 50.0 {
+                    [("role".to_string(), "db".to_string())].into()
+                } else {
+                    Default::default()
+                },
             }),
     )
 }
@@ -302,6 +307,7 @@ fn long_member_lists_are_split_into_datagrams_that_fit() {
                 load1: 1.0,
                 disk_free_bytes: u64::MAX,
                 checks: None,
+                tags: Default::default(),
             }),
         })
         .collect();
@@ -369,8 +375,18 @@ fn largest_entry() -> MemberEntry {
                 status: CheckStatus::Critical,
                 services: (0..MAX_SERVICES).map(service).collect(),
             }),
+            tags: largest_tags(),
         }),
     }
+}
+
+/// Tags at every bound at once: as many as allowed, holding as many bytes as allowed.
+fn largest_tags() -> crate::tags::Tags {
+    use crate::tags::{MAX_TAGS, MAX_TAGS_BYTES};
+    let per = MAX_TAGS_BYTES / MAX_TAGS;
+    (0..MAX_TAGS)
+        .map(|i| (format!("{i:0>8}"), "v".repeat(per - 8)))
+        .collect()
 }
 
 #[test]

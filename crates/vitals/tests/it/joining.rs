@@ -325,3 +325,157 @@ fn a_corrupt_snapshot_is_reported_and_ignored() {
         agent.log()
     );
 }
+
+#[test]
+fn a_newcomer_with_a_taken_name_is_refused_and_the_member_keeps_its_incarnation() {
+    let dir = tempdir::Dir::new("join-duplicate");
+    let _seed = Agent::start(&dir.0, "a", "127.80.8.2:7946", "127.80.8.2:7947", &[]);
+    let _b = Agent::start(
+        &dir.0,
+        "b",
+        "127.80.8.3:7946",
+        "127.80.8.3:7947",
+        &["--join", "127.80.8.2:7946"],
+    );
+    let formed = wait_until(Duration::from_secs(10), || readyz("127.80.8.3:7947").0 == 200);
+    assert!(formed.is_some(), "b never joined");
+    let rival_dir = tempdir::Dir::new("join-duplicate-rival");
+    let rival = Agent::start(
+        &rival_dir.0,
+        "b",
+        "127.80.8.4:7946",
+        "127.80.8.4:7947",
+        &["--join", "127.80.8.2:7946", "--retry-join-interval", "100ms"],
+    );
+    let why = "seed 127.80.8.2:7946 refused the join: the name is taken by a live member at 127.80.8.3:7946";
+    rival.wait_for_line(Duration::from_secs(10), &["WARN", "cannot join", why]);
+    wait_unready_with("127.80.8.4:7947", why);
+    _seed.wait_for_line(
+        Duration::from_secs(5),
+        &[
+            "WARN",
+            "refused a join from 127.80.8.4:7946: the name `b` is taken by a live member at 127.80.8.3:7946",
+        ],
+    );
+    let members = Command::new(VITALS)
+        .args(["members", "--http", "127.80.8.4:7947"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&members.stderr);
+    assert!(
+        stderr.contains(&format!("this agent has not joined: {why}")),
+        "{stderr}"
+    );
+    let b = crate::support::get_json("127.80.8.3:7947", "/v1/self").unwrap();
+    assert_eq!(b["incarnation"], 0, "b had to refute: {b}");
+    let held = crate::support::get_json("127.80.8.2:7947", "/v1/members").unwrap();
+    let held_b = held
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "b")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (held_b["addr"].as_str(), held_b["incarnation"].as_u64()),
+        (Some("127.80.8.3:7946"), Some(0)),
+        "{held_b}"
+    );
+}
+
+/// A newcomer joining a seed that never sends to it (the seed has no reason to): the
+/// seed's refusal notice is the newcomer's only news, and it names the cause in the
+/// newcomer's WARN line and `/readyz`.
+fn refused_one_way(subnet: &str, seed: &[&str], newcomer: &[&str], why: &str) {
+    let dir = tempdir::Dir::new(&format!("notice-{}", subnet.replace('.', "-")));
+    let seed_bind = format!("{subnet}.2:7946");
+    let seed_agent = Agent::start(&dir.0, "seed", &seed_bind, &format!("{subnet}.2:7947"), seed);
+    let http = format!("{subnet}.3:7947");
+    let flags = [&["--join", &seed_bind, "--retry-join-interval", "100ms"], newcomer].concat();
+    let agent = Agent::start(&dir.0, "newcomer", &format!("{subnet}.3:7946"), &http, &flags);
+    let told = format!("seed {seed_bind} refused the join: {why}");
+    agent.wait_for_line(Duration::from_secs(15), &["WARN", "cannot join", &told]);
+    wait_unready_with(&http, &told);
+    seed_agent.wait_for_line(
+        Duration::from_secs(5),
+        &["WARN", &format!("refused datagrams from {subnet}.3:7946")],
+    );
+}
+
+#[test]
+fn a_seed_tells_a_newcomer_with_another_key() {
+    let dir = tempdir::Dir::new("notice-keys");
+    let write_key = |name: &str| {
+        let path = dir.0.join(name);
+        std::fs::write(&path, vitals_agent::keygen()).unwrap();
+        path.display().to_string()
+    };
+    let (one, two) = (write_key("one"), write_key("two"));
+    refused_one_way(
+        "127.80.9",
+        &["--keyring", &one],
+        &["--keyring", &two],
+        "the seed cannot authenticate this node's datagrams",
+    );
+    refused_one_way(
+        "127.80.10",
+        &["--keyring", &one],
+        &[],
+        "this node sends plaintext, but the seed has a keyring",
+    );
+}
+
+#[test]
+fn a_seed_tells_a_newcomer_of_another_cluster() {
+    refused_one_way(
+        "127.80.11",
+        &["--cluster", "blue"],
+        &["--cluster", "green"],
+        "the seed has another cluster label (give both the same --cluster)",
+    );
+}
+
+#[test]
+fn versions_are_told_both_ways_with_a_notice_no_larger_than_the_request() {
+    // The seed side: a datagram of another wire version gets a six-byte notice.
+    let _seed = Agent::start(
+        &tempdir::Dir::new("notice-version-seed").0,
+        "seed",
+        "127.80.12.2:7946",
+        "127.80.12.2:7947",
+        &[],
+    );
+    wait_until(Duration::from_secs(10), || readyz("127.80.12.2:7947").0 == 200);
+    let probe = std::net::UdpSocket::bind("127.80.12.9:0").unwrap();
+    probe.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    probe.send_to(b"VT\x09\x00padding", "127.80.12.2:7946").unwrap();
+    let mut buf = [0u8; 64];
+    let (len, _) = probe.recv_from(&mut buf).expect("no refusal notice");
+    assert_eq!(&buf[..len], &[b'V', b'T', 0xFF, 5, vitals_core::wire::VERSION, 0]);
+    probe.send_to(b"VT\x09\x00", "127.80.12.2:7946").unwrap();
+    assert!(
+        probe.recv_from(&mut buf).is_err(),
+        "a notice answered a shorter datagram"
+    );
+
+    // The newcomer side: a seed of another version (played by this test) answers.
+    let fake_seed = std::net::UdpSocket::bind("127.80.12.3:7946").unwrap();
+    let dir = tempdir::Dir::new("notice-version");
+    let agent = Agent::start(
+        &dir.0,
+        "newcomer",
+        "127.80.12.4:7946",
+        "127.80.12.4:7947",
+        &["--join", "127.80.12.3:7946", "--retry-join-interval", "100ms"],
+    );
+    fake_seed.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let (len, from) = fake_seed.recv_from(&mut buf).expect("no join arrived");
+    assert!(len >= 6);
+    fake_seed.send_to(&[b'V', b'T', 0xFF, 5, 3, 0], from).unwrap();
+    let why = format!(
+        "seed 127.80.12.3:7946 refused the join: the seed speaks wire version 3, this node {}",
+        vitals_core::wire::VERSION
+    );
+    agent.wait_for_line(Duration::from_secs(10), &["WARN", &why]);
+    wait_unready_with("127.80.12.4:7947", &why);
+}

@@ -16,6 +16,7 @@ mod health;
 mod http;
 mod joining;
 mod leader;
+mod lifecycle;
 mod quorum;
 mod security;
 mod sim;

@@ -1,7 +1,8 @@
 //! The HTTP API (axum). Handlers read the latest published
 //! [`Snapshot`](super::snapshot::Snapshot); they never lock or call the node.
 //!
-//! - `GET /v1/members`: every member with status, incarnation, health, RTT.
+//! - `GET /v1/members`: every member with status, incarnation, tags, health, RTT;
+//!   `?status=alive,suspect` and `?tag=KEY=VALUE` (repeatable) filter (`lifecycle`).
 //! - `GET /v1/self`: this node and its effective configuration.
 //! - `GET /v1/leader`: leader strategy: the leader and term this node knows, the voters,
 //!   its role, and whether it acts as leader now (holds its lease).
@@ -11,6 +12,8 @@
 //!   reached with the members up (no verdict by quorum is possible).
 //! - `GET /metrics`: Prometheus text exposition.
 //! - `POST /v1/leave`: leave the cluster and stop (needs the bearer token).
+//! - `POST /v1/join` (`{"addrs": ["HOST[:PORT]", ...]}`) and `POST /v1/force-leave/NAME`:
+//!   see `lifecycle` (need the bearer token).
 //! - services, routing and checks: see the `services` submodule.
 //! - `GET /v1/prometheus/sd`: Prometheus's HTTP service discovery (`discovery` submodule).
 //! - `GET /v1/openapi.json`: the OpenAPI description of all of the above (`openapi`
@@ -45,10 +48,11 @@ use tower::ServiceExt;
 pub(crate) use self::state::{ApiState, error};
 use super::config::ApiAuth;
 use super::metrics::Metrics;
-use crate::api::{Alive, ApiError, LeaderAnswer, Leaving, MemberView, NoSuchEndpoint, Ready, SelfView};
+use crate::api::{Alive, ApiError, LeaderAnswer, Leaving, NoSuchEndpoint, Ready, SelfView};
 
 mod consul;
 mod discovery;
+mod lifecycle;
 pub mod openapi;
 mod services;
 mod state;
@@ -60,7 +64,7 @@ pub const MAX_BODY: usize = 16 * 1024;
 
 pub(crate) fn router(state: ApiState, auth: ApiAuth) -> Router {
     let reads = Router::new()
-        .route("/v1/members", get(members))
+        .route("/v1/members", get(lifecycle::members))
         .route("/v1/self", get(self_view))
         .route("/metrics", get(metrics))
         .route("/v1/services", get(services::services))
@@ -78,6 +82,8 @@ pub(crate) fn router(state: ApiState, auth: ApiAuth) -> Router {
     };
     let writes = Router::new()
         .route("/v1/leave", post(leave))
+        .route("/v1/join", post(lifecycle::join))
+        .route("/v1/force-leave/{name}", post(lifecycle::force_leave))
         .route("/v1/checks/{name}/{action}", put(services::report))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
@@ -116,13 +122,6 @@ async fn require_token(State(state): State<ApiState>, request: Request, next: Ne
         Some(candidate) if token.matches(candidate) => next.run(request).await,
         Some(_) => error(StatusCode::FORBIDDEN, "wrong bearer token"),
     }
-}
-
-/// Every member with its status, incarnation, health and round-trip time.
-#[utoipa::path(get, path = "/v1/members", tag = "members",
-    responses((status = 200, description = "Every member, this node included", body = Vec<MemberView>)))]
-async fn members(State(state): State<ApiState>) -> impl IntoResponse {
-    Json(state.snapshot.borrow().members.clone())
 }
 
 /// This node and its effective configuration.
@@ -293,6 +292,8 @@ async fn not_found() -> Response {
         "/readyz",
         "/metrics",
         "POST /v1/leave",
+        "POST /v1/join",
+        "POST /v1/force-leave/NAME",
         "/v1/services",
         "/v1/services/NAME",
         "/v1/route?service=NAME",

@@ -23,7 +23,8 @@ use crate::api;
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     paths(
-        super::members, super::self_view, super::why, super::leader, super::leave,
+        super::lifecycle::members, super::lifecycle::join, super::lifecycle::force_leave,
+        super::self_view, super::why, super::leader, super::leave,
         super::healthz, super::readyz, super::metrics, serve,
         super::services::services, super::services::service, super::services::route,
         super::services::checks, super::services::report,

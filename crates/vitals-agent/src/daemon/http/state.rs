@@ -34,6 +34,8 @@ pub(crate) struct ApiState {
     pub(crate) turns: Arc<Turns>,
     /// The driver's epoch: the node's clock is the time elapsed since.
     pub(crate) epoch: tokio::time::Instant,
+    /// Commands for the driver (`POST /v1/join`, `POST /v1/force-leave/NAME`).
+    pub(crate) controls: tokio::sync::mpsc::Sender<crate::daemon::driver::Control>,
 }
 
 /// Round-robin counters, one per service.
