@@ -48,7 +48,7 @@ fn accuracy(sim: &Sim) -> Check {
     let s = &sim.scenario;
     let c = &s.config;
     // A gossiped counter travels up to 1 + GOSSIP_HOP_ROUNDS hops, each with its jitter.
-    let hops = match c.strategy {
+    let hops = match c.kind() {
         StrategyKind::Pull => 2,
         StrategyKind::Gossip => 1 + vitals_core::config::GOSSIP_HOP_ROUNDS,
         _ => 1,
@@ -158,7 +158,7 @@ fn partition_delay(
     crashed: vitals_core::Instant,
     since: vitals_core::Instant,
 ) -> std::time::Duration {
-    if s.config.strategy != StrategyKind::Ping {
+    if s.config.kind() != StrategyKind::Ping {
         return std::time::Duration::ZERO;
     }
     let horizon = crashed + s.direct_bound();
@@ -188,7 +188,7 @@ fn partition_delay(
 /// [`crate::Scenario::leader_takeover`]. An election begun up to one takeover before the
 /// crash may still be under way. Zero otherwise.
 fn election_delay(s: &crate::Scenario, ledger: &Ledger, crash: &Crash, base: Duration) -> Duration {
-    if s.config.strategy != StrategyKind::Leader {
+    if s.config.kind() != StrategyKind::Leader {
         return Duration::ZERO;
     }
     let takeover = s.leader_takeover();

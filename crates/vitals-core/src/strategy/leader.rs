@@ -12,7 +12,7 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::net::SocketAddr;
 
-use crate::config::Config;
+use crate::config::LeaderConfig;
 use crate::members::{Judged, Members};
 use crate::message::{MemberEntry, Message, Peer, Status};
 use crate::output::Event;
@@ -43,7 +43,7 @@ pub(crate) struct Leader {
 }
 
 impl Leader {
-    pub(crate) fn new(config: &Config, me: &Peer, now: Instant, rng: &mut Rng) -> Leader {
+    pub(crate) fn new(config: &LeaderConfig, me: &Peer, now: Instant, rng: &mut Rng) -> Leader {
         let timing = Timing {
             election_timeout: config.election_timeout,
             lease: config.lease,
