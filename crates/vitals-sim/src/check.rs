@@ -47,16 +47,9 @@ pub(crate) fn all(sim: &Sim) -> Vec<Check> {
 fn accuracy(sim: &Sim) -> Check {
     let s = &sim.scenario;
     let c = &s.config;
-    // A gossiped counter travels up to 1 + GOSSIP_HOP_ROUNDS hops, each with its jitter.
-    let hops = match c.kind() {
-        StrategyKind::Pull => 2,
-        StrategyKind::Gossip => 1 + vitals_core::config::GOSSIP_HOP_ROUNDS,
-        _ => 1,
-    };
-    let slack = match c.detector {
-        DetectorKind::Missed => c.dead_after().saturating_sub(c.interval),
-        DetectorKind::Phi => c.phi.acceptable_pause,
-    };
+    // Each delivery a heartbeat crosses to its judge carries its own jitter.
+    let hops = c.jitter_hops();
+    let slack = c.detector_slack();
     if s.net.lossy() {
         return Check::new(
             "accuracy",

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use vitals_core::bounds::Cluster;
+use vitals_core::bounds::{Cluster, Relay};
 use vitals_core::config::serde_duration::format_duration;
 use vitals_core::{Config, DetectorKind, Rng, Roles, StrategyKind};
 
@@ -113,19 +113,26 @@ impl Scenario {
     }
 
     /// The completeness bound for `observer` about `member`: pull members learn a
-    /// monitor's verdict from its next poll, one interval (and one delivery) later; with
-    /// the leader strategy every member but the leader learns the leader's verdict from
-    /// its view (see [`Scenario::leader_publish`]).
+    /// monitor's verdict from its next poll; with the leader strategy every member but
+    /// the leader learns the leader's verdict from its view (`Config::relay_bound`).
     pub fn detection_bound(&self, observer: usize, member: usize) -> Duration {
-        let c = &self.config;
-        if c.kind() == StrategyKind::Leader {
-            return self.direct_bound() + self.leader_publish();
-        }
-        let indirect = c.kind() == StrategyKind::Pull && !self.is_monitor(observer) && !self.is_monitor(member);
-        if indirect {
-            self.direct_bound() + c.interval * (1 + self.lost_rounds()) + self.net.delay_bound()
+        let relayed = match self.config.kind() {
+            StrategyKind::Leader => true,
+            StrategyKind::Pull => !self.is_monitor(observer) && !self.is_monitor(member),
+            StrategyKind::Push | StrategyKind::Ping | StrategyKind::Gossip => false,
+        };
+        if relayed {
+            self.direct_bound() + self.config.relay_bound(&self.cluster(), &self.relay())
         } else {
             self.direct_bound()
+        }
+    }
+
+    /// How verdicts travel in this scenario's network (see [`Relay`]).
+    fn relay(&self) -> Relay {
+        Relay {
+            lost_rounds: self.lost_rounds(),
+            view_slices: self.view_slices(),
         }
     }
 
@@ -143,13 +150,10 @@ impl Scenario {
         }
     }
 
-    /// Leader: the time for a verdict the leader holds to reach every member. It goes out
-    /// with the leader's next heartbeat round (`leader.rs`), each round carrying one
-    /// datagram-sized slice of the view in turn, so an entry is carried every `slices`
-    /// rounds; each lost carrier costs another `slices` rounds.
+    /// Leader: the time for a verdict the leader holds to reach every member, with its
+    /// next heartbeat rounds (`Config::relay_bound`, the leader strategy's formula).
     pub fn leader_publish(&self) -> Duration {
-        let slices = self.view_slices();
-        self.config.interval * (slices * (1 + self.lost_rounds())) + self.net.delay_bound()
+        self.config.relay_bound(&self.cluster(), &self.relay())
     }
 
     /// Into how many datagram-sized slices `wire::chunk_entries` splits a view of every

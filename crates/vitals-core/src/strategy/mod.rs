@@ -19,7 +19,7 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::bounds::Cluster;
+use crate::bounds::{Cluster, Relay};
 use crate::config::{Config, DetectorKind, StrategyConfig, StrategyKind};
 use crate::members::{Judged, Members, Reach, Transition};
 use crate::message::{Health, MemberEntry, Message, Peer};
@@ -212,6 +212,16 @@ impl StrategyConfig {
         }
     }
 
+    /// The time for a judge's verdict to reach an observer that does not judge (pull: a
+    /// member, from the monitor's next poll; leader: a follower, from the leader's view).
+    pub(crate) fn relay_bound(&self, config: &Config, cluster: &Cluster, relay: &Relay) -> Duration {
+        match self {
+            StrategyConfig::Pull { .. } => pull::relay_bound(config, cluster, relay),
+            StrategyConfig::Leader(_) => leader::publish_bound(config, cluster, relay),
+            StrategyConfig::Push { .. } | StrategyConfig::Ping(_) | StrategyConfig::Gossip(_) => Duration::ZERO,
+        }
+    }
+
     /// Under a quorum, the only observers whose opinions count: pull's monitors. Empty:
     /// every member observes.
     pub(crate) fn observers(&self) -> BTreeSet<String> {
@@ -228,6 +238,16 @@ impl StrategyKind {
     /// travel with its rumors, and the elected leader already needs a majority.
     pub(crate) fn takes_quorum(self) -> bool {
         matches!(self, StrategyKind::Push | StrategyKind::Pull | StrategyKind::Gossip)
+    }
+
+    /// Deliveries a heartbeat crosses before its judge's detector hears of it (pull: the
+    /// poll and its reply; gossip: `1 + GOSSIP_HOP_ROUNDS` hops of a counter).
+    pub(crate) fn jitter_hops(self) -> u32 {
+        match self {
+            StrategyKind::Pull => 2,
+            StrategyKind::Gossip => 1 + crate::config::GOSSIP_HOP_ROUNDS,
+            StrategyKind::Push | StrategyKind::Ping | StrategyKind::Leader => 1,
+        }
     }
 
     /// Rounds an opinion may take to reach a given node beyond the first (gossip: an

@@ -6,7 +6,10 @@
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
+use std::time::Duration;
 
+use crate::bounds::{Cluster, Relay};
+use crate::config::Config;
 use crate::message::{MemberEntry, Message, Peer};
 use crate::strategy::Ctx;
 use crate::strategy::indirect::Indirect;
@@ -103,4 +106,10 @@ impl Pull {
             crate::members::Judged::Only(monitors.iter().cloned().collect())
         }
     }
+}
+
+/// A member learns a monitor's verdict from the monitor's next poll: one interval, one
+/// more for each lost poll (`relay.lost_rounds`), and one delivery.
+pub(crate) fn relay_bound(config: &Config, cluster: &Cluster, relay: &Relay) -> Duration {
+    config.interval * (1 + relay.lost_rounds) + cluster.delay
 }
