@@ -9,6 +9,18 @@ use std::time::Duration;
 
 use crate::config::Config;
 
+/// How a verdict travels to an observer that does not judge the member itself (pull:
+/// a member learns a monitor's verdict; leader: a follower learns the leader's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Relay {
+    /// A run of lost datagrams on one link as unlikely as the checker accepts: each
+    /// lost carrier of the verdict costs another round.
+    pub lost_rounds: u32,
+    /// Into how many datagram-sized slices a view of every member is cut (leader: an
+    /// entry is carried every `view_slices` rounds).
+    pub view_slices: u32,
+}
+
 /// What a bound depends on besides the configuration.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Cluster {
@@ -25,6 +37,29 @@ impl Config {
     /// crashed node itself, in `cluster` (see each strategy's `detection_bound`).
     pub fn detection_bound(&self, cluster: &Cluster) -> Duration {
         self.strategy.detection_bound(self, cluster)
+    }
+
+    /// The time for a verdict to reach an observer that learns it from the judge rather
+    /// than judging itself, after the judge declared it (see each strategy's
+    /// `relay_bound`; zero for strategies in which every observer judges).
+    pub fn relay_bound(&self, cluster: &Cluster, relay: &Relay) -> Duration {
+        self.strategy.relay_bound(self, cluster, relay)
+    }
+
+    /// How many deliveries, each with its own jitter, a heartbeat crosses before the
+    /// detector that judges it hears of it (pull: poll and reply; gossip: the counter's
+    /// hops).
+    pub fn jitter_hops(&self) -> u32 {
+        self.kind().jitter_hops()
+    }
+
+    /// The silence the detector tolerates beyond one interval before a verdict: the
+    /// jitter a heartbeat may carry without a mistake on a network that loses nothing.
+    pub fn detector_slack(&self) -> Duration {
+        match self.detector {
+            crate::config::DetectorKind::Missed => self.dead_after().saturating_sub(self.interval),
+            crate::config::DetectorKind::Phi => self.phi.acceptable_pause,
+        }
     }
 
     /// The time within which every live node sees every other live node up again after a

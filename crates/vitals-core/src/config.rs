@@ -1,11 +1,20 @@
-//! What a node is configured to do: the strategy, the timing (interval, timeout,
+//! What a node is configured to do: the strategy with its own settings
+//! ([`StrategyConfig`], in `config/strategy.rs`), the timing (interval, timeout,
 //! threshold), the detector, and the named presets. [`Config::validate`] refuses settings
-//! that cannot work, with a message that says what to change.
+//! that cannot work, with a message that says what to change. A configuration is written
+//! (JSON, `GET /v1/self`) in the flat form of `config/flat.rs`.
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+mod flat;
+mod strategy;
+
+pub use strategy::{
+    GOSSIP_HOP_ROUNDS, GossipConfig, LeaderConfig, ProbeConfig, RoleError, Roles, StrategyConfig, SwimConfig,
+};
 
 /// How liveness information flows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,7 +32,7 @@ pub enum StrategyKind {
     /// the view; the voters elect a new leader when it fails (Raft's election rules).
     Leader,
     /// Scuttlebutt-style gossip: each node raises its own heartbeat counter every
-    /// interval and exchanges bounded digests of counters with `gossip.fanout` random
+    /// interval and exchanges bounded digests of counters with `fanout` random
     /// members; each node judges every member from the arrival of its counter rises.
     Gossip,
 }
@@ -175,19 +184,13 @@ impl FromStr for DetectorKind {
 
 /// A node's validated protocol configuration.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(into = "flat::FlatConfig", try_from = "flat::FlatConfig")]
 pub struct Config {
-    /// How liveness information flows.
-    pub strategy: StrategyKind,
-    /// Push only: every heartbeat is acknowledged, round trips are measured, and a node
-    /// that receives no acknowledgements learns that it is cut off.
-    pub ack: bool,
-    /// Pull only: the names of the nodes that poll the others.
-    pub monitors: Vec<String>,
+    /// How liveness information flows, with that strategy's own settings.
+    pub strategy: StrategyConfig,
     /// Time between two heartbeats (or polls).
-    #[serde(with = "serde_duration")]
     pub interval: Duration,
     /// Silence after the last heartbeat before the next one counts as missed (≥ interval).
-    #[serde(with = "serde_duration")]
     pub timeout: Duration,
     /// Consecutive missed heartbeats that declare a member dead.
     pub threshold: u32,
@@ -195,55 +198,29 @@ pub struct Config {
     pub detector: DetectorKind,
     /// Phi accrual parameters (used when `detector` is `phi`).
     pub phi: PhiConfig,
-    /// Leader only: the names of the members that vote in elections (empty: every member
-    /// this node knows that has not left). The others are observers.
-    #[serde(default)]
-    pub voters: Vec<String>,
-    /// Leader only: Raft's election timeout `T`. A follower that hears no leader for a
-    /// random time in `[T, 2T]` starts an election (§5.2); a voter that heard the leader
-    /// less than `T` ago refuses to vote (thesis §4.2.3). Default: `dead_after()`.
-    #[serde(default, with = "serde_duration")]
-    pub election_timeout: Duration,
-    /// Leader only: how long a leader may act (publish its view) after a round of its
-    /// heartbeats is acknowledged by a majority. Must satisfy
-    /// `lease × (1 + clock_drift) < election_timeout × (1 − clock_drift)`.
-    #[serde(default, with = "serde_duration")]
-    pub lease: Duration,
-    /// Leader only: the bound on relative clock-rate drift between two nodes (0.05 = 5 %)
-    /// that the lease assumes.
-    #[serde(default)]
-    pub clock_drift: f64,
-    /// SWIM and Lifeguard parameters (used by strategy `ping`).
-    pub swim: SwimConfig,
-    /// Gossip parameters (used by strategy `gossip`).
-    #[serde(default)]
-    pub gossip: GossipConfig,
+    /// Indirect probes and full syncs, read by several strategies.
+    pub probes: ProbeConfig,
     /// Quorum-confirmed verdicts: a member is declared dead only when at least this many
     /// distinct observers accuse it (ping: failed their own probes; push and gossip: their
     /// own detectors declare it dead; pull: the monitors' detectors), and (push, pull,
     /// gossip) a new or returning member is declared alive only once as many hear it
     /// (see `quorum.rs`). `None` takes each node's own verdict. Not for leader. See
     /// [`Config::quorum_size`].
-    #[serde(default)]
     pub quorum: Option<Quorum>,
     /// The mass-failure brake: at most this fraction of the cluster may be declared dead
     /// within `brake_window`; later verdicts are held back (the members stay suspect)
     /// and counted, as Envoy's panic threshold and Kubernetes' zone brakes do. The limit
     /// rounds down (3 of 7 with 0.5), but is at least one death per window. 1 (the
     /// default) is off; 0.5 is a common choice.
-    #[serde(default = "default_brake_fraction")]
     pub brake_fraction: f64,
     /// The brake's window.
-    #[serde(default, with = "serde_duration")]
     pub brake_window: Duration,
     /// Flap damping (as BGP damps routes): every death adds 1 to a member's penalty,
     /// which halves every `flap_half_life`; while it is at or above 3, the member's
     /// return is held back (it stays down, so no work is routed to a flapping node) until
     /// the penalty decays below 1.5. Off by default.
-    #[serde(default)]
     pub flap_damping: bool,
     /// The penalty's half-life (default 60 intervals).
-    #[serde(default, with = "serde_duration")]
     pub flap_half_life: Duration,
 }
 
@@ -280,101 +257,6 @@ fn default_brake_fraction() -> f64 {
     1.0
 }
 
-/// Gossip parameters. The gossip interval is [`Config::interval`]: every interval a node
-/// raises its own counter and sends one digest to each of `fanout` random members.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct GossipConfig {
-    /// Members a digest goes to each interval (memberlist's and Serf's default is 3).
-    pub fanout: usize,
-    /// Most bytes of one digest's body (health and entries); a reply is never larger
-    /// than the digest it answers. At most [`crate::wire::LIST_BUDGET`].
-    pub digest_budget: usize,
-}
-
-impl Default for GossipConfig {
-    fn default() -> GossipConfig {
-        GossipConfig {
-            fanout: 3,
-            digest_budget: crate::wire::LIST_BUDGET,
-        }
-    }
-}
-
-/// Gossip: extra intervals the detectors wait for a counter rise to travel a few hops
-/// (with fanout 3 and push-pull, news of a cluster that fits one digest reaches every
-/// node within about `log4 N` rounds, 2 for N ≤ 16, 3 for N ≤ 64).
-pub const GOSSIP_HOP_ROUNDS: u32 = 2;
-
-/// SWIM and Lifeguard parameters, named as in memberlist where they exist there.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SwimConfig {
-    /// How long a direct probe waits for its ack before asking others (scaled by the
-    /// local health multiplier).
-    #[serde(with = "serde_duration")]
-    pub probe_timeout: Duration,
-    /// How many members are asked to probe indirectly (SWIM's k).
-    pub indirect_probes: usize,
-    /// Suspicion lasts at least `suspicion_mult × max(1, log10 N) × interval`.
-    pub suspicion_mult: u32,
-    /// ... and at most `suspicion_max_mult` times that (Lifeguard: it starts there and
-    /// shrinks as independent confirmations arrive).
-    pub suspicion_max_mult: u32,
-    /// Each piece of news is piggybacked `retransmit_mult × ceil(log10(N + 1))` times.
-    pub retransmit_mult: u32,
-    /// Lifeguard's local health multiplier ceiling (1 turns it off).
-    pub awareness_max: u32,
-    /// Lifeguard: suspicion timeouts shrink with independent confirmations.
-    pub dynamic_suspicion: bool,
-    /// Lifeguard: a probe of a suspect carries the suspicion, so it can refute at once.
-    pub buddy: bool,
-    /// Fast confirmation: an accusation is sent straight to the members (not only
-    /// piggybacked), each probes the suspect at once, and a suspicion confirmed by a
-    /// majority of the members up (at most 8 accusers) ends after one period instead of
-    /// the Lifeguard timeout. A member paused for longer than about two periods is then
-    /// declared dead (and refutes when it resumes).
-    #[serde(default = "yes")]
-    pub fast_confirm: bool,
-    /// Every this many periods, a full state exchange with one random member.
-    pub push_pull_rounds: u32,
-    /// Dead and left members are forgotten after this long (a tombstone).
-    #[serde(with = "serde_duration")]
-    pub tombstone_ttl: Duration,
-    /// SWIM's basic target selection, uniformly at random each period (as the paper
-    /// analyses it), instead of the randomised round-robin that bounds the worst case.
-    #[serde(default)]
-    pub random_targets: bool,
-}
-
-impl SwimConfig {
-    /// memberlist's LAN profile, scaled to `interval`: probe timeout 2/5 of the period,
-    /// 3 indirect probes, suspicion multiplier 4 (max ×6), retransmit multiplier 4,
-    /// awareness up to ×8, full sync every 60 periods, tombstones kept 600 periods.
-    pub fn for_interval(interval: Duration) -> SwimConfig {
-        SwimConfig {
-            probe_timeout: interval * 2 / 5,
-            indirect_probes: 3,
-            suspicion_mult: 4,
-            suspicion_max_mult: 6,
-            retransmit_mult: 4,
-            awareness_max: 8,
-            dynamic_suspicion: true,
-            buddy: true,
-            fast_confirm: true,
-            push_pull_rounds: 60,
-            random_targets: false,
-            tombstone_ttl: interval * 600,
-        }
-    }
-
-    /// Turns Lifeguard's three mechanisms off (plain SWIM with suspicion).
-    pub fn without_lifeguard(mut self) -> SwimConfig {
-        self.awareness_max = 1;
-        self.dynamic_suspicion = false;
-        self.buddy = false;
-        self
-    }
-}
-
 impl Config {
     /// The configuration of `preset` for `strategy`, every other field derived from it.
     pub fn preset(preset: Preset, strategy: StrategyKind) -> Config {
@@ -400,38 +282,69 @@ impl Config {
             timeout = interval * (1 + GOSSIP_HOP_ROUNDS);
             phi.acceptable_pause += interval * GOSSIP_HOP_ROUNDS;
         }
+        let dead_after = timeout + interval * threshold.saturating_sub(1);
         Config {
-            strategy,
-            ack: false,
-            monitors: Vec::new(),
+            strategy: StrategyConfig::defaults(strategy, interval, dead_after),
             interval,
             timeout,
             threshold,
             detector: DetectorKind::Missed,
             phi,
-            swim: SwimConfig::for_interval(interval),
+            probes: ProbeConfig::default(),
             quorum: None,
             brake_fraction: default_brake_fraction(),
             brake_window: interval * 30,
             flap_damping: false,
             flap_half_life: interval * 60,
-            voters: Vec::new(),
-            election_timeout: Duration::ZERO,
-            lease: Duration::ZERO,
-            clock_drift: DEFAULT_CLOCK_DRIFT,
-            gossip: GossipConfig::default(),
         }
-        .with_election_defaults()
     }
 
-    /// `self` with the election timing derived from the detector timing: the election
-    /// timeout is `dead_after()` (a follower gives up on a silent leader about when it
-    /// would declare it dead) and the lease is 90 % of the longest lease the drift bound
-    /// allows, `election_timeout × (1 − drift) / (1 + drift)`.
-    pub fn with_election_defaults(mut self) -> Config {
-        self.election_timeout = self.dead_after();
-        self.lease = Config::default_lease(self.election_timeout, self.clock_drift);
-        self
+    /// The fieldless tag of the strategy.
+    pub fn kind(&self) -> StrategyKind {
+        self.strategy.kind()
+    }
+
+    /// Ping's SWIM settings (`None` for the other strategies).
+    pub fn swim(&self) -> Option<&SwimConfig> {
+        match &self.strategy {
+            StrategyConfig::Ping(swim) => Some(swim),
+            _ => None,
+        }
+    }
+
+    /// Ping's SWIM settings, to change them.
+    pub fn swim_mut(&mut self) -> Option<&mut SwimConfig> {
+        match &mut self.strategy {
+            StrategyConfig::Ping(swim) => Some(swim),
+            _ => None,
+        }
+    }
+
+    /// Gossip's settings (`None` for the other strategies).
+    pub fn gossip(&self) -> Option<&GossipConfig> {
+        match &self.strategy {
+            StrategyConfig::Gossip(gossip) => Some(gossip),
+            _ => None,
+        }
+    }
+
+    /// The leader strategy's election settings (`None` for the other strategies). The
+    /// defaults ([`Config::with_timing`]) take the election timeout from `dead_after()`
+    /// (a follower gives up on a silent leader about when it would declare it dead) and
+    /// the lease from [`Config::default_lease`].
+    pub fn leader(&self) -> Option<&LeaderConfig> {
+        match &self.strategy {
+            StrategyConfig::Leader(leader) => Some(leader),
+            _ => None,
+        }
+    }
+
+    /// Pull's monitors (empty for the other strategies).
+    pub fn monitors(&self) -> &[String] {
+        match &self.strategy {
+            StrategyConfig::Pull { monitors } => monitors,
+            _ => &[],
+        }
     }
 
     /// The default lease for an election timeout and a drift bound: 90 % of
@@ -468,38 +381,41 @@ impl Config {
             });
         }
         self.validate_phi()?;
-        self.validate_swim()?;
-        self.validate_gossip()?;
-        self.validate_roles()?;
-        self.validate_election()
+        self.validate_quorum()?;
+        if self.probes.indirect_probes > 16 {
+            return Err(ConfigError::TooManyIndirectProbes(self.probes.indirect_probes));
+        }
+        match &self.strategy {
+            StrategyConfig::Push { .. } => Ok(()),
+            StrategyConfig::Pull { monitors } if monitors.is_empty() => Err(ConfigError::PullWithoutMonitors),
+            StrategyConfig::Pull { .. } => Ok(()),
+            StrategyConfig::Ping(swim) => self.validate_swim(swim),
+            StrategyConfig::Gossip(gossip) => validate_gossip(gossip),
+            StrategyConfig::Leader(leader) => self.validate_election(leader),
+        }
     }
 
-    fn validate_election(&self) -> Result<(), ConfigError> {
-        if self.strategy != StrategyKind::Leader {
-            return match self.voters.is_empty() {
-                true => Ok(()),
-                false => Err(ConfigError::VotersWithoutLeader),
-            };
-        }
-        let duplicate = (1..self.voters.len()).find(|&i| self.voters[..i].contains(&self.voters[i]));
+    fn validate_election(&self, leader: &LeaderConfig) -> Result<(), ConfigError> {
+        let voters = &leader.voters;
+        let duplicate = (1..voters.len()).find(|&i| voters[..i].contains(&voters[i]));
         if let Some(i) = duplicate {
-            return Err(ConfigError::DuplicateVoter(self.voters[i].clone()));
+            return Err(ConfigError::DuplicateVoter(voters[i].clone()));
         }
-        if !(0.0..0.5).contains(&self.clock_drift) {
-            return Err(ConfigError::BadClockDrift(self.clock_drift));
+        if !(0.0..0.5).contains(&leader.clock_drift) {
+            return Err(ConfigError::BadClockDrift(leader.clock_drift));
         }
-        if self.election_timeout < self.interval * 2 {
+        if leader.election_timeout < self.interval * 2 {
             return Err(ConfigError::ElectionTimeoutTooShort {
-                election_timeout: self.election_timeout,
+                election_timeout: leader.election_timeout,
                 interval: self.interval,
             });
         }
-        let drift = self.clock_drift;
-        if self.lease < self.interval || self.lease.mul_f64(1.0 + drift) >= self.election_timeout.mul_f64(1.0 - drift) {
+        let (drift, lease) = (leader.clock_drift, leader.lease);
+        if lease < self.interval || lease.mul_f64(1.0 + drift) >= leader.election_timeout.mul_f64(1.0 - drift) {
             return Err(ConfigError::BadLease {
-                lease: self.lease,
+                lease,
                 interval: self.interval,
-                election_timeout: self.election_timeout,
+                election_timeout: leader.election_timeout,
                 drift,
             });
         }
@@ -527,11 +443,11 @@ impl Config {
         let Some(Quorum::AtLeast(_)) = self.quorum else {
             return None;
         };
-        let (observers, needed) = match self.strategy {
-            StrategyKind::Leader => return None,
-            StrategyKind::Pull => (self.monitors.len(), self.quorum_size(self.monitors.len())),
-            StrategyKind::Ping => (up.saturating_sub(1), self.quorum_size(up)),
-            StrategyKind::Push | StrategyKind::Gossip => {
+        let (observers, needed) = match &self.strategy {
+            StrategyConfig::Leader(_) => return None,
+            StrategyConfig::Pull { monitors } => (monitors.len(), self.quorum_size(monitors.len())),
+            StrategyConfig::Ping(_) => (up.saturating_sub(1), self.quorum_size(up)),
+            StrategyConfig::Push { .. } | StrategyConfig::Gossip(_) => {
                 let observers = up.saturating_sub(1);
                 (observers, self.quorum_size(observers))
             }
@@ -539,23 +455,12 @@ impl Config {
         (needed > observers).then_some(UnreachableQuorum { needed, observers, up })
     }
 
-    fn validate_gossip(&self) -> Result<(), ConfigError> {
-        let gossip = &self.gossip;
-        if !(1..=16).contains(&gossip.fanout) {
-            return Err(ConfigError::BadGossipFanout(gossip.fanout));
-        }
-        if !(MIN_DIGEST_BUDGET..=crate::wire::LIST_BUDGET).contains(&gossip.digest_budget) {
-            return Err(ConfigError::BadDigestBudget(gossip.digest_budget));
-        }
-        Ok(())
-    }
-
-    fn validate_swim(&self) -> Result<(), ConfigError> {
+    fn validate_quorum(&self) -> Result<(), ConfigError> {
         if !(self.brake_fraction > 0.0 && self.brake_fraction <= 1.0) {
             return Err(ConfigError::BadBrake(self.brake_fraction));
         }
-        if self.quorum.is_some() && self.strategy == StrategyKind::Leader {
-            return Err(ConfigError::QuorumNotSupported(self.strategy.name()));
+        if self.quorum.is_some() && self.kind() == StrategyKind::Leader {
+            return Err(ConfigError::QuorumNotSupported(self.kind().name()));
         }
         if self.quorum == Some(Quorum::AtLeast(0)) {
             return Err(ConfigError::ZeroQuorum);
@@ -565,15 +470,18 @@ impl Config {
         {
             return Err(ConfigError::QuorumAboveCap(n));
         }
-        if let (StrategyKind::Pull, Some(Quorum::AtLeast(n))) = (self.strategy, self.quorum)
-            && n as usize > self.monitors.len()
+        if let (StrategyConfig::Pull { monitors }, Some(Quorum::AtLeast(n))) = (&self.strategy, self.quorum)
+            && n as usize > monitors.len()
         {
             return Err(ConfigError::QuorumAboveMonitors {
                 quorum: n,
-                monitors: self.monitors.len(),
+                monitors: monitors.len(),
             });
         }
-        let swim = &self.swim;
+        Ok(())
+    }
+
+    fn validate_swim(&self, swim: &SwimConfig) -> Result<(), ConfigError> {
         if swim.probe_timeout.is_zero() || swim.probe_timeout >= self.interval {
             return Err(ConfigError::BadProbeTimeout {
                 probe_timeout: swim.probe_timeout,
@@ -586,9 +494,6 @@ impl Config {
             || swim.awareness_max == 0
         {
             return Err(ConfigError::ZeroSwimMultiplier);
-        }
-        if swim.indirect_probes > 16 {
-            return Err(ConfigError::TooManyIndirectProbes(swim.indirect_probes));
         }
         Ok(())
     }
@@ -605,22 +510,16 @@ impl Config {
         }
         Ok(())
     }
+}
 
-    fn validate_roles(&self) -> Result<(), ConfigError> {
-        match self.strategy {
-            StrategyKind::Pull if self.monitors.is_empty() => Err(ConfigError::PullWithoutMonitors),
-            StrategyKind::Push if !self.monitors.is_empty() => Err(ConfigError::MonitorsWithoutPull),
-            StrategyKind::Pull | StrategyKind::Ping | StrategyKind::Gossip if self.ack => {
-                Err(ConfigError::AckWithoutPush)
-            }
-            StrategyKind::Ping | StrategyKind::Gossip if !self.monitors.is_empty() => {
-                Err(ConfigError::MonitorsWithoutPull)
-            }
-            StrategyKind::Leader if !self.monitors.is_empty() => Err(ConfigError::MonitorsWithoutPull),
-            StrategyKind::Leader if self.ack => Err(ConfigError::AckWithoutPush),
-            _ => Ok(()),
-        }
+fn validate_gossip(gossip: &GossipConfig) -> Result<(), ConfigError> {
+    if !(1..=16).contains(&gossip.fanout) {
+        return Err(ConfigError::BadGossipFanout(gossip.fanout));
     }
+    if !(MIN_DIGEST_BUDGET..=crate::wire::LIST_BUDGET).contains(&gossip.digest_budget) {
+        return Err(ConfigError::BadDigestBudget(gossip.digest_budget));
+    }
+    Ok(())
 }
 
 impl PhiConfig {
@@ -675,12 +574,6 @@ pub enum ConfigError {
     /// Pull needs at least one monitor.
     #[error("strategy pull needs at least one monitor: name them with --monitor NAME[,NAME...]")]
     PullWithoutMonitors,
-    /// Monitors only make sense for pull.
-    #[error("monitors are only used by strategy pull: drop --monitor or use --strategy pull")]
-    MonitorsWithoutPull,
-    /// Acknowledgements only make sense for push.
-    #[error("--ack applies to strategy push only (pull replies and pings are acknowledged already)")]
-    AckWithoutPush,
     /// The probe timeout must be positive and shorter than the period.
     #[error(
         "probe timeout {probe_timeout:?} must be above zero and shorter than the interval {interval:?} (2/5 of it is usual)"
@@ -725,9 +618,6 @@ pub enum ConfigError {
     /// Too many indirect probes.
     #[error("indirect probes {0} is too many: use at most 16 (3 is usual)")]
     TooManyIndirectProbes(usize),
-    /// Voters only make sense for leader.
-    #[error("voters are only used by strategy leader: drop --voters or use --strategy leader")]
-    VotersWithoutLeader,
     /// A voter is named twice.
     #[error("voter `{0}` is named twice: list every voter once")]
     DuplicateVoter(String),
@@ -884,7 +774,7 @@ mod tests {
         assert_eq!(config.validate(), Ok(()));
         assert_eq!(config.timeout, Duration::from_millis(600));
         assert_eq!(config.dead_after(), Duration::from_millis(1000));
-        assert_eq!(config.gossip, GossipConfig::default());
+        assert_eq!(config.strategy, StrategyConfig::Gossip(GossipConfig::default()));
         assert_eq!("gossip".parse::<StrategyKind>(), Ok(StrategyKind::Gossip));
         assert_eq!(StrategyKind::Gossip.name(), "gossip");
     }
@@ -892,10 +782,13 @@ mod tests {
     #[test]
     fn a_gossip_fanout_or_budget_out_of_range_is_refused_with_the_range() {
         let mut config = Config::preset(Preset::LanFast, StrategyKind::Gossip);
-        config.gossip.fanout = 0;
+        let gossip = GossipConfig::default();
+        config.strategy = StrategyConfig::Gossip(GossipConfig { fanout: 0, ..gossip });
         assert!(config.validate().unwrap_err().to_string().contains("between 1 and 16"));
-        config.gossip.fanout = 3;
-        config.gossip.digest_budget = 5000;
+        config.strategy = StrategyConfig::Gossip(GossipConfig {
+            digest_budget: 5000,
+            ..GossipConfig::default()
+        });
         assert_eq!(config.validate(), Err(ConfigError::BadDigestBudget(5000)));
     }
 
@@ -910,7 +803,9 @@ mod tests {
             let mut config = Config::preset(Preset::LanFast, strategy);
             config.quorum = Some(Quorum::Majority);
             if strategy == StrategyKind::Pull {
-                config.monitors = vec!["m1".into(), "m2".into(), "m3".into()];
+                config.strategy = StrategyConfig::Pull {
+                    monitors: vec!["m1".into(), "m2".into(), "m3".into()],
+                };
             }
             assert_eq!(config.validate(), Ok(()), "{strategy:?}");
         }
@@ -920,7 +815,9 @@ mod tests {
         assert!(message.contains("does not apply to strategy leader"), "{message}");
         assert!(message.contains("drop --quorum"), "{message}");
         let mut config = Config::preset(Preset::LanFast, StrategyKind::Pull);
-        config.monitors = vec!["m1".into(), "m2".into()];
+        config.strategy = StrategyConfig::Pull {
+            monitors: vec!["m1".into(), "m2".into()],
+        };
         config.quorum = Some(Quorum::AtLeast(3));
         let message = config.validate().unwrap_err().to_string();
         assert!(message.contains("more than the 2 monitors"), "{message}");
@@ -949,7 +846,7 @@ mod tests {
         config.quorum = Some(Quorum::AtLeast(1000));
         assert_eq!(config.validate(), Ok(()));
         for strategy in [StrategyKind::Push, StrategyKind::Gossip, StrategyKind::Ping] {
-            config.strategy = strategy;
+            config.strategy = StrategyConfig::defaults(strategy, config.interval, config.dead_after());
             let reason = config
                 .unreachable_quorum(7)
                 .expect("1000 of 6 observers is out of reach");

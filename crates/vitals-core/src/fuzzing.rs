@@ -50,7 +50,9 @@ pub fn node_messages(data: &[u8]) {
     for strategy in [StrategyKind::Push, StrategyKind::Pull, StrategyKind::Leader] {
         let mut config = Config::preset(Preset::LanFast, strategy);
         if strategy == StrategyKind::Pull {
-            config.monitors = vec!["fuzz".into()];
+            config.strategy = crate::config::StrategyConfig::Pull {
+                monitors: vec!["fuzz".into()],
+            };
         }
         let me = Peer {
             name: "fuzz".into(),

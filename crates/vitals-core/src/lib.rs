@@ -75,7 +75,8 @@ mod tests;
 
 pub use checks::{CheckStatus, Checks, ServiceEntry};
 pub use config::{
-    Config, ConfigError, DetectorKind, GossipConfig, PhiConfig, Preset, Quorum, StrategyKind, UnreachableQuorum,
+    Config, ConfigError, DetectorKind, GossipConfig, LeaderConfig, PhiConfig, Preset, ProbeConfig, Quorum, RoleError,
+    Roles, StrategyConfig, StrategyKind, SwimConfig, UnreachableQuorum,
 };
 pub use members::{Member, Transition};
 pub use message::{Envelope, Health, Incarnation, MemberEntry, Message, Peer, Status};

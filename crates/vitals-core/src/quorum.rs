@@ -77,7 +77,7 @@ pub const WINDOW_ROUNDS: u32 = 3;
 /// `lan-fast`); gossip adds [`crate::config::GOSSIP_HOP_ROUNDS`] intervals, as an
 /// observer reaches a given node only in the rounds it picks it (1 s with `lan-fast`).
 pub fn window(config: &Config) -> Duration {
-    config.interval * (WINDOW_ROUNDS + config.strategy.opinion_hop_rounds())
+    config.interval * (WINDOW_ROUNDS + config.kind().opinion_hop_rounds())
 }
 
 /// How long this node repeats a vouch after its word changed (or to a new target):
@@ -89,7 +89,7 @@ pub fn vouch_period(config: &Config) -> Duration {
 
 /// Whether `config` asks this module to decide (quorum with push, pull or gossip).
 pub fn applies(config: &Config) -> bool {
-    config.quorum.is_some() && config.strategy.takes_quorum()
+    config.quorum.is_some() && config.kind().takes_quorum()
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -262,7 +262,7 @@ pub(crate) struct Tally {
 
 impl Tally {
     pub(crate) fn new(config: &Config, me: &Peer) -> Tally {
-        let monitors = config.strategy.observers(config);
+        let monitors = config.strategy.observers();
         let observing = monitors.is_empty() || monitors.contains(&me.name);
         Tally {
             config: config.clone(),
@@ -794,7 +794,7 @@ pub(crate) fn filter_learned(me: &Peer, members: &Members, entries: Vec<MemberEn
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Preset, Quorum, StrategyKind};
+    use crate::config::{Preset, Quorum, StrategyConfig, StrategyKind};
 
     fn opinion(name: &str, heard: bool) -> Opinion {
         Opinion {
@@ -880,7 +880,7 @@ mod tests {
         assert!(applies(&config));
         assert_eq!(window(&config), Duration::from_millis(600));
         assert_eq!(vouch_period(&config), Duration::from_millis(1_400));
-        config.strategy = StrategyKind::Ping;
+        config.strategy = StrategyConfig::defaults(StrategyKind::Ping, config.interval, config.dead_after());
         assert!(!applies(&config), "ping keeps its own accuser sets");
     }
 }

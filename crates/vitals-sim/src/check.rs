@@ -47,16 +47,9 @@ pub(crate) fn all(sim: &Sim) -> Vec<Check> {
 fn accuracy(sim: &Sim) -> Check {
     let s = &sim.scenario;
     let c = &s.config;
-    // A gossiped counter travels up to 1 + GOSSIP_HOP_ROUNDS hops, each with its jitter.
-    let hops = match c.strategy {
-        StrategyKind::Pull => 2,
-        StrategyKind::Gossip => 1 + vitals_core::config::GOSSIP_HOP_ROUNDS,
-        _ => 1,
-    };
-    let slack = match c.detector {
-        DetectorKind::Missed => c.dead_after().saturating_sub(c.interval),
-        DetectorKind::Phi => c.phi.acceptable_pause,
-    };
+    // Each delivery a heartbeat crosses to its judge carries its own jitter.
+    let hops = c.jitter_hops();
+    let slack = c.detector_slack();
     if s.net.lossy() {
         return Check::new(
             "accuracy",
@@ -158,7 +151,7 @@ fn partition_delay(
     crashed: vitals_core::Instant,
     since: vitals_core::Instant,
 ) -> std::time::Duration {
-    if s.config.strategy != StrategyKind::Ping {
+    if s.config.kind() != StrategyKind::Ping {
         return std::time::Duration::ZERO;
     }
     let horizon = crashed + s.direct_bound();
@@ -188,7 +181,7 @@ fn partition_delay(
 /// [`crate::Scenario::leader_takeover`]. An election begun up to one takeover before the
 /// crash may still be under way. Zero otherwise.
 fn election_delay(s: &crate::Scenario, ledger: &Ledger, crash: &Crash, base: Duration) -> Duration {
-    if s.config.strategy != StrategyKind::Leader {
+    if s.config.kind() != StrategyKind::Leader {
         return Duration::ZERO;
     }
     let takeover = s.leader_takeover();

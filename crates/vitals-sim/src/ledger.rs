@@ -110,7 +110,7 @@ impl Ledger {
             .map(|p| cut(p, scenario.nodes, tail))
             .collect();
         let gossip = matches!(
-            scenario.config.strategy,
+            scenario.config.kind(),
             vitals_core::StrategyKind::Ping | vitals_core::StrategyKind::Gossip | vitals_core::StrategyKind::Leader
         );
         Ledger {

@@ -141,9 +141,9 @@ impl Report {
             (pair_seconds / fp as f64, false)
         };
         Report {
-            strategy: strategy_name(s.config.strategy).into(),
+            strategy: strategy_name(s.config.kind()).into(),
             detector: detector_name(s.config.detector).into(),
-            ack: s.config.ack,
+            ack: matches!(s.config.strategy, vitals_core::StrategyConfig::Push { ack: true }),
             nodes: s.nodes,
             interval_s: s.config.interval.as_secs_f64(),
             timeout_s: s.config.timeout.as_secs_f64(),

@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
-use vitals_core::bounds::Cluster;
+use vitals_core::bounds::{Cluster, Relay};
 use vitals_core::config::serde_duration::format_duration;
-use vitals_core::{Config, DetectorKind, Rng, StrategyKind};
+use vitals_core::{Config, DetectorKind, Rng, Roles, StrategyKind};
 
 use crate::net::{Latency, NetModel, Partition};
 
@@ -94,7 +94,7 @@ impl Scenario {
 
     /// Whether node `index` is a pull monitor.
     pub fn is_monitor(&self, index: usize) -> bool {
-        self.config.monitors.iter().any(|m| *m == node_name(index))
+        self.config.monitors().iter().any(|m| *m == node_name(index))
     }
 
     /// The cluster the bounds of `vitals_core::bounds` are computed for.
@@ -113,19 +113,26 @@ impl Scenario {
     }
 
     /// The completeness bound for `observer` about `member`: pull members learn a
-    /// monitor's verdict from its next poll, one interval (and one delivery) later; with
-    /// the leader strategy every member but the leader learns the leader's verdict from
-    /// its view (see [`Scenario::leader_publish`]).
+    /// monitor's verdict from its next poll; with the leader strategy every member but
+    /// the leader learns the leader's verdict from its view (`Config::relay_bound`).
     pub fn detection_bound(&self, observer: usize, member: usize) -> Duration {
-        let c = &self.config;
-        if c.strategy == StrategyKind::Leader {
-            return self.direct_bound() + self.leader_publish();
-        }
-        let indirect = c.strategy == StrategyKind::Pull && !self.is_monitor(observer) && !self.is_monitor(member);
-        if indirect {
-            self.direct_bound() + c.interval * (1 + self.lost_rounds()) + self.net.delay_bound()
+        let relayed = match self.config.kind() {
+            StrategyKind::Leader => true,
+            StrategyKind::Pull => !self.is_monitor(observer) && !self.is_monitor(member),
+            StrategyKind::Push | StrategyKind::Ping | StrategyKind::Gossip => false,
+        };
+        if relayed {
+            self.direct_bound() + self.config.relay_bound(&self.cluster(), &self.relay())
         } else {
             self.direct_bound()
+        }
+    }
+
+    /// How verdicts travel in this scenario's network (see [`Relay`]).
+    fn relay(&self) -> Relay {
+        Relay {
+            lost_rounds: self.lost_rounds(),
+            view_slices: self.view_slices(),
         }
     }
 
@@ -143,13 +150,10 @@ impl Scenario {
         }
     }
 
-    /// Leader: the time for a verdict the leader holds to reach every member. It goes out
-    /// with the leader's next heartbeat round (`leader.rs`), each round carrying one
-    /// datagram-sized slice of the view in turn, so an entry is carried every `slices`
-    /// rounds; each lost carrier costs another `slices` rounds.
+    /// Leader: the time for a verdict the leader holds to reach every member, with its
+    /// next heartbeat rounds (`Config::relay_bound`, the leader strategy's formula).
     pub fn leader_publish(&self) -> Duration {
-        let slices = self.view_slices();
-        self.config.interval * (slices * (1 + self.lost_rounds())) + self.net.delay_bound()
+        self.config.relay_bound(&self.cluster(), &self.relay())
     }
 
     /// Into how many datagram-sized slices `wire::chunk_entries` splits a view of every
@@ -178,7 +182,11 @@ impl Scenario {
     /// the direct bound, and publishes the verdict with its view.
     pub fn leader_takeover(&self) -> Duration {
         const SPLIT_VOTES: u32 = 2;
-        let election = self.config.election_timeout * 2 * (1 + SPLIT_VOTES) + self.net.delay_bound() * 4;
+        let timeout = self
+            .config
+            .leader()
+            .map_or(self.config.dead_after(), |l| l.election_timeout);
+        let election = timeout * 2 * (1 + SPLIT_VOTES) + self.net.delay_bound() * 4;
         election + self.config.interval + self.direct_bound() + self.leader_publish()
     }
 
@@ -313,21 +321,29 @@ impl Spec {
     /// The node configuration, validated.
     pub fn config(&self) -> Result<Config, String> {
         let mut config = Config::with_timing(self.strategy, self.interval, self.threshold);
-        config.ack = self.ack;
+        let monitors = match self.strategy {
+            StrategyKind::Pull => (0..self.monitors.max(1)).map(node_name).collect(),
+            _ => Vec::new(), // --monitors counts pull's monitors only
+        };
+        let roles = Roles {
+            ack: self.ack,
+            monitors,
+            voters: Vec::new(),
+        };
+        config.strategy = config.strategy.with_roles(roles).map_err(|e| e.to_string())?;
         config.quorum = self.quorum.then_some(vitals_core::Quorum::Majority);
-        if self.no_lifeguard {
-            config.swim = config.swim.clone().without_lifeguard();
+        if let Some(swim) = config.swim_mut() {
+            if self.no_lifeguard {
+                *swim = swim.clone().without_lifeguard();
+            }
+            swim.fast_confirm = !self.no_fast_confirm;
         }
-        config.swim.fast_confirm = !self.no_fast_confirm;
         config.detector = self.detector;
         if let Some(timeout) = self.timeout {
             config.timeout = timeout;
         }
         if let Some(phi) = self.phi_threshold {
             config.phi.threshold = phi;
-        }
-        if self.strategy == StrategyKind::Pull {
-            config.monitors = (0..self.monitors.max(1)).map(node_name).collect();
         }
         config.validate().map_err(|e| e.to_string())?;
         Ok(config)

@@ -10,7 +10,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use vitals_core::seal::Keyring;
-use vitals_core::{Config, DetectorKind, Preset, StrategyKind, wire};
+use vitals_core::{Config, DetectorKind, Preset, RoleError, Roles, StrategyConfig, StrategyKind, wire};
 use zeroize::Zeroizing;
 
 use super::fault::Faults;
@@ -537,39 +537,57 @@ impl RawConfig {
         let mut config = Config::with_timing(strategy, interval, threshold);
         config.timeout = self.timeout.unwrap_or(config.timeout);
         config.detector = self.detector.unwrap_or(config.detector);
-        config.ack = self.ack.unwrap_or(false);
-        config.monitors = self.monitors.clone().unwrap_or_default();
         if let Some(phi) = &self.phi {
             config.phi.threshold = phi.threshold.unwrap_or(config.phi.threshold);
             config.phi.window = phi.window.unwrap_or(config.phi.window);
             config.phi.min_std_dev = phi.min_std_dev.unwrap_or(config.phi.min_std_dev);
             config.phi.acceptable_pause = phi.acceptable_pause.unwrap_or(config.phi.acceptable_pause);
         }
-        for monitor in &config.monitors {
-            validate_name(monitor).map_err(|_| invalid("monitors", format!("`{monitor}` is not a valid node name")))?;
-        }
-        self.election(&mut config)?;
-        config.quorum = self.quorum.or(self.default_quorum(config.strategy)?);
+        config.strategy = self.strategy_config(&config)?;
+        config.quorum = self.quorum.or(self.default_quorum(strategy)?);
         config.brake_fraction = self.brake_fraction.unwrap_or(config.brake_fraction);
         config.flap_damping = self.flap_damping.unwrap_or(false);
-        config.swim.fast_confirm = self.fast_confirm.unwrap_or(config.swim.fast_confirm);
+        if let Some(swim) = config.swim_mut() {
+            swim.fast_confirm = self.fast_confirm.unwrap_or(swim.fast_confirm);
+        }
         config.validate().map_err(|e| invalid(key_of(&e), e.to_string()))?;
         Ok(config)
     }
 
-    /// The leader strategy's settings: voters and the election timing (the election
-    /// timeout derives from the detector timing, the lease from the election timeout).
-    fn election(&self, config: &mut Config) -> Result<(), SettingsError> {
-        config.voters = self.voters.clone().unwrap_or_default();
-        for voter in &config.voters {
+    /// The strategy's own settings: the roles (ack, monitors, voters), refused with the
+    /// fix when given for another strategy, and the leader's election timing (the
+    /// election timeout derives from `config`'s detector timing, the lease from the
+    /// election timeout).
+    fn strategy_config(&self, config: &Config) -> Result<StrategyConfig, SettingsError> {
+        let monitors = self.monitors.clone().unwrap_or_default();
+        for monitor in &monitors {
+            validate_name(monitor).map_err(|_| invalid("monitors", format!("`{monitor}` is not a valid node name")))?;
+        }
+        let voters = self.voters.clone().unwrap_or_default();
+        for voter in &voters {
             validate_name(voter).map_err(|_| invalid("voters", format!("`{voter}` is not a valid node name")))?;
         }
-        config.clock_drift = self.clock_drift.unwrap_or(config.clock_drift);
-        config.election_timeout = self.election_timeout.unwrap_or(config.dead_after());
-        config.lease = self
-            .lease
-            .unwrap_or(Config::default_lease(config.election_timeout, config.clock_drift));
-        Ok(())
+        let roles = Roles {
+            ack: self.ack.unwrap_or(false),
+            monitors,
+            voters,
+        };
+        let mut strategy = config.strategy.clone().with_roles(roles).map_err(|e| {
+            let key = match e {
+                RoleError::AckWithoutPush => "ack",
+                RoleError::MonitorsWithoutPull => "monitors",
+                RoleError::VotersWithoutLeader => "voters",
+            };
+            invalid(key, e.to_string())
+        })?;
+        if let StrategyConfig::Leader(leader) = &mut strategy {
+            leader.clock_drift = self.clock_drift.unwrap_or(leader.clock_drift);
+            leader.election_timeout = self.election_timeout.unwrap_or(config.dead_after());
+            leader.lease = self
+                .lease
+                .unwrap_or(Config::default_lease(leader.election_timeout, leader.clock_drift));
+        }
+        Ok(strategy)
     }
 }
 
@@ -583,12 +601,11 @@ fn key_of(error: &vitals_core::ConfigError) -> &'static str {
         E::BadPhiThreshold(_) => "phi.threshold",
         E::BadPhiWindow(_) => "phi.window",
         E::ZeroMinStdDev => "phi.min_std_dev",
-        E::PullWithoutMonitors | E::MonitorsWithoutPull => "monitors",
-        E::AckWithoutPush => "ack",
+        E::PullWithoutMonitors => "monitors",
         E::BadProbeTimeout { .. } => "swim.probe_timeout",
         E::ZeroSwimMultiplier => "swim",
         E::TooManyIndirectProbes(_) => "swim.indirect_probes",
-        E::VotersWithoutLeader | E::DuplicateVoter(_) => "voters",
+        E::DuplicateVoter(_) => "voters",
         E::ElectionTimeoutTooShort { .. } => "election_timeout",
         E::BadLease { .. } => "lease",
         E::BadClockDrift(_) => "clock_drift",
@@ -781,7 +798,7 @@ mod tests {
         let settings = named().into_settings_with(None, None).unwrap();
         assert_eq!(settings.preset, Preset::Web);
         assert_eq!(settings.protocol.interval, Duration::from_secs(10));
-        assert_eq!(settings.protocol.strategy, StrategyKind::Push);
+        assert_eq!(settings.protocol.kind(), StrategyKind::Push);
         assert_eq!(settings.http.to_string(), "127.0.0.1:7947");
     }
 
@@ -805,7 +822,12 @@ mod tests {
     fn fast_confirmation_is_on_for_ping_unless_the_file_or_a_flag_turns_it_off() {
         let ping = |extra: &str| {
             let file: RawConfig = toml::from_str(&format!("name = \"a\"\nstrategy = \"ping\"\n{extra}")).unwrap();
-            file.into_settings_with(None, None).unwrap().protocol.swim.fast_confirm
+            file.into_settings_with(None, None)
+                .unwrap()
+                .protocol
+                .swim()
+                .expect("ping")
+                .fast_confirm
         };
         assert!(ping(""));
         assert!(!ping("fast_confirm = false"));
@@ -815,7 +837,7 @@ mod tests {
         };
         let file: RawConfig = toml::from_str("name = \"a\"\nstrategy = \"ping\"\nfast_confirm = true").unwrap();
         let settings = file.overridden_by(flags).into_settings_with(None, None).unwrap();
-        assert!(!settings.protocol.swim.fast_confirm);
+        assert!(!settings.protocol.swim().expect("ping").fast_confirm);
     }
 
     #[test]
@@ -915,9 +937,10 @@ mod tests {
             ..named()
         };
         let settings = raw.clone().into_settings_with(None, None).unwrap();
-        assert_eq!(settings.protocol.voters.len(), 3);
-        assert_eq!(settings.protocol.election_timeout, Duration::from_millis(600));
-        assert!(settings.protocol.lease < Duration::from_millis(600));
+        let leader = settings.protocol.leader().expect("leader settings");
+        assert_eq!(leader.voters.len(), 3);
+        assert_eq!(leader.election_timeout, Duration::from_millis(600));
+        assert!(leader.lease < Duration::from_millis(600));
         let bad = RawConfig {
             lease: Some(Duration::from_millis(700)),
             ..raw.clone()
@@ -939,7 +962,12 @@ mod tests {
         let file: RawConfig =
             toml::from_str("name = \"a\"\nstrategy = \"leader\"\nvoters = [\"a\"]\nlease = \"20s\"\n").unwrap();
         assert_eq!(
-            file.into_settings_with(None, None).unwrap().protocol.lease,
+            file.into_settings_with(None, None)
+                .unwrap()
+                .protocol
+                .leader()
+                .expect("leader")
+                .lease,
             Duration::from_secs(20)
         );
     }

@@ -44,7 +44,7 @@ pub(crate) fn registry(
     snapshot: watch::Receiver<Snapshot>,
     checks: watch::Receiver<Board>,
 ) -> Registry {
-    let mut registry = metrics.registry(settings.protocol.strategy == StrategyKind::Leader);
+    let mut registry = metrics.registry(settings.protocol.kind() == StrategyKind::Leader);
     registry.register_collector(Box::new(StatusCollector { snapshot, checks }));
     registry.register_collector(Box::new(ProcessCollector::default()));
     registry.register(

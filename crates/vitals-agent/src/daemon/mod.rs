@@ -282,7 +282,7 @@ fn start_node(settings: &Settings, seed: u64) -> (Node, Vec<SocketAddr>) {
     }
     tracing::info!(
         name = %settings.name, bind = %settings.bind, http = %settings.http, cluster = %settings.cluster,
-        strategy = settings.protocol.strategy.name(),
+        strategy = settings.protocol.kind().name(),
         interval = %vitals_core::config::serde_duration::format_duration(settings.protocol.interval),
         threshold = settings.protocol.threshold, seed,
         join = %settings.join.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),

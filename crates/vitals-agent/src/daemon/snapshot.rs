@@ -149,7 +149,7 @@ impl Snapshot {
                 addr: me.addr,
                 http: context.http,
                 incarnation: me.incarnation,
-                strategy: config.strategy,
+                strategy: config.kind(),
                 preset: context.preset,
                 config,
                 joined: node.is_joined(),

@@ -40,7 +40,7 @@ use foldhash::quality::FixedState;
 use hashbrown::HashTable;
 
 use crate::bounds::Cluster;
-use crate::config::{Config, DetectorKind};
+use crate::config::{Config, DetectorKind, GossipConfig};
 use crate::members::Member;
 use crate::message::{Beat, Health, Incarnation, MemberEntry, Message, Peer, Status};
 use crate::strategy::{Ctx, DEAD_RETRY_ROUNDS};
@@ -52,7 +52,7 @@ const RECENT: usize = 128;
 /// option and the list length), rounded up.
 const OVERHEAD: usize = 8;
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub(crate) struct Gossip {
     /// This node's own counter, raised every interval. The highest counter seen from each
     /// other member, with its incarnation, is held in the member table
@@ -62,6 +62,8 @@ pub(crate) struct Gossip {
     recent: VecDeque<String>,
     /// Where the rotating slice of the next digest starts (after this name).
     cursor: Option<String>,
+    /// The fanout and the digest budget.
+    settings: GossipConfig,
 }
 
 /// A digest being filled up to its budget, with the names it holds (borrowed from the
@@ -116,14 +118,24 @@ impl<'a> Filling<'a> {
 }
 
 impl Gossip {
-    pub(crate) fn new() -> Gossip {
-        Gossip::default()
+    pub(crate) fn new(settings: GossipConfig) -> Gossip {
+        Gossip {
+            heartbeat: 0,
+            recent: VecDeque::new(),
+            cursor: None,
+            settings,
+        }
+    }
+
+    /// Members a digest goes to each interval.
+    pub(crate) fn fanout(&self) -> usize {
+        self.settings.fanout
     }
 
     pub(crate) fn on_round(&mut self, ctx: &mut Ctx<'_>) {
         self.heartbeat += 1;
         for (name, addr) in self.targets(ctx) {
-            let budget = ctx.config.gossip.digest_budget;
+            let budget = self.settings.digest_budget;
             let (health, entries) = self.digest(ctx, Some(&name), budget);
             let digest = Message::Digest { health, entries };
             debug_assert!(
@@ -138,7 +150,7 @@ impl Gossip {
     /// `fanout` distinct random members that are up, and every [`DEAD_RETRY_ROUNDS`]
     /// rounds one random member held dead.
     fn targets(&self, ctx: &mut Ctx<'_>) -> Vec<(String, SocketAddr)> {
-        let mut up = ctx.random_up(ctx.config.gossip.fanout);
+        let mut up = ctx.random_up(self.settings.fanout);
         let mut dead: Vec<(String, SocketAddr)> = ctx
             .members
             .others()
@@ -248,7 +260,7 @@ impl Gossip {
     /// so a reply's size hardly depends on N.)
     fn reply(&mut self, ctx: &Ctx<'_>, health: &Option<Health>, digest: &[Beat]) -> Message {
         let request = wire::body_len(health) + digest.iter().map(wire::body_len).sum::<usize>();
-        let budget = request.min(ctx.config.gossip.digest_budget);
+        let budget = request.min(self.settings.digest_budget);
         let own = self.own(ctx);
         // A health sample that would make the reply larger than the digest stays home
         // (the replier's own digests carry it).
@@ -387,12 +399,12 @@ fn entry_of(beat: Beat) -> MemberEntry {
 /// member's counter is refreshed at a node only every `N / (fanout × that / 2)` rounds
 /// (the rotation), and the rumour needs `log_(fanout+1) N` rounds to spread: both count,
 /// twice.
-pub(crate) fn detection_bound(config: &Config, cluster: &Cluster) -> Duration {
+pub(crate) fn detection_bound(config: &Config, gossip: &GossipConfig, cluster: &Cluster) -> Duration {
     let c = config;
     let n = cluster.nodes.max(2) as f64;
-    let per_digest = (c.gossip.digest_budget / 25).max(1) as f64;
-    let rotation = (n / (c.gossip.fanout as f64 * per_digest / 2.0)).ceil() as u32;
-    let spread = n.log(c.gossip.fanout as f64 + 1.0).ceil() as u32;
+    let per_digest = (gossip.digest_budget / 25).max(1) as f64;
+    let rotation = (n / (gossip.fanout as f64 * per_digest / 2.0)).ceil() as u32;
+    let spread = n.log(gossip.fanout as f64 + 1.0).ceil() as u32;
     let tolerance = match c.detector {
         DetectorKind::Missed => c.dead_after(),
         DetectorKind::Phi if cluster.lossy => c.dead_after().max(c.interval * (c.threshold + 4)),
@@ -406,20 +418,30 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
-    use crate::config::{Config, Preset, StrategyKind};
+    use crate::config::{Config, Preset, StrategyConfig, StrategyKind};
     use crate::strategy::fixture::{Fixture, messages, names};
     use crate::time::Instant;
 
     /// A node that holds a counter of `heartbeat` for each of `count` members.
     fn fixture(count: usize, budget: usize, heartbeat: u64) -> (Fixture, Vec<String>) {
         let mut config = Config::preset(Preset::LanFast, StrategyKind::Gossip);
-        config.gossip.digest_budget = budget;
+        config.strategy = StrategyConfig::Gossip(GossipConfig {
+            digest_budget: budget,
+            ..GossipConfig::default()
+        });
         let others = names(count);
         let mut f = Fixture::new(config, &others);
         for name in &others {
             f.members.set_counter(name, 0, heartbeat);
         }
         (f, others)
+    }
+
+    fn gossip_of(f: &Fixture) -> Gossip {
+        match &f.config.strategy {
+            StrategyConfig::Gossip(settings) => Gossip::new(settings.clone()),
+            other => unreachable!("a gossip fixture runs {other:?}"),
+        }
     }
 
     fn digests(sent: Vec<Message>) -> Vec<Message> {
@@ -432,7 +454,7 @@ mod tests {
     fn a_digest_never_exceeds_its_budget_and_the_slices_cover_everyone() {
         for budget in [200, 600, wire::LIST_BUDGET] {
             let (mut f, others) = fixture(300, budget, 5);
-            let mut gossip = Gossip::new();
+            let mut gossip = gossip_of(&f);
             let mut listed = BTreeSet::new();
             for _ in 0..300 {
                 gossip.on_round(&mut f.ctx(Instant::ZERO));
@@ -458,7 +480,7 @@ mod tests {
     #[test]
     fn a_reply_is_never_larger_than_the_digest_it_answers() {
         let (mut f, others) = fixture(300, wire::LIST_BUDGET, 9);
-        let mut gossip = Gossip::new();
+        let mut gossip = gossip_of(&f);
         let ctx = f.ctx(Instant::ZERO);
         for size in [1, 5, 30] {
             // The asker holds older counters than ours for `size` members: all news to it.

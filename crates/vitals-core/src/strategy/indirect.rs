@@ -2,7 +2,7 @@
 //! alone by its heartbeats: the leader (and a node without a leader, which judges
 //! everyone itself), pull's monitors, and pull's members judging the monitors. Each round,
 //! every member this node judges that it has not heard from directly for more than one
-//! interval is probed through `swim.indirect_probes` (k) random others; an answer relayed
+//! interval is probed through `probes.indirect_probes` (k) random others; an answer relayed
 //! by any of them counts as a heartbeat ([`Members::vouched`]). So one broken link
 //! between a judge and a member never makes a death: a member is declared dead only when
 //! neither the judge nor any of the k others it asks can reach it.
@@ -54,7 +54,7 @@ impl Indirect {
     }
 
     fn ask(&mut self, ctx: &mut Ctx<'_>, target: String) {
-        let k = ctx.config.swim.indirect_probes;
+        let k = ctx.config.probes.indirect_probes;
         let helpers: Vec<SocketAddr> = ctx
             .random_up(k + 1)
             .into_iter()

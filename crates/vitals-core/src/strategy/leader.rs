@@ -11,8 +11,10 @@
 
 use std::collections::{BTreeSet, VecDeque};
 use std::net::SocketAddr;
+use std::time::Duration;
 
-use crate::config::Config;
+use crate::bounds::{Cluster, Relay};
+use crate::config::{Config, LeaderConfig};
 use crate::members::{Judged, Members};
 use crate::message::{MemberEntry, Message, Peer, Status};
 use crate::output::Event;
@@ -43,7 +45,7 @@ pub(crate) struct Leader {
 }
 
 impl Leader {
-    pub(crate) fn new(config: &Config, me: &Peer, now: Instant, rng: &mut Rng) -> Leader {
+    pub(crate) fn new(config: &LeaderConfig, me: &Peer, now: Instant, rng: &mut Rng) -> Leader {
         let timing = Timing {
             election_timeout: config.election_timeout,
             lease: config.lease,
@@ -314,4 +316,11 @@ fn discover(ctx: &mut Ctx<'_>) {
     for addr in targets {
         ctx.send(addr, Message::join(0));
     }
+}
+
+/// A verdict the leader holds goes out with its next heartbeat round, each round
+/// carrying one datagram-sized slice of the view in turn, so an entry is carried every
+/// `relay.view_slices` rounds; each lost carrier costs another `view_slices` rounds.
+pub(crate) fn publish_bound(config: &Config, cluster: &Cluster, relay: &Relay) -> Duration {
+    config.interval * (relay.view_slices * (1 + relay.lost_rounds)) + cluster.delay
 }

@@ -19,8 +19,8 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::bounds::Cluster;
-use crate::config::{Config, DetectorKind, StrategyKind};
+use crate::bounds::{Cluster, Relay};
+use crate::config::{Config, DetectorKind, StrategyConfig, StrategyKind};
 use crate::members::{Judged, Members, Reach, Transition};
 use crate::message::{Health, MemberEntry, Message, Peer};
 use crate::output::{Event, Outbox};
@@ -132,11 +132,14 @@ impl Ctx<'_> {
         learned
     }
 
-    /// Anti-entropy: every `swim.push_pull_rounds` rounds, ask one random member that is
+    /// Anti-entropy: every `probes.push_pull_rounds` rounds, ask one random member that is
     /// up for its member list (a join's paged reply), so a node that missed news (a lost
     /// page of its join reply, a member it never heard of) converges.
     pub(crate) fn sync_now_and_then(&mut self) {
-        if !self.round.is_multiple_of(u64::from(self.config.swim.push_pull_rounds)) {
+        if !self
+            .round
+            .is_multiple_of(u64::from(self.config.probes.push_pull_rounds))
+        {
             return;
         }
         let up: Vec<SocketAddr> = self.members.up_others().map(|m| m.addr).collect();
@@ -184,41 +187,66 @@ impl Ctx<'_> {
 }
 
 /// What other modules ask about a strategy before any node runs it (its bounds, the
-/// quorum's observers and window), as methods of [`StrategyKind`]: defined here, so the knowledge
+/// quorum's observers), as methods of [`StrategyConfig`]: defined here, so the knowledge
 /// stays in `strategy/`, and callable without importing this module.
-impl StrategyKind {
+impl StrategyConfig {
     /// The longest time from a crash to its detection by an observer that judges the
     /// crashed node itself (see [`crate::bounds`]): ping and gossip have their own; push,
     /// pull and leader observers hear the member directly ([`detector_bound`]).
-    pub(crate) fn detection_bound(self, config: &Config, cluster: &Cluster) -> Duration {
+    pub(crate) fn detection_bound(&self, config: &Config, cluster: &Cluster) -> Duration {
         match self {
-            StrategyKind::Ping => ping::detection_bound(config, cluster),
-            StrategyKind::Gossip => gossip::detection_bound(config, cluster),
-            StrategyKind::Push | StrategyKind::Pull | StrategyKind::Leader => detector_bound(config, cluster),
+            StrategyConfig::Ping(swim) => ping::detection_bound(config, swim, cluster),
+            StrategyConfig::Gossip(gossip) => gossip::detection_bound(config, gossip, cluster),
+            StrategyConfig::Push { .. } | StrategyConfig::Pull { .. } | StrategyConfig::Leader(_) => {
+                detector_bound(config, cluster)
+            }
         }
     }
 
     /// What the strategy adds to the common convergence bound (ping: a suspicion begun
     /// just before a heal runs to its end unheard by the suspect).
-    pub(crate) fn convergence_extra(self, config: &Config, cluster: &Cluster) -> Duration {
+    pub(crate) fn convergence_extra(&self, config: &Config, cluster: &Cluster) -> Duration {
         match self {
-            StrategyKind::Ping => ping::suspicion_max(config, cluster.nodes),
+            StrategyConfig::Ping(swim) => ping::suspicion_max(config, swim, cluster.nodes),
             _ => Duration::ZERO,
         }
     }
 
+    /// The time for a judge's verdict to reach an observer that does not judge (pull: a
+    /// member, from the monitor's next poll; leader: a follower, from the leader's view).
+    pub(crate) fn relay_bound(&self, config: &Config, cluster: &Cluster, relay: &Relay) -> Duration {
+        match self {
+            StrategyConfig::Pull { .. } => pull::relay_bound(config, cluster, relay),
+            StrategyConfig::Leader(_) => leader::publish_bound(config, cluster, relay),
+            StrategyConfig::Push { .. } | StrategyConfig::Ping(_) | StrategyConfig::Gossip(_) => Duration::ZERO,
+        }
+    }
+
+    /// Under a quorum, the only observers whose opinions count: pull's monitors. Empty:
+    /// every member observes.
+    pub(crate) fn observers(&self) -> BTreeSet<String> {
+        match self {
+            StrategyConfig::Pull { monitors } => monitors.iter().cloned().collect(),
+            _ => BTreeSet::new(),
+        }
+    }
+}
+
+/// What needs only the strategy's name.
+impl StrategyKind {
     /// Whether `--quorum` makes a quorum decide (push, pull, gossip). Ping's accuser sets
     /// travel with its rumors, and the elected leader already needs a majority.
     pub(crate) fn takes_quorum(self) -> bool {
         matches!(self, StrategyKind::Push | StrategyKind::Pull | StrategyKind::Gossip)
     }
 
-    /// Under a quorum, the only observers whose opinions count: pull's monitors. Empty:
-    /// every member observes.
-    pub(crate) fn observers(self, config: &Config) -> BTreeSet<String> {
+    /// Deliveries a heartbeat crosses before its judge's detector hears of it (pull: the
+    /// poll and its reply; gossip: `1 + GOSSIP_HOP_ROUNDS` hops of a counter).
+    pub(crate) fn jitter_hops(self) -> u32 {
         match self {
-            StrategyKind::Pull => config.monitors.iter().cloned().collect(),
-            _ => BTreeSet::new(),
+            StrategyKind::Pull => 2,
+            StrategyKind::Gossip => 1 + crate::config::GOSSIP_HOP_ROUNDS,
+            StrategyKind::Push | StrategyKind::Ping | StrategyKind::Leader => 1,
         }
     }
 
@@ -269,12 +297,12 @@ pub(crate) enum Strategy {
 
 impl Strategy {
     pub(crate) fn new(config: &Config, me: &Peer, now: Instant, rng: &mut Rng) -> Strategy {
-        match config.strategy {
-            StrategyKind::Push => Strategy::Push(Push::new(config, now)),
-            StrategyKind::Pull => Strategy::Pull(Pull::new(config, me)),
-            StrategyKind::Ping => Strategy::Ping(Box::new(Ping::new(now))),
-            StrategyKind::Leader => Strategy::Leader(Box::new(Leader::new(config, me, now, rng))),
-            StrategyKind::Gossip => Strategy::Gossip(Gossip::new()),
+        match &config.strategy {
+            StrategyConfig::Push { ack } => Strategy::Push(Push::new(*ack, now)),
+            StrategyConfig::Pull { monitors } => Strategy::Pull(Pull::new(monitors, me)),
+            StrategyConfig::Ping(swim) => Strategy::Ping(Box::new(Ping::new(swim.clone(), now))),
+            StrategyConfig::Leader(leader) => Strategy::Leader(Box::new(Leader::new(leader, me, now, rng))),
+            StrategyConfig::Gossip(gossip) => Strategy::Gossip(Gossip::new(gossip.clone())),
         }
     }
 
@@ -282,13 +310,13 @@ impl Strategy {
     /// `observing`: whether its own word counts (false only for a pull member under a
     /// quorum, which takes the monitors' word even about the monitors).
     pub(crate) fn judged(config: &Config, me: &Peer, observing: bool) -> Judged {
-        match config.strategy {
-            StrategyKind::Push => Judged::All,
-            StrategyKind::Pull if !observing => Judged::Only(Default::default()),
-            StrategyKind::Pull => Pull::judged(config, me),
-            StrategyKind::Ping => Judged::Only(Default::default()), // probes, not detectors
-            StrategyKind::Leader => Leader::judged(),
-            StrategyKind::Gossip => Judged::All, // every member's counter feeds its detector
+        match &config.strategy {
+            StrategyConfig::Push { .. } => Judged::All,
+            StrategyConfig::Pull { .. } if !observing => Judged::Only(Default::default()),
+            StrategyConfig::Pull { monitors } => Pull::judged(monitors, me),
+            StrategyConfig::Ping(_) => Judged::Only(Default::default()), // probes, not detectors
+            StrategyConfig::Leader(_) => Leader::judged(),
+            StrategyConfig::Gossip(_) => Judged::All, // every member's counter feeds its detector
         }
     }
 
@@ -296,14 +324,14 @@ impl Strategy {
     /// suspicion: not in SWIM, where only the suspect's refutation (a higher incarnation)
     /// does; nor under a quorum (`quorum`), where the tally clears a suspect.
     pub(crate) fn direct_clears_suspicion(config: &Config, quorum: bool) -> bool {
-        config.strategy != StrategyKind::Ping && !quorum
+        config.kind() != StrategyKind::Ping && !quorum
     }
 
     /// Where this round's quorum opinions go: the strategy's usual targets (every member
     /// a round reaches; gossip: `fanout` random members that are up).
     pub(crate) fn opinion_targets(&self, ctx: &mut Ctx<'_>) -> Vec<(String, SocketAddr)> {
         match self {
-            Strategy::Gossip(_) => ctx.random_up(ctx.config.gossip.fanout),
+            Strategy::Gossip(s) => ctx.random_up(s.fanout()),
             _ => ctx.round_targets().map(|m| (m.name.clone(), m.addr)).collect(),
         }
     }

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use crate::bounds::Cluster;
 use crate::checks::Checks;
-use crate::config::Config;
+use crate::config::{Config, SwimConfig};
 use crate::members::Transition;
 use crate::message::{MAX_ACCUSERS, MemberEntry, Message, Peer, Rumor, Status};
 use crate::strategy::{Ctx, DEAD_RETRY_ROUNDS};
@@ -106,11 +106,14 @@ pub(crate) struct Ping {
     /// This node's checks and services as last told, and the members told them (at the
     /// incarnation they had): see [`Ping::tell_checks`].
     told: (Option<Checks>, BTreeMap<String, u64>),
+    /// The SWIM and Lifeguard settings.
+    swim: SwimConfig,
 }
 
 impl Ping {
-    pub(crate) fn new(now: Instant) -> Ping {
+    pub(crate) fn new(swim: SwimConfig, now: Instant) -> Ping {
         Ping {
+            swim,
             seq: 0,
             order: Vec::new(),
             next: 0,
@@ -136,12 +139,15 @@ impl Ping {
         self.rounds += 1;
         self.finish_probe(ctx);
         self.tell_checks(ctx);
-        if self.rounds.is_multiple_of(u64::from(ctx.config.swim.push_pull_rounds)) {
+        if self
+            .rounds
+            .is_multiple_of(u64::from(ctx.config.probes.push_pull_rounds))
+        {
             self.push_pull(ctx);
         } else if self.rounds.is_multiple_of(DEAD_RETRY_ROUNDS) {
             reconnect(ctx);
         }
-        ctx.members.reap(ctx.now, ctx.config.swim.tombstone_ttl);
+        ctx.members.reap(ctx.now, self.swim.tombstone_ttl);
         // Periods are counted from when rounds were due, not from when the host woke up:
         // counted from `now`, a period would end just after the next round (by the
         // wake-up delay) and every other round would skip its probe.
@@ -164,7 +170,7 @@ impl Ping {
         self.probe = Some(Probe {
             target,
             seq: self.seq,
-            direct_deadline: ctx.now + self.scale(ctx.config.swim.probe_timeout),
+            direct_deadline: ctx.now + self.scale(self.swim.probe_timeout),
             ends_at,
             acked: false,
             asked: Vec::new(),
@@ -176,7 +182,7 @@ impl Ping {
     /// Randomised round-robin over the members that are up (SWIM §4.3): a shuffled list,
     /// walked in order, reshuffled when exhausted.
     fn next_target(&mut self, ctx: &mut Ctx<'_>) -> Option<(String, SocketAddr)> {
-        if ctx.config.swim.random_targets {
+        if self.swim.random_targets {
             let up: Vec<(String, SocketAddr)> = ctx.members.up_others().map(|m| (m.name.clone(), m.addr)).collect();
             return (!up.is_empty()).then(|| up[ctx.rng.below(up.len() as u64) as usize].clone());
         }
@@ -243,7 +249,7 @@ impl Ping {
     /// Fast confirmation: a suspicion heard from others is checked with this node's own
     /// probe straight away (when no probe is under way), not at the next round.
     fn confirm_at_once(&mut self, ctx: &mut Ctx<'_>) {
-        if ctx.config.swim.fast_confirm && self.probe.is_none() && !self.confirm.is_empty() {
+        if self.swim.fast_confirm && self.probe.is_none() && !self.confirm.is_empty() {
             let ends_at = ctx.now + self.scale(ctx.config.interval);
             self.start_probe(ctx, ends_at);
         }
@@ -290,7 +296,7 @@ impl Ping {
         self.seq += 1;
         let gossip = self.piggyback(ctx, Some(target), GOSSIP_BUDGET);
         ctx.send(addr, Message::Ping { seq: self.seq, gossip });
-        let deadline = ctx.now + self.scale(ctx.config.swim.probe_timeout);
+        let deadline = ctx.now + self.scale(self.swim.probe_timeout);
         self.relays.insert(
             self.seq,
             Relay {
@@ -375,7 +381,7 @@ impl Ping {
             .map(|m| (m.name.clone(), m.addr))
             .collect();
         shuffle(&mut helpers, ctx);
-        helpers.truncate(ctx.config.swim.indirect_probes);
+        helpers.truncate(ctx.config.probes.indirect_probes);
         let (seq, target) = (probe.seq, probe.target.clone());
         probe.asked = helpers.iter().map(|(name, _)| name.clone()).collect();
         for (_, addr) in helpers {
@@ -416,7 +422,7 @@ impl Ping {
             awareness: self.awareness,
         };
         self.failed_probes.insert(probe.target.clone(), failed);
-        self.awareness = (self.awareness + delta).min(ctx.config.swim.awareness_max - 1);
+        self.awareness = (self.awareness + delta).min(self.swim.awareness_max - 1);
         self.suspect(ctx, &probe.target);
     }
 
@@ -434,7 +440,7 @@ impl Ping {
         self.accuse(ctx, &entry, &[me], Duration::ZERO);
         let addr = entry.addr;
         ctx.learn(vec![entry.clone()]);
-        if ctx.config.swim.buddy {
+        if self.swim.buddy {
             // Tell the suspect at once: if it is alive it refutes before any timer runs out.
             ctx.send(
                 addr,
@@ -444,7 +450,7 @@ impl Ping {
                 },
             );
         }
-        if ctx.config.swim.fast_confirm {
+        if self.swim.fast_confirm {
             self.announce(ctx, name);
         }
     }
@@ -493,7 +499,7 @@ impl Ping {
         let due: Vec<String> = self
             .suspicions
             .iter()
-            .filter(|(_, s)| ctx.now >= s.started + suspicion_timeout(ctx, n, s.accusers.len()))
+            .filter(|(_, s)| ctx.now >= s.started + timeout_for(ctx.config, &self.swim, n, s.accusers.len()))
             .filter(|(_, s)| s.accusers.len() >= quorum)
             .map(|(name, _)| name.clone())
             .collect();
@@ -537,7 +543,7 @@ impl Ping {
             .suspicions
             .values()
             .filter(|s| s.accusers.len() >= quorum)
-            .map(|s| s.started + suspicion_timeout(ctx, n, s.accusers.len()))
+            .map(|s| s.started + timeout_for(ctx.config, &self.swim, n, s.accusers.len()))
             .min();
     }
 
@@ -571,7 +577,7 @@ impl Ping {
     /// suspicion timers: it is sent straight to every member that is up (rare, and a
     /// race the suspect must win), and spread as a rumor for those that miss it.
     pub(crate) fn on_refute(&mut self, ctx: &mut Ctx<'_>) {
-        self.awareness = (self.awareness + 1).min(ctx.config.swim.awareness_max - 1);
+        self.awareness = (self.awareness + 1).min(self.swim.awareness_max - 1);
         let Some(entry) = ctx.members.entry(&ctx.me.name) else {
             return;
         };
@@ -603,11 +609,11 @@ impl Ping {
     /// (Lifeguard's buddy system), then the least-sent rumors that fit the budget.
     fn piggyback(&mut self, ctx: &mut Ctx<'_>, target: Option<&str>, budget: usize) -> Vec<Rumor> {
         let n = ctx.members.up_count();
-        let limit = ctx.config.swim.retransmit_mult * (n as f64 + 1.0).log10().ceil().max(1.0) as u32;
+        let limit = self.swim.retransmit_mult * (n as f64 + 1.0).log10().ceil().max(1.0) as u32;
         let mut out = Vec::new();
         let mut used = 0;
         if let Some(rumor) = target
-            .filter(|_| ctx.config.swim.buddy)
+            .filter(|_| self.swim.buddy)
             .and_then(|name| self.suspicion_rumor(ctx, name))
         {
             used += wire::body_len(&rumor);
@@ -691,7 +697,7 @@ impl Ping {
     fn push_pull(&mut self, ctx: &mut Ctx<'_>) {
         let want_dead = self
             .rounds
-            .is_multiple_of(2 * u64::from(ctx.config.swim.push_pull_rounds));
+            .is_multiple_of(2 * u64::from(ctx.config.probes.push_pull_rounds));
         let mut partners: Vec<SocketAddr> = ctx
             .members
             .others()
@@ -760,7 +766,7 @@ impl Ping {
         let suspicion = self.suspicions.get(name).map(|s| SuspicionEvidence {
             accusers: s.accusers.iter().cloned().collect(),
             age_ms: millis(now - s.started),
-            timeout_ms: millis(timeout_for(config, n, s.accusers.len())),
+            timeout_ms: millis(timeout_for(config, &self.swim, n, s.accusers.len())),
             quorum: config.quorum_size(n),
         });
         let failed_probe = self.failed_probes.get(name).map(|p| ProbeEvidence {
@@ -781,12 +787,7 @@ impl Ping {
 /// `min = suspicion_mult × max(1, log10 n) × interval`, `max = suspicion_max_mult × min`,
 /// `k = suspicion_mult − 2` expected confirmations (0 in clusters too small for them),
 /// `timeout = max(min, max − (max − min) × ln(C + 1) / ln(k + 1))` for C confirmations.
-pub(crate) fn suspicion_timeout(ctx: &Ctx<'_>, n: usize, accusers: usize) -> Duration {
-    timeout_for(ctx.config, n, accusers)
-}
-
-fn timeout_for(config: &Config, n: usize, accusers: usize) -> Duration {
-    let swim = &config.swim;
+fn timeout_for(config: &Config, swim: &SwimConfig, n: usize, accusers: usize) -> Duration {
     if swim.fast_confirm && accusers >= (n / 2 + 1).min(FAST_ACCUSERS) && accusers > 1 {
         return config.interval;
     }
@@ -814,22 +815,22 @@ fn timeout_for(config: &Config, n: usize, accusers: usize) -> Duration {
 /// awareness ceiling (after missed nacks, a partition, a refutation) comes back to one
 /// interval per period after `2 + 3 + … + awareness_max` intervals, one successful probe
 /// per step (Lifeguard §IV-A). Each hop adds a delivery (probe, ack, ping-req, nack).
-pub(crate) fn detection_bound(config: &Config, cluster: &Cluster) -> Duration {
-    let ceiling = config.swim.awareness_max;
+pub(crate) fn detection_bound(config: &Config, swim: &SwimConfig, cluster: &Cluster) -> Duration {
+    let ceiling = swim.awareness_max;
     let recovery = (ceiling * (ceiling + 1) / 2).saturating_sub(1);
     let periods = 2 * cluster.nodes as u32;
-    config.interval * (recovery + periods) + suspicion_max(config, cluster.nodes) + cluster.delay * 4
+    config.interval * (recovery + periods) + suspicion_max(config, swim, cluster.nodes) + cluster.delay * 4
 }
 
 /// Lifeguard's longest suspicion (a lone accuser) with `nodes` members up, as
 /// [`timeout_for`] computes it; the timeout is never scaled by awareness.
-pub(crate) fn suspicion_max(config: &Config, nodes: usize) -> Duration {
+pub(crate) fn suspicion_max(config: &Config, swim: &SwimConfig, nodes: usize) -> Duration {
     let n = nodes.max(2) as f64;
     let min = config
         .interval
-        .mul_f64(f64::from(config.swim.suspicion_mult) * n.log10().max(1.0));
-    if config.swim.dynamic_suspicion {
-        min * config.swim.suspicion_max_mult
+        .mul_f64(f64::from(swim.suspicion_mult) * n.log10().max(1.0));
+    if swim.dynamic_suspicion {
+        min * swim.suspicion_max_mult
     } else {
         min
     }
@@ -850,9 +851,14 @@ mod tests {
 
     fn fixture(count: usize) -> (Fixture, Vec<String>) {
         let mut config = Config::preset(Preset::LanFast, StrategyKind::Ping);
-        config.swim.random_targets = false;
+        config.swim_mut().expect("ping").random_targets = false;
         let others = names(count);
         (Fixture::new(config, &others), others)
+    }
+
+    /// The SWIM settings of [`fixture`].
+    fn lan_fast_swim() -> SwimConfig {
+        SwimConfig::for_interval(Preset::LanFast.interval())
     }
 
     fn rumor(name: &str, i: usize) -> Rumor {
@@ -865,7 +871,7 @@ mod tests {
 
     /// A ping with `count` rumors queued, none sent yet.
     fn with_rumors(count: usize) -> Ping {
-        let mut ping = Ping::new(Instant::ZERO);
+        let mut ping = Ping::new(lan_fast_swim(), Instant::ZERO);
         for (i, name) in names(count).iter().enumerate() {
             ping.rumors.insert(name.clone(), (rumor(name, i + 1), 0));
         }
@@ -879,7 +885,7 @@ mod tests {
     #[test]
     fn the_round_robin_probes_every_member_once_before_any_twice() {
         let (mut f, others) = fixture(5);
-        let mut ping = Ping::new(Instant::ZERO);
+        let mut ping = Ping::new(lan_fast_swim(), Instant::ZERO);
         let mut ctx = f.ctx(Instant::ZERO);
         for _ in 0..3 {
             let mut lap: Vec<String> = (0..5)
@@ -894,7 +900,7 @@ mod tests {
     fn a_member_that_went_down_leaves_the_round_robin() {
         let (mut f, others) = fixture(4);
         f.members.apply(Instant::ZERO, &entry("m002", 3, Status::Dead));
-        let mut ping = Ping::new(Instant::ZERO);
+        let mut ping = Ping::new(lan_fast_swim(), Instant::ZERO);
         let mut ctx = f.ctx(Instant::ZERO);
         let mut lap: Vec<String> = (0..3)
             .map(|_| ping.next_target(&mut ctx).expect("a target").0)
@@ -908,7 +914,7 @@ mod tests {
     fn a_member_others_suspect_is_probed_before_the_round_robin_goes_on() {
         let (mut f, _) = fixture(5);
         f.members.apply(Instant::ZERO, &entry("m003", 4, Status::Suspect));
-        let mut ping = Ping::new(Instant::ZERO);
+        let mut ping = Ping::new(lan_fast_swim(), Instant::ZERO);
         // "m001" is not (or no longer) suspected: it is skipped, not probed out of turn.
         ping.confirm.insert("m001".into());
         ping.confirm.insert("m003".into());
@@ -943,7 +949,7 @@ mod tests {
         let mut ping = with_rumors(1);
         let mut ctx = f.ctx(Instant::ZERO);
         let n = ctx.members.up_count();
-        let limit = ctx.config.swim.retransmit_mult as usize * ((n + 1) as f64).log10().ceil() as usize;
+        let limit = ping.swim.retransmit_mult as usize * ((n + 1) as f64).log10().ceil() as usize;
         let sends = (0..limit + 3)
             .take_while(|_| !ping.piggyback(&mut ctx, None, GOSSIP_BUDGET).is_empty())
             .count();

@@ -6,7 +6,9 @@
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
+use std::time::Duration;
 
+use crate::bounds::{Cluster, Relay};
 use crate::config::Config;
 use crate::message::{MemberEntry, Message, Peer};
 use crate::strategy::Ctx;
@@ -23,8 +25,8 @@ pub(crate) struct Pull {
 }
 
 impl Pull {
-    pub(crate) fn new(config: &Config, me: &Peer) -> Pull {
-        let monitors: BTreeSet<String> = config.monitors.iter().cloned().collect();
+    pub(crate) fn new(monitors: &[String], me: &Peer) -> Pull {
+        let monitors: BTreeSet<String> = monitors.iter().cloned().collect();
         let monitoring = monitors.contains(&me.name);
         Pull {
             seq: 0,
@@ -97,11 +99,17 @@ impl Pull {
     }
 
     /// The judged set for this node: monitors judge everyone, members only the monitors.
-    pub(crate) fn judged(config: &Config, me: &Peer) -> crate::members::Judged {
-        if config.monitors.contains(&me.name) {
+    pub(crate) fn judged(monitors: &[String], me: &Peer) -> crate::members::Judged {
+        if monitors.contains(&me.name) {
             crate::members::Judged::All
         } else {
-            crate::members::Judged::Only(config.monitors.iter().cloned().collect())
+            crate::members::Judged::Only(monitors.iter().cloned().collect())
         }
     }
+}
+
+/// A member learns a monitor's verdict from the monitor's next poll: one interval, one
+/// more for each lost poll (`relay.lost_rounds`), and one delivery.
+pub(crate) fn relay_bound(config: &Config, cluster: &Cluster, relay: &Relay) -> Duration {
+    config.interval * (1 + relay.lost_rounds) + cluster.delay
 }

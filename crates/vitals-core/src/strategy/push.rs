@@ -21,10 +21,10 @@ pub(crate) struct Push {
 }
 
 impl Push {
-    pub(crate) fn new(config: &Config, now: Instant) -> Push {
+    pub(crate) fn new(ack: bool, now: Instant) -> Push {
         Push {
             seq: 0,
-            ack: config.ack,
+            ack,
             awaiting_ack_since: now,
             isolated: false,
         }

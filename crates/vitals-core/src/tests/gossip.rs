@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::cluster::Cluster;
-use crate::config::{Config, DetectorKind, Preset, StrategyKind};
+use crate::config::{Config, DetectorKind, GossipConfig, Preset, StrategyKind};
 use crate::message::{Beat, Envelope, Message, Peer, Status};
 use crate::node::{Event, Node, Output};
 use crate::time::Instant;
@@ -29,8 +29,17 @@ fn deaths(cluster: &Cluster, alive: &[&str]) -> Vec<(String, String)> {
     cluster.deaths(&NAMES, alive)
 }
 
+/// The gossip settings of a gossip configuration.
+fn gossip(config: &Config) -> &GossipConfig {
+    config.gossip().expect("a gossip configuration")
+}
+
 /// The documented bound: the detector's tolerance (timeout already allows for the
 /// hops), one interval of phase, and one more for the last counter still in flight.
+/// Tighter than the strategy's `detection_bound` (which `Config::detection_bound` gives
+/// and the simulator checks for any cluster size and network), because these ten nodes
+/// fit one digest, the timeout already allows `GOSSIP_HOP_ROUNDS` hops, and delivery is
+/// instant here: a claim about this cluster, kept as it was.
 fn bound(config: &Config) -> Duration {
     config.dead_after() + config.interval * 2
 }
@@ -173,7 +182,7 @@ fn digests_stay_under_the_budget_with_five_hundred_members() {
                 Message::Digest { entries, .. } => {
                     digests += 1;
                     entries_sent += entries.len();
-                    assert!(len <= config.gossip.digest_budget, "digest of {len} bytes");
+                    assert!(len <= gossip(&config).digest_budget, "digest of {len} bytes");
                     assert!(
                         bytes.len() <= wire::LIST_BUDGET + 200,
                         "datagram of {} bytes",
@@ -187,7 +196,7 @@ fn digests_stay_under_the_budget_with_five_hundred_members() {
     }
     assert_eq!(
         digests,
-        3 * config.gossip.fanout,
+        3 * gossip(&config).fanout,
         "one digest per neighbour per interval"
     );
     assert_eq!(replies, 0);

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::cluster::Cluster;
-use crate::config::{Config, Preset, StrategyKind};
+use crate::config::{Config, LeaderConfig, Preset, Roles, StrategyKind};
 use crate::message::{Health, Message, Status};
 use crate::node::{Command, Event};
 use crate::rng::Rng;
@@ -20,8 +20,17 @@ const NAMES: [&str; 5] = ["a", "b", "c", "d", "e"];
 
 fn leader_config(voters: &[&str]) -> Config {
     let mut config = Config::preset(Preset::LanFast, StrategyKind::Leader);
-    config.voters = voters.iter().map(|v| v.to_string()).collect();
+    let roles = Roles {
+        voters: voters.iter().map(|v| v.to_string()).collect(),
+        ..Roles::default()
+    };
+    config.strategy = config.strategy.with_roles(roles).expect("voters are leader's");
     config
+}
+
+/// The election settings of a leader configuration.
+fn election(config: &Config) -> &LeaderConfig {
+    config.leader().expect("a leader configuration")
 }
 
 /// The leader every running node names, if they all name the same running leader.
@@ -207,7 +216,7 @@ fn a_new_leader_starts_from_the_view_and_detects_the_next_crash() {
     let (new, took) = await_new_leader(&mut cluster, &mut safety, &old, Duration::from_secs(5));
     assert!(["a", "b", "c"].contains(&new.as_str()), "observer {new} became leader");
     assert!(
-        took <= config.election_timeout * 2 + config.interval,
+        took <= election(&config).election_timeout * 2 + config.interval,
         "failover took {took:?}"
     );
     cluster.run_checked(Duration::from_secs(2), |c| safety.check(c));
@@ -278,7 +287,9 @@ fn an_isolated_leader_steps_down_and_the_majority_elects_another() {
     let old = converge(&mut cluster, &mut safety);
     let cut = old.clone();
     cluster.deliver = Box::new(move |from, to, _| from != cut && to != cut);
-    cluster.run_checked(config.election_timeout + config.interval, |c| safety.check(c));
+    cluster.run_checked(election(&config).election_timeout + config.interval, |c| {
+        safety.check(c)
+    });
     assert_ne!(cluster.leadership_of(&old).role, Role::Leader, "check-quorum");
     cluster.run_checked(Duration::from_secs(3), |c| safety.check(c));
     let others: Vec<&str> = NAMES.iter().copied().filter(|n| *n != old).collect();
@@ -314,7 +325,7 @@ fn a_deposed_leader_that_still_reaches_its_observers_is_not_declared_dead_by_the
         let from_voter = cut_voters.iter().any(|v| v == from);
         !(from_voter && (to == deposed || cut_voters.iter().any(|v| v == to)))
     });
-    cluster.run_checked(config.election_timeout * 6, |c| safety.check(c));
+    cluster.run_checked(election(&config).election_timeout * 6, |c| safety.check(c));
     assert_ne!(cluster.leadership_of(&leader).role, Role::Leader, "check-quorum");
     for observer in ["d", "e"] {
         let deaths: Vec<_> = cluster
@@ -366,7 +377,7 @@ fn a_crash_after_a_refutation_the_leader_never_heard_is_still_shown_dead() {
         describe(&cluster)
     );
     cluster.crash(victim);
-    let bound = config.election_timeout * 2 + config.dead_after() + config.interval * 4;
+    let bound = election(&config).election_timeout * 2 + config.dead_after() + config.interval * 4;
     let shown = cluster.run_until(bound, |c| c.status(follower, victim) == Some(Status::Dead));
     assert!(
         shown.is_some(),
@@ -402,7 +413,7 @@ fn sweep_one(seed: u64) -> Duration {
     let config = leader_config(voters);
     let mut cluster = Cluster::seeded(config.clone(), &NAMES, seed, Some(Duration::from_millis(3)));
     // Every clock runs at the edge of the configured drift bound, fast or slow.
-    let drift = config.clock_drift * 0.999;
+    let drift = election(&config).clock_drift * 0.999;
     for name in NAMES {
         let rate = if rng.below(2) == 0 { 1.0 - drift } else { 1.0 + drift };
         cluster.set_clock_rate(name, rate);
@@ -460,8 +471,8 @@ fn election_safety_holds_after_every_step_across_a_seed_sweep_with_crashes_parti
     eprintln!(
         "[measure] leader failover, crash to a new leader known by all (virtual time, lan-fast: interval {:?}, election timeout {:?}..{:?}, {} seeds): p50 {} ms, p99 {} ms, max {} ms",
         config.interval,
-        config.election_timeout,
-        config.election_timeout * 2,
+        election(&config).election_timeout,
+        election(&config).election_timeout * 2,
         seeds,
         pick(0.5).as_millis(),
         pick(0.99).as_millis(),
@@ -469,7 +480,7 @@ fn election_safety_holds_after_every_step_across_a_seed_sweep_with_crashes_parti
     );
     // Documented bound: 2T from the last heartbeat to the first timer, plus round trips;
     // each split vote adds at most 2T more. Two split votes in a row are allowed here.
-    let bound = config.election_timeout * 6;
+    let bound = election(&config).election_timeout * 6;
     assert!(
         *failovers.last().unwrap() <= bound,
         "a failover took longer than {bound:?}: (time, seed) {runs:?}"
@@ -515,7 +526,7 @@ fn without_a_leader_quorum_the_survivors_judge_everyone_themselves() {
     for name in crashed {
         cluster.crash(name);
     }
-    let bound = config.election_timeout * 2 + config.dead_after() + config.interval * 3;
+    let bound = election(&config).election_timeout * 2 + config.dead_after() + config.interval * 3;
     let start = cluster.now;
     let shown = cluster.run_until(Duration::from_secs(20), |c| {
         survivors

@@ -116,7 +116,7 @@ fn ten_percent_loss_produces_no_false_death() {
 #[test]
 fn a_restarted_node_comes_back_and_dead_ones_are_eventually_reaped() {
     let mut config = lan();
-    config.swim.tombstone_ttl = Duration::from_secs(30);
+    config.swim_mut().expect("ping").tombstone_ttl = Duration::from_secs(30);
     let mut cluster = converged(config, &NAMES);
     cluster.crash("n5");
     cluster.crash("n6");
@@ -243,8 +243,8 @@ fn swims_expected_first_detection_is_e_over_e_minus_one_protocol_periods() {
     let names: Vec<String> = (0..40).map(|i| format!("s{i:02}")).collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let mut config = lan();
-    config.swim.random_targets = true;
-    config.swim.indirect_probes = 0; // one direct probe per period, nothing else is a ping
+    config.swim_mut().expect("ping").random_targets = true;
+    config.probes.indirect_probes = 0; // one direct probe per period, nothing else is a ping
     let mut cluster = Cluster::converged(config, &names, Duration::from_secs(60));
     cluster.record_sends();
     let start = cluster.now;
@@ -316,11 +316,11 @@ fn suspicion_to_dead_everywhere(config: &Config, seed: u64) -> Duration {
 fn fast_confirmation_ends_a_crash_suspicion_after_one_period_instead_of_the_lifeguard_timeout() {
     let fast = lan();
     let mut slow = lan();
-    slow.swim.fast_confirm = false;
+    slow.swim_mut().expect("ping").fast_confirm = false;
     let period = fast.interval;
     // Lifeguard's floor at N = 10: suspicion_mult × log10(10) periods, reached only once
     // two others confirmed.
-    let lifeguard_min = period * fast.swim.suspicion_mult;
+    let lifeguard_min = period * fast.swim().expect("ping").suspicion_mult;
     for seed in 1..=5 {
         let took = suspicion_to_dead_everywhere(&fast, seed);
         // At least one period from the first accusation (its age travels with it), at

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::cluster::Cluster;
-use crate::config::{Config, Preset, Quorum, StrategyKind};
+use crate::config::{Config, Preset, Quorum, StrategyConfig, StrategyKind};
 use crate::message::Status;
 use crate::rng::Rng;
 
@@ -18,7 +18,9 @@ fn config(strategy: StrategyKind) -> Config {
     let mut config = Config::preset(Preset::LanFast, strategy);
     config.quorum = Some(Quorum::Majority);
     if strategy == StrategyKind::Pull {
-        config.monitors = vec!["m0".into(), "m1".into(), "m2".into()];
+        config.strategy = StrategyConfig::Pull {
+            monitors: vec!["m0".into(), "m1".into(), "m2".into()],
+        };
     }
     config.validate().expect("valid");
     config

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::cluster::Cluster;
-use crate::config::{Config, DetectorKind, Preset, StrategyKind};
+use crate::config::{Config, DetectorKind, Preset, StrategyConfig, StrategyKind};
 use crate::message::{Message, Status};
 use crate::node::{Command, Event};
 
@@ -16,7 +16,9 @@ fn lan_fast(strategy: StrategyKind) -> Config {
 
 fn pull_config() -> Config {
     let mut config = lan_fast(StrategyKind::Pull);
-    config.monitors = vec!["a".into()];
+    config.strategy = StrategyConfig::Pull {
+        monitors: vec!["a".into()],
+    };
     config
 }
 
@@ -53,7 +55,7 @@ fn a_push_cluster_detects_a_crash_within_threshold_intervals_plus_one() {
         for ack in [false, true] {
             let mut config = lan_fast(StrategyKind::Push);
             config.detector = detector;
-            config.ack = ack;
+            config.strategy = StrategyConfig::Push { ack };
             let bound = config.interval * config.threshold + config.interval;
             let mut cluster = converged(config);
             cluster.run_for(Duration::from_millis(77));
@@ -148,7 +150,7 @@ fn a_leaving_node_is_marked_left_not_dead() {
 #[test]
 fn acknowledged_heartbeats_measure_round_trips() {
     let mut config = lan_fast(StrategyKind::Push);
-    config.ack = true;
+    config.strategy = StrategyConfig::Push { ack: true };
     let cluster = converged(config);
     let rtt = cluster.node("a").members().get("b").unwrap().rtt;
     assert_eq!(rtt, Some(Duration::from_millis(2)), "latency is 1 ms each way");
@@ -157,7 +159,7 @@ fn acknowledged_heartbeats_measure_round_trips() {
 #[test]
 fn a_node_whose_outbound_path_breaks_learns_it_is_cut_off() {
     let mut config = lan_fast(StrategyKind::Push);
-    config.ack = true;
+    config.strategy = StrategyConfig::Push { ack: true };
     let mut cluster = converged(config);
     cluster.deliver = Box::new(|from, _, _| from != "c");
     cluster.run_for(Duration::from_secs(2));
@@ -262,7 +264,9 @@ fn a_resumed_node_re_arms_its_detectors_instead_of_accusing_everyone() {
 #[test]
 fn pull_a_broken_link_to_one_monitor_removes_nobody() {
     let mut config = lan_fast(StrategyKind::Pull);
-    config.monitors = vec!["a".into(), "b".into(), "c".into()];
+    config.strategy = StrategyConfig::Pull {
+        monitors: vec!["a".into(), "b".into(), "c".into()],
+    };
     for (cut_from, cut_to) in [("e", "a"), ("a", "e")] {
         let mut cluster = converged(config.clone());
         cluster.deliver = Box::new(move |from, to, _| !(from == cut_from && to == cut_to));
