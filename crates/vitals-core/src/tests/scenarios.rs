@@ -278,8 +278,7 @@ fn pull_a_broken_link_to_one_monitor_removes_nobody() {
 
 /// Every strategy, each with a configuration that runs on its own.
 fn every_strategy() -> Vec<Config> {
-    let mut leader = lan_fast(StrategyKind::Leader);
-    leader.voters = vec![];
+    let leader = lan_fast(StrategyKind::Leader);
     vec![
         lan_fast(StrategyKind::Push),
         pull_config(),
@@ -300,7 +299,7 @@ fn events_at<'a>(cluster: &'a Cluster, node: &'a str) -> impl Iterator<Item = &'
 #[test]
 fn a_newcomer_with_a_live_members_name_is_refused_and_the_member_keeps_its_incarnation() {
     for config in every_strategy() {
-        let strategy = config.strategy;
+        let strategy = config.kind();
         let mut cluster = converged(config);
         let addr = cluster.addr("b");
         cluster.start_as("rival", "b");
@@ -327,7 +326,7 @@ fn a_newcomer_with_a_live_members_name_is_refused_and_the_member_keeps_its_incar
 #[test]
 fn a_node_restarted_on_a_new_address_is_taken_once_the_old_one_is_dead() {
     for config in every_strategy() {
-        let strategy = config.strategy;
+        let strategy = config.kind();
         let mut cluster = converged(config);
         cluster.crash("b");
         cluster.start_as("b-again", "b");
@@ -349,7 +348,7 @@ fn a_node_restarted_on_a_new_address_is_taken_once_the_old_one_is_dead() {
 #[test]
 fn force_leave_reaps_a_dead_member_everywhere_and_refuses_a_live_one() {
     for config in every_strategy() {
-        let strategy = config.strategy;
+        let strategy = config.kind();
         let mut cluster = converged(config);
         cluster.command("a", Command::ForceLeave("b".into()));
         let refused = events_at(&cluster, "a").any(|e| matches!(e, Event::ForceLeaveRefused(_)));
