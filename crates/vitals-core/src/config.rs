@@ -207,6 +207,11 @@ pub struct Config {
     /// `lease × (1 + clock_drift) < election_timeout × (1 − clock_drift)`.
     #[serde(default, with = "serde_duration")]
     pub lease: Duration,
+    /// Leader only (Consul's `bootstrap_expect`): no node stands for election before it
+    /// knows this many voters, so a cluster started one node at a time elects its first
+    /// leader only once it is that large. `None`: a node stands as soon as it has joined.
+    #[serde(default)]
+    pub bootstrap_expect: Option<u32>,
     /// Leader only: the bound on relative clock-rate drift between two nodes (0.05 = 5 %)
     /// that the lease assumes.
     #[serde(default)]
@@ -416,6 +421,7 @@ impl Config {
             election_timeout: Duration::ZERO,
             lease: Duration::ZERO,
             clock_drift: DEFAULT_CLOCK_DRIFT,
+            bootstrap_expect: None,
             gossip: GossipConfig::default(),
         }
         .with_election_defaults()
@@ -473,10 +479,19 @@ impl Config {
 
     fn validate_election(&self) -> Result<(), ConfigError> {
         if self.strategy != StrategyKind::Leader {
+            if self.bootstrap_expect.is_some() {
+                return Err(ConfigError::BootstrapWithoutLeader);
+            }
             return match self.voters.is_empty() {
                 true => Ok(()),
                 false => Err(ConfigError::VotersWithoutLeader),
             };
+        }
+        if let Some(expect) = self.bootstrap_expect {
+            let configured = self.voters.len();
+            if expect == 0 || (configured > 0 && expect as usize > configured) {
+                return Err(ConfigError::BadBootstrapExpect { expect, configured });
+            }
         }
         let duplicate = (1..self.voters.len()).find(|&i| self.voters[..i].contains(&self.voters[i]));
         if let Some(i) = duplicate {
@@ -638,6 +653,19 @@ impl PhiConfig {
 /// A configuration that was refused, and why.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ConfigError {
+    /// `bootstrap_expect` without the leader strategy.
+    #[error("bootstrap_expect is only used by strategy leader: drop --bootstrap-expect or use --strategy leader")]
+    BootstrapWithoutLeader,
+    /// `bootstrap_expect` is 0, or more than the configured voters.
+    #[error(
+        "bootstrap_expect {expect} cannot be met: give at least 1 and at most the number of configured voters ({configured}; 0: every member votes)"
+    )]
+    BadBootstrapExpect {
+        /// The setting.
+        expect: u32,
+        /// Configured voters (0: every member votes).
+        configured: usize,
+    },
     /// The interval is below 10 ms.
     #[error("interval {0:?} is too short: use at least 10ms")]
     IntervalTooShort(Duration),

@@ -62,6 +62,8 @@ pub struct RawConfig {
     pub lease: Option<Duration>,
     /// Bound on relative clock-rate drift between nodes that leases assume (leader).
     pub clock_drift: Option<f64>,
+    /// Voters to know before the first election (leader; Consul's `bootstrap_expect`).
+    pub bootstrap_expect: Option<u32>,
     /// Named timing preset.
     pub preset: Option<Preset>,
     /// Heartbeat interval.
@@ -336,6 +338,7 @@ impl RawConfig {
             election_timeout: flags.election_timeout.or(self.election_timeout),
             lease: flags.lease.or(self.lease),
             clock_drift: flags.clock_drift.or(self.clock_drift),
+            bootstrap_expect: flags.bootstrap_expect.or(self.bootstrap_expect),
             preset: flags.preset.or(self.preset),
             interval: flags.interval.or(self.interval),
             timeout: flags.timeout.or(self.timeout),
@@ -557,6 +560,7 @@ impl RawConfig {
             validate_name(voter).map_err(|_| invalid("voters", format!("`{voter}` is not a valid node name")))?;
         }
         config.clock_drift = self.clock_drift.unwrap_or(config.clock_drift);
+        config.bootstrap_expect = self.bootstrap_expect;
         config.election_timeout = self.election_timeout.unwrap_or(config.dead_after());
         config.lease = self
             .lease
@@ -581,6 +585,7 @@ fn key_of(error: &vitals_core::ConfigError) -> &'static str {
         E::ZeroSwimMultiplier => "swim",
         E::TooManyIndirectProbes(_) => "swim.indirect_probes",
         E::VotersWithoutLeader | E::DuplicateVoter(_) => "voters",
+        E::BootstrapWithoutLeader | E::BadBootstrapExpect { .. } => "bootstrap_expect",
         E::ElectionTimeoutTooShort { .. } => "election_timeout",
         E::BadLease { .. } => "lease",
         E::BadClockDrift(_) => "clock_drift",
