@@ -24,9 +24,11 @@ pub use crate::output::{Event, Output, Stats};
 const INDEX_KEY_SALT: u64 = 0x6d65_6d62_6572_7321;
 
 /// How soon news for the quorum (a new member, a change of this node's word, a new
-/// question) is sent, at the latest, when the next round is later: the opinions of a
-/// few milliseconds go out together, and a cluster forms in tens of milliseconds
-/// whatever the interval (memberlist gossips every 200 ms whatever its probe interval).
+/// question) is sent, at the latest, when the next round is later, per 10 members up
+/// (20 ms up to 19 members, 100 ms at 50): the opinions of that long go out together
+/// (one datagram to each member), so a cluster forms in tens of milliseconds whatever
+/// the interval (memberlist gossips every 200 ms whatever its probe interval) while a
+/// large cluster forming at once sends O(N) such batches per node, not one per news.
 pub const NEWS_DELAY: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// The first wait before a join request is sent again when no seed has answered yet; it
@@ -371,7 +373,8 @@ impl Node {
     /// [`NEWS_DELAY`] rather than at the next round.
     fn note_news(&mut self, now: Instant) {
         if self.verdicts.take_news() && self.verdicts.sends_opinions() && self.opinions_due.is_none() {
-            let due = now + NEWS_DELAY;
+            let tens = u32::try_from(self.members.up_count() / 10).unwrap_or(u32::MAX).max(1);
+            let due = now + NEWS_DELAY * tens;
             if due < self.next_round {
                 self.opinions_due = Some(due);
             }
