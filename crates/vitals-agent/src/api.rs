@@ -74,6 +74,9 @@ pub struct LeaderAnswer {
     pub quorum: bool,
     /// Milliseconds left on this node's lease, while it holds one.
     pub lease_remaining_ms: Option<u64>,
+    /// Why this node does not stand for election now (`--bootstrap-expect` not reached,
+    /// or no seed has answered its join), if it does not.
+    pub held: Option<String>,
 }
 
 /// `GET /v1/checks`: this agent's checks, its system thresholds' verdict and its services.

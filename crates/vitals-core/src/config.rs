@@ -397,6 +397,12 @@ impl Config {
 
     fn validate_election(&self, leader: &LeaderConfig) -> Result<(), ConfigError> {
         let voters = &leader.voters;
+        if let Some(expect) = leader.bootstrap_expect {
+            let configured = voters.len();
+            if expect == 0 || (configured > 0 && expect as usize > configured) {
+                return Err(ConfigError::BadBootstrapExpect { expect, configured });
+            }
+        }
         let duplicate = (1..voters.len()).find(|&i| voters[..i].contains(&voters[i]));
         if let Some(i) = duplicate {
             return Err(ConfigError::DuplicateVoter(voters[i].clone()));
@@ -540,6 +546,16 @@ impl PhiConfig {
 /// A configuration that was refused, and why.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ConfigError {
+    /// `bootstrap_expect` is 0, or more than the configured voters.
+    #[error(
+        "bootstrap_expect {expect} cannot be met: give at least 1 and at most the number of configured voters ({configured}; 0: every member votes)"
+    )]
+    BadBootstrapExpect {
+        /// The setting.
+        expect: u32,
+        /// Configured voters (0: every member votes).
+        configured: usize,
+    },
     /// The interval is below 10 ms.
     #[error("interval {0:?} is too short: use at least 10ms")]
     IntervalTooShort(Duration),

@@ -89,6 +89,14 @@ pub enum Event {
         /// The node's current term.
         term: u64,
     },
+    /// Leader strategy: this node does not stand for election, and why (fewer voters
+    /// known than `bootstrap_expect`, or no seed has answered its join: alone it would
+    /// lead a one-node cluster, a split brain). Reported when the reason first holds or
+    /// changes; `None` once it may stand again.
+    ElectionHeld {
+        /// The reason, for an operator.
+        reason: Option<String>,
+    },
 }
 
 /// Counters of inputs the node dropped or acted on without a status change.

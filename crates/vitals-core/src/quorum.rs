@@ -258,6 +258,9 @@ pub(crate) struct Tally {
     expiry: Schedule,
     /// When the bookkeeping of forgotten members and old questions is next pruned.
     next_sweep: Instant,
+    /// Something new to tell since the last [`Tally::take_news`]: a transition, a change
+    /// of this node's own word, or a question not asked before.
+    news: bool,
 }
 
 impl Tally {
@@ -280,7 +283,15 @@ impl Tally {
             wake: Schedule::default(),
             expiry: Schedule::default(),
             next_sweep: Instant::default(),
+            news: false,
         }
+    }
+
+    /// Whether there was news to tell since the last call (see [`Tally::news`]): the node
+    /// then sends its opinions soon instead of at its next round, so that a new member
+    /// gathers its quorum in a round trip or two, not in intervals.
+    pub(crate) fn take_news(&mut self) -> bool {
+        std::mem::take(&mut self.news)
     }
 
     /// Whether this node's own word counts (and is sent).
@@ -305,6 +316,7 @@ impl Tally {
     /// number of members up (their observer count) changed.
     pub(crate) fn note_transition(&mut self, transition: &Transition) {
         self.touch(&transition.name);
+        self.news = true;
         let was_up = transition.from.is_some_and(|s| s.is_up());
         if self.monitors.is_empty() && was_up != transition.to.is_up() {
             self.recount = true;
@@ -344,7 +356,8 @@ impl Tally {
                     Some(asked) => asked,
                     None => self.asked.entry(from.to_string()).or_default(),
                 };
-                asked.insert(opinion.name.clone(), now);
+                let first = asked.insert(opinion.name.clone(), now).is_none();
+                self.news |= first && self.observing;
             }
             let Some(heard) = opinion.heard else { continue };
             let report = Report {
@@ -622,6 +635,7 @@ impl Tally {
         if word != own.word {
             own.word = word;
             own.changed = now;
+            self.news = true;
         }
         *own
     }

@@ -138,6 +138,15 @@ impl Verdicts {
         targets.into_iter().filter_map(for_target).collect()
     }
 
+    /// Under a quorum: whether the tally has news to tell since the last call (a
+    /// transition, a change of this node's word, a new question).
+    pub(crate) fn take_news(&mut self) -> bool {
+        match self {
+            Verdicts::Detectors => false,
+            Verdicts::Quorum { tally, .. } => tally.take_news(),
+        }
+    }
+
     /// When verdicts may next change (the node must tick then).
     pub(crate) fn next_deadline(&self, members: &Members) -> Option<Instant> {
         match self {

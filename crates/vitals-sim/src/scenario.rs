@@ -329,6 +329,7 @@ impl Spec {
             ack: self.ack,
             monitors,
             voters: Vec::new(),
+            bootstrap_expect: None,
         };
         config.strategy = config.strategy.with_roles(roles).map_err(|e| e.to_string())?;
         config.quorum = self.quorum.then_some(vitals_core::Quorum::Majority);

@@ -168,6 +168,10 @@ pub(crate) struct AgentArgs {
     /// Bound on the clock-rate drift between two nodes that leases assume, as a fraction (leader) [default: 0.05].
     #[arg(help_heading = "Strategy", long, value_name = "FRACTION")]
     pub(crate) clock_drift: Option<f64>,
+    /// No election before this many voters are known, e.g. 3 for a cluster of three
+    /// started one node at a time (leader; Consul's name) [default: none].
+    #[arg(help_heading = "Strategy", long, value_name = "N")]
+    pub(crate) bootstrap_expect: Option<u32>,
     /// Timing preset [default: web].
     #[arg(help_heading = "Timing and detection", long, value_parser = choice::preset())]
     pub(crate) preset: Option<Preset>,
@@ -279,6 +283,7 @@ impl AgentArgs {
             election_timeout: self.election_timeout,
             lease: self.lease,
             clock_drift: self.clock_drift,
+            bootstrap_expect: self.bootstrap_expect,
             preset: self.preset,
             interval: self.interval,
             timeout: self.timeout,

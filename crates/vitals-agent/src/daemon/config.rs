@@ -64,6 +64,8 @@ pub struct RawConfig {
     pub lease: Option<Duration>,
     /// Bound on relative clock-rate drift between nodes that leases assume (leader).
     pub clock_drift: Option<f64>,
+    /// Voters to know before the first election (leader; Consul's `bootstrap_expect`).
+    pub bootstrap_expect: Option<u32>,
     /// Named timing preset.
     pub preset: Option<Preset>,
     /// Heartbeat interval.
@@ -341,6 +343,7 @@ impl RawConfig {
             election_timeout: flags.election_timeout.or(self.election_timeout),
             lease: flags.lease.or(self.lease),
             clock_drift: flags.clock_drift.or(self.clock_drift),
+            bootstrap_expect: flags.bootstrap_expect.or(self.bootstrap_expect),
             preset: flags.preset.or(self.preset),
             interval: flags.interval.or(self.interval),
             timeout: flags.timeout.or(self.timeout),
@@ -571,12 +574,14 @@ impl RawConfig {
             ack: self.ack.unwrap_or(false),
             monitors,
             voters,
+            bootstrap_expect: self.bootstrap_expect,
         };
         let mut strategy = config.strategy.clone().with_roles(roles).map_err(|e| {
             let key = match e {
                 RoleError::AckWithoutPush => "ack",
                 RoleError::MonitorsWithoutPull => "monitors",
                 RoleError::VotersWithoutLeader => "voters",
+                RoleError::BootstrapWithoutLeader => "bootstrap_expect",
             };
             invalid(key, e.to_string())
         })?;
@@ -606,6 +611,7 @@ fn key_of(error: &vitals_core::ConfigError) -> &'static str {
         E::ZeroSwimMultiplier => "swim",
         E::TooManyIndirectProbes(_) => "swim.indirect_probes",
         E::DuplicateVoter(_) => "voters",
+        E::BadBootstrapExpect { .. } => "bootstrap_expect",
         E::ElectionTimeoutTooShort { .. } => "election_timeout",
         E::BadLease { .. } => "lease",
         E::BadClockDrift(_) => "clock_drift",

@@ -317,6 +317,10 @@ impl Driver {
                     None => tracing::info!(term, "no leader known: election under way"),
                 }
             }
+            Event::ElectionHeld { reason } => match reason {
+                Some(reason) => tracing::warn!("not standing for election: {reason}"),
+                None => tracing::info!("may stand for election"),
+            },
         }
     }
 

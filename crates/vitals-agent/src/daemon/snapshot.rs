@@ -120,6 +120,9 @@ pub struct LeaderView {
     /// When this node leads: the end of its lease, on the node's clock (not served).
     #[serde(skip)]
     pub lease_until: Option<Instant>,
+    /// Why this node does not stand for election now (`--bootstrap-expect` not reached,
+    /// or no seed answered its join); `null` when it may.
+    pub held: Option<String>,
 }
 
 /// Facts about the agent that the node does not hold.
@@ -174,6 +177,7 @@ impl Snapshot {
                 role: l.role,
                 quorum: l.quorum,
                 lease_until: l.lease_until,
+                held: l.held,
             }),
         }
     }

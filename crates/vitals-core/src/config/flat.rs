@@ -33,6 +33,8 @@ pub(super) struct FlatConfig {
     lease: Duration,
     #[serde(default)]
     clock_drift: f64,
+    #[serde(default)]
+    bootstrap_expect: Option<u32>,
     swim: FlatSwim,
     #[serde(default)]
     gossip: GossipConfig,
@@ -93,6 +95,7 @@ impl From<Config> for FlatConfig {
             election_timeout: leader.election_timeout,
             lease: leader.lease,
             clock_drift: leader.clock_drift,
+            bootstrap_expect: leader.bootstrap_expect,
             swim: FlatSwim::new(swim, &c.probes),
             gossip,
             quorum: c.quorum,
@@ -112,6 +115,7 @@ impl TryFrom<FlatConfig> for Config {
             ack: f.ack,
             monitors: f.monitors,
             voters: f.voters.clone(),
+            bootstrap_expect: f.bootstrap_expect,
         };
         let probes = ProbeConfig {
             indirect_probes: f.swim.indirect_probes,
@@ -125,6 +129,7 @@ impl TryFrom<FlatConfig> for Config {
                 election_timeout: f.election_timeout,
                 lease: f.lease,
                 clock_drift: f.clock_drift,
+                bootstrap_expect: f.bootstrap_expect,
             }),
             kind => StrategyConfig::defaults(kind, f.interval, f.timeout),
         };

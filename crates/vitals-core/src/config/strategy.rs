@@ -98,6 +98,11 @@ pub struct LeaderConfig {
     /// The bound on relative clock-rate drift between two nodes (0.05 = 5 %) that the
     /// lease assumes.
     pub clock_drift: f64,
+    /// Consul's `bootstrap_expect`: no node stands for election before it knows this many
+    /// voters, so a cluster started one node at a time elects its first leader only once
+    /// it is that large. `None`: a node stands as soon as it has joined.
+    #[serde(default)]
+    pub bootstrap_expect: Option<u32>,
 }
 
 impl LeaderConfig {
@@ -109,6 +114,7 @@ impl LeaderConfig {
             election_timeout,
             lease: Config::default_lease(election_timeout, super::DEFAULT_CLOCK_DRIFT),
             clock_drift: super::DEFAULT_CLOCK_DRIFT,
+            bootstrap_expect: None,
         }
     }
 }
@@ -212,6 +218,8 @@ pub struct Roles {
     pub monitors: Vec<String>,
     /// Leader only: the voters.
     pub voters: Vec<String>,
+    /// Leader only: voters to know before the first election.
+    pub bootstrap_expect: Option<u32>,
 }
 
 /// A role setting given for a strategy that has no such setting.
@@ -226,6 +234,9 @@ pub enum RoleError {
     /// Voters only make sense for leader.
     #[error("voters are only used by strategy leader: drop --voters or use --strategy leader")]
     VotersWithoutLeader,
+    /// Bootstrap-expect only makes sense for leader.
+    #[error("--bootstrap-expect is only used by strategy leader: drop it or use --strategy leader")]
+    BootstrapWithoutLeader,
 }
 
 impl StrategyConfig {
@@ -233,7 +244,12 @@ impl StrategyConfig {
     /// another strategy is refused with the fix (the only place such a contradiction
     /// can still be stated: flags, files, JSON).
     pub fn with_roles(mut self, roles: Roles) -> Result<StrategyConfig, RoleError> {
-        let Roles { ack, monitors, voters } = roles;
+        let Roles {
+            ack,
+            monitors,
+            voters,
+            bootstrap_expect,
+        } = roles;
         let monitored = !monitors.is_empty();
         let misplaced = match &self {
             StrategyConfig::Push { .. } => monitored.then_some(RoleError::MonitorsWithoutPull),
@@ -246,13 +262,21 @@ impl StrategyConfig {
         if let Some(error) = misplaced {
             return Err(error);
         }
-        if !voters.is_empty() && !matches!(self, StrategyConfig::Leader(_)) {
-            return Err(RoleError::VotersWithoutLeader);
+        if !matches!(self, StrategyConfig::Leader(_)) {
+            if !voters.is_empty() {
+                return Err(RoleError::VotersWithoutLeader);
+            }
+            if bootstrap_expect.is_some() {
+                return Err(RoleError::BootstrapWithoutLeader);
+            }
         }
         match &mut self {
             StrategyConfig::Push { ack: slot } => *slot = ack,
             StrategyConfig::Pull { monitors: slot } => *slot = monitors,
-            StrategyConfig::Leader(leader) => leader.voters = voters,
+            StrategyConfig::Leader(leader) => {
+                leader.voters = voters;
+                leader.bootstrap_expect = bootstrap_expect;
+            }
             StrategyConfig::Ping(_) | StrategyConfig::Gossip(_) => {}
         }
         Ok(self)

@@ -62,6 +62,9 @@ pub struct Leadership {
     /// Whether this node knows a leader elected by a majority. `false`: no leader quorum,
     /// and this node judges every member with its own detectors until there is one.
     pub quorum: bool,
+    /// Why this node does not stand for election now (`bootstrap_expect` not reached, or
+    /// its seeds never answered), if it does not.
+    pub held: Option<String>,
 }
 
 /// Election timing, from the configuration.
@@ -154,7 +157,8 @@ impl Election {
     }
 
     /// Time passed: check-quorum for a leader, the election timer for the others.
-    pub(crate) fn tick(&mut self, now: Instant, voters: &BTreeSet<String>, rng: &mut Rng) -> Sends {
+    /// `may_stand`: false while the node must not start an election (its timer runs on).
+    pub(crate) fn tick(&mut self, now: Instant, voters: &BTreeSet<String>, may_stand: bool, rng: &mut Rng) -> Sends {
         if self.role == Role::Leader {
             // Thesis §6.2 (check-quorum): a leader that has not completed a heartbeat round
             // with a majority within an election timeout steps down, so that clients (here:
@@ -170,8 +174,8 @@ impl Election {
             return Vec::new();
         }
         self.rearm(now, rng);
-        if !voters.contains(&self.me) {
-            return Vec::new(); // observers never stand
+        if !voters.contains(&self.me) || !may_stand {
+            return Vec::new(); // observers never stand, nor a node held back
         }
         self.start_pre_vote(now, voters, rng)
     }
@@ -394,6 +398,7 @@ impl Election {
             role,
             lease_until: self.lease_until(now, voters),
             quorum: self.leader.is_some(),
+            held: None,
         }
     }
 }
@@ -461,7 +466,7 @@ mod tests {
     fn a_pre_vote_majority_then_a_vote_majority_make_a_leader() {
         let (mut a, mut rng) = node("a");
         let v = voters();
-        let sends = a.tick(at(5000), &v, &mut rng);
+        let sends = a.tick(at(5000), &v, true, &mut rng);
         assert_eq!(sends.len(), 2);
         assert_eq!(a.term(), 0, "pre-vote does not raise the term");
         let sends = a.on_vote_reply(at(5001), "b", Ballot { term: 1, pre: true }, true, &v, &mut rng);
@@ -487,13 +492,13 @@ mod tests {
     fn a_leader_that_cannot_hear_a_majority_steps_down() {
         let (mut a, mut rng) = node("a");
         let v = voters();
-        a.tick(at(5000), &v, &mut rng);
+        a.tick(at(5000), &v, true, &mut rng);
         a.on_vote_reply(at(5001), "b", Ballot { term: 1, pre: true }, true, &v, &mut rng);
         a.on_vote_reply(at(5002), "b", Ballot { term: 1, pre: false }, true, &v, &mut rng);
         assert!(a.is_leader());
-        a.tick(at(5601), &v, &mut rng);
+        a.tick(at(5601), &v, true, &mut rng);
         assert!(a.is_leader(), "an election timeout has not passed yet");
-        a.tick(at(5602), &v, &mut rng);
+        a.tick(at(5602), &v, true, &mut rng);
         assert!(!a.is_leader(), "check-quorum");
         assert_eq!(a.term(), 1);
         assert_eq!(a.leader(), None);
@@ -503,7 +508,7 @@ mod tests {
     fn a_higher_term_anywhere_makes_a_leader_follow() {
         let (mut a, mut rng) = node("a");
         let v = voters();
-        a.tick(at(5000), &v, &mut rng);
+        a.tick(at(5000), &v, true, &mut rng);
         a.on_vote_reply(at(5001), "b", Ballot { term: 1, pre: true }, true, &v, &mut rng);
         a.on_vote_reply(at(5002), "b", Ballot { term: 1, pre: false }, true, &v, &mut rng);
         a.on_report(at(5100), "c", 3, None, &mut rng);
@@ -519,7 +524,7 @@ mod tests {
     fn observers_never_stand() {
         let (mut d, mut rng) = node("d");
         let v = voters();
-        assert!(d.tick(at(10_000), &v, &mut rng).is_empty());
+        assert!(d.tick(at(10_000), &v, true, &mut rng).is_empty());
         assert_eq!(d.leadership(at(10_000), &v).role, Role::Observer);
         let reply = d.on_vote_request(at(10_000), "a", Ballot { term: 1, pre: false }, 3, &v, &mut rng);
         assert_eq!(reply_fields(&reply), (1, false), "observers do not vote");

@@ -42,6 +42,12 @@ pub(crate) struct Leader {
     announced: (Option<String>, u64),
     /// Indirect probes of the members this node judges (see `indirect.rs`).
     indirect: Indirect,
+    /// `bootstrap_expect`: voters to know before standing (0: none).
+    bootstrap_expect: usize,
+    /// Whether a seed has answered (or none was needed).
+    joined: bool,
+    /// Why standing is held back, as last reported ([`Event::ElectionHeld`]).
+    held: Option<String>,
 }
 
 impl Leader {
@@ -59,7 +65,33 @@ impl Leader {
             heard: (0, 0),
             announced: (None, 0),
             indirect: Indirect::default(),
+            bootstrap_expect: config.bootstrap_expect.unwrap_or(0) as usize,
+            joined: false,
+            held: None,
         }
+    }
+
+    /// A seed answered (or none was needed): the node may stand.
+    pub(crate) fn on_joined(&mut self) {
+        self.joined = true;
+    }
+
+    /// Why the node must not stand for election with `voters` known, if it must not.
+    fn hold(&self, voters: &BTreeSet<String>) -> Option<String> {
+        if !self.joined {
+            return Some(
+                "no seed has answered this node's join: it does not elect itself leader of a one-node \
+                 cluster (a split brain); it stands once a seed answers"
+                    .to_string(),
+            );
+        }
+        (voters.len() < self.bootstrap_expect).then(|| {
+            format!(
+                "waiting for {} voters (--bootstrap-expect) before any election: {} known",
+                self.bootstrap_expect,
+                voters.len()
+            )
+        })
     }
 
     /// The judged set a leader-strategy node starts with: nobody, until a leader is known.
@@ -99,7 +131,10 @@ impl Leader {
     }
 
     pub(crate) fn leadership(&self, now: Instant, members: &Members) -> Leadership {
-        self.election.leadership(now, &self.voters(members))
+        let voters = self.voters(members);
+        let mut leadership = self.election.leadership(now, &voters);
+        leadership.held = self.hold(&voters);
+        leadership
     }
 
     /// Whether this node leads and holds its lease at `now` (it publishes its view).
@@ -185,7 +220,12 @@ impl Leader {
 
     fn timers(&mut self, ctx: &mut Ctx<'_>) {
         let voters = self.voters(ctx.members);
-        let sends = self.election.tick(ctx.now, &voters, ctx.rng);
+        let held = self.hold(&voters);
+        if held != self.held {
+            self.held.clone_from(&held);
+            ctx.event(Event::ElectionHeld { reason: held.clone() });
+        }
+        let sends = self.election.tick(ctx.now, &voters, held.is_none(), ctx.rng);
         dispatch(ctx, sends);
         self.sync(ctx);
     }

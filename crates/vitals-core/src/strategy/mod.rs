@@ -132,6 +132,17 @@ impl Ctx<'_> {
         learned
     }
 
+    /// Send an [`Message::introduction`] to each of the members `names` that is up (one
+    /// shared envelope).
+    pub(crate) fn introduce(&mut self, names: &[String]) {
+        let me = &self.me.name;
+        let up = names.iter().filter(|n| *n != me).filter_map(|n| self.members.get(n));
+        let targets: Vec<SocketAddr> = up.filter(|m| m.status.is_up()).map(|m| m.addr).collect();
+        if !targets.is_empty() {
+            self.broadcast(targets, Message::introduction());
+        }
+    }
+
     /// Anti-entropy: every `probes.push_pull_rounds` rounds, ask one random member that is
     /// up for its member list (a join's paged reply), so a node that missed news (a lost
     /// page of its join reply, a member it never heard of) converges.
@@ -380,13 +391,23 @@ impl Strategy {
         }
     }
 
-    /// Members were just learned (or the node refuted): make sure those that must hear
-    /// from this node do.
+    /// Members were just learned (or the node refuted): every one of them hears from
+    /// this node at once (pull's monitors get a join, so that they poll it; the others an
+    /// [`Message::introduction`]), not at the next round: a joiner's seed lists the
+    /// members, and each learns of the joiner from the joiner itself, so a cluster forms
+    /// in a round trip or two whatever the interval.
     pub(crate) fn introduce(&mut self, ctx: &mut Ctx<'_>, names: &[String]) {
-        match self {
-            Strategy::Push(_) | Strategy::Ping(_) | Strategy::Gossip(_) => {} // the next round's messages introduce us
+        let rest = match self {
             Strategy::Pull(s) => s.introduce(ctx, names),
-            Strategy::Leader(_) => {} // the leader's next heartbeat round reaches them
+            Strategy::Push(_) | Strategy::Ping(_) | Strategy::Gossip(_) | Strategy::Leader(_) => names.to_vec(),
+        };
+        ctx.introduce(&rest);
+    }
+
+    /// The node has heard back from a seed (or needed none).
+    pub(crate) fn on_joined(&mut self) {
+        if let Strategy::Leader(s) = self {
+            s.on_joined();
         }
     }
 

@@ -88,14 +88,17 @@ impl Pull {
         }
     }
 
-    /// Newly learned monitors must learn of this node at once, or they would not poll it.
-    pub(crate) fn introduce(&mut self, ctx: &mut Ctx<'_>, names: &[String]) {
+    /// Newly learned monitors must learn of this node at once, or they would not poll it:
+    /// each gets a join. Returns the other names (introduced as in every strategy).
+    pub(crate) fn introduce(&mut self, ctx: &mut Ctx<'_>, names: &[String]) -> Vec<String> {
         let me = ctx.me.name.clone();
-        for name in names.iter().filter(|n| self.monitors.contains(*n) && **n != me) {
+        let (monitors, rest): (Vec<&String>, Vec<&String>) = names.iter().partition(|n| self.monitors.contains(*n));
+        for name in monitors.into_iter().filter(|n| **n != me) {
             if let Some(addr) = ctx.members.get(name).map(|m| m.addr) {
                 ctx.send(addr, Message::join(0));
             }
         }
+        rest.into_iter().cloned().collect()
     }
 
     /// The judged set for this node: monitors judge everyone, members only the monitors.

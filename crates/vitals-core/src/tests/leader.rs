@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::cluster::Cluster;
-use crate::config::{Config, LeaderConfig, Preset, Roles, StrategyKind};
+use crate::config::{Config, LeaderConfig, Preset, Roles, StrategyConfig, StrategyKind};
 use crate::message::{Health, Message, Status};
 use crate::node::{Command, Event};
 use crate::rng::Rng;
@@ -575,4 +575,58 @@ fn a_node_with_80_percent_inbound_loss_is_not_flapped_by_the_others() {
         "e changed status {changes} times at 4 observers in a minute"
     );
     assert!(cluster.deaths(&["a", "b", "c", "d"], &NAMES).is_empty());
+}
+
+/// Whether any running node leads (whatever the others think).
+fn anyone_leads(cluster: &Cluster) -> bool {
+    cluster.nodes().any(|(name, n)| {
+        n.leadership(cluster.local_now(name))
+            .is_some_and(|l| l.role == Role::Leader)
+    })
+}
+
+/// With `bootstrap_expect = 3` (every member votes), a cluster started one node at a time
+/// elects nobody while it has one or two nodes, says why, and elects one leader at three.
+#[test]
+fn bootstrap_expect_holds_the_first_election_until_that_many_voters_are_known() {
+    let mut config = leader_config(&[]);
+    if let StrategyConfig::Leader(leader) = &mut config.strategy {
+        leader.bootstrap_expect = Some(3);
+    }
+    let mut cluster = Cluster::new(config, &["a"]);
+    cluster.run_for(Duration::from_secs(5));
+    assert!(!anyone_leads(&cluster), "a lone node elected itself");
+    let held = cluster.node("a").leadership(cluster.now).and_then(|l| l.held);
+    assert_eq!(
+        held.as_deref(),
+        Some("waiting for 3 voters (--bootstrap-expect) before any election: 1 known")
+    );
+    cluster.add("b");
+    cluster.run_for(Duration::from_secs(5));
+    assert!(!anyone_leads(&cluster), "two nodes elected a leader");
+    cluster.add("c");
+    let elected = cluster.run_until(Duration::from_secs(10), |c| agreed_leader(c).is_some());
+    assert!(elected.is_some(), "three nodes elected nobody");
+    assert_eq!(cluster.node("a").leadership(cluster.now).and_then(|l| l.held), None);
+}
+
+/// A node whose seed never answers does not make itself the leader of a one-node
+/// cluster: it holds back, says why (an event for the host's WARN), and stands once a
+/// seed answers.
+#[test]
+fn a_node_whose_seeds_never_answer_does_not_lead_alone() {
+    let mut cluster = Cluster::new(leader_config(&[]), &["seed", "lone"]);
+    cluster.crash("seed");
+    cluster.run_for(Duration::from_secs(10));
+    assert!(!anyone_leads(&cluster), "the lone node elected itself");
+    let held = cluster.node("lone").leadership(cluster.now).and_then(|l| l.held);
+    assert!(held.is_some_and(|h| h.starts_with("no seed has answered")));
+    let warned = cluster
+        .events
+        .iter()
+        .any(|(_, n, e)| n == "lone" && matches!(e, Event::ElectionHeld { reason: Some(_) }));
+    assert!(warned, "no event to warn about");
+    cluster.start("seed", 0);
+    let elected = cluster.run_until(Duration::from_secs(10), |c| agreed_leader(c).is_some());
+    assert!(elected.is_some(), "no leader once the seed answered");
 }

@@ -5,6 +5,7 @@
 //! Unit tests of one module stay beside that module.
 
 mod cluster;
+mod formation;
 mod gossip;
 mod leader;
 mod ping;

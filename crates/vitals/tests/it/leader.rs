@@ -315,3 +315,68 @@ fn with_three_voters_only_voters_lead_and_the_observers_follow_every_leader() {
     );
     assert!(took <= FAILOVER_BOUND + SLACK, "failover took {took:?}");
 }
+
+/// How many of `nodes` say they are the leader (whatever their lease).
+fn leading(cluster: &Cluster, nodes: &[usize]) -> usize {
+    let leads = |i: &usize| leader_answer(cluster, *i).is_some_and(|a| a["role"] == "leader");
+    nodes.iter().filter(|i| leads(i)).count()
+}
+
+/// `--bootstrap-expect 3`, agents started one at a time: one or two agents elect nobody
+/// and `/readyz` says what they wait for; the third makes one leader; there are never
+/// two leaders at once.
+#[test]
+fn agents_started_one_at_a_time_wait_for_bootstrap_expect_and_never_have_two_leaders() {
+    let extra = [
+        "--preset",
+        "lan-fast",
+        "--strategy",
+        "leader",
+        "--bootstrap-expect",
+        "3",
+    ];
+    let mut cluster = Cluster::stopped("127.30.6", 3, |_| extra.iter().map(|s| s.to_string()).collect());
+    let waiting = |cluster: &Cluster, i: usize, known: usize| {
+        let wait = format!("waiting for 3 voters (--bootstrap-expect) before any election: {known} known");
+        get(&cluster.http(i), "/readyz").is_some_and(|(status, body)| status == 503 && body.contains(&wait))
+    };
+    for started in 1..=2 {
+        cluster.spawn(started);
+        let nodes: Vec<usize> = (1..=started).collect();
+        let explained = wait_until(Duration::from_secs(10), || {
+            assert_eq!(leading(&cluster, &nodes), 0, "a leader with {started} of 3 voters");
+            nodes.iter().all(|&i| waiting(&cluster, i, started))
+        });
+        assert!(
+            explained.is_some(),
+            "no bootstrap wait on /readyz; logs in {}",
+            cluster.log_dir().display()
+        );
+        // Several election timeouts (600 ms each) pass without a leader.
+        let elected = wait_until(Duration::from_secs(3), || leading(&cluster, &nodes) > 0);
+        assert!(elected.is_none(), "{started} agents elected a leader");
+    }
+    assert!(
+        cluster
+            .log(1)
+            .contains("not standing for election: waiting for 3 voters")
+    );
+    cluster.spawn(3);
+    let all = [1, 2, 3];
+    let agreed = wait_until(Duration::from_secs(10), || {
+        assert!(leading(&cluster, &all) <= 1, "two leaders");
+        agreed_leader(&cluster, &all).is_some()
+    });
+    assert!(
+        agreed.is_some(),
+        "no leader with 3 voters; logs in {}",
+        cluster.log_dir().display()
+    );
+    let watch = wait_until(Duration::from_secs(3), || leading(&cluster, &all) > 1);
+    assert!(watch.is_none(), "two leaders after the election");
+    let ready = wait_until(Duration::from_secs(5), || {
+        all.iter()
+            .all(|&i| get(&cluster.http(i), "/readyz").is_some_and(|(s, _)| s == 200))
+    });
+    assert!(ready.is_some(), "not ready once a leader is elected");
+}

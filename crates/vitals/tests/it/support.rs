@@ -51,16 +51,21 @@ impl Cluster {
 
     /// Like [`Cluster::start`], with flags of each agent's own (`extra(i)` for node-i).
     pub fn start_each(subnet: &str, n: usize, extra: impl Fn(usize) -> Vec<String>) -> Cluster {
-        let mut cluster = Cluster {
-            subnet: subnet.to_string(),
-            extra: (1..=n).map(&extra).collect(),
-            children: (0..n).map(|_| None).collect(),
-            log_dir: tempdir::Dir::new(&subnet.replace('.', "-")),
-        };
+        let mut cluster = Cluster::stopped(subnet, n, extra);
         for i in 1..=n {
             cluster.spawn(i);
         }
         cluster
+    }
+
+    /// Like [`Cluster::start_each`], but no agent runs yet: start each with [`Cluster::spawn`].
+    pub fn stopped(subnet: &str, n: usize, extra: impl Fn(usize) -> Vec<String>) -> Cluster {
+        Cluster {
+            subnet: subnet.to_string(),
+            extra: (1..=n).map(&extra).collect(),
+            children: (0..n).map(|_| None).collect(),
+            log_dir: tempdir::Dir::new(&subnet.replace('.', "-")),
+        }
     }
 
     pub fn name(i: usize) -> String {

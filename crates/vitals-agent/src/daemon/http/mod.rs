@@ -187,6 +187,7 @@ async fn leader(State(state): State<ApiState>) -> Response {
         acting: lease_ms.is_some(),
         quorum: view.quorum,
         lease_remaining_ms: lease_ms,
+        held: view.held,
     })
     .into_response()
 }
@@ -217,6 +218,8 @@ async fn readyz(State(state): State<ApiState>) -> Response {
             .as_deref()
             .unwrap_or("no seed has answered the join yet");
         error(StatusCode::SERVICE_UNAVAILABLE, reason)
+    } else if let Some(reason) = election_held(&state) {
+        error(StatusCode::SERVICE_UNAVAILABLE, &reason)
     } else if state.snapshot.borrow().own().and_then(|m| m.check_status) == Some(vitals_core::CheckStatus::Critical) {
         error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -225,6 +228,14 @@ async fn readyz(State(state): State<ApiState>) -> Response {
     } else {
         Json(Ready { ready: true }).into_response()
     }
+}
+
+/// Leader strategy: why no leader is elected yet while this node holds back from standing
+/// (`--bootstrap-expect` not reached), when no leader is known.
+fn election_held(state: &ApiState) -> Option<String> {
+    let snapshot = state.snapshot.borrow();
+    let leader = snapshot.leader.as_ref()?;
+    leader.leader.is_none().then(|| leader.held.clone()).flatten()
 }
 
 /// The state of a router that serves only `/metrics` (the proxy's).
