@@ -10,6 +10,7 @@
 mod brake;
 mod damping;
 mod graveyard;
+mod hearing;
 mod roster;
 mod table;
 
@@ -27,6 +28,8 @@ use brake::Brake;
 pub use damping::{FLAP_REUSE, FLAP_SUPPRESS};
 use graveyard::Graveyard;
 pub use graveyard::MAX_GRAVEYARD;
+pub use hearing::HEARING_ROUNDS;
+use hearing::Hearing;
 use roster::Roster;
 pub use roster::{Contact, Reach};
 use table::{NEVER, Table};
@@ -149,6 +152,11 @@ pub struct Members {
     graveyard: Graveyard,
     /// Every other member's [`Contact`], in name order (`roster.rs`).
     roster: Roster,
+    /// Local health: the heartbeats this node's detectors hear (`hearing.rs`).
+    hearing: Hearing,
+    /// Whose periodic signals local health counts when it is not `judged` (a pull member
+    /// under a quorum takes the monitors' word, but still expects their polls).
+    senders: Option<Judged>,
 }
 
 /// Whether `(incarnation, status)` overrides what is held: a higher incarnation always
@@ -173,6 +181,8 @@ impl Members {
             brake: Brake::default(),
             graveyard: Graveyard::default(),
             roster: Roster::default(),
+            hearing: Hearing::new(now),
+            senders: None,
         };
         members.insert(now, now, &me.name, me.addr, me.incarnation, Status::Alive);
         members
@@ -444,6 +454,11 @@ impl Members {
             self.refused += 1;
             return None;
         }
+        if self.hears_poorly(now) {
+            // Sick (Lifeguard): refuting now would only be undone within a timeout, and
+            // flip this node's status at every other member; it refutes once it hears again.
+            return None;
+        }
         let raised = incarnation.checked_add(1)?;
         let me = self.me.clone();
         self.set_status(now, &me, raised, Status::Alive);
@@ -454,7 +469,11 @@ impl Members {
     pub fn arrival(&mut self, now: Instant, name: &str) {
         let config = &self.config;
         let judged = self.judged.includes(name);
+        let bound = self.records.len();
         if let Some((record, wake)) = self.records.get_mut_and_wake(name) {
+            if record.member.status.is_up() && self.senders.as_ref().map_or(judged, |s| s.includes(name)) {
+                self.hearing.arrival(now, config.interval, bound);
+            }
             match &mut record.detector {
                 Some(detector) => detector.arrival(now),
                 None if judged => record.detector = Some(Detector::new(config, now)),
@@ -464,6 +483,32 @@ impl Members {
             let next = record.detector.as_ref().and_then(|d| d.next_change(now));
             *wake = next.unwrap_or(NEVER);
         }
+    }
+
+    /// Local health for a node judged by no detector here: whose periodic signals it
+    /// still expects (see `senders`).
+    pub fn set_senders(&mut self, senders: Judged) {
+        self.senders = Some(senders);
+    }
+
+    /// Local health (ping): a probe ended that expected `expected` answers (an ack, or a
+    /// nack from each intermediary) and got `heard` of them.
+    pub fn answers(&mut self, now: Instant, expected: u32, heard: u32) {
+        self.hearing.answers(now, self.config.interval, expected, heard);
+    }
+
+    /// Local health: whether this node hears fewer than half of the heartbeats (or polls)
+    /// it expects from the members it judges (`hearing.rs`): those up, and those it
+    /// declared dead within the window (a node that holds everyone dead hears nobody).
+    pub fn hears_poorly(&self, now: Instant) -> bool {
+        let window = self.config.interval * HEARING_ROUNDS;
+        let expected = |m: &Member| m.status.is_up() || (m.status == Status::Dead && now - m.since < window);
+        let senders = self.senders.as_ref().unwrap_or(&self.judged);
+        let judged_up = self
+            .others()
+            .filter(|m| expected(m) && senders.includes(&m.name))
+            .count();
+        self.hearing.is_poor(now, self.config.interval, judged_up)
     }
 
     /// Whether an answer relayed by another member counts here ([`Members::vouched`]): not
@@ -547,6 +592,7 @@ impl Members {
     /// is its own, not its members'. Every detector restarts expecting its member's next
     /// heartbeat at `expected`, so nobody is judged on a gap this node slept through.
     pub fn rearm(&mut self, expected: Instant) {
+        self.hearing.restart(expected);
         let mut deadlines = Vec::new();
         for record in self.records.values_mut() {
             if let Some(detector) = &mut record.detector {

@@ -10,3 +10,4 @@ mod leader;
 mod ping;
 mod quorum;
 mod scenarios;
+mod sick;
