@@ -132,6 +132,10 @@ struct Record {
     damped: bool,
 }
 
+/// While it hears poorly, a node refutes news of its death at most once per this many
+/// intervals (30 s at `lan-fast`): see [`Members::refute`].
+pub const POOR_REFUTE_BACKOFF: u32 = 150;
+
 /// How many transitions of each member are kept for `why`.
 pub const HISTORY_LEN: usize = 8;
 
@@ -157,6 +161,8 @@ pub struct Members {
     /// Whose periodic signals local health counts when it is not `judged` (a pull member
     /// under a quorum takes the monitors' word, but still expects their polls).
     senders: Option<Judged>,
+    /// When this node last refuted news of its death while hearing poorly.
+    refuted_poorly: Option<Instant>,
 }
 
 /// Whether `(incarnation, status)` overrides what is held: a higher incarnation always
@@ -183,6 +189,7 @@ impl Members {
             roster: Roster::default(),
             hearing: Hearing::new(now),
             senders: None,
+            refuted_poorly: None,
         };
         members.insert(now, now, &me.name, me.addr, me.incarnation, Status::Alive);
         members
@@ -456,8 +463,18 @@ impl Members {
         }
         if self.hears_poorly(now) {
             // Sick (Lifeguard): refuting now would only be undone within a timeout, and
-            // flip this node's status at every other member; it refutes once it hears again.
-            return None;
+            // flip this node's status at every other member; it refutes once it hears
+            // again. News of its death it still refutes once per `POOR_REFUTE_BACKOFF`:
+            // a member held dead is sent to only every few rounds, so a node cut off by a
+            // partition that just healed hears too little to tell itself from a sick one,
+            // and its one refutation brings the others' full rate back.
+            let recent = self
+                .refuted_poorly
+                .is_some_and(|at| now - at < self.config.interval * POOR_REFUTE_BACKOFF);
+            if status == Status::Suspect || recent {
+                return None;
+            }
+            self.refuted_poorly = Some(now);
         }
         let raised = incarnation.checked_add(1)?;
         let me = self.me.clone();

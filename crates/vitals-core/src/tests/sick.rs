@@ -101,3 +101,33 @@ fn a_sick_node_stops_refuting_so_pull_and_ping_flap_it_far_less() {
 }
 
 const LIMIT: f64 = 120.0;
+
+/// A node cut off by a partition hears nobody on the other side, so it holds back its
+/// refutations while cut off; once the partition heals it hears again and refutes, and
+/// both sides agree that everyone is alive (pull under a quorum: the members judge by
+/// the monitors' word only, and still count the monitors' polls).
+#[test]
+fn after_a_partition_heals_the_cut_off_side_refutes_and_everyone_agrees() {
+    for (strategy, quorum) in [
+        (StrategyKind::Push, false),
+        (StrategyKind::Pull, true),
+        (StrategyKind::Pull, false),
+        (StrategyKind::Ping, false),
+    ] {
+        let mut cluster = Cluster::seeded(config(strategy, quorum), &NAMES, 1, None);
+        let formed = cluster.run_until(Duration::from_secs(10), |c| c.all_alive(&NAMES));
+        assert!(formed.is_some());
+        cluster.run_for(Duration::from_secs(2));
+        let left = |n: &str| ["a", "b", "c", "d"].contains(&n);
+        cluster.deliver = Box::new(move |from, to, _| left(from) == left(to));
+        cluster.run_for(Duration::from_secs(30));
+        cluster.deliver = Box::new(|_, _, _| true);
+        let healed = cluster.now;
+        let agreed = cluster.run_until(Duration::from_secs(30), |c| c.all_alive(&NAMES));
+        let took = agreed.map(|t| t - healed);
+        assert!(
+            took.is_some_and(|t| t <= Duration::from_secs(5)),
+            "{strategy:?} quorum {quorum}: agreed after {took:?}"
+        );
+    }
+}
