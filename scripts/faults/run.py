@@ -88,14 +88,16 @@ BOUND_LEADERLESS = 2.5
 FALSE = "false removals"
 SICK = "sick node's status changes per observer per min"
 XFAIL = {
-    ("loss80", SICK, "pull"): "item 5: the sick node is flapped",
-    ("loss80", SICK, "pull+quorum"): "item 5: the sick node is flapped",
-    ("loss80", SICK, "ping"): "item 5: the sick node is flapped (suspect/alive)",
-    ("loss80", SICK, "ping+quorum"): "item 5: the sick node is flapped (suspect/alive)",
-    ("loss80", SICK, "gossip"): "item 5: the sick node is flapped",
+    ("loss80", SICK, "pull"): "item 5: the sick node stops refuting once it knows itself deaf, but pull's "
+        "monitors flip it suspect/alive in the first second and it refutes its death once per 30 s (180 -> 25)",
+    ("loss80", SICK, "pull+quorum"): "item 5: 125.8 -> 1.8 while the sick node never refuted, 7.5 with its "
+        "death refuted once per 30 s (needed after a partition heals)",
+    ("loss80", SICK, "gossip"): "item 5: 0-2.2 changes per observer per minute, at the target, not reliably under it",
+    ("loss80", SICK, "ping"): "item 5: the sick node stops refuting suspicions once deaf (494 -> 17), "
+        "yet a lucky run of probe answers lets it refute now and then",
+    ("loss80", SICK, "ping+quorum"): "item 5: as ping (618 -> 17)",
     ("loss10", FALSE, "pull"): "new: pull under loss (fewer with indirect probes: 93 -> 71 in 60 s)",
     ("loss10", FALSE, "pull+quorum"): "new: pull+quorum under 10 % loss",
-    ("sigstop", "accusations by the resumed node", "pull"): "item 4: a resumed node accuses",
     ("sigkill", "longest a survivor shows a killed node alive (s)", "ping"):
         "new: 4 crashes at once can take ping past SWIM's 2n-1 periods",
     ("sigkill", "longest a survivor shows a killed node alive (s)", "ping+quorum"):
