@@ -62,6 +62,17 @@ impl Config {
         }
     }
 
+    /// Leader: the longest time from a crash to its detection when the crash also took the
+    /// leader's quorum away (a majority crashed, the leader perhaps among them). The
+    /// survivors judge everyone themselves only once an election has failed: up to two
+    /// election timeouts (the first spent waiting for the dead leader, the second on a
+    /// vote nobody can win), then the detector's silence and a few rounds of slack
+    /// (2.4 s at `lan-fast`; the 1 s of [`Config::detection_bound`] holds while a leader
+    /// with a quorum survives).
+    pub fn leaderless_detection_bound(&self) -> Duration {
+        self.leader().map_or(self.dead_after(), |l| l.election_timeout) * 2 + self.dead_after() + self.interval * 3
+    }
+
     /// The time within which every live node sees every other live node up again after a
     /// partition heals or a node restarts: a dead member is retried every 5 rounds, the
     /// refutation must travel back, and pull views rotate through the member list; the

@@ -10,6 +10,7 @@
 mod brake;
 mod damping;
 mod graveyard;
+mod hearing;
 mod roster;
 mod table;
 
@@ -27,6 +28,8 @@ use brake::Brake;
 pub use damping::{FLAP_REUSE, FLAP_SUPPRESS};
 use graveyard::Graveyard;
 pub use graveyard::MAX_GRAVEYARD;
+pub use hearing::HEARING_ROUNDS;
+use hearing::Hearing;
 use roster::Roster;
 pub use roster::{Contact, Reach};
 use table::{NEVER, Table};
@@ -133,6 +136,10 @@ struct Record {
     damped: bool,
 }
 
+/// While it hears poorly, a node refutes news of its death at most once per this many
+/// intervals (30 s at `lan-fast`): see [`Members::refute`].
+pub const POOR_REFUTE_BACKOFF: u32 = 150;
+
 /// How many transitions of each member are kept for `why`.
 pub const HISTORY_LEN: usize = 8;
 
@@ -153,6 +160,13 @@ pub struct Members {
     graveyard: Graveyard,
     /// Every other member's [`Contact`], in name order (`roster.rs`).
     roster: Roster,
+    /// Local health: the heartbeats this node's detectors hear (`hearing.rs`).
+    hearing: Hearing,
+    /// Whose periodic signals local health counts when it is not `judged` (a pull member
+    /// under a quorum takes the monitors' word, but still expects their polls).
+    senders: Option<Judged>,
+    /// When this node last refuted news of its death while hearing poorly.
+    refuted_poorly: Option<Instant>,
 }
 
 /// Whether `(incarnation, status)` overrides what is held: a higher incarnation always
@@ -177,6 +191,9 @@ impl Members {
             brake: Brake::default(),
             graveyard: Graveyard::default(),
             roster: Roster::default(),
+            hearing: Hearing::new(now),
+            senders: None,
+            refuted_poorly: None,
         };
         members.insert(now, now, &me.name, me.addr, me.incarnation, Status::Alive);
         members
@@ -464,6 +481,21 @@ impl Members {
             self.refused += 1;
             return None;
         }
+        if self.hears_poorly(now) {
+            // Sick (Lifeguard): refuting now would only be undone within a timeout, and
+            // flip this node's status at every other member; it refutes once it hears
+            // again. News of its death it still refutes once per `POOR_REFUTE_BACKOFF`:
+            // a member held dead is sent to only every few rounds, so a node cut off by a
+            // partition that just healed hears too little to tell itself from a sick one,
+            // and its one refutation brings the others' full rate back.
+            let recent = self
+                .refuted_poorly
+                .is_some_and(|at| now - at < self.config.interval * POOR_REFUTE_BACKOFF);
+            if status == Status::Suspect || recent {
+                return None;
+            }
+            self.refuted_poorly = Some(now);
+        }
         let raised = incarnation.checked_add(1)?;
         let me = self.me.clone();
         self.set_status(now, &me, raised, Status::Alive);
@@ -474,7 +506,11 @@ impl Members {
     pub fn arrival(&mut self, now: Instant, name: &str) {
         let config = &self.config;
         let judged = self.judged.includes(name);
+        let bound = self.records.len();
         if let Some((record, wake)) = self.records.get_mut_and_wake(name) {
+            if record.member.status.is_up() && self.senders.as_ref().map_or(judged, |s| s.includes(name)) {
+                self.hearing.arrival(now, config.interval, bound);
+            }
             match &mut record.detector {
                 Some(detector) => detector.arrival(now),
                 None if judged => record.detector = Some(Detector::new(config, now)),
@@ -484,6 +520,32 @@ impl Members {
             let next = record.detector.as_ref().and_then(|d| d.next_change(now));
             *wake = next.unwrap_or(NEVER);
         }
+    }
+
+    /// Local health for a node judged by no detector here: whose periodic signals it
+    /// still expects (see `senders`).
+    pub fn set_senders(&mut self, senders: Judged) {
+        self.senders = Some(senders);
+    }
+
+    /// Local health (ping): a probe ended that expected `expected` answers (an ack, or a
+    /// nack from each intermediary) and got `heard` of them.
+    pub fn answers(&mut self, now: Instant, expected: u32, heard: u32) {
+        self.hearing.answers(now, self.config.interval, expected, heard);
+    }
+
+    /// Local health: whether this node hears fewer than half of the heartbeats (or polls)
+    /// it expects from the members it judges (`hearing.rs`): those up, and those it
+    /// declared dead within the window (a node that holds everyone dead hears nobody).
+    pub fn hears_poorly(&self, now: Instant) -> bool {
+        let window = self.config.interval * HEARING_ROUNDS;
+        let expected = |m: &Member| m.status.is_up() || (m.status == Status::Dead && now - m.since < window);
+        let senders = self.senders.as_ref().unwrap_or(&self.judged);
+        let judged_up = self
+            .others()
+            .filter(|m| expected(m) && senders.includes(&m.name))
+            .count();
+        self.hearing.is_poor(now, self.config.interval, judged_up)
     }
 
     /// Whether an answer relayed by another member counts here ([`Members::vouched`]): not
@@ -567,6 +629,7 @@ impl Members {
     /// is its own, not its members'. Every detector restarts expecting its member's next
     /// heartbeat at `expected`, so nobody is judged on a gap this node slept through.
     pub fn rearm(&mut self, expected: Instant) {
+        self.hearing.restart(expected);
         let mut deadlines = Vec::new();
         for record in self.records.values_mut() {
             if let Some(detector) = &mut record.detector {

@@ -89,6 +89,9 @@ impl Node {
         // In SWIM only the suspect's own refutation (a higher incarnation) clears a suspicion.
         // Under a quorum, a suspect (unconfirmed, or doubted here) is cleared by the tally.
         members.set_direct_clears_suspicion(Strategy::direct_clears_suspicion(&config, verdicts.is_quorum()));
+        if !verdicts.observing() {
+            members.set_senders(Strategy::judged(&config, &me, true));
+        }
         while members.pop_transition().is_some() {} // the node's own arrival is not news
         let mut rng = Rng::seeded(seed);
         // A random phase, so that nodes started together do not send in lockstep.

@@ -405,11 +405,14 @@ impl Ping {
         let Some(probe) = self.probe.take_if(|p| ctx.now >= p.ends_at || p.acked || all_nacked(p)) else {
             return;
         };
+        let expected_nacks = probe.asked.len() as u32;
+        // Local health: the ack (straight or relayed) and every intermediary's nack.
+        ctx.members
+            .answers(ctx.now, expected_nacks + 1, probe.nacks + u32::from(probe.acked));
         if probe.acked {
             self.awareness = self.awareness.saturating_sub(1);
             return;
         }
-        let expected_nacks = probe.asked.len() as u32;
         let delta = if expected_nacks > 0 {
             expected_nacks.saturating_sub(probe.nacks)
         } else {

@@ -526,7 +526,7 @@ fn without_a_leader_quorum_the_survivors_judge_everyone_themselves() {
     for name in crashed {
         cluster.crash(name);
     }
-    let bound = election(&config).election_timeout * 2 + config.dead_after() + config.interval * 3;
+    let bound = config.leaderless_detection_bound();
     let start = cluster.now;
     let shown = cluster.run_until(Duration::from_secs(20), |c| {
         survivors

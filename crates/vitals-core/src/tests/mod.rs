@@ -11,3 +11,4 @@ mod leader;
 mod ping;
 mod quorum;
 mod scenarios;
+mod sick;

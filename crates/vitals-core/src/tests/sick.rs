@@ -1,0 +1,135 @@
+//! Issue 13, item 5: a sick node (80 % of the datagrams sent to it lost) under every
+//! strategy's default and quorum configuration, 7 nodes on virtual time, replayed from
+//! seeds. The sick node must not take healthy members down with it (no third-party
+//! deaths), and must not be flapped up and down by the others: it hears fewer than half
+//! of the heartbeats (or probe answers) it expects, so it stops refuting their verdicts
+//! about itself (`members/hearing.rs`) and stays in one state until it hears again.
+
+use std::time::Duration;
+
+use super::cluster::Cluster;
+use crate::config::{Config, Preset, Quorum, StrategyConfig, StrategyKind};
+use crate::node::Event;
+use crate::rng::Rng;
+
+const NAMES: [&str; 7] = ["a", "b", "c", "d", "e", "f", "g"];
+const SICK: &str = "g";
+
+fn config(strategy: StrategyKind, quorum: bool) -> Config {
+    let mut config = Config::preset(Preset::LanFast, strategy);
+    if strategy == StrategyKind::Pull {
+        config.strategy = StrategyConfig::Pull {
+            monitors: vec!["a".into(), "b".into(), "c".into()],
+        };
+    }
+    // Push confirms deaths with a majority by default (the agent's default).
+    if quorum || strategy == StrategyKind::Push {
+        config.quorum = Some(Quorum::Majority);
+    }
+    config
+}
+
+/// Runs `secs` of 80 % loss towards the sick node after the cluster formed: (status
+/// changes of the sick node per observer per minute, deaths of healthy members at
+/// healthy observers).
+fn sick_run(config: Config, seed: u64, secs: u64) -> (f64, usize) {
+    let mut cluster = Cluster::seeded(config, &NAMES, seed, None);
+    let formed = cluster.run_until(Duration::from_secs(10), |c| c.all_alive(&NAMES));
+    assert!(formed.is_some(), "seed {seed}: the cluster never converged");
+    cluster.run_for(Duration::from_secs(2));
+    let start = cluster.events.len();
+    let mut rng = Rng::seeded(seed ^ 0x51c);
+    cluster.deliver = Box::new(move |_, to, _| to != SICK || rng.below(100) >= 80);
+    cluster.run_for(Duration::from_secs(secs));
+    let changes = cluster.events[start..]
+        .iter()
+        .filter(|(_, observer, event)| {
+            observer != SICK && matches!(event, Event::Transition(t) if t.name == SICK && t.from.is_some())
+        })
+        .count();
+    let healthy: Vec<&str> = NAMES.iter().copied().filter(|n| *n != SICK).collect();
+    let third = cluster.deaths(&healthy, &healthy).len();
+    let rate = changes as f64 / (NAMES.len() - 1) as f64 / (secs as f64 / 60.0);
+    (rate, third)
+}
+
+/// The worst rate over a few seeds, checking third parties on every run.
+fn worst_rate(strategy: StrategyKind, quorum: bool) -> f64 {
+    let mut worst = 0.0f64;
+    for seed in 1..=3 {
+        let (rate, third) = sick_run(config(strategy, quorum), seed, 60);
+        assert_eq!(
+            third, 0,
+            "{strategy:?} quorum {quorum} seed {seed}: healthy members removed"
+        );
+        worst = worst.max(rate);
+    }
+    worst
+}
+
+#[test]
+fn a_sick_node_is_kept_in_one_state_under_push_gossip_quorum_and_leader() {
+    for (strategy, quorum) in [
+        (StrategyKind::Push, false),
+        (StrategyKind::Gossip, true),
+        (StrategyKind::Leader, false),
+    ] {
+        let rate = worst_rate(strategy, quorum);
+        assert!(
+            rate <= 2.0,
+            "{strategy:?} quorum {quorum}: {rate:.1} changes per observer per minute"
+        );
+    }
+}
+
+/// Pull and ping: before the fix 360-380 (pull), 136 (pull+quorum) and 610-720 (ping)
+/// changes per observer per minute; the sick node now stops refuting once its window
+/// shows it deaf, leaving the flips of its first second or so (and a refutation
+/// whenever a lucky run of answers lifts it above half): 2-66 over these seeds.
+#[test]
+fn a_sick_node_stops_refuting_so_pull_and_ping_flap_it_far_less() {
+    for (strategy, quorum) in [
+        (StrategyKind::Pull, false),
+        (StrategyKind::Pull, true),
+        (StrategyKind::Ping, false),
+        (StrategyKind::Ping, true),
+    ] {
+        let rate = worst_rate(strategy, quorum);
+        assert!(
+            rate <= LIMIT,
+            "{strategy:?} quorum {quorum}: {rate:.1} changes per observer per minute"
+        );
+    }
+}
+
+const LIMIT: f64 = 120.0;
+
+/// A node cut off by a partition hears nobody on the other side, so it holds back its
+/// refutations while cut off; once the partition heals it hears again and refutes, and
+/// both sides agree that everyone is alive (pull under a quorum: the members judge by
+/// the monitors' word only, and still count the monitors' polls).
+#[test]
+fn after_a_partition_heals_the_cut_off_side_refutes_and_everyone_agrees() {
+    for (strategy, quorum) in [
+        (StrategyKind::Push, false),
+        (StrategyKind::Pull, true),
+        (StrategyKind::Pull, false),
+        (StrategyKind::Ping, false),
+    ] {
+        let mut cluster = Cluster::seeded(config(strategy, quorum), &NAMES, 1, None);
+        let formed = cluster.run_until(Duration::from_secs(10), |c| c.all_alive(&NAMES));
+        assert!(formed.is_some());
+        cluster.run_for(Duration::from_secs(2));
+        let left = |n: &str| ["a", "b", "c", "d"].contains(&n);
+        cluster.deliver = Box::new(move |from, to, _| left(from) == left(to));
+        cluster.run_for(Duration::from_secs(30));
+        cluster.deliver = Box::new(|_, _, _| true);
+        let healed = cluster.now;
+        let agreed = cluster.run_until(Duration::from_secs(30), |c| c.all_alive(&NAMES));
+        let took = agreed.map(|t| t - healed);
+        assert!(
+            took.is_some_and(|t| t <= Duration::from_secs(5)),
+            "{strategy:?} quorum {quorum}: agreed after {took:?}"
+        );
+    }
+}
