@@ -490,7 +490,7 @@ impl Node {
             if learned.refuted {
                 s.on_refute(ctx);
             }
-            s.introduce(ctx, &learned.introduce);
+            s.introduce(ctx, &learned);
         });
     }
 

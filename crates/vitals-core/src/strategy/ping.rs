@@ -406,9 +406,14 @@ impl Ping {
             return;
         };
         let expected_nacks = probe.asked.len() as u32;
-        // Local health: the ack (straight or relayed) and every intermediary's nack.
-        ctx.members
-            .answers(ctx.now, expected_nacks + 1, probe.nacks + u32::from(probe.acked));
+        // Local health: an ack (straight or relayed) is all a probe can expect; without
+        // one, every intermediary's nack (intermediaries that reach the target relay its
+        // ack and send no nack, so a relayed ack must not count their nacks as missed).
+        let (expected, heard) = match probe.acked {
+            true => (1, 1),
+            false => (expected_nacks + 1, probe.nacks),
+        };
+        ctx.members.answers(ctx.now, expected, heard);
         if probe.acked {
             self.awareness = self.awareness.saturating_sub(1);
             return;

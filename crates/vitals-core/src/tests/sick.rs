@@ -82,18 +82,14 @@ fn a_sick_node_is_kept_in_one_state_under_push_gossip_quorum_and_leader() {
     }
 }
 
-/// Pull and ping: before the fix 360-380 (pull), 136 (pull+quorum) and 610-720 (ping)
+/// Pull: before the fix 360-380 (pull) and 136 (pull+quorum)
 /// changes per observer per minute; the sick node now stops refuting once its window
 /// shows it deaf, leaving the flips of its first second or so (and a refutation
-/// whenever a lucky run of answers lifts it above half): 2-66 over these seeds.
+/// whenever a lucky run of answers lifts it above half). Ping is not held back this way
+/// (see `Members::lifeguard`): its sick node is left to Lifeguard's awareness.
 #[test]
-fn a_sick_node_stops_refuting_so_pull_and_ping_flap_it_far_less() {
-    for (strategy, quorum) in [
-        (StrategyKind::Pull, false),
-        (StrategyKind::Pull, true),
-        (StrategyKind::Ping, false),
-        (StrategyKind::Ping, true),
-    ] {
+fn a_sick_node_stops_refuting_so_pull_flaps_it_far_less() {
+    for (strategy, quorum) in [(StrategyKind::Pull, false), (StrategyKind::Pull, true)] {
         let rate = worst_rate(strategy, quorum);
         assert!(
             rate <= LIMIT,
