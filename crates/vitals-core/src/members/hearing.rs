@@ -6,8 +6,9 @@
 //! own view of others is not to be trusted, and neither is its refutation of others'
 //! verdicts about itself (see `Members::refute`): it would only be declared dead again
 //! within a detector's timeout, and every such round trip flips its status at every
-//! other member. It refutes once it hears again. Owns only the count; never reads a
-//! clock (the caller passes `now`).
+//! other member. It refutes once it hears again (every strategy but ping, see
+//! `Members::lifeguard`). Owns only the count; never reads a clock (the caller passes
+//! `now`).
 
 use std::collections::VecDeque;
 use std::time::Duration;
