@@ -174,6 +174,10 @@ pub enum Message {
     IndirectAck {
         /// The requester's probe sequence number.
         seq: u64,
+        /// The target's incarnation, as its answer gave it: a requester that holds the
+        /// target suspect at an older one learns of the refutation from the answer, even
+        /// when the refutation itself never reached it.
+        incarnation: Incarnation,
     },
     /// Ping strategy (Lifeguard): the target did not answer an indirect probe in time,
     /// but the intermediary is alive and did its part.

@@ -320,7 +320,7 @@ pub(crate) fn names_are_valid(envelope: &Envelope) -> bool {
             Message::Join { page: _, padding: _ }
             | Message::Ack { seq: _ }
             | Message::Leave
-            | Message::IndirectAck { seq: _ }
+            | Message::IndirectAck { seq: _, incarnation: _ }
             | Message::Nack { seq: _ }
             | Message::VoteRequest {
                 term: _,

@@ -91,10 +91,17 @@ impl Indirect {
             Message::PingAck { seq, .. } => {
                 let found = self.relaying.iter().position(|r| r.0 == seq && r.3 == from.name);
                 if let Some((_, requester, theirs, _)) = found.and_then(|i| self.relaying.remove(i)) {
-                    ctx.send(requester, Message::IndirectAck { seq: theirs });
+                    let incarnation = from.incarnation;
+                    ctx.send(
+                        requester,
+                        Message::IndirectAck {
+                            seq: theirs,
+                            incarnation,
+                        },
+                    );
                 }
             }
-            Message::IndirectAck { seq } => {
+            Message::IndirectAck { seq, .. } => {
                 let found = self.asked.iter().position(|(s, _)| *s == seq);
                 if let Some((_, target)) = found.and_then(|i| self.asked.remove(i)) {
                     ctx.members.vouched(ctx.now, &target);

@@ -26,7 +26,7 @@ use crate::bounds::Cluster;
 use crate::checks::Checks;
 use crate::config::{Config, SwimConfig};
 use crate::members::Transition;
-use crate::message::{MAX_ACCUSERS, MemberEntry, Message, Peer, Rumor, Status};
+use crate::message::{Incarnation, MAX_ACCUSERS, MemberEntry, Message, Peer, Rumor, Status};
 use crate::strategy::{Ctx, DEAD_RETRY_ROUNDS};
 use crate::time::Instant;
 use crate::wire;
@@ -229,9 +229,7 @@ impl Ping {
                 self.hear(ctx, gossip);
             }
             Message::PingReq { seq, target } => self.relay(ctx, src, seq, &target),
-            Message::IndirectAck { seq } => {
-                self.mark_acked(seq, None);
-            }
+            Message::IndirectAck { seq, incarnation } => self.on_indirect_ack(ctx, seq, incarnation),
             Message::Nack { seq } => {
                 if let Some(probe) = self.probe.as_mut().filter(|p| p.seq == seq) {
                     probe.nacks += 1;
@@ -270,12 +268,35 @@ impl Ping {
             return;
         }
         if let Some(relay) = self.relays.remove(&seq) {
-            ctx.send(
-                relay.requester,
-                Message::IndirectAck {
-                    seq: relay.requester_seq,
-                },
-            );
+            let ack = Message::IndirectAck {
+                seq: relay.requester_seq,
+                incarnation: from.incarnation,
+            };
+            ctx.send(relay.requester, ack);
+        }
+    }
+
+    /// The target answered through an intermediary. The answer carries the target's
+    /// incarnation: if the target refuted a suspicion whose refutation this node missed
+    /// (lost, and its gossip spent before it came here), the answer brings the news, so
+    /// the suspicion ends here too instead of timing out into a false death.
+    fn on_indirect_ack(&mut self, ctx: &mut Ctx<'_>, seq: u64, incarnation: Incarnation) {
+        let target = self.probe.as_ref().filter(|p| p.seq == seq).map(|p| p.target.clone());
+        if !self.mark_acked(seq, None) {
+            return;
+        }
+        let Some(member) = target.and_then(|t| ctx.members.get(&t)) else {
+            return;
+        };
+        if member.incarnation < incarnation {
+            let news = MemberEntry {
+                name: member.name.clone(),
+                addr: member.addr,
+                incarnation,
+                status: Status::Alive,
+                health: None,
+            };
+            ctx.learn(vec![news]);
         }
     }
 
@@ -432,6 +453,16 @@ impl Ping {
         self.failed_probes.insert(probe.target.clone(), failed);
         self.awareness = (self.awareness + delta).min(self.swim.awareness_max - 1);
         self.suspect(ctx, &probe.target);
+        // Probed again next period while the suspicion lasts: an answer (direct or
+        // relayed) carries its incarnation, so a refutation this node missed (lost, and
+        // its gossip spent before it came here) still ends the suspicion in time.
+        if ctx
+            .members
+            .get(&probe.target)
+            .is_some_and(|m| m.status == Status::Suspect)
+        {
+            self.confirm.insert(probe.target);
+        }
     }
 
     /// This node's own probe of `name` failed: accuse it (a new suspicion, or a

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::cluster::Cluster;
 use crate::config::{Config, Preset, StrategyKind};
-use crate::message::{Message, Status};
+use crate::message::{MemberEntry, Message, Status};
 use crate::node::Event;
 use crate::rng::Rng;
 
@@ -64,6 +64,73 @@ fn a_suspect_that_hears_of_it_refutes_and_stays_alive() {
             .any(|(t, n, e)| n == "n3" && *t >= start && matches!(e, Event::Refuted { .. }))
     );
     assert!(false_deaths(&cluster, &NAMES, &NAMES).is_empty());
+}
+
+/// Whether `m` tells its receiver that `member` is alive (a refutation, first- or second-hand).
+fn says_alive(m: &Message, member: &str) -> bool {
+    let up = |e: &MemberEntry| e.name == member && e.status == Status::Alive;
+    match m {
+        Message::Members { entries, .. } => entries.iter().any(up),
+        Message::Ping { gossip, .. } | Message::PingAck { gossip, .. } | Message::News { gossip } => {
+            gossip.iter().any(|r| up(&r.entry))
+        }
+        _ => false,
+    }
+}
+
+#[test]
+fn an_observer_that_missed_the_refutation_learns_it_from_the_suspects_answer_to_its_probe() {
+    let mut cluster = converged(lan(), &NAMES);
+    // n3 drops its probe acks until n9 suspects it. Throughout, n9 never hears from n3
+    // directly and never gets the news that n3 refuted (lost, and its gossip spent): only
+    // n3's answers to n9's indirect probes, relayed by the others, reach n9.
+    let missed = |from: &str, to: &str, m: &Message| to == "n9" && (from == "n3" || says_alive(m, "n3"));
+    cluster.deliver =
+        Box::new(move |from, to, m| !(from == "n3" && matches!(m, Message::PingAck { .. }) || missed(from, to, m)));
+    cluster
+        .run_until(Duration::from_secs(10), |c| {
+            c.status("n9", "n3") == Some(Status::Suspect)
+        })
+        .expect("n9 never suspected n3");
+    cluster.deliver = Box::new(move |from, to, m| !missed(from, to, m));
+    cluster.run_for(Duration::from_secs(30));
+    let at_n9: Vec<Status> = cluster.transitions("n9", "n3").iter().map(|t| t.to).collect();
+    assert!(!at_n9.contains(&Status::Dead), "n9 declared n3 dead: {at_n9:?}");
+    assert_eq!(cluster.status("n9", "n3"), Some(Status::Alive), "{at_n9:?}");
+    assert!(false_deaths(&cluster, &NAMES, &NAMES).is_empty());
+}
+
+#[test]
+fn a_suspect_whose_probe_failed_is_probed_again_the_next_period() {
+    let mut cluster = converged(lan(), &NAMES);
+    // n9 cannot reach n3, directly or through others, and never hears that n3 refuted;
+    // everyone else hears n3 fine. n9 alone suspects n3, and keeps suspecting it.
+    cluster.deliver = Box::new(|from, to, m| {
+        let asks_for_n3 = matches!(m, Message::PingReq { target, .. } if target == "n3");
+        let cut = (from, to) == ("n9", "n3") || (from, to) == ("n3", "n9");
+        !(cut || from == "n9" && asks_for_n3 || to == "n9" && says_alive(m, "n3"))
+    });
+    cluster
+        .run_until(Duration::from_secs(10), |c| {
+            c.status("n9", "n3") == Some(Status::Suspect)
+        })
+        .expect("n9 never suspected n3");
+    cluster.record_sends();
+    let probes_by_n9 = |c: &Cluster| -> Vec<std::net::SocketAddr> {
+        let sends = c.recorded_sends().iter();
+        sends
+            .filter(|(_, from, kind, _)| from == "n9" && *kind == "ping")
+            .map(|s| s.3)
+            .collect()
+    };
+    cluster.run_until(Duration::from_secs(20), |c| probes_by_n9(c).len() >= 2);
+    // Round-robin would come back to n3 only after the 8 others; a suspect comes first.
+    let n3 = cluster.addr("n3");
+    assert_eq!(
+        probes_by_n9(&cluster)[..2],
+        [n3, n3],
+        "n9's next probes after suspecting n3"
+    );
 }
 
 #[test]
