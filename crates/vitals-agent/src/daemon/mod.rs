@@ -8,8 +8,10 @@
 //! status (only the node does), and nothing here but the driver touches the node:
 //! everything else reads the published snapshot or sends the driver a `Control`.
 
+pub mod blocking;
 pub mod config;
 pub(crate) mod driver;
+pub mod events;
 pub mod exposition;
 pub mod fault;
 pub mod grpc;
@@ -68,29 +70,74 @@ pub enum AgentError {
 /// Runs the agent until `shutdown` completes (or `POST /v1/leave`); then announces that
 /// the node leaves (so peers mark it `left`, not `dead`) and returns.
 pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send) -> Result<(), AgentError> {
-    let (socket, listener, grpc_listener, codec) = open(&settings).await?;
-    let seed = RandomState::new().build_hasher().finish();
-    let context = Context {
-        http: settings.http,
-        preset: settings.preset,
-        seed,
-    };
-    let (node, known) = start_node(&settings, seed);
+    start(settings).await?.run_until(shutdown).await
+}
 
-    let metrics = Arc::new(Metrics::new());
+/// A running agent: its driver task and what reads or commands it. Shared by [`run`]
+/// and the embedding API (`crate::embed`).
+pub(crate) struct Running {
+    /// Tells the driver to leave the cluster and end.
+    stop: Arc<Notify>,
+    /// The driver; ends once the node has left (asked to, `POST /v1/leave`, or a failed join).
+    driver: Option<tokio::task::JoinHandle<()>>,
+    failure: Arc<std::sync::Mutex<Option<String>>>,
+    stop_http: Arc<Notify>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Runs until `shutdown` completes or the driver ends by itself, then stops.
+    pub(crate) async fn run_until(mut self, shutdown: impl Future<Output = ()>) -> Result<(), AgentError> {
+        if let Some(driver) = self.driver.as_mut() {
+            tokio::select! {
+                () = shutdown => {}
+                _ = driver => { self.driver = None; }
+            }
+        }
+        self.stop().await
+    }
+
+    /// Leaves the cluster (peers see `left`) and stops every task of the agent.
+    pub(crate) async fn stop(mut self) -> Result<(), AgentError> {
+        self.stop.notify_one();
+        if let Some(driver) = self.driver.take() {
+            let _ = driver.await;
+        }
+        systemd::stopping();
+        self.stop_http.notify_one();
+        self.tasks.iter().for_each(|t| t.abort());
+        let failure = self
+            .failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        failure.map_or(Ok(()), |reason| Err(AgentError::JoinFailed(reason)))
+    }
+}
+
+/// Binds the sockets and starts the node's driver, the checks and the servers.
+pub(crate) async fn start(settings: Settings) -> Result<Running, AgentError> {
+    let (socket, listener, grpc_listener, codec) = open(&settings).await?;
+    let context = Context {
+        http: listener.local_addr().unwrap_or(settings.http),
+        preset: settings.preset,
+        seed: RandomState::new().build_hasher().finish(),
+    };
+    let (node, known) = start_node(&settings, context.seed);
     let (snapshot_tx, snapshot_rx) = watch::channel(Snapshot::of(&node, context, Instant::ZERO));
     let (controls_tx, controls_rx) = mpsc::channel(16);
-    let leave = Arc::new(Notify::new());
-    let stop_http = Arc::new(Notify::new());
-    let epoch = tokio::time::Instant::now();
     let (board, ttl, mut tasks) = start_checks(&settings, controls_tx.clone());
+    let events = start_events(&settings, &board, &mut tasks);
+    let (indexes_tx, indexes_rx) = watch::channel(self::blocking::Indexes::default());
     tasks.extend(grpc_listener.map(|listener| serve_grpc(listener, &settings, snapshot_rx.clone())));
     let join_failed = start_join(&settings, known, controls_tx.clone(), snapshot_rx.clone(), &mut tasks);
+    let metrics = Arc::new(Metrics::new());
     let registry = exposition::registry(&metrics, &settings, snapshot_rx.clone(), board.clone());
+    let epoch = tokio::time::Instant::now();
     let state = http::ApiState {
-        snapshot: snapshot_rx,
+        snapshot: snapshot_rx.clone(),
         registry: Arc::new(registry),
-        leave: Arc::clone(&leave),
+        leave: Arc::new(Notify::new()),
         token: settings.api_token.clone(),
         checks: board,
         ttl,
@@ -100,15 +147,17 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send) 
         turns: Arc::default(),
         epoch,
         controls: controls_tx.clone(),
+        events: Arc::clone(&events),
+        streams: Arc::new(tokio::sync::Semaphore::new(http::MAX_STREAMS)),
+        indexes: indexes_rx,
     };
-    tasks.extend([
-        tokio::spawn(reload_keyring_on_sighup(settings.keys.clone(), controls_tx)),
-        tokio::spawn(http::serve(
-            listener,
-            http::router(state, settings.api_auth),
-            Arc::clone(&stop_http),
-        )),
-    ]);
+    let (leave, stop_http) = (Arc::clone(&state.leave), Arc::new(Notify::new()));
+    let serving = http::serve(listener, http::router(state, settings.api_auth), Arc::clone(&stop_http));
+    tasks.push(tokio::spawn(serving));
+    tasks.push(tokio::spawn(reload_keyring_on_sighup(
+        settings.keys.clone(),
+        controls_tx.clone(),
+    )));
     let driver = Driver {
         node,
         socket: Arc::new(socket),
@@ -123,20 +172,67 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send) 
         faults: settings.faults.clone(),
         join: join::JoinWatch::default(),
         refusals: join::RefusalLog::default(),
+        events: Arc::clone(&events),
+        indexes: (self::blocking::IndexKeeper::default(), indexes_tx),
     };
-    let mut failure = None;
-    let stop = async {
-        tokio::select! {
-            () = shutdown => {}
-            () = leave.notified() => {}
-            Ok(reason) = join_failed => failure = Some(reason),
+    let running = Running::spawn(driver, controls_rx, leave, join_failed, stop_http, tasks);
+    Ok(running)
+}
+
+impl Running {
+    /// Spawns the driver, to run until told to stop, asked to leave, or its join failed.
+    fn spawn(
+        driver: Driver,
+        controls: mpsc::Receiver<Control>,
+        leave: Arc<Notify>,
+        join_failed: tokio::sync::oneshot::Receiver<String>,
+        stop_http: Arc<Notify>,
+        tasks: Vec<tokio::task::JoinHandle<()>>,
+    ) -> Running {
+        let (stop, failure) = (Arc::new(Notify::new()), Arc::default());
+        let ends = ends_when(Arc::clone(&stop), leave, join_failed, Arc::clone(&failure));
+        Running {
+            stop,
+            driver: Some(tokio::spawn(driver.run(controls, ends))),
+            failure,
+            stop_http,
+            tasks,
         }
-    };
-    driver.run(controls_rx, stop).await;
-    systemd::stopping();
-    stop_http.notify_one();
-    tasks.iter().for_each(|t| t.abort());
-    failure.map_or(Ok(()), |reason| Err(AgentError::JoinFailed(reason)))
+    }
+}
+
+/// The event log, and the task that publishes this agent's own checks' changes to it.
+fn start_events(
+    settings: &Settings,
+    board: &watch::Receiver<checks::Board>,
+    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> Arc<events::EventHub> {
+    let events = Arc::new(events::EventHub::start());
+    let follow = events::follow_board(
+        board.clone(),
+        Arc::clone(&events),
+        settings.name.clone(),
+        settings.tags.clone(),
+    );
+    tasks.push(tokio::spawn(follow));
+    events
+}
+
+/// Completes when the agent is told to stop, `POST /v1/leave` asks it to, or its join
+/// failed for good (the reason is kept in `failure`).
+async fn ends_when(
+    stop: Arc<Notify>,
+    leave: Arc<Notify>,
+    join_failed: tokio::sync::oneshot::Receiver<String>,
+    failure: Arc<std::sync::Mutex<Option<String>>>,
+) {
+    tokio::select! {
+        () = stop.notified() => {}
+        () = leave.notified() => {}
+        Ok(reason) = join_failed => {
+            *failure.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(reason);
+        }
+    }
 }
 
 /// Serves gRPC health on `listener` (the task is aborted when the agent stops).

@@ -11,6 +11,7 @@ mod cli;
 mod consul;
 mod dashboard;
 mod discovery;
+mod events;
 mod failover;
 mod health;
 mod http;
