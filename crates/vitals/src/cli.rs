@@ -350,7 +350,9 @@ pub(crate) struct ProxyArgs {
     /// Route to every live instance when fewer than this fraction are healthy.
     #[arg(long, value_name = "FRACTION", default_value_t = 0.5)]
     pub(crate) panic_threshold: f64,
-    /// How often to re-read the agent's view of the service.
+    /// The proxy follows the agent's view with blocking queries (it hears of a change as
+    /// the agent does); this is how long it waits before asking again when the agent
+    /// does not answer, or between reads from an agent too old to block.
     #[arg(long, value_name = "DUR", default_value = "100ms", value_parser = parse_duration)]
     pub(crate) refresh: Duration,
     /// Time a connect to a target may take before the next one is tried.

@@ -23,3 +23,4 @@ mod security;
 mod sim;
 mod support;
 mod systemd;
+mod watches;
