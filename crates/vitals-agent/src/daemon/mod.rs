@@ -15,6 +15,7 @@ pub mod events;
 pub mod exposition;
 pub mod fault;
 pub mod grpc;
+pub mod hooks;
 pub mod http;
 pub mod join;
 pub mod metrics;
@@ -132,6 +133,12 @@ pub(crate) async fn start(settings: Settings) -> Result<Running, AgentError> {
     tasks.extend(grpc_listener.map(|listener| serve_grpc(listener, &settings, snapshot_rx.clone())));
     let join_failed = start_join(&settings, known, controls_tx.clone(), snapshot_rx.clone(), &mut tasks);
     let metrics = Arc::new(Metrics::new());
+    tasks.extend(hooks::start(
+        &settings.hooks,
+        &events,
+        snapshot_rx.clone(),
+        Arc::clone(&metrics),
+    ));
     let registry = exposition::registry(&metrics, &settings, snapshot_rx.clone(), board.clone());
     let epoch = tokio::time::Instant::now();
     let state = http::ApiState {

@@ -14,6 +14,7 @@ mod discovery;
 mod events;
 mod failover;
 mod health;
+mod hooks;
 mod http;
 mod joining;
 mod leader;
