@@ -71,12 +71,26 @@ pub enum AgentError {
 /// Runs the agent until `shutdown` completes (or `POST /v1/leave`); then announces that
 /// the node leaves (so peers mark it `left`, not `dead`) and returns.
 pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send) -> Result<(), AgentError> {
-    start(settings).await?.run_until(shutdown).await
+    start(settings, Host::Daemon).await?.run_until(shutdown).await
+}
+
+/// Who runs the agent: the daemon owns its process (SIGHUP reloads the keyring); an
+/// embedding program keeps its signals to itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Host {
+    Daemon,
+    Embedded,
 }
 
 /// A running agent: its driver task and what reads or commands it. Shared by [`run`]
 /// and the embedding API (`crate::embed`).
 pub(crate) struct Running {
+    /// The snapshots the driver publishes.
+    pub(crate) snapshot: watch::Receiver<Snapshot>,
+    /// The event log.
+    pub(crate) events: Arc<events::EventHub>,
+    /// The embedding program's word about its own node.
+    pub(crate) local: watch::Sender<checks::LocalHealth>,
     /// Tells the driver to leave the cluster and end.
     stop: Arc<Notify>,
     /// The driver; ends once the node has left (asked to, `POST /v1/leave`, or a failed join).
@@ -117,7 +131,7 @@ impl Running {
 }
 
 /// Binds the sockets and starts the node's driver, the checks and the servers.
-pub(crate) async fn start(settings: Settings) -> Result<Running, AgentError> {
+pub(crate) async fn start(settings: Settings, host: Host) -> Result<Running, AgentError> {
     let (socket, listener, grpc_listener, codec) = open(&settings).await?;
     let context = Context {
         http: listener.local_addr().unwrap_or(settings.http),
@@ -127,7 +141,8 @@ pub(crate) async fn start(settings: Settings) -> Result<Running, AgentError> {
     let (node, known) = start_node(&settings, context.seed);
     let (snapshot_tx, snapshot_rx) = watch::channel(Snapshot::of(&node, context, Instant::ZERO));
     let (controls_tx, controls_rx) = mpsc::channel(16);
-    let (board, ttl, mut tasks) = start_checks(&settings, controls_tx.clone());
+    let (local, local_rx) = watch::channel(checks::LocalHealth::default());
+    let (board, ttl, mut tasks) = start_checks(&settings, controls_tx.clone(), local_rx);
     let events = start_events(&settings, &board, &mut tasks);
     let (indexes_tx, indexes_rx) = watch::channel(self::blocking::Indexes::default());
     tasks.extend(grpc_listener.map(|listener| serve_grpc(listener, &settings, snapshot_rx.clone())));
@@ -141,30 +156,24 @@ pub(crate) async fn start(settings: Settings) -> Result<Running, AgentError> {
     ));
     let registry = exposition::registry(&metrics, &settings, snapshot_rx.clone(), board.clone());
     let epoch = tokio::time::Instant::now();
-    let state = http::ApiState {
-        snapshot: snapshot_rx.clone(),
-        registry: Arc::new(registry),
-        leave: Arc::new(Notify::new()),
-        token: settings.api_token.clone(),
-        checks: board,
-        ttl,
-        services: Arc::new(settings.services.clone()),
-        thresholds: Arc::new(settings.thresholds.clone()),
-        panic_threshold: settings.panic_threshold,
-        turns: Arc::default(),
-        epoch,
-        controls: controls_tx.clone(),
-        events: Arc::clone(&events),
-        streams: Arc::new(tokio::sync::Semaphore::new(http::MAX_STREAMS)),
-        indexes: indexes_rx,
-    };
+    let state = api_state(
+        &settings,
+        snapshot_rx.clone(),
+        (board, ttl),
+        controls_tx.clone(),
+        Arc::clone(&events),
+        indexes_rx,
+        (Arc::new(registry), epoch),
+    );
     let (leave, stop_http) = (Arc::clone(&state.leave), Arc::new(Notify::new()));
     let serving = http::serve(listener, http::router(state, settings.api_auth), Arc::clone(&stop_http));
     tasks.push(tokio::spawn(serving));
-    tasks.push(tokio::spawn(reload_keyring_on_sighup(
-        settings.keys.clone(),
-        controls_tx.clone(),
-    )));
+    if host == Host::Daemon {
+        tasks.push(tokio::spawn(reload_keyring_on_sighup(
+            settings.keys.clone(),
+            controls_tx,
+        )));
+    }
     let driver = Driver {
         node,
         socket: Arc::new(socket),
@@ -179,11 +188,17 @@ pub(crate) async fn start(settings: Settings) -> Result<Running, AgentError> {
         faults: settings.faults.clone(),
         join: join::JoinWatch::default(),
         refusals: join::RefusalLog::default(),
-        events: Arc::clone(&events),
+        events,
         indexes: (self::blocking::IndexKeeper::default(), indexes_tx),
     };
-    let running = Running::spawn(driver, controls_rx, leave, join_failed, stop_http, tasks);
-    Ok(running)
+    Ok(Running::spawn(
+        driver,
+        controls_rx,
+        (leave, join_failed),
+        stop_http,
+        tasks,
+        local,
+    ))
 }
 
 impl Running {
@@ -191,20 +206,52 @@ impl Running {
     fn spawn(
         driver: Driver,
         controls: mpsc::Receiver<Control>,
-        leave: Arc<Notify>,
-        join_failed: tokio::sync::oneshot::Receiver<String>,
+        (leave, join_failed): (Arc<Notify>, tokio::sync::oneshot::Receiver<String>),
         stop_http: Arc<Notify>,
         tasks: Vec<tokio::task::JoinHandle<()>>,
+        local: watch::Sender<checks::LocalHealth>,
     ) -> Running {
         let (stop, failure) = (Arc::new(Notify::new()), Arc::default());
         let ends = ends_when(Arc::clone(&stop), leave, join_failed, Arc::clone(&failure));
         Running {
+            snapshot: driver.snapshot.subscribe(),
+            events: Arc::clone(&driver.events),
+            local,
             stop,
             driver: Some(tokio::spawn(driver.run(controls, ends))),
             failure,
             stop_http,
             tasks,
         }
+    }
+}
+
+/// What every HTTP handler reads.
+fn api_state(
+    settings: &Settings,
+    snapshot: watch::Receiver<Snapshot>,
+    (checks, ttl): (watch::Receiver<checks::Board>, checks::TtlInbox),
+    controls: mpsc::Sender<Control>,
+    events: Arc<events::EventHub>,
+    indexes: watch::Receiver<blocking::Indexes>,
+    (registry, epoch): (Arc<prometheus_client::registry::Registry>, tokio::time::Instant),
+) -> http::ApiState {
+    http::ApiState {
+        snapshot,
+        registry,
+        leave: Arc::new(Notify::new()),
+        token: settings.api_token.clone(),
+        checks,
+        ttl,
+        services: Arc::new(settings.services.clone()),
+        thresholds: Arc::new(settings.thresholds.clone()),
+        panic_threshold: settings.panic_threshold,
+        turns: Arc::default(),
+        epoch,
+        controls,
+        events,
+        streams: Arc::new(tokio::sync::Semaphore::new(http::MAX_STREAMS)),
+        indexes,
     }
 }
 
@@ -315,6 +362,7 @@ async fn bind_grpc(settings: &Settings) -> Result<Option<TcpListener>, AgentErro
 fn start_checks(
     settings: &Settings,
     controls: mpsc::Sender<Control>,
+    local: watch::Receiver<checks::LocalHealth>,
 ) -> (
     watch::Receiver<checks::Board>,
     checks::TtlInbox,
@@ -323,6 +371,7 @@ fn start_checks(
     let (board, ttl, mut tasks) = checks::start(&settings.checks);
     let (samples_tx, samples_rx) = mpsc::channel(4);
     let reporter = checks::Reporter {
+        local,
         board: board.clone(),
         samples: samples_rx,
         services: settings.services.clone(),
