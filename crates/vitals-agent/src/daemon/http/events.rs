@@ -191,7 +191,7 @@ pub(super) async fn events(
         last_id: None,
         done: false,
         ends: tokio::time::Instant::now() + STREAM_LIFETIME,
-        _held: held,
+        _held: Some(held),
     };
     Sse::new(feed.into_stream())
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
@@ -207,27 +207,39 @@ pub(crate) struct Feed {
     last_id: Option<u64>,
     done: bool,
     ends: tokio::time::Instant,
-    _held: LongLived,
+    _held: Option<LongLived>,
+}
+
+/// One message of the stream, before it is written as SSE.
+#[derive(Debug, PartialEq)]
+enum Message {
+    Gap(Gap),
+    Event(Arc<Event>),
+    Lagged(Lagged),
 }
 
 impl Feed {
     fn into_stream(self) -> impl Stream<Item = Result<sse::Event, Infallible>> + Send {
         futures_util::stream::unfold(self, |mut feed| async move {
-            let message = feed.next_message().await?;
+            let message = match feed.next_message().await? {
+                Message::Gap(gap) => json_message("gap", &gap),
+                Message::Lagged(lagged) => json_message("lagged", &lagged),
+                Message::Event(event) => json_message(event.change.kind(), &*event).id(event.id.to_string()),
+            };
             Some((Ok(message), feed))
         })
     }
 
-    async fn next_message(&mut self) -> Option<sse::Event> {
+    async fn next_message(&mut self) -> Option<Message> {
         if self.done {
             return None;
         }
         if let Some(gap) = self.gap.take() {
-            return Some(json_message("gap", &gap));
+            return Some(Message::Gap(gap));
         }
         while let Some(event) = self.backlog.pop_front() {
             if self.filter.keeps(&event) {
-                return Some(self.deliver(&event));
+                return Some(self.deliver(event));
             }
         }
         loop {
@@ -236,7 +248,7 @@ impl Feed {
                 () = tokio::time::sleep_until(self.ends) => return None,
             };
             match received {
-                Ok(event) if self.filter.keeps(&event) => return Some(self.deliver(&event)),
+                Ok(event) if self.filter.keeps(&event) => return Some(self.deliver(event)),
                 Ok(_) => {}
                 Err(RecvError::Lagged(missed)) => {
                     self.done = true;
@@ -244,16 +256,16 @@ impl Feed {
                         last_id: self.last_id,
                         missed,
                     };
-                    return Some(json_message("lagged", &lagged));
+                    return Some(Message::Lagged(lagged));
                 }
                 Err(RecvError::Closed) => return None,
             }
         }
     }
 
-    fn deliver(&mut self, event: &Event) -> sse::Event {
+    fn deliver(&mut self, event: Arc<Event>) -> Message {
         self.last_id = Some(event.id);
-        json_message(event.change.kind(), event).id(event.id.to_string())
+        Message::Event(event)
     }
 }
 
@@ -305,6 +317,37 @@ mod tests {
         assert!(!f.keeps(&leader));
         let f = EventFilter::parse(&params(&[("member", "a"), ("member", "b")])).unwrap();
         assert!(f.keeps(&leader) && f.keeps(&member("b", &[])) && !f.keeps(&member("c", &[])));
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_that_falls_behind_is_told_once_and_its_stream_ends() {
+        let hub = crate::daemon::events::EventHub::new(1, 16, 2);
+        let subscription = hub.subscribe(Some(0));
+        let publish = |term| {
+            let change = Change::Leader(LeaderChange { leader: None, term });
+            hub.publish(change, std::time::SystemTime::now())
+        };
+        let first = publish(1);
+        let mut feed = Feed {
+            gap: subscription.gap,
+            backlog: subscription.backlog.into(),
+            live: subscription.live,
+            filter: EventFilter::default(),
+            last_id: None,
+            done: false,
+            ends: tokio::time::Instant::now() + STREAM_LIFETIME,
+            _held: None,
+        };
+        assert_eq!(feed.next_message().await, Some(Message::Event(first)));
+        for term in 2..=5 {
+            publish(term);
+        }
+        let lagged = Lagged {
+            last_id: Some(1),
+            missed: 2,
+        };
+        assert_eq!(feed.next_message().await, Some(Message::Lagged(lagged)));
+        assert_eq!(feed.next_message().await, None);
     }
 
     #[test]
