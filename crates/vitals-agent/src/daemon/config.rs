@@ -939,6 +939,23 @@ mod tests {
     }
 
     #[test]
+    fn event_handlers_and_webhooks_come_from_the_file_and_bad_ones_are_refused() {
+        let text = "name = \"a\"\nevent_handlers = [\"member:dead=/bin/sh -c true\"]\n\
+                    webhooks = [\"http://127.0.0.1:9000/v\"]\nevent_handler_timeout = \"2s\"\n";
+        let raw: RawConfig = toml::from_str(text).unwrap();
+        let hooks = raw.into_settings_with(None, None).unwrap().hooks;
+        assert_eq!(hooks.handlers[0].filter.as_deref(), Some("dead"));
+        assert_eq!(hooks.webhooks[0].path, "/v");
+        assert_eq!(hooks.timeout, Duration::from_secs(2));
+        let raw: RawConfig = toml::from_str("name = \"a\"\nwebhooks = [\"ftp://x\"]").unwrap();
+        let refused = raw.into_settings_with(None, None).unwrap_err().to_string();
+        assert!(
+            refused.starts_with("invalid `webhook`") && refused.contains("use http://"),
+            "{refused}"
+        );
+    }
+
+    #[test]
     fn the_documented_example_file_is_valid() {
         let raw: RawConfig = toml::from_str(include_str!("../../../../examples/agent.toml")).unwrap();
         let settings = raw.into_settings_with(None, None).unwrap();
