@@ -51,6 +51,16 @@ use crate::routing::{Instance, NoRoute, Policy, Route};
 use crate::{Settings, routing};
 
 /// A Vitals agent running inside this program.
+///
+/// ```no_run
+/// # async fn demo(settings: vitals_agent::Settings) -> Result<(), vitals_agent::AgentError> {
+/// let agent = vitals_agent::embed::Agent::start(settings).await?;
+/// let up = agent.members().iter().filter(|m| m.status == vitals_core::Status::Alive).count();
+/// println!("{up} members up");
+/// agent.leave().await?;
+/// # Ok(())
+/// # }
+/// ```
 pub struct Agent {
     running: Running,
     panic_threshold: f64,
@@ -58,6 +68,20 @@ pub struct Agent {
 }
 
 /// What an event subscription yields besides events: what it missed.
+///
+/// ```no_run
+/// # async fn demo(agent: &vitals_agent::embed::Agent) {
+/// use vitals_agent::embed::Missed;
+/// let mut events = agent.events();
+/// while let Some(item) = events.next().await {
+///     match item {
+///         Ok(event) => println!("{}", event.id),
+///         Err(Missed::Lagged(lagged)) => eprintln!("{} events passed us by", lagged.missed),
+///         Err(Missed::Gap(gap)) => eprintln!("events from {} are gone", gap.from),
+///     }
+/// }
+/// # }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Missed {
     /// Events the ring no longer held when the subscription resumed.
@@ -67,7 +91,21 @@ pub enum Missed {
     Lagged(Lagged),
 }
 
-/// A stream of the agent's events (see [`Agent::events`]).
+/// A stream of the agent's events (see [`Agent::events`]); a [`Stream`], so the
+/// combinators of `futures::StreamExt` or `tokio_stream::StreamExt` apply.
+///
+/// ```no_run
+/// # async fn demo(agent: &vitals_agent::embed::Agent) {
+/// use futures_util::StreamExt as _;
+/// let deaths = agent.events().filter_map(|item| async move {
+///     let event = item.ok()?;
+///     match &event.change {
+///         vitals_agent::api::events::Change::Member(m) if m.to == vitals_core::Status::Dead => Some(m.member.clone()),
+///         _ => None,
+///     }
+/// });
+/// # }
+/// ```
 pub struct EventStream(Pin<Box<dyn Stream<Item = Result<Arc<Event>, Missed>> + Send>>);
 
 impl Agent {
