@@ -15,7 +15,8 @@ subscriber, then with `--subscribers` idle ones open.
 proxy: three agents fronting service `web` (backends served here), `vitals proxy` of the
 binary `--proxy` in front; clients connect through the proxy continuously; node-2's agent
 (not its backend) is SIGKILLed; prints when the proxy made its last connection to node-2's
-instance after the kill (from its `vitals_proxy_connections_total{target="node-2"}`).
+instance after the kill (from its `vitals_proxy_connections_total{target="node-2"}`), and
+after node-1's verdict (its first non-alive event about node-2 on `/v1/events`).
 Run it once with this tree's binary (watches) and once with an older one (polling every
 100 ms) to compare. Every address is on 127.92.0.0/16.
 """
@@ -215,6 +216,8 @@ def proxy_run(args, run):
                 time.sleep(0.002)
         threading.Thread(target=load, daemon=True).start()
         assert wait(lambda: metric(metrics_addr, series) > 0), "node-2 never got traffic"
+        verdicts = Subscriber(f"{SUBNET}.2:7947", "/v1/events?kind=member&member=node-2")
+        time.sleep(0.2)
         killed = time.monotonic()
         agents[2].send_signal(signal.SIGKILL)
         count, last = metric(metrics_addr, series), killed
@@ -223,7 +226,8 @@ def proxy_run(args, run):
             if now > count:
                 count, last = now, time.monotonic()
             time.sleep(0.01)
-        return (last - killed) * 1000
+        judged = verdicts.first_after(killed, lambda e, d: d.get("to") != "alive", limit=0)
+        return (last - killed) * 1000, (last - judged) * 1000 if judged else float("nan")
     finally:
         stop.set()
         proxy.kill()
@@ -234,10 +238,14 @@ def proxy_run(args, run):
 
 
 def proxy(args):
-    took = [proxy_run(args, run) for run in range(args.runs)]
+    runs = [proxy_run(args, run) for run in range(args.runs)]
+    took, lag = [r[0] for r in runs], [r[1] for r in runs]
     print("kill of node-2's agent -> proxy's last connection to its instance (ms):",
           " ".join(f"{t:.0f}" for t in took))
-    print(f"median {statistics.median(took):.0f} ms, n={len(took)}")
+    print("node-1's verdict (first non-alive event on its stream) -> that last connection (ms):",
+          " ".join(f"{t:.0f}" for t in lag))
+    print(f"median {statistics.median(took):.0f} ms after the kill, "
+          f"{statistics.median(lag):.0f} ms after the agent's verdict, n={len(took)}")
 
 
 def main():
