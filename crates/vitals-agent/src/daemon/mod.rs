@@ -8,6 +8,7 @@
 //! status (only the node does), and nothing here but the driver touches the node:
 //! everything else reads the published snapshot or sends the driver a `Control`.
 
+mod boot;
 pub mod config;
 pub(crate) mod driver;
 pub mod exposition;
@@ -27,7 +28,7 @@ use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{Notify, mpsc, watch};
@@ -191,10 +192,8 @@ fn codec(settings: &Settings) -> Result<Codec, AgentError> {
             settings.bind
         );
     }
-    let generation = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(1, |d| d.as_micros() as u64);
-    Ok(Codec::new(&settings.cluster, keyring, generation).with_local(vec![settings.bind, settings.advertise]))
+    let boot = boot::start(settings.data_dir.as_deref());
+    Ok(Codec::new(&settings.cluster, keyring, boot).with_local(vec![settings.bind, settings.advertise]))
 }
 
 async fn bind_grpc(settings: &Settings) -> Result<Option<TcpListener>, AgentError> {
