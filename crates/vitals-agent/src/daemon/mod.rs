@@ -290,23 +290,16 @@ fn start_node(settings: &Settings, seed: u64) -> (Node, Vec<SocketAddr>) {
     (node, known)
 }
 
-/// Samples health on a blocking thread every `period` and hands it to the check
-/// reporter, which adds the check results and passes it to the node.
+/// Samples health every `period` and hands it to the check reporter, which adds the
+/// check results and passes it to the node. A sample takes tens of microseconds
+/// (`system`), so it runs here: a thread of its own would cost more memory than it saves.
 async fn sample_health(samples: mpsc::Sender<vitals_core::Health>, period: Duration) {
     let Some(mut sampler) = system::Sampler::new() else {
         tracing::warn!("cannot read this system's health: heartbeats will carry none");
         return;
     };
     loop {
-        let Ok((returned, health)) = tokio::task::spawn_blocking(move || {
-            let health = sampler.sample();
-            (sampler, health)
-        })
-        .await
-        else {
-            return;
-        };
-        sampler = returned;
+        let health = sampler.sample();
         if samples.send(health).await.is_err() {
             return;
         }
