@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::config::{Config, Preset, StrategyKind};
 use crate::message::Peer;
 use crate::node::{Command, Node};
-use crate::seal::Keyring;
+use crate::seal::{Boot, Keyring, SALT_LEN};
 use crate::time::Instant;
 use crate::wire::{self, Codec};
 
@@ -32,14 +32,17 @@ pub fn decode_plaintext(data: &[u8]) {
 /// The sealed decoder on arbitrary bytes, and on arbitrary plaintext sealed with the
 /// right key (so the checks after authentication are reached too).
 pub fn decode_sealed(data: &[u8]) {
-    let mut codec = Codec::new("fuzz", Some(keyring()), 1);
+    let to: SocketAddr = "10.0.0.1:7946".parse().expect("an address");
+    let mut codec = Codec::new("fuzz", Some(keyring()), Boot::new(1, [0; SALT_LEN])).with_local(vec![to]);
     let _ = codec.decode(data);
+    // Header, then the clear run and sequence number: generation 1, a zero salt, seq 1.
     let mut datagram = vec![wire::MAGIC[0], wire::MAGIC[1], wire::VERSION, keyring().primary_id()];
-    let nonce = [9u8; crate::seal::NONCE_LEN];
-    let aad = [&datagram[..], b"fuzz"].concat();
-    let sealed = keyring().seal(&nonce, &aad, data);
-    datagram.extend_from_slice(&nonce);
-    datagram.extend_from_slice(&sealed);
+    datagram.push(1);
+    datagram.extend_from_slice(&[0; SALT_LEN]);
+    datagram.push(1);
+    let aad = wire::associated_data(&datagram, to, "fuzz");
+    let nonce = Boot::new(1, [0; SALT_LEN]).nonce(1);
+    datagram.extend_from_slice(&keyring().seal(&nonce, &aad, data));
     let _ = codec.decode(&datagram);
 }
 

@@ -1,13 +1,16 @@
 //! Authenticated encryption of datagrams with a shared cluster keyring, and replay
-//! protection. Pure: the nonce comes from the caller (the agent draws it from the OS), so
+//! protection. Pure: the sender's run ([`Boot`]: its generation and random salt) comes
+//! from the caller (the agent reads its clock, its data dir and the OS random source), so
 //! the core stays deterministic and the simulator can seal too.
 //!
-//! - Cipher: XChaCha20-Poly1305 (random 192-bit nonces are safe without coordination).
+//! - Cipher: XChaCha20-Poly1305. The 192-bit nonce is not carried: it is built from what
+//!   every sealed datagram carries anyway, the sender's run and the datagram's sequence
+//!   number ([`Boot::nonce`]); docs/SECURITY.md argues why it never repeats under one key.
 //! - Keys: each 32-byte secret yields an AEAD key by HKDF-SHA256 (info names the key id),
 //!   and a one-byte key id (1–255) derived from the secret, which travels in the header.
 //! - Associated data: the datagram header and the cluster label, so a datagram of another
 //!   cluster (or with a rewritten header) fails authentication.
-//! - Replay: every sealed frame carries the sender's (generation, sequence); receivers
+//! - Replay: every sealed datagram carries the sender's run and sequence number; receivers
 //!   keep a per-sender high-water mark with a window for reordering.
 //!
 //! This module never reads a clock or draws randomness, and never logs key material.
@@ -24,6 +27,8 @@ use zeroize::Zeroizing;
 pub const KEY_LEN: usize = 32;
 /// Length of a nonce in bytes.
 pub const NONCE_LEN: usize = 24;
+/// Length of the random salt a run adds to its generation.
+pub const SALT_LEN: usize = 8;
 /// Length of the authentication tag in bytes.
 pub const TAG_LEN: usize = 16;
 /// Most keys a keyring holds (rotation needs two; more only widens the attack surface).
@@ -139,6 +144,51 @@ impl Keyring {
     }
 }
 
+/// One run of a sender: from its start to its exit. Every sealed datagram carries it
+/// (with its sequence number), and its nonce is built from both.
+///
+/// Ordered by generation, then salt: a receiver takes a higher run for a restart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Boot {
+    /// Grows from one run of a node to the next: the start time in µs since the UNIX
+    /// epoch, or one more than the previous run's when that is higher
+    /// ([`Boot::next_generation`]).
+    pub generation: u64,
+    /// Random bits drawn once per run, so that two runs with the same generation (two
+    /// nodes started in the same microsecond, a clock set back without a data dir) still
+    /// build different nonces.
+    pub salt: [u8; SALT_LEN],
+}
+
+impl Boot {
+    /// A run of this generation and salt.
+    pub fn new(generation: u64, salt: [u8; SALT_LEN]) -> Boot {
+        Boot { generation, salt }
+    }
+
+    /// The generation of a run starting at `now_us` (µs since the UNIX epoch) after a run
+    /// of generation `previous` (if one was recorded): `now_us`, or `previous + 1` when the
+    /// clock says less, so a node that records its generations never repeats one,
+    /// whatever its clock does. A recorded `u64::MAX` cannot be passed: `now_us` then.
+    pub fn next_generation(previous: Option<u64>, now_us: u64) -> u64 {
+        match previous.and_then(|p| p.checked_add(1)) {
+            Some(after) => after.max(now_us),
+            None => now_us,
+        }
+    }
+
+    /// The nonce of datagram `seq` of this run: generation (8 bytes, little-endian), salt
+    /// (8), sequence number (8). XChaCha20 derives a subkey from the first 16 bytes (one
+    /// per run) and counts with the last 8 (one per datagram).
+    pub fn nonce(&self, seq: u64) -> [u8; NONCE_LEN] {
+        let mut nonce = [0u8; NONCE_LEN];
+        nonce[..8].copy_from_slice(&self.generation.to_le_bytes());
+        nonce[8..16].copy_from_slice(&self.salt);
+        nonce[16..].copy_from_slice(&seq.to_le_bytes());
+        nonce
+    }
+}
+
 /// Bits of the reordering window: a sealed datagram whose sequence number is this far
 /// below the highest seen from its sender is refused.
 pub const REPLAY_WINDOW: u64 = 1024;
@@ -147,7 +197,7 @@ pub const MAX_TRACKED_SENDERS: usize = 4096;
 
 #[derive(Clone, Debug)]
 struct Window {
-    generation: u64,
+    run: Boot,
     top: u64,
     seen: [u64; (REPLAY_WINDOW / 64) as usize],
 }
@@ -161,7 +211,7 @@ pub enum Replay {
     Repeated,
 }
 
-/// Per-sender (generation, sequence) high-water marks.
+/// Per-sender (run, sequence) high-water marks.
 #[derive(Clone, Debug, Default)]
 pub struct ReplayGuard {
     senders: BTreeMap<String, Window>,
@@ -169,25 +219,25 @@ pub struct ReplayGuard {
 }
 
 impl ReplayGuard {
-    /// Accepts `(generation, seq)` from `sender` once; refuses repeats and older runs.
-    pub fn check(&mut self, sender: &str, generation: u64, seq: u64) -> Result<(), Replay> {
+    /// Accepts `(run, seq)` from `sender` once; refuses repeats and older runs.
+    pub fn check(&mut self, sender: &str, run: Boot, seq: u64) -> Result<(), Replay> {
         let Some(window) = self.senders.get_mut(sender) else {
             self.remember(
                 sender,
                 Window {
-                    generation,
+                    run,
                     top: seq,
                     seen: one_bit(),
                 },
             );
             return Ok(());
         };
-        if generation < window.generation {
+        if run < window.run {
             return Err(Replay::OldGeneration);
         }
-        if generation > window.generation {
+        if run > window.run {
             *window = Window {
-                generation,
+                run,
                 top: seq,
                 seen: one_bit(),
             };
@@ -319,42 +369,80 @@ mod tests {
         }
     }
 
+    fn run(generation: u64) -> Boot {
+        Boot::new(generation, [0; SALT_LEN])
+    }
+
     #[test]
     fn each_sequence_number_is_accepted_once() {
         let mut guard = ReplayGuard::default();
-        assert_eq!(guard.check("a", 1, 10), Ok(()));
-        assert_eq!(guard.check("a", 1, 10), Err(Replay::Repeated));
-        assert_eq!(guard.check("a", 1, 12), Ok(()));
-        assert_eq!(guard.check("a", 1, 11), Ok(()), "reordered within the window");
-        assert_eq!(guard.check("a", 1, 11), Err(Replay::Repeated));
-        assert_eq!(guard.check("b", 1, 11), Ok(()), "windows are per sender");
+        assert_eq!(guard.check("a", run(1), 10), Ok(()));
+        assert_eq!(guard.check("a", run(1), 10), Err(Replay::Repeated));
+        assert_eq!(guard.check("a", run(1), 12), Ok(()));
+        assert_eq!(guard.check("a", run(1), 11), Ok(()), "reordered within the window");
+        assert_eq!(guard.check("a", run(1), 11), Err(Replay::Repeated));
+        assert_eq!(guard.check("b", run(1), 11), Ok(()), "windows are per sender");
     }
 
     #[test]
     fn a_sequence_number_far_behind_is_refused() {
         let mut guard = ReplayGuard::default();
-        guard.check("a", 1, 5_000).unwrap();
-        assert_eq!(guard.check("a", 1, 5_000 - REPLAY_WINDOW), Err(Replay::Repeated));
-        assert_eq!(guard.check("a", 1, 5_000 - REPLAY_WINDOW + 1), Ok(()));
+        guard.check("a", run(1), 5_000).unwrap();
+        assert_eq!(guard.check("a", run(1), 5_000 - REPLAY_WINDOW), Err(Replay::Repeated));
+        assert_eq!(guard.check("a", run(1), 5_000 - REPLAY_WINDOW + 1), Ok(()));
     }
 
     #[test]
     fn the_window_survives_shifts_across_word_boundaries() {
         let mut guard = ReplayGuard::default();
         for seq in [1u64, 2, 70, 200, 201, 900] {
-            guard.check("a", 1, seq).unwrap();
+            guard.check("a", run(1), seq).unwrap();
         }
         for seq in [1u64, 2, 70, 200, 201, 900] {
-            assert_eq!(guard.check("a", 1, seq), Err(Replay::Repeated), "{seq}");
+            assert_eq!(guard.check("a", run(1), seq), Err(Replay::Repeated), "{seq}");
         }
-        assert_eq!(guard.check("a", 1, 69), Ok(()));
+        assert_eq!(guard.check("a", run(1), 69), Ok(()));
+    }
+
+    #[test]
+    fn a_recorded_generation_is_never_repeated_whatever_the_clock_says() {
+        assert_eq!(Boot::next_generation(None, 500), 500);
+        assert_eq!(Boot::next_generation(Some(400), 500), 500);
+        assert_eq!(Boot::next_generation(Some(500), 500), 501, "same microsecond");
+        assert_eq!(Boot::next_generation(Some(900), 500), 901, "clock set back");
+        assert_eq!(Boot::next_generation(Some(u64::MAX), 500), 500);
+    }
+
+    #[test]
+    fn nonces_differ_by_generation_salt_and_sequence_number() {
+        let a = Boot::new(1, [0; SALT_LEN]);
+        let b = Boot::new(1, [0, 0, 0, 0, 0, 0, 0, 1]);
+        let c = Boot::new(2, [0; SALT_LEN]);
+        let nonces = [a.nonce(1), a.nonce(2), b.nonce(1), c.nonce(1), a.nonce(1 << 56)];
+        for (i, x) in nonces.iter().enumerate() {
+            for y in &nonces[i + 1..] {
+                assert_ne!(x, y);
+            }
+        }
+        assert_eq!(a.nonce(7), a.nonce(7));
+    }
+
+    #[test]
+    fn a_same_generation_with_a_higher_salt_counts_as_a_later_run() {
+        let mut guard = ReplayGuard::default();
+        guard.check("a", Boot::new(5, [1; SALT_LEN]), 10).unwrap();
+        assert_eq!(
+            guard.check("a", Boot::new(5, [0; SALT_LEN]), 11),
+            Err(Replay::OldGeneration)
+        );
+        assert_eq!(guard.check("a", Boot::new(5, [2; SALT_LEN]), 1), Ok(()));
     }
 
     #[test]
     fn a_new_generation_resets_and_an_old_one_is_refused() {
         let mut guard = ReplayGuard::default();
-        guard.check("a", 5, 100).unwrap();
-        assert_eq!(guard.check("a", 6, 1), Ok(()), "the sender restarted");
-        assert_eq!(guard.check("a", 5, 101), Err(Replay::OldGeneration));
+        guard.check("a", run(5), 100).unwrap();
+        assert_eq!(guard.check("a", run(6), 1), Ok(()), "the sender restarted");
+        assert_eq!(guard.check("a", run(5), 101), Err(Replay::OldGeneration));
     }
 }

@@ -1,16 +1,20 @@
 //! The wire format: [`Envelope`] ⇄ datagram. The only fallible step on the receive path.
 //!
 //! ```text
-//! plaintext: | 'V' 'T' | version | key id = 0 | postcard(Frame)                          |
-//! sealed:    | 'V' 'T' | version | key id ≠ 0 | nonce (24) | AEAD(postcard(Frame)) + tag |
+//! plaintext: | 'V' 'T' | version | key id = 0 | postcard(Frame)                        |
+//! sealed:    | 'V' 'T' | version | key id ≠ 0 | run, seq | AEAD(postcard(envelope)) + tag |
 //! ```
 //!
-//! A [`Frame`] carries the cluster tag (a hash of the cluster label), the sender's
-//! generation and sequence number (replay protection), the destination address (so a
-//! datagram recorded on its way to one node cannot be replayed to another), and the
-//! envelope. A sealed datagram's associated data is its 4-byte header and the full
-//! cluster label. Version 2 encodes every socket address as [`addr`] does; version 1
-//! used serde's own form and is refused.
+//! A plaintext [`Frame`] carries the cluster tag (a hash of the cluster label), the
+//! sender's generation and sequence number, the destination address (so a datagram
+//! recorded on its way to one node cannot be replayed to another), and the envelope. A
+//! sealed datagram carries only what cannot be known otherwise: the sender's run
+//! ([`Boot`]: generation and salt) and sequence number in clear, since its nonce is built
+//! from them (replay protection reads them too), then the envelope, sealed. Its
+//! associated data is everything before the ciphertext, the destination address (which
+//! the receiver supplies: one of its own addresses, [`Codec::with_local`]) and the full
+//! cluster label (which stands for the cluster tag). Version 3 is this sealed layout;
+//! versions 1 and 2 (which carried a random nonce and the destination) are refused.
 //!
 //! **Invariant:** decoding never panics, checks the size cap before anything else, never
 //! allocates more than the datagram's length, and refuses (with a reason) a datagram of
@@ -27,14 +31,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::checks::MAX_SERVICE_NAME_LEN;
 use crate::message::{Envelope, Health, MemberEntry, Message};
-use crate::seal::{Keyring, NONCE_LEN, Replay, ReplayGuard, TAG_LEN};
+use crate::seal::{Boot, Keyring, Replay, ReplayGuard, SALT_LEN, TAG_LEN};
 
 pub use crate::form::{LIST_BUDGET, MAX_DATAGRAM, MAX_LIST_ENTRIES, MAX_NAME_LEN, addr, bounded_vec, is_valid_name};
 
 /// The first two bytes of every datagram.
 pub const MAGIC: [u8; 2] = *b"VT";
 /// The wire version this build speaks.
-pub const VERSION: u8 = 2;
+pub const VERSION: u8 = 3;
 /// Header length in bytes.
 pub const HEADER_LEN: usize = 4;
 /// The cluster label of a node that was given none.
@@ -56,12 +60,30 @@ pub struct Frame {
     pub envelope: Envelope,
 }
 
-/// A [`Frame`] without its envelope: its leading fields, encoded the same way.
+/// A [`Frame`] without its envelope: its leading fields, encoded the same way. A
+/// plaintext frame's generation and sequence number are read past, unused: nothing
+/// authenticates them, so they protect against nothing.
 #[derive(Deserialize)]
 struct FrameHead {
     cluster: u32,
+    _generation: u64,
+    _seq: u64,
+    #[serde(with = "addr")]
+    to: SocketAddr,
+}
+
+/// The clear part of a sealed datagram after its header: the sender's run and the
+/// datagram's sequence number, from which its nonce is built ([`Boot::nonce`]).
+#[derive(Serialize, Deserialize)]
+struct SealedHead {
     generation: u64,
+    salt: [u8; SALT_LEN],
     seq: u64,
+}
+
+/// The destination address as a sealed datagram's associated data holds it.
+#[derive(Serialize)]
+struct Destination {
     #[serde(with = "addr")]
     to: SocketAddr,
 }
@@ -83,7 +105,7 @@ pub enum DecodeError {
     /// Larger than [`MAX_DATAGRAM`].
     #[error("datagram of {0} bytes exceeds the {MAX_DATAGRAM}-byte cap")]
     TooLarge(usize),
-    /// Shorter than its header (and nonce and tag, when sealed).
+    /// Shorter than its header (and run, sequence number and tag, when sealed).
     #[error("datagram of {0} bytes is too short")]
     TooShort(usize),
     /// Does not start with [`MAGIC`].
@@ -173,6 +195,9 @@ pub enum EncodeError {
     /// The encoded datagram would exceed [`MAX_DATAGRAM`].
     #[error("encoded datagram exceeds the {MAX_DATAGRAM}-byte cap")]
     TooLarge,
+    /// This run has sent 2^64 − 1 datagrams: the next would repeat a nonce (restart).
+    #[error("sequence numbers exhausted: restart the node")]
+    Exhausted,
 }
 
 /// A 32-bit tag of a cluster label (FNV-1a), carried in every frame.
@@ -182,36 +207,40 @@ pub fn cluster_tag(label: &str) -> u32 {
     })
 }
 
-/// One node's datagram codec: its cluster label, keyring, generation and counters, and
-/// the replay windows of its peers.
-#[derive(Clone, Debug)]
+/// One node's datagram codec: its cluster label, keyring, run and counter, and the replay
+/// windows of its peers. Not `Clone`: two copies would send the same sequence numbers,
+/// so the same nonces.
+#[derive(Debug)]
 pub struct Codec {
     label: String,
     cluster: u32,
     keyring: Option<Keyring>,
-    generation: u64,
-    next_seq: u64,
+    boot: Boot,
+    last_seq: u64,
     replay: ReplayGuard,
     local: Vec<SocketAddr>,
 }
 
 impl Codec {
-    /// A codec for `label`; sealed when `keyring` is given. `generation` must grow from
-    /// one run of the node to the next (the agent uses its start time).
-    pub fn new(label: &str, keyring: Option<Keyring>, generation: u64) -> Codec {
+    /// A codec for `label`; sealed when `keyring` is given. `boot` must be a new run:
+    /// its generation grows from one run of the node to the next, and its salt is drawn
+    /// from a secure random source (docs/SECURITY.md, "Nonces").
+    pub fn new(label: &str, keyring: Option<Keyring>, boot: Boot) -> Codec {
         Codec {
             label: label.to_string(),
             cluster: cluster_tag(label),
             keyring,
-            generation,
-            next_seq: 0,
+            boot,
+            last_seq: 0,
             replay: ReplayGuard::default(),
             local: Vec::new(),
         }
     }
 
     /// Accept only datagrams addressed to one of `local` (the node's bind and advertised
-    /// addresses). Without it, any destination is accepted.
+    /// addresses). Without it, a plaintext datagram's destination is not checked, and
+    /// no sealed datagram authenticates (its destination is part of what is
+    /// authenticated, tried against each of these addresses).
     pub fn with_local(mut self, local: Vec<SocketAddr>) -> Codec {
         self.local = local;
         self
@@ -219,7 +248,7 @@ impl Codec {
 
     /// A plaintext codec for [`DEFAULT_LABEL`] (tests and the simulator).
     pub fn plaintext() -> Codec {
-        Codec::new(DEFAULT_LABEL, None, 0)
+        Codec::new(DEFAULT_LABEL, None, Boot::new(0, [0; SALT_LEN]))
     }
 
     /// Replaces the keyring (key rotation); replay windows are kept.
@@ -232,34 +261,36 @@ impl Codec {
         self.keyring.as_ref()
     }
 
-    /// Encodes `envelope`, bound for `to`, into `out` (replacing its contents). `nonce` is
-    /// used only when sealing and must never repeat under one key: draw it from a secure
-    /// random source.
-    pub fn encode(
-        &mut self,
-        envelope: &Envelope,
-        to: SocketAddr,
-        nonce: [u8; NONCE_LEN],
-        out: &mut Vec<u8>,
-    ) -> Result<(), EncodeError> {
-        self.next_seq += 1;
-        let frame = FrameRef {
-            cluster: self.cluster,
-            generation: self.generation,
-            seq: self.next_seq,
-            to,
-            envelope,
-        };
+    /// Encodes `envelope`, bound for `to`, into `out` (replacing its contents), with the
+    /// run's next sequence number.
+    pub fn encode(&mut self, envelope: &Envelope, to: SocketAddr, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        // Never wraps: a repeated sequence number would repeat a nonce.
+        self.last_seq = self.last_seq.checked_add(1).ok_or(EncodeError::Exhausted)?;
         let key_id = self.keyring.as_ref().map_or(0, Keyring::primary_id);
         out.clear();
         out.extend_from_slice(&[MAGIC[0], MAGIC[1], VERSION, key_id]);
+        let too_large = |_| EncodeError::TooLarge;
         match &self.keyring {
-            None => *out = postcard::to_extend(&frame, std::mem::take(out)).map_err(|_| EncodeError::TooLarge)?,
+            None => {
+                let frame = FrameRef {
+                    cluster: self.cluster,
+                    generation: self.boot.generation,
+                    seq: self.last_seq,
+                    to,
+                    envelope,
+                };
+                *out = postcard::to_extend(&frame, std::mem::take(out)).map_err(too_large)?;
+            }
             Some(keyring) => {
-                let plaintext = postcard::to_allocvec(&frame).map_err(|_| EncodeError::TooLarge)?;
-                let aad = associated_data(&out[..HEADER_LEN], &self.label);
-                let sealed = keyring.seal(&nonce, &aad, &plaintext);
-                out.extend_from_slice(&nonce);
+                let head = SealedHead {
+                    generation: self.boot.generation,
+                    salt: self.boot.salt,
+                    seq: self.last_seq,
+                };
+                *out = postcard::to_extend(&head, std::mem::take(out)).map_err(too_large)?;
+                let plaintext = postcard::to_allocvec(envelope).map_err(too_large)?;
+                let aad = associated_data(out, to, &self.label);
+                let sealed = keyring.seal(&self.boot.nonce(self.last_seq), &aad, &plaintext);
                 out.extend_from_slice(&sealed);
             }
         }
@@ -272,41 +303,56 @@ impl Codec {
     /// Decodes one datagram, authenticating and replay-checking it when keyed.
     pub fn decode(&mut self, datagram: &[u8]) -> Result<Envelope, DecodeError> {
         let key_id = check_header(datagram)?;
-        let plaintext;
-        let body = match (key_id, &self.keyring) {
-            (0, None) => &datagram[HEADER_LEN..],
-            (0, Some(_)) => return Err(DecodeError::Plaintext),
-            (id, None) => return Err(DecodeError::Encrypted(id)),
+        match (key_id, &self.keyring) {
+            (0, None) => self.decode_plaintext(&datagram[HEADER_LEN..]),
+            (0, Some(_)) => Err(DecodeError::Plaintext),
+            (id, None) => Err(DecodeError::Encrypted(id)),
             (id, Some(keyring)) => {
-                plaintext = open(keyring, id, datagram, &self.label)?;
-                &plaintext[..]
+                let (head, plaintext) = open(keyring, id, datagram, &self.label, &self.local)?;
+                let envelope = envelope_of(&plaintext)?;
+                let run = Boot::new(head.generation, head.salt);
+                self.replay
+                    .check(&envelope.from.name, run, head.seq)
+                    .map_err(|_: Replay| DecodeError::Replayed)?;
+                Ok(envelope)
             }
-        };
-        // The frame's head, then its envelope, each decoded where it is used (a whole
-        // `Frame` would be moved several times on the hot path).
-        let (head, rest) =
-            postcard::take_from_bytes::<FrameHead>(body).map_err(|e| DecodeError::Body(e.to_string()))?;
+        }
+    }
+
+    /// A plaintext frame: its head, then its envelope, each decoded where it is used (a
+    /// whole `Frame` would be moved several times on the hot path).
+    fn decode_plaintext(&self, body: &[u8]) -> Result<Envelope, DecodeError> {
+        let (head, rest) = take::<FrameHead>(body)?;
         if head.cluster != self.cluster {
             return Err(DecodeError::WrongCluster);
         }
-        if !self.local.is_empty() && !self.local.contains(&head.to) {
-            return Err(DecodeError::Misdirected(head.to));
-        }
-        let (envelope, rest) =
-            postcard::take_from_bytes::<Envelope>(rest).map_err(|e| DecodeError::Body(e.to_string()))?;
-        if !rest.is_empty() {
-            return Err(DecodeError::Trailing(rest.len()));
-        }
-        if !names_are_valid(&envelope) {
-            return Err(DecodeError::BadName);
-        }
-        if self.keyring.is_some() {
-            self.replay
-                .check(&envelope.from.name, head.generation, head.seq)
-                .map_err(|_: Replay| DecodeError::Replayed)?;
-        }
-        Ok(envelope)
+        self.addressed_envelope(head.to, rest)
     }
+
+    /// The envelope `rest` holds, if `to` is this node.
+    fn addressed_envelope(&self, to: SocketAddr, rest: &[u8]) -> Result<Envelope, DecodeError> {
+        if !self.local.is_empty() && !self.local.contains(&to) {
+            return Err(DecodeError::Misdirected(to));
+        }
+        envelope_of(rest)
+    }
+}
+
+/// The envelope `bytes` hold exactly, if its names are valid.
+fn envelope_of(bytes: &[u8]) -> Result<Envelope, DecodeError> {
+    let (envelope, rest) = take::<Envelope>(bytes)?;
+    if !rest.is_empty() {
+        return Err(DecodeError::Trailing(rest.len()));
+    }
+    if !names_are_valid(&envelope) {
+        return Err(DecodeError::BadName);
+    }
+    Ok(envelope)
+}
+
+/// One postcard value from the front of `bytes`, and what follows it.
+fn take<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<(T, &'a [u8]), DecodeError> {
+    postcard::take_from_bytes::<T>(bytes).map_err(|e| DecodeError::Body(e.to_string()))
 }
 
 /// Whether every name `envelope` carries is valid. Every message is taken apart field by
@@ -389,29 +435,56 @@ fn check_header(datagram: &[u8]) -> Result<u8, DecodeError> {
     Ok(datagram[3])
 }
 
-fn associated_data(header: &[u8], label: &str) -> Vec<u8> {
-    [header, label.as_bytes()].concat()
+/// Everything before the ciphertext (header, run, sequence number), the destination,
+/// then the label.
+pub(crate) fn associated_data(clear: &[u8], to: SocketAddr, label: &str) -> Vec<u8> {
+    let aad = clear.to_vec();
+    let mut aad = postcard::to_extend(&Destination { to }, aad).expect("an address always encodes");
+    aad.extend_from_slice(label.as_bytes());
+    aad
 }
 
-fn open(keyring: &Keyring, id: u8, datagram: &[u8], label: &str) -> Result<Vec<u8>, DecodeError> {
-    if datagram.len() < HEADER_LEN + NONCE_LEN + TAG_LEN {
-        return Err(DecodeError::TooShort(datagram.len()));
+/// The clear head and the opened body of a sealed datagram addressed to one of `local`.
+fn open(
+    keyring: &Keyring,
+    id: u8,
+    datagram: &[u8],
+    label: &str,
+    local: &[SocketAddr],
+) -> Result<(SealedHead, Vec<u8>), DecodeError> {
+    let too_short = DecodeError::TooShort(datagram.len());
+    let (head, sealed) = match postcard::take_from_bytes::<SealedHead>(&datagram[HEADER_LEN..]) {
+        Ok(parts) => parts,
+        Err(postcard::Error::DeserializeUnexpectedEnd) => return Err(too_short),
+        Err(e) => return Err(DecodeError::Body(e.to_string())),
+    };
+    if sealed.len() < TAG_LEN {
+        return Err(too_short);
     }
     if !keyring.has(id) {
         return Err(DecodeError::UnknownKey(id));
     }
-    let nonce: [u8; NONCE_LEN] = datagram[HEADER_LEN..HEADER_LEN + NONCE_LEN]
-        .try_into()
-        .expect("length checked");
-    let aad = associated_data(&datagram[..HEADER_LEN], label);
-    keyring
-        .open(id, &nonce, &aad, &datagram[HEADER_LEN + NONCE_LEN..])
-        .ok_or(DecodeError::Forged)
+    let clear = &datagram[..datagram.len() - sealed.len()];
+    let nonce = Boot::new(head.generation, head.salt).nonce(head.seq);
+    let plaintext = local
+        .iter()
+        .find_map(|&to| keyring.open(id, &nonce, &associated_data(clear, to, label), sealed))
+        .ok_or(DecodeError::Forged)?;
+    Ok((head, plaintext))
+}
+
+/// The nonce a sealed datagram was sealed with (built from its clear run and sequence
+/// number), if its head can be read: for tests that prove nonces never repeat.
+#[cfg(test)]
+pub(crate) fn sealed_nonce(datagram: &[u8]) -> Option<[u8; crate::seal::NONCE_LEN]> {
+    check_header(datagram).ok().filter(|&id| id != 0)?;
+    let (head, _) = postcard::take_from_bytes::<SealedHead>(&datagram[HEADER_LEN..]).ok()?;
+    Some(Boot::new(head.generation, head.salt).nonce(head.seq))
 }
 
 /// Encodes `envelope` as a plaintext datagram of the default cluster.
 pub fn encode(envelope: &Envelope, buf: &mut Vec<u8>) -> Result<(), EncodeError> {
-    Codec::plaintext().encode(envelope, SocketAddr::from(([0, 0, 0, 0], 0)), [0; NONCE_LEN], buf)
+    Codec::plaintext().encode(envelope, SocketAddr::from(([0, 0, 0, 0], 0)), buf)
 }
 
 /// Decodes a plaintext datagram of the default cluster.
@@ -449,5 +522,7 @@ pub fn chunk_entries(entries: Vec<MemberEntry>) -> Vec<Vec<MemberEntry>> {
 
 pub mod notice;
 
+#[cfg(test)]
+mod nonces;
 #[cfg(test)]
 mod tests;

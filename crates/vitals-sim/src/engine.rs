@@ -13,7 +13,6 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
-use vitals_core::seal::NONCE_LEN;
 use vitals_core::wire::Codec;
 use vitals_core::{Command, Envelope, Instant, Node, Output, Peer, Rng};
 
@@ -356,7 +355,7 @@ impl Sim {
     /// The datagram for `envelope`, addressed to [`ANYWHERE`] so that it serves every
     /// recipient; `None` (never, for what the core sends) if it cannot be encoded.
     fn encode(&mut self, envelope: &Envelope) -> Option<Rc<[u8]>> {
-        let encoded = self.codec.encode(envelope, ANYWHERE, [0; NONCE_LEN], &mut self.buf);
+        let encoded = self.codec.encode(envelope, ANYWHERE, &mut self.buf);
         encoded.ok().map(|()| Rc::from(self.buf.as_slice()))
     }
 

@@ -129,10 +129,11 @@ fn agent(args: &AgentArgs) -> anyhow::Result<()> {
     };
     let mut settings = file.overridden_by(args.to_raw()).into_settings()?;
     settings.faults = args.faults.clone();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    // One thread: the agent's work at rest is a few datagrams and a health sample a
+    // second, and every extra worker costs its stack and a malloc arena (docs/DEPLOY.md,
+    // "Footprint"). Blocking work (file writes, DNS) still goes to tokio's blocking pool,
+    // whose threads exit when idle.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async { vitals_agent::run(settings, shutdown_signal()).await })?;
     Ok(())
 }

@@ -45,7 +45,8 @@ pub struct RawConfig {
     pub retry_join_max: Option<u32>,
     /// Tags carried with this node's membership (`[tags]` table, or `--tag KEY=VALUE`).
     pub tags: Option<std::collections::BTreeMap<String, String>>,
-    /// Directory for the agent's state (the members snapshot, `members.json`).
+    /// Directory for the agent's state (the members snapshot, `members.json`, and the
+    /// last run's generation, `generation`).
     pub data_dir: Option<PathBuf>,
     /// The members snapshot file (overrides `data_dir`).
     pub snapshot: Option<PathBuf>,
@@ -221,6 +222,8 @@ pub struct Settings {
     pub tags: vitals_core::tags::Tags,
     /// Where the known members are kept, if anywhere.
     pub snapshot: Option<PathBuf>,
+    /// The agent's state directory (`--data-dir`), where each run's generation is recorded.
+    pub data_dir: Option<PathBuf>,
     /// The preset the timing started from.
     pub preset: Preset,
     /// The protocol configuration.
@@ -442,6 +445,7 @@ impl RawConfig {
                 .snapshot
                 .clone()
                 .or_else(|| self.data_dir.as_ref().map(|dir| dir.join("members.json"))),
+            data_dir: self.data_dir.clone(),
             preset,
             protocol,
             cluster,

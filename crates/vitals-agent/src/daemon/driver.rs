@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
-use vitals_core::seal::{Keyring, NONCE_LEN};
+use vitals_core::seal::Keyring;
 use vitals_core::wire::{Codec, MAX_DATAGRAM};
 use vitals_core::{Command, Envelope, Event, Instant, Node, Output, Status};
 
@@ -229,12 +229,8 @@ impl Driver {
     }
 
     async fn send(&mut self, to: SocketAddr, envelope: &Envelope) {
-        let mut nonce = [0u8; NONCE_LEN];
-        if self.codec.keyring().is_some() {
-            getrandom::fill(&mut nonce).expect("the OS random source is available");
-        }
         let mut bytes = Vec::with_capacity(128);
-        if let Err(error) = self.codec.encode(envelope, to, nonce, &mut bytes) {
+        if let Err(error) = self.codec.encode(envelope, to, &mut bytes) {
             tracing::error!(%error, kind = envelope.message.kind(), "cannot encode a message");
             self.metrics.send_errors.inc();
             return;

@@ -233,8 +233,9 @@ pub(crate) fn explain_notice(reason: &str, version: u8) -> String {
             "the seed speaks wire version {version}, this node {} (upgrade the older agent)",
             vitals_core::wire::VERSION
         ),
-        _ => "the seed cannot authenticate this node's datagrams: another key, or another --cluster label \
-              (give both the same keyring and label)"
+        _ => "the seed cannot authenticate this node's datagrams: another key, another --cluster label, \
+              or an address the seed neither binds nor advertises (give both the same keyring and label, \
+              and join the seed's advertised address)"
             .into(),
     }
 }

@@ -9,6 +9,7 @@
 //! everything else reads the published snapshot or sends the driver a `Control`.
 
 pub mod blocking;
+mod boot;
 pub mod config;
 pub(crate) mod driver;
 pub mod events;
@@ -30,7 +31,7 @@ use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{Notify, mpsc, watch};
@@ -341,10 +342,8 @@ fn codec(settings: &Settings) -> Result<Codec, AgentError> {
             settings.bind
         );
     }
-    let generation = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(1, |d| d.as_micros() as u64);
-    Ok(Codec::new(&settings.cluster, keyring, generation).with_local(vec![settings.bind, settings.advertise]))
+    let boot = boot::start(settings.data_dir.as_deref());
+    Ok(Codec::new(&settings.cluster, keyring, boot).with_local(vec![settings.bind, settings.advertise]))
 }
 
 async fn bind_grpc(settings: &Settings) -> Result<Option<TcpListener>, AgentError> {
@@ -443,23 +442,16 @@ fn start_node(settings: &Settings, seed: u64) -> (Node, Vec<SocketAddr>) {
     (node, known)
 }
 
-/// Samples health on a blocking thread every `period` and hands it to the check
-/// reporter, which adds the check results and passes it to the node.
+/// Samples health every `period` and hands it to the check reporter, which adds the
+/// check results and passes it to the node. A sample takes tens of microseconds
+/// (`system`), so it runs here: a thread of its own would cost more memory than it saves.
 async fn sample_health(samples: mpsc::Sender<vitals_core::Health>, period: Duration) {
     let Some(mut sampler) = system::Sampler::new() else {
         tracing::warn!("cannot read this system's health: heartbeats will carry none");
         return;
     };
     loop {
-        let Ok((returned, health)) = tokio::task::spawn_blocking(move || {
-            let health = sampler.sample();
-            (sampler, health)
-        })
-        .await
-        else {
-            return;
-        };
-        sampler = returned;
+        let health = sampler.sample();
         if samples.send(health).await.is_err() {
             return;
         }

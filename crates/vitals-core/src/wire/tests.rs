@@ -3,7 +3,7 @@ use proptest::prelude::*;
 use super::*;
 use crate::checks::{CheckStatus, Checks, MAX_SERVICE_NAME_LEN, MAX_SERVICES, ServiceEntry};
 use crate::message::{Health, MemberEntry, Message, Peer, Status};
-use crate::seal::Keyring;
+use crate::seal::{Boot, Keyring, SALT_LEN, TAG_LEN};
 
 fn peer() -> impl Strategy<Value = Peer> {
     ("[a-z0-9-]{1,20}", any::<[u8; 4]>(), any::<u16>(), any::<u64>()).prop_map(|(name, ip, port, incarnation)| Peer {
@@ -132,10 +132,14 @@ fn here() -> std::net::SocketAddr {
     "10.0.0.9:7946".parse().unwrap()
 }
 
-fn sealed(codec: &mut Codec, nonce: u8) -> Vec<u8> {
+fn sealed(codec: &mut Codec) -> Vec<u8> {
     let mut buf = Vec::new();
-    codec.encode(&envelope(), here(), [nonce; NONCE_LEN], &mut buf).unwrap();
+    codec.encode(&envelope(), here(), &mut buf).unwrap();
     buf
+}
+
+fn boot(generation: u64) -> Boot {
+    Boot::new(generation, [0; SALT_LEN])
 }
 
 proptest! {
@@ -145,15 +149,15 @@ proptest! {
         let mut buf = Vec::new();
         encode(&envelope, &mut buf).unwrap();
         prop_assert_eq!(decode(&buf).unwrap(), envelope.clone());
-        let (mut tx, mut rx) = (Codec::new("c", Some(keyring(1)), 1), Codec::new("c", Some(keyring(1)), 1));
-        tx.encode(&envelope, here(), [3; NONCE_LEN], &mut buf).unwrap();
+        let (mut tx, mut rx) = (Codec::new("c", Some(keyring(1)), boot(1)).with_local(vec![here()]), Codec::new("c", Some(keyring(1)), boot(1)).with_local(vec![here()]));
+        tx.encode(&envelope, here(), &mut buf).unwrap();
         prop_assert_eq!(rx.decode(&buf).unwrap(), envelope);
     }
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..3000)) {
         let _ = decode(&bytes);
-        let _ = Codec::new("c", Some(keyring(1)), 1).decode(&bytes);
+        let _ = Codec::new("c", Some(keyring(1)), boot(1)).with_local(vec![here()]).decode(&bytes);
     }
 
     #[test]
@@ -161,16 +165,16 @@ proptest! {
         let mut datagram = vec![MAGIC[0], MAGIC[1], VERSION, key];
         datagram.extend_from_slice(&body);
         let _ = decode(&datagram);
-        let _ = Codec::new("c", Some(keyring(1)), 1).decode(&datagram);
+        let _ = Codec::new("c", Some(keyring(1)), boot(1)).with_local(vec![here()]).decode(&datagram);
     }
 
     #[test]
     fn any_flipped_bit_of_a_sealed_datagram_is_refused(bit in 0usize..(8 * 60)) {
-        let mut tx = Codec::new("c", Some(keyring(1)), 1);
-        let mut datagram = sealed(&mut tx, 9);
+        let mut tx = Codec::new("c", Some(keyring(1)), boot(1)).with_local(vec![here()]);
+        let mut datagram = sealed(&mut tx);
         let bit = bit % (8 * datagram.len());
         datagram[bit / 8] ^= 1 << (bit % 8);
-        prop_assert!(Codec::new("c", Some(keyring(1)), 1).decode(&datagram).is_err());
+        prop_assert!(Codec::new("c", Some(keyring(1)), boot(1)).with_local(vec![here()]).decode(&datagram).is_err());
     }
 }
 
@@ -189,7 +193,9 @@ fn headers_are_checked_field_by_field() {
     assert_eq!(decode(b"VT\x09\x00"), Err(DecodeError::UnsupportedVersion(9)));
     // Version 1 sent addresses in serde's own form; its datagrams are refused, not misread.
     assert_eq!(decode(b"VT\x01\x00"), Err(DecodeError::UnsupportedVersion(1)));
-    assert_eq!(decode(b"VT\x02\x07"), Err(DecodeError::Encrypted(7)));
+    // Version 2 carried a random nonce in every sealed datagram.
+    assert_eq!(decode(b"VT\x02\x00"), Err(DecodeError::UnsupportedVersion(2)));
+    assert_eq!(decode(b"VT\x03\x07"), Err(DecodeError::Encrypted(7)));
 }
 
 #[test]
@@ -219,30 +225,33 @@ fn a_length_prefix_larger_than_the_datagram_is_refused() {
 
 #[test]
 fn forged_tampered_truncated_wrong_key_wrong_label_and_replayed_datagrams_are_refused() {
-    let mut tx = Codec::new("prod", Some(keyring(1)), 1);
-    let mut rx = Codec::new("prod", Some(keyring(1)), 1);
-    let good = sealed(&mut tx, 1);
+    let mut tx = Codec::new("prod", Some(keyring(1)), boot(1)).with_local(vec![here()]);
+    let mut rx = Codec::new("prod", Some(keyring(1)), boot(1)).with_local(vec![here()]);
+    let good = sealed(&mut tx);
     assert_eq!(rx.decode(&good), Ok(envelope()));
     assert_eq!(rx.decode(&good), Err(DecodeError::Replayed), "the same datagram twice");
 
-    let mut tampered = sealed(&mut tx, 2);
+    let mut tampered = sealed(&mut tx);
     let last = tampered.len() - 1;
     tampered[last] ^= 0x80;
     assert_eq!(rx.decode(&tampered), Err(DecodeError::Forged));
+    // Header, generation (1 byte), salt (6), sequence number (1): no room for a tag.
+    let clear = HEADER_LEN + 1 + SALT_LEN + 1;
     assert_eq!(
-        rx.decode(&sealed(&mut tx, 3)[..HEADER_LEN + NONCE_LEN]),
-        Err(DecodeError::TooShort(28))
+        rx.decode(&sealed(&mut tx)[..clear + TAG_LEN - 1]),
+        Err(DecodeError::TooShort(clear + TAG_LEN - 1))
     );
+    assert_eq!(rx.decode(&sealed(&mut tx)[..5]), Err(DecodeError::TooShort(5)));
 
-    let mut other_key = Codec::new("prod", Some(keyring(2)), 1);
+    let mut other_key = Codec::new("prod", Some(keyring(2)), boot(1)).with_local(vec![here()]);
     assert_eq!(
-        rx.decode(&sealed(&mut other_key, 4)),
+        rx.decode(&sealed(&mut other_key)),
         Err(DecodeError::UnknownKey(keyring(2).primary_id()))
     );
-    let mut other_label = Codec::new("staging", Some(keyring(1)), 1);
-    assert_eq!(rx.decode(&sealed(&mut other_label, 5)), Err(DecodeError::Forged));
+    let mut other_label = Codec::new("staging", Some(keyring(1)), boot(1)).with_local(vec![here()]);
+    assert_eq!(rx.decode(&sealed(&mut other_label)), Err(DecodeError::Forged));
 
-    let mut forged_header = sealed(&mut tx, 6);
+    let mut forged_header = sealed(&mut tx);
     forged_header[3] = keyring(1).primary_id();
     forged_header[2] = VERSION;
     forged_header[0] = b'V';
@@ -254,41 +263,61 @@ fn forged_tampered_truncated_wrong_key_wrong_label_and_replayed_datagrams_are_re
 }
 
 #[test]
-fn a_datagram_recorded_on_its_way_to_one_node_is_refused_by_another() {
-    let mut tx = Codec::new("c", Some(keyring(1)), 1);
-    let mut elsewhere = Codec::new("c", Some(keyring(1)), 1).with_local(vec!["10.0.0.8:7946".parse().unwrap()]);
+fn sealing_adds_the_tag_and_the_salt_and_drops_the_cluster_tag_and_the_destination() {
+    let mut plain = Codec::new("prod", None, boot(1_764_000_000_000_000));
+    let mut keyed = Codec::new("prod", Some(keyring(1)), boot(1_764_000_000_000_000)).with_local(vec![here()]);
+    let cluster_tag_len = postcard::to_allocvec(&cluster_tag("prod")).unwrap().len();
+    let destination_len = postcard::to_allocvec(&Destination { to: here() }).unwrap().len();
     assert_eq!(
-        elsewhere.decode(&sealed(&mut tx, 1)),
+        sealed(&mut keyed).len(),
+        sealed(&mut plain).len() + TAG_LEN + SALT_LEN - cluster_tag_len - destination_len
+    );
+}
+
+#[test]
+fn a_datagram_recorded_on_its_way_to_one_node_is_refused_by_another() {
+    let mut tx = Codec::new("c", Some(keyring(1)), boot(1)).with_local(vec![here()]);
+    let elsewhere = vec!["10.0.0.8:7946".parse().unwrap()];
+    let mut sealed_elsewhere = Codec::new("c", Some(keyring(1)), boot(1)).with_local(elsewhere.clone());
+    assert_eq!(
+        sealed_elsewhere.decode(&sealed(&mut tx)),
+        Err(DecodeError::Forged),
+        "a sealed datagram's destination is authenticated, not carried"
+    );
+    let mut plain = Codec::new("c", None, boot(1));
+    let mut plain_elsewhere = Codec::new("c", None, boot(1)).with_local(elsewhere);
+    assert_eq!(
+        plain_elsewhere.decode(&sealed(&mut plain)),
         Err(DecodeError::Misdirected(here()))
     );
-    let mut intended = Codec::new("c", Some(keyring(1)), 1).with_local(vec![here()]);
-    assert_eq!(intended.decode(&sealed(&mut tx, 2)), Ok(envelope()));
+    let mut intended = Codec::new("c", Some(keyring(1)), boot(1)).with_local(vec![here()]);
+    assert_eq!(intended.decode(&sealed(&mut tx)), Ok(envelope()));
 }
 
 #[test]
 fn a_keyed_cluster_never_accepts_plaintext_and_vice_versa() {
-    let mut plain = Codec::new("prod", None, 1);
-    let mut keyed = Codec::new("prod", Some(keyring(1)), 1);
-    assert_eq!(keyed.decode(&sealed(&mut plain, 0)), Err(DecodeError::Plaintext));
+    let mut plain = Codec::new("prod", None, boot(1));
+    let mut keyed = Codec::new("prod", Some(keyring(1)), boot(1)).with_local(vec![here()]);
+    assert_eq!(keyed.decode(&sealed(&mut plain)), Err(DecodeError::Plaintext));
     let id = keyring(1).primary_id();
-    assert_eq!(plain.decode(&sealed(&mut keyed, 0)), Err(DecodeError::Encrypted(id)));
+    assert_eq!(plain.decode(&sealed(&mut keyed)), Err(DecodeError::Encrypted(id)));
 }
 
 #[test]
 fn a_plaintext_cluster_refuses_another_clusters_datagrams() {
-    let mut ours = Codec::new("prod", None, 1);
-    let mut theirs = Codec::new("staging", None, 1);
-    assert_eq!(ours.decode(&sealed(&mut theirs, 0)), Err(DecodeError::WrongCluster));
+    let mut ours = Codec::new("prod", None, boot(1));
+    let mut theirs = Codec::new("staging", None, boot(1));
+    assert_eq!(ours.decode(&sealed(&mut theirs)), Err(DecodeError::WrongCluster));
 }
 
 #[test]
 fn a_restarted_sender_is_accepted_and_its_previous_run_is_not() {
-    let mut rx = Codec::new("c", Some(keyring(1)), 1);
-    let mut first_run = Codec::new("c", Some(keyring(1)), 100);
-    let recorded = sealed(&mut first_run, 1);
-    rx.decode(&sealed(&mut first_run, 2)).unwrap();
-    let mut second_run = Codec::new("c", Some(keyring(1)), 200);
-    rx.decode(&sealed(&mut second_run, 3)).unwrap();
+    let mut rx = Codec::new("c", Some(keyring(1)), boot(1)).with_local(vec![here()]);
+    let mut first_run = Codec::new("c", Some(keyring(1)), boot(100)).with_local(vec![here()]);
+    let recorded = sealed(&mut first_run);
+    rx.decode(&sealed(&mut first_run)).unwrap();
+    let mut second_run = Codec::new("c", Some(keyring(1)), boot(200)).with_local(vec![here()]);
+    rx.decode(&sealed(&mut second_run)).unwrap();
     assert_eq!(rx.decode(&recorded), Err(DecodeError::Replayed));
 }
 
@@ -319,14 +348,14 @@ fn long_member_lists_are_split_into_datagrams_that_fit() {
         addr: "[::1]:65535".parse().unwrap(),
         incarnation: u64::MAX,
     };
-    let mut codec = Codec::new(DEFAULT_LABEL, Some(keyring(1)), u64::MAX);
+    let mut codec = Codec::new(DEFAULT_LABEL, Some(keyring(1)), boot(u64::MAX)).with_local(vec![here()]);
     for view in chunks {
         let envelope = Envelope {
             from: from.clone(),
             message: Message::Poll { seq: u64::MAX, view },
         };
         let mut buf = Vec::new();
-        codec.encode(&envelope, here(), [0; NONCE_LEN], &mut buf).unwrap();
+        codec.encode(&envelope, here(), &mut buf).unwrap();
         assert!(buf.len() <= LIST_BUDGET + 100, "{} bytes", buf.len());
     }
     assert_eq!(chunk_entries(Vec::new()), vec![Vec::new()]);
@@ -452,9 +481,9 @@ fn the_codec_speaks_exactly_the_documented_frame_format() {
         },
     };
     let to: SocketAddr = "10.0.0.2:7946".parse().unwrap();
-    let mut codec = Codec::new(DEFAULT_LABEL, None, 42);
+    let mut codec = Codec::new(DEFAULT_LABEL, None, boot(42));
     let mut bytes = Vec::new();
-    codec.encode(&envelope, to, [0; NONCE_LEN], &mut bytes).unwrap();
+    codec.encode(&envelope, to, &mut bytes).unwrap();
     let frame = Frame {
         cluster: cluster_tag(DEFAULT_LABEL),
         generation: 42,
@@ -708,10 +737,10 @@ fn a_bad_name_anywhere_in_a_datagram_refuses_it_with_its_own_reason() {
             encode(&envelope, &mut buf).unwrap();
             assert_eq!(decode(&buf), Err(DecodeError::BadName), "{bad:?} as the {place}");
             let (mut tx, mut rx) = (
-                Codec::new("c", Some(keyring(1)), 1),
-                Codec::new("c", Some(keyring(1)), 1),
+                Codec::new("c", Some(keyring(1)), boot(1)).with_local(vec![here()]),
+                Codec::new("c", Some(keyring(1)), boot(1)).with_local(vec![here()]),
             );
-            tx.encode(&envelope, here(), [3; NONCE_LEN], &mut buf).unwrap();
+            tx.encode(&envelope, here(), &mut buf).unwrap();
             assert_eq!(
                 rx.decode(&buf),
                 Err(DecodeError::BadName),

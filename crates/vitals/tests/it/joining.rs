@@ -471,9 +471,9 @@ fn versions_are_told_both_ways_with_a_notice_no_larger_than_the_request() {
     fake_seed.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let (len, from) = fake_seed.recv_from(&mut buf).expect("no join arrived");
     assert!(len >= 6);
-    fake_seed.send_to(&[b'V', b'T', 0xFF, 5, 3, 0], from).unwrap();
+    fake_seed.send_to(&[b'V', b'T', 0xFF, 5, 9, 0], from).unwrap();
     let why = format!(
-        "seed 127.80.12.3:7946 refused the join: the seed speaks wire version 3, this node {}",
+        "seed 127.80.12.3:7946 refused the join: the seed speaks wire version 9, this node {}",
         vitals_core::wire::VERSION
     );
     agent.wait_for_line(Duration::from_secs(10), &["WARN", &why]);

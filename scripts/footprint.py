@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Footprint of N agents at rest on loopback (the figures to compare with foca's 3.7 MiB
+and 0.08-0.10 % of a core, issue #17).
+
+Starts N agents (default 10) with --strategy ping --preset lan --interval 1s on
+127.62.0.x, waits until all see each other alive, lets them rest WARMUP seconds (default
+30), then reads each agent's VmRSS (/proc/PID/status) and its utime+stime
+(/proc/PID/stat) at the start and end of a WINDOW-second window (default 60). Prints the
+median and the range of RSS (MiB) and CPU (% of one core) per agent, RSS split into
+anonymous memory and mapped files (mostly the binary's own code, shared by the agents),
+the threads per agent, and /proc/PID/smaps_rollup's split of the first agent's RSS.
+
+    cargo build --release && python3 scripts/footprint.py 10
+    VITALS_BIN=/tmp/other/vitals python3 scripts/footprint.py 10 -- --keyring FILE
+
+Extra arguments after -- go to every agent.
+"""
+import argparse, json, os, statistics, subprocess, sys, tempfile, time, urllib.request
+
+ap = argparse.ArgumentParser()
+ap.add_argument("nodes", type=int, nargs="?", default=10)
+ap.add_argument("--warmup", type=float, default=30.0)
+ap.add_argument("--window", type=float, default=60.0)
+ap.add_argument("--subnet", default="127.62.0")
+ap.add_argument("extra", nargs="*", help="arguments for every agent (after --)")
+opts = ap.parse_args()
+N, SUBNET = opts.nodes, opts.subnet
+BIN = os.environ.get("VITALS_BIN", "target/release/vitals")
+LOGS = tempfile.mkdtemp(prefix="vitals-footprint-")
+TICK = os.sysconf("SC_CLK_TCK")
+procs = []
+
+
+def members(i):
+    try:
+        with urllib.request.urlopen(f"http://{SUBNET}.{i+1}:7947/v1/members", timeout=1) as r:
+            return json.loads(r.read())
+    except Exception:
+        return []
+
+
+def cpu_seconds(pid):
+    """utime + stime, in clock ticks (10 ms): counts threads that have exited too."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def run_seconds(pid):
+    """Time on a CPU of the threads alive now (/proc/PID/task/*/schedstat, in ns)."""
+    tasks = f"/proc/{pid}/task"
+    return sum(int(open(f"{tasks}/{t}/schedstat").read().split()[0]) for t in os.listdir(tasks)) / 1e9
+
+
+def status(pid, key):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+
+
+for i in range(N):
+    ip = f"{SUBNET}.{i+1}"
+    args = [BIN, "agent", "--name", f"n{i}", "--bind", f"{ip}:7946", "--http", f"{ip}:7947",
+            "--join", f"{SUBNET}.1:7946", "--strategy", "ping", "--preset", "lan",
+            "--interval", "1s"] + opts.extra
+    procs.append(subprocess.Popen(args, stdout=subprocess.DEVNULL,
+                                  stderr=open(os.path.join(LOGS, f"n{i}.log"), "w")))
+try:
+    t0 = time.time()
+    while not all(sum(m["status"] == "alive" for m in members(i)) == N for i in range(N)):
+        if time.time() - t0 > 60:
+            sys.exit("the agents did not converge")
+        time.sleep(0.2)
+    time.sleep(opts.warmup)
+    pids = [p.pid for p in procs]
+    before, ran, start = [cpu_seconds(p) for p in pids], [run_seconds(p) for p in pids], time.time()
+    time.sleep(opts.window)
+    after, elapsed = [cpu_seconds(p) for p in pids], time.time() - start
+    ran = [100 * (run_seconds(p) - r) / elapsed for p, r in zip(pids, ran)]
+    rss = [status(p, "VmRSS") / 1024 for p in pids]
+    split = {k: statistics.median(status(p, k) / 1024 for p in pids) for k in ("RssAnon", "RssFile", "RssShmem")}
+    cpu = [100 * (a - b) / elapsed for a, b in zip(after, before)]
+    threads = [status(p, "Threads") for p in pids]
+    print(f"{N} agents, {BIN} {' '.join(opts.extra)}")
+    print(f"RSS MiB: median {statistics.median(rss):.2f} (min {min(rss):.2f}, max {max(rss):.2f})")
+    print(f"CPU % of a core (utime+stime): median {statistics.median(cpu):.3f} (min {min(cpu):.3f}, max {max(cpu):.3f}) over {elapsed:.0f} s")
+    print(f"CPU % of a core (schedstat, live threads): median {statistics.median(ran):.3f} (min {min(ran):.3f}, max {max(ran):.3f})")
+    print("of which (median MiB): " + ", ".join(f"{k} {v:.2f}" for k, v in split.items()))
+    print(f"threads: {sorted(set(threads))}")
+    rollup = open(f"/proc/{pids[0]}/smaps_rollup").read().splitlines()
+    print("n0 smaps_rollup:", "; ".join(l.split(":")[0] + " " + l.split()[1] + " kB" for l in rollup[1:]
+                                         if l.split(":")[0] in ("Rss", "Pss_Anon", "Pss_File", "Anonymous", "Private_Dirty")))
+finally:
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        p.wait()
