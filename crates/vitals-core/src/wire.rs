@@ -34,7 +34,7 @@ pub use crate::form::{LIST_BUDGET, MAX_DATAGRAM, MAX_LIST_ENTRIES, MAX_NAME_LEN,
 /// The first two bytes of every datagram.
 pub const MAGIC: [u8; 2] = *b"VT";
 /// The wire version this build speaks.
-pub const VERSION: u8 = 2;
+pub const VERSION: u8 = 3;
 /// Header length in bytes.
 pub const HEADER_LEN: usize = 4;
 /// The cluster label of a node that was given none.

@@ -453,7 +453,11 @@ impl Ping {
             ctx.send(
                 addr,
                 Message::Members {
-                    entries: vec![MemberEntry { health: None, ..entry }],
+                    entries: vec![MemberEntry {
+                        health: None,
+                        timing: None,
+                        ..entry
+                    }],
                     next_page: None,
                 },
             );
@@ -574,7 +578,11 @@ impl Ping {
         };
         // Accusers and age are filled in when the rumor is sent (see `aged`).
         let rumor = Rumor {
-            entry: MemberEntry { health: None, ..entry },
+            entry: MemberEntry {
+                health: None,
+                timing: None,
+                ..entry
+            },
             accusers: Vec::new(),
             age_ms: 0,
         };
@@ -589,7 +597,11 @@ impl Ping {
         let Some(entry) = ctx.members.entry(&ctx.me.name) else {
             return;
         };
-        let entry = MemberEntry { health: None, ..entry };
+        let entry = MemberEntry {
+            health: None,
+            timing: None,
+            ..entry
+        };
         let targets: Vec<SocketAddr> = ctx.members.up_others().map(|m| m.addr).collect();
         for addr in targets {
             ctx.send(
@@ -661,7 +673,11 @@ impl Ping {
     fn suspicion_rumor(&self, ctx: &Ctx<'_>, name: &str) -> Option<Rumor> {
         let entry = ctx.members.entry(name).filter(|e| e.status == Status::Suspect)?;
         let rumor = Rumor {
-            entry: MemberEntry { health: None, ..entry },
+            entry: MemberEntry {
+                health: None,
+                timing: None,
+                ..entry
+            },
             accusers: Vec::new(),
             age_ms: 0,
         };

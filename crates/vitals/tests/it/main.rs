@@ -22,3 +22,4 @@ mod security;
 mod sim;
 mod support;
 mod systemd;
+mod timing;
