@@ -12,7 +12,15 @@ use crate::node::Event;
 /// The configuration of `preset` for `strategy` as the agent runs it (push confirms by a
 /// majority quorum when `quorum`; pull's monitors are n0 and n1).
 fn config(preset: Preset, strategy: StrategyKind, quorum: bool) -> Config {
+    phi_config(preset, strategy, quorum, false)
+}
+
+/// [`config`], judging with the phi accrual detector when `phi`.
+fn phi_config(preset: Preset, strategy: StrategyKind, quorum: bool, phi: bool) -> Config {
     let mut config = Config::preset(preset, strategy);
+    if phi {
+        config.detector = crate::config::DetectorKind::Phi;
+    }
     if quorum {
         config.quorum = Some(Quorum::Majority);
     }
@@ -27,6 +35,12 @@ fn config(preset: Preset, strategy: StrategyKind, quorum: bool) -> Config {
 /// The transitions seen in two minutes after a cluster of `presets` (n0 first, the seed)
 /// has formed, as "observer: member from → to" lines; panics if it does not form.
 fn transitions_after_forming(strategy: StrategyKind, quorum: bool, presets: &[Preset]) -> Vec<String> {
+    transitions_with(strategy, quorum, false, presets)
+}
+
+/// [`transitions_after_forming`], judging with phi when `phi`.
+fn transitions_with(strategy: StrategyKind, quorum: bool, phi: bool, presets: &[Preset]) -> Vec<String> {
+    let config = |preset, strategy, quorum| phi_config(preset, strategy, quorum, phi);
     let mut cluster = Cluster::seeded(
         config(presets[0], strategy, quorum),
         &["n0"],
@@ -64,6 +78,20 @@ fn a_push_cluster_of_mixed_presets_never_flaps() {
         assert!(
             seen.is_empty(),
             "push (quorum {quorum}): {} transitions: {seen:#?}",
+            seen.len()
+        );
+    }
+}
+
+/// Phi scales its floor and pause with the member's interval: mixed presets do not flap
+/// under phi either (push and gossip, the strategies whose detectors follow the member).
+#[test]
+fn mixed_presets_never_flap_under_phi() {
+    for strategy in [StrategyKind::Push, StrategyKind::Gossip] {
+        let seen = transitions_with(strategy, false, true, &MIXED);
+        assert!(
+            seen.is_empty(),
+            "{strategy:?} with phi: {} transitions: {seen:#?}",
             seen.len()
         );
     }
