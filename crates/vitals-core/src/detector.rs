@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::config::{Config, DetectorKind, PhiConfig};
 use crate::time::Instant;
+use crate::timing::Pace;
 
 /// What a detector concludes about one member at one instant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -32,9 +33,19 @@ pub enum Detector {
 impl Detector {
     /// A detector for a member last heard from (or first expected) at `now`.
     pub fn new(config: &Config, now: Instant) -> Detector {
+        Detector::paced(config, Pace::own(config), now)
+    }
+
+    /// A detector of `config`'s kind for a member expected at `pace` (its announced
+    /// timing, see `timing.rs`). Phi keeps this node's threshold and window; its
+    /// standard-deviation floor and acceptable pause scale with the member's interval.
+    pub fn paced(config: &Config, pace: Pace, now: Instant) -> Detector {
         match config.detector {
-            DetectorKind::Missed => Detector::Missed(MissedHeartbeats::new(config, now)),
-            DetectorKind::Phi => Detector::Phi(Box::new(PhiAccrual::new(&config.phi, config.interval, now))),
+            DetectorKind::Missed => Detector::Missed(MissedHeartbeats::paced(pace, now)),
+            DetectorKind::Phi => {
+                let phi = scaled_phi(config, pace);
+                Detector::Phi(Box::new(PhiAccrual::new(&phi, pace.interval, now)))
+            }
         }
     }
 
@@ -81,6 +92,20 @@ impl Detector {
     }
 }
 
+/// `config`'s phi parameters for a member expected at `pace`: the floor and the pause
+/// scaled by the ratio of the intervals, plus any timeout the member's pace adds beyond
+/// the scaled one (gossip's hop allowance).
+fn scaled_phi(config: &Config, pace: Pace) -> PhiConfig {
+    let mut phi = config.phi.clone();
+    if pace.interval != config.interval {
+        let scale = pace.interval.as_secs_f64() / config.interval.as_secs_f64().max(1e-6);
+        phi.min_std_dev = phi.min_std_dev.mul_f64(scale);
+        let extra = pace.timeout.saturating_sub(config.timeout.mul_f64(scale));
+        phi.acceptable_pause = phi.acceptable_pause.mul_f64(scale) + extra;
+    }
+    phi
+}
+
 /// Dead after `threshold` consecutive misses: a heartbeat is missed when none arrives
 /// within `timeout` of the previous one, and each further `interval` of silence is one
 /// more miss. Suspect half an interval after the first miss (so a heartbeat that is
@@ -103,6 +128,11 @@ pub struct MissedHeartbeats {
 impl MissedHeartbeats {
     /// A detector whose last heartbeat was at `now`.
     pub fn new(config: &Config, now: Instant) -> MissedHeartbeats {
+        MissedHeartbeats::paced(Pace::own(config), now)
+    }
+
+    /// A detector expecting heartbeats at `pace`, whose last heartbeat was at `now`.
+    pub fn paced(config: Pace, now: Instant) -> MissedHeartbeats {
         let dead_after = config.dead_after();
         let suspect_after = (config.timeout + config.interval / 2).min(dead_after);
         let micros = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);

@@ -66,6 +66,7 @@ pub mod seal;
 mod strategy;
 pub mod tags;
 pub mod time;
+pub mod timing;
 mod verdicts;
 pub mod why;
 pub mod wire;

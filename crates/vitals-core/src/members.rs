@@ -24,6 +24,7 @@ use crate::config::Config;
 use crate::detector::{Detector, Verdict};
 use crate::message::{Health, Incarnation, MemberEntry, Peer, Status};
 use crate::time::Instant;
+use crate::timing::{Timing, pace};
 use brake::Brake;
 pub use damping::{FLAP_REUSE, FLAP_SUPPRESS};
 use graveyard::Graveyard;
@@ -57,6 +58,9 @@ pub struct Member {
     pub health: Option<Health>,
     /// Latest measured round-trip time, where acknowledgements or polls measure it.
     pub rtt: Option<Duration>,
+    /// The timing the member announced (`timing.rs`), once heard; its detector here
+    /// follows it.
+    pub timing: Option<Timing>,
 }
 
 /// One status change of one member. Exactly one is recorded per change.
@@ -275,6 +279,17 @@ impl Members {
         self.iter().map(entry_of).collect()
     }
 
+    /// The table as entries for a view sent every round (pull's polls, the leader's
+    /// heartbeats): without announced timings, which travel with joins instead.
+    pub fn view_entries(&self) -> Vec<MemberEntry> {
+        self.iter()
+            .map(|m| MemberEntry {
+                timing: None,
+                ..entry_of(m)
+            })
+            .collect()
+    }
+
     /// The entry describing `name`.
     pub fn entry(&self, name: &str) -> Option<MemberEntry> {
         self.get(name).map(entry_of)
@@ -413,6 +428,9 @@ impl Members {
             let expected = now + self.config.interval;
             self.insert(now, expected, &entry.name, entry.addr, entry.incarnation, entry.status);
             self.set_health(&entry.name, entry.health.clone());
+            if let Some(timing) = entry.timing {
+                self.announce(expected, &entry.name, timing);
+            }
             return true;
         };
         let held = (record.member.incarnation, record.member.status);
@@ -423,6 +441,12 @@ impl Members {
         }
         if entry.incarnation >= held.0 && entry.health.is_some() {
             self.set_health(&entry.name, entry.health.clone());
+        }
+        // Second-hand timing only fills in what the member has not told us itself.
+        if let Some(timing) = entry.timing
+            && self.get(&entry.name).is_some_and(|m| m.timing.is_none())
+        {
+            self.announce(now, &entry.name, timing);
         }
         false
     }
@@ -502,6 +526,27 @@ impl Members {
         Some(raised)
     }
 
+    /// `name` announced its timing (`timing.rs`): it is kept, and the member's detector
+    /// follows it from now on, counting silence from `at`. Returns whether it changed.
+    pub fn announce(&mut self, at: Instant, name: &str, timing: Timing) -> bool {
+        let (config, me) = (&self.config, &self.me);
+        let Some((record, wake)) = self.records.get_mut_and_wake(name) else {
+            return false;
+        };
+        if record.member.timing == Some(timing) {
+            return false;
+        }
+        record.member.timing = Some(timing);
+        let mut next = None;
+        if let Some(detector) = &mut record.detector {
+            *detector = Detector::paced(config, pace(config, me, name, Some(&timing)), at);
+            next = detector.next_change(at);
+            *wake = next.unwrap_or(NEVER);
+        }
+        self.pull_deadline(next);
+        true
+    }
+
     /// A periodic liveness signal from `name` arrived: feed its detector.
     pub fn arrival(&mut self, now: Instant, name: &str) {
         let config = &self.config;
@@ -513,7 +558,10 @@ impl Members {
             }
             match &mut record.detector {
                 Some(detector) => detector.arrival(now),
-                None if judged => record.detector = Some(Detector::new(config, now)),
+                None if judged => {
+                    let pace = pace(config, &self.me, name, record.member.timing.as_ref());
+                    record.detector = Some(Detector::paced(config, pace, now));
+                }
                 None => return,
             }
             // Arrivals only move a verdict's change later: judging can wait until then.
@@ -623,7 +671,8 @@ impl Members {
             if *name == self.me || !judged.includes(name) {
                 record.detector = None;
             } else if record.detector.is_none() && record.member.status.is_up() {
-                let detector = Detector::new(&self.config, grace);
+                let pace = pace(&self.config, &self.me, name, record.member.timing.as_ref());
+                let detector = Detector::paced(&self.config, pace, grace);
                 deadlines.push(detector.next_change(grace));
                 record.detector = Some(detector);
             }
@@ -643,7 +692,13 @@ impl Members {
         let mut deadlines = Vec::new();
         for record in self.records.values_mut() {
             if let Some(detector) = &mut record.detector {
-                *detector = Detector::new(&self.config, expected);
+                let pace = pace(
+                    &self.config,
+                    &self.me,
+                    &record.member.name,
+                    record.member.timing.as_ref(),
+                );
+                *detector = Detector::paced(&self.config, pace, expected);
                 deadlines.push(detector.next_change(expected));
             }
         }
@@ -701,6 +756,7 @@ impl Members {
             last_heard: None,
             health: None,
             rtt: None,
+            timing: None,
         };
         let detector = (name != self.me && status.is_up() && self.judged.includes(name))
             .then(|| Detector::new(&self.config, expected));
@@ -787,7 +843,8 @@ impl Members {
         }
         if status == Status::Alive && !previous.is_up() {
             // Back from the dead at a new incarnation: judge it afresh.
-            record.detector = judged.then(|| Detector::new(&self.config, now));
+            let pace = pace(&self.config, &self.me, name, record.member.timing.as_ref());
+            record.detector = judged.then(|| Detector::paced(&self.config, pace, now));
         }
         if status == Status::Alive && judged {
             let deadline = record.detector.as_ref().and_then(|d| d.next_change(now));
@@ -877,6 +934,7 @@ fn entry_of(member: &Member) -> MemberEntry {
         incarnation: member.incarnation,
         status: member.status,
         health: member.health.clone(),
+        timing: member.timing,
     }
 }
 
@@ -906,6 +964,7 @@ mod tests {
 
     fn entry(name: &str, incarnation: Incarnation, status: Status) -> MemberEntry {
         MemberEntry {
+            timing: None,
             name: name.into(),
             addr: "127.0.0.1:7946".parse().unwrap(),
             incarnation,

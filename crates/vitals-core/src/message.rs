@@ -92,6 +92,9 @@ pub struct MemberEntry {
     pub status: Status,
     /// The member's last known health, if any.
     pub health: Option<Health>,
+    /// The timing the member announced, if the describing node knows it (in join
+    /// replies; `None` in views and rumors, to keep them small).
+    pub timing: Option<crate::timing::Timing>,
 }
 
 /// Every message of every strategy. Appended to only: the wire format is versioned.
@@ -430,4 +433,7 @@ pub struct Envelope {
     pub from: Peer,
     /// What it says.
     pub message: Message,
+    /// The sender's timing (`timing.rs`): with joins, member lists and every few
+    /// rounds; `None` otherwise (one byte).
+    pub timing: Option<crate::timing::Timing>,
 }

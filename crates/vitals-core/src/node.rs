@@ -14,6 +14,7 @@ use crate::message::{Envelope, Health, MemberEntry, Message, Opinion, Peer};
 use crate::rng::Rng;
 use crate::strategy::{Ctx, Leadership, Strategy};
 use crate::time::Instant;
+use crate::timing::{ANNOUNCE_ROUNDS, Timing};
 use crate::verdicts::Verdicts;
 use crate::wire;
 
@@ -92,6 +93,8 @@ impl Node {
         if !verdicts.observing() {
             members.set_senders(Strategy::judged(&config, &me, true));
         }
+        let timing = Timing::of(&config);
+        members.announce(now, &me.name, timing);
         while members.pop_transition().is_some() {} // the node's own arrival is not news
         let mut rng = Rng::seeded(seed);
         // A random phase, so that nodes started together do not send in lockstep.
@@ -105,7 +108,7 @@ impl Node {
             me,
             members,
             rng,
-            out: Outbox::default(),
+            out: Outbox::announcing(timing),
             round: 0,
             health: None,
             seeds: Vec::new(),
@@ -124,7 +127,7 @@ impl Node {
             return;
         }
         self.notice_pause(now);
-        let Envelope { from, message } = envelope;
+        let Envelope { from, message, timing } = envelope;
         if self.contests_name(src, &from, &message) {
             return;
         }
@@ -140,6 +143,9 @@ impl Node {
         let observed = self.members.observe(now, &from);
         if observed == Observed::Refused {
             return;
+        }
+        if let Some(timing) = timing {
+            self.on_timing(now, src, &from, timing);
         }
         match message {
             Message::Opinions { opinions } if observed != Observed::Stale => self.on_opinions(now, &from, opinions),
@@ -193,7 +199,9 @@ impl Node {
             self.round_at = self.next_round;
             self.next_round = (self.next_round + self.config.interval).max(now);
             self.retry_join();
+            self.out.announcing = self.round % ANNOUNCE_ROUNDS == 1;
             self.with_ctx(now, |s, ctx| s.on_round(ctx));
+            self.out.announcing = false;
             self.send_opinions(now);
         }
         self.resend_join(now);
@@ -455,6 +463,32 @@ impl Node {
         let next_page = (page + 1 < pages.len()).then(|| page as u32 + 1);
         let entries = pages.swap_remove(page);
         self.out.send(&self.me, src, Message::Members { entries, next_page });
+    }
+
+    /// `from` announced its timing: its detector follows it (`Members::announce`), and a
+    /// timing this node cannot work with is reported once, when it is first heard.
+    fn on_timing(&mut self, now: Instant, src: SocketAddr, from: &Peer, theirs: Timing) {
+        if !self.members.announce(now, &from.name, theirs) {
+            return;
+        }
+        let voter = |name: &str| {
+            self.config
+                .leader()
+                .is_some_and(|l| l.voters.is_empty() || l.voters.iter().any(|v| v == name))
+        };
+        let both_vote = voter(&self.me.name) && voter(&from.name);
+        let Some(ours) = self.members.get(&self.me.name).and_then(|m| m.timing) else {
+            return;
+        };
+        if let Some(cause) = crate::timing::mismatch(&ours, &theirs, both_vote) {
+            self.out.event(Event::TimingMismatch {
+                name: from.name.clone(),
+                addr: src,
+                cause,
+                ours,
+                theirs,
+            });
+        }
     }
 
     /// Tell a stale sender how this node holds it, so that it can refute.

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::members::Transition;
 use crate::message::{Envelope, Incarnation, Message, Peer};
+use crate::timing::{Mismatch, Timing};
 
 /// Something the host must do.
 #[derive(Clone, Debug, PartialEq)]
@@ -89,6 +90,20 @@ pub enum Event {
         /// The node's current term.
         term: u64,
     },
+    /// A member announced a timing this node cannot work with (`timing.rs`): reported
+    /// once per member and cause (again only when its announcement changes).
+    TimingMismatch {
+        /// The member.
+        name: String,
+        /// Its address.
+        addr: SocketAddr,
+        /// What cannot work.
+        cause: Mismatch,
+        /// This node's timing.
+        ours: Timing,
+        /// The member's.
+        theirs: Timing,
+    },
     /// Leader strategy: this node does not stand for election, and why (fewer voters
     /// known than `bootstrap_expect`, or no seed has answered its join: alone it would
     /// lead a one-node cluster, a split brain). Reported when the reason first holds or
@@ -127,12 +142,25 @@ pub(crate) struct Outbox {
     queue: VecDeque<Output>,
     /// The counters, read by `Node::stats`.
     pub(crate) stats: Stats,
+    /// The node's own timing, attached to joins and member lists, and to everything
+    /// sent while `announcing` (one round in [`crate::timing::ANNOUNCE_ROUNDS`]).
+    pub(crate) timing: Option<Timing>,
+    pub(crate) announcing: bool,
 }
 
 impl Outbox {
+    /// An empty outbox for a node announcing `timing`.
+    pub(crate) fn announcing(timing: Timing) -> Outbox {
+        Outbox {
+            timing: Some(timing),
+            ..Outbox::default()
+        }
+    }
+
     pub(crate) fn send(&mut self, me: &Peer, to: SocketAddr, message: Message) {
         let envelope = Arc::new(Envelope {
             from: me.clone(),
+            timing: self.timing_for(&message),
             message,
         });
         self.queue.push_back(Output::Send { to, envelope });
@@ -145,9 +173,16 @@ impl Outbox {
         }
         let envelope = Arc::new(Envelope {
             from: me.clone(),
+            timing: self.timing_for(&message),
             message,
         });
         self.queue.push_back(Output::Broadcast { to: targets, envelope });
+    }
+
+    /// The timing an envelope carrying `message` announces (`timing.rs`).
+    fn timing_for(&self, message: &Message) -> Option<Timing> {
+        let membership = matches!(message, Message::Join { .. } | Message::Members { .. });
+        self.timing.filter(|_| membership || self.announcing)
     }
 
     pub(crate) fn event(&mut self, event: Event) {

@@ -773,6 +773,7 @@ pub(crate) fn hold_unconfirmed(members: &mut Members, now: Instant, peer: &Peer)
             incarnation: peer.incarnation,
             status: Status::Suspect,
             health: None,
+            timing: None,
         };
         members.apply(now, &entry);
     }
@@ -849,6 +850,7 @@ mod tests {
         };
         let mut members = Members::new(&me, &config, crate::members::Judged::All, Instant::default(), 7);
         let entry = |name: &str, incarnation, status| MemberEntry {
+            timing: None,
             name: name.into(),
             addr: addr(2),
             incarnation,

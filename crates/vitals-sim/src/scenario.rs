@@ -162,6 +162,7 @@ impl Scenario {
     fn view_slices(&self) -> u32 {
         let entries = (0..self.nodes)
             .map(|i| vitals_core::MemberEntry {
+                timing: None,
                 name: node_name(i),
                 addr: crate::engine::addr_of(i),
                 incarnation: 1 << 20,

@@ -156,13 +156,18 @@ pub(crate) fn shutdown_signal() -> impl Future<Output = ()> {
 fn members(args: &MembersArgs) -> anyhow::Result<()> {
     let api = args.api.api()?;
     let path = format!("/v1/members{}", lifecycle::members_query(&args.status, &args.tag));
+    let problem = client::join_problem(&api);
     if args.json {
         println!("{}", client::get_ok(&api, &path)?);
+        // The JSON stays the member list; the reason goes beside it.
+        if let Some(problem) = problem {
+            eprintln!("this agent has not joined: {problem}");
+        }
     } else {
         print!("{}", client::table(&client::members(&api, &path)?));
-    }
-    if let Some(problem) = client::join_problem(&api) {
-        eprintln!("this agent has not joined: {problem}");
+        if let Some(problem) = problem {
+            println!("this agent has not joined: {problem}");
+        }
     }
     Ok(())
 }

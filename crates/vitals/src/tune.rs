@@ -110,6 +110,7 @@ fn confirming_spec(args: &TuneArgs, strategy: StrategyKind, knobs: &Knobs) -> Sp
 /// The size of one heartbeat datagram, header included.
 fn heartbeat_bytes() -> f64 {
     let envelope = Envelope {
+        timing: None,
         from: Peer {
             name: "n10".into(),
             addr: vitals_sim::addr_of(10),

@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
 use vitals_core::seal::Keyring;
+use vitals_core::timing::{Mismatch, Timing};
 use vitals_core::wire::{Codec, MAX_DATAGRAM};
 use vitals_core::{Command, Envelope, Event, Instant, Node, Output, Status};
 
@@ -17,7 +18,7 @@ use super::blocking::{IndexKeeper, Indexes};
 use super::events::{EventHub, member_change, snapshot_changes};
 use super::fault::Faults;
 use super::join::{Attempt, JoinWatch, RefusalLog};
-use super::metrics::{KindLabel, Metrics, ReasonLabel, StatusLabel};
+use super::metrics::{CauseLabel, KindLabel, Metrics, ReasonLabel, StatusLabel};
 use super::ratelimit::RateLimiter;
 use super::snapshot::{Context, Snapshot};
 use crate::api::events::{Change, LeaderChange};
@@ -39,6 +40,8 @@ const REPLY_SLACK: usize = vitals_core::wire::MAX_NAME_LEN + 16;
 
 /// Most time between two snapshots when only timestamps change.
 const REFRESH: Duration = Duration::from_millis(100);
+/// Most datagrams already waiting that are read before a tick (`Driver::read_pending`).
+const PENDING_BEFORE_TICK: usize = 64;
 
 /// One input to the node.
 enum Input {
@@ -103,7 +106,10 @@ impl Driver {
             match input {
                 Input::Datagram(len, src) => self.on_datagram(now, &buf[..len], src),
                 Input::ReceiveFailed(e) => tracing::debug!(error = %e, "receive failed"),
-                Input::Tick => self.node.handle_tick(now),
+                Input::Tick => {
+                    self.read_pending(&socket, &mut buf).await;
+                    self.node.handle_tick(self.now());
+                }
                 Input::Control(Control::Node(command)) => self.node.handle_command(now, command),
                 Input::Control(Control::Rekey(keyring)) => self.rekey(keyring),
                 Input::Control(Control::Join(attempt)) => self.join(now, attempt),
@@ -118,6 +124,23 @@ impl Driver {
         self.node.handle_command(now, Command::Leave);
         self.flush().await;
         self.publish(true);
+    }
+
+    /// Before a tick, reads the datagrams already waiting in the socket (at most
+    /// [`PENDING_BEFORE_TICK`]): after a stall (a busy machine, a slow disk) the timer and
+    /// the heartbeats that arrived meanwhile are ready together, and judging first would
+    /// accuse a member whose heartbeat is only waiting to be read; a member judged at a
+    /// faster pace than this node's own rounds (mixed timing) would flap on every stall.
+    async fn read_pending(&mut self, socket: &UdpSocket, buf: &mut [u8]) {
+        for _ in 0..PENDING_BEFORE_TICK {
+            let Ok((len, src)) = socket.try_recv_from(buf) else {
+                return;
+            };
+            let now = self.now();
+            self.on_datagram(now, &buf[..len], src);
+            self.flush().await;
+            self.reply_budget = None;
+        }
     }
 
     fn rekey(&mut self, keyring: Keyring) {
@@ -321,6 +344,13 @@ impl Driver {
                     None => tracing::info!(term, "no leader known: election under way"),
                 }
             }
+            Event::TimingMismatch {
+                name,
+                addr,
+                cause,
+                ours,
+                theirs,
+            } => self.on_timing_mismatch(name, *addr, cause, ours, theirs),
             Event::ElectionHeld { reason } => match reason {
                 Some(reason) => tracing::warn!("not standing for election: {reason}"),
                 None => tracing::info!("may stand for election"),
@@ -349,6 +379,18 @@ impl Driver {
             _ => return,
         };
         self.events.publish(change, std::time::SystemTime::now());
+    }
+
+    /// A member's announced timing cannot work here: the core reports it once per
+    /// member and cause; a WARN naming both sides and the fix, and the metric.
+    fn on_timing_mismatch(&self, name: &str, addr: SocketAddr, cause: &Mismatch, ours: &Timing, theirs: &Timing) {
+        let label = CauseLabel { cause: cause.as_str() };
+        self.metrics.timing_mismatches.get_or_create(&label).inc();
+        tracing::warn!(
+            member = %name, %addr, cause = cause.as_str(),
+            "member {name} at {addr} cannot work with this node: it runs {theirs}, this node {ours}; {}",
+            cause.fix()
+        );
     }
 
     fn publish(&mut self, force: bool) {

@@ -30,6 +30,13 @@ pub struct ReasonLabel {
     pub reason: &'static str,
 }
 
+/// A label naming why a member's announced timing cannot work here.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CauseLabel {
+    /// The cause (`strategy`, `election`).
+    pub cause: &'static str,
+}
+
 /// Every metric the agent exports.
 #[derive(Debug)]
 pub struct Metrics {
@@ -51,6 +58,9 @@ pub struct Metrics {
     pub decode_errors: Family<ReasonLabel, Counter>,
     /// Replies not sent because they would have been larger than their request.
     pub replies_suppressed: Counter,
+    /// Members whose announced timing cannot work with this node's, by cause (each
+    /// member counted once per cause, when first heard).
+    pub timing_mismatches: Family<CauseLabel, Counter>,
     /// Members by status, as this node sees them (itself included).
     pub members: Family<StatusLabel, Gauge>,
     /// Status transitions, by new status.
@@ -100,6 +110,7 @@ impl Metrics {
             send_errors: Counter::default(),
             decode_errors: Family::default(),
             replies_suppressed: Counter::default(),
+            timing_mismatches: Family::default(),
             members: Family::default(),
             transitions: Family::default(),
             detection_latency: Histogram::new(exponential_buckets(0.05, 2.0, 14)),
@@ -122,6 +133,14 @@ impl Metrics {
             .chain(["rate_limited", "fault_injected"]);
         for reason in reasons {
             let _ = self.decode_errors.get_or_create(&ReasonLabel { reason });
+        }
+        for cause in [
+            vitals_core::timing::Mismatch::Strategy,
+            vitals_core::timing::Mismatch::Election,
+        ] {
+            let _ = self
+                .timing_mismatches
+                .get_or_create(&CauseLabel { cause: cause.as_str() });
         }
         for status in ["alive", "suspect", "dead", "left"] {
             let _ = self.transitions.get_or_create(&StatusLabel { status });
@@ -170,16 +189,7 @@ impl Metrics {
             "Datagrams that could not be sent",
             self.send_errors.clone(),
         );
-        r.register(
-            "decode_errors",
-            "Datagrams dropped before the protocol saw them (malformed, forged, replayed, rate limited...), by reason",
-            self.decode_errors.clone(),
-        );
-        r.register(
-            "replies_suppressed",
-            "Replies not sent because they would have been larger than their request",
-            self.replies_suppressed.clone(),
-        );
+        self.register_refusals(r);
         r.register(
             "members",
             "Members by status as this node sees them",
@@ -222,6 +232,26 @@ impl Metrics {
             "webhook_deliveries",
             "Webhook deliveries (--webhook), by outcome: ok, retried, failed, dropped",
             self.webhook_deliveries.clone(),
+        );
+    }
+
+    /// What was refused or cannot work: dropped datagrams, suppressed replies, members
+    /// whose timing cannot work here.
+    fn register_refusals(&self, r: &mut Registry) {
+        r.register(
+            "decode_errors",
+            "Datagrams dropped before the protocol saw them (malformed, forged, replayed, rate limited...), by reason",
+            self.decode_errors.clone(),
+        );
+        r.register(
+            "replies_suppressed",
+            "Replies not sent because they would have been larger than their request",
+            self.replies_suppressed.clone(),
+        );
+        r.register(
+            "timing_mismatches",
+            "Members whose announced timing cannot work with this node's (another strategy; leader voters on different timings), by cause",
+            self.timing_mismatches.clone(),
         );
     }
 

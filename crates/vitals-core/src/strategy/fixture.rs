@@ -83,6 +83,7 @@ pub(crate) fn names(count: usize) -> Vec<String> {
 /// The entry for the `i`-th member of a fixture.
 pub(crate) fn entry(name: &str, i: usize, status: Status) -> MemberEntry {
     MemberEntry {
+        timing: None,
         name: name.into(),
         addr: addr(i),
         incarnation: 0,

@@ -390,6 +390,7 @@ fn entry_of(beat: Beat) -> MemberEntry {
         incarnation: beat.incarnation,
         status: beat.status,
         health: None,
+        timing: None,
     }
 }
 

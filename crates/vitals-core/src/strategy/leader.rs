@@ -239,7 +239,7 @@ impl Leader {
             self.sent.pop_front();
         }
         let view = if self.election.holds_lease(ctx.now, &self.voters(ctx.members)) {
-            let mut views = wire::chunk_entries(ctx.members.entries());
+            let mut views = wire::chunk_entries(ctx.members.view_entries());
             let index = (self.seq % views.len() as u64) as usize;
             views.swap_remove(index)
         } else {

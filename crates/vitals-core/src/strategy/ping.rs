@@ -295,6 +295,7 @@ impl Ping {
                 incarnation,
                 status: Status::Alive,
                 health: None,
+                timing: None,
             };
             ctx.learn(vec![news]);
         }
@@ -484,7 +485,11 @@ impl Ping {
             ctx.send(
                 addr,
                 Message::Members {
-                    entries: vec![MemberEntry { health: None, ..entry }],
+                    entries: vec![MemberEntry {
+                        health: None,
+                        timing: None,
+                        ..entry
+                    }],
                     next_page: None,
                 },
             );
@@ -605,7 +610,11 @@ impl Ping {
         };
         // Accusers and age are filled in when the rumor is sent (see `aged`).
         let rumor = Rumor {
-            entry: MemberEntry { health: None, ..entry },
+            entry: MemberEntry {
+                health: None,
+                timing: None,
+                ..entry
+            },
             accusers: Vec::new(),
             age_ms: 0,
         };
@@ -620,7 +629,11 @@ impl Ping {
         let Some(entry) = ctx.members.entry(&ctx.me.name) else {
             return;
         };
-        let entry = MemberEntry { health: None, ..entry };
+        let entry = MemberEntry {
+            health: None,
+            timing: None,
+            ..entry
+        };
         let targets: Vec<SocketAddr> = ctx.members.up_others().map(|m| m.addr).collect();
         for addr in targets {
             ctx.send(
@@ -692,7 +705,11 @@ impl Ping {
     fn suspicion_rumor(&self, ctx: &Ctx<'_>, name: &str) -> Option<Rumor> {
         let entry = ctx.members.entry(name).filter(|e| e.status == Status::Suspect)?;
         let rumor = Rumor {
-            entry: MemberEntry { health: None, ..entry },
+            entry: MemberEntry {
+                health: None,
+                timing: None,
+                ..entry
+            },
             accusers: Vec::new(),
             age_ms: 0,
         };

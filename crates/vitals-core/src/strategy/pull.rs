@@ -42,7 +42,7 @@ impl Pull {
             return;
         }
         self.seq += 1;
-        let views = wire::chunk_entries(ctx.members.entries());
+        let views = wire::chunk_entries(ctx.members.view_entries());
         let view = &views[(ctx.round % views.len() as u64) as usize];
         let message = Message::Poll {
             seq: self.seq,

@@ -22,6 +22,8 @@ type InFlight = Reverse<(Instant, u64, SocketAddr, SocketAddr, Vec<u8>)>;
 pub(crate) struct Cluster {
     pub(crate) now: Instant,
     config: Config,
+    /// Nodes that run another configuration than `config` (mixed timing).
+    configs: BTreeMap<String, Config>,
     nodes: BTreeMap<String, Node>,
     addrs: BTreeMap<String, SocketAddr>,
     in_flight: BinaryHeap<InFlight>,
@@ -63,6 +65,7 @@ impl Cluster {
         let mut cluster = Cluster {
             now: Instant::ZERO,
             config,
+            configs: BTreeMap::new(),
             nodes: BTreeMap::new(),
             addrs: BTreeMap::new(),
             in_flight: BinaryHeap::new(),
@@ -94,6 +97,12 @@ impl Cluster {
         self.start(name, 0);
     }
 
+    /// Like [`Cluster::add`], the node running `config` rather than the cluster's.
+    pub(crate) fn add_with(&mut self, name: &str, config: Config) {
+        self.configs.insert(name.to_string(), config);
+        self.add(name);
+    }
+
     /// A node called `name` on the next free address, known to the harness as `key`
     /// (a second node with a member's name), joining through the first.
     pub(crate) fn start_as(&mut self, key: &str, name: &str) {
@@ -120,7 +129,8 @@ impl Cluster {
         let seed = (self.seq ^ (addr.ip().to_string().len() as u64) ^ (by_name << 32))
             .wrapping_add(self.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         let local = self.local_now(key);
-        let mut node = Node::new(me, self.config.clone(), seed, local);
+        let config = self.configs.get(key).unwrap_or(&self.config).clone();
+        let mut node = Node::new(me, config, seed, local);
         node.handle_command(local, Command::Join(vec![addr_of(0)]));
         self.nodes.insert(key.to_string(), node);
         self.drain(key);

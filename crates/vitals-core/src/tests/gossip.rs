@@ -147,7 +147,15 @@ fn node_with_five_hundred_members(config: &Config) -> (Node, Instant) {
             entries: vec![own],
         };
         let request = body_len(&message);
-        node.handle_message(now, addr(i), Envelope { from, message });
+        node.handle_message(
+            now,
+            addr(i),
+            Envelope {
+                timing: None,
+                from,
+                message,
+            },
+        );
         while let Some(output) = node.poll_output() {
             if let Output::Send { envelope, .. } = output {
                 let len = body_len(&envelope.message);

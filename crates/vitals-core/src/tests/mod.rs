@@ -12,3 +12,4 @@ mod ping;
 mod quorum;
 mod scenarios;
 mod sick;
+mod timing;

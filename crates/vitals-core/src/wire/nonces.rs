@@ -56,6 +56,7 @@ fn envelope() -> Envelope {
             incarnation: 0,
         },
         message: Message::Leave,
+        timing: None,
     }
 }
 

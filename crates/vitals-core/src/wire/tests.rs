@@ -74,7 +74,8 @@ fn entry() -> impl Strategy<Value = MemberEntry> {
         Just(Status::Dead),
         Just(Status::Left)
     ];
-    (peer(), status, health()).prop_map(|(p, status, health)| MemberEntry {
+    (peer(), status, health(), proptest::option::of(timing())).prop_map(|(p, status, health, timing)| MemberEntry {
+        timing,
         name: p.name,
         addr: p.addr,
         incarnation: p.incarnation,
@@ -117,8 +118,26 @@ fn keyring(byte: u8) -> Keyring {
     Keyring::new(&[vec![byte; 32]]).unwrap()
 }
 
+/// Any preset's timing under any strategy, as a node announces it.
+fn timing() -> impl Strategy<Value = crate::timing::Timing> {
+    use crate::config::{Config, Preset, StrategyKind};
+    let strategies = [
+        StrategyKind::Push,
+        StrategyKind::Pull,
+        StrategyKind::Ping,
+        StrategyKind::Leader,
+        StrategyKind::Gossip,
+    ];
+    (
+        proptest::sample::select(Preset::ALL.to_vec()),
+        proptest::sample::select(strategies.to_vec()),
+    )
+        .prop_map(|(preset, strategy)| crate::timing::Timing::of(&Config::preset(preset, strategy)))
+}
+
 fn envelope() -> Envelope {
     Envelope {
+        timing: None,
         from: Peer {
             name: "a".into(),
             addr: "127.0.0.1:1".parse().unwrap(),
@@ -144,8 +163,8 @@ fn boot(generation: u64) -> Boot {
 
 proptest! {
     #[test]
-    fn every_message_survives_encode_then_decode(from in peer(), message in message()) {
-        let envelope = Envelope { from, message };
+    fn every_message_survives_encode_then_decode(from in peer(), message in message(), timing in proptest::option::of(timing())) {
+        let envelope = Envelope { timing, from, message };
         let mut buf = Vec::new();
         encode(&envelope, &mut buf).unwrap();
         prop_assert_eq!(decode(&buf).unwrap(), envelope.clone());
@@ -193,7 +212,7 @@ fn headers_are_checked_field_by_field() {
     assert_eq!(decode(b"VT\x09\x00"), Err(DecodeError::UnsupportedVersion(9)));
     // Version 1 sent addresses in serde's own form; its datagrams are refused, not misread.
     assert_eq!(decode(b"VT\x01\x00"), Err(DecodeError::UnsupportedVersion(1)));
-    // Version 2 carried a random nonce in every sealed datagram.
+    // Version 2 carried a random nonce in every sealed datagram and no announced timing.
     assert_eq!(decode(b"VT\x02\x00"), Err(DecodeError::UnsupportedVersion(2)));
     assert_eq!(decode(b"VT\x03\x07"), Err(DecodeError::Encrypted(7)));
 }
@@ -325,6 +344,7 @@ fn a_restarted_sender_is_accepted_and_its_previous_run_is_not() {
 fn long_member_lists_are_split_into_datagrams_that_fit() {
     let entries: Vec<MemberEntry> = (0..200)
         .map(|i| MemberEntry {
+            timing: None,
             name: format!("node-with-a-longish-name-{i:04}"),
             addr: "10.0.0.1:7946".parse().unwrap(),
             incarnation: u64::MAX,
@@ -351,6 +371,7 @@ fn long_member_lists_are_split_into_datagrams_that_fit() {
     let mut codec = Codec::new(DEFAULT_LABEL, Some(keyring(1)), boot(u64::MAX)).with_local(vec![here()]);
     for view in chunks {
         let envelope = Envelope {
+            timing: None,
             from: from.clone(),
             message: Message::Poll { seq: u64::MAX, view },
         };
@@ -371,6 +392,7 @@ fn a_join_request_is_at_least_as_large_as_a_full_reply_page() {
     let mut request = Vec::new();
     encode(
         &Envelope {
+            timing: None,
             from,
             message: Message::join(0),
         },
@@ -390,6 +412,7 @@ fn largest_entry() -> MemberEntry {
         status: CheckStatus::Critical,
     };
     MemberEntry {
+        timing: None,
         name: "n".repeat(MAX_NAME_LEN),
         addr: "[ffff::ffff]:65535".parse().unwrap(),
         incarnation: u64::MAX,
@@ -424,6 +447,7 @@ fn the_largest_member_entry_with_services_fits_the_list_budget() {
     let len = body_len(&entry);
     assert!(len + ENVELOPE_ALLOWANCE <= LIST_BUDGET, "{len} bytes");
     let heartbeat = Envelope {
+        timing: None,
         from: Peer {
             name: entry.name.clone(),
             addr: entry.addr,
@@ -448,6 +472,7 @@ fn a_service_list_longer_than_the_limit_is_refused_on_decode() {
     checks.services.push(checks.services[0].clone());
     checks.services.iter_mut().for_each(|s| s.name = "s".into());
     let envelope = Envelope {
+        timing: None,
         from: Peer {
             name: "a".into(),
             addr: "127.0.0.1:1".parse().unwrap(),
@@ -469,6 +494,7 @@ fn a_service_list_longer_than_the_limit_is_refused_on_decode() {
 #[test]
 fn the_codec_speaks_exactly_the_documented_frame_format() {
     let envelope = Envelope {
+        timing: None,
         from: Peer {
             name: "n1".into(),
             addr: "10.0.0.1:7946".parse().unwrap(),
@@ -499,6 +525,7 @@ fn the_codec_speaks_exactly_the_documented_frame_format() {
 
 fn entry_named(name: &str) -> MemberEntry {
     MemberEntry {
+        timing: None,
         name: name.into(),
         addr: "10.0.0.3:7946".parse().unwrap(),
         incarnation: 2,
@@ -697,6 +724,7 @@ fn name_in_every_place(name: &str) -> Vec<(&'static str, Envelope)> {
     let sender = (
         "sender",
         Envelope {
+            timing: None,
             from: from(name),
             message: Message::Leave,
         },
@@ -709,6 +737,7 @@ fn name_in_every_place(name: &str) -> Vec<(&'static str, Envelope)> {
         (
             place,
             Envelope {
+                timing: None,
                 from: from("a"),
                 message,
             },

@@ -361,11 +361,21 @@ fn a_newcomer_with_a_taken_name_is_refused_and_the_member_keeps_its_incarnation(
         .args(["members", "--http", "127.80.8.4:7947"])
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&members.stderr);
+    let stdout = String::from_utf8_lossy(&members.stdout);
+    assert!(
+        stdout.contains(&format!("this agent has not joined: {why}")),
+        "{stdout}"
+    );
+    let json = Command::new(VITALS)
+        .args(["members", "--json", "--http", "127.80.8.4:7947"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&json.stderr);
     assert!(
         stderr.contains(&format!("this agent has not joined: {why}")),
         "{stderr}"
     );
+    assert!(serde_json::from_slice::<serde_json::Value>(&json.stdout).is_ok());
     let b = crate::support::get_json("127.80.8.3:7947", "/v1/self").unwrap();
     assert_eq!(b["incarnation"], 0, "b had to refute: {b}");
     let held = crate::support::get_json("127.80.8.2:7947", "/v1/members").unwrap();

@@ -24,4 +24,5 @@ mod security;
 mod sim;
 mod support;
 mod systemd;
+mod timing;
 mod watches;

@@ -230,6 +230,7 @@ fn recorded_heartbeats_of_a_killed_node_replayed_every_100ms_do_not_delay_its_de
     codec
         .encode(
             &Envelope {
+                timing: None,
                 from: me,
                 message: Message::join(0),
             },
