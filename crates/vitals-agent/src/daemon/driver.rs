@@ -72,6 +72,9 @@ pub(crate) struct Driver {
     pub(crate) refusals: RefusalLog,
     /// Where verdict changes are published (`GET /v1/events`, handlers, webhooks).
     pub(crate) events: Arc<EventHub>,
+    /// Member and leader changes the node reported during this input, published after
+    /// the snapshot that shows them (a subscriber that reads the API on an event sees it).
+    pub(crate) unpublished: Vec<Change>,
     /// The blocking queries' indexes, kept from each snapshot and published on change.
     pub(crate) indexes: (IndexKeeper, watch::Sender<Indexes>),
 }
@@ -358,8 +361,8 @@ impl Driver {
         }
     }
 
-    /// Publishes a member or leader change to the event hub.
-    fn publish_event(&self, event: &Event) {
+    /// Keeps a member or leader change for the event hub (published with the next snapshot).
+    fn publish_event(&mut self, event: &Event) {
         let change = match event {
             Event::Transition(t) => {
                 let why = self.node.why(&t.name, self.now());
@@ -378,7 +381,7 @@ impl Driver {
             }),
             _ => return,
         };
-        self.events.publish(change, std::time::SystemTime::now());
+        self.unpublished.push(change);
     }
 
     /// A member's announced timing cannot work here: the core reports it once per
@@ -395,7 +398,7 @@ impl Driver {
 
     fn publish(&mut self, force: bool) {
         let now = self.now();
-        if !force && now - self.published_at < REFRESH {
+        if !force && self.unpublished.is_empty() && now - self.published_at < REFRESH {
             return;
         }
         self.published_at = now;
@@ -412,13 +415,15 @@ impl Driver {
                 })
                 .set(count);
         }
-        for change in snapshot_changes(&self.snapshot.borrow(), &snapshot) {
-            self.events.publish(change, std::time::SystemTime::now());
-        }
+        let changes = snapshot_changes(&self.snapshot.borrow(), &snapshot);
         snapshot.indexes = self.indexes.0.update(&snapshot).clone();
         let indexes = snapshot.indexes.clone();
-        // The snapshot first: a watcher woken by the indexes reads one at least as new.
+        // The snapshot first: a watcher woken by the indexes, or a subscriber by an event,
+        // reads one at least as new.
         self.snapshot.send_replace(snapshot);
+        for change in self.unpublished.drain(..).chain(changes) {
+            self.events.publish(change, std::time::SystemTime::now());
+        }
         self.indexes.1.send_if_modified(|current| {
             let changed = *current != indexes;
             *current = indexes;

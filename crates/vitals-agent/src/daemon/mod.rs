@@ -190,6 +190,7 @@ pub(crate) async fn start(settings: Settings, host: Host) -> Result<Running, Age
         join: join::JoinWatch::default(),
         refusals: join::RefusalLog::default(),
         events,
+        unpublished: Vec::new(),
         indexes: (self::blocking::IndexKeeper::default(), indexes_tx),
     };
     Ok(Running::spawn(
