@@ -10,5 +10,6 @@ mod gossip;
 mod leader;
 mod ping;
 mod quorum;
+mod reach;
 mod scenarios;
 mod sick;
