@@ -19,6 +19,7 @@ pub use crate::routing::{Instance, Policy, Route};
 pub use vitals_core::reach::matrix::{Class, Matrix as Reachability, MatrixRow, ObserverSummary, Unreachable};
 
 pub mod consul;
+pub mod events;
 
 /// Every refusal: `{"error": "..."}`, with a sentence saying what to do.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -131,6 +132,21 @@ pub struct RouteQuery {
     pub service: Option<String>,
     /// `weighted` (default), `least-loaded` or `round-robin`.
     pub policy: Option<String>,
+    /// Blocking query: wait until the service's change index differs from this one.
+    pub index: Option<String>,
+    /// Blocking query: how long to wait at most (default 5m, at most 10m).
+    pub wait: Option<String>,
+}
+
+/// A blocking query's parameters (`/v1/members`, `/v1/services/NAME`, `/v1/route`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct WatchQuery {
+    /// Wait until the change index differs from this one (the `X-Vitals-Index` of a
+    /// previous answer); `0` or absent answers at once.
+    pub index: Option<String>,
+    /// How long to wait at most, like `30s` or `5m` (default 5m, at most 10m).
+    pub wait: Option<String>,
 }
 
 /// The query of `GET /v1/prometheus/sd`.

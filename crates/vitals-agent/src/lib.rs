@@ -16,6 +16,9 @@
 //! - [`routing`]: which instance of a service gets the next request, and the failover
 //!   TCP proxy (`vitals proxy`) built on it.
 //!
+//! [`embed`] runs the same agent inside another program's tokio runtime (members, routes,
+//! an event `Stream`, its own health and tags, leave), for services that embed Vitals.
+//!
 //! [`parse`] sits below all three: the error that refuses a setting and the text form
 //! of durations, shared by the daemon's settings and the health services. [`api`] holds
 //! the request and response types of the HTTP API, shared with the `vitals` CLI and
@@ -23,6 +26,7 @@
 
 pub mod api;
 pub mod daemon;
+pub mod embed;
 pub mod health;
 pub mod parse;
 pub mod routing;

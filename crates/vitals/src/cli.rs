@@ -260,6 +260,17 @@ pub(crate) struct AgentArgs {
         allow_negative_numbers = true
     )]
     pub(crate) panic_threshold: Option<f64>,
+    /// Run a program on events: [KIND[:STATUS]=]PROGRAM [ARGS...], KIND member, leader,
+    /// check, service or * (repeatable; e.g. member:dead=/usr/local/bin/page). The event
+    /// is in VITALS_* environment variables, the members on standard input.
+    #[arg(help_heading = "Events", long = "event-handler", value_name = "SPEC")]
+    pub(crate) event_handlers: Vec<String>,
+    /// How long an event handler may run before it is killed [default: 10s].
+    #[arg(help_heading = "Events", long, value_name = "DUR", value_parser = parse_duration)]
+    pub(crate) event_handler_timeout: Option<std::time::Duration>,
+    /// POST each event as JSON to this http:// URL, with retries (repeatable).
+    #[arg(help_heading = "Events", long = "webhook", value_name = "URL")]
+    pub(crate) webhooks: Vec<String>,
     /// TOML file with the same settings (flags win).
     #[arg(help_heading = "Node", long, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
@@ -312,6 +323,9 @@ impl AgentArgs {
             services: (!self.services.is_empty()).then(|| self.services.clone()),
             grpc: self.grpc.clone(),
             panic_threshold: self.panic_threshold,
+            event_handlers: (!self.event_handlers.is_empty()).then(|| self.event_handlers.clone()),
+            event_handler_timeout: self.event_handler_timeout,
+            webhooks: (!self.webhooks.is_empty()).then(|| self.webhooks.clone()),
             ..RawConfig::default()
         })
     }
@@ -353,7 +367,9 @@ pub(crate) struct ProxyArgs {
     /// Route to every live instance when fewer than this fraction are healthy.
     #[arg(long, value_name = "FRACTION", default_value_t = 0.5)]
     pub(crate) panic_threshold: f64,
-    /// How often to re-read the agent's view of the service.
+    /// The proxy follows the agent's view with blocking queries (it hears of a change as
+    /// the agent does); this is how long it waits before asking again when the agent
+    /// does not answer, or between reads from an agent too old to block.
     #[arg(long, value_name = "DUR", default_value = "100ms", value_parser = parse_duration)]
     pub(crate) refresh: Duration,
     /// Time a connect to a target may take before the next one is tried.

@@ -14,6 +14,7 @@ use vitals_core::{Config, DetectorKind, Preset, RoleError, Roles, StrategyConfig
 use zeroize::Zeroizing;
 
 use super::fault::Faults;
+use super::hooks::{HandlerSpec, Hooks, WebhookSpec};
 use super::join::{RetryJoin, Seed};
 use crate::health::services::{self, CheckSpec, RawCheck, RawService, RawThresholds, ServiceSpec, Thresholds};
 use crate::parse::{SettingsError, opt_duration};
@@ -114,6 +115,13 @@ pub struct RawConfig {
     pub grpc: Option<String>,
     /// Routing: below this fraction of healthy instances, route to every live one.
     pub panic_threshold: Option<f64>,
+    /// Programs run on events, `[KIND[:FILTER]=]PROGRAM [ARGS...]` (`daemon::hooks`).
+    pub event_handlers: Option<Vec<String>>,
+    /// How long an event handler may run before it is killed (default 10 s).
+    #[serde(default, with = "opt_duration")]
+    pub event_handler_timeout: Option<Duration>,
+    /// URLs each event is POSTed to as JSON (`http://` only).
+    pub webhooks: Option<Vec<String>>,
 }
 
 /// Which HTTP endpoints require the bearer token.
@@ -235,6 +243,8 @@ pub struct Settings {
     pub grpc: Option<SocketAddr>,
     /// Routing panic threshold in [0, 1] (default 0.5; 0 disables panic mode).
     pub panic_threshold: f64,
+    /// Event handlers and webhooks.
+    pub hooks: Hooks,
     /// Faults injected for tests (none in release builds: see [`Faults`]); set from
     /// hidden flags, never from the file.
     pub faults: Faults,
@@ -365,6 +375,9 @@ impl RawConfig {
             thresholds: flags.thresholds.or(self.thresholds),
             grpc: flags.grpc.or(self.grpc),
             panic_threshold: flags.panic_threshold.or(self.panic_threshold),
+            event_handlers: flags.event_handlers.or(self.event_handlers),
+            event_handler_timeout: flags.event_handler_timeout.or(self.event_handler_timeout),
+            webhooks: flags.webhooks.or(self.webhooks),
         }
     }
 
@@ -440,7 +453,36 @@ impl RawConfig {
             thresholds: self.thresholds.clone().unwrap_or_default().into_thresholds(),
             grpc,
             panic_threshold,
+            hooks: self.hooks()?,
             faults: Faults::default(),
+        })
+    }
+
+    /// Event handlers and webhooks, each checked (a handler's program must exist).
+    fn hooks(&self) -> Result<Hooks, SettingsError> {
+        let handlers = self
+            .event_handlers
+            .iter()
+            .flatten()
+            .map(|text| HandlerSpec::parse(text).map_err(|e| invalid("event-handler", e)))
+            .collect::<Result<_, _>>()?;
+        let webhooks = self
+            .webhooks
+            .iter()
+            .flatten()
+            .map(|url| WebhookSpec::parse(url).map_err(|e| invalid("webhook", e)))
+            .collect::<Result<_, _>>()?;
+        let timeout = self.event_handler_timeout.unwrap_or(super::hooks::DEFAULT_TIMEOUT);
+        if timeout.is_zero() || timeout > Duration::from_secs(3600) {
+            return Err(invalid(
+                "event-handler-timeout",
+                "give a duration from 1ms to 1h, like 10s",
+            ));
+        }
+        Ok(Hooks {
+            handlers,
+            webhooks,
+            timeout,
         })
     }
 
@@ -894,6 +936,23 @@ mod tests {
     fn unknown_keys_in_the_file_are_refused() {
         let error = toml::from_str::<RawConfig>("name = \"a\"\nintervall = \"1s\"\n").unwrap_err();
         assert!(error.to_string().contains("unknown field `intervall`"), "{error}");
+    }
+
+    #[test]
+    fn event_handlers_and_webhooks_come_from_the_file_and_bad_ones_are_refused() {
+        let text = "name = \"a\"\nevent_handlers = [\"member:dead=/bin/sh -c true\"]\n\
+                    webhooks = [\"http://127.0.0.1:9000/v\"]\nevent_handler_timeout = \"2s\"\n";
+        let raw: RawConfig = toml::from_str(text).unwrap();
+        let hooks = raw.into_settings_with(None, None).unwrap().hooks;
+        assert_eq!(hooks.handlers[0].filter.as_deref(), Some("dead"));
+        assert_eq!(hooks.webhooks[0].path, "/v");
+        assert_eq!(hooks.timeout, Duration::from_secs(2));
+        let raw: RawConfig = toml::from_str("name = \"a\"\nwebhooks = [\"ftp://x\"]").unwrap();
+        let refused = raw.into_settings_with(None, None).unwrap_err().to_string();
+        assert!(
+            refused.starts_with("invalid `webhook`") && refused.contains("use http://"),
+            "{refused}"
+        );
     }
 
     #[test]

@@ -13,11 +13,14 @@ use vitals_core::seal::{Keyring, NONCE_LEN};
 use vitals_core::wire::{Codec, MAX_DATAGRAM};
 use vitals_core::{Command, Envelope, Event, Instant, Node, Output, Status};
 
+use super::blocking::{IndexKeeper, Indexes};
+use super::events::{EventHub, member_change, snapshot_changes};
 use super::fault::Faults;
 use super::join::{Attempt, JoinWatch, RefusalLog};
 use super::metrics::{KindLabel, Metrics, ReasonLabel, StatusLabel};
 use super::ratelimit::RateLimiter;
 use super::snapshot::{Context, Snapshot};
+use crate::api::events::{Change, LeaderChange};
 
 /// What the rest of the agent may ask of the driver.
 #[derive(Debug)]
@@ -64,6 +67,10 @@ pub(crate) struct Driver {
     pub(crate) join: JoinWatch,
     /// When refused datagrams were last reported, per source.
     pub(crate) refusals: RefusalLog,
+    /// Where verdict changes are published (`GET /v1/events`, handlers, webhooks).
+    pub(crate) events: Arc<EventHub>,
+    /// The blocking queries' indexes, kept from each snapshot and published on change.
+    pub(crate) indexes: (IndexKeeper, watch::Sender<Indexes>),
 }
 
 impl Driver {
@@ -263,6 +270,7 @@ impl Driver {
     }
 
     fn on_event(&mut self, event: Event) {
+        self.publish_event(&event);
         match &event {
             Event::Transition(t) => {
                 self.metrics
@@ -324,6 +332,29 @@ impl Driver {
         }
     }
 
+    /// Publishes a member or leader change to the event hub.
+    fn publish_event(&self, event: &Event) {
+        let change = match event {
+            Event::Transition(t) => {
+                let why = self.node.why(&t.name, self.now());
+                let tags = self
+                    .node
+                    .members()
+                    .get(&t.name)
+                    .and_then(|m| m.health.as_ref())
+                    .map(|h| h.tags.clone())
+                    .unwrap_or_default();
+                Change::Member(member_change(t, why.as_ref(), &self.node.me().name, tags))
+            }
+            Event::Leader { leader, term } => Change::Leader(LeaderChange {
+                leader: leader.clone(),
+                term: *term,
+            }),
+            _ => return,
+        };
+        self.events.publish(change, std::time::SystemTime::now());
+    }
+
     fn publish(&mut self, force: bool) {
         let now = self.now();
         if !force && now - self.published_at < REFRESH {
@@ -343,7 +374,18 @@ impl Driver {
                 })
                 .set(count);
         }
+        for change in snapshot_changes(&self.snapshot.borrow(), &snapshot) {
+            self.events.publish(change, std::time::SystemTime::now());
+        }
+        snapshot.indexes = self.indexes.0.update(&snapshot).clone();
+        let indexes = snapshot.indexes.clone();
+        // The snapshot first: a watcher woken by the indexes reads one at least as new.
         self.snapshot.send_replace(snapshot);
+        self.indexes.1.send_if_modified(|current| {
+            let changed = *current != indexes;
+            *current = indexes;
+            changed
+        });
     }
 }
 

@@ -68,6 +68,17 @@ pub struct Metrics {
     pub term: Gauge,
     /// Leader strategy: 1 while this node is the leader, else 0.
     pub is_leader: Gauge,
+    /// Event handler runs by outcome (`ok`, `failed`, `timeout`, `unstartable`, `dropped`).
+    pub handler_runs: Family<OutcomeLabel, Counter>,
+    /// Webhook deliveries by outcome (`ok`, `retried`, `failed`, `dropped`).
+    pub webhook_deliveries: Family<OutcomeLabel, Counter>,
+}
+
+/// A label naming what became of an event handler run or a webhook delivery.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    /// The outcome.
+    pub outcome: &'static str,
 }
 
 impl Default for Metrics {
@@ -97,6 +108,8 @@ impl Metrics {
             leader_changes: Counter::default(),
             term: Gauge::default(),
             is_leader: Gauge::default(),
+            handler_runs: Family::default(),
+            webhook_deliveries: Family::default(),
         }
         .with_every_label()
     }
@@ -195,6 +208,21 @@ impl Metrics {
         if leader {
             self.register_leadership(r);
         }
+        self.register_hooks(r);
+    }
+
+    /// Event handlers' and webhooks' series.
+    fn register_hooks(&self, r: &mut Registry) {
+        r.register(
+            "event_handler_runs",
+            "Event handler runs (--event-handler), by outcome: ok, failed, timeout, unstartable, dropped",
+            self.handler_runs.clone(),
+        );
+        r.register(
+            "webhook_deliveries",
+            "Webhook deliveries (--webhook), by outcome: ok, retried, failed, dropped",
+            self.webhook_deliveries.clone(),
+        );
     }
 
     /// The leader strategy's series.

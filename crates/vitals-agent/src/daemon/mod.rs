@@ -8,11 +8,14 @@
 //! status (only the node does), and nothing here but the driver touches the node:
 //! everything else reads the published snapshot or sends the driver a `Control`.
 
+pub mod blocking;
 pub mod config;
 pub(crate) mod driver;
+pub mod events;
 pub mod exposition;
 pub mod fault;
 pub mod grpc;
+pub mod hooks;
 pub mod http;
 pub mod join;
 pub mod metrics;
@@ -68,47 +71,109 @@ pub enum AgentError {
 /// Runs the agent until `shutdown` completes (or `POST /v1/leave`); then announces that
 /// the node leaves (so peers mark it `left`, not `dead`) and returns.
 pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send) -> Result<(), AgentError> {
-    let (socket, listener, grpc_listener, codec) = open(&settings).await?;
-    let seed = RandomState::new().build_hasher().finish();
-    let context = Context {
-        http: settings.http,
-        preset: settings.preset,
-        seed,
-    };
-    let (node, known) = start_node(&settings, seed);
+    start(settings, Host::Daemon).await?.run_until(shutdown).await
+}
 
-    let metrics = Arc::new(Metrics::new());
+/// Who runs the agent: the daemon owns its process (SIGHUP reloads the keyring); an
+/// embedding program keeps its signals to itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Host {
+    Daemon,
+    Embedded,
+}
+
+/// A running agent: its driver task and what reads or commands it. Shared by [`run`]
+/// and the embedding API (`crate::embed`).
+pub(crate) struct Running {
+    /// The snapshots the driver publishes.
+    pub(crate) snapshot: watch::Receiver<Snapshot>,
+    /// The event log.
+    pub(crate) events: Arc<events::EventHub>,
+    /// The embedding program's word about its own node.
+    pub(crate) local: watch::Sender<checks::LocalHealth>,
+    /// Tells the driver to leave the cluster and end.
+    stop: Arc<Notify>,
+    /// The driver; ends once the node has left (asked to, `POST /v1/leave`, or a failed join).
+    driver: Option<tokio::task::JoinHandle<()>>,
+    failure: Arc<std::sync::Mutex<Option<String>>>,
+    stop_http: Arc<Notify>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Runs until `shutdown` completes or the driver ends by itself, then stops.
+    pub(crate) async fn run_until(mut self, shutdown: impl Future<Output = ()>) -> Result<(), AgentError> {
+        if let Some(driver) = self.driver.as_mut() {
+            tokio::select! {
+                () = shutdown => {}
+                _ = driver => { self.driver = None; }
+            }
+        }
+        self.stop().await
+    }
+
+    /// Leaves the cluster (peers see `left`) and stops every task of the agent.
+    pub(crate) async fn stop(mut self) -> Result<(), AgentError> {
+        self.stop.notify_one();
+        if let Some(driver) = self.driver.take() {
+            let _ = driver.await;
+        }
+        systemd::stopping();
+        self.stop_http.notify_one();
+        self.tasks.iter().for_each(|t| t.abort());
+        let failure = self
+            .failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        failure.map_or(Ok(()), |reason| Err(AgentError::JoinFailed(reason)))
+    }
+}
+
+/// Binds the sockets and starts the node's driver, the checks and the servers.
+pub(crate) async fn start(settings: Settings, host: Host) -> Result<Running, AgentError> {
+    let (socket, listener, grpc_listener, codec) = open(&settings).await?;
+    let context = Context {
+        http: listener.local_addr().unwrap_or(settings.http),
+        preset: settings.preset,
+        seed: RandomState::new().build_hasher().finish(),
+    };
+    let (node, known) = start_node(&settings, context.seed);
     let (snapshot_tx, snapshot_rx) = watch::channel(Snapshot::of(&node, context, Instant::ZERO));
     let (controls_tx, controls_rx) = mpsc::channel(16);
-    let leave = Arc::new(Notify::new());
-    let stop_http = Arc::new(Notify::new());
-    let epoch = tokio::time::Instant::now();
-    let (board, ttl, mut tasks) = start_checks(&settings, controls_tx.clone());
+    let (local, local_rx) = watch::channel(checks::LocalHealth::default());
+    let (board, ttl, mut tasks) = start_checks(&settings, controls_tx.clone(), local_rx);
+    let events = start_events(&settings, &board, &mut tasks);
+    let (indexes_tx, indexes_rx) = watch::channel(self::blocking::Indexes::default());
     tasks.extend(grpc_listener.map(|listener| serve_grpc(listener, &settings, snapshot_rx.clone())));
     let join_failed = start_join(&settings, known, controls_tx.clone(), snapshot_rx.clone(), &mut tasks);
+    let metrics = Arc::new(Metrics::new());
+    tasks.extend(hooks::start(
+        &settings.hooks,
+        &events,
+        snapshot_rx.clone(),
+        Arc::clone(&metrics),
+    ));
     let registry = exposition::registry(&metrics, &settings, snapshot_rx.clone(), board.clone());
-    let state = http::ApiState {
-        snapshot: snapshot_rx,
-        registry: Arc::new(registry),
-        leave: Arc::clone(&leave),
-        token: settings.api_token.clone(),
-        checks: board,
-        ttl,
-        services: Arc::new(settings.services.clone()),
-        thresholds: Arc::new(settings.thresholds.clone()),
-        panic_threshold: settings.panic_threshold,
-        turns: Arc::default(),
-        epoch,
-        controls: controls_tx.clone(),
-    };
-    tasks.extend([
-        tokio::spawn(reload_keyring_on_sighup(settings.keys.clone(), controls_tx)),
-        tokio::spawn(http::serve(
-            listener,
-            http::router(state, settings.api_auth),
-            Arc::clone(&stop_http),
-        )),
-    ]);
+    let epoch = tokio::time::Instant::now();
+    let state = api_state(
+        &settings,
+        snapshot_rx.clone(),
+        (board, ttl),
+        controls_tx.clone(),
+        Arc::clone(&events),
+        indexes_rx,
+        (Arc::new(registry), epoch),
+    );
+    let (leave, stop_http) = (Arc::clone(&state.leave), Arc::new(Notify::new()));
+    let serving = http::serve(listener, http::router(state, settings.api_auth), Arc::clone(&stop_http));
+    tasks.push(tokio::spawn(serving));
+    if host == Host::Daemon {
+        tasks.push(tokio::spawn(reload_keyring_on_sighup(
+            settings.keys.clone(),
+            controls_tx,
+        )));
+    }
     let driver = Driver {
         node,
         socket: Arc::new(socket),
@@ -123,20 +188,105 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send) 
         faults: settings.faults.clone(),
         join: join::JoinWatch::default(),
         refusals: join::RefusalLog::default(),
+        events,
+        indexes: (self::blocking::IndexKeeper::default(), indexes_tx),
     };
-    let mut failure = None;
-    let stop = async {
-        tokio::select! {
-            () = shutdown => {}
-            () = leave.notified() => {}
-            Ok(reason) = join_failed => failure = Some(reason),
+    Ok(Running::spawn(
+        driver,
+        controls_rx,
+        (leave, join_failed),
+        stop_http,
+        tasks,
+        local,
+    ))
+}
+
+impl Running {
+    /// Spawns the driver, to run until told to stop, asked to leave, or its join failed.
+    fn spawn(
+        driver: Driver,
+        controls: mpsc::Receiver<Control>,
+        (leave, join_failed): (Arc<Notify>, tokio::sync::oneshot::Receiver<String>),
+        stop_http: Arc<Notify>,
+        tasks: Vec<tokio::task::JoinHandle<()>>,
+        local: watch::Sender<checks::LocalHealth>,
+    ) -> Running {
+        let (stop, failure) = (Arc::new(Notify::new()), Arc::default());
+        let ends = ends_when(Arc::clone(&stop), leave, join_failed, Arc::clone(&failure));
+        Running {
+            snapshot: driver.snapshot.subscribe(),
+            events: Arc::clone(&driver.events),
+            local,
+            stop,
+            driver: Some(tokio::spawn(driver.run(controls, ends))),
+            failure,
+            stop_http,
+            tasks,
         }
-    };
-    driver.run(controls_rx, stop).await;
-    systemd::stopping();
-    stop_http.notify_one();
-    tasks.iter().for_each(|t| t.abort());
-    failure.map_or(Ok(()), |reason| Err(AgentError::JoinFailed(reason)))
+    }
+}
+
+/// What every HTTP handler reads.
+fn api_state(
+    settings: &Settings,
+    snapshot: watch::Receiver<Snapshot>,
+    (checks, ttl): (watch::Receiver<checks::Board>, checks::TtlInbox),
+    controls: mpsc::Sender<Control>,
+    events: Arc<events::EventHub>,
+    indexes: watch::Receiver<blocking::Indexes>,
+    (registry, epoch): (Arc<prometheus_client::registry::Registry>, tokio::time::Instant),
+) -> http::ApiState {
+    http::ApiState {
+        snapshot,
+        registry,
+        leave: Arc::new(Notify::new()),
+        token: settings.api_token.clone(),
+        checks,
+        ttl,
+        services: Arc::new(settings.services.clone()),
+        thresholds: Arc::new(settings.thresholds.clone()),
+        panic_threshold: settings.panic_threshold,
+        turns: Arc::default(),
+        epoch,
+        controls,
+        events,
+        streams: Arc::new(tokio::sync::Semaphore::new(http::MAX_STREAMS)),
+        indexes,
+    }
+}
+
+/// The event log, and the task that publishes this agent's own checks' changes to it.
+fn start_events(
+    settings: &Settings,
+    board: &watch::Receiver<checks::Board>,
+    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> Arc<events::EventHub> {
+    let events = Arc::new(events::EventHub::start());
+    let follow = events::follow_board(
+        board.clone(),
+        Arc::clone(&events),
+        settings.name.clone(),
+        settings.tags.clone(),
+    );
+    tasks.push(tokio::spawn(follow));
+    events
+}
+
+/// Completes when the agent is told to stop, `POST /v1/leave` asks it to, or its join
+/// failed for good (the reason is kept in `failure`).
+async fn ends_when(
+    stop: Arc<Notify>,
+    leave: Arc<Notify>,
+    join_failed: tokio::sync::oneshot::Receiver<String>,
+    failure: Arc<std::sync::Mutex<Option<String>>>,
+) {
+    tokio::select! {
+        () = stop.notified() => {}
+        () = leave.notified() => {}
+        Ok(reason) = join_failed => {
+            *failure.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(reason);
+        }
+    }
 }
 
 /// Serves gRPC health on `listener` (the task is aborted when the agent stops).
@@ -212,6 +362,7 @@ async fn bind_grpc(settings: &Settings) -> Result<Option<TcpListener>, AgentErro
 fn start_checks(
     settings: &Settings,
     controls: mpsc::Sender<Control>,
+    local: watch::Receiver<checks::LocalHealth>,
 ) -> (
     watch::Receiver<checks::Board>,
     checks::TtlInbox,
@@ -220,6 +371,7 @@ fn start_checks(
     let (board, ttl, mut tasks) = checks::start(&settings.checks);
     let (samples_tx, samples_rx) = mpsc::channel(4);
     let reporter = checks::Reporter {
+        local,
         board: board.clone(),
         samples: samples_rx,
         services: settings.services.clone(),

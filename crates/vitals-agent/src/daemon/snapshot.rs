@@ -103,6 +103,9 @@ pub struct Snapshot {
     /// When the picture was taken, on the node's clock (not served; dates are derived from it).
     #[serde(skip)]
     pub taken_at: Instant,
+    /// The blocking queries' indexes for this picture (`daemon::blocking`; set by the driver).
+    #[serde(skip)]
+    pub indexes: super::blocking::Indexes,
 }
 
 /// `GET /v1/leader`, as published (the handler adds the lease's remaining time).
@@ -173,6 +176,7 @@ impl Snapshot {
                 .collect(),
             reachability: node.reachability(now),
             taken_at: now,
+            indexes: super::blocking::Indexes::default(),
             leader: node.leadership(now).map(|l| LeaderView {
                 leader: l.leader,
                 term: l.term,

@@ -250,8 +250,21 @@ pub fn summarize(board: &Board, system: CheckStatus, services: &[ServiceSpec]) -
 }
 
 /// What the reporter needs.
+/// What a program that embeds the agent says about its own node (`embed::Agent`'s
+/// `set_health` and `set_tags`): combined with the checks (the worse status wins) and
+/// replacing the configured tags.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LocalHealth {
+    /// The program's own verdict about its node, if it gave one.
+    pub status: Option<CheckStatus>,
+    /// Tags replacing the configured ones, if it set any.
+    pub tags: Option<vitals_core::tags::Tags>,
+}
+
 pub(crate) struct Reporter {
     pub(crate) board: watch::Receiver<Board>,
+    /// The embedding program's word (never changes for the daemon).
+    pub(crate) local: watch::Receiver<LocalHealth>,
     pub(crate) samples: mpsc::Receiver<Health>,
     pub(crate) services: Vec<ServiceSpec>,
     pub(crate) thresholds: Thresholds,
@@ -280,12 +293,15 @@ impl Reporter {
                     board_open = false;
                     continue;
                 },
+                Ok(()) = self.local.changed() => {}
             }
             let (system, _) = system_status(&sample, &self.thresholds);
-            let checks = summarize(&self.board.borrow_and_update(), system, &self.services);
+            let mut checks = summarize(&self.board.borrow_and_update(), system, &self.services);
+            let local = self.local.borrow_and_update().clone();
+            checks.status = checks.status.max(local.status.unwrap_or_default());
             let health = Health {
                 checks: Some(checks),
-                tags: self.tags.clone(),
+                tags: local.tags.unwrap_or_else(|| self.tags.clone()),
                 ..sample.clone()
             };
             if sent.as_ref() == Some(&health) {

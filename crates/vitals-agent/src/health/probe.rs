@@ -81,6 +81,18 @@ pub async fn http_get(target: SocketAddr, path: &str) -> Result<(u16, Bytes), St
 
 /// [`http_get`] with `Authorization: Bearer {token}` when a token is given.
 pub async fn http_get_with_token(target: SocketAddr, path: &str, token: Option<&str>) -> Result<(u16, Bytes), String> {
+    http_get_indexed(target, path, token)
+        .await
+        .map(|(status, _, body)| (status, body))
+}
+
+/// [`http_get_with_token`], with the answer's `X-Vitals-Index` (a blocking query's
+/// change index) when it carries one that parses.
+pub async fn http_get_indexed(
+    target: SocketAddr,
+    path: &str,
+    token: Option<&str>,
+) -> Result<(u16, Option<u64>, Bytes), String> {
     let stream = TcpStream::connect(target)
         .await
         .map_err(|e| format!("cannot connect to {target}: {e}"))?;
@@ -103,12 +115,16 @@ pub async fn http_get_with_token(target: SocketAddr, path: &str, token: Option<&
             .await
             .map_err(|e| format!("GET {path} on {target} failed: {e}"))?;
         let status = response.status().as_u16();
+        let index = response
+            .headers()
+            .get("x-vitals-index")
+            .and_then(|v| v.to_str().ok()?.parse().ok());
         let body = Limited::new(response.into_body(), MAX_BODY)
             .collect()
             .await
             .map_err(|e| format!("reading the body failed: {e}"))?
             .to_bytes();
-        Ok((status, body))
+        Ok((status, index, body))
     }
     .await;
     driver.abort();

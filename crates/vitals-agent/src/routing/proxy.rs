@@ -1,11 +1,13 @@
 //! `vitals proxy`: a TCP (L4) failover proxy for one service. It follows an agent's view
-//! of the service (`GET /v1/services/NAME`, every `refresh`), sends each new connection
+//! of the service with blocking queries (`GET /v1/services/NAME?index=N&wait=10s`: the
+//! agent answers as soon as an instance's status changes, and at least every
+//! [`WATCH_WAIT`], so scores stay fresh too), sends each new connection
 //! to a target chosen by [`pick`](crate::routing::pick), retries the connect on another instance
 //! when one refuses (and ejects the refuser for [`EJECT`]), and exports connection counts
 //! per target on `/metrics`.
 //!
 //! **Invariant:** an instance the agent marks down (suspect, dead, left, critical) gets
-//! no new connection after the next refresh. It never decides health itself beyond the
+//! no new connection once the agent's answer to the watch arrives. It never decides health itself beyond the
 //! short ejection of an instance that just refused a connection.
 
 use std::collections::BTreeMap;
@@ -28,6 +30,8 @@ use crate::routing::{self as route, Instance, Policy};
 
 /// How long an instance that refused a connection gets no new one.
 pub const EJECT: Duration = Duration::from_secs(2);
+/// How long one blocking query may wait for a change.
+pub const WATCH_WAIT: Duration = Duration::from_secs(10);
 /// Most instances one connection tries.
 pub const MAX_ATTEMPTS: usize = 3;
 
@@ -46,7 +50,8 @@ pub struct ProxySettings {
     pub policy: Policy,
     /// Panic threshold (as the agent's).
     pub panic_threshold: f64,
-    /// How often to re-read the agent's view.
+    /// How long to wait before asking again after the agent did not answer (and between
+    /// reads from an agent that does not block: one older than blocking queries).
     pub refresh: Duration,
     /// Time a connect to a target may take.
     pub connect_timeout: Duration,
@@ -161,34 +166,57 @@ pub async fn run(settings: ProxySettings, shutdown: impl std::future::Future<Out
     Ok(())
 }
 
-/// Re-reads the agent's view of the service every `refresh`; keeps the last view while
-/// the agent does not answer.
+/// Follows the agent's view of the service with blocking queries; keeps the last view
+/// while the agent does not answer, and asks again after `refresh`.
 async fn follow(settings: ProxySettings, view: watch::Sender<Vec<Instance>>) {
-    let path = format!("/v1/services/{}", settings.service);
-    let mut ticker = tokio::time::interval(settings.refresh);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut index = 0;
     loop {
-        ticker.tick().await;
+        let path = format!(
+            "/v1/services/{}?index={index}&wait={}s",
+            settings.service,
+            WATCH_WAIT.as_secs()
+        );
         let answer = tokio::time::timeout(
-            settings.refresh.max(Duration::from_millis(500)),
-            crate::health::probe::http_get_with_token(settings.agent, &path, settings.token.as_deref()),
+            WATCH_WAIT + Duration::from_secs(5),
+            crate::health::probe::http_get_indexed(settings.agent, &path, settings.token.as_deref()),
         )
         .await;
-        match answer {
-            Ok(Ok((200, body))) => match serde_json::from_slice::<Vec<Instance>>(&body) {
-                Ok(instances) => {
-                    view.send_if_modified(|v| std::mem::replace(v, instances.clone()) != instances);
-                }
-                Err(error) => tracing::warn!(%error, "unexpected answer from the agent"),
-            },
-            Ok(Ok((404, _))) => {
-                view.send_replace(Vec::new());
+        let blocked = match answer {
+            Ok(Ok((status, next, body))) => {
+                read_view(status, &body, &view);
+                let blocked = status != 401 && next.is_some();
+                index = next.unwrap_or(0);
+                blocked
             }
-            Ok(Ok((401, _))) => tracing::warn!("the agent wants its API token: give it with --token or --token-file"),
-            Ok(Ok((status, _))) => tracing::warn!(status, "the agent refused the service view"),
-            Ok(Err(error)) => tracing::warn!(%error, "cannot reach the agent; keeping the last view"),
-            Err(_) => tracing::warn!("the agent did not answer in time; keeping the last view"),
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "cannot reach the agent; keeping the last view");
+                false
+            }
+            Err(_) => {
+                tracing::warn!("the agent did not answer in time; keeping the last view");
+                false
+            }
+        };
+        if !blocked {
+            tokio::time::sleep(settings.refresh).await;
         }
+    }
+}
+
+/// Takes in one answer of the agent's about the service.
+fn read_view(status: u16, body: &[u8], view: &watch::Sender<Vec<Instance>>) {
+    match status {
+        200 => match serde_json::from_slice::<Vec<Instance>>(body) {
+            Ok(instances) => {
+                view.send_if_modified(|v| std::mem::replace(v, instances.clone()) != instances);
+            }
+            Err(error) => tracing::warn!(%error, "unexpected answer from the agent"),
+        },
+        404 => {
+            view.send_replace(Vec::new());
+        }
+        401 => tracing::warn!("the agent wants its API token: give it with --token or --token-file"),
+        status => tracing::warn!(status, "the agent refused the service view"),
     }
 }
 

@@ -18,15 +18,17 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use vitals_core::{Command, Status};
 
+use super::blocking::{Blocking, with_index};
+use super::events::ConnectionMark;
 use super::{ApiState, error};
-use crate::api::{ApiError, JoinRequest, Joined, MemberView, MembersQuery, Reaped};
+use crate::api::{ApiError, JoinRequest, Joined, MemberView, MembersQuery, Reaped, WatchQuery};
 use crate::daemon::driver::Control;
 use crate::daemon::join::Seed;
 
@@ -62,7 +64,8 @@ impl Filter {
                     .push(vitals_core::tags::parse(value).map_err(|e| format!("tag filter: {e}"))?),
                 other => {
                     return Err(format!(
-                        "unknown parameter `{other}`: filter with status=alive|suspect|dead|left and tag=KEY=VALUE"
+                        "unknown parameter `{other}`: filter with status=alive|suspect|dead|left and tag=KEY=VALUE; \
+                         block with index=N&wait=DURATION"
                     ));
                 }
             }
@@ -77,32 +80,38 @@ impl Filter {
 }
 
 /// Every member with its status, incarnation, tags, health and round-trip time, filtered.
-#[utoipa::path(get, path = "/v1/members", tag = "members", params(MembersQuery),
+#[utoipa::path(get, path = "/v1/members", tag = "members", params(MembersQuery, WatchQuery),
     responses(
-        (status = 200, description = "The members that pass the filters, this node included", body = Vec<MemberView>),
+        (status = 200, description = "The members that pass the filters, this node included", body = Vec<MemberView>,
+            headers(("X-Vitals-Index" = u64, description = "The member list's change index (blocking queries)"))),
         (status = 400, description = "An unknown status, parameter or malformed tag", body = ApiError),
     ))]
 pub(super) async fn members(
     State(state): State<ApiState>,
+    mark: Option<Extension<ConnectionMark>>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Response {
-    let params = match query {
+    let mut params = match query {
         Ok(Query(params)) => params,
         Err(rejection) => return error(StatusCode::BAD_REQUEST, &rejection.body_text()),
+    };
+    let blocking = match Blocking::take(&mut params) {
+        Ok(blocking) => blocking,
+        Err(message) => return error(StatusCode::BAD_REQUEST, &message),
     };
     let filter = match Filter::parse(&params) {
         Ok(filter) => filter,
         Err(message) => return error(StatusCode::BAD_REQUEST, &message),
     };
-    let members: Vec<MemberView> = state
-        .snapshot
-        .borrow()
-        .members
-        .iter()
-        .filter(|m| filter.keeps(m))
-        .cloned()
-        .collect();
-    Json(members).into_response()
+    if let Err(refusal) = blocking.wait(&state, mark, |i| i.members).await {
+        return *refusal;
+    }
+    let (members, index) = {
+        let snapshot = state.snapshot.borrow();
+        let members: Vec<MemberView> = snapshot.members.iter().filter(|m| filter.keeps(m)).cloned().collect();
+        (members, snapshot.indexes.members)
+    };
+    with_index(Json(members).into_response(), index)
 }
 
 /// Join (more of) a cluster through these seeds; answers once one of them is heard.

@@ -19,6 +19,9 @@
 //! - `GET /v1/prometheus/sd`: Prometheus's HTTP service discovery (`discovery` submodule).
 //! - `GET /ui`: the live dashboard (`ui` submodule; the page needs no token, its API
 //!   calls do).
+//! - `GET /v1/events`: verdict changes as Server-Sent Events (`events` submodule).
+//! - Blocking queries (`?index=N&wait=30s`, `X-Vitals-Index`) on `/v1/members`,
+//!   `/v1/services/NAME` and `/v1/route`: see the `blocking` submodule.
 //! - `GET /v1/openapi.json`: the OpenAPI description of all of the above (`openapi`
 //!   submodule), generated from the shared types of [`crate::api`].
 //!
@@ -26,7 +29,9 @@
 //! mutating endpoints are disabled; bodies over 16 KiB get 413; at most
 //! [`MAX_CONNECTIONS`] connections (a new one closes the oldest idle one, so idle
 //! clients never starve `/healthz`), headers must arrive within 5 s, and a connection
-//! lives at most 60 s. Every error is JSON.
+//! lives at most 60 s. Long-lived requests (event streams, blocking queries) are counted
+//! apart: at most [`MAX_STREAMS`] at once, their connections outside the cap and kept
+//! open while they last (at most `events::STREAM_LIFETIME`). Every error is JSON.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -48,13 +53,17 @@ use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 use tower::ServiceExt;
 
+use self::events::ConnectionMark;
+
 pub(crate) use self::state::{ApiState, error};
 use super::config::ApiAuth;
 use super::metrics::Metrics;
 use crate::api::{Alive, ApiError, LeaderAnswer, Leaving, NoSuchEndpoint, Ready, SelfView};
 
+pub(crate) mod blocking;
 mod consul;
 mod discovery;
+pub(crate) mod events;
 mod lifecycle;
 pub mod openapi;
 mod reach;
@@ -64,6 +73,8 @@ mod ui;
 
 /// Most HTTP connections open at once (a new one closes the oldest idle one).
 pub const MAX_CONNECTIONS: usize = 64;
+/// Most long-lived requests (event streams, blocking queries) under way at once.
+pub const MAX_STREAMS: usize = 256;
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 16 * 1024;
 
@@ -81,6 +92,7 @@ pub(crate) fn router(state: ApiState, auth: ApiAuth) -> Router {
         .route("/v1/reachability", get(reach::reachability))
         .route("/v1/prometheus/sd", get(discovery::prometheus_sd))
         .route("/v1/openapi.json", get(openapi::serve))
+        .route("/v1/events", get(events::events))
         .merge(consul::routes());
     let reads = match auth {
         ApiAuth::All => reads.route_layer(middleware::from_fn_with_state(state.clone(), require_token)),
@@ -114,8 +126,10 @@ async fn require_token(State(state): State<ApiState>, request: Request, next: Ne
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match presented {
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_string)
+        .or_else(|| query_token(&request));
+    match presented.as_deref() {
         None => {
             let mut response = error(
                 StatusCode::UNAUTHORIZED,
@@ -129,6 +143,17 @@ async fn require_token(State(state): State<ApiState>, request: Request, next: Ne
         Some(candidate) if token.matches(candidate) => next.run(request).await,
         Some(_) => error(StatusCode::FORBIDDEN, "wrong bearer token"),
     }
+}
+
+/// `?token=` on `GET /v1/events`: browsers' `EventSource` cannot send headers. Read
+/// nowhere else, so tokens stay out of the URLs (and logs) of every other request.
+fn query_token(request: &Request) -> Option<String> {
+    if request.method() != axum::http::Method::GET || request.uri().path() != "/v1/events" {
+        return None;
+    }
+    let axum::extract::Query(params) =
+        axum::extract::Query::<Vec<(String, String)>>::try_from_uri(request.uri()).ok()?;
+    params.into_iter().find(|(k, _)| k == "token").map(|(_, v)| v)
 }
 
 /// This node and its effective configuration.
@@ -321,6 +346,7 @@ async fn not_found() -> Response {
         "/v1/openapi.json",
         "/v1/reachability",
         "/ui (the dashboard)",
+        "/v1/events?kind=&member=&tag= (Server-Sent Events)",
     ];
     let answer = NoSuchEndpoint {
         error: "no such endpoint".into(),
@@ -333,20 +359,53 @@ async fn not_found() -> Response {
 /// Full means [`MAX_CONNECTIONS`]: a new connection then closes the oldest idle one (or,
 /// if every one is busy, the oldest), so idle or slow clients can hold connections but
 /// never keep a probe from being answered.
+/// A connection with a long-lived request under way (an event stream, a blocking
+/// query) is not counted: those are bounded by [`MAX_STREAMS`] instead.
 #[derive(Default)]
-struct Connections(VecDeque<(AbortHandle, Arc<AtomicBool>)>);
+struct Connections(VecDeque<(AbortHandle, Arc<AtomicBool>, ConnectionMark)>);
 
 impl Connections {
     /// Forgets the connections that ended and, when full, closes one to make room.
     fn make_room(&mut self) {
-        self.0.retain(|(task, _)| !task.is_finished());
-        if self.0.len() < MAX_CONNECTIONS {
+        self.0.retain(|(task, _, _)| !task.is_finished());
+        let counted = || self.0.iter().filter(|(_, _, mark)| !mark.is_long_lived());
+        if counted().count() < MAX_CONNECTIONS {
             return;
         }
-        let idle = self.0.iter().position(|(_, busy)| !busy.load(Ordering::Relaxed));
-        if let Some((task, _)) = self.0.remove(idle.unwrap_or(0)) {
+        let victim = counted()
+            .position(|(_, busy, _)| !busy.load(Ordering::Relaxed))
+            .unwrap_or(0);
+        let index = self
+            .0
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, _, mark))| !mark.is_long_lived())
+            .nth(victim)
+            .map(|(i, _)| i);
+        if let Some((task, _, _)) = index.and_then(|i| self.0.remove(i)) {
             task.abort();
         }
+    }
+}
+
+/// How long a connection lives, unless a long-lived request keeps it open.
+const CONNECTION_LIFETIME: Duration = Duration::from_secs(60);
+
+/// Runs `connection` for [`CONNECTION_LIFETIME`], or while a long-lived request is under
+/// way on it (at most `events::STREAM_LIFETIME` and a minute more).
+async fn run_connection(connection: impl Future<Output = impl Sized>, mark: ConnectionMark) {
+    let started = tokio::time::Instant::now();
+    let last = started + events::STREAM_LIFETIME + CONNECTION_LIFETIME;
+    let mut until = started + CONNECTION_LIFETIME;
+    tokio::pin!(connection);
+    loop {
+        if tokio::time::timeout_at(until, &mut connection).await.is_ok() {
+            return;
+        }
+        if !mark.is_long_lived() || until >= last {
+            return;
+        }
+        until = (tokio::time::Instant::now() + Duration::from_secs(1)).min(last);
     }
 }
 
@@ -365,11 +424,13 @@ pub(crate) async fn serve(listener: TcpListener, router: Router, stop: Arc<Notif
         };
         open.make_room();
         let busy = Arc::new(AtomicBool::new(false));
-        let (begins, ends) = (Arc::clone(&busy), Arc::clone(&busy));
+        let mark = ConnectionMark::default();
+        let (begins, ends, marks) = (Arc::clone(&busy), Arc::clone(&busy), mark.clone());
         let service = router
             .clone()
-            .map_request(move |request: Request<hyper::body::Incoming>| {
+            .map_request(move |mut request: Request<hyper::body::Incoming>| {
                 begins.store(true, Ordering::Relaxed);
+                request.extensions_mut().insert(marks.clone());
                 request
             })
             .map_response(move |response: Response| {
@@ -377,14 +438,15 @@ pub(crate) async fn serve(listener: TcpListener, router: Router, stop: Arc<Notif
                 response
             });
         let service = hyper_util::service::TowerToHyperService::new(service);
+        let running = mark.clone();
         let task = tokio::spawn(async move {
             let connection = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(Duration::from_secs(5))
                 .max_buf_size(64 * 1024)
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-            let _ = tokio::time::timeout(Duration::from_secs(60), connection).await;
+            run_connection(connection, running).await;
         });
-        open.0.push_back((task.abort_handle(), busy));
+        open.0.push_back((task.abort_handle(), busy, mark));
     }
 }

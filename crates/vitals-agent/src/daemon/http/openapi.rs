@@ -32,8 +32,9 @@ use crate::api;
         super::discovery::prometheus_sd,
         super::consul::agent_self, super::consul::agent_members,
         super::consul::catalog_services, super::consul::health_service,
+        super::events::events,
     ),
-    components(schemas(api::NoSuchEndpoint)),
+    components(schemas(api::NoSuchEndpoint, api::events::Gap, api::events::Lagged)),
     modifiers(&BearerToken),
     tags(
         (name = "members", description = "The cluster as this agent sees it"),
@@ -41,6 +42,7 @@ use crate::api;
         (name = "probes", description = "Liveness, readiness and metrics (no token needed for probes)"),
         (name = "prometheus", description = "Prometheus service discovery"),
         (name = "consul", description = "Consul's read-only API, in Consul's shapes"),
+        (name = "events", description = "Verdict changes as Server-Sent Events"),
         (name = "meta", description = "This description"),
     ),
 )]

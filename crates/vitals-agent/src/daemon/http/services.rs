@@ -5,19 +5,26 @@
 //! - `GET /v1/services/NAME`: every instance with its member status, check status, score.
 //! - `GET /v1/route?service=NAME[&policy=weighted|least-loaded|round-robin]`: one target,
 //!   or 503 with a JSON reason when no instance is healthy.
+//! - `/v1/services/NAME` and `/v1/route` are blocking queries with `?index=N&wait=30s`
+//!   (`blocking` submodule), and carry `X-Vitals-Index`.
 //! - `GET /v1/checks`: this agent's checks, system thresholds and services.
 //! - `PUT /v1/checks/NAME/pass|warn|fail`: a TTL check reports in (needs the bearer
 //!   token; the body, at most 16 KiB, becomes the check's output).
 
-use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use vitals_core::CheckStatus;
 
+use super::blocking::{Blocking, refuse, with_index};
+use super::events::ConnectionMark;
 use super::state::{ApiState, error};
-use crate::api::{ApiError, CheckReported, ChecksAnswer, FrontedService, Instance, Route, RouteQuery, SystemVerdict};
+use crate::api::{
+    ApiError, CheckReported, ChecksAnswer, FrontedService, Instance, Route, RouteQuery, SystemVerdict, WatchQuery,
+};
 use crate::health::checks::{TtlReport, system_status};
 use crate::routing::{self as route, Policy};
 
@@ -30,17 +37,38 @@ pub(crate) async fn services(State(state): State<ApiState>) -> impl IntoResponse
 
 /// Every instance of a service, with its member's status, its check status and score.
 #[utoipa::path(get, path = "/v1/services/{name}", tag = "services",
-    params(("name" = String, Path, description = "The service")),
+    params(("name" = String, Path, description = "The service"), WatchQuery),
     responses(
-        (status = 200, description = "The service's instances", body = Vec<Instance>),
+        (status = 200, description = "The service's instances", body = Vec<Instance>,
+            headers(("X-Vitals-Index" = u64, description = "The service's change index (blocking queries)"))),
+        (status = 400, description = "A bad `index` or `wait`", body = ApiError),
         (status = 404, description = "No member announces the service", body = ApiError),
     ))]
-pub(crate) async fn service(State(state): State<ApiState>, Path(name): Path<String>) -> Response {
-    let instances = state.snapshot.borrow().instances(&name);
-    if instances.is_empty() {
-        return error(StatusCode::NOT_FOUND, &format!("no member announces service `{name}`"));
+pub(crate) async fn service(
+    State(state): State<ApiState>,
+    mark: Option<Extension<ConnectionMark>>,
+    Path(name): Path<String>,
+    query: Result<Query<WatchQuery>, QueryRejection>,
+) -> Response {
+    let blocking = match query
+        .map_err(|r| r.body_text())
+        .and_then(|Query(q)| Blocking::of(q.index.as_deref(), q.wait.as_deref()))
+    {
+        Ok(blocking) => blocking,
+        Err(message) => return refuse(&message),
+    };
+    if let Err(refusal) = blocking.wait(&state, mark, |i| i.service(&name)).await {
+        return *refusal;
     }
-    Json(instances).into_response()
+    let (instances, index) = {
+        let snapshot = state.snapshot.borrow();
+        (snapshot.instances(&name), snapshot.indexes.service(&name))
+    };
+    if instances.is_empty() {
+        let refusal = error(StatusCode::NOT_FOUND, &format!("no member announces service `{name}`"));
+        return with_index(refusal, index);
+    }
+    with_index(Json(instances).into_response(), index)
 }
 
 fn uniform() -> f64 {
@@ -50,11 +78,20 @@ fn uniform() -> f64 {
 /// One instance to send the next request to.
 #[utoipa::path(get, path = "/v1/route", tag = "services", params(RouteQuery),
     responses(
-        (status = 200, description = "The instance picked and how", body = Route),
-        (status = 400, description = "No `service`, or an unknown policy", body = ApiError),
+        (status = 200, description = "The instance picked and how", body = Route,
+            headers(("X-Vitals-Index" = u64, description = "The service's change index (blocking queries)"))),
+        (status = 400, description = "No `service`, an unknown policy, or a bad `index` or `wait`", body = ApiError),
         (status = 503, description = "No instance is healthy (the reason says why)", body = ApiError),
     ))]
-pub(crate) async fn route(State(state): State<ApiState>, Query(query): Query<RouteQuery>) -> Response {
+pub(crate) async fn route(
+    State(state): State<ApiState>,
+    mark: Option<Extension<ConnectionMark>>,
+    query: Result<Query<RouteQuery>, QueryRejection>,
+) -> Response {
+    let query = match query {
+        Ok(Query(query)) => query,
+        Err(rejection) => return refuse(&rejection.body_text()),
+    };
     let Some(service) = query.service.filter(|s| !s.is_empty()) else {
         return error(StatusCode::BAD_REQUEST, "missing `service`: GET /v1/route?service=NAME");
     };
@@ -62,12 +99,23 @@ pub(crate) async fn route(State(state): State<ApiState>, Query(query): Query<Rou
         Ok(policy) => policy.unwrap_or_default(),
         Err(message) => return error(StatusCode::BAD_REQUEST, &message),
     };
-    let instances = state.snapshot.borrow().instances(&service);
+    let blocking = match Blocking::of(query.index.as_deref(), query.wait.as_deref()) {
+        Ok(blocking) => blocking,
+        Err(message) => return refuse(&message),
+    };
+    if let Err(refusal) = blocking.wait(&state, mark, |i| i.service(&service)).await {
+        return *refusal;
+    }
+    let (instances, index) = {
+        let snapshot = state.snapshot.borrow();
+        (snapshot.instances(&service), snapshot.indexes.service(&service))
+    };
     let turn = state.turns.next(&service);
-    match route::pick(&service, &instances, policy, state.panic_threshold, turn, uniform()) {
+    let answer = match route::pick(&service, &instances, policy, state.panic_threshold, turn, uniform()) {
         Ok(route) => Json(route).into_response(),
         Err(no_route) => error(StatusCode::SERVICE_UNAVAILABLE, &no_route.reason),
-    }
+    };
+    with_index(answer, index)
 }
 
 /// This agent's checks, its system thresholds' verdict and the services it fronts.

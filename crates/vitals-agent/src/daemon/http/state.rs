@@ -36,6 +36,13 @@ pub(crate) struct ApiState {
     pub(crate) epoch: tokio::time::Instant,
     /// Commands for the driver (`POST /v1/join`, `POST /v1/force-leave/NAME`).
     pub(crate) controls: tokio::sync::mpsc::Sender<crate::daemon::driver::Control>,
+    /// The event log (`GET /v1/events`).
+    pub(crate) events: Arc<crate::daemon::events::EventHub>,
+    /// Permits for long-lived requests (event streams, blocking queries): at most
+    /// `MAX_STREAMS` at once, outside the connection cap.
+    pub(crate) streams: Arc<tokio::sync::Semaphore>,
+    /// The blocking queries' indexes, as the driver publishes them.
+    pub(crate) indexes: watch::Receiver<crate::daemon::blocking::Indexes>,
 }
 
 /// Round-robin counters, one per service.
