@@ -343,7 +343,7 @@ impl Node {
     /// every unreachable pair classified.
     pub fn reachability(&self, now: Instant) -> matrix::Matrix {
         let (own, rtt_us) = self.own_reach_row(now);
-        let ttl = self.config.interval * u32::try_from(crate::reach::ROW_TTL_ROUNDS).unwrap_or(u32::MAX);
+        let ttl = crate::reach::row_ttl(self.config.interval, self.members.up_count().saturating_sub(1));
         let up = |name: &str| self.members.get(name).is_some_and(|m| m.status.is_up());
         let mut observers: std::collections::BTreeMap<&str, matrix::Observed<'_>> = self
             .reach

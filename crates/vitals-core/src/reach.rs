@@ -21,12 +21,22 @@ use serde::{Deserialize, Serialize};
 use crate::form::{MAX_LIST_ENTRIES, bounded_vec};
 use crate::time::Instant;
 
-/// A node's row is sent again to every member up at least once per this many rounds,
-/// spread over the rounds (a joiner learns every row within it; one lost datagram is
-/// mended within it). A change goes to every member up at the next round.
+/// A node's row is sent again to every member up at least once per this many rounds
+/// (or once per N rounds beyond N = 30 members: at most one refresh datagram per node
+/// per round, so the rows' bytes per node do not grow with N), spread over the rounds
+/// (one lost datagram is mended within it; a joiner gets every row at once). A change
+/// goes to every member up at the next round.
 pub const REFRESH_ROUNDS: u64 = 30;
-/// A row not heard again within this many rounds is dropped (its sender stopped).
-pub const ROW_TTL_ROUNDS: u64 = 3 * REFRESH_ROUNDS;
+
+/// The rounds over which every member up gets this node's row again, with `up` others.
+pub fn refresh_period(up: usize) -> u64 {
+    REFRESH_ROUNDS.max(up as u64)
+}
+
+/// A row not heard again within three refresh periods is dropped (its sender stopped).
+pub fn row_ttl(interval: Duration, up: usize) -> Duration {
+    interval * u32::try_from(3 * refresh_period(up)).unwrap_or(u32::MAX)
+}
 /// Most bytes of names one row carries (unheard names first); beyond it the row says it
 /// has no word about the members it could not list.
 pub const ROW_BUDGET: usize = 900;
@@ -160,8 +170,8 @@ impl Reach {
     }
 
     /// This round: whom `row` (this node's own) goes to, given the members up (name
-    /// order); `None` when nobody needs it. Drops rows older than [`ROW_TTL_ROUNDS`]
-    /// rounds or whose observer `keep` refuses.
+    /// order); `None` when nobody needs it. Drops rows older than [`row_ttl`]
+    /// or whose observer `keep` refuses.
     pub(crate) fn due(
         &mut self,
         row: &Row,
@@ -170,7 +180,7 @@ impl Reach {
         interval: Duration,
         keep: impl Fn(&str) -> bool,
     ) -> Option<Due> {
-        let ttl = interval * u32::try_from(ROW_TTL_ROUNDS).unwrap_or(u32::MAX);
+        let ttl = row_ttl(interval, up.len());
         self.rows.retain(|name, r| now - r.at <= ttl && keep(name));
         let newcomers = self.newcomers(up);
         if row.is_empty() {
@@ -182,8 +192,9 @@ impl Reach {
             return Some(Due::Everyone);
         }
         self.credit += up.len() as u64;
-        let count = usize::try_from(self.credit / REFRESH_ROUNDS).unwrap_or(usize::MAX);
-        self.credit %= REFRESH_ROUNDS;
+        let period = refresh_period(up.len());
+        let count = usize::try_from(self.credit / period).unwrap_or(usize::MAX);
+        self.credit %= period;
         (count > 0 || !newcomers.is_empty()).then_some(Due::Some { count, newcomers })
     }
 
@@ -292,6 +303,16 @@ mod tests {
             }
         }
         assert_eq!(sent, up.len(), "each member once per refresh period");
+        // Beyond 30 members, at most one refresh datagram per round.
+        let many: Vec<String> = (0..100).map(|i| format!("m{i:03}")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        let mut big = Reach::default();
+        big.due(&row, &many, at(0), interval, |_| true);
+        for round in 1..=100 {
+            if let Some(Due::Some { count, .. }) = big.due(&row, &many, at(round * 1000), interval, |_| true) {
+                assert!(count <= 1, "{count} in one round");
+            }
+        }
         let mut round_trip_varied = row.clone();
         round_trip_varied.median_rtt_us = Some(1234);
         assert_ne!(
@@ -321,9 +342,13 @@ mod tests {
         let interval = Duration::from_secs(1);
         reach.due(&Row::default(), &[], at(1_000), interval, |name| name != "gone");
         assert_eq!(reach.rows().keys().collect::<Vec<_>>(), ["a"]);
-        reach.due(&Row::default(), &[], at((ROW_TTL_ROUNDS + 2) * 1000), interval, |_| {
-            true
-        });
+        reach.due(
+            &Row::default(),
+            &[],
+            at((3 * REFRESH_ROUNDS + 2) * 1000),
+            interval,
+            |_| true,
+        );
         assert!(reach.rows().is_empty());
     }
 }
