@@ -28,6 +28,10 @@ use crate::time::Instant;
 /// goes to every member up at the next round.
 pub const REFRESH_ROUNDS: u64 = 30;
 
+/// Up to this many members up, a change of a row goes to every one at once; beyond, it
+/// rides the refresh rotation (the matrix is a summary there anyway).
+pub const BROADCAST_MAX: usize = 64;
+
 /// The rounds over which every member up gets this node's row again, with `up` others.
 pub fn refresh_period(up: usize) -> u64 {
     REFRESH_ROUNDS.max(up as u64)
@@ -188,8 +192,12 @@ impl Reach {
         }
         if self.sent.as_ref().is_none_or(|sent| sent.differs(row)) {
             self.sent = Some(row.clone());
-            self.credit = 0;
-            return Some(Due::Everyone);
+            if up.len() <= BROADCAST_MAX {
+                self.credit = 0;
+                return Some(Due::Everyone);
+            }
+            // Beyond it a change rides the rotation: N datagrams from each of N nodes at
+            // every change would not stay constant per node.
         }
         self.credit += up.len() as u64;
         let period = refresh_period(up.len());
