@@ -16,6 +16,7 @@ use vitals_core::{CheckStatus, Role};
 pub use crate::daemon::snapshot::{DetectorView, MemberView, SelfView};
 pub use crate::health::checks::CheckView;
 pub use crate::routing::{Instance, Policy, Route};
+pub use vitals_core::reach::matrix::{Class, Matrix as Reachability, MatrixRow, ObserverSummary, Unreachable};
 
 pub mod consul;
 pub mod events;

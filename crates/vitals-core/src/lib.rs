@@ -60,6 +60,7 @@ pub mod message;
 pub mod node;
 mod output;
 pub mod quorum;
+pub mod reach;
 mod rng;
 pub mod score;
 pub mod seal;

@@ -899,6 +899,26 @@ impl Members {
         self.brake.is_held(name)
     }
 
+    /// This node's own word about `name` for the reachability matrix (`reach.rs`):
+    /// whether its detector heard the member within its window (a judged member never
+    /// heard yet is not heard). Without a detector, `window` (ping, which probes rather
+    /// than counts heartbeats) is how recent a direct message must be; `None` there, or
+    /// for itself or a member that left: no word.
+    pub fn hears(&self, name: &str, now: Instant, window: Option<Duration>) -> Option<bool> {
+        let record = self.records.get(name)?;
+        if name == self.me || record.member.status == Status::Left {
+            return None;
+        }
+        if let Some(detector) = &record.detector {
+            return Some(detector.verdict(now) != Verdict::Dead);
+        }
+        if self.judged.includes(name) {
+            return Some(false);
+        }
+        let window = window?;
+        Some(record.member.last_heard.is_some_and(|t| now - t <= window))
+    }
+
     /// Quorum-confirmed verdicts ([`crate::quorum`]): what `name`'s detector says at
     /// `now` and when that next gets worse, without applying it.
     pub fn detector_verdict(&self, name: &str, now: Instant) -> Option<(Verdict, Option<Instant>)> {

@@ -283,6 +283,12 @@ pub enum Message {
         /// The incarnation the sender held it dead (or left) at.
         incarnation: Incarnation,
     },
+    /// (Appended after `Reap`.) The sender's row of the reachability matrix: whom it
+    /// hears (see `reach.rs`), sent when it changes and rarely otherwise. No reply.
+    Reach {
+        /// The row.
+        row: crate::reach::Row,
+    },
 }
 
 /// Why a node refused a join ([`Message::Refused`]).
@@ -385,6 +391,7 @@ impl Message {
             Message::Opinions { .. } => "opinions",
             Message::Refused { .. } => "refused",
             Message::Reap { .. } => "reap",
+            Message::Reach { .. } => "reach",
         }
     }
 

@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use crate::config::Config;
 use crate::members::{Members, Observed};
 use crate::message::{Envelope, Health, MemberEntry, Message, Opinion, Peer};
+use crate::reach::{Due, Reach, Row, matrix};
 use crate::rng::Rng;
 use crate::strategy::{Ctx, Leadership, Strategy};
 use crate::time::Instant;
@@ -77,6 +78,8 @@ pub struct Node {
     left: bool,
     /// Who turns evidence into statuses: the detectors, or a quorum's tally.
     verdicts: Verdicts,
+    /// The reachability rows held, and this node's own as last sent.
+    reach: Reach,
 }
 
 impl Node {
@@ -117,6 +120,7 @@ impl Node {
             joined: false,
             left: false,
             verdicts,
+            reach: Reach::default(),
         }
     }
 
@@ -168,6 +172,7 @@ impl Node {
             }
             Message::Leave => self.members.leave(now, &from),
             Message::Reap { name, incarnation } => self.on_reap(&from, &name, incarnation),
+            Message::Reach { row } if observed != Observed::Stale => self.reach.receive(now, &from.name, row),
             other if observed != Observed::Stale => {
                 let view = self.with_ctx(now, |s, ctx| s.on_message(ctx, src, &from, other));
                 let authoritative = self.strategy.views_are_authoritative();
@@ -203,6 +208,7 @@ impl Node {
             self.with_ctx(now, |s, ctx| s.on_round(ctx));
             self.out.announcing = false;
             self.send_opinions(now);
+            self.share_reach(now);
         }
         self.resend_join(now);
         if self.opinions_due.is_some_and(|due| now >= due) {
@@ -339,6 +345,98 @@ impl Node {
     /// acts (publishes its view). At most one node does at any instant.
     pub fn is_acting_leader(&self, now: Instant) -> bool {
         self.strategy.acting_leader(now, &self.members)
+    }
+
+    /// Who hears whom: this node's own row and those the others sent (`reach.rs`),
+    /// every unreachable pair classified.
+    pub fn reachability(&self, now: Instant) -> matrix::Matrix {
+        let (own, rtt_us) = self.own_reach_row(now);
+        let ttl = crate::reach::row_ttl(self.config.interval, self.members.up_count().saturating_sub(1));
+        let up = |name: &str| self.members.get(name).is_some_and(|m| m.status.is_up());
+        let mut observers: std::collections::BTreeMap<&str, matrix::Observed<'_>> = self
+            .reach
+            .rows()
+            .iter()
+            .filter(|(name, r)| up(name) && now - r.at <= ttl)
+            .map(|(name, r)| {
+                let observed = matrix::Observed {
+                    observer: name.as_str(),
+                    row: &r.row,
+                    age: now - r.at,
+                    rtt_us: Default::default(),
+                };
+                (name.as_str(), observed)
+            })
+            .collect();
+        let me = self.me.name.as_str();
+        let own = matrix::Observed {
+            observer: me,
+            row: &own,
+            age: std::time::Duration::ZERO,
+            rtt_us,
+        };
+        observers.insert(me, own);
+        let targets: Vec<&str> = self
+            .members
+            .iter()
+            .filter(|m| m.status != crate::message::Status::Left)
+            .map(|m| m.name.as_str())
+            .collect();
+        let observers: Vec<matrix::Observed<'_>> = observers.into_values().collect();
+        matrix::build(&targets, &observers)
+    }
+
+    /// This node's own reachability row, and the round trips it measured by member.
+    fn own_reach_row(&self, now: Instant) -> (Row, std::collections::BTreeMap<&str, u32>) {
+        let members = &self.members;
+        let window = self
+            .config
+            .swim()
+            .map(|_| self.config.dead_after() + self.config.interval * members.up_count() as u32);
+        let others: Vec<&crate::members::Member> = members
+            .others()
+            .filter(|m| m.status != crate::message::Status::Left)
+            .collect();
+        let words: Vec<(&str, bool)> = others
+            .iter()
+            .filter_map(|m| members.hears(&m.name, now, window).map(|h| (m.name.as_str(), h)))
+            .collect();
+        let rtt_us: std::collections::BTreeMap<&str, u32> = others
+            .iter()
+            .filter_map(|m| Some((m.name.as_str(), u32::try_from(m.rtt?.as_micros()).unwrap_or(u32::MAX))))
+            .collect();
+        let mut rtts: Vec<u32> = rtt_us.values().copied().collect();
+        (Row::compact(&words, others.len(), &mut rtts), rtt_us)
+    }
+
+    /// This round's reachability row to whoever needs it: every member up when it
+    /// changed, else a few in rotation (each once per `REFRESH_ROUNDS`) and joiners.
+    fn share_reach(&mut self, now: Instant) {
+        if !self.joined {
+            return;
+        }
+        let (row, _) = self.own_reach_row(now);
+        let members = &self.members;
+        let up: Vec<&str> = members.up_others().map(|m| m.name.as_str()).collect();
+        let keep = |name: &str| members.get(name).is_some();
+        let Some(due) = self.reach.due(&row, &up, now, self.config.interval, keep) else {
+            return;
+        };
+        let names: Vec<&str> = match &due {
+            Due::Everyone => up.clone(),
+            Due::Some { count, newcomers } => {
+                let mut names = self.reach.rotation(&up, *count);
+                let new: Vec<&str> = newcomers
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|n| !names.contains(n))
+                    .collect();
+                names.extend(new);
+                names
+            }
+        };
+        let targets = names.iter().filter_map(|n| members.get(n)).map(|m| m.addr).collect();
+        self.out.broadcast(&self.me, targets, Message::Reach { row });
     }
 
     /// The next random number of the node's generator (for the host's jitter needs, so

@@ -404,6 +404,7 @@ pub(crate) fn names_are_valid(envelope: &Envelope) -> bool {
             }
             Message::PingReq { seq: _, target } => member(target),
             Message::Reap { name, incarnation: _ } => member(name),
+            Message::Reach { row } => row.heard.iter().chain(&row.unheard).all(member),
             Message::Refused { reason: _ } => true,
             Message::Digest { health, entries } | Message::DigestReply { health, entries } => {
                 health_ok(health.as_ref()) && entries.iter().all(|beat| member(&beat.name))

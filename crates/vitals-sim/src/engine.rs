@@ -337,11 +337,13 @@ impl Sim {
             match output {
                 Output::Send { to, envelope } => {
                     if let Some(bytes) = self.encode(&envelope) {
+                        self.count_reach(&envelope, bytes.len(), 1);
                         self.transmit(i, to, bytes);
                     }
                 }
                 Output::Broadcast { to, envelope } => {
                     let Some(bytes) = self.encode(&envelope) else { continue };
+                    self.count_reach(&envelope, bytes.len(), to.len());
                     for to in to {
                         self.transmit(i, to, Rc::clone(&bytes));
                     }
@@ -350,6 +352,15 @@ impl Sim {
             }
         }
         self.reschedule(i);
+    }
+
+    /// Reachability rows are counted apart too, so that what they add is measured.
+    fn count_reach(&mut self, envelope: &Envelope, len: usize, copies: usize) {
+        if matches!(envelope.message, vitals_core::message::Message::Reach { .. }) {
+            for _ in 0..copies {
+                self.ledger.sent_reach(self.now, len);
+            }
+        }
     }
 
     /// The datagram for `envelope`, addressed to [`ANYWHERE`] so that it serves every

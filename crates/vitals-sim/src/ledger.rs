@@ -89,6 +89,8 @@ pub(crate) struct Ledger {
     pub(crate) healthy_suspicions: u64,
     pub(crate) messages: u64,
     pub(crate) bytes: u64,
+    /// Of `bytes`: those of reachability rows (`Message::Reach`).
+    pub(crate) reach_bytes: u64,
     pub(crate) refutations: u64,
     pub(crate) decode_errors: u64,
 }
@@ -137,8 +139,17 @@ impl Ledger {
             healthy_suspicions: 0,
             messages: 0,
             bytes: 0,
+            reach_bytes: 0,
             refutations: 0,
             decode_errors: 0,
+        }
+    }
+
+    /// A datagram of `len` bytes carrying a reachability row was sent at `now` (counted
+    /// by [`Ledger::sent`] too).
+    pub(crate) fn sent_reach(&mut self, now: Instant, len: usize) {
+        if now >= self.start {
+            self.reach_bytes += len as u64 + HEADER_BYTES;
         }
     }
 

@@ -117,6 +117,8 @@ pub struct Report {
     pub messages_per_node_s: f64,
     /// Bytes sent per node per second, 28 B of IP+UDP header counted per datagram.
     pub bytes_per_node_s: f64,
+    /// Of those, the bytes of reachability rows (`reach.rs` in the core).
+    pub reach_bytes_per_node_s: f64,
     /// Refutations (a node raising its incarnation).
     pub refutations: u64,
     /// Datagrams the codec refused (always 0 unless the codec is broken).
@@ -173,6 +175,7 @@ impl Report {
             query_accuracy: 1.0 - l.mistake_time / pair_seconds.max(f64::MIN_POSITIVE),
             messages_per_node_s: l.messages as f64 / node_seconds.max(f64::MIN_POSITIVE),
             bytes_per_node_s: l.bytes as f64 / node_seconds.max(f64::MIN_POSITIVE),
+            reach_bytes_per_node_s: l.reach_bytes as f64 / node_seconds.max(f64::MIN_POSITIVE),
             refutations: l.refutations,
             decode_errors: l.decode_errors,
             checks,
@@ -294,8 +297,8 @@ impl Report {
         self.mistakes(&mut out);
         let _ = writeln!(
             out,
-            "{:<24}{:.1} messages, {:.0} bytes per node per second (28 B IP+UDP per datagram counted)",
-            "overhead", self.messages_per_node_s, self.bytes_per_node_s
+            "{:<24}{:.1} messages, {:.0} bytes per node per second (28 B IP+UDP per datagram counted), {:.0} of them reachability rows",
+            "overhead", self.messages_per_node_s, self.bytes_per_node_s, self.reach_bytes_per_node_s
         );
         let _ = writeln!(
             out,

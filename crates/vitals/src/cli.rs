@@ -17,6 +17,7 @@ Examples:
   vitals demo                                         a live 5-node demo on this machine
   vitals agent --name web-1 --bind 10.0.0.1:7946 --join 10.0.0.2:7946
   vitals members --http http://127.0.0.1:7947         the members an agent knows
+  vitals matrix --http http://127.0.0.1:7947          who hears whom
   VITALS_HTTP_ADDR=localhost:7947 vitals why node-5   why it holds node-5 suspect or dead
   vitals completions bash > /etc/bash_completion.d/vitals
 
@@ -96,6 +97,8 @@ pub(crate) enum Command {
     Members(MembersArgs),
     /// Show the leader an agent knows (strategy leader).
     Leader(LeaderArgs),
+    /// Show who hears whom (the reachability matrix), each unreachable pair classified.
+    Matrix(MatrixArgs),
     /// Ask a running agent to join (more of) a cluster through these seeds.
     Join(crate::lifecycle::JoinCmdArgs),
     /// Ask a running agent to leave the cluster and stop.
@@ -400,6 +403,17 @@ pub(crate) struct LeaderArgs {
     #[command(flatten)]
     pub(crate) api: ApiArgs,
     /// Print the raw JSON instead of a line.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `vitals matrix`.
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  vitals matrix --http localhost:7947")]
+pub(crate) struct MatrixArgs {
+    #[command(flatten)]
+    pub(crate) api: ApiArgs,
+    /// Print the raw JSON (`GET /v1/reachability`) instead of the grid.
     #[arg(long)]
     pub(crate) json: bool,
 }

@@ -139,8 +139,9 @@ impl Demo {
         })?
         .context("the agents did not all see each other alive within 20 s; see the logs")?;
         self.say(format!(
-            "All {n} agents see each other alive ({} ms after start).",
-            started.elapsed().as_millis()
+            "All {n} agents see each other alive ({} ms after start). Watch it live at http://{}/ui (node-1's dashboard: the crash, its detection and the restart appear there).",
+            started.elapsed().as_millis(),
+            self.agents[0].http
         ));
         if self.watch_for(Duration::from_secs(3), stop) {
             return Ok(());

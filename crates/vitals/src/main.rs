@@ -9,6 +9,7 @@ mod client;
 mod demo;
 mod joining;
 mod lifecycle;
+mod matrix;
 mod plot;
 mod proxy;
 mod route;
@@ -91,6 +92,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Agent(args) => agent(&args),
         Command::Members(args) => members(&args),
+        Command::Matrix(args) => matrix(&args),
         Command::Leader(args) => leader(&args),
         Command::Why(args) => why(&args),
         Command::Join(args) => lifecycle::join(&args),
@@ -168,6 +170,16 @@ fn members(args: &MembersArgs) -> anyhow::Result<()> {
         if let Some(problem) = problem {
             println!("this agent has not joined: {problem}");
         }
+    }
+    Ok(())
+}
+
+fn matrix(args: &cli::MatrixArgs) -> anyhow::Result<()> {
+    let body = client::get_ok(&args.api.api()?, "/v1/reachability")?;
+    if args.json {
+        println!("{body}");
+    } else {
+        print!("{}", matrix::render(&serde_json::from_str(&body)?));
     }
     Ok(())
 }

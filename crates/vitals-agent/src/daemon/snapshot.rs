@@ -98,6 +98,8 @@ pub struct Snapshot {
     pub leader: Option<LeaderView>,
     /// `GET /v1/members/NAME/why`: why each member has its status.
     pub why: std::collections::BTreeMap<String, vitals_core::why::Why>,
+    /// `GET /v1/reachability`: who hears whom (bounded beyond 64 members).
+    pub reachability: vitals_core::reach::matrix::Matrix,
     /// When the picture was taken, on the node's clock (not served; dates are derived from it).
     #[serde(skip)]
     pub taken_at: Instant,
@@ -172,6 +174,7 @@ impl Snapshot {
                 .iter()
                 .filter_map(|m| Some((m.name.clone(), node.why(&m.name, now)?)))
                 .collect(),
+            reachability: node.reachability(now),
             taken_at: now,
             indexes: super::blocking::Indexes::default(),
             leader: node.leadership(now).map(|l| LeaderView {

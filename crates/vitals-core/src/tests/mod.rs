@@ -10,6 +10,7 @@ mod gossip;
 mod leader;
 mod ping;
 mod quorum;
+mod reach;
 mod scenarios;
 mod sick;
 mod timing;

@@ -200,6 +200,10 @@ fn the_demo_crashes_a_node_detects_it_and_brings_it_back() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(stdout.contains("All 3 agents see each other alive"), "{stdout}");
+    assert!(
+        stdout.contains("Watch it live at http://127.10.23.2:7947/ui"),
+        "{stdout}"
+    );
     assert!(stdout.contains("node-3 declared dead by all 2 survivors"), "{stdout}");
     assert!(stdout.contains("node-3 is alive again everywhere"), "{stdout}");
 }

@@ -46,10 +46,49 @@ fn one_broken_link_never_removes_anyone_but_a_crash_is_detected(strategy: &str, 
     );
     cut_then_crash(&mut cluster, strategy, "node-2");
     nobody_removed_either_end(&cluster, strategy);
+    if strategy == "push" {
+        // Gossip hears counters through anyone: a broken link is not seen there.
+        matrix_tells_the_cut_from_the_crash(&cluster);
+    }
     for i in 1..=4 {
         cluster.signal(i, Signal::SIGTERM);
         assert!(cluster.wait_exit(i, Duration::from_secs(5)).success());
     }
+}
+
+/// `GET /v1/reachability` and `vitals matrix` at a third party: node-5 (killed) is a
+/// node down, node-1 not hearing node-2 is a link down, not a node down.
+fn matrix_tells_the_cut_from_the_crash(cluster: &Cluster) {
+    let pair = |m: &serde_json::Value, observer: &str, target: &str| {
+        m["unreachable"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|u| u["observer"] == observer && u["target"] == target)
+            .map(|u| u["class"].as_str().unwrap_or_default().to_owned())
+    };
+    let read = || get_json(&cluster.http(3), "/v1/reachability").unwrap();
+    let classified = wait_until(Duration::from_secs(20), || {
+        let m = read();
+        m["node_down"] == serde_json::json!(["node-5"]) && pair(&m, "node-1", "node-2").as_deref() == Some("link_down")
+    });
+    assert!(
+        classified.is_some(),
+        "the matrix never told the cut from the crash: {}",
+        read()
+    );
+    let m = read();
+    assert_eq!(m["full"], true);
+    assert_eq!(pair(&m, "node-3", "node-5").as_deref(), Some("node_down"));
+    assert!(pair(&m, "node-2", "node-1").is_none(), "the cut is one-way: {m}");
+    let output = std::process::Command::new(VITALS)
+        .args(["matrix", "--http", &cluster.http(3)])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains("node-1 does not hear node-2: link down"), "{text}");
+    assert!(text.contains("node down: node-5"), "{text}");
 }
 
 /// No survivor ever logged node-1 or node-2 dead, and the third parties (nodes 3, 4)

@@ -4,6 +4,7 @@
 //! - `GET /v1/members`: every member with status, incarnation, tags, health, RTT;
 //!   `?status=alive,suspect` and `?tag=KEY=VALUE` (repeatable) filter (`lifecycle`).
 //! - `GET /v1/self`: this node and its effective configuration.
+//! - `GET /v1/reachability`: who hears whom, each unreachable pair classified (`reach`).
 //! - `GET /v1/leader`: leader strategy: the leader and term this node knows, the voters,
 //!   its role, and whether it acts as leader now (holds its lease).
 //! - `GET /healthz`: 200 while the agent runs (never needs a token: it is a probe).
@@ -16,6 +17,8 @@
 //!   see `lifecycle` (need the bearer token).
 //! - services, routing and checks: see the `services` submodule.
 //! - `GET /v1/prometheus/sd`: Prometheus's HTTP service discovery (`discovery` submodule).
+//! - `GET /ui`: the live dashboard (`ui` submodule; the page needs no token, its API
+//!   calls do).
 //! - `GET /v1/events`: verdict changes as Server-Sent Events (`events` submodule).
 //! - Blocking queries (`?index=N&wait=30s`, `X-Vitals-Index`) on `/v1/members`,
 //!   `/v1/services/NAME` and `/v1/route`: see the `blocking` submodule.
@@ -63,8 +66,10 @@ mod discovery;
 pub(crate) mod events;
 mod lifecycle;
 pub mod openapi;
+mod reach;
 mod services;
 mod state;
+mod ui;
 
 /// Most HTTP connections open at once (a new one closes the oldest idle one).
 pub const MAX_CONNECTIONS: usize = 64;
@@ -84,6 +89,7 @@ pub(crate) fn router(state: ApiState, auth: ApiAuth) -> Router {
         .route("/v1/checks", get(services::checks))
         .route("/v1/leader", get(leader))
         .route("/v1/members/{name}/why", get(why))
+        .route("/v1/reachability", get(reach::reachability))
         .route("/v1/prometheus/sd", get(discovery::prometheus_sd))
         .route("/v1/openapi.json", get(openapi::serve))
         .route("/v1/events", get(events::events))
@@ -103,6 +109,7 @@ pub(crate) fn router(state: ApiState, auth: ApiAuth) -> Router {
         .merge(writes)
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .merge(ui::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
@@ -337,6 +344,8 @@ async fn not_found() -> Response {
         "PUT /v1/checks/NAME/pass|warn|fail",
         "/v1/prometheus/sd?service=NAME&passing",
         "/v1/openapi.json",
+        "/v1/reachability",
+        "/ui (the dashboard)",
         "/v1/events?kind=&member=&tag= (Server-Sent Events)",
     ];
     let answer = NoSuchEndpoint {

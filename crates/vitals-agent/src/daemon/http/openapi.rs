@@ -24,7 +24,8 @@ use crate::api;
     ),
     paths(
         super::lifecycle::members, super::lifecycle::join, super::lifecycle::force_leave,
-        super::self_view, super::why, super::leader, super::leave,
+        super::self_view, super::why, super::leader, super::leave, super::reach::reachability,
+        super::ui::page, super::ui::script, super::ui::style,
         super::healthz, super::readyz, super::metrics, serve,
         super::services::services, super::services::service, super::services::route,
         super::services::checks, super::services::report,
