@@ -163,6 +163,9 @@ pub struct SwimConfig {
     /// Lifeguard: suspicion timeouts shrink with independent confirmations.
     pub dynamic_suspicion: bool,
     /// Lifeguard: a probe of a suspect carries the suspicion, so it can refute at once.
+    /// With it, a suspect whose probe failed is probed again each period, and its answer
+    /// (direct, or relayed in an indirect ack) brings its incarnation: a refutation whose
+    /// copy was lost still ends the suspicion. Off only in plain SWIM (`without_lifeguard`).
     pub buddy: bool,
     /// Fast confirmation: an accusation is sent straight to the members (not only
     /// piggybacked), each probes the suspect at once, and a suspicion confirmed by a

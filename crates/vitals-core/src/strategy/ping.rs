@@ -288,7 +288,7 @@ impl Ping {
         let Some(member) = target.and_then(|t| ctx.members.get(&t)) else {
             return;
         };
-        if member.incarnation < incarnation {
+        if self.swim.buddy && member.incarnation < incarnation {
             let news = MemberEntry {
                 name: member.name.clone(),
                 addr: member.addr,
@@ -457,11 +457,11 @@ impl Ping {
         // Probed again next period while the suspicion lasts: an answer (direct or
         // relayed) carries its incarnation, so a refutation this node missed (lost, and
         // its gossip spent before it came here) still ends the suspicion in time.
-        if ctx
+        let suspect = ctx
             .members
             .get(&probe.target)
-            .is_some_and(|m| m.status == Status::Suspect)
-        {
+            .is_some_and(|m| m.status == Status::Suspect);
+        if self.swim.buddy && suspect {
             self.confirm.insert(probe.target);
         }
     }
