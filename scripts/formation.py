@@ -25,8 +25,11 @@ ap.add_argument("nodes", type=int, nargs="?", default=10)
 ap.add_argument("--runs", type=int, default=20)
 ap.add_argument("--limit", type=float, default=60.0, help="seconds before a run is given up")
 ap.add_argument("--subnet", default="127.61.0")
-ap.add_argument("extra", nargs="*", help="arguments for every agent (after --)")
-opts = ap.parse_args()
+argv, extra = sys.argv[1:], []
+if "--" in argv:  # everything after `--` goes to every agent
+    argv, extra = argv[: argv.index("--")], argv[argv.index("--") + 1 :]
+opts = ap.parse_args(argv)
+opts.extra = extra
 N = opts.nodes
 BIN = os.environ.get("VITALS_BIN", "target/release/vitals")
 
@@ -74,6 +77,9 @@ def run(number):
                 if os.environ.get("FORMATION_DEBUG"):
                     print(f"  {time.monotonic() - t0:.2f} s: {len(pending)} pending", file=sys.stderr)
                 time.sleep(max(0.0, 0.05 - (time.monotonic() - sweep)))
+        if pending:
+            counts = {f"n{i:03}": alive(i) for i in sorted(pending)}
+            print(f"run {number}: alive members listed by each agent not formed: {counts}", file=sys.stderr)
     finally:
         for p in procs:
             p.kill()

@@ -20,6 +20,7 @@ use super::fault::Faults;
 use super::join::{Attempt, JoinWatch, RefusalLog};
 use super::metrics::{CauseLabel, KindLabel, Metrics, ReasonLabel, StatusLabel};
 use super::ratelimit::RateLimiter;
+use super::reply::ReplyBudget;
 use super::snapshot::{Context, Snapshot};
 use crate::api::events::{Change, LeaderChange};
 
@@ -33,10 +34,6 @@ pub(crate) enum Control {
     /// A join attempt through these freshly resolved seed addresses.
     Join(Attempt),
 }
-
-/// How much larger than its request a reply may be: the two nodes' names may differ by up
-/// to `wire::MAX_NAME_LEN` bytes, and varint-encoded numbers by a few more.
-const REPLY_SLACK: usize = vitals_core::wire::MAX_NAME_LEN + 16;
 
 /// Most time between two snapshots when only timestamps change.
 const REFRESH: Duration = Duration::from_millis(100);
@@ -62,8 +59,8 @@ pub(crate) struct Driver {
     pub(crate) published_at: Instant,
     pub(crate) codec: Codec,
     pub(crate) limiter: RateLimiter,
-    /// While a datagram is handled: its source and size. Replies to it may not be larger.
-    pub(crate) reply_budget: Option<(SocketAddr, usize)>,
+    /// Replies may not be larger than the datagram they answer (see `reply`).
+    pub(crate) reply_budget: ReplyBudget,
     /// Faults injected for tests (none in release builds).
     pub(crate) faults: Faults,
     /// The join under way, and what was refused from its seeds.
@@ -119,7 +116,7 @@ impl Driver {
                 Input::Shutdown => break,
             }
             let changed = self.flush().await;
-            self.reply_budget = None;
+            self.reply_budget.handled();
             self.publish(changed || commanded);
         }
         tracing::info!(name = %self.node.me().name, "leaving the cluster");
@@ -142,7 +139,7 @@ impl Driver {
             let now = self.now();
             self.on_datagram(now, &buf[..len], src);
             self.flush().await;
-            self.reply_budget = None;
+            self.reply_budget.handled();
         }
     }
 
@@ -188,7 +185,7 @@ impl Driver {
                 if envelope.message.is_heartbeat() {
                     self.metrics.heartbeats_received.inc();
                 }
-                self.reply_budget = Some((src, bytes.len()));
+                self.reply_budget.receiving(src, bytes.len());
                 self.node.handle_message(now, src, envelope);
             }
             Err(error) => {
@@ -261,14 +258,9 @@ impl Driver {
             self.metrics.send_errors.inc();
             return;
         }
-        if let Some((src, budget)) = self.reply_budget
-            && src == to
-            && bytes.len() > budget + REPLY_SLACK
-        {
-            // Never amplify: a reply is at most as large as its request (give or take the
-            // difference between the two nodes' names and varint widths).
+        if !self.reply_budget.allows(self.now(), to, &envelope.message, bytes.len()) {
             self.metrics.replies_suppressed.inc();
-            tracing::debug!(%to, kind = envelope.message.kind(), len = bytes.len(), budget, "suppressed a reply larger than its request");
+            tracing::debug!(%to, kind = envelope.message.kind(), len = bytes.len(), "suppressed a reply larger than its request");
             return;
         }
         match self.socket.send_to(&bytes, to).await {

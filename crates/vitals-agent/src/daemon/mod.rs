@@ -22,6 +22,7 @@ pub mod join;
 pub mod metrics;
 pub mod persist;
 mod ratelimit;
+mod reply;
 pub mod snapshot;
 mod systemd;
 mod wallclock;
@@ -185,7 +186,7 @@ pub(crate) async fn start(settings: Settings, host: Host) -> Result<Running, Age
         published_at: Instant::ZERO,
         codec,
         limiter: ratelimit::RateLimiter::new(inbound_rate(settings.protocol.interval), 400.0),
-        reply_budget: None,
+        reply_budget: reply::ReplyBudget::default(),
         faults: settings.faults.clone(),
         join: join::JoinWatch::default(),
         refusals: join::RefusalLog::default(),

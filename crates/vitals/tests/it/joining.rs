@@ -489,3 +489,55 @@ fn versions_are_told_both_ways_with_a_notice_no_larger_than_the_request() {
     agent.wait_for_line(Duration::from_secs(10), &["WARN", &why]);
     wait_unready_with("127.80.12.4:7947", &why);
 }
+
+/// Tags of about 360 bytes: two members' entries fill a page of the member list.
+fn large_tags(i: usize) -> Vec<String> {
+    ["a", "b", "c"]
+        .iter()
+        .flat_map(|key| ["--tag".to_string(), format!("{key}={}", format!("{i}").repeat(118))])
+        .collect()
+}
+
+#[test]
+fn a_joiner_follows_every_page_of_the_member_list() {
+    // The pages after the first were once never asked for: the padded request for the
+    // next page is larger than the page that asks for it, and the anti-amplification
+    // rule suppressed it as a reply. The joiner then knew only the first page's members,
+    // and (with push, which learns members from join replies) the others never heard of
+    // it until the anti-entropy sync, 60 rounds later.
+    let n = 6;
+    let mut cluster = Cluster::stopped("127.91.8", n, |i| {
+        let mut flags = vec!["--interval".to_string(), "1s".to_string()];
+        flags.extend(large_tags(i));
+        flags
+    });
+    for i in 1..n {
+        cluster.spawn(i);
+    }
+    let seed = cluster.http(1);
+    let tagged = |members: &serde_json::Value| {
+        members
+            .as_array()
+            .is_some_and(|m| m.len() == n - 1 && m.iter().all(|m| m["status"] == "alive" && m["tags"]["c"].is_string()))
+    };
+    let formed = wait_until(Duration::from_secs(20), || {
+        crate::support::get_json(&seed, "/v1/members").is_some_and(|m| tagged(&m))
+    });
+    assert!(
+        formed.is_some(),
+        "the first {} agents never formed with their tags",
+        n - 1
+    );
+
+    cluster.spawn(n);
+    let learned = wait_until(Duration::from_secs(5), || {
+        (1..=n).all(|m| cluster.status(n, m).as_deref() == Some("alive"))
+    });
+    assert!(
+        learned.is_some(),
+        "the joiner never listed every member (a page of the member list is missing):\n{}",
+        cluster.log(n)
+    );
+    let suppressed = crate::support::metric(&cluster.http(n), "vitals_replies_suppressed_total");
+    assert_eq!(suppressed, 0.0, "a request for a page was suppressed");
+}
