@@ -22,8 +22,11 @@ ap.add_argument("nodes", type=int, nargs="?", default=10)
 ap.add_argument("--warmup", type=float, default=30.0)
 ap.add_argument("--window", type=float, default=60.0)
 ap.add_argument("--subnet", default="127.62.0")
-ap.add_argument("extra", nargs="*", help="arguments for every agent (after --)")
-opts = ap.parse_args()
+argv, extra = sys.argv[1:], []
+if "--" in argv:  # everything after `--` goes to every agent
+    argv, extra = argv[: argv.index("--")], argv[argv.index("--") + 1 :]
+opts = ap.parse_args(argv)
+opts.extra = extra
 N, SUBNET = opts.nodes, opts.subnet
 BIN = os.environ.get("VITALS_BIN", "target/release/vitals")
 LOGS = tempfile.mkdtemp(prefix="vitals-footprint-")
