@@ -472,7 +472,8 @@ impl Ping {
         self.failed_probes.insert(probe.target.clone(), failed);
         self.awareness = (self.awareness + delta).min(self.swim.awareness_max - 1);
         self.suspect(ctx, &probe.target);
-        // Probed again next period while the suspicion lasts: an answer (direct or
+        // Probed again (next period, then every other one: `next_target`) while the
+        // suspicion lasts: an answer (direct or
         // relayed) carries its incarnation, so a refutation this node missed (lost, and
         // its gossip spent before it came here) still ends the suspicion in time.
         let suspect = ctx
