@@ -5,8 +5,8 @@
 //! **Sizing.** Unless `--duration` or `--crash` is given, a point starts small and grows
 //! until its figures are tight, then stops:
 //! - false positives: at least [`ENOUGH_MISTAKES`] (their rate then known within
-//!   0.61–1.54× at 95 %), or [`PAIR_HOURS`] observer–member pair-hours, in which none
-//!   bounds the rate below one per pair per week (rule of three). The simulated time a
+//!   0.61–1.54× at 95 %), or [`PAIR_HOURS`] observer–member pair-hours (a pair-week), in
+//!   which none bounds the rate below 3 per pair-week (rule of three). The simulated time a
 //!   point needs is pair-hours / (n(n − 1)), so the node count does not change the cost
 //!   of a pair-hour; the sweep keeps `--nodes` (the per-node figures depend on it);
 //! - detection time: crashes until the 95 % confidence interval of the mean T_D is
@@ -32,7 +32,7 @@ use crate::sim::{SimArgs, delayed_bar, write_csv};
 /// False positives after which a point's rate counts as measured.
 pub(crate) const ENOUGH_MISTAKES: u64 = 20;
 /// Observer–member pair-hours after which a point stops in any case.
-pub(crate) const PAIR_HOURS: f64 = 504.0;
+pub(crate) const PAIR_HOURS: f64 = 168.0;
 /// The 95 % half-width of the mean detection time, relative to the mean, that is tight.
 pub(crate) const DETECTION_PRECISION: f64 = 0.10;
 
@@ -181,7 +181,7 @@ fn grow(spec: &Spec, report: &Report, sizing: Sizing) -> Option<Spec> {
         };
         // Crashes take pairs away, so the cap is reckoned from the pair-hours measured.
         let to_cap = PAIR_HOURS / report.pair_hours.max(f64::MIN_POSITIVE) * 1.02;
-        next.duration = spec.duration.mul_f64(wanted.min(to_cap)) + Duration::from_secs(1);
+        next.duration = Duration::from_secs((spec.duration.as_secs_f64() * wanted.min(to_cap)).ceil() as u64);
         grown = true;
     }
     let tight = report
@@ -466,12 +466,12 @@ mod tests {
         report.false_positives = 0;
         report.pair_hours = PAIR_HOURS / 16.0;
         let bigger = grow(&spec, &report, sizing).expect("no mistakes yet: grow");
-        assert_eq!(bigger.duration, spec.duration * 4 + Duration::from_secs(1));
+        assert_eq!(bigger.duration, spec.duration * 4);
         report.pair_hours = PAIR_HOURS / 2.0;
         let last = grow(&spec, &report, sizing).expect("below the cap: grow");
         assert_eq!(
             last.duration,
-            spec.duration.mul_f64(2.04) + Duration::from_secs(1),
+            Duration::from_secs((spec.duration.as_secs_f64() * 2.04).ceil() as u64),
             "up to the cap"
         );
         report.false_positives = ENOUGH_MISTAKES;
