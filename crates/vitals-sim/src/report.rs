@@ -74,6 +74,9 @@ pub struct Report {
     pub seed: u64,
     /// Node-hours simulated inside the measured window.
     pub node_hours: f64,
+    /// Observer–member pair-hours inside the measured window (both up): the exposure
+    /// false positives are counted over.
+    pub pair_hours: f64,
     /// Simulator events processed (deliveries, timers, fault steps).
     pub events: u64,
     /// Crashes injected.
@@ -84,6 +87,10 @@ pub struct Report {
     pub detection_all: Summary,
     /// T_D of every (crash, observer) pair.
     pub detection_each: Summary,
+    /// Half-width of the 95 % confidence interval of the mean T_D, in seconds, taking
+    /// each crash as one sample (its observers' mean: they share the crash's phase, so
+    /// they are not independent). `None` below two detected crashes.
+    pub detection_mean_ci95: Option<f64>,
     /// Watchers that never detected a crash within the run (or before the crashed node
     /// restarted), not counting watchers that crashed themselves first.
     pub undetected: usize,
@@ -135,7 +142,13 @@ impl Report {
         let node_seconds: f64 = up.iter().sum();
         let node_hours = node_seconds / 3600.0;
         let pair_seconds = pair_seconds(sim);
-        let (first, all, each, undetected) = detections(sim);
+        let Detections {
+            first,
+            all,
+            each,
+            per_crash,
+            undetected,
+        } = detections(sim);
         let fp = l.false_positives;
         let (recurrence, bound) = if fp == 0 {
             (pair_seconds / 3.0, true)
@@ -155,11 +168,13 @@ impl Report {
             duration_s: s.duration.as_secs_f64(),
             seed: s.seed,
             node_hours,
+            pair_hours: pair_seconds / 3600.0,
             events: sim.events,
             crashes: l.crashes.len(),
             detection_first: Summary::of(first),
             detection_all: Summary::of(all),
             detection_each: Summary::of(each),
+            detection_mean_ci95: mean_ci95(&per_crash),
             undetected,
             false_positives: fp,
             false_positives_per_node_hour: fp as f64 / node_hours.max(f64::MIN_POSITIVE),
@@ -214,9 +229,28 @@ fn pair_seconds(sim: &Sim) -> f64 {
     n * (n - 1.0) * window - 2.0 * (n - 1.0) * total_down + both_down
 }
 
-/// (first observer per crash, all observers per crash, each observer, undetected).
-fn detections(sim: &Sim) -> (Vec<f64>, Vec<f64>, Vec<f64>, usize) {
-    let (mut first, mut all, mut each, mut undetected) = (Vec::new(), Vec::new(), Vec::new(), 0);
+/// The detection times of a run, in seconds.
+struct Detections {
+    /// The first observer's, per crash.
+    first: Vec<f64>,
+    /// The last observer's, per crash whose every watcher detected it.
+    all: Vec<f64>,
+    /// Every (crash, observer) pair's.
+    each: Vec<f64>,
+    /// The mean over the observers, per crash.
+    per_crash: Vec<f64>,
+    /// Watchers that never detected a crash.
+    undetected: usize,
+}
+
+fn detections(sim: &Sim) -> Detections {
+    let mut d = Detections {
+        first: Vec::new(),
+        all: Vec::new(),
+        each: Vec::new(),
+        per_crash: Vec::new(),
+        undetected: 0,
+    };
     let ledger = &sim.ledger;
     for crash in &ledger.crashes {
         // A watcher that crashed itself before it reached a verdict watches no longer: it
@@ -230,16 +264,35 @@ fn detections(sim: &Sim) -> (Vec<f64>, Vec<f64>, Vec<f64>, usize) {
             .map(|&o| crash.detected[o].map(|t| (t - crash.at).as_secs_f64()))
             .collect();
         let seen: Vec<f64> = took.iter().flatten().copied().collect();
-        undetected += took.len() - seen.len();
+        d.undetected += took.len() - seen.len();
         if let Some(min) = seen.iter().copied().reduce(f64::min) {
-            first.push(min);
+            d.first.push(min);
+            d.per_crash.push(seen.iter().sum::<f64>() / seen.len() as f64);
         }
         if !seen.is_empty() && seen.len() == took.len() {
-            all.push(seen.iter().copied().fold(0.0, f64::max));
+            d.all.push(seen.iter().copied().fold(0.0, f64::max));
         }
-        each.extend(seen);
+        d.each.extend(seen);
     }
-    (first, all, each, undetected)
+    d
+}
+
+/// Half-width of the 95 % confidence interval of the mean of `samples` (Student's t),
+/// `None` below two samples.
+fn mean_ci95(samples: &[f64]) -> Option<f64> {
+    /// t_{0.975, k} for k = 1..=30 degrees of freedom.
+    const T: [f64; 30] = [
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+        2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+    ];
+    let k = samples.len();
+    if k < 2 {
+        return None;
+    }
+    let mean = samples.iter().sum::<f64>() / k as f64;
+    let variance = samples.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (k - 1) as f64;
+    let t = T.get(k - 2).copied().unwrap_or(1.96);
+    Some(t * (variance / k as f64).sqrt())
 }
 
 fn secs(x: f64) -> String {
@@ -403,5 +456,16 @@ mod tests {
         assert_eq!((s.p50, s.p90, s.p99, s.max), (50.0, 90.0, 99.0, 100.0));
         assert_eq!(s.mean, 50.5);
         assert_eq!(Summary::of(Vec::new()).count, 0);
+    }
+
+    #[test]
+    fn the_confidence_interval_of_the_mean_uses_students_t() {
+        assert_eq!(mean_ci95(&[3.0]), None);
+        // Two samples 1 apart: s = 0.707, t(1) = 12.706, half-width 12.706 × 0.5.
+        let half = mean_ci95(&[1.0, 2.0]).unwrap();
+        assert!((half - 6.353).abs() < 1e-3, "{half}");
+        let many: Vec<f64> = (0..100).map(|i| f64::from(i % 2)).collect();
+        let half = mean_ci95(&many).unwrap();
+        assert!((half - 1.96 * 0.5025 / 10.0).abs() < 1e-3, "{half}");
     }
 }

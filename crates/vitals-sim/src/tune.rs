@@ -77,16 +77,18 @@ pub fn configure(target: &Target) -> Option<NfdS> {
     })
 }
 
-/// NFD-S mapped onto Vitals' missed-heartbeat detector.
+/// NFD-S mapped onto Vitals' missed-heartbeat detector, in round values.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Knobs {
-    /// `interval` = η (rounded down to the millisecond).
+    /// `interval`: η rounded down to two significant digits (9.976 s → 9.9 s), lower
+    /// still if the rounded tolerance needs it (see [`knobs`]).
     pub interval: Duration,
     /// `threshold`: the whole intervals in the silence tolerance.
     pub threshold: u32,
     /// `timeout`: the rest, so that `timeout + (threshold − 1)·interval` = `dead_after`.
     pub timeout: Duration,
-    /// The silence tolerance: η + δ less the mean delay.
+    /// The silence tolerance: η + δ less the mean delay, rounded down to two significant
+    /// digits.
     pub dead_after: Duration,
 }
 
@@ -95,22 +97,64 @@ pub struct Knobs {
 /// fixed silence after the last *arrival*, σ_{i−1} + D_{i−1}; taking the mean delay off
 /// η + δ puts its verdict at NFD-S's freshness point on average (a heartbeat slower than
 /// average moves it later by the difference, so T_D can exceed T_D^U by D − E(D)).
-/// `interval` = η, `threshold` = the whole intervals in the tolerance, `timeout` = the
-/// remainder plus one interval (≥ interval).
+///
+/// The values are rounded so that a person can type them, toward the safe side: the
+/// tolerance down (detection only gets faster), the interval down to two significant
+/// digits, then, while f(η) with the shorter tolerance misses T_MR^L, down by one unit
+/// of its second digit (9.9 s, 9.8 s, …). `interval` = that η, `threshold` = the whole
+/// intervals in the tolerance, `timeout` = the remainder plus one interval (≥ interval).
 pub fn knobs(target: &Target, nfd: &NfdS) -> Knobs {
-    let interval = Duration::from_millis((nfd.eta * 1000.0).floor().max(10.0) as u64);
     let mean = target.latency.mean().as_secs_f64();
-    let dead_after = Duration::from_secs_f64((nfd.eta + nfd.delta - mean).max(interval.as_secs_f64()));
-    let whole = (dead_after.as_secs_f64() / interval.as_secs_f64()).floor().max(1.0) as u32;
+    let tolerance = round_down((nfd.eta + nfd.delta - mean).max(0.01));
+    let shorter = Target {
+        detect_within: tolerance.as_secs_f64() + mean,
+        ..*target
+    };
+    let mut interval = round_down(nfd.eta).min(tolerance);
+    while interval > Duration::from_millis(10)
+        && recurrence(&shorter, interval.as_secs_f64()) < target.mistake_recurrence
+    {
+        interval = step_down(interval);
+    }
+    let whole = (tolerance.as_secs_f64() / interval.as_secs_f64() + 1e-9)
+        .floor()
+        .max(1.0) as u32;
     let threshold = whole.clamp(1, 100);
-    let timeout = dead_after.saturating_sub(interval * (threshold - 1)).max(interval);
-    let timeout = Duration::from_millis(timeout.as_millis() as u64);
+    let timeout = tolerance.saturating_sub(interval * (threshold - 1)).max(interval);
     Knobs {
         interval,
         threshold,
         timeout,
         dead_after: timeout + interval * (threshold - 1),
     }
+}
+
+/// `seconds` rounded down to two significant digits, at least 10 ms.
+fn round_down(seconds: f64) -> Duration {
+    let seconds = seconds.max(0.01);
+    let unit = 10f64.powi(seconds.log10().floor() as i32 - 1);
+    let units = (seconds / unit + 1e-9).floor();
+    Duration::from_millis((units * unit * 1000.0).round() as u64)
+}
+
+/// The next round value below `d` (one unit of its second significant digit less).
+fn step_down(d: Duration) -> Duration {
+    let seconds = d.as_secs_f64();
+    let unit = 10f64.powi((seconds * (1.0 - 1e-9)).log10().floor() as i32 - 1);
+    round_down(seconds - unit).min(d.saturating_sub(Duration::from_millis(1)))
+}
+
+/// A duration as a person would type it: `450ms`, `1.2s`, `9.9s`, `30s`, `2m`.
+pub fn typeable(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 || !d.subsec_micros().is_multiple_of(1000) {
+        return vitals_core::config::serde_duration::format_duration(d);
+    }
+    if ms.is_multiple_of(60_000) {
+        return format!("{}m", ms / 60_000);
+    }
+    let seconds = format!("{}.{:03}", ms / 1000, ms % 1000);
+    format!("{}s", seconds.trim_end_matches('0').trim_end_matches('.'))
 }
 
 /// The `q` quantile of the delay, in seconds (by bisection on `Pr(D > x)`).
@@ -179,7 +223,7 @@ mod tests {
         let target = chen();
         let k = knobs(&target, &configure(&target).unwrap());
         let average = k.dead_after.as_secs_f64() + target.latency.mean().as_secs_f64();
-        assert!(average <= 30.0 && average > 29.9, "{k:?}");
+        assert!(average <= 30.0 && average > 29.0, "{k:?}");
         assert!(
             k.dead_after > k.interval * 3 - Duration::from_millis(100),
             "two losses alone must not kill: {k:?}"
@@ -192,5 +236,65 @@ mod tests {
         assert_eq!(parse_rate("1/month"), Ok(2_592_000.0));
         assert_eq!(parse_rate("2/day"), Ok(43_200.0));
         assert!(parse_rate("often").is_err());
+    }
+
+    /// Whether `d` has at most two significant digits.
+    fn round(d: Duration) -> bool {
+        let ms = d.as_millis();
+        let digits = ms.to_string();
+        digits.trim_end_matches('0').len() <= 2
+    }
+
+    #[test]
+    fn rounded_knobs_are_typeable_and_still_meet_the_target() {
+        let targets = [
+            chen(),
+            Target {
+                detect_within: 5.0,
+                mistake_recurrence: 30.0 * 86_400.0,
+                mistake_duration: 10.0,
+                loss: 0.01,
+                latency: Latency::Exponential(Duration::from_millis(1)),
+            },
+            Target {
+                detect_within: 3.0,
+                mistake_recurrence: 86_400.0,
+                mistake_duration: 6.0,
+                loss: 0.05,
+                latency: Latency::Uniform(Duration::from_millis(1), Duration::from_millis(40)),
+            },
+        ];
+        for target in targets {
+            let nfd = configure(&target).unwrap();
+            let k = knobs(&target, &nfd);
+            assert!(round(k.interval) && round(k.dead_after), "{k:?}");
+            assert!(k.interval.as_secs_f64() <= nfd.eta, "rounded down: {k:?} {nfd:?}");
+            let mean = target.latency.mean().as_secs_f64();
+            let detect_within = k.dead_after.as_secs_f64() + mean;
+            assert!(detect_within <= target.detect_within + 1e-9, "{k:?}");
+            let held = Target {
+                detect_within,
+                ..target
+            };
+            assert!(
+                recurrence(&held, k.interval.as_secs_f64()) >= target.mistake_recurrence,
+                "the rounded knobs must still meet T_MR: {k:?}"
+            );
+            assert_eq!(k.timeout + k.interval * (k.threshold - 1), k.dead_after);
+        }
+    }
+
+    #[test]
+    fn durations_print_as_people_type_them() {
+        assert_eq!(typeable(Duration::from_millis(1249)), "1.249s");
+        assert_eq!(typeable(Duration::from_millis(1200)), "1.2s");
+        assert_eq!(typeable(Duration::from_millis(450)), "450ms");
+        assert_eq!(typeable(Duration::from_secs(30)), "30s");
+        assert_eq!(typeable(Duration::from_secs(120)), "2m");
+        assert_eq!(round_down(1.249), Duration::from_millis(1200));
+        assert_eq!(round_down(9.976), Duration::from_millis(9900));
+        assert_eq!(round_down(0.4567), Duration::from_millis(450));
+        assert_eq!(step_down(Duration::from_secs(1)), Duration::from_millis(990));
+        assert_eq!(step_down(Duration::from_millis(9900)), Duration::from_millis(9800));
     }
 }

@@ -14,6 +14,7 @@ mod plot;
 mod proxy;
 mod route;
 mod sim;
+mod sweep;
 mod tune;
 
 use std::process::ExitCode;

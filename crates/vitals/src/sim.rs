@@ -1,21 +1,17 @@
-//! `vitals sim`: run the deterministic simulator once or over a sweep, print a table
-//! (or JSON / CSV), draw the sweep's plot, and show a progress bar on runs longer than a
-//! second. The simulation itself lives in `vitals-sim`; this module only parses, runs
-//! and prints (and is the place that reads the wall clock, for the progress bar).
+//! `vitals sim`: parse the flags, run the deterministic simulator once (or hand a sweep
+//! to `sweep.rs`), print a table (or JSON / CSV), and show a progress bar on runs longer
+//! than a second. The simulation itself lives in `vitals-sim`; this module only parses,
+//! runs and prints (and reads the wall clock, for the progress bar).
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use vitals_agent::daemon::config::parse_duration;
-use vitals_core::config::serde_duration::format_duration;
 use vitals_core::{DetectorKind, StrategyKind};
 use vitals_sim::{Latency, PartitionSpec, Report, Spec};
-
-use crate::plot;
 
 /// `vitals sim`.
 #[derive(Debug, Args)]
@@ -46,15 +42,16 @@ pub(crate) struct SimArgs {
     /// Pull: number of monitors.
     #[arg(long, default_value_t = 1)]
     pub(crate) monitors: usize,
-    /// Simulated time measured after the warm-up, e.g. 10m, 1h.
-    #[arg(long, value_name = "DUR", default_value = "10m", value_parser = parse_duration)]
-    pub(crate) duration: Duration,
-    /// Heartbeat interval.
-    #[arg(long, value_name = "DUR", default_value = "1s", value_parser = parse_duration)]
-    pub(crate) interval: Duration,
-    /// Missed heartbeats that declare a node dead.
-    #[arg(long, default_value_t = 3, allow_negative_numbers = true)]
-    pub(crate) threshold: u32,
+    /// Simulated time measured after the warm-up, e.g. 10m, 1h [default: 10m; a sweep
+    /// sizes each point itself unless given].
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub(crate) duration: Option<Duration>,
+    /// Heartbeat interval [default: 1s].
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub(crate) interval: Option<Duration>,
+    /// Missed heartbeats that declare a node dead [default: 3].
+    #[arg(long, allow_negative_numbers = true)]
+    pub(crate) threshold: Option<u32>,
     /// Silence before the first miss [default: the interval].
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub(crate) timeout: Option<Duration>,
@@ -64,9 +61,9 @@ pub(crate) struct SimArgs {
     /// One-way latency: 1ms, uniform:1ms..5ms, exp:20ms or mix:1ms,0.01,200ms.
     #[arg(long, default_value = "uniform:500us..1500us")]
     pub(crate) latency: Latency,
-    /// Probability that a datagram is lost.
-    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
-    pub(crate) loss: f64,
+    /// Probability that a datagram is lost [default: 0].
+    #[arg(long, allow_negative_numbers = true)]
+    pub(crate) loss: Option<f64>,
     /// Loss probability of one link, overriding --loss: FROM:TO:P (node indices), repeatable.
     #[arg(long, value_name = "FROM:TO:P", value_parser = parse_link_loss)]
     pub(crate) link_loss: Vec<(usize, usize, f64)>,
@@ -76,9 +73,10 @@ pub(crate) struct SimArgs {
     /// Probability that a datagram is held back (up to 50ms) and overtaken.
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub(crate) reorder: f64,
-    /// Nodes that crash for good, at uniformly random times.
-    #[arg(long, default_value_t = 0)]
-    pub(crate) crash: usize,
+    /// Nodes that crash for good, at uniformly random times [default: 0; a sweep picks
+    /// enough crashes to measure detection time unless given].
+    #[arg(long)]
+    pub(crate) crash: Option<usize>,
     /// Nodes that crash and restart as a fresh process.
     #[arg(long, default_value_t = 0)]
     pub(crate) restart: usize,
@@ -116,7 +114,7 @@ pub(crate) struct SimArgs {
     #[arg(long)]
     pub(crate) csv: bool,
     /// Sweep parameters: interval=200ms..5s (geometric, --points values) or 200ms,1s,5s;
-    /// threshold=2..6.
+    /// threshold=2..6; loss=0.001,0.01. A swept key cannot also be given as a flag.
     #[arg(long, value_name = "KEY=RANGE", num_args = 1..)]
     pub(crate) sweep: Vec<String>,
     /// How many intervals a range of intervals is split into.
@@ -146,7 +144,8 @@ fn parse_partition(text: &str) -> Result<(Duration, Duration), String> {
 }
 
 impl SimArgs {
-    fn spec(&self) -> Spec {
+    /// The parameters of one run, defaults filled in.
+    pub(crate) fn spec(&self) -> Spec {
         Spec {
             strategy: self.strategy,
             ack: self.ack,
@@ -156,17 +155,17 @@ impl SimArgs {
             detector: self.detector,
             nodes: self.nodes,
             monitors: self.monitors,
-            duration: self.duration,
-            interval: self.interval,
-            threshold: self.threshold,
+            duration: self.duration.unwrap_or(Duration::from_secs(600)),
+            interval: self.interval.unwrap_or(Duration::from_secs(1)),
+            threshold: self.threshold.unwrap_or(3),
             timeout: self.timeout,
             phi_threshold: self.phi_threshold,
             latency: self.latency,
-            loss: self.loss,
+            loss: self.loss.unwrap_or(0.0),
             link_loss: self.link_loss.clone(),
             duplicate: self.duplicate,
             reorder: self.reorder,
-            crash: self.crash,
+            crash: self.crash.unwrap_or(0),
             restart: self.restart,
             pause: self.pause,
             pause_for: self.pause_for,
@@ -189,7 +188,7 @@ pub(crate) fn run(args: &SimArgs) -> anyhow::Result<()> {
     if args.sweep.is_empty() {
         single(args)
     } else {
-        sweep(args)
+        crate::sweep::run(args)
     }
 }
 
@@ -234,7 +233,7 @@ fn print_one(args: &SimArgs, report: &Report) -> anyhow::Result<()> {
 
 /// The reports as CSV (RFC 4180: a field holding a comma, such as a mixed latency, is
 /// quoted), under [`Report::csv_header`]'s columns.
-fn write_csv(reports: &[Report]) -> anyhow::Result<()> {
+pub(crate) fn write_csv(reports: &[Report]) -> anyhow::Result<()> {
     let mut out = csv::Writer::from_writer(std::io::stdout().lock());
     out.write_record(Report::csv_header().split(','))?;
     for r in reports {
@@ -275,185 +274,10 @@ fn write_csv(reports: &[Report]) -> anyhow::Result<()> {
 }
 
 /// A bar that stays hidden until the caller switches it to stderr.
-fn delayed_bar(len: u64) -> ProgressBar {
+pub(crate) fn delayed_bar(len: u64) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::hidden());
     if let Ok(style) = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} {msg}") {
         bar.set_style(style);
     }
     bar
-}
-
-/// The values of one `--sweep` key.
-fn sweep_values(item: &str, points: usize) -> anyhow::Result<(String, Vec<String>)> {
-    let (key, range) = item
-        .split_once('=')
-        .with_context(|| format!("--sweep `{item}`: write KEY=RANGE, like interval=200ms..5s or threshold=2..6"))?;
-    let values: Vec<String> = match (key, range.split_once("..")) {
-        ("interval" | "timeout", Some((lo, hi))) => {
-            let (lo, hi) = (
-                parse_duration(lo).map_err(anyhow::Error::msg)?,
-                parse_duration(hi).map_err(anyhow::Error::msg)?,
-            );
-            geometric(lo, hi, points.max(2))
-                .into_iter()
-                .map(format_duration)
-                .collect()
-        }
-        ("threshold", Some((lo, hi))) => {
-            let lo: u32 = lo
-                .parse()
-                .with_context(|| format!("--sweep {key}: `{lo}` is not a whole number"))?;
-            let hi: u32 = hi
-                .parse()
-                .with_context(|| format!("--sweep {key}: `{hi}` is not a whole number"))?;
-            (lo..=hi).map(|t| t.to_string()).collect()
-        }
-        ("interval" | "timeout" | "threshold" | "loss", None) => range.split(',').map(str::to_string).collect(),
-        _ => bail!("--sweep: unknown key `{key}`; sweep interval, timeout, threshold or loss"),
-    };
-    if values.is_empty() {
-        bail!("--sweep {key}: the range is empty");
-    }
-    Ok((key.to_string(), values))
-}
-
-/// `points` durations from `lo` to `hi` in equal ratios, rounded to the millisecond.
-fn geometric(lo: Duration, hi: Duration, points: usize) -> Vec<Duration> {
-    let (a, b) = (lo.as_secs_f64(), hi.as_secs_f64());
-    let mut values: Vec<Duration> = (0..points)
-        .map(|i| {
-            let x = a * (b / a).powf(i as f64 / (points - 1) as f64);
-            Duration::from_millis((x * 1000.0).round() as u64)
-        })
-        .collect();
-    values.dedup();
-    values
-}
-
-fn apply(spec: &mut Spec, key: &str, value: &str) -> anyhow::Result<()> {
-    let flag = || format!("--sweep {key}={value}");
-    match key {
-        "interval" => spec.interval = parse_duration(value).map_err(anyhow::Error::msg).with_context(flag)?,
-        "timeout" => spec.timeout = Some(parse_duration(value).map_err(anyhow::Error::msg).with_context(flag)?),
-        "threshold" => spec.threshold = value.parse().with_context(flag)?,
-        "loss" => spec.loss = value.parse().with_context(flag)?,
-        _ => bail!("--sweep: unknown key `{key}`"),
-    }
-    Ok(())
-}
-
-/// The cartesian product of the sweep's keys, as specs.
-fn sweep_specs(args: &SimArgs) -> anyhow::Result<Vec<Spec>> {
-    let mut specs = vec![args.spec()];
-    for item in &args.sweep {
-        let (key, values) = sweep_values(item, args.points)?;
-        let mut next = Vec::new();
-        for spec in &specs {
-            for value in &values {
-                let mut s = spec.clone();
-                apply(&mut s, &key, value)?;
-                if let Some(timeout) = s.timeout.filter(|t| *t < s.interval) {
-                    s.timeout = Some(timeout.max(s.interval));
-                }
-                next.push(s);
-            }
-        }
-        specs = next;
-    }
-    for spec in &specs {
-        spec.scenario()
-            .map_err(|e| anyhow::anyhow!("{e} (in {})", spec.command_line()))?;
-    }
-    Ok(specs)
-}
-
-#[allow(clippy::disallowed_methods)]
-fn sweep(args: &SimArgs) -> anyhow::Result<()> {
-    let specs = sweep_specs(args).map_err(|e| crate::usage(format!("{e:#}")))?;
-    let started = std::time::Instant::now();
-    let bar = delayed_bar(specs.len() as u64);
-    let next = AtomicUsize::new(0);
-    let mut reports: Vec<Option<Report>> = vec![None; specs.len()];
-    let results = std::sync::Mutex::new(&mut reports);
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(specs.len());
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(spec) = specs.get(i) else { break };
-                    let report = vitals_sim::simulate(spec).ok();
-                    if let Ok(mut slots) = results.lock() {
-                        slots[i] = report;
-                    }
-                    if started.elapsed() > Duration::from_secs(1) {
-                        bar.set_draw_target(ProgressDrawTarget::stderr());
-                    }
-                    bar.inc(1);
-                }
-            });
-        }
-    });
-    bar.finish_and_clear();
-    let reports: Vec<Report> = reports.into_iter().flatten().collect();
-    print_sweep(args, &reports)?;
-    let svg = args.plot.with_extension("svg");
-    let png = args.plot.with_extension("png");
-    plot::sweep(&reports, &svg, &png)?;
-    eprintln!(
-        "{} runs in {:.1} s; plot: {} and {}",
-        reports.len(),
-        started.elapsed().as_secs_f64(),
-        svg.display(),
-        png.display()
-    );
-    for (spec, report) in specs.iter().zip(&reports) {
-        if !report.passed() {
-            bail!("{}", vitals_sim::failure_message(spec, report).replace('\n', "; "));
-        }
-    }
-    Ok(())
-}
-
-fn print_sweep(args: &SimArgs, reports: &[Report]) -> anyhow::Result<()> {
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(reports)?);
-        return Ok(());
-    }
-    if args.csv {
-        return write_csv(reports);
-    }
-    println!(
-        "{:>9} {:>9} {:>10} {:>10} {:>10} {:>22} {:>10} {:>11} {:>7}",
-        "interval",
-        "threshold",
-        "T_D mean",
-        "T_D p99",
-        "T_D max",
-        "false pos./node-hour",
-        "msg/node/s",
-        "bytes/node/s",
-        "checks"
-    );
-    for r in reports {
-        let fp = match r.false_positives_upper_95 {
-            Some(upper) => format!("0 (< {upper:.2e})"),
-            None => format!("{:.3e}", r.false_positives_per_node_hour),
-        };
-        println!(
-            "{:>9} {:>9} {:>9.3}s {:>9.3}s {:>9.3}s {:>22} {:>10.2} {:>11.0} {:>7}",
-            format_duration(Duration::from_secs_f64(r.interval_s)),
-            r.threshold,
-            r.detection_each.mean,
-            r.detection_each.p99,
-            r.detection_each.max,
-            fp,
-            r.messages_per_node_s,
-            r.bytes_per_node_s,
-            if r.passed() { "passed" } else { "FAILED" }
-        );
-    }
-    Ok(())
 }

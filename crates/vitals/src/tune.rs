@@ -142,12 +142,13 @@ fn print(args: &TuneArgs, target: &Target, nfd: &NfdS, knobs: &Knobs, spec: &Spe
         nfd.eta, nfd.eta_max, nfd.delta
     );
     let strategy = vitals_sim::scenario::strategy_name(spec.strategy);
+    let t = tune::typeable;
     println!(
-        "recommended: --strategy {strategy} --interval {} --threshold {} --timeout {}  (missed-heartbeat detector: dead after {} of silence)",
-        f(knobs.interval),
+        "recommended: --strategy {strategy} --interval {} --threshold {} --timeout {}  (missed-heartbeat detector: dead after {} of silence; eta rounded down to a typeable value, the target re-checked)",
+        t(knobs.interval),
         knobs.threshold,
-        f(knobs.timeout),
-        f(knobs.dead_after)
+        t(knobs.timeout),
+        t(knobs.dead_after)
     );
     comparison(target, nfd, knobs, spec, report);
 }
