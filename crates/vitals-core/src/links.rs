@@ -202,7 +202,8 @@ impl Link {
         let previous = self.last;
         self.last = self.last.max(now);
         let Some(seq) = seq else {
-            if now > previous {
+            // A numbered peer's other messages (acks, opinions) are not its rounds.
+            if self.stream.is_none() && now > previous {
                 self.interarrival.push(now, now - previous);
             }
             return;

@@ -47,6 +47,11 @@ fn every_tenth_heartbeat_missing_is_a_loss_of_a_tenth() {
     let end = feed(&mut links, 1, 101, 0, 500, |seq| seq % 10 == 0);
     let link = only(&links, end);
     assert_eq!(link.received, 91);
+    // Its other messages (an ack between two heartbeats) are not rounds.
+    links.heard(ms(50_250), "a", addr(), None);
+    let link = only(&links, end);
+    assert_eq!(link.received, 92);
+    assert_eq!(link.interarrival.unwrap().mean, Duration::from_millis(500));
     assert!((link.loss - 0.10).abs() < 0.01, "loss {}", link.loss);
     assert!(link.sequenced);
     // Per sequence step: a loss does not double the interval.

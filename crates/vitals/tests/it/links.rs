@@ -22,7 +22,13 @@ fn links_list_each_peer_without_loss_and_tune_recommends_from_them() {
         })
     });
     assert!(measured.is_some(), "{:?}", get(&http, "/v1/links"));
-    let links = get_json(&http, "/v1/links").unwrap();
+    check_links(&cluster, &http);
+    check_tune(&http);
+}
+
+/// Each peer on a clean loopback: no loss, loopback delays, 200 ms rounds; and the table.
+fn check_links(cluster: &Cluster, http: &str) {
+    let links = get_json(http, "/v1/links").unwrap();
     let names: Vec<&str> = links
         .as_array()
         .unwrap()
@@ -46,7 +52,7 @@ fn links_list_each_peer_without_loss_and_tune_recommends_from_them() {
         assert!((150.0..300.0).contains(&mean), "200 ms rounds: {link}");
     }
 
-    let table = Command::new(VITALS).args(["links", "--http", &http]).output().unwrap();
+    let table = Command::new(VITALS).args(["links", "--http", http]).output().unwrap();
     assert!(table.status.success());
     let table = String::from_utf8(table.stdout).unwrap();
     assert!(table.starts_with("PEER"), "{table}");
@@ -56,12 +62,15 @@ fn links_list_each_peer_without_loss_and_tune_recommends_from_them() {
             "{peer} in {table}"
         );
     }
+}
 
-    let tune = get_json(&http, "/v1/tune?detect-within=5s&mistakes=1/month").unwrap();
+/// `GET /v1/tune` and `vitals tune --from` recommend the same from what was measured.
+fn check_tune(http: &str) {
+    let tune = get_json(http, "/v1/tune?detect-within=5s&mistakes=1/month").unwrap();
     assert_eq!(tune["loss"], 0.0, "{tune}");
     assert!(tune["threshold"].as_u64().unwrap() >= 1, "{tune}");
     assert!(tune["flags"].as_str().unwrap().starts_with("--interval "), "{tune}");
-    let (status, body) = get(&http, "/v1/tune?detect-within=soon&mistakes=1/month").unwrap();
+    let (status, body) = get(http, "/v1/tune?detect-within=soon&mistakes=1/month").unwrap();
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("detect-within"), "{body}");
 
@@ -69,7 +78,7 @@ fn links_list_each_peer_without_loss_and_tune_recommends_from_them() {
         .args([
             "tune",
             "--from",
-            &http,
+            http,
             "--detect-within",
             "5s",
             "--max-false-positives",
@@ -95,7 +104,7 @@ fn links_list_each_peer_without_loss_and_tune_recommends_from_them() {
         .args([
             "tune",
             "--from",
-            &http,
+            http,
             "--detect-within",
             "5s",
             "--max-false-positives",
