@@ -20,6 +20,7 @@ pub use vitals_core::reach::matrix::{Class, Matrix as Reachability, MatrixRow, O
 
 pub mod consul;
 pub mod events;
+pub mod links;
 
 /// Every refusal: `{"error": "..."}`, with a sentence saying what to do.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

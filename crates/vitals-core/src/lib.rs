@@ -55,6 +55,7 @@ pub mod detector;
 pub mod form;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
+pub mod links;
 pub mod members;
 pub mod message;
 pub mod node;

@@ -644,6 +644,11 @@ impl Members {
         }
     }
 
+    /// The probe last sent to `name` and not yet answered: (sequence number, when).
+    pub fn pending_probe(&self, name: &str) -> Option<(u64, Instant)> {
+        self.records.get(name)?.probe
+    }
+
     /// `name` answered probe `seq`: returns and stores the round-trip time if it is the
     /// answer to the latest probe.
     pub fn probe_answered(&mut self, now: Instant, name: &str, seq: u64) -> Option<Duration> {

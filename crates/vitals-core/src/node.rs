@@ -9,6 +9,7 @@
 use std::net::SocketAddr;
 
 use crate::config::Config;
+use crate::links::{self, Links};
 use crate::members::{Members, Observed};
 use crate::message::{Envelope, Health, MemberEntry, Message, Opinion, Peer};
 use crate::reach::{Due, Reach, Row, matrix};
@@ -80,6 +81,9 @@ pub struct Node {
     verdicts: Verdicts,
     /// The reachability rows held, and this node's own as last sent.
     reach: Reach,
+    /// What this node measures of each peer it hears directly (`links.rs`); `None` when
+    /// the host turned it off ([`Node::set_link_measurement`]).
+    links: Option<Links>,
 }
 
 impl Node {
@@ -121,6 +125,7 @@ impl Node {
             left: false,
             verdicts,
             reach: Reach::default(),
+            links: Some(Links::default()),
         }
     }
 
@@ -148,6 +153,7 @@ impl Node {
         if observed == Observed::Refused {
             return;
         }
+        self.measure_link(now, src, &from, &message);
         if let Some(timing) = timing {
             self.on_timing(now, src, &from, timing);
         }
@@ -191,6 +197,31 @@ impl Node {
         self.verdicts.settle(now, &mut self.members);
         self.flush_transitions(now);
         self.note_news(now);
+    }
+
+    /// Feeds the link table: the arrival, its round number, and the round trip of an
+    /// answered probe (read before the strategy takes the probe off the record).
+    fn measure_link(&mut self, now: Instant, src: SocketAddr, from: &Peer, message: &Message) {
+        let Some(links) = &mut self.links else { return };
+        links.heard(now, &from.name, src, links::round_number(message));
+        if let Message::Ack { seq } | Message::PollReply { seq, .. } = message
+            && let Some((sent, at)) = self.members.pending_probe(&from.name)
+            && sent == *seq
+        {
+            links.round_trip(now, &from.name, now.saturating_since(at));
+        }
+    }
+
+    /// Turns link measurement on (the default) or off (the simulator: it costs memory per
+    /// pair of nodes and decides nothing).
+    pub fn set_link_measurement(&mut self, on: bool) {
+        self.links = on.then(Links::default);
+    }
+
+    /// What this node measured of each peer heard directly within
+    /// [`links::WINDOW`] of `now`, in name order (empty when measurement is off).
+    pub fn links(&self, now: Instant) -> Vec<links::LinkSummary> {
+        self.links.as_ref().map(|l| l.summaries(now)).unwrap_or_default()
     }
 
     /// Time passed. Cheap and idempotent: calling it early or twice is harmless.

@@ -425,6 +425,8 @@ impl Sim {
             incarnation: 0,
         };
         let mut node = Node::new(me, self.scenario.config.clone(), self.seed_rng.next_u64(), self.now);
+        // Link measurement only observes (and costs memory per pair): off here.
+        node.set_link_measurement(false);
         node.handle_command(self.now, Command::Join(seeds.iter().map(|&s| addr_of(s)).collect()));
         let slot = &mut self.slots[i];
         slot.node = Some(node);

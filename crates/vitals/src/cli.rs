@@ -17,6 +17,7 @@ Examples:
   vitals demo                                         a live 5-node demo on this machine
   vitals agent --name web-1 --bind 10.0.0.1:7946 --join 10.0.0.2:7946
   vitals members --http http://127.0.0.1:7947         the members an agent knows
+  vitals links --http 127.0.0.1:7947                  loss, delays and jitter it measures
   vitals matrix --http http://127.0.0.1:7947          who hears whom
   VITALS_HTTP_ADDR=localhost:7947 vitals why node-5   why it holds node-5 suspect or dead
   vitals completions bash > /etc/bash_completion.d/vitals
@@ -99,6 +100,8 @@ pub(crate) enum Command {
     Leader(LeaderArgs),
     /// Show who hears whom (the reachability matrix), each unreachable pair classified.
     Matrix(MatrixArgs),
+    /// Show what an agent measures of each peer it hears directly: loss, delays, jitter.
+    Links(crate::links::LinksArgs),
     /// Ask a running agent to join (more of) a cluster through these seeds.
     Join(crate::lifecycle::JoinCmdArgs),
     /// Ask a running agent to leave the cluster and stop.

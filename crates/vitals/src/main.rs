@@ -9,6 +9,7 @@ mod client;
 mod demo;
 mod joining;
 mod lifecycle;
+mod links;
 mod matrix;
 mod plot;
 mod proxy;
@@ -94,6 +95,7 @@ fn main() -> ExitCode {
         Command::Agent(args) => agent(&args),
         Command::Members(args) => members(&args),
         Command::Matrix(args) => matrix(&args),
+        Command::Links(args) => links::run(&args),
         Command::Leader(args) => leader(&args),
         Command::Why(args) => why(&args),
         Command::Join(args) => lifecycle::join(&args),

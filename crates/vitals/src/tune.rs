@@ -13,7 +13,7 @@ use vitals_sim::tune::{self, Knobs, NfdS, Target};
 use vitals_sim::{HEADER_BYTES, Latency, Report, Spec};
 
 /// `vitals tune`.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub(crate) struct TuneArgs {
     /// T_D^U: every crash must be detected within this, e.g. 5s.
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
@@ -39,10 +39,17 @@ pub(crate) struct TuneArgs {
     /// The confirming run's seed.
     #[arg(long, default_value_t = 1)]
     pub(crate) seed: u64,
+    /// Take --loss and --latency from what the agent at this address measures: its worst
+    /// link (GET /v1/links; the highest loss, then the highest delay).
+    #[arg(long, value_name = "AGENT", conflicts_with_all = ["loss", "latency"])]
+    pub(crate) from: Option<crate::client::AgentAddr>,
 }
 
 /// Runs `vitals tune`.
 pub(crate) fn run(args: &TuneArgs) -> anyhow::Result<()> {
+    if let Some(from) = &args.from {
+        return run(&crate::links::measured(args, from)?);
+    }
     if !(0.0..1.0).contains(&args.loss) {
         return Err(crate::usage(format!(
             "--loss {} must be a probability below 1",

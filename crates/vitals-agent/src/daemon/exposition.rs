@@ -45,7 +45,11 @@ pub(crate) fn registry(
     checks: watch::Receiver<Board>,
 ) -> Registry {
     let mut registry = metrics.registry(settings.protocol.kind() == StrategyKind::Leader);
+    let links = super::link_metrics::LinkCollector {
+        snapshot: snapshot.clone(),
+    };
     registry.register_collector(Box::new(StatusCollector { snapshot, checks }));
+    registry.register_collector(Box::new(links));
     registry.register_collector(Box::new(ProcessCollector::default()));
     registry.register(
         "vitals_build",

@@ -19,12 +19,14 @@ pub mod grpc;
 pub mod hooks;
 pub mod http;
 pub mod join;
+mod link_metrics;
 pub mod metrics;
 pub mod persist;
 mod ratelimit;
 mod reply;
 pub mod snapshot;
 mod systemd;
+pub mod tuning;
 mod wallclock;
 
 use std::collections::hash_map::RandomState;

@@ -100,6 +100,8 @@ pub struct Snapshot {
     pub why: std::collections::BTreeMap<String, vitals_core::why::Why>,
     /// `GET /v1/reachability`: who hears whom (bounded beyond 64 members).
     pub reachability: vitals_core::reach::matrix::Matrix,
+    /// `GET /v1/links`: what the node measures of each peer it hears directly.
+    pub links: Vec<crate::api::links::LinkView>,
     /// When the picture was taken, on the node's clock (not served; dates are derived from it).
     #[serde(skip)]
     pub taken_at: Instant,
@@ -175,6 +177,7 @@ impl Snapshot {
                 .filter_map(|m| Some((m.name.clone(), node.why(&m.name, now)?)))
                 .collect(),
             reachability: node.reachability(now),
+            links: node.links(now).iter().map(Into::into).collect(),
             taken_at: now,
             indexes: super::blocking::Indexes::default(),
             leader: node.leadership(now).map(|l| LeaderView {

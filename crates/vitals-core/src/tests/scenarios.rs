@@ -157,6 +157,37 @@ fn acknowledged_heartbeats_measure_round_trips() {
 }
 
 #[test]
+fn the_link_table_measures_a_lossy_link_and_acknowledged_round_trips() {
+    let mut config = lan_fast(StrategyKind::Push);
+    config.strategy = StrategyConfig::Push { ack: true };
+    let mut cluster = converged(config);
+    // One heartbeat in five from c is lost on its way to a; the rest of the cluster
+    // hears every one.
+    cluster.deliver = Box::new(|from, to, message| match message {
+        Message::Heartbeat { seq, .. } if from == "c" && to == "a" => seq % 5 != 0,
+        _ => true,
+    });
+    cluster.run_for(Duration::from_secs(30));
+    let now = cluster.local_now("a");
+    let links = cluster.node("a").links(now);
+    let names: Vec<&str> = links.iter().map(|l| l.peer.as_str()).collect();
+    assert_eq!(names, ["b", "c", "d", "e"]);
+    for link in &links {
+        let expected = if link.peer == "c" { 0.2 } else { 0.0 };
+        assert!((link.loss - expected).abs() < 0.02, "{}: loss {}", link.peer, link.loss);
+        let rtt = link.rtt.expect("acknowledged heartbeats measure round trips");
+        assert_eq!(
+            rtt.p50,
+            Duration::from_millis(2),
+            "{}: latency is 1 ms each way",
+            link.peer
+        );
+        assert_eq!(link.delay.unwrap().p50, Duration::from_millis(1));
+        assert!(link.interarrival.is_some());
+    }
+}
+
+#[test]
 fn a_node_whose_outbound_path_breaks_learns_it_is_cut_off() {
     let mut config = lan_fast(StrategyKind::Push);
     config.strategy = StrategyConfig::Push { ack: true };

@@ -19,6 +19,7 @@ mod http;
 mod joining;
 mod leader;
 mod lifecycle;
+mod links;
 mod quorum;
 mod security;
 mod sim;

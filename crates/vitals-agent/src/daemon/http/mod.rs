@@ -65,6 +65,7 @@ mod consul;
 mod discovery;
 pub(crate) mod events;
 mod lifecycle;
+mod links;
 pub mod openapi;
 mod reach;
 mod services;
@@ -90,6 +91,8 @@ pub(crate) fn router(state: ApiState, auth: ApiAuth) -> Router {
         .route("/v1/leader", get(leader))
         .route("/v1/members/{name}/why", get(why))
         .route("/v1/reachability", get(reach::reachability))
+        .route("/v1/links", get(links::links))
+        .route("/v1/tune", get(links::tune))
         .route("/v1/prometheus/sd", get(discovery::prometheus_sd))
         .route("/v1/openapi.json", get(openapi::serve))
         .route("/v1/events", get(events::events))

@@ -25,6 +25,7 @@ use crate::api;
     paths(
         super::lifecycle::members, super::lifecycle::join, super::lifecycle::force_leave,
         super::self_view, super::why, super::leader, super::leave, super::reach::reachability,
+        super::links::links, super::links::tune,
         super::ui::page, super::ui::script, super::ui::style,
         super::healthz, super::readyz, super::metrics, serve,
         super::services::services, super::services::service, super::services::route,
