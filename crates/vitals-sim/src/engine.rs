@@ -44,6 +44,8 @@ enum Step {
     Pause(usize, Instant),
     Slow(usize, Instant, Duration, bool),
     Cut(usize, bool),
+    /// The loss probability of every link changes (`NetModel::loss_steps`).
+    Loss(f64),
     Converged,
 }
 
@@ -162,6 +164,25 @@ impl Sim {
         self.now
     }
 
+    /// When each false positive of the measured window happened, in order.
+    pub fn false_positive_times(&self) -> &[Instant] {
+        &self.ledger.mistake_times
+    }
+
+    /// Each crash: when it happened and the mean time its observers took to declare it
+    /// dead (`None` if none did).
+    pub fn crash_detections(&self) -> Vec<(Instant, Option<f64>)> {
+        let mean = |took: Vec<f64>| (!took.is_empty()).then(|| took.iter().sum::<f64>() / took.len() as f64);
+        self.ledger
+            .crashes
+            .iter()
+            .map(|c| {
+                let took = c.detected.iter().flatten().map(|t| (*t - c.at).as_secs_f64()).collect();
+                (c.at, mean(took))
+            })
+            .collect()
+    }
+
     /// Turns the fault plan into scheduled steps.
     fn plan(&mut self) {
         let s = &self.scenario;
@@ -191,6 +212,9 @@ impl Sim {
             steps.push((partition.start, Step::Cut(p, true)));
             steps.push((partition.start + partition.duration, Step::Cut(p, false)));
             steps.push((partition.start + partition.duration + converge, Step::Converged));
+        }
+        for &(t, p) in &s.net.loss_steps {
+            steps.push((t, Step::Loss(p)));
         }
         steps.push((s.end(), Step::Converged));
         steps.retain(|(t, _)| *t <= s.end());
@@ -413,6 +437,7 @@ impl Sim {
             Step::Pause(i, until) => self.slots[i].paused_until = until,
             Step::Slow(i, until, by, messages_only) => self.slots[i].slow = Some((until, by, messages_only)),
             Step::Cut(p, active) => self.cuts[p].2 = active,
+            Step::Loss(p) => self.scenario.net.loss = p,
             Step::Converged => self.check_convergence(),
         }
     }

@@ -70,6 +70,10 @@ pub(crate) struct SimArgs {
     /// Loss probability of one link, overriding --loss: FROM:TO:P (node indices), repeatable.
     #[arg(long, value_name = "FROM:TO:P", value_parser = parse_link_loss)]
     pub(crate) link_loss: Vec<(usize, usize, f64)>,
+    /// Changes of --loss mid-run: AT=P[,AT=P...], each AT after the warm-up, e.g.
+    /// 30m=0.05,90m=0.001.
+    #[arg(long, value_name = "AT=P,...", value_parser = vitals_sim::scenario::parse_loss_from)]
+    pub(crate) loss_from: Option<Vec<(Duration, f64)>>,
     /// Probability that a datagram is delivered twice.
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub(crate) duplicate: f64,
@@ -164,6 +168,7 @@ impl SimArgs {
             latency: self.latency,
             loss: self.loss,
             link_loss: self.link_loss.clone(),
+            loss_from: self.loss_from.clone().unwrap_or_default(),
             duplicate: self.duplicate,
             reorder: self.reorder,
             crash: self.crash,
