@@ -16,7 +16,7 @@
 //!   interval is shortened only when the threshold alone cannot meet both targets.
 //! - **Slowly, with hysteresis** ([`Controller::observe`]): a change toward safety
 //!   (the running timing misses the target at the measured figures) is made after
-//!   [`RAISE_AFTER`] windows in a row; a change toward speed or economy only after
+//!   [`RAISE_AFTER`] windows in a row (after one if it misses by [`GROSS_MISS`] times); a change toward speed or economy only after
 //!   [`RELAX_AFTER`] windows in a row in which even twice the measured loss would allow
 //!   it (the band). At most one step per window; the interval moves by at most a factor
 //!   [`MAX_RATIO`] per step and the threshold comes down by at most one per step.
@@ -35,6 +35,10 @@ use crate::timing::Pace;
 
 /// Windows in a row the running timing must miss the target before it is made safer.
 pub const RAISE_AFTER: u32 = 2;
+/// A window in which the running timing misses the mistake target by this factor or
+/// more makes it safer at once (a loss step, not noise: at 0.1 % loss and 180 heartbeats
+/// a window, a figure that far off is all but impossible).
+pub const GROSS_MISS: f64 = 100.0;
 /// Windows in a row a faster or cheaper timing must be safe, at twice the measured loss,
 /// before it is adopted.
 pub const RELAX_AFTER: u32 = 6;
@@ -44,6 +48,9 @@ pub const MAX_RATIO: u32 = 2;
 pub const MIN_THRESHOLD: u32 = 2;
 /// The largest threshold auto-tune picks (the wire's bound).
 pub const MAX_THRESHOLD: u32 = 100;
+/// The loss assumed before anything is measured, when the starting timing is outside
+/// the bounds and a first timing must be picked at once.
+pub const PRIOR_LOSS: f64 = 0.01;
 /// The default floor of the interval.
 pub const DEFAULT_FLOOR: Duration = Duration::from_millis(100);
 /// The lowest loss the estimate is allowed to claim (a window without loss does not
@@ -259,16 +266,19 @@ pub struct Controller {
     /// Why the current timing is in force, and the figures of the last window.
     reason: Reason,
     last: Option<Figures>,
-    /// Windows in a row the current timing missed the target / could relax.
+    /// Windows in a row the current timing missed the target.
     unsafe_windows: u32,
-    relax_windows: u32,
+    /// The loss of the last windows (at most [`RELAX_AFTER`]) since the last change, all
+    /// of which the current timing met the target in.
+    calm: std::collections::VecDeque<f64>,
     changes: u64,
 }
 
 impl Controller {
-    /// A controller starting from `start` (the node's configured timing).
+    /// A controller starting from `start` (the node's configured timing), or, if that
+    /// does not fit within the bounds, from the ideal at [`PRIOR_LOSS`].
     pub fn new(target: Target, start: Pace) -> Controller {
-        Controller {
+        let mut controller = Controller {
             target,
             ceiling: start
                 .interval
@@ -278,9 +288,15 @@ impl Controller {
             reason: Reason::Start,
             last: None,
             unsafe_windows: 0,
-            relax_windows: 0,
+            calm: std::collections::VecDeque::new(),
             changes: 0,
+        };
+        let prior = Figures::default().with_loss(PRIOR_LOSS);
+        let within = start.interval <= controller.ceiling && start.interval >= target.floor;
+        if !(within && controller.fits(&start, &prior)) {
+            (controller.current, controller.reason) = (controller.ideal(&prior).0, Reason::TooSlow);
         }
+        controller
     }
 
     /// The target.
@@ -358,9 +374,11 @@ impl Controller {
     pub fn observe(&mut self, figures: Figures) -> Option<Change> {
         self.last = Some(figures);
         if !self.meets(&self.current, &figures) {
-            self.relax_windows = 0;
+            self.calm.clear();
             self.unsafe_windows += 1;
-            if self.unsafe_windows < RAISE_AFTER {
+            let gross =
+                Controller::recurrence_of(&self.current, &figures) * GROSS_MISS < self.target.mistake_recurrence_s;
+            if self.unsafe_windows < RAISE_AFTER && !gross {
                 return None;
             }
             let (ideal, reason) = self.ideal(&figures);
@@ -372,16 +390,19 @@ impl Controller {
             return self.step_to(ideal, reason, figures);
         }
         self.unsafe_windows = 0;
-        // The band: relax only to what twice the measured loss would still allow.
-        let banded = figures.with_loss((figures.loss * 2.0).min(0.999));
+        if self.calm.len() == RELAX_AFTER as usize {
+            self.calm.pop_front();
+        }
+        self.calm.push_back(figures.loss);
+        if self.calm.len() < RELAX_AFTER as usize {
+            return None;
+        }
+        // The band: relax only to what twice the loss of the calm windows would allow.
+        let pooled = self.calm.iter().sum::<f64>() / self.calm.len() as f64;
+        let banded = figures.with_loss((pooled * 2.0).min(0.999));
         let (ideal, _) = self.ideal(&banded);
         let better = ideal.dead_after() < self.current.dead_after() || ideal.interval > self.current.interval;
         if !(better && self.meets(&ideal, &banded)) {
-            self.relax_windows = 0;
-            return None;
-        }
-        self.relax_windows += 1;
-        if self.relax_windows < RELAX_AFTER {
             return None;
         }
         self.step_to(ideal, Reason::RoomToSpare, figures)
@@ -407,7 +428,7 @@ impl Controller {
         };
         let to = pace(interval, threshold.clamp(MIN_THRESHOLD, MAX_THRESHOLD));
         self.unsafe_windows = 0;
-        self.relax_windows = 0;
+        self.calm.clear();
         if to == from {
             return None;
         }
@@ -420,6 +441,72 @@ impl Controller {
             reason,
             figures,
         })
+    }
+}
+
+/// Own rounds per measurement window.
+pub const WINDOW_ROUNDS: u32 = 20;
+
+/// The node's side of auto-tune: the controller and the window being measured.
+///
+/// Until the per-peer link table feeds it the worst link's figures, the window's figure
+/// is the loss over every member it expects heartbeats from: heartbeats received against
+/// those due at each member held alive, at its announced interval (a crashed member
+/// counts as loss until it is suspected, half an interval after its first miss). Push only, where
+/// every member sends this node a heartbeat each of its rounds.
+#[derive(Clone, Debug)]
+pub struct AutoTune {
+    controller: Controller,
+    rounds: u32,
+    received: u64,
+    expected: f64,
+    last_round: Option<crate::time::Instant>,
+}
+
+impl AutoTune {
+    /// Auto-tune toward `target` from the node's configured timing `start`.
+    pub fn new(target: Target, start: Pace) -> AutoTune {
+        AutoTune {
+            controller: Controller::new(target, start),
+            rounds: 0,
+            received: 0,
+            expected: 0.0,
+            last_round: None,
+        }
+    }
+
+    /// The controller (target, timing in force, reason, last figures).
+    pub fn controller(&self) -> &Controller {
+        &self.controller
+    }
+
+    /// A heartbeat from a member arrived.
+    pub(crate) fn heard(&mut self) {
+        self.received += 1;
+    }
+
+    /// One of this node's rounds began at `now`; `per_second` is how many heartbeats a
+    /// second the members up send it. Closes the window every [`WINDOW_ROUNDS`] rounds
+    /// and returns the change its figures call for, if any.
+    pub(crate) fn round(&mut self, now: crate::time::Instant, per_second: f64) -> Option<Change> {
+        if let Some(last) = self.last_round {
+            self.expected += per_second * (now - last).as_secs_f64();
+        }
+        self.last_round = Some(now);
+        self.rounds += 1;
+        if self.rounds < WINDOW_ROUNDS {
+            return None;
+        }
+        let figures = Figures {
+            loss: if self.expected >= 1.0 {
+                (1.0 - self.received as f64 / self.expected).clamp(0.0, 1.0)
+            } else {
+                0.0
+            },
+            ..Figures::default()
+        };
+        (self.rounds, self.received, self.expected) = (0, 0, 0.0);
+        self.controller.observe(figures)
     }
 }
 
@@ -510,15 +597,32 @@ mod tests {
     }
 
     #[test]
+    fn a_starting_timing_outside_the_bounds_is_replaced_at_once() {
+        // The web preset (10 s, threshold 3) cannot detect within 5 s.
+        let t: Target = "detect-within=5s,mistakes=1/month".parse().unwrap();
+        let c = Controller::new(t, pace(Duration::from_secs(10), 3));
+        assert_eq!(c.reason(), Reason::TooSlow);
+        assert!(c.current().interval <= Duration::from_millis(2500));
+        assert!(c.current().dead_after() <= Duration::from_secs(5));
+        assert_eq!(Controller::new(target(), start()).current(), start());
+    }
+
+    #[test]
     fn one_bad_window_changes_nothing_and_two_make_it_safer() {
         let mut c = Controller::new(target(), start());
-        assert_eq!(c.observe(at(0.05)), None);
-        assert_eq!(c.observe(at(0.001)), None, "a good window resets the count");
-        assert_eq!(c.observe(at(0.05)), None);
-        let change = c.observe(at(0.05)).expect("two bad windows in a row");
+        // 0.4 %: threshold 3 misses a month by less than a factor of 100.
+        let (bad, good) = (at(0.004), at(0.001));
+        assert!(Controller::recurrence_of(&start(), &bad) * GROSS_MISS > 2_592_000.0);
+        assert_eq!(c.observe(bad), None);
+        assert_eq!(c.observe(good), None, "a good window resets the count");
+        assert_eq!(c.observe(bad), None);
+        let change = c.observe(bad).expect("two bad windows in a row");
         assert_eq!(change.reason, Reason::TooManyMistakes);
         assert!(change.to.dead_after() > change.from.dead_after());
-        assert!(Controller::recurrence_of(&change.to, &at(0.05)) >= 2_592_000.0);
+        assert!(Controller::recurrence_of(&change.to, &bad) >= 2_592_000.0);
+        // A gross miss (5 %) acts on its first window.
+        let mut c = Controller::new(target(), start());
+        assert!(c.observe(at(0.05)).is_some());
     }
 
     #[test]

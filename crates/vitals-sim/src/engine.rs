@@ -233,7 +233,18 @@ impl Sim {
     /// so often.
     pub fn run(&mut self, progress: &mut dyn FnMut(f64)) {
         let end = at(self.scenario.end());
-        while let Some((at, action)) = self.queue.pop_until(end) {
+        self.run_until(end, progress);
+        self.now = end;
+        self.ledger.finish();
+        progress(1.0);
+    }
+
+    /// Runs every event up to `until` (no further than the end), so a test can look at
+    /// the nodes mid-run; [`Sim::run`] then goes on to the end.
+    pub fn run_until(&mut self, until: Instant, progress: &mut dyn FnMut(f64)) {
+        let end = at(self.scenario.end());
+        let until = until.min(end);
+        while let Some((at, action)) = self.queue.pop_until(until) {
             self.now = self.now.max(at);
             self.events += 1;
             if self.events.is_multiple_of(1 << 16) {
@@ -250,9 +261,6 @@ impl Sim {
                 Action::Step(index) => self.step(self.steps[index as usize]),
             }
         }
-        self.now = end;
-        self.ledger.finish();
-        progress(1.0);
     }
 
     /// Whether a slow or paused node must handle this input (a datagram unless `timer`)
@@ -450,6 +458,10 @@ impl Sim {
             incarnation: 0,
         };
         let mut node = Node::new(me, self.scenario.config.clone(), self.seed_rng.next_u64(), self.now);
+        if let Some(target) = self.scenario.auto_tune {
+            // Refused only for strategies `Spec::validate` refuses first.
+            let _ = node.enable_auto_tune(self.now, target);
+        }
         node.handle_command(self.now, Command::Join(seeds.iter().map(|&s| addr_of(s)).collect()));
         let slot = &mut self.slots[i];
         slot.node = Some(node);

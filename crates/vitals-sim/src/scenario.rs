@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use vitals_core::adapt::Target;
 use vitals_core::bounds::{Cluster, Relay};
 use vitals_core::config::serde_duration::format_duration;
 use vitals_core::{Config, DetectorKind, Rng, Roles, StrategyKind};
@@ -82,6 +83,8 @@ pub struct Scenario {
     pub partitions: Vec<Partition>,
     /// The master seed every random choice derives from.
     pub seed: u64,
+    /// `--auto-tune`: every node picks its own interval and threshold toward this target.
+    pub auto_tune: Option<Target>,
     /// The command that replays this scenario.
     pub replay: String,
 }
@@ -109,7 +112,15 @@ impl Scenario {
     /// The longest time from a crash to its detection by an observer that judges the
     /// crashed node itself: the strategy's own bound (`Config::detection_bound`).
     pub fn direct_bound(&self) -> Duration {
-        self.config.detection_bound(&self.cluster())
+        let configured = self.config.detection_bound(&self.cluster());
+        let Some(target) = self.auto_tune else {
+            return configured;
+        };
+        // Auto-tuned nodes may run at any timing up to detect-within of silence.
+        let mut slowest = self.config.clone();
+        slowest.timeout = slowest.interval;
+        slowest.threshold = (target.detect_within.as_micros() / slowest.interval.as_micros().max(1)) as u32;
+        configured.max(slowest.detection_bound(&self.cluster()))
     }
 
     /// The completeness bound for `observer` about `member`: pull members learn a
@@ -279,6 +290,9 @@ pub struct Spec {
     pub slow_messages_only: bool,
     /// A partition of the first half from the second.
     pub partition: Option<PartitionSpec>,
+    /// `--auto-tune`: every node picks its own interval and threshold toward this target
+    /// (push, missed-heartbeat detector), starting from `interval` and `threshold`.
+    pub auto_tune: Option<Target>,
     /// The master seed.
     pub seed: u64,
 }
@@ -314,6 +328,7 @@ impl Default for Spec {
             slow_for: Duration::from_secs(60),
             slow_messages_only: false,
             partition: None,
+            auto_tune: None,
             seed: 0,
         }
     }
@@ -393,6 +408,9 @@ impl Spec {
         if self.duration.is_zero() {
             return Err("--duration must be above zero".into());
         }
+        if self.auto_tune.is_some() && (self.strategy != StrategyKind::Push || self.detector != DetectorKind::Missed) {
+            return Err("--auto-tune needs --strategy push with --detector missed".into());
+        }
         Ok(())
     }
 
@@ -431,6 +449,7 @@ impl Spec {
             faults: Vec::new(),
             partitions: Vec::new(),
             seed: self.seed,
+            auto_tune: self.auto_tune,
             replay: self.command_line(),
         };
         scenario.faults = self.place_faults(&scenario);
@@ -536,6 +555,9 @@ impl Spec {
             flag(format!("--phi-threshold {phi}"));
         }
         self.fault_flags(&mut flag);
+        if let Some(target) = self.auto_tune {
+            flag(format!("--auto-tune {target}"));
+        }
         flag(format!("--seed {}", self.seed));
         line
     }

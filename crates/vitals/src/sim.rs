@@ -110,6 +110,10 @@ pub(crate) struct SimArgs {
     /// With --partition: drop only datagrams from the first half to the second.
     #[arg(long)]
     pub(crate) one_way: bool,
+    /// Every node picks its own interval and threshold (push, missed detector), starting
+    /// from --interval and --threshold: detect-within=5s,mistakes=1/month[,floor=100ms].
+    #[arg(long, value_name = "TARGET")]
+    pub(crate) auto_tune: Option<vitals_core::adapt::Target>,
     /// The master seed.
     #[arg(long, default_value_t = 1)]
     pub(crate) seed: u64,
@@ -184,6 +188,7 @@ impl SimArgs {
                 duration,
                 one_way: self.one_way,
             }),
+            auto_tune: self.auto_tune,
             seed: self.seed,
         }
     }
