@@ -72,8 +72,8 @@ pub(crate) struct SimArgs {
     pub(crate) link_loss: Vec<(usize, usize, f64)>,
     /// Changes of --loss mid-run: AT=P[,AT=P...], each AT after the warm-up, e.g.
     /// 30m=0.05,90m=0.001.
-    #[arg(long, value_name = "AT=P,...", value_parser = vitals_sim::scenario::parse_loss_from)]
-    pub(crate) loss_from: Option<Vec<(Duration, f64)>>,
+    #[arg(long, value_name = "AT=P,...", value_parser = parse_loss_from)]
+    pub(crate) loss_from: Option<LossFrom>,
     /// Probability that a datagram is delivered twice.
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub(crate) duplicate: f64,
@@ -135,6 +135,14 @@ pub(crate) struct SimArgs {
     pub(crate) plot: PathBuf,
 }
 
+/// `--loss-from` (one value, not a list of them to clap).
+#[derive(Clone, Debug)]
+pub(crate) struct LossFrom(Vec<(Duration, f64)>);
+
+fn parse_loss_from(text: &str) -> Result<LossFrom, String> {
+    vitals_sim::scenario::parse_loss_from(text).map(LossFrom)
+}
+
 fn parse_link_loss(text: &str) -> Result<(usize, usize, f64), String> {
     let bad = || format!("`{text}` is not a link loss: write FROM:TO:P, like 0:1:0.5");
     let parts: Vec<&str> = text.split(':').collect();
@@ -172,7 +180,7 @@ impl SimArgs {
             latency: self.latency,
             loss: self.loss,
             link_loss: self.link_loss.clone(),
-            loss_from: self.loss_from.clone().unwrap_or_default(),
+            loss_from: self.loss_from.clone().map(|l| l.0).unwrap_or_default(),
             duplicate: self.duplicate,
             reorder: self.reorder,
             crash: self.crash,
