@@ -48,6 +48,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod adapt;
 pub mod bounds;
 pub mod checks;
 pub mod config;

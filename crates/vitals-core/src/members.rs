@@ -547,6 +547,14 @@ impl Members {
         true
     }
 
+    /// This node's own timing changed (auto-tune): the timing its detectors fall back on
+    /// for members that never announced theirs, and its own record's announced timing.
+    pub fn retime(&mut self, at: Instant, me: &str, config: &Config, timing: Timing) {
+        (self.config.interval, self.config.timeout, self.config.threshold) =
+            (config.interval, config.timeout, config.threshold);
+        self.announce(at, me, timing);
+    }
+
     /// A periodic liveness signal from `name` arrived: feed its detector.
     pub fn arrival(&mut self, now: Instant, name: &str) {
         let config = &self.config;

@@ -8,7 +8,9 @@
 
 use std::net::SocketAddr;
 
+use crate::adapt::{AutoTune, Change, Target};
 use crate::config::Config;
+use crate::config::{DetectorKind, StrategyKind};
 use crate::links::{self, Links};
 use crate::members::{Members, Observed};
 use crate::message::{Envelope, Health, MemberEntry, Message, Opinion, Peer};
@@ -16,7 +18,7 @@ use crate::reach::{Due, Reach, Row, matrix};
 use crate::rng::Rng;
 use crate::strategy::{Ctx, Leadership, Strategy};
 use crate::time::Instant;
-use crate::timing::{ANNOUNCE_ROUNDS, Timing};
+use crate::timing::{ANNOUNCE_ROUNDS, Pace, Timing};
 use crate::verdicts::Verdicts;
 use crate::wire;
 
@@ -41,6 +43,11 @@ pub const NEWS_DELAY: std::time::Duration = std::time::Duration::from_millis(20)
 /// doubles with each request, up to the interval (a seed started a moment after its
 /// joiners is reached within milliseconds, not one interval later).
 pub const JOIN_RESEND_FIRST: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// After auto-tune changes this node's timing, this many rounds carry it (besides one
+/// round in [`ANNOUNCE_ROUNDS`]), so that a lost datagram does not leave an observer on
+/// the old timing.
+pub const RETIME_ANNOUNCE_ROUNDS: u32 = 3;
 
 /// What an operator (or the host) asks of a node.
 #[derive(Clone, Debug, PartialEq)]
@@ -84,6 +91,10 @@ pub struct Node {
     /// What this node measures of each peer it hears directly (`links.rs`); `None` when
     /// the host turned it off ([`Node::set_link_measurement`]).
     links: Option<Links>,
+    /// `--auto-tune`: the controller that picks this node's interval and threshold.
+    auto_tune: Option<AutoTune>,
+    /// Rounds left that announce this node's timing with everything sent, after a change.
+    announce_left: u32,
 }
 
 impl Node {
@@ -126,7 +137,43 @@ impl Node {
             verdicts,
             reach: Reach::default(),
             links: Some(Links::default()),
+            auto_tune: None,
+            announce_left: 0,
         }
+    }
+
+    /// Turns auto-tune on (`--auto-tune`): from now on this node picks its own interval
+    /// and threshold (`adapt.rs`), starting from its configured timing. Refused (with the
+    /// fix) unless the strategy is push with the missed-heartbeat detector, the one whose
+    /// observers follow every change of the member's announced timing at once.
+    pub fn enable_auto_tune(&mut self, now: Instant, target: Target) -> Result<(), String> {
+        if self.config.kind() != StrategyKind::Push || self.config.detector != DetectorKind::Missed {
+            return Err(format!(
+                "--auto-tune needs --strategy push with --detector missed (this node runs {} with {}): under the other strategies a member's observers do not follow its announced timing at once",
+                self.config.kind().name(),
+                self.config.detector.name()
+            ));
+        }
+        let start = Pace::own(&self.config);
+        let tune = AutoTune::new(target, start);
+        let first = tune.controller().current();
+        self.auto_tune = Some(tune);
+        if first != start {
+            // The configured timing is outside the bounds: the first pick applies at once.
+            let change = Change {
+                from: start,
+                to: first,
+                reason: crate::adapt::Reason::TooSlow,
+                figures: crate::adapt::Figures::default(),
+            };
+            self.retime(now, &change);
+        }
+        Ok(())
+    }
+
+    /// Auto-tune's state, if it is on.
+    pub fn auto_tune(&self) -> Option<&AutoTune> {
+        self.auto_tune.as_ref()
     }
 
     /// A datagram from `src` was decoded into `envelope`. Never fails: stale, unexpected
@@ -137,6 +184,9 @@ impl Node {
         }
         self.notice_pause(now);
         let Envelope { from, message, timing } = envelope;
+        if let (Some(tune), Message::Heartbeat { .. }) = (&mut self.auto_tune, &message) {
+            tune.heard();
+        }
         if self.contests_name(src, &from, &message) {
             return;
         }
@@ -235,7 +285,9 @@ impl Node {
             self.round_at = self.next_round;
             self.next_round = (self.next_round + self.config.interval).max(now);
             self.retry_join();
-            self.out.announcing = self.round % ANNOUNCE_ROUNDS == 1;
+            self.adapt(now);
+            self.out.announcing = self.round % ANNOUNCE_ROUNDS == 1 || self.announce_left > 0;
+            self.announce_left = self.announce_left.saturating_sub(1);
             self.with_ctx(now, |s, ctx| s.on_round(ctx));
             self.out.announcing = false;
             self.send_opinions(now);
@@ -352,7 +404,23 @@ impl Node {
             damped: self.members.is_damped(name),
             leader_quorum: self.leadership(now).map(|l| l.quorum),
             history: self.members.history(name),
+            timing: (name == self.me.name).then(|| self.timing_in_force()),
         })
+    }
+
+    /// The timing this node runs with, and why.
+    pub fn timing_in_force(&self) -> crate::why::TimingInForce {
+        let millis = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        let tune = self.auto_tune.as_ref().map(AutoTune::controller);
+        crate::why::TimingInForce {
+            interval_ms: millis(self.config.interval),
+            timeout_ms: millis(self.config.timeout),
+            threshold: self.config.threshold,
+            reason: tune.map_or("configured", |c| c.reason().as_str()).to_string(),
+            target: tune.map(|c| c.target().to_string()),
+            measured_loss: tune.and_then(|c| c.last_figures()).map(|f| f.loss),
+            changes: tune.map_or(0, |c| c.changes()),
+        }
     }
 
     /// Whether `--quorum-size` is out of reach with the members up now (nobody can be
@@ -489,6 +557,46 @@ impl Node {
             rng: &mut self.rng,
         };
         f(&mut self.strategy, &mut ctx)
+    }
+
+    /// Auto-tune's round: the window's bookkeeping, and the change it calls for, applied.
+    fn adapt(&mut self, now: Instant) {
+        let Some(tune) = &mut self.auto_tune else { return };
+        let me = &self.me.name;
+        let per_second: f64 = self
+            .members
+            .iter()
+            .filter(|m| m.name != *me && m.status == crate::message::Status::Alive)
+            .map(|m| 1.0 / m.timing.map_or(self.config.interval, |t| t.interval).as_secs_f64())
+            .sum();
+        if let Some(change) = tune.round(now, per_second) {
+            self.retime(now, &change);
+        }
+    }
+
+    /// Runs with `change.to` from now on: this node's detectors of others are unchanged
+    /// (they follow each member's own timing); its rounds, its announced timing and its
+    /// own record change, and the next [`RETIME_ANNOUNCE_ROUNDS`] rounds announce it, so
+    /// every observer's detector of this node follows within a round or two.
+    fn retime(&mut self, now: Instant, change: &Change) {
+        let Pace {
+            interval,
+            timeout,
+            threshold,
+        } = change.to;
+        (self.config.interval, self.config.timeout, self.config.threshold) = (interval, timeout, threshold);
+        let timing = Timing::of(&self.config);
+        self.members.retime(now, &self.me.name, &self.config, timing);
+        self.out.timing = Some(timing);
+        self.out.announcing = true;
+        self.announce_left = RETIME_ANNOUNCE_ROUNDS;
+        self.next_round = self.next_round.min(now + interval);
+        self.out.event(Event::Retimed {
+            from: change.from,
+            to: change.to,
+            reason: change.reason,
+            loss: change.figures.loss,
+        });
     }
 
     /// The host ticks the node by `next_round` at the latest: an input arriving more than

@@ -42,6 +42,17 @@ pub enum Output {
 pub enum Event {
     /// A member's status changed (exactly one event per change).
     Transition(Transition),
+    /// Auto-tune changed this node's own timing (`adapt.rs`).
+    Retimed {
+        /// The timing before.
+        from: crate::timing::Pace,
+        /// The timing from now on.
+        to: crate::timing::Pace,
+        /// Why.
+        reason: crate::adapt::Reason,
+        /// The loss measured in the window that decided it.
+        loss: f64,
+    },
     /// This node learned that others hold it dead, left or superseded, and raised its
     /// incarnation to refute it.
     Refuted {

@@ -133,11 +133,13 @@ impl std::fmt::Display for Timing {
 }
 
 /// The pace a detector here expects a member's heartbeats at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct Pace {
     /// Time between two heartbeats.
+    #[serde(with = "crate::config::serde_duration")]
     pub interval: Duration,
     /// Silence before the next heartbeat counts as missed.
+    #[serde(with = "crate::config::serde_duration")]
     pub timeout: Duration,
     /// Misses that declare death.
     pub threshold: u32,

@@ -51,6 +51,30 @@ pub struct Why {
     pub leader_quorum: Option<bool>,
     /// Its last status changes, oldest first (the incarnation history).
     pub history: Vec<Transition>,
+    /// Asked about this node itself: the timing it runs with, and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timing: Option<TimingInForce>,
+}
+
+/// The timing a node runs with, and why (`--auto-tune` or the configuration).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TimingInForce {
+    /// The heartbeat interval, milliseconds.
+    pub interval_ms: u64,
+    /// Silence before the first miss, milliseconds.
+    pub timeout_ms: u64,
+    /// Misses that declare death.
+    pub threshold: u32,
+    /// `configured`, or auto-tune's reason for the last change (`start`,
+    /// `too_many_mistakes`, `too_slow`, `room_to_spare`, `unreachable`).
+    pub reason: String,
+    /// The auto-tune target, if auto-tune is on.
+    pub target: Option<String>,
+    /// The loss auto-tune measured over its last window.
+    pub measured_loss: Option<f64>,
+    /// How many changes auto-tune has made.
+    pub changes: u64,
 }
 
 /// A failure detector's reading.

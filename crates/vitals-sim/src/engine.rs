@@ -44,6 +44,8 @@ enum Step {
     Pause(usize, Instant),
     Slow(usize, Instant, Duration, bool),
     Cut(usize, bool),
+    /// The loss probability of every link changes (`NetModel::loss_steps`).
+    Loss(f64),
     Converged,
 }
 
@@ -162,6 +164,25 @@ impl Sim {
         self.now
     }
 
+    /// When each false positive of the measured window happened, in order.
+    pub fn false_positive_times(&self) -> &[Instant] {
+        &self.ledger.mistake_times
+    }
+
+    /// Each crash: when it happened and the mean time its observers took to declare it
+    /// dead (`None` if none did).
+    pub fn crash_detections(&self) -> Vec<(Instant, Option<f64>)> {
+        let mean = |took: Vec<f64>| (!took.is_empty()).then(|| took.iter().sum::<f64>() / took.len() as f64);
+        self.ledger
+            .crashes
+            .iter()
+            .map(|c| {
+                let took = c.detected.iter().flatten().map(|t| (*t - c.at).as_secs_f64()).collect();
+                (c.at, mean(took))
+            })
+            .collect()
+    }
+
     /// Turns the fault plan into scheduled steps.
     fn plan(&mut self) {
         let s = &self.scenario;
@@ -192,6 +213,9 @@ impl Sim {
             steps.push((partition.start + partition.duration, Step::Cut(p, false)));
             steps.push((partition.start + partition.duration + converge, Step::Converged));
         }
+        for &(t, p) in &s.net.loss_steps {
+            steps.push((t, Step::Loss(p)));
+        }
         steps.push((s.end(), Step::Converged));
         steps.retain(|(t, _)| *t <= s.end());
         for (t, step) in steps {
@@ -209,7 +233,18 @@ impl Sim {
     /// so often.
     pub fn run(&mut self, progress: &mut dyn FnMut(f64)) {
         let end = at(self.scenario.end());
-        while let Some((at, action)) = self.queue.pop_until(end) {
+        self.run_until(end, progress);
+        self.now = end;
+        self.ledger.finish();
+        progress(1.0);
+    }
+
+    /// Runs every event up to `until` (no further than the end), so a test can look at
+    /// the nodes mid-run; [`Sim::run`] then goes on to the end.
+    pub fn run_until(&mut self, until: Instant, progress: &mut dyn FnMut(f64)) {
+        let end = at(self.scenario.end());
+        let until = until.min(end);
+        while let Some((at, action)) = self.queue.pop_until(until) {
             self.now = self.now.max(at);
             self.events += 1;
             if self.events.is_multiple_of(1 << 16) {
@@ -226,9 +261,6 @@ impl Sim {
                 Action::Step(index) => self.step(self.steps[index as usize]),
             }
         }
-        self.now = end;
-        self.ledger.finish();
-        progress(1.0);
     }
 
     /// Whether a slow or paused node must handle this input (a datagram unless `timer`)
@@ -413,6 +445,7 @@ impl Sim {
             Step::Pause(i, until) => self.slots[i].paused_until = until,
             Step::Slow(i, until, by, messages_only) => self.slots[i].slow = Some((until, by, messages_only)),
             Step::Cut(p, active) => self.cuts[p].2 = active,
+            Step::Loss(p) => self.scenario.net.loss = p,
             Step::Converged => self.check_convergence(),
         }
     }
@@ -427,6 +460,10 @@ impl Sim {
         let mut node = Node::new(me, self.scenario.config.clone(), self.seed_rng.next_u64(), self.now);
         // Link measurement only observes (and costs memory per pair): off here.
         node.set_link_measurement(false);
+        if let Some(target) = self.scenario.auto_tune {
+            // Refused only for strategies `Spec::validate` refuses first.
+            let _ = node.enable_auto_tune(self.now, target);
+        }
         node.handle_command(self.now, Command::Join(seeds.iter().map(|&s| addr_of(s)).collect()));
         let slot = &mut self.slots[i];
         slot.node = Some(node);

@@ -81,6 +81,8 @@ pub(crate) struct Ledger {
     pub(crate) mistake_time: f64,
     pub(crate) false_positives: u64,
     pub(crate) first_mistakes: Vec<Mistake>,
+    /// When each false positive happened (for tests that look at phases of a run).
+    pub(crate) mistake_times: Vec<Instant>,
     pub(crate) excused: u64,
     /// `dead` verdicts, by any observer (a faulty one too), about members that were up,
     /// undisturbed and reachable: Lifeguard's "false positives at healthy members".
@@ -134,6 +136,7 @@ impl Ledger {
             mistake_time: 0.0,
             false_positives: 0,
             first_mistakes: Vec::new(),
+            mistake_times: Vec::new(),
             excused: 0,
             healthy_deaths: 0,
             healthy_suspicions: 0,
@@ -307,6 +310,7 @@ impl Ledger {
             return;
         }
         self.false_positives += 1;
+        self.mistake_times.push(now);
         if self.first_mistakes.len() < 5 {
             self.first_mistakes.push(Mistake {
                 observer,

@@ -211,6 +211,9 @@ pub struct NetModel {
     pub loss: f64,
     /// Per-link overrides of the loss probability: (from, to, probability).
     pub link_loss: Vec<(usize, usize, f64)>,
+    /// Changes of `loss` during the run: from each absolute instant (from the start of
+    /// the simulation, in time order) the loss is the new probability.
+    pub loss_steps: Vec<(Duration, f64)>,
     /// Probability that a datagram is delivered twice (the copy with its own latency).
     pub duplicate: f64,
     /// Probability that a datagram is held back by up to [`NetModel::reorder_window`],
@@ -227,6 +230,7 @@ impl NetModel {
             latency: Latency::Constant(latency),
             loss: 0.0,
             link_loss: Vec::new(),
+            loss_steps: Vec::new(),
             duplicate: 0.0,
             reorder: 0.0,
             reorder_window: Duration::from_millis(50),
@@ -243,7 +247,14 @@ impl NetModel {
 
     /// Whether any link can lose a datagram.
     pub fn lossy(&self) -> bool {
-        self.loss > 0.0 || self.link_loss.iter().any(|(_, _, p)| *p > 0.0)
+        self.loss > 0.0 || self.highest_loss() > 0.0
+    }
+
+    /// The highest loss probability any link has at any time of the run.
+    pub fn highest_loss(&self) -> f64 {
+        let links = self.link_loss.iter().map(|l| l.2);
+        let steps = self.loss_steps.iter().map(|s| s.1);
+        links.chain(steps).fold(self.loss, f64::max)
     }
 
     /// The spread between the fastest and the slowest delivery the checkers expect.

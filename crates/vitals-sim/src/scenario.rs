@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use vitals_core::adapt::Target;
 use vitals_core::bounds::{Cluster, Relay};
 use vitals_core::config::serde_duration::format_duration;
 use vitals_core::{Config, DetectorKind, Rng, Roles, StrategyKind};
@@ -82,6 +83,8 @@ pub struct Scenario {
     pub partitions: Vec<Partition>,
     /// The master seed every random choice derives from.
     pub seed: u64,
+    /// `--auto-tune`: every node picks its own interval and threshold toward this target.
+    pub auto_tune: Option<Target>,
     /// The command that replays this scenario.
     pub replay: String,
 }
@@ -109,7 +112,15 @@ impl Scenario {
     /// The longest time from a crash to its detection by an observer that judges the
     /// crashed node itself: the strategy's own bound (`Config::detection_bound`).
     pub fn direct_bound(&self) -> Duration {
-        self.config.detection_bound(&self.cluster())
+        let configured = self.config.detection_bound(&self.cluster());
+        let Some(target) = self.auto_tune else {
+            return configured;
+        };
+        // Auto-tuned nodes may run at any timing up to detect-within of silence.
+        let mut slowest = self.config.clone();
+        slowest.timeout = slowest.interval;
+        slowest.threshold = (target.detect_within.as_micros() / slowest.interval.as_micros().max(1)) as u32;
+        configured.max(slowest.detection_bound(&self.cluster()))
     }
 
     /// The completeness bound for `observer` about `member`: pull members learn a
@@ -139,10 +150,7 @@ impl Scenario {
     /// A run of lost datagrams on one link as likely as 10⁻⁶: each lost poll (pull) or
     /// leader heartbeat costs another interval.
     fn lost_rounds(&self) -> u32 {
-        let p = self
-            .net
-            .loss
-            .max(self.net.link_loss.iter().map(|l| l.2).fold(0.0, f64::max));
+        let p = self.net.highest_loss();
         if p > 0.0 {
             ((1e-6f64).ln() / p.ln()).ceil().min(100.0) as u32
         } else {
@@ -256,6 +264,9 @@ pub struct Spec {
     pub loss: f64,
     /// Per-link loss overrides: (from, to, probability).
     pub link_loss: Vec<(usize, usize, f64)>,
+    /// Changes of `loss` mid-run: (when, after the warm-up; the new probability), in
+    /// time order (`--loss-from 30m=0.05,90m=0.001`).
+    pub loss_from: Vec<(Duration, f64)>,
     /// Duplication probability per datagram.
     pub duplicate: f64,
     /// Reordering probability per datagram.
@@ -279,6 +290,9 @@ pub struct Spec {
     pub slow_messages_only: bool,
     /// A partition of the first half from the second.
     pub partition: Option<PartitionSpec>,
+    /// `--auto-tune`: every node picks its own interval and threshold toward this target
+    /// (push, missed-heartbeat detector), starting from `interval` and `threshold`.
+    pub auto_tune: Option<Target>,
     /// The master seed.
     pub seed: u64,
 }
@@ -302,6 +316,7 @@ impl Default for Spec {
             latency: Latency::Uniform(Duration::from_micros(500), Duration::from_micros(1500)),
             loss: 0.0,
             link_loss: Vec::new(),
+            loss_from: Vec::new(),
             duplicate: 0.0,
             reorder: 0.0,
             crash: 0,
@@ -313,6 +328,7 @@ impl Default for Spec {
             slow_for: Duration::from_secs(60),
             slow_messages_only: false,
             partition: None,
+            auto_tune: None,
             seed: 0,
         }
     }
@@ -372,6 +388,7 @@ impl Spec {
                 ));
             }
         }
+        self.validate_loss_from()?;
         if !(2..=100_000).contains(&self.nodes) {
             return Err(format!("--nodes {} must be between 2 and 100000", self.nodes));
         }
@@ -391,6 +408,21 @@ impl Spec {
         if self.duration.is_zero() {
             return Err("--duration must be above zero".into());
         }
+        if self.auto_tune.is_some() && (self.strategy != StrategyKind::Push || self.detector != DetectorKind::Missed) {
+            return Err("--auto-tune needs --strategy push with --detector missed".into());
+        }
+        Ok(())
+    }
+
+    fn validate_loss_from(&self) -> Result<(), String> {
+        let in_order = self.loss_from.windows(2).all(|w| w[0].0 < w[1].0);
+        let probabilities = self.loss_from.iter().all(|(_, p)| (0.0..=1.0).contains(p));
+        if !in_order || !probabilities {
+            return Err(format!(
+                "--loss-from {} must list AT=P in rising order of AT, P a probability, like 30m=0.05,90m=0.001",
+                loss_from_text(&self.loss_from)
+            ));
+        }
         Ok(())
     }
 
@@ -403,6 +435,7 @@ impl Spec {
             latency: self.latency,
             loss: self.loss,
             link_loss: self.link_loss.clone(),
+            loss_steps: self.loss_from.iter().map(|&(at, p)| (warmup + at, p)).collect(),
             duplicate: self.duplicate,
             reorder: self.reorder,
             ..NetModel::perfect(Duration::ZERO)
@@ -416,6 +449,7 @@ impl Spec {
             faults: Vec::new(),
             partitions: Vec::new(),
             seed: self.seed,
+            auto_tune: self.auto_tune,
             replay: self.command_line(),
         };
         scenario.faults = self.place_faults(&scenario);
@@ -521,6 +555,9 @@ impl Spec {
             flag(format!("--phi-threshold {phi}"));
         }
         self.fault_flags(&mut flag);
+        if let Some(target) = self.auto_tune {
+            flag(format!("--auto-tune {target}"));
+        }
         flag(format!("--seed {}", self.seed));
         line
     }
@@ -535,6 +572,9 @@ impl Spec {
         }
         for (from, to, p) in &self.link_loss {
             flag(format!("--link-loss {from}:{to}:{p}"));
+        }
+        if !self.loss_from.is_empty() {
+            flag(format!("--loss-from {}", loss_from_text(&self.loss_from)));
         }
         for (name, value) in [("--crash", self.crash), ("--restart", self.restart)] {
             if value > 0 {
@@ -560,6 +600,27 @@ impl Spec {
             flag(format!("--partition {}+{}{way}", d(p.at), d(p.duration)));
         }
     }
+}
+
+/// A loss schedule as `--loss-from` takes it: `30m=0.05,90m=0.001`.
+pub fn loss_from_text(steps: &[(Duration, f64)]) -> String {
+    let parts: Vec<String> = steps
+        .iter()
+        .map(|(at, p)| format!("{}={p}", format_duration(*at)))
+        .collect();
+    parts.join(",")
+}
+
+/// Parses `--loss-from`: `AT=P[,AT=P...]`, each AT after the warm-up.
+pub fn parse_loss_from(text: &str) -> Result<Vec<(Duration, f64)>, String> {
+    let bad = || format!("`{text}` is not a loss schedule: write AT=P[,AT=P...], like 30m=0.05,90m=0.001");
+    text.split(',')
+        .map(|part| {
+            let (at, p) = part.split_once('=').ok_or_else(bad)?;
+            let at = vitals_core::config::serde_duration::parse_duration(at.trim()).map_err(|_| bad())?;
+            Ok((at, p.trim().parse().map_err(|_| bad())?))
+        })
+        .collect()
 }
 
 /// `push`, `pull` or `ping`.
@@ -610,6 +671,37 @@ mod tests {
             ..Spec::default()
         };
         assert!(spec.scenario().unwrap_err().contains("--crash"));
+    }
+
+    #[test]
+    fn a_loss_schedule_parses_prints_back_and_lands_after_the_warm_up() {
+        let steps = parse_loss_from("30m=0.05,90m=0.001").unwrap();
+        assert_eq!(
+            steps,
+            vec![(Duration::from_secs(1800), 0.05), (Duration::from_secs(5400), 0.001)]
+        );
+        let spec = Spec {
+            duration: Duration::from_secs(7200),
+            loss: 0.001,
+            loss_from: steps,
+            ..Spec::default()
+        };
+        assert!(
+            spec.command_line().contains("--loss-from 30m=0.05,90m=0.001"),
+            "{}",
+            spec.command_line()
+        );
+        let scenario = spec.scenario().unwrap();
+        assert_eq!(
+            scenario.net.loss_steps[0].0,
+            scenario.warmup + Duration::from_secs(1800)
+        );
+        assert!(parse_loss_from("30m").is_err());
+        let backwards = Spec {
+            loss_from: vec![(Duration::from_secs(60), 0.1), (Duration::from_secs(30), 0.0)],
+            ..Spec::default()
+        };
+        assert!(backwards.scenario().unwrap_err().contains("--loss-from"));
     }
 
     #[test]

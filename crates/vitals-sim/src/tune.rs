@@ -38,13 +38,8 @@ pub struct NfdS {
 /// f(η) of step 2: the expected mistake recurrence time of NFD-S with interval η and
 /// δ = T_D^U − η, `η / ∏_{j=1}^{⌈T_D^U/η⌉−1} [p_L + (1 − p_L)·Pr(D > T_D^U − jη)]`.
 pub fn recurrence(target: &Target, eta: f64) -> f64 {
-    let k = (target.detect_within / eta).ceil() as u64;
-    let mut product = 1.0;
-    for j in 1..k {
-        let x = target.detect_within - j as f64 * eta;
-        product *= target.loss + (1.0 - target.loss) * target.latency.exceeds(x);
-    }
-    if product <= 0.0 { f64::INFINITY } else { eta / product }
+    // The arithmetic lives in the core, where auto-tune uses it too.
+    vitals_core::adapt::recurrence(eta, target.detect_within, target.loss, |x| target.latency.exceeds(x))
 }
 
 /// Chen et al.'s procedure. Step 1: γ = (1 − p_L)(T_D^U)² / (V(D) + (T_D^U)²) and
@@ -177,23 +172,7 @@ pub fn delay_quantile(latency: &Latency, q: f64) -> f64 {
 /// Parses a rate like `1/month`, `2/day`, `1/week`, `1/year`, `1/h` into the mean time
 /// between events, in seconds (a month is 30 days).
 pub fn parse_rate(text: &str) -> Result<f64, String> {
-    let bad = || format!("`{text}` is not a rate: write 1/month, 2/day, 1/week, 1/year or 1/h");
-    let (count, unit) = text.split_once('/').ok_or_else(bad)?;
-    let count: f64 = count.trim().parse().map_err(|_| bad())?;
-    let seconds = match unit.trim() {
-        "s" | "second" => 1.0,
-        "m" | "minute" => 60.0,
-        "h" | "hour" => 3600.0,
-        "d" | "day" => 86_400.0,
-        "week" => 7.0 * 86_400.0,
-        "month" => 30.0 * 86_400.0,
-        "year" => 365.0 * 86_400.0,
-        _ => return Err(bad()),
-    };
-    if !(count > 0.0 && count.is_finite()) {
-        return Err(format!("`{text}`: the count must be above zero"));
-    }
-    Ok(seconds / count)
+    vitals_core::adapt::parse_rate(text)
 }
 
 #[cfg(test)]

@@ -195,6 +195,10 @@ pub(crate) struct AgentArgs {
         allow_negative_numbers = true
     )]
     pub(crate) threshold: Option<u32>,
+    /// Pick the interval and threshold from what this agent measures (push, missed
+    /// detector), starting from --interval: detect-within=5s,mistakes=1/month[,floor=100ms].
+    #[arg(help_heading = "Timing and detection", long, value_name = "TARGET")]
+    pub(crate) auto_tune: Option<String>,
     /// How silence becomes a verdict [default: missed].
     #[arg(help_heading = "Timing and detection", long, value_parser = choice::detector())]
     pub(crate) detector: Option<DetectorKind>,
@@ -305,6 +309,7 @@ impl AgentArgs {
             interval: self.interval,
             timeout: self.timeout,
             threshold: self.threshold,
+            auto_tune: self.auto_tune.clone(),
             detector: self.detector,
             phi: self.phi_threshold.map(|t| RawPhi {
                 threshold: Some(t),

@@ -67,6 +67,10 @@ pub(crate) struct SimArgs {
     /// Loss probability of one link, overriding --loss: FROM:TO:P (node indices), repeatable.
     #[arg(long, value_name = "FROM:TO:P", value_parser = parse_link_loss)]
     pub(crate) link_loss: Vec<(usize, usize, f64)>,
+    /// Changes of --loss mid-run: AT=P[,AT=P...], each AT after the warm-up, e.g.
+    /// 30m=0.05,90m=0.001.
+    #[arg(long, value_name = "AT=P,...", value_parser = parse_loss_from)]
+    pub(crate) loss_from: Option<LossFrom>,
     /// Probability that a datagram is delivered twice.
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub(crate) duplicate: f64,
@@ -104,6 +108,10 @@ pub(crate) struct SimArgs {
     /// With --partition: drop only datagrams from the first half to the second.
     #[arg(long)]
     pub(crate) one_way: bool,
+    /// Every node picks its own interval and threshold (push, missed detector), starting
+    /// from --interval and --threshold: detect-within=5s,mistakes=1/month[,floor=100ms].
+    #[arg(long, value_name = "TARGET")]
+    pub(crate) auto_tune: Option<vitals_core::adapt::Target>,
     /// The master seed.
     #[arg(long, default_value_t = 1)]
     pub(crate) seed: u64,
@@ -123,6 +131,14 @@ pub(crate) struct SimArgs {
     /// Where the sweep's plot goes: PATH.svg and PATH.png.
     #[arg(long, value_name = "PATH", default_value = "sweep")]
     pub(crate) plot: PathBuf,
+}
+
+/// `--loss-from` (one value, not a list of them to clap).
+#[derive(Clone, Debug)]
+pub(crate) struct LossFrom(Vec<(Duration, f64)>);
+
+fn parse_loss_from(text: &str) -> Result<LossFrom, String> {
+    vitals_sim::scenario::parse_loss_from(text).map(LossFrom)
 }
 
 fn parse_link_loss(text: &str) -> Result<(usize, usize, f64), String> {
@@ -163,6 +179,7 @@ impl SimArgs {
             latency: self.latency,
             loss: self.loss.unwrap_or(0.0),
             link_loss: self.link_loss.clone(),
+            loss_from: self.loss_from.clone().map(|l| l.0).unwrap_or_default(),
             duplicate: self.duplicate,
             reorder: self.reorder,
             crash: self.crash.unwrap_or(0),
@@ -178,6 +195,7 @@ impl SimArgs {
                 duration,
                 one_way: self.one_way,
             }),
+            auto_tune: self.auto_tune,
             seed: self.seed,
         }
     }

@@ -78,6 +78,9 @@ pub struct RawConfig {
     pub timeout: Option<Duration>,
     /// Consecutive misses that declare death.
     pub threshold: Option<u32>,
+    /// Pick the interval and threshold from measured loss and delay:
+    /// `detect-within=5s,mistakes=1/month[,floor=100ms]` (push, missed detector).
+    pub auto_tune: Option<String>,
     /// `missed` or `phi`.
     pub detector: Option<DetectorKind>,
     /// Phi accrual parameters.
@@ -228,6 +231,9 @@ pub struct Settings {
     pub preset: Preset,
     /// The protocol configuration.
     pub protocol: Config,
+    /// `--auto-tune`: the node picks its own interval and threshold toward this target,
+    /// starting from `protocol`'s.
+    pub auto_tune: Option<vitals_core::adapt::Target>,
     /// The cluster label.
     pub cluster: String,
     /// Where the keyring comes from.
@@ -361,6 +367,7 @@ impl RawConfig {
             interval: flags.interval.or(self.interval),
             timeout: flags.timeout.or(self.timeout),
             threshold: flags.threshold.or(self.threshold),
+            auto_tune: flags.auto_tune.or(self.auto_tune),
             detector: flags.detector.or(self.detector),
             phi,
             quorum: flags.quorum.or(self.quorum),
@@ -417,6 +424,7 @@ impl RawConfig {
         vitals_core::tags::validate(&tags).map_err(|e| invalid("tag", e.to_string()))?;
         let preset = self.preset.unwrap_or(Preset::Web);
         let protocol = self.protocol(preset)?;
+        let auto_tune = self.auto_tune(&protocol)?;
         let cluster = self.cluster.clone().unwrap_or_else(|| wire::DEFAULT_LABEL.to_string());
         validate_name(&cluster).map_err(|_| {
             invalid(
@@ -448,6 +456,7 @@ impl RawConfig {
             data_dir: self.data_dir.clone(),
             preset,
             protocol,
+            auto_tune,
             cluster,
             keys,
             api_token,
@@ -460,6 +469,33 @@ impl RawConfig {
             hooks: self.hooks()?,
             faults: Faults::default(),
         })
+    }
+
+    /// `auto_tune`, parsed, and refused with what conflicts with it: the threshold and
+    /// the timeout are what it picks, and only push with the missed-heartbeat detector
+    /// has every observer follow a member's announced timing at once.
+    fn auto_tune(&self, protocol: &Config) -> Result<Option<vitals_core::adapt::Target>, SettingsError> {
+        let Some(text) = &self.auto_tune else { return Ok(None) };
+        let target: vitals_core::adapt::Target = text.parse().map_err(|e: String| invalid("auto_tune", e))?;
+        let fixed = [
+            ("threshold", self.threshold.is_some()),
+            ("timeout", self.timeout.is_some()),
+        ];
+        if let Some((key, _)) = fixed.iter().find(|(_, given)| *given) {
+            return Err(invalid(
+                "auto_tune",
+                format!(
+                    "--auto-tune picks the {key} itself: drop --{key} (--interval is kept as the starting and longest interval)"
+                ),
+            ));
+        }
+        if protocol.kind() != StrategyKind::Push || protocol.detector != DetectorKind::Missed {
+            return Err(invalid(
+                "auto_tune",
+                "--auto-tune needs --strategy push with --detector missed (the observers of a push member follow its announced timing at once)",
+            ));
+        }
+        Ok(Some(target))
     }
 
     /// Event handlers and webhooks, each checked (a handler's program must exist).
@@ -852,6 +888,40 @@ mod tests {
         assert_eq!(settings.protocol.interval, Duration::from_secs(10));
         assert_eq!(settings.protocol.kind(), StrategyKind::Push);
         assert_eq!(settings.http.to_string(), "127.0.0.1:7947");
+    }
+
+    #[test]
+    fn auto_tune_is_parsed_and_refused_with_what_it_would_override() {
+        let settings = |extra: &str| {
+            let file: RawConfig = toml::from_str(&format!("name = \"a\"\n{extra}")).unwrap();
+            file.into_settings_with(None, None).map_err(|e| e.to_string())
+        };
+        let tuned = settings("auto_tune = \"detect-within=5s,mistakes=1/month\"\ninterval = \"1s\"").unwrap();
+        assert_eq!(tuned.auto_tune.unwrap().detect_within, Duration::from_secs(5));
+        assert_eq!(settings("").unwrap().auto_tune, None);
+        let refusals = [
+            ("auto_tune = \"detect-within=5s\"", "mistakes"),
+            (
+                "auto_tune = \"detect-within=5s,mistakes=1/month\"\nthreshold = 4",
+                "drop --threshold",
+            ),
+            (
+                "auto_tune = \"detect-within=5s,mistakes=1/month\"\ntimeout = \"20s\"",
+                "drop --timeout",
+            ),
+            (
+                "auto_tune = \"detect-within=5s,mistakes=1/month\"\nstrategy = \"ping\"",
+                "--strategy push",
+            ),
+            (
+                "auto_tune = \"detect-within=5s,mistakes=1/month\"\ndetector = \"phi\"",
+                "--detector missed",
+            ),
+        ];
+        for (extra, fix) in refusals {
+            let error = settings(extra).unwrap_err();
+            assert!(error.contains("auto_tune") && error.contains(fix), "{extra}: {error}");
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
 use vitals_core::seal::Keyring;
-use vitals_core::timing::{Mismatch, Timing};
+use vitals_core::timing::{Mismatch, Pace, Timing};
 use vitals_core::wire::{Codec, MAX_DATAGRAM};
 use vitals_core::{Command, Envelope, Event, Instant, Node, Output, Status};
 
@@ -346,11 +346,38 @@ impl Driver {
                 ours,
                 theirs,
             } => self.on_timing_mismatch(name, *addr, cause, ours, theirs),
+            Event::Retimed { from, to, reason, loss } => self.on_retimed(from, to, *reason, *loss),
             Event::ElectionHeld { reason } => match reason {
                 Some(reason) => tracing::warn!("not standing for election: {reason}"),
                 None => tracing::info!("may stand for election"),
             },
         }
+    }
+
+    /// Auto-tune changed this node's timing: an INFO line with old -> new and why, and
+    /// `vitals_timing_changes_total{reason}`.
+    fn on_retimed(&mut self, from: &Pace, to: &Pace, reason: vitals_core::adapt::Reason, loss: f64) {
+        let label = ReasonLabel {
+            reason: reason.as_str(),
+        };
+        self.metrics.timing_changes.get_or_create(&label).inc();
+        let show = |p: &Pace| {
+            let f = vitals_core::config::serde_duration::format_duration;
+            format!(
+                "interval {} threshold {} (dead after {})",
+                f(p.interval),
+                p.threshold,
+                f(p.dead_after())
+            )
+        };
+        tracing::info!(
+            reason = reason.as_str(),
+            "auto-tune changed this node's timing: {} -> {} ({}, measured loss {:.2} %)",
+            show(from),
+            show(to),
+            reason.as_str(),
+            loss * 100.0
+        );
     }
 
     /// Keeps a member or leader change for the event hub (published with the next snapshot).

@@ -61,6 +61,8 @@ pub struct Metrics {
     /// Members whose announced timing cannot work with this node's, by cause (each
     /// member counted once per cause, when first heard).
     pub timing_mismatches: Family<CauseLabel, Counter>,
+    /// Changes of this node's own timing made by `--auto-tune`, by reason.
+    pub timing_changes: Family<ReasonLabel, Counter>,
     /// Members by status, as this node sees them (itself included).
     pub members: Family<StatusLabel, Gauge>,
     /// Status transitions, by new status.
@@ -111,6 +113,7 @@ impl Metrics {
             decode_errors: Family::default(),
             replies_suppressed: Counter::default(),
             timing_mismatches: Family::default(),
+            timing_changes: Family::default(),
             members: Family::default(),
             transitions: Family::default(),
             detection_latency: Histogram::new(exponential_buckets(0.05, 2.0, 14)),
@@ -141,6 +144,16 @@ impl Metrics {
             let _ = self
                 .timing_mismatches
                 .get_or_create(&CauseLabel { cause: cause.as_str() });
+        }
+        for reason in [
+            vitals_core::adapt::Reason::TooManyMistakes,
+            vitals_core::adapt::Reason::TooSlow,
+            vitals_core::adapt::Reason::RoomToSpare,
+            vitals_core::adapt::Reason::Unreachable,
+        ] {
+            let _ = self.timing_changes.get_or_create(&ReasonLabel {
+                reason: reason.as_str(),
+            });
         }
         for status in ["alive", "suspect", "dead", "left"] {
             let _ = self.transitions.get_or_create(&StatusLabel { status });
@@ -252,6 +265,11 @@ impl Metrics {
             "timing_mismatches",
             "Members whose announced timing cannot work with this node's (another strategy; leader voters on different timings), by cause",
             self.timing_mismatches.clone(),
+        );
+        r.register(
+            "timing_changes",
+            "Changes of this node's own interval or threshold made by --auto-tune, by reason",
+            self.timing_changes.clone(),
         );
     }
 

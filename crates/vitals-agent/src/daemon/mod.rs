@@ -431,6 +431,10 @@ fn start_node(settings: &Settings, seed: u64) -> (Node, Vec<SocketAddr>) {
         incarnation: 0,
     };
     let mut node = Node::new(me, settings.protocol.clone(), seed, Instant::ZERO);
+    if let Some(target) = settings.auto_tune {
+        // Settings::validate refused every strategy the node refuses.
+        let _ = node.enable_auto_tune(Instant::ZERO, target);
+    }
     let known = settings.snapshot.as_deref().map(persist::load).unwrap_or_default();
     if settings.join.is_empty() && known.is_empty() {
         node.handle_command(Instant::ZERO, Command::Join(Vec::new())); // a new cluster

@@ -45,3 +45,40 @@ fn ping_with_and_without_a_quorum_declares_no_live_member_dead_at_ten_percent_lo
         assert_eq!(report.false_positives, 0, "{}", report.table());
     }
 }
+
+/// A mid-run loss step (`--loss-from`): a push cluster that never errs on a clean network
+/// makes its false positives only while the loss lasts (plus the convergence bound after),
+/// and the same seed replays the same run.
+#[test]
+fn a_mid_run_loss_step_makes_mistakes_only_while_it_lasts_and_replays_from_the_seed() {
+    let spec = Spec {
+        nodes: 8,
+        duration: Duration::from_secs(900),
+        threshold: 2,
+        loss_from: vitals_sim::scenario::parse_loss_from("5m=0.1,10m=0").unwrap(),
+        seed: 3,
+        ..Spec::default()
+    };
+    let scenario = spec.scenario().unwrap();
+    let (warmup, bound) = (scenario.warmup, scenario.convergence_bound());
+    let mut sim = vitals_sim::Sim::new(scenario);
+    sim.run(&mut |_| {});
+    let times: Vec<Duration> = sim
+        .false_positive_times()
+        .iter()
+        .map(|t| Duration::from_micros(t.as_micros()) - warmup)
+        .collect();
+    println!("[measure] {}: {} false positives", spec.command_line(), times.len());
+    assert!(
+        times.len() >= 5,
+        "10 % loss at threshold 2 must cause mistakes: {times:?}"
+    );
+    let lossy = Duration::from_secs(300)..Duration::from_secs(600) + bound;
+    let outside: Vec<&Duration> = times.iter().filter(|t| !lossy.contains(t)).collect();
+    assert!(
+        outside.is_empty(),
+        "mistakes outside the lossy spell {lossy:?}: {outside:?}"
+    );
+    assert_eq!(simulate(&spec).unwrap(), simulate(&spec).unwrap());
+    assert!(spec.command_line().contains("--loss-from 5m=0.1,10m=0"));
+}

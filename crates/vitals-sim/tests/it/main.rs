@@ -2,6 +2,7 @@
 //! every fault, a seed sweep sized by `VITALS_SIM_SEEDS`, and the reproduced figures.
 //! Every failure prints the seed and the `vitals sim` command that replays it.
 
+mod adapt;
 mod broken_link;
 mod lifeguard;
 mod loss;
