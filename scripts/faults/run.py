@@ -76,8 +76,14 @@ CONFIGS = {
 # after half a period past its first miss and declare it dead after timeout +
 # (threshold - 1) x interval = 600 ms of silence, so 1 s covers it (gossip: 1.5 s, news
 # of a counter travels through a few neighbours); ping probes members in randomised
-# round-robin, so a member is probed within 2n - 1 periods (SWIM, n = 7): 2.6 s + 0.1 s.
-BOUND = {"push": 1.0, "pull": 1.0, "gossip": 1.5, "leader": 1.0, "ping": 2.7}
+# round-robin, a member within 2n periods (SWIM, n = 7), but a failed probe whose
+# intermediaries send no nack stretches the period (Lifeguard's awareness, up to 8
+# intervals), and when 4 of 7 crash at once most intermediaries are among the crashed:
+# the probe part of `strategy::ping::detection_bound` adds Lifeguard's recovery from the
+# ceiling, 2 + 3 + ... + 8 = 35 intervals, so (14 + 35) x 200 ms + 0.1 s. The core test
+# `four_of_seven_crashed_at_once_are_all_suspected_within_the_probe_bound` holds the
+# same bound over 20 seeds.
+BOUND = {"push": 1.0, "pull": 1.0, "gossip": 1.5, "leader": 1.0, "ping": 9.9}
 # Leader, when the crash took the leader's quorum away (a majority killed, whether or not
 # the leader is among them: a surviving leader loses its lease and steps down, check-quorum):
 # the survivors judge everyone themselves only after an election fails,
@@ -100,10 +106,6 @@ XFAIL = {
     ("loss80", SICK, "ping+quorum"): "item 5: as ping (618 before)",
     ("loss10", FALSE, "pull"): "new: pull under loss (fewer with indirect probes: 93 -> 71 in 60 s)",
     ("loss10", FALSE, "pull+quorum"): "new: pull+quorum under 10 % loss",
-    ("sigkill", "longest a survivor shows a killed node alive (s)", "ping"):
-        "new: 4 crashes at once can take ping past SWIM's 2n-1 periods",
-    ("sigkill", "longest a survivor shows a killed node alive (s)", "ping+quorum"):
-        "new: 4 crashes at once can take ping past SWIM's 2n-1 periods",
 }
 
 # ---------------------------------------------------------------------------------------

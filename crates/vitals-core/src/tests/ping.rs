@@ -454,3 +454,37 @@ fn both_sides_of_a_healed_partition_agree_within_five_seconds() {
         .expect("the two sides never agreed again");
     assert!(agreed - healed_at <= Duration::from_secs(5), "{:?}", agreed - healed_at);
 }
+
+/// Four of seven crash at once (lan-fast, 20 seeds): every survivor stops showing every
+/// crashed member alive within the probe part of ping's detection bound (`2N` periods
+/// plus Lifeguard's recovery from the awareness ceiling, `strategy::ping::detection_bound`).
+/// Missed nacks from crashed intermediaries raise awareness, so this takes longer than
+/// SWIM's `2N - 1` periods; the test bounds that stretch.
+#[test]
+fn four_of_seven_crashed_at_once_are_all_suspected_within_the_probe_bound() {
+    let names = &NAMES[..7];
+    let config = Config::preset(Preset::LanFast, StrategyKind::Ping);
+    let ceiling = config.swim().unwrap().awareness_max;
+    let recovery = (ceiling * (ceiling + 1) / 2).saturating_sub(1);
+    let bound = config.interval * (recovery + 2 * names.len() as u32);
+    let (survivors, crashed) = names.split_at(3);
+    let mut worst = Duration::ZERO;
+    for seed in 0..20 {
+        let mut cluster = Cluster::seeded(config.clone(), names, seed, None);
+        let formed = cluster.run_until(Duration::from_secs(30), |c| c.all_alive(names));
+        assert!(formed.is_some(), "seed {seed}: never formed");
+        cluster.run_for(Duration::from_secs(5) + Duration::from_millis(37 * seed));
+        let crashed_at = cluster.now;
+        for name in crashed {
+            cluster.crash(name);
+        }
+        let all = cluster.run_until(Duration::from_secs(60), |c| {
+            survivors
+                .iter()
+                .all(|o| crashed.iter().all(|m| c.status(o, m) != Some(Status::Alive)))
+        });
+        let took = all.expect("a survivor kept showing a crashed member alive") - crashed_at;
+        worst = worst.max(took);
+    }
+    assert!(worst <= bound, "worst {worst:?} over 20 seeds, bound {bound:?}");
+}
