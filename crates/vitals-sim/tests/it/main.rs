@@ -5,6 +5,7 @@
 mod broken_link;
 mod lifeguard;
 mod loss;
+mod sick_node;
 
 use std::time::Duration;
 
