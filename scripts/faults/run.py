@@ -101,9 +101,6 @@ XFAIL = {
     ("loss80", SICK, "pull+quorum"): "item 5: 125.8 -> 1.8 while the sick node never refuted, 7.5 with its "
         "death refuted once per 30 s (needed after a partition heals)",
     ("loss80", SICK, "gossip"): "item 5: 0-2.2 changes per observer per minute, at the target, not reliably under it",
-    ("loss80", SICK, "ping"): "item 5: ping's sick node is left to Lifeguard's awareness (494 before); "
-        "holding its refutations back (17) cost false deaths at 10 % loss in the simulator",
-    ("loss80", SICK, "ping+quorum"): "item 5: as ping (618 before)",
     ("loss10", FALSE, "pull"): "new: pull under loss (fewer with indirect probes: 93 -> 71 in 60 s)",
     ("loss10", FALSE, "pull+quorum"): "new: pull+quorum under 10 % loss",
 }

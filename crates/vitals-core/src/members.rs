@@ -9,6 +9,7 @@
 
 mod brake;
 mod damping;
+mod doubt;
 mod graveyard;
 mod hearing;
 mod roster;
@@ -27,6 +28,8 @@ use crate::time::Instant;
 use crate::timing::{Timing, pace};
 use brake::Brake;
 pub use damping::{FLAP_REUSE, FLAP_SUPPRESS};
+use doubt::Doubt;
+pub use doubt::{DOUBT_AT, DOUBT_HALF_LIFE, DOUBT_HOLD};
 use graveyard::Graveyard;
 pub use graveyard::MAX_GRAVEYARD;
 pub use hearing::HEARING_ROUNDS;
@@ -61,6 +64,22 @@ pub struct Member {
     /// The timing the member announced (`timing.rs`), once heard; its detector here
     /// follows it.
     pub timing: Option<Timing>,
+    /// Ping: the member keeps refuting suspicions (`members/doubt.rs`), so it is shown
+    /// `suspect` ([`Member::shown`]) while `status` (the protocol's, which travels) may
+    /// say `alive`.
+    pub doubted: bool,
+}
+
+impl Member {
+    /// The status users and routing see: `status`, except that a doubted member that is
+    /// up is shown `suspect` (`members/doubt.rs`). Events follow this status.
+    pub fn shown(&self) -> Status {
+        if self.doubted && self.status.is_up() {
+            Status::Suspect
+        } else {
+            self.status
+        }
+    }
 }
 
 /// One status change of one member. Exactly one is recorded per change.
@@ -85,6 +104,12 @@ pub struct Transition {
     /// which bounds the time from its failure to its detection.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub silence: Option<Duration>,
+    /// A change of the protocol's status that users do not see (a doubted member
+    /// suspected or refuting: it is shown `suspect` throughout). Handed to the strategy,
+    /// never published as an event nor kept in the history.
+    #[serde(skip)]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
+    pub quiet: bool,
 }
 
 /// Which members this node judges with its own detectors. Others' statuses come only
@@ -138,6 +163,8 @@ struct Record {
     penalty: (f64, Instant),
     /// Flap damping: whether the member's return is being held back.
     damped: bool,
+    /// Ping: the refutations behind `Member::doubted` (`doubt.rs`).
+    doubt: Doubt,
 }
 
 /// While it hears poorly, a node refutes news of its death at most once per this many
@@ -600,6 +627,24 @@ impl Members {
         self.config.swim().is_none()
     }
 
+    /// Ping: `accuser` suspects `name` (at its current incarnation): who accuses is what
+    /// tells a sick member from a healthy one a sick node keeps accusing (`doubt.rs`).
+    pub fn accused(&mut self, name: &str, incarnation: Incarnation, accuser: &str) {
+        if let Some(record) = self
+            .records
+            .get_mut(name)
+            .filter(|r| r.member.incarnation == incarnation)
+        {
+            record.doubt.accused(accuser);
+        }
+    }
+
+    /// Whether members that keep refuting suspicions are held in doubt (`doubt.rs`):
+    /// ping only, the one strategy in which a member clears a suspicion by refuting it.
+    fn doubts(&self) -> bool {
+        self.config.swim().is_some()
+    }
+
     /// Local health: whether this node hears fewer than half of the heartbeats (or polls)
     /// it expects from the members it judges (`hearing.rs`): those up, and those it
     /// declared dead within the window (a node that holds everyone dead hears nobody).
@@ -725,9 +770,19 @@ impl Members {
     /// `table`); each is given its next wake-up, the detector's next possible change.
     pub fn judge(&mut self, now: Instant) {
         let mut changes = Vec::new();
+        let mut cleared = Vec::new();
+        let interval = self.config.interval;
         for slot in self.records.due(now) {
             let (record, wake) = self.records.slot_mut(slot);
             *wake = NEVER;
+            if record.member.doubted && record.member.status == Status::Alive {
+                let release = record.doubt.release_at(interval);
+                if now >= release {
+                    cleared.push(record.member.name.clone());
+                } else {
+                    *wake = release;
+                }
+            }
             let Some(detector) = &record.detector else { continue };
             if !record.member.status.is_up() {
                 continue;
@@ -741,10 +796,17 @@ impl Members {
                 changes.push((record.member.name.clone(), record.member.incarnation, status));
             }
             if let Some(at) = detector.next_change(now) {
-                *wake = at;
+                *wake = (*wake).min(at);
             }
         }
         self.next_deadline = self.records.earliest_wake();
+        for name in cleared {
+            // Clear of suspicion for the whole hold: shown alive again.
+            if let Some(record) = self.records.get_mut(&name) {
+                record.member.doubted = false;
+                self.record_transition(now, &name, Some(Status::Suspect), false);
+            }
+        }
         for (name, incarnation, status) in changes {
             self.set_status(now, &name, incarnation, status);
         }
@@ -770,6 +832,7 @@ impl Members {
             health: None,
             rtt: None,
             timing: None,
+            doubted: false,
         };
         let detector = (name != self.me && status.is_up() && self.judged.includes(name))
             .then(|| Detector::new(&self.config, expected));
@@ -787,9 +850,10 @@ impl Members {
                 history: VecDeque::new(),
                 penalty: (0.0, now),
                 damped: false,
+                doubt: Doubt::new(now),
             },
         );
-        self.record_transition(now, name, None);
+        self.record_transition(now, name, None, false);
     }
 
     fn touch(&mut self, now: Instant, name: &str) {
@@ -824,6 +888,7 @@ impl Members {
             self.brake.release(name);
         }
         let (half_life, damp) = (self.config.flap_half_life, self.config.flap_damping);
+        let doubts = self.doubts() && name != self.me;
         let Some((record, wake)) = self.records.get_mut_and_wake(name) else {
             return;
         };
@@ -832,6 +897,7 @@ impl Members {
             "an incarnation never goes down"
         );
         let previous = record.member.status;
+        let shown = record.member.shown();
         if damp
             && damping::held_back(
                 &mut record.penalty,
@@ -851,6 +917,10 @@ impl Members {
         record.member.status = status;
         record.member.since = now;
         *wake = Instant::ZERO;
+        let release = doubts
+            .then(|| doubt(record, now, previous, self.config.interval))
+            .flatten();
+        let quiet = record.member.shown() == shown;
         if !(previous.is_up() && status.is_up()) {
             self.roster.invalidate();
         }
@@ -863,7 +933,8 @@ impl Members {
             let deadline = record.detector.as_ref().and_then(|d| d.next_change(now));
             self.pull_deadline(deadline);
         }
-        self.record_transition(now, name, Some(previous));
+        self.pull_deadline(release);
+        self.record_transition(now, name, Some(if quiet { previous } else { shown }), quiet);
     }
 
     fn pull_deadline(&mut self, at: Option<Instant>) {
@@ -872,7 +943,9 @@ impl Members {
         }
     }
 
-    fn record_transition(&mut self, now: Instant, name: &str, from: Option<Status>) {
+    /// Records one change: `from` the status shown before (the protocol's, when `quiet`),
+    /// to the protocol's status now.
+    fn record_transition(&mut self, now: Instant, name: &str, from: Option<Status>, quiet: bool) {
         let member = &self.records.get(name).expect("recorded").member;
         let silence = (member.status == Status::Dead)
             .then(|| member.last_heard.map(|t| now - t))
@@ -885,12 +958,15 @@ impl Members {
             to: member.status,
             at: now,
             silence,
+            quiet,
         };
         let history = &mut self.records.get_mut(name).expect("recorded").history;
-        if history.len() == HISTORY_LEN {
+        if history.len() == HISTORY_LEN && !quiet {
             history.pop_front();
         }
-        history.push_back(transition.clone());
+        if !quiet {
+            history.push_back(transition.clone());
+        }
         self.transitions.push_back(transition);
     }
 
@@ -949,6 +1025,25 @@ impl Members {
         let incarnation = record.member.incarnation;
         self.set_status(now, name, incarnation, status);
     }
+}
+
+/// Doubt (`doubt.rs`): the protocol just moved `record`'s member from `previous` to
+/// its status. A refutation of a suspicion may put it in doubt (returns when it is to
+/// be shown alive again); a suspicion restarts the hold; a death or departure ends it.
+fn doubt(record: &mut Record, now: Instant, previous: Status, interval: Duration) -> Option<Instant> {
+    match record.member.status {
+        Status::Suspect => record.doubt.suspected(now),
+        Status::Alive if previous == Status::Suspect => {
+            if record.doubt.refuted(now, interval) {
+                record.member.doubted = true;
+            }
+            if record.member.doubted {
+                return Some(record.doubt.release_at(interval));
+            }
+        }
+        _ => record.member.doubted = false,
+    }
+    None
 }
 
 impl Judged {

@@ -790,7 +790,9 @@ impl Node {
     fn flush_transitions(&mut self, now: Instant) {
         while let Some(transition) = self.verdicts.next_transition(&mut self.members) {
             self.with_ctx(now, |s, ctx| s.on_transition(ctx, &transition));
-            self.out.event(Event::Transition(transition));
+            if !transition.quiet {
+                self.out.event(Event::Transition(transition));
+            }
         }
     }
 }

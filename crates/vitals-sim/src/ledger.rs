@@ -95,6 +95,9 @@ pub(crate) struct Ledger {
     pub(crate) reach_bytes: u64,
     pub(crate) refutations: u64,
     pub(crate) decode_errors: u64,
+    /// Per member, then per observer: the status changes the observer recorded about it
+    /// within the measured window (joins not counted). A flapping member shows here.
+    pub(crate) status_changes: Vec<Vec<u64>>,
 }
 
 /// IP (20 B) and UDP (8 B) headers, counted on every datagram.
@@ -145,6 +148,7 @@ impl Ledger {
             reach_bytes: 0,
             refutations: 0,
             decode_errors: 0,
+            status_changes: vec![vec![0; scenario.nodes]; scenario.nodes],
         }
     }
 
@@ -243,6 +247,13 @@ impl Ledger {
             Event::Transition(t) => {
                 let Some(member) = node_index(&t.name) else { return };
                 self.about_a_healthy_member(now, observer, member, t.to);
+                if t.from.is_some()
+                    && observer != member
+                    && now >= self.start
+                    && let Some(count) = self.status_changes.get_mut(member).and_then(|c| c.get_mut(observer))
+                {
+                    *count += 1;
+                }
                 if t.to == Status::Dead {
                     self.dead(now, observer, member);
                 } else if t.to.is_up() {

@@ -130,6 +130,9 @@ pub struct Report {
     pub refutations: u64,
     /// Datagrams the codec refused (always 0 unless the codec is broken).
     pub decode_errors: u64,
+    /// Per member: the most status changes about it that one observer recorded within
+    /// the measured window (a flapping member shows here; joins not counted).
+    pub status_changes_max: Vec<u64>,
     /// The checkers.
     pub checks: Vec<Check>,
 }
@@ -193,8 +196,20 @@ impl Report {
             reach_bytes_per_node_s: l.reach_bytes as f64 / node_seconds.max(f64::MIN_POSITIVE),
             refutations: l.refutations,
             decode_errors: l.decode_errors,
+            status_changes_max: l
+                .status_changes
+                .iter()
+                .map(|by_observer| by_observer.iter().copied().max().unwrap_or(0))
+                .collect(),
             checks,
         }
+    }
+
+    /// The most status changes per minute one observer recorded about `member` (0 for an
+    /// index out of range).
+    pub fn status_changes_per_minute(&self, member: usize) -> f64 {
+        let count = self.status_changes_max.get(member).copied().unwrap_or(0);
+        count as f64 * 60.0 / self.duration_s.max(f64::MIN_POSITIVE)
     }
 
     /// Whether every checker passed or was skipped.
@@ -358,6 +373,18 @@ impl Report {
             "{:<24}{} crashes, {} undetected, {} refutations, {} verdicts excused by injected faults",
             "faults", self.crashes, self.undetected, self.refutations, self.excused_verdicts
         );
+        let flappiest =
+            (0..self.status_changes_max.len()).max_by_key(|&m| (self.status_changes_max[m], usize::MAX - m));
+        if let Some(member) = flappiest.filter(|&m| self.status_changes_max[m] > 0) {
+            let _ = writeln!(
+                out,
+                "{:<24}n{member}: {} at one observer ({:.1} per minute); every member, most at one observer: {:?}",
+                "status changes",
+                self.status_changes_max[member],
+                self.status_changes_per_minute(member),
+                self.status_changes_max
+            );
+        }
         if self.healthy_member_deaths + self.healthy_member_suspicions > 0 {
             let _ = writeln!(
                 out,

@@ -426,7 +426,7 @@ impl Driver {
             snapshot.me.join_problem = self.join.reason();
         }
         for status in [Status::Alive, Status::Suspect, Status::Dead, Status::Left] {
-            let count = self.node.members().count(status) as i64;
+            let count = self.node.members().iter().filter(|m| m.shown() == status).count() as i64;
             self.metrics
                 .members
                 .get_or_create(&StatusLabel {

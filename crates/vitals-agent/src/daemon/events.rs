@@ -353,6 +353,7 @@ mod tests {
             to: Status::Dead,
             at: vitals_core::Instant::ZERO,
             silence: Some(std::time::Duration::from_millis(812)),
+            quiet: false,
         };
         let change = member_change(&t, None, "node-1", Default::default());
         assert_eq!(change.accuser.as_deref(), Some("node-1"));

@@ -256,7 +256,7 @@ fn member_view(node: &Node, me: &str, m: &vitals_core::Member, now: Instant) -> 
     MemberView {
         name: m.name.clone(),
         addr: m.addr,
-        status: m.status,
+        status: m.shown(),
         incarnation: m.incarnation,
         last_heard_ms: if is_self {
             Some(0)
@@ -267,7 +267,7 @@ fn member_view(node: &Node, me: &str, m: &vitals_core::Member, now: Instant) -> 
         tags: m.health.as_ref().map(|h| h.tags.clone()).unwrap_or_default(),
         health: m.health.clone(),
         check_status: score::node_status(m.health.as_ref()),
-        score: score::member_score(m.status, suspicion, m.health.as_ref()),
+        score: score::member_score(m.shown(), suspicion, m.health.as_ref()),
         rtt_ms: m.rtt.map(|d| d.as_secs_f64() * 1e3),
         detector,
         is_self,

@@ -195,8 +195,14 @@ impl Ping {
         }
         // A member someone else suspects is probed first: confirming (or not) a suspicion
         // quickly is what lets a real failure be declared after the minimum timeout.
+        // A doubted member is left out: it is suspected again and again, gets no fast
+        // confirmation anyway (`Ping::timeout`), and would take every period.
         while let Some(name) = self.confirm.pop_first() {
-            if let Some(m) = ctx.members.get(&name).filter(|m| m.status == Status::Suspect) {
+            if let Some(m) = ctx
+                .members
+                .get(&name)
+                .filter(|m| m.status == Status::Suspect && !m.doubted)
+            {
                 return Some((m.name.clone(), m.addr));
             }
         }
@@ -368,6 +374,9 @@ impl Ping {
     /// suspicion began (our timer starts that long ago).
     fn accuse(&mut self, ctx: &mut Ctx<'_>, entry: &MemberEntry, accusers: &[String], age: Duration) {
         let started = Instant::from_micros(ctx.now.as_micros().saturating_sub(age.as_micros() as u64));
+        if let Some(accuser) = accusers.first() {
+            ctx.members.accused(&entry.name, entry.incarnation, accuser);
+        }
         let only_me = accusers.iter().all(|a| *a == ctx.me.name);
         if !only_me && !self.suspicions.contains_key(&entry.name) && entry.name != ctx.me.name {
             self.confirm.insert(entry.name.clone());
@@ -417,7 +426,9 @@ impl Ping {
         let mut helpers: Vec<(String, SocketAddr)> = ctx
             .members
             .others()
-            .filter(|m| m.status == Status::Alive && m.name != probe.target)
+            // A doubted member (`members/doubt.rs`) hears too little to relay: its missing
+            // nacks would only raise this node's awareness and slow its probes.
+            .filter(|m| m.status == Status::Alive && !m.doubted && m.name != probe.target)
             .map(|m| (m.name.clone(), m.addr))
             .collect();
         shuffle(&mut helpers, ctx);
@@ -470,7 +481,11 @@ impl Ping {
             awareness: self.awareness,
         };
         self.failed_probes.insert(probe.target.clone(), failed);
-        self.awareness = (self.awareness + delta).min(self.swim.awareness_max - 1);
+        // Awareness measures this node's own health: a doubted member (`members/doubt.rs`)
+        // is known to answer only some probes, so its silence says nothing about us.
+        if !ctx.members.get(&probe.target).is_some_and(|m| m.doubted) {
+            self.awareness = (self.awareness + delta).min(self.swim.awareness_max - 1);
+        }
         self.suspect(ctx, &probe.target);
         // Probed again (next period, then every other one: `next_target`) while the
         // suspicion lasts: an answer (direct or
@@ -562,7 +577,7 @@ impl Ping {
         let due: Vec<String> = self
             .suspicions
             .iter()
-            .filter(|(_, s)| ctx.now >= s.started + timeout_for(ctx.config, &self.swim, n, s.accusers.len()))
+            .filter(|(name, s)| ctx.now >= s.started + self.timeout(ctx.config, ctx.members, name, s, n))
             .filter(|(_, s)| s.accusers.len() >= quorum)
             .map(|(name, _)| name.clone())
             .collect();
@@ -604,10 +619,28 @@ impl Ping {
         // A suspicion short of its quorum has no deadline: a new accuser re-arms it.
         self.suspicion_deadline = self
             .suspicions
-            .values()
-            .filter(|s| s.accusers.len() >= quorum)
-            .map(|s| s.started + timeout_for(ctx.config, &self.swim, n, s.accusers.len()))
+            .iter()
+            .filter(|(_, s)| s.accusers.len() >= quorum)
+            .map(|(name, s)| s.started + self.timeout(ctx.config, ctx.members, name, s, n))
             .min();
+    }
+
+    /// How long `suspicion` of `name` lasts. A doubted member (one that keeps refuting:
+    /// `members/doubt.rs`) gets Lifeguard's longest timeout whatever its accusers: it is
+    /// known to answer only some probes, so neither fast confirmation nor independent
+    /// accusers say it crashed, and a crash is still found within the detection bound
+    /// (which allows the longest timeout). A healthy member's is unchanged.
+    fn timeout(
+        &self,
+        config: &Config,
+        members: &crate::members::Members,
+        name: &str,
+        suspicion: &Suspicion,
+        n: usize,
+    ) -> Duration {
+        let doubted = members.get(name).is_some_and(|m| m.doubted);
+        let accusers = if doubted { 1 } else { suspicion.accusers.len() };
+        timeout_for(config, &self.swim, n, accusers)
     }
 
     /// Every status change is news to spread.
@@ -841,7 +874,7 @@ impl Ping {
         let suspicion = self.suspicions.get(name).map(|s| SuspicionEvidence {
             accusers: s.accusers.iter().cloned().collect(),
             age_ms: millis(now - s.started),
-            timeout_ms: millis(timeout_for(config, &self.swim, n, s.accusers.len())),
+            timeout_ms: millis(self.timeout(config, members, name, s, n)),
             quorum: config.quorum_size(n),
         });
         let failed_probe = self.failed_probes.get(name).map(|p| ProbeEvidence {

@@ -82,11 +82,30 @@ fn a_sick_node_is_kept_in_one_state_under_push_gossip_quorum_and_leader() {
     }
 }
 
+/// Ping: observers hold a member that keeps refuting in doubt (`members/doubt.rs`),
+/// shown `suspect` after its first two or three suspicions (3 changes per observer,
+/// which the 120 s of loss spreads to 1.5 per minute); before, 600 per minute.
+#[test]
+fn a_sick_node_is_held_in_doubt_under_ping() {
+    for quorum in [false, true] {
+        let mut worst = 0.0f64;
+        for seed in 1..=3 {
+            let (rate, third) = sick_run(config(StrategyKind::Ping, quorum), seed, 120);
+            assert_eq!(third, 0, "ping quorum {quorum} seed {seed}: healthy members removed");
+            worst = worst.max(rate);
+        }
+        assert!(
+            worst <= 2.0,
+            "ping quorum {quorum}: {worst:.1} changes per observer per minute"
+        );
+    }
+}
+
 /// Pull: before the fix 360-380 (pull) and 136 (pull+quorum)
 /// changes per observer per minute; the sick node now stops refuting once its window
 /// shows it deaf, leaving the flips of its first second or so (and a refutation
-/// whenever a lucky run of answers lifts it above half). Ping is not held back this way
-/// (see `Members::lifeguard`): its sick node is left to Lifeguard's awareness.
+/// whenever a lucky run of answers lifts it above half). Ping's sick node is not held
+/// back this way (see `Members::lifeguard`): its observers hold it in doubt instead.
 #[test]
 fn a_sick_node_stops_refuting_so_pull_flaps_it_far_less() {
     for (strategy, quorum) in [(StrategyKind::Pull, false), (StrategyKind::Pull, true)] {

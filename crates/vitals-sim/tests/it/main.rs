@@ -6,6 +6,7 @@ mod adapt;
 mod broken_link;
 mod lifeguard;
 mod loss;
+mod sick_node;
 
 use std::time::Duration;
 
