@@ -16,16 +16,15 @@ the threads per agent, and /proc/PID/smaps_rollup's split of the first agent's R
 Extra arguments after -- go to every agent.
 """
 import argparse, json, os, statistics, subprocess, sys, tempfile, time, urllib.request
+import agentargs
 
 ap = argparse.ArgumentParser()
 ap.add_argument("nodes", type=int, nargs="?", default=10)
 ap.add_argument("--warmup", type=float, default=30.0)
 ap.add_argument("--window", type=float, default=60.0)
 ap.add_argument("--subnet", default="127.62.0")
-argv, extra = sys.argv[1:], []
-if "--" in argv:  # everything after `--` goes to every agent
-    argv, extra = argv[: argv.index("--")], argv[argv.index("--") + 1 :]
-opts = ap.parse_args(argv)
+own, extra = agentargs.split()
+opts = ap.parse_args(own)
 opts.extra = extra
 N, SUBNET = opts.nodes, opts.subnet
 BIN = os.environ.get("VITALS_BIN", "target/release/vitals")

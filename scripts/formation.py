@@ -18,6 +18,7 @@ Extra arguments after -- go to every agent (default: the agent's own defaults, p
     python3 scripts/formation.py 10 --runs 20 -- --strategy ping
 """
 import argparse, datetime, glob, json, os, shutil, statistics, subprocess, sys, tempfile, time, urllib.request
+import agentargs
 from concurrent.futures import ThreadPoolExecutor
 
 ap = argparse.ArgumentParser()
@@ -25,10 +26,8 @@ ap.add_argument("nodes", type=int, nargs="?", default=10)
 ap.add_argument("--runs", type=int, default=20)
 ap.add_argument("--limit", type=float, default=60.0, help="seconds before a run is given up")
 ap.add_argument("--subnet", default="127.61.0")
-argv, extra = sys.argv[1:], []
-if "--" in argv:  # everything after `--` goes to every agent
-    argv, extra = argv[: argv.index("--")], argv[argv.index("--") + 1 :]
-opts = ap.parse_args(argv)
+own, extra = agentargs.split()
+opts = ap.parse_args(own)
 opts.extra = extra
 N = opts.nodes
 BIN = os.environ.get("VITALS_BIN", "target/release/vitals")

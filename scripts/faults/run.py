@@ -104,8 +104,6 @@ XFAIL = {
         "new: 4 crashes at once can take ping past SWIM's 2n-1 periods",
     ("sigkill", "longest a survivor shows a killed node alive (s)", "ping+quorum"):
         "new: 4 crashes at once can take ping past SWIM's 2n-1 periods",
-    ("restart", "time until all show the restarted node alive (s)", "pull+quorum"):
-        "new: a fast restart under pull+quorum never settles",
 }
 
 # ---------------------------------------------------------------------------------------

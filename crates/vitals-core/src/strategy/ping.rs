@@ -18,7 +18,7 @@
 //!
 //! This module reports evidence and verdicts to `Members`; it never sets a status itself.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -103,6 +103,11 @@ pub(crate) struct Ping {
     suspicion_deadline: Option<Instant>,
     /// Members others suspect, to probe before the round-robin's next pick.
     confirm: BTreeSet<String>,
+    /// Suspects whose probe by this node failed, to probe again (in turn, every other
+    /// period: see [`Ping::next_target`]) while the suspicion lasts.
+    recheck: VecDeque<String>,
+    /// Whether the last probe was a recheck: the next one goes on with the round-robin.
+    rechecked_last: bool,
     /// This node's checks and services as last told, and the members told them (at the
     /// incarnation they had): see [`Ping::tell_checks`].
     told: (Option<Checks>, BTreeMap<String, u64>),
@@ -127,6 +132,8 @@ impl Ping {
             rounds: 0,
             suspicion_deadline: None,
             confirm: BTreeSet::new(),
+            recheck: VecDeque::new(),
+            rechecked_last: false,
             told: (None, BTreeMap::new()),
         }
     }
@@ -191,6 +198,17 @@ impl Ping {
         while let Some(name) = self.confirm.pop_first() {
             if let Some(m) = ctx.members.get(&name).filter(|m| m.status == Status::Suspect) {
                 return Some((m.name.clone(), m.addr));
+            }
+        }
+        // Rechecks take every other period at most: suspects that outlive their timeout
+        // (a minority under a quorum never declares anyone dead) must not keep the
+        // round-robin from reaching the members not yet suspected.
+        if !std::mem::take(&mut self.rechecked_last) {
+            while let Some(name) = self.recheck.pop_front() {
+                if let Some(m) = ctx.members.get(&name).filter(|m| m.status == Status::Suspect) {
+                    self.rechecked_last = true;
+                    return Some((m.name.clone(), m.addr));
+                }
             }
         }
         for _ in 0..2 {
@@ -454,15 +472,16 @@ impl Ping {
         self.failed_probes.insert(probe.target.clone(), failed);
         self.awareness = (self.awareness + delta).min(self.swim.awareness_max - 1);
         self.suspect(ctx, &probe.target);
-        // Probed again next period while the suspicion lasts: an answer (direct or
+        // Probed again (next period, then every other one: `next_target`) while the
+        // suspicion lasts: an answer (direct or
         // relayed) carries its incarnation, so a refutation this node missed (lost, and
         // its gossip spent before it came here) still ends the suspicion in time.
         let suspect = ctx
             .members
             .get(&probe.target)
             .is_some_and(|m| m.status == Status::Suspect);
-        if self.swim.buddy && suspect {
-            self.confirm.insert(probe.target);
+        if self.swim.buddy && suspect && !self.recheck.contains(&probe.target) {
+            self.recheck.push_back(probe.target);
         }
     }
 
