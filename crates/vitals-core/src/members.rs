@@ -935,21 +935,26 @@ impl Members {
     /// than counts heartbeats) is how recent a direct message must be; `None` there, or
     /// for itself or a member that left: no word.
     pub fn hears(&self, name: &str, now: Instant, window: Option<Duration>) -> Option<bool> {
+        if name == self.me {
+            return None;
+        }
         self.hears_record(self.records.get(name)?, now, window)
     }
 
     /// [`Members::hears`] for every other member not left, in name order, in one walk
     /// over the table (no lookup by name): the words a reachability row is built from.
     pub fn words(&self, now: Instant, window: Option<Duration>) -> impl Iterator<Item = (&Member, Option<bool>)> {
+        let me = self.me();
         self.records
             .values()
-            .filter(|r| r.member.name != self.me && r.member.status != Status::Left)
+            .filter(move |r| !std::ptr::eq(&r.member, me) && r.member.status != Status::Left)
             .map(move |r| (&r.member, self.hears_record(r, now, window)))
     }
 
+    /// [`Members::hears`] for a record other than the local node's.
     fn hears_record(&self, record: &Record, now: Instant, window: Option<Duration>) -> Option<bool> {
         let name = record.member.name.as_str();
-        if name == self.me || record.member.status == Status::Left {
+        if record.member.status == Status::Left {
             return None;
         }
         if let Some(detector) = &record.detector {
