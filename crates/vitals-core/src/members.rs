@@ -198,6 +198,11 @@ pub struct Members {
     senders: Option<Judged>,
     /// When this node last refuted news of its death while hearing poorly.
     refuted_poorly: Option<Instant>,
+    /// How many members have been removed from the table (reaped or forgotten) so far.
+    forgotten: u64,
+    /// How many other members are up, kept as statuses change (`up_count` is read for
+    /// every message some strategies send).
+    up_others: usize,
 }
 
 /// Whether `(incarnation, status)` overrides what is held: a higher incarnation always
@@ -225,6 +230,8 @@ impl Members {
             hearing: Hearing::new(now),
             senders: None,
             refuted_poorly: None,
+            forgotten: 0,
+            up_others: 0,
         };
         members.insert(now, now, &me.name, me.addr, me.incarnation, Status::Alive);
         members
@@ -293,7 +300,12 @@ impl Members {
 
     /// How many members are up, the local node included (the N of the formulas).
     pub fn up_count(&self) -> usize {
-        self.up_others().count() + 1
+        debug_assert_eq!(
+            self.up_others,
+            self.up_others().count(),
+            "the count follows the statuses"
+        );
+        self.up_others + 1
     }
 
     /// How many members have each status, the local node included.
@@ -344,12 +356,19 @@ impl Members {
             .records
             .remove_where(|r| !r.member.status.is_up() && r.member.name != *me && now - r.member.since >= ttl);
         if !expired.is_empty() {
+            self.forgotten += expired.len() as u64;
             self.roster.invalidate();
         }
         for (name, record) in &expired {
             self.graveyard.bury(name, record.member.incarnation);
         }
         expired.len()
+    }
+
+    /// How many members have been removed from the table so far (reaped or forgotten):
+    /// a count that moves whenever a name the caller may hold a note about is gone.
+    pub fn forgotten(&self) -> u64 {
+        self.forgotten
     }
 
     /// Forgets `name` now if it is held dead or left (an operator's `force-leave`), keeping
@@ -363,6 +382,7 @@ impl Members {
             self.graveyard.bury(name, record.member.incarnation);
         }
         if !gone.is_empty() {
+            self.forgotten += gone.len() as u64;
             self.roster.invalidate();
         }
         !gone.is_empty()
@@ -840,6 +860,9 @@ impl Members {
             self.pull_deadline(detector.next_change(expected));
         }
         self.roster.invalidate();
+        if name != self.me && status.is_up() {
+            self.up_others += 1;
+        }
         self.records.insert(
             name,
             Record {
@@ -916,6 +939,13 @@ impl Members {
         }
         record.member.status = status;
         record.member.since = now;
+        if name != self.me && previous.is_up() != status.is_up() {
+            if status.is_up() {
+                self.up_others += 1;
+            } else {
+                self.up_others -= 1;
+            }
+        }
         *wake = Instant::ZERO;
         let release = doubts
             .then(|| doubt(record, now, previous, self.config.interval))
@@ -994,8 +1024,26 @@ impl Members {
     /// than counts heartbeats) is how recent a direct message must be; `None` there, or
     /// for itself or a member that left: no word.
     pub fn hears(&self, name: &str, now: Instant, window: Option<Duration>) -> Option<bool> {
-        let record = self.records.get(name)?;
-        if name == self.me || record.member.status == Status::Left {
+        if name == self.me {
+            return None;
+        }
+        self.hears_record(self.records.get(name)?, now, window)
+    }
+
+    /// [`Members::hears`] for every other member not left, in name order, in one walk
+    /// over the table (no lookup by name): the words a reachability row is built from.
+    pub fn words(&self, now: Instant, window: Option<Duration>) -> impl Iterator<Item = (&Member, Option<bool>)> {
+        let me = self.me();
+        self.records
+            .values()
+            .filter(move |r| !std::ptr::eq(&r.member, me) && r.member.status != Status::Left)
+            .map(move |r| (&r.member, self.hears_record(r, now, window)))
+    }
+
+    /// [`Members::hears`] for a record other than the local node's.
+    fn hears_record(&self, record: &Record, now: Instant, window: Option<Duration>) -> Option<bool> {
+        let name = record.member.name.as_str();
+        if record.member.status == Status::Left {
             return None;
         }
         if let Some(detector) = &record.detector {

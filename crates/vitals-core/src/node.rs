@@ -449,7 +449,7 @@ impl Node {
     /// Who hears whom: this node's own row and those the others sent (`reach.rs`),
     /// every unreachable pair classified.
     pub fn reachability(&self, now: Instant) -> matrix::Matrix {
-        let (own, rtt_us) = self.own_reach_row(now);
+        let (own, rtt_us) = self.own_reach_row(now, true);
         let ttl = crate::reach::row_ttl(self.config.interval, self.members.up_count().saturating_sub(1));
         let up = |name: &str| self.members.get(name).is_some_and(|m| m.status.is_up());
         let mut observers: std::collections::BTreeMap<&str, matrix::Observed<'_>> = self
@@ -485,27 +485,30 @@ impl Node {
         matrix::build(&targets, &observers)
     }
 
-    /// This node's own reachability row, and the round trips it measured by member.
-    fn own_reach_row(&self, now: Instant) -> (Row, std::collections::BTreeMap<&str, u32>) {
+    /// This node's own reachability row, and (`by_member`) the round trips it measured
+    /// by member. One walk over the member table, no lookup by name.
+    fn own_reach_row(&self, now: Instant, by_member: bool) -> (Row, std::collections::BTreeMap<&str, u32>) {
         let members = &self.members;
         let window = self
             .config
             .swim()
             .map(|_| self.config.dead_after() + self.config.interval * members.up_count() as u32);
-        let others: Vec<&crate::members::Member> = members
-            .others()
-            .filter(|m| m.status != crate::message::Status::Left)
-            .collect();
-        let words: Vec<(&str, bool)> = others
-            .iter()
-            .filter_map(|m| members.hears(&m.name, now, window).map(|h| (m.name.as_str(), h)))
-            .collect();
-        let rtt_us: std::collections::BTreeMap<&str, u32> = others
-            .iter()
-            .filter_map(|m| Some((m.name.as_str(), u32::try_from(m.rtt?.as_micros()).unwrap_or(u32::MAX))))
-            .collect();
-        let mut rtts: Vec<u32> = rtt_us.values().copied().collect();
-        (Row::compact(&words, others.len(), &mut rtts), rtt_us)
+        let (mut known, mut words, mut rtts) = (0, Vec::new(), Vec::new());
+        let mut rtt_us = std::collections::BTreeMap::new();
+        for (m, word) in members.words(now, window) {
+            known += 1;
+            if let Some(heard) = word {
+                words.push((m.name.as_str(), heard));
+            }
+            if let Some(rtt) = m.rtt {
+                let us = u32::try_from(rtt.as_micros()).unwrap_or(u32::MAX);
+                rtts.push(us);
+                if by_member {
+                    rtt_us.insert(m.name.as_str(), us);
+                }
+            }
+        }
+        (Row::compact(&words, known, &mut rtts), rtt_us)
     }
 
     /// This round's reachability row to whoever needs it: every member up when it
@@ -514,11 +517,15 @@ impl Node {
         if !self.joined {
             return;
         }
-        let (row, _) = self.own_reach_row(now);
+        let (row, _) = self.own_reach_row(now, false);
         let members = &self.members;
+        if self.reach.forgotten != members.forgotten() {
+            // Members left the table since the last look: drop their rows.
+            self.reach.forgotten = members.forgotten();
+            self.reach.keep_only(|name| members.get(name).is_some());
+        }
         let up: Vec<&str> = members.up_others().map(|m| m.name.as_str()).collect();
-        let keep = |name: &str| members.get(name).is_some();
-        let Some(due) = self.reach.due(&row, &up, now, self.config.interval, keep) else {
+        let Some(due) = self.reach.due(&row, &up, now, self.config.interval) else {
             return;
         };
         let names: Vec<&str> = match &due {

@@ -160,6 +160,10 @@ pub struct Reach {
     cursor: usize,
     /// The members up last round, in name order.
     last_up: Vec<String>,
+    /// How many members the table had forgotten when this node last dropped the rows of
+    /// members it no longer knows (`Members::forgotten`): the node looks again only when
+    /// that count moves.
+    pub(crate) forgotten: u64,
 }
 
 impl Reach {
@@ -173,19 +177,16 @@ impl Reach {
         &self.rows
     }
 
+    /// Drops the rows whose observer `keep` refuses (members no longer known).
+    pub(crate) fn keep_only(&mut self, keep: impl Fn(&str) -> bool) {
+        self.rows.retain(|name, _| keep(name));
+    }
+
     /// This round: whom `row` (this node's own) goes to, given the members up (name
-    /// order); `None` when nobody needs it. Drops rows older than [`row_ttl`]
-    /// or whose observer `keep` refuses.
-    pub(crate) fn due(
-        &mut self,
-        row: &Row,
-        up: &[&str],
-        now: Instant,
-        interval: Duration,
-        keep: impl Fn(&str) -> bool,
-    ) -> Option<Due> {
+    /// order); `None` when nobody needs it. Drops rows older than [`row_ttl`].
+    pub(crate) fn due(&mut self, row: &Row, up: &[&str], now: Instant, interval: Duration) -> Option<Due> {
         let ttl = row_ttl(interval, up.len());
-        self.rows.retain(|name, r| now - r.at <= ttl && keep(name));
+        self.rows.retain(|_, r| now - r.at <= ttl);
         let newcomers = self.newcomers(up);
         if row.is_empty() {
             return None;
@@ -298,10 +299,10 @@ mod tests {
         let up = ["a", "b", "c"];
         let row = Row::compact(&[("a", true), ("b", true), ("c", true)], 3, &mut []);
         let interval = Duration::from_secs(1);
-        assert_eq!(reach.due(&row, &up, at(0), interval, |_| true), Some(Due::Everyone));
+        assert_eq!(reach.due(&row, &up, at(0), interval), Some(Due::Everyone));
         let mut sent = 0;
         for round in 1..=REFRESH_ROUNDS {
-            match reach.due(&row, &up, at(round * 1000), interval, |_| true) {
+            match reach.due(&row, &up, at(round * 1000), interval) {
                 Some(Due::Some { count, newcomers }) => {
                     assert!(newcomers.is_empty());
                     sent += reach.rotation(&up, count).len();
@@ -315,26 +316,23 @@ mod tests {
         let many: Vec<String> = (0..100).map(|i| format!("m{i:03}")).collect();
         let many: Vec<&str> = many.iter().map(String::as_str).collect();
         let mut big = Reach::default();
-        big.due(&row, &many, at(0), interval, |_| true);
+        big.due(&row, &many, at(0), interval);
         for round in 1..=100 {
-            if let Some(Due::Some { count, .. }) = big.due(&row, &many, at(round * 1000), interval, |_| true) {
+            if let Some(Due::Some { count, .. }) = big.due(&row, &many, at(round * 1000), interval) {
                 assert!(count <= 1, "{count} in one round");
             }
         }
         let mut round_trip_varied = row.clone();
         round_trip_varied.median_rtt_us = Some(1234);
         assert_ne!(
-            reach.due(&round_trip_varied, &up, at(40_000), interval, |_| true),
+            reach.due(&round_trip_varied, &up, at(40_000), interval),
             Some(Due::Everyone)
         );
         let changed = Row::compact(&[("a", true), ("b", false), ("c", true)], 3, &mut []);
-        assert_eq!(
-            reach.due(&changed, &up, at(41_000), interval, |_| true),
-            Some(Due::Everyone)
-        );
+        assert_eq!(reach.due(&changed, &up, at(41_000), interval), Some(Due::Everyone));
         let joined = ["a", "b", "c", "d"];
         assert_eq!(
-            reach.due(&changed, &joined, at(42_000), interval, |_| true),
+            reach.due(&changed, &joined, at(42_000), interval),
             Some(Due::Some {
                 count: 0,
                 newcomers: vec!["d".into()]
@@ -348,15 +346,10 @@ mod tests {
         reach.receive(at(0), "a", Row::default());
         reach.receive(at(0), "gone", Row::default());
         let interval = Duration::from_secs(1);
-        reach.due(&Row::default(), &[], at(1_000), interval, |name| name != "gone");
+        reach.keep_only(|name| name != "gone");
+        reach.due(&Row::default(), &[], at(1_000), interval);
         assert_eq!(reach.rows().keys().collect::<Vec<_>>(), ["a"]);
-        reach.due(
-            &Row::default(),
-            &[],
-            at((3 * REFRESH_ROUNDS + 2) * 1000),
-            interval,
-            |_| true,
-        );
+        reach.due(&Row::default(), &[], at((3 * REFRESH_ROUNDS + 2) * 1000), interval);
         assert!(reach.rows().is_empty());
     }
 }

@@ -35,10 +35,36 @@ pub(crate) enum Control {
     Join(Attempt),
 }
 
-/// Most time between two snapshots when only timestamps change.
+/// Most time between two snapshots when only timestamps change, up to
+/// [`REFRESH_MEMBERS`] members; beyond, a millisecond per member (a snapshot costs
+/// O(members): 500 agents of 500 members each refreshing every 100 ms took more than the
+/// two cores of the machine they shared, docs/SCALE.md).
 const REFRESH: Duration = Duration::from_millis(100);
+/// Members up to which snapshots refresh every [`REFRESH`].
+const REFRESH_MEMBERS: usize = 100;
+/// Most time between two builds of the reachability matrix (a build costs O(members ×
+/// names listed in the rows); between builds a snapshot carries the last one).
+const REACH_REFRESH: Duration = Duration::from_secs(1);
+
+/// How long a snapshot may stand when only timestamps change, with `members` known.
+fn refresh_every(members: usize) -> Duration {
+    if members <= REFRESH_MEMBERS {
+        REFRESH
+    } else {
+        Duration::from_millis(members as u64).min(REACH_REFRESH)
+    }
+}
+
 /// Most datagrams already waiting that are read before a tick (`Driver::read_pending`).
 const PENDING_BEFORE_TICK: usize = 64;
+
+/// When the last snapshot was published, and when the reachability matrix it carries
+/// was built.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Published {
+    pub(crate) at: Instant,
+    pub(crate) reach_at: Instant,
+}
 
 /// One input to the node.
 enum Input {
@@ -56,7 +82,8 @@ pub(crate) struct Driver {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) snapshot: watch::Sender<Snapshot>,
     pub(crate) context: Context,
-    pub(crate) published_at: Instant,
+    /// When the last snapshot was published, and the reachability matrix it carries built.
+    pub(crate) published: Published,
     pub(crate) codec: Codec,
     pub(crate) limiter: RateLimiter,
     /// Replies may not be larger than the datagram they answer (see `reply`).
@@ -103,11 +130,13 @@ impl Driver {
             let now = self.now();
             // A command (a new health or check result) changes what the API shows: publish it at once.
             let commanded = matches!(input, Input::Control(_));
+            let received = matches!(input, Input::Datagram(..));
+            let mut changed = false;
             match input {
                 Input::Datagram(len, src) => self.on_datagram(now, &buf[..len], src),
                 Input::ReceiveFailed(e) => tracing::debug!(error = %e, "receive failed"),
                 Input::Tick => {
-                    self.read_pending(&socket, &mut buf).await;
+                    changed = self.read_pending(&socket, &mut buf).await;
                     self.node.handle_tick(self.now());
                 }
                 Input::Control(Control::Node(command)) => self.node.handle_command(now, command),
@@ -115,8 +144,13 @@ impl Driver {
                 Input::Control(Control::Join(attempt)) => self.join(now, attempt),
                 Input::Shutdown => break,
             }
-            let changed = self.flush().await;
+            changed |= self.flush().await;
             self.reply_budget.handled();
+            if received {
+                // The datagrams that queued up meanwhile first: one snapshot for the batch,
+                // not one per datagram (a snapshot costs O(members); see `publish`).
+                changed |= self.read_pending(&socket, &mut buf).await;
+            }
             self.publish(changed || commanded);
         }
         tracing::info!(name = %self.node.me().name, "leaving the cluster");
@@ -131,16 +165,20 @@ impl Driver {
     /// the heartbeats that arrived meanwhile are ready together, and judging first would
     /// accuse a member whose heartbeat is only waiting to be read; a member judged at a
     /// faster pace than this node's own rounds (mixed timing) would flap on every stall.
-    async fn read_pending(&mut self, socket: &UdpSocket, buf: &mut [u8]) {
+    /// Also after a datagram, before the snapshot is published. Returns whether the node
+    /// reported an event meanwhile.
+    async fn read_pending(&mut self, socket: &UdpSocket, buf: &mut [u8]) -> bool {
+        let mut changed = false;
         for _ in 0..PENDING_BEFORE_TICK {
             let Ok((len, src)) = socket.try_recv_from(buf) else {
-                return;
+                break;
             };
             let now = self.now();
             self.on_datagram(now, &buf[..len], src);
-            self.flush().await;
+            changed |= self.flush().await;
             self.reply_budget.handled();
         }
+        changed
     }
 
     fn rekey(&mut self, keyring: Keyring) {
@@ -417,11 +455,18 @@ impl Driver {
 
     fn publish(&mut self, force: bool) {
         let now = self.now();
-        if !force && self.unpublished.is_empty() && now - self.published_at < REFRESH {
+        let refresh = refresh_every(self.node.members().up_count());
+        if !force && self.unpublished.is_empty() && now - self.published.at < refresh {
             return;
         }
-        self.published_at = now;
-        let mut snapshot = Snapshot::of(&self.node, self.context, now);
+        self.published.at = now;
+        let reachability = if now - self.published.reach_at < REACH_REFRESH {
+            Some(self.snapshot.borrow().reachability.clone())
+        } else {
+            self.published.reach_at = now;
+            None
+        };
+        let mut snapshot = Snapshot::of(&self.node, self.context, now, reachability);
         if !snapshot.me.joined {
             snapshot.me.join_problem = self.join.reason();
         }
@@ -454,4 +499,17 @@ impl Driver {
 /// A duration rounded to the millisecond, for log lines (`600ms`, not `600.852317ms`).
 fn round_to_ms(d: Duration) -> Duration {
     Duration::from_millis(d.as_millis().try_into().unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshots_refresh_every_100ms_up_to_100_members_then_a_millisecond_per_member_up_to_a_second() {
+        assert_eq!(refresh_every(10), Duration::from_millis(100));
+        assert_eq!(refresh_every(100), Duration::from_millis(100));
+        assert_eq!(refresh_every(500), Duration::from_millis(500));
+        assert_eq!(refresh_every(100_000), REACH_REFRESH);
+    }
 }

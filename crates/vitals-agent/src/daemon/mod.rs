@@ -143,7 +143,7 @@ pub(crate) async fn start(settings: Settings, host: Host) -> Result<Running, Age
         seed: RandomState::new().build_hasher().finish(),
     };
     let (node, known) = start_node(&settings, context.seed);
-    let (snapshot_tx, snapshot_rx) = watch::channel(Snapshot::of(&node, context, Instant::ZERO));
+    let (snapshot_tx, snapshot_rx) = watch::channel(Snapshot::of(&node, context, Instant::ZERO, None));
     let (controls_tx, controls_rx) = mpsc::channel(16);
     let (local, local_rx) = watch::channel(checks::LocalHealth::default());
     let (board, ttl, mut tasks) = start_checks(&settings, controls_tx.clone(), local_rx);
@@ -185,7 +185,7 @@ pub(crate) async fn start(settings: Settings, host: Host) -> Result<Running, Age
         metrics,
         snapshot: snapshot_tx,
         context,
-        published_at: Instant::ZERO,
+        published: driver::Published::default(),
         codec,
         limiter: ratelimit::RateLimiter::new(inbound_rate(settings.protocol.interval), 400.0),
         reply_budget: reply::ReplyBudget::default(),

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
+use vitals_core::reach::matrix::Matrix;
 use vitals_core::{CheckStatus, Config, Health, Instant, Node, Preset, Role, Stats, Status, score};
 
 use crate::routing::Instance;
@@ -144,8 +145,9 @@ pub struct Context {
 }
 
 impl Snapshot {
-    /// The picture of `node` at `now`.
-    pub fn of(node: &Node, context: Context, now: Instant) -> Snapshot {
+    /// The picture of `node` at `now`, with `reachability` when given (the last matrix
+    /// built, which costs more than the rest), else a matrix built now.
+    pub fn of(node: &Node, context: Context, now: Instant, reachability: Option<Matrix>) -> Snapshot {
         let me = node.me();
         let config = node.config().clone();
         let members = node
@@ -176,7 +178,7 @@ impl Snapshot {
                 .iter()
                 .filter_map(|m| Some((m.name.clone(), node.why(&m.name, now)?)))
                 .collect(),
-            reachability: node.reachability(now),
+            reachability: reachability.unwrap_or_else(|| node.reachability(now)),
             links: node.links(now).iter().map(Into::into).collect(),
             taken_at: now,
             indexes: super::blocking::Indexes::default(),

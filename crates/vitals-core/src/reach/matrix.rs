@@ -123,6 +123,56 @@ pub struct Observed<'a> {
     pub rtt_us: BTreeMap<&'a str, u32>,
 }
 
+/// One observer's row read once against the targets: the members it lists as target
+/// indices (sorted), so that its word about a member costs a binary search over the few it
+/// lists rather than a scan of their names.
+struct Indexed {
+    /// The observer's own index among the targets, if it is one.
+    me: Option<usize>,
+    others: Option<bool>,
+    heard: Vec<usize>,
+    unheard: Vec<usize>,
+}
+
+impl Indexed {
+    fn of(o: &Observed<'_>, index: &BTreeMap<&str, usize>) -> Indexed {
+        let listed = |names: &[String]| {
+            let mut at: Vec<usize> = names.iter().filter_map(|n| index.get(n.as_str()).copied()).collect();
+            at.sort_unstable();
+            at.dedup();
+            at
+        };
+        Indexed {
+            me: index.get(o.observer).copied(),
+            others: o.row.others,
+            heard: listed(&o.row.heard),
+            unheard: listed(&o.row.unheard),
+        }
+    }
+
+    /// The same as [`Row::word`] for the target at `t`.
+    fn word(&self, t: usize) -> Option<bool> {
+        if self.unheard.binary_search(&t).is_ok() {
+            Some(false)
+        } else if self.heard.binary_search(&t).is_ok() {
+            Some(true)
+        } else {
+            self.others
+        }
+    }
+
+    /// The targets (itself aside) this observer does not hear, in index order.
+    fn unheard_targets(&self, n: usize) -> Vec<usize> {
+        let mut unheard: Vec<usize> = if self.others == Some(false) {
+            (0..n).filter(|t| self.word(*t) == Some(false)).collect()
+        } else {
+            self.unheard.clone()
+        };
+        unheard.retain(|t| Some(*t) != self.me);
+        unheard
+    }
+}
+
 /// Per-target counts of the observers (other than the target) that hear it and not.
 struct Tally {
     heard: Vec<u32>,
@@ -133,32 +183,28 @@ struct Tally {
 /// `observers` (name order).
 pub fn build(targets: &[&str], observers: &[Observed<'_>]) -> Matrix {
     let index: BTreeMap<&str, usize> = targets.iter().enumerate().map(|(i, t)| (*t, i)).collect();
+    let indexed: Vec<Indexed> = observers.iter().map(|o| Indexed::of(o, &index)).collect();
     let tally = tally(&index, targets.len(), observers);
     let down: Vec<bool> = (0..targets.len())
         .map(|t| tally.unheard[t] > 0 && tally.heard[t] * 4 <= tally.unheard[t])
         .collect();
-    let down_names: Vec<&str> = targets
-        .iter()
-        .zip(&down)
-        .filter(|(_, d)| **d)
-        .map(|(t, _)| *t)
-        .collect();
+    let down_at: Vec<usize> = (0..targets.len()).filter(|t| down[*t]).collect();
     let mut summaries = Vec::with_capacity(observers.len());
-    let mut sick = Vec::new();
-    for o in observers {
+    let mut sick = vec![false; observers.len()];
+    for (i, (o, x)) in observers.iter().zip(&indexed).enumerate() {
         let (heard, unheard) = counts(o, &index);
-        let (down_heard, down_unheard) = down_names
+        let (down_heard, down_unheard) = down_at
             .iter()
-            .filter(|t| **t != o.observer)
-            .fold((0, 0), |(h, u), t| match o.row.word(t) {
+            .filter(|t| Some(**t) != x.me)
+            .fold((0, 0), |(h, u), t| match x.word(*t) {
                 Some(true) => (h + 1, u),
                 Some(false) => (h, u + 1),
                 None => (h, u),
             });
         let (alive_heard, alive_unheard) = (heard - down_heard, unheard - down_unheard);
-        if alive_unheard >= 2 && alive_heard * 2 < alive_heard + alive_unheard && others_hear(o, targets, &tally) {
-            sick.push(o.observer);
-        }
+        sick[i] = alive_unheard >= 2
+            && alive_heard * 2 < alive_heard + alive_unheard
+            && others_hear(x, targets.len(), &tally);
         summaries.push(ObserverSummary {
             observer: o.observer.to_owned(),
             heard,
@@ -167,10 +213,10 @@ pub fn build(targets: &[&str], observers: &[Observed<'_>]) -> Matrix {
             median_rtt_ms: o.row.median_rtt_us.map(|us| f64::from(us) / 1e3),
         });
     }
-    let class = |observer: &str, t: usize| {
+    let class = |observer: usize, t: usize| {
         if down[t] {
             Class::NodeDown
-        } else if sick.contains(&observer) {
+        } else if sick[observer] {
             Class::SickObserver
         } else if tally.heard[t] >= tally.unheard[t] {
             Class::LinkDown
@@ -178,7 +224,7 @@ pub fn build(targets: &[&str], observers: &[Observed<'_>]) -> Matrix {
             Class::Partition
         }
     };
-    let (unreachable, unreachable_total) = pairs(targets, observers, &class);
+    let (unreachable, unreachable_total) = pairs(targets, observers, &indexed, &class);
     let full = targets.len() <= FULL_MATRIX_MAX;
     Matrix {
         full,
@@ -189,8 +235,13 @@ pub fn build(targets: &[&str], observers: &[Observed<'_>]) -> Matrix {
         },
         rows: if full { cells(targets, observers) } else { Vec::new() },
         observers: summaries,
-        node_down: down_names.iter().map(|t| (*t).to_owned()).collect(),
-        sick_observers: sick.iter().map(|o| (*o).to_owned()).collect(),
+        node_down: down_at.iter().map(|t| targets[*t].to_owned()).collect(),
+        sick_observers: observers
+            .iter()
+            .zip(&sick)
+            .filter(|(_, s)| **s)
+            .map(|(o, _)| o.observer.to_owned())
+            .collect(),
         unreachable,
         unreachable_total,
     }
@@ -239,16 +290,14 @@ fn tally(index: &BTreeMap<&str, usize>, n: usize, observers: &[Observed<'_>]) ->
 
 /// Whether most of the members `o` does not hear are heard by at least as many others
 /// as do not hear them (else `o` is on the small side of a split, not sick).
-fn others_hear(o: &Observed<'_>, targets: &[&str], tally: &Tally) -> bool {
+fn others_hear(o: &Indexed, n: usize, tally: &Tally) -> bool {
     let (mut heard, mut not) = (0, 0);
-    for (t, name) in targets.iter().enumerate() {
-        if *name != o.observer && o.row.word(name) == Some(false) {
-            // `o` is one of those that do not hear it: count the others.
-            if tally.heard[t] > tally.unheard[t].saturating_sub(1) {
-                heard += 1;
-            } else {
-                not += 1;
-            }
+    for t in o.unheard_targets(n) {
+        // `o` is one of those that do not hear it: count the others.
+        if tally.heard[t] > tally.unheard[t].saturating_sub(1) {
+            heard += 1;
+        } else {
+            not += 1;
         }
     }
     heard > not
@@ -277,23 +326,23 @@ fn counts(o: &Observed<'_>, index: &BTreeMap<&str, usize>) -> (u32, u32) {
 fn pairs(
     targets: &[&str],
     observers: &[Observed<'_>],
-    class: &dyn Fn(&str, usize) -> Class,
+    indexed: &[Indexed],
+    class: &dyn Fn(usize, usize) -> Class,
 ) -> (Vec<Unreachable>, u64) {
     let mut listed = Vec::new();
     let mut down = Vec::new();
     let mut total = 0u64;
-    for o in observers {
+    for (i, (o, x)) in observers.iter().zip(indexed).enumerate() {
         let unheard: Vec<usize> = if o.row.others == Some(false) {
-            (0..targets.len())
-                .filter(|t| o.row.word(targets[*t]) == Some(false))
-                .collect()
+            x.unheard_targets(targets.len())
         } else {
+            // As listed (a row read from the wire may repeat a name: counted as sent).
             let index = |name: &String| targets.binary_search(&name.as_str()).ok();
             o.row.unheard.iter().filter_map(index).collect()
         };
         for t in unheard.into_iter().filter(|t| targets[*t] != o.observer) {
             total += 1;
-            let class = class(o.observer, t);
+            let class = class(i, t);
             let into = if class == Class::NodeDown {
                 &mut down
             } else {
@@ -423,6 +472,37 @@ mod tests {
         assert!(m.full);
         assert_eq!(m.rows[0].cells, "-xhhhx");
         assert_eq!(m.rows[5].cells, ".....-", "no row from the dead member");
+    }
+
+    #[test]
+    fn an_indexed_row_says_what_the_row_says_about_every_target() {
+        let all = names(8);
+        let t: Vec<&str> = all.iter().map(String::as_str).collect();
+        let index: BTreeMap<&str, usize> = t.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+        let list = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+        // Repeated names, a name in both lists (unheard wins), a name no target has.
+        for others in [Some(true), Some(false), None] {
+            let row = Row {
+                others,
+                heard: list(&["n005", "n001", "n001", "stranger", "n003"]),
+                unheard: list(&["n006", "n003", "n000", "n006"]),
+                median_rtt_us: None,
+            };
+            let o = Observed {
+                observer: "n002",
+                row: &row,
+                age: Duration::ZERO,
+                rtt_us: BTreeMap::new(),
+            };
+            let x = Indexed::of(&o, &index);
+            for (i, name) in t.iter().enumerate() {
+                assert_eq!(x.word(i), row.word(name), "{others:?} {name}");
+            }
+            let slow: Vec<usize> = (0..t.len())
+                .filter(|i| t[*i] != "n002" && row.word(t[*i]) == Some(false))
+                .collect();
+            assert_eq!(x.unheard_targets(t.len()), slow, "{others:?}");
+        }
     }
 
     #[test]

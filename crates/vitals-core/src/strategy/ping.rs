@@ -85,6 +85,22 @@ pub(crate) struct FailedProbe {
     pub(crate) awareness: u32,
 }
 
+/// A rumor waiting to be piggybacked, how many times it was, and its encoded length
+/// (measured once, when queued: every outgoing message reads it).
+#[derive(Clone, Debug)]
+struct Queued {
+    rumor: Rumor,
+    sent: u32,
+    len: usize,
+}
+
+impl Queued {
+    fn new(rumor: Rumor) -> Queued {
+        let len = wire::body_len(&rumor);
+        Queued { rumor, sent: 0, len }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub(crate) struct Ping {
     seq: u64,
@@ -92,7 +108,7 @@ pub(crate) struct Ping {
     next: usize,
     probe: Option<Probe>,
     relays: BTreeMap<u64, Relay>,
-    rumors: BTreeMap<String, (Rumor, u32)>,
+    rumors: BTreeMap<String, Queued>,
     pub(crate) suspicions: BTreeMap<String, Suspicion>,
     pub(crate) failed_probes: BTreeMap<String, FailedProbe>,
     /// Lifeguard's local health score: 0 is healthy; the period is `interval × (1 + it)`.
@@ -404,7 +420,7 @@ impl Ping {
                 accusers: Vec::new(),
                 age_ms: 0,
             };
-            self.rumors.insert(entry.name.clone(), (rumor, 0));
+            self.rumors.insert(entry.name.clone(), Queued::new(rumor));
         }
     }
 
@@ -670,7 +686,7 @@ impl Ping {
             accusers: Vec::new(),
             age_ms: 0,
         };
-        self.rumors.insert(transition.name.clone(), (rumor, 0));
+        self.rumors.insert(transition.name.clone(), Queued::new(rumor));
     }
 
     /// Refuting is a sign of ill health (Lifeguard), and the refutation must outrun the
@@ -698,14 +714,11 @@ impl Ping {
         }
         self.rumors.insert(
             entry.name.clone(),
-            (
-                Rumor {
-                    entry,
-                    accusers: Vec::new(),
-                    age_ms: 0,
-                },
-                0,
-            ),
+            Queued::new(Rumor {
+                entry,
+                accusers: Vec::new(),
+                age_ms: 0,
+            }),
         );
     }
 
@@ -723,23 +736,44 @@ impl Ping {
             used += wire::body_len(&rumor);
             out.push(rumor);
         }
-        let mut by_sends: Vec<(&String, u32)> = self.rumors.iter().map(|(k, (_, sent))| (k, *sent)).collect();
-        by_sends.sort_by_key(|&(name, sent)| (sent, name.clone()));
-        let names: Vec<String> = by_sends.into_iter().map(|(name, _)| name.clone()).collect();
-        for name in names {
-            let (rumor, sent) = self.rumors.get_mut(&name).expect("listed");
-            let len = wire::body_len(rumor);
-            if used + len > budget || out.iter().any(|r: &Rumor| r.entry.name == name) {
-                continue;
-            }
-            used += len;
-            out.push(rumor.clone());
-            *sent += 1;
-            if *sent >= limit {
+        for name in self.least_sent_that_fit(budget - used.min(budget), out.first()) {
+            let queued = self.rumors.get_mut(&name).expect("listed");
+            out.push(queued.rumor.clone());
+            queued.sent += 1;
+            if queued.sent >= limit {
                 self.rumors.remove(&name);
             }
         }
         out.into_iter().map(|rumor| self.aged(ctx, rumor)).collect()
+    }
+
+    /// The names of the queued rumors a message carries within `budget` bytes: by times
+    /// sent, then name, each that still fits (skipping `buddy`'s, already carried).
+    /// Sorts borrowed keys (names are unique, so an unstable sort gives one order) and
+    /// stops once not even the shortest rumor fits.
+    fn least_sent_that_fit(&self, budget: usize, buddy: Option<&Rumor>) -> Vec<String> {
+        let mut by_sends: Vec<(u32, &str, usize)> = self
+            .rumors
+            .iter()
+            .map(|(name, q)| (q.sent, name.as_str(), q.len))
+            .collect();
+        let Some(shortest) = by_sends.iter().map(|(_, _, len)| *len).min() else {
+            return Vec::new();
+        };
+        by_sends.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        let mut chosen = Vec::new();
+        let mut used = 0;
+        for (_, name, len) in by_sends {
+            if used + shortest > budget {
+                break;
+            }
+            if used + len > budget || buddy.is_some_and(|r| r.entry.name == name) {
+                continue;
+            }
+            used += len;
+            chosen.push(name.to_owned());
+        }
+        chosen
     }
 
     /// `rumor` with the accusers and age of this node's suspicion, when it is one.
@@ -981,7 +1015,7 @@ mod tests {
     fn with_rumors(count: usize) -> Ping {
         let mut ping = Ping::new(lan_fast_swim(), Instant::ZERO);
         for (i, name) in names(count).iter().enumerate() {
-            ping.rumors.insert(name.clone(), (rumor(name, i + 1), 0));
+            ping.rumors.insert(name.clone(), Queued::new(rumor(name, i + 1)));
         }
         ping
     }
