@@ -101,6 +101,13 @@ XFAIL = {
     ("loss80", SICK, "pull+quorum"): "item 5: 125.8 -> 1.8 while the sick node never refuted, 7.5 with its "
         "death refuted once per 30 s (needed after a partition heals)",
     ("loss80", SICK, "gossip"): "item 5: 0-2.2 changes per observer per minute, at the target, not reliably under it",
+    ("loss80", SICK, "ping"): "item 5: observers hold the sick node in doubt from its second refutation: 1.5 "
+        "per minute over the full case's 120 s, but the 3 changes before the hold make 9 per minute over the "
+        "quick case's 20 s and 3 in the first minute",
+    ("loss80", SICK, "ping+quorum"): "item 5: as ping",
+    ("sigkill", "longest a survivor shows a killed node alive (s)", "ping+quorum"):
+        "item 2: 11.4 s against 9.9 s: a minority under a quorum never declares its suspects dead, so their "
+        "rechecks take every other period and the round-robin reaches the last crashed member at half speed",
     ("loss10", FALSE, "pull"): "new: pull under loss (fewer with indirect probes: 93 -> 71 in 60 s)",
     ("loss10", FALSE, "pull+quorum"): "new: pull+quorum under 10 % loss",
 }
