@@ -510,11 +510,12 @@ impl AutoTune {
     }
 }
 
-/// The missed-heartbeat timing `threshold` intervals of silence long.
+/// The missed-heartbeat timing of `threshold` misses at `interval` (the default timeout,
+/// [`crate::config::arrival_timeout`]).
 fn pace(interval: Duration, threshold: u32) -> Pace {
     Pace {
         interval,
-        timeout: interval,
+        timeout: crate::config::arrival_timeout(interval),
         threshold,
     }
 }
@@ -610,8 +611,8 @@ mod tests {
     #[test]
     fn one_bad_window_changes_nothing_and_two_make_it_safer() {
         let mut c = Controller::new(target(), start());
-        // 0.4 %: threshold 3 misses a month by less than a factor of 100.
-        let (bad, good) = (at(0.004), at(0.001));
+        // 0.8 %: threshold 3 misses a month by less than a factor of 100.
+        let (bad, good) = (at(0.01), at(0.001));
         assert!(Controller::recurrence_of(&start(), &bad) * GROSS_MISS > 2_592_000.0);
         assert_eq!(c.observe(bad), None);
         assert_eq!(c.observe(good), None, "a good window resets the count");

@@ -74,6 +74,15 @@ impl Detector {
         }
     }
 
+    /// The last arrival this detector counted (a heartbeat, a poll's reply, a relayed
+    /// answer): other messages from the member do not move it.
+    pub fn last_arrival(&self) -> Instant {
+        match self {
+            Detector::Missed(d) => d.last,
+            Detector::Phi(d) => d.last,
+        }
+    }
+
     /// The detector's reading at `now`: missed heartbeats, or phi.
     pub fn level(&self, now: Instant) -> f64 {
         match self {
@@ -322,13 +331,26 @@ mod tests {
 
     #[test]
     fn threshold_consecutive_misses_kill() {
+        // Interval 200 ms, timeout 220 ms: the first miss 220 ms after the last arrival,
+        // each further interval of silence one more.
         let d = Detector::new(&lan_fast(DetectorKind::Missed), at(0));
-        assert_eq!(d.level(at(199)), 0.0);
-        assert_eq!(d.level(at(200)), 1.0);
-        assert_eq!(d.verdict(at(299)), Verdict::Alive);
-        assert_eq!(d.verdict(at(300)), Verdict::Suspect);
-        assert_eq!(d.verdict(at(600)), Verdict::Dead);
-        assert_eq!(d.level(at(600)), 3.0);
+        assert_eq!(d.level(at(219)), 0.0);
+        assert_eq!(d.level(at(220)), 1.0);
+        assert_eq!(d.verdict(at(319)), Verdict::Alive);
+        assert_eq!(d.verdict(at(320)), Verdict::Suspect);
+        assert_eq!(d.verdict(at(620)), Verdict::Dead);
+        assert_eq!(d.level(at(620)), 3.0);
+    }
+
+    #[test]
+    fn the_third_heartbeat_sent_on_time_is_not_racing_its_deadline() {
+        // Heartbeats due at 200, 400 and 600 ms: with only the first two lost, the third
+        // arriving on time (or a little late) must still find the member alive.
+        let mut d = Detector::new(&lan_fast(DetectorKind::Missed), at(0));
+        assert_ne!(d.verdict(at(600)), Verdict::Dead);
+        assert_ne!(d.verdict(at(615)), Verdict::Dead);
+        d.arrival(at(615));
+        assert_eq!(d.verdict(at(615)), Verdict::Alive);
     }
 
     #[test]
@@ -336,15 +358,15 @@ mod tests {
         let mut d = Detector::new(&lan_fast(DetectorKind::Missed), at(0));
         d.arrival(at(500));
         assert_eq!(d.verdict(at(600)), Verdict::Alive);
-        assert_eq!(d.next_change(at(600)), Some(at(800)));
+        assert_eq!(d.next_change(at(600)), Some(at(820)));
     }
 
     #[test]
     fn next_change_names_the_instant_the_verdict_worsens() {
         let d = Detector::new(&lan_fast(DetectorKind::Missed), at(0));
-        assert_eq!(d.next_change(at(0)), Some(at(300)));
-        assert_eq!(d.next_change(at(300)), Some(at(600)));
-        assert_eq!(d.next_change(at(600)), None);
+        assert_eq!(d.next_change(at(0)), Some(at(320)));
+        assert_eq!(d.next_change(at(320)), Some(at(620)));
+        assert_eq!(d.next_change(at(620)), None);
     }
 
     #[test]

@@ -142,6 +142,12 @@ pub enum Observed {
     /// The sender is suspected at its current incarnation and must refute (SWIM): its
     /// message is taken, but the suspicion stands.
     Suspected,
+    /// The sender is up at a newer incarnation than its message names: the datagram was
+    /// overtaken by the sender's own refutation (a poll's reply queued before the view in
+    /// the same poll made it refute, delivered after the refutation), or the sender
+    /// restarted without learning its incarnation. Its message is taken as a sign of life
+    /// (it feeds the detector); the status stands, and the sender is told what is held.
+    Overtaken,
 }
 
 /// Everything held about one member. Laid out for the hot path, where a heartbeat feeds
@@ -341,6 +347,14 @@ impl Members {
         Some((detector.level(now), detector.dead_after()))
     }
 
+    /// How long `name`'s detector has gone without an arrival it counts (`None`: not
+    /// judged here). Not the time since anything was last heard from it: a reachability
+    /// row or a refutation proves the member sends, not that the signal judged arrives.
+    pub fn detector_silence(&self, name: &str, now: Instant) -> Option<Duration> {
+        let detector = self.records.get(name)?.detector.as_ref()?;
+        Some(now.saturating_since(detector.last_arrival()))
+    }
+
     /// Whether a direct message from a suspect (at its current incarnation) clears the
     /// suspicion. True for strategies whose suspicion is local; false for SWIM, where
     /// only the suspect's refutation (a higher incarnation) does.
@@ -447,6 +461,10 @@ impl Members {
         if from.incarnation == held.0 && held.1 == Status::Suspect && !clears {
             self.touch(now, &from.name);
             return Observed::Suspected;
+        }
+        if !current && from.incarnation < held.0 && held.1.is_up() {
+            self.touch(now, &from.name);
+            return Observed::Overtaken;
         }
         if !current {
             return Observed::Stale;
@@ -655,7 +673,7 @@ impl Members {
             .get_mut(name)
             .filter(|r| r.member.incarnation == incarnation)
         {
-            record.doubt.accused(accuser);
+            record.doubt.accused(accuser, accuser == self.me);
         }
     }
 
@@ -1215,7 +1233,7 @@ mod tests {
             m.observe(at(0), &peer(name, 0));
         }
         // 8 members: at most 4 may be declared dead within the window.
-        m.judge(at(600));
+        m.judge(at(620));
         let dead = m.count(Status::Dead);
         assert_eq!(dead, 4);
         assert_eq!(m.held_by_brake().count(), 3);
@@ -1225,7 +1243,7 @@ mod tests {
                 .all(|o| o.status == Status::Suspect)
         );
         // Once the window has passed, the held verdicts go through.
-        m.judge(at(600) + config.brake_window);
+        m.judge(at(620) + config.brake_window);
         assert_eq!(m.count(Status::Dead), 7);
         assert_eq!(m.held_by_brake().count(), 0);
     }
@@ -1236,7 +1254,7 @@ mod tests {
         m.apply(at(0), &entry("a", 0, Status::Alive));
         m.judge(at(399));
         assert_eq!(m.get("a").unwrap().status, Status::Alive);
-        m.judge(at(500));
+        m.judge(at(520));
         assert_eq!(m.get("a").unwrap().status, Status::Suspect);
     }
 
@@ -1244,9 +1262,9 @@ mod tests {
     fn reaped_tombstones_cannot_be_resurrected_by_stale_news() {
         let mut m = table();
         m.observe(at(0), &peer("a", 3));
-        m.judge(at(600));
+        m.judge(at(620));
         assert_eq!(m.reap(at(700), Duration::from_secs(1)), 0, "too young to reap");
-        assert_eq!(m.reap(at(1_600), Duration::from_secs(1)), 1);
+        assert_eq!(m.reap(at(1_620), Duration::from_secs(1)), 1);
         assert!(m.get("a").is_none());
         assert!(!m.apply(at(1_700), &entry("a", 3, Status::Alive)));
         assert!(m.get("a").is_none(), "stale alive news brought a reaped member back");
@@ -1272,7 +1290,7 @@ mod tests {
     fn a_dead_member_is_not_revived_by_its_old_incarnation() {
         let mut m = table();
         m.observe(at(0), &peer("a", 3));
-        m.judge(at(600));
+        m.judge(at(620));
         assert_eq!(m.get("a").unwrap().status, Status::Dead);
         assert_eq!(m.observe(at(700), &peer("a", 3)), Observed::Stale);
         assert_eq!(m.observe(at(700), &peer("a", 2)), Observed::Stale);
@@ -1283,13 +1301,13 @@ mod tests {
     fn a_higher_incarnation_brings_a_dead_member_back_and_rearms_its_detector() {
         let mut m = table();
         m.observe(at(0), &peer("a", 3));
-        m.judge(at(600));
+        m.judge(at(620));
         drain(&mut m);
         assert_eq!(m.observe(at(5_000), &peer("a", 4)), Observed::Current);
         m.judge(at(5_100));
         assert_eq!(m.get("a").unwrap().status, Status::Alive);
         assert_eq!(drain(&mut m), vec![("a".into(), Some(Status::Dead), Status::Alive)]);
-        assert_eq!(m.next_deadline(), Some(at(5_300)));
+        assert_eq!(m.next_deadline(), Some(at(5_320)));
     }
 
     #[test]
@@ -1370,10 +1388,10 @@ mod tests {
         m.set_judged(at(10_000), Judged::All);
         m.judge(at(10_399));
         assert_eq!(m.get("a").unwrap().status, Status::Alive);
-        m.judge(at(10_800));
+        m.judge(at(10_820));
         assert_eq!(m.get("a").unwrap().status, Status::Dead);
-        m.set_judged(at(10_800), Judged::Only(BTreeSet::new()));
-        assert!(m.detector_reading("a", at(10_800)).is_none());
+        m.set_judged(at(10_820), Judged::Only(BTreeSet::new()));
+        assert!(m.detector_reading("a", at(10_820)).is_none());
     }
 
     #[test]

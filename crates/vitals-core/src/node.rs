@@ -241,7 +241,7 @@ impl Node {
         }
         // Under a quorum a suspect is not accused by this node alone: nothing to refute.
         let suspected = observed == Observed::Suspected && !self.verdicts.is_quorum();
-        if observed == Observed::Stale || suspected {
+        if matches!(observed, Observed::Stale | Observed::Overtaken) || suspected {
             self.correct(src, &from.name);
         }
         self.verdicts.settle(now, &mut self.members);

@@ -895,7 +895,7 @@ mod tests {
         config.quorum = Some(Quorum::Majority);
         assert!(applies(&config));
         assert_eq!(window(&config), Duration::from_millis(600));
-        assert_eq!(vouch_period(&config), Duration::from_millis(1_400));
+        assert_eq!(vouch_period(&config), Duration::from_millis(1_420));
         config.strategy = StrategyConfig::defaults(StrategyKind::Ping, config.interval, config.dead_after());
         assert!(!applies(&config), "ping keeps its own accuser sets");
     }

@@ -1,7 +1,7 @@
 //! Announced timing: each node tells the others its strategy, interval, timeout and
 //! threshold ([`Timing`]), and every observer judges a member by the timing that member
 //! announced, so nodes on different presets share one cluster without flapping (a
-//! `lan-fast` observer does not declare a `web` member dead 600 ms after a heartbeat that
+//! `lan-fast` observer does not declare a `web` member dead 620 ms after a heartbeat that
 //! comes every 10 s).
 //!
 //! The timing is data in messages: an envelope carries its sender's timing with every
@@ -295,7 +295,7 @@ mod tests {
         let fast = |s| Config::preset(Preset::LanFast, s);
         let web = |s| Timing::of(&Config::preset(Preset::Web, s));
         let push = pace(&fast(StrategyKind::Push), "a", "b", Some(&web(StrategyKind::Push)));
-        assert_eq!(push.dead_after(), Duration::from_secs(30));
+        assert_eq!(push.dead_after(), Duration::from_secs(31));
         let ping = pace(&fast(StrategyKind::Ping), "a", "b", Some(&web(StrategyKind::Ping)));
         assert_eq!(ping, Pace::own(&fast(StrategyKind::Ping)));
         let other = pace(&fast(StrategyKind::Push), "a", "b", Some(&web(StrategyKind::Ping)));
@@ -305,7 +305,7 @@ mod tests {
         let lan_fast = Timing::of(&fast(StrategyKind::Gossip));
         let gossip = pace(&web_gossip, "a", "b", Some(&lan_fast));
         assert_eq!(gossip.interval, Duration::from_millis(200));
-        assert_eq!(gossip.timeout, Duration::from_millis(200) + Duration::from_secs(20));
+        assert_eq!(gossip.timeout, Duration::from_millis(200) + Duration::from_secs(21));
     }
 
     #[test]

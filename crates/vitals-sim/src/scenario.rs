@@ -118,7 +118,7 @@ impl Scenario {
         };
         // Auto-tuned nodes may run at any timing up to detect-within of silence.
         let mut slowest = self.config.clone();
-        slowest.timeout = slowest.interval;
+        slowest.timeout = vitals_core::config::arrival_timeout(slowest.interval);
         slowest.threshold = (target.detect_within.as_micros() / slowest.interval.as_micros().max(1)) as u32;
         configured.max(slowest.detection_bound(&self.cluster()))
     }

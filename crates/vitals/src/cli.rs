@@ -184,7 +184,7 @@ pub(crate) struct AgentArgs {
     /// Time between heartbeats, e.g. 200ms, 1s, 2m (overrides the preset).
     #[arg(help_heading = "Timing and detection", long, value_name = "DUR", value_parser = parse_duration)]
     pub(crate) interval: Option<Duration>,
-    /// Silence before a heartbeat counts as missed; at least the interval [default: the interval].
+    /// Silence before a heartbeat counts as missed; at least the interval [default: the interval plus a tenth].
     #[arg(help_heading = "Timing and detection", long, value_name = "DUR", value_parser = parse_duration)]
     pub(crate) timeout: Option<Duration>,
     /// Consecutive missed heartbeats that declare a node dead [default: 3].

@@ -95,7 +95,7 @@ impl Demo {
         let live = !args.once && std::io::stdout().is_terminal();
         let keyring = vitals_agent::keygen();
         let how = match args.strategy {
-            StrategyKind::Push => "every survivor missed 3 heartbeats in a row: 600 ms of silence",
+            StrategyKind::Push => "every survivor missed 3 heartbeats in a row: 620 ms of silence",
             StrategyKind::Pull => "the monitor missed 3 poll replies, and the others read its verdict in its next poll",
             StrategyKind::Ping => {
                 "a probe and 3 indirect probes failed, then a suspicion the victim could not refute timed out"

@@ -52,7 +52,7 @@ pub(crate) struct SimArgs {
     /// Missed heartbeats that declare a node dead [default: 3].
     #[arg(long, allow_negative_numbers = true)]
     pub(crate) threshold: Option<u32>,
-    /// Silence before the first miss [default: the interval].
+    /// Silence before the first miss [default: the interval plus a tenth].
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub(crate) timeout: Option<Duration>,
     /// Phi that declares death, with --detector phi [default: 8].

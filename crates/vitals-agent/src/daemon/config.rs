@@ -1078,8 +1078,8 @@ mod tests {
         let settings = raw.clone().into_settings_with(None, None).unwrap();
         let leader = settings.protocol.leader().expect("leader settings");
         assert_eq!(leader.voters.len(), 3);
-        assert_eq!(leader.election_timeout, Duration::from_millis(600));
-        assert!(leader.lease < Duration::from_millis(600));
+        assert_eq!(leader.election_timeout, Duration::from_millis(620));
+        assert!(leader.lease < Duration::from_millis(620));
         let bad = RawConfig {
             lease: Some(Duration::from_millis(700)),
             ..raw.clone()

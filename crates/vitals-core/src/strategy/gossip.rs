@@ -336,9 +336,13 @@ impl Gossip {
                 let observed = ctx.members.observe(ctx.now, &peer);
                 if matches!(
                     observed,
-                    crate::members::Observed::Stale | crate::members::Observed::Refused
+                    crate::members::Observed::Stale
+                        | crate::members::Observed::Refused
+                        | crate::members::Observed::Overtaken
                 ) {
-                    continue; // held dead at that incarnation: only its refutation revives it
+                    // Held dead at that incarnation (only its refutation revives it), or
+                    // the counter of an incarnation already superseded.
+                    continue;
                 }
             }
             self.rose(ctx, beat);

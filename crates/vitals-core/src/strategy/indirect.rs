@@ -1,8 +1,9 @@
 //! Indirect probes (SWIM's ping-req) for the strategies in which one node judges a member
 //! alone by its heartbeats: the leader (and a node without a leader, which judges
 //! everyone itself), pull's monitors, and pull's members judging the monitors. Each round,
-//! every member this node judges that it has not heard from directly for more than one
-//! interval is probed through `probes.indirect_probes` (k) random others; an answer relayed
+//! every member this node judges whose detector has counted nothing for more than one
+//! interval (other messages from it, such as reachability rows, do not count) is probed
+//! through `probes.indirect_probes` (k) random others; an answer relayed
 //! by any of them counts as a heartbeat ([`Members::vouched`]). So one broken link
 //! between a judge and a member never makes a death: a member is declared dead only when
 //! neither the judge nor any of the k others it asks can reach it.
@@ -34,18 +35,19 @@ pub(crate) struct Indirect {
 }
 
 impl Indirect {
-    /// This round's requests: every member judged here, up, and not heard from directly
-    /// for more than an interval is probed through k others.
+    /// This round's requests: every member judged here, up, and whose detector has counted
+    /// no arrival for more than an interval is probed through k others.
     pub(crate) fn on_round(&mut self, ctx: &mut Ctx<'_>) {
         if !ctx.members.counts_relays() {
             return;
         }
         let (now, quiet) = (ctx.now, ctx.config.interval);
+        // Silence as the detector counts it: other messages from the member (reachability
+        // rows, refutations) must not stop the asking while its judged signal is lost.
         let doubted: Vec<String> = ctx
             .members
             .up_others()
-            .filter(|m| m.last_heard.is_none_or(|t| now - t > quiet))
-            .filter(|m| ctx.members.detector_reading(&m.name, now).is_some())
+            .filter(|m| ctx.members.detector_silence(&m.name, now).is_some_and(|s| s > quiet))
             .map(|m| m.name.clone())
             .collect();
         for target in doubted {

@@ -55,7 +55,7 @@ fn with_a_quorum_a_crash_is_still_detected_by_everyone() {
             .unwrap_or_else(|| panic!("{strategy:?}: the crash was never detected by everyone"));
         let took = all - crashed_at;
         eprintln!("[measure] {strategy:?} with a quorum: crash known dead by all survivors after {took:?}");
-        // dead_after (600 ms push and pull, 1 s gossip) plus the round that carries the
+        // dead_after (620 ms push and pull, 1.02 s gossip) plus the round that carries the
         // accusations; gossip's accusations reach a node only when it is picked.
         assert!(took <= Duration::from_secs(3), "{strategy:?}: {took:?}");
         let deaths = cluster.deaths(survivors, survivors);
@@ -112,10 +112,10 @@ fn with_a_quorum_one_sick_observer_never_removes_anyone_else() {
     }
 }
 
-/// Pull's detector counts round trips (19 % of them fail at 10 % loss), and with
-/// `timeout = interval` a reply arrives a round trip after its deadline, so at lan-fast a
-/// monitor gives up on a member after two failed round trips (3.6 % of rounds): no
-/// quorum of three monitors outvotes that. Here pull gets `timeout` two intervals and
+/// Pull's detector counts round trips (19 % of them fail at 10 % loss), so at lan-fast
+/// (dead after 620 ms, three polls) a monitor gives up on a member after three failed
+/// round trips (0.7 % of rounds): a quorum of three monitors does not outvote that
+/// often enough. Here pull gets `timeout` two intervals and
 /// threshold 4 (dead after 1 s of silence, four failed round trips).
 fn lossy(strategy: StrategyKind, quorum: bool) -> Config {
     let mut config = config(strategy);

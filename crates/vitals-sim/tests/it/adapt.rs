@@ -1,5 +1,5 @@
 //! Auto-tune in the simulator (`--auto-tune`, `vitals_core::adapt`): when the loss rises
-//! from 0.1 % to 5 % mid-run, an auto-tuned push cluster keeps its false positives within
+//! from 0.1 % to 10 % mid-run, an auto-tuned push cluster keeps its false positives within
 //! the target while the same starting timing, fixed, does not; when the loss falls back,
 //! the timing and the detection time come back down. Nodes crash and restart throughout,
 //! so detections are measured before, during and after the lossy spell.
@@ -20,7 +20,7 @@ fn spec(auto: bool) -> Spec {
         interval: Duration::from_secs(1),
         threshold: 3,
         loss: 0.001,
-        loss_from: vitals_sim::scenario::parse_loss_from("10m=0.05,30m=0.001").unwrap(),
+        loss_from: vitals_sim::scenario::parse_loss_from("10m=0.1,30m=0.001").unwrap(),
         restart: 8,
         auto_tune: auto.then(|| TARGET.parse().unwrap()),
         seed: 6,
@@ -130,7 +130,8 @@ fn under_a_loss_rise_auto_tune_keeps_false_positives_within_target_and_detection
     let settled = auto.false_positives - auto.in_reaction;
     assert!(settled as f64 <= allowed, "{settled} > {allowed}");
     assert!(fixed.false_positives - fixed.in_reaction > 10 * settled.max(1));
-    let start = Duration::from_secs(3);
+    // The starting timing's tolerance: a 1.1 s timeout, then two more 1 s intervals.
+    let start = Duration::from_millis(3100);
     assert!(
         auto.lossy_tolerance.iter().all(|&t| t > start),
         "{:?}",

@@ -168,12 +168,17 @@ fn mean_detection(interval: Duration, threshold: u32, delay: Duration) -> (f64, 
     (total / count as f64, count)
 }
 
+/// A crash at a uniformly random phase is detected `dead_after` after the last heartbeat,
+/// half an interval after the crash on average: timeout plus `threshold − 1.5` intervals
+/// plus the delay, i.e. `threshold − 0.4` intervals plus the delay with the default
+/// timeout (the interval plus a tenth).
 #[test]
-fn push_detects_a_crash_after_threshold_minus_a_half_intervals_plus_the_delay_on_average() {
+fn push_detects_a_crash_after_threshold_minus_0_4_intervals_plus_the_delay_on_average() {
     for (interval, threshold) in [(Duration::from_secs(1), 3), (Duration::from_millis(500), 5)] {
         let delay = Duration::from_millis(10);
         let (measured, samples) = mean_detection(interval, threshold, delay);
-        let formula = (f64::from(threshold) - 0.5) * interval.as_secs_f64() + delay.as_secs_f64();
+        let timeout = vitals_core::config::arrival_timeout(interval).as_secs_f64();
+        let formula = timeout + (f64::from(threshold) - 1.5) * interval.as_secs_f64() + delay.as_secs_f64();
         let error = (measured - formula).abs() / formula;
         println!(
             "interval {interval:?} threshold {threshold}: measured {measured:.4} s over {samples} detections, formula {formula:.4} s, error {:.2} %",

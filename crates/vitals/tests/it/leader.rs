@@ -13,8 +13,8 @@ use serde_json::Value;
 use crate::support::{Cluster, DETECTION_BOUND, SLACK, VITALS, get, get_json, wait_until};
 
 const N: usize = 5;
-/// lan-fast: Raft's election timeout T is timeout + (threshold - 1) x interval = 600 ms.
-const ELECTION_TIMEOUT: Duration = Duration::from_millis(600);
+/// lan-fast: Raft's election timeout T is timeout + (threshold - 1) x interval = 620 ms.
+const ELECTION_TIMEOUT: Duration = Duration::from_millis(620);
 /// The documented failover bound: the first timer fires at most 2T after the last
 /// heartbeat; one split vote (rare) adds at most 2T more; then a few round trips.
 const FAILOVER_BOUND: Duration = Duration::from_millis(4 * 600);
@@ -352,7 +352,7 @@ fn agents_started_one_at_a_time_wait_for_bootstrap_expect_and_never_have_two_lea
             "no bootstrap wait on /readyz; logs in {}",
             cluster.log_dir().display()
         );
-        // Several election timeouts (600 ms each) pass without a leader.
+        // Several election timeouts (620 ms each) pass without a leader.
         let elected = wait_until(Duration::from_secs(3), || leading(&cluster, &nodes) > 0);
         assert!(elected.is_none(), "{started} agents elected a leader");
     }

@@ -11,8 +11,9 @@ use serde_json::Value;
 
 pub const VITALS: &str = env!("CARGO_BIN_EXE_vitals");
 
-/// The lan-fast preset's bound on crash detection: threshold × interval + one interval.
-pub const DETECTION_BOUND: Duration = Duration::from_millis(800);
+/// The lan-fast preset's bound on crash detection: its dead_after (a 220 ms timeout, the
+/// interval plus a tenth, then two more intervals: 620 ms) plus one interval.
+pub const DETECTION_BOUND: Duration = Duration::from_millis(820);
 /// What real processes add on top: the test's HTTP polling and the OS scheduler.
 pub const SLACK: Duration = Duration::from_millis(700);
 

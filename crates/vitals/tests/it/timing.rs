@@ -26,13 +26,13 @@ fn agents_on_web_lan_fast_and_background_run_a_minute_without_a_transition() {
     let formed = wait_until(Duration::from_secs(15), || cluster.everyone_alive(3));
     assert!(formed.is_some(), "the mixed cluster never formed");
     // Each judges each by the timing it announced: dead after timeout + 2 intervals of
-    // the member's preset (30 s for web, 600 ms for lan-fast, 60 s for background).
+    // the member's preset (31 s for web, 620 ms for lan-fast, 62 s for background).
     for (observer, member, dead_after_ms) in [
-        (2, 1, 30_000.0),
-        (2, 3, 60_000.0),
-        (1, 2, 600.0),
-        (3, 2, 600.0),
-        (1, 3, 60_000.0),
+        (2, 1, 31_000.0),
+        (2, 3, 62_000.0),
+        (1, 2, 620.0),
+        (3, 2, 620.0),
+        (1, 3, 62_000.0),
     ] {
         let members = get_json(&cluster.http(observer), "/v1/members").unwrap();
         let row = members
@@ -96,11 +96,11 @@ fn an_agent_of_another_strategy_is_one_warn_naming_both_sides() {
     let expected = [
         (
             1,
-            "member node-2 at 127.90.2.3:7946 cannot work with this node: it runs ping every 200ms, timeout 200ms, threshold 3, this node push every 200ms, timeout 200ms, threshold 3; run every node of a cluster with the same --strategy",
+            "member node-2 at 127.90.2.3:7946 cannot work with this node: it runs ping every 200ms, timeout 220ms, threshold 3, this node push every 200ms, timeout 220ms, threshold 3; run every node of a cluster with the same --strategy",
         ),
         (
             2,
-            "member node-1 at 127.90.2.2:7946 cannot work with this node: it runs push every 200ms, timeout 200ms, threshold 3, this node ping every 200ms, timeout 200ms, threshold 3; run every node of a cluster with the same --strategy",
+            "member node-1 at 127.90.2.2:7946 cannot work with this node: it runs push every 200ms, timeout 220ms, threshold 3, this node ping every 200ms, timeout 220ms, threshold 3; run every node of a cluster with the same --strategy",
         ),
     ];
     for (i, line) in expected {
