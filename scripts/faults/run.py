@@ -109,8 +109,6 @@ XFAIL = {
     ("sigkill", "longest a survivor shows a killed node alive (s)", "ping+quorum"):
         "item 2: 11.4 s against 9.9 s: a minority under a quorum never declares its suspects dead, so their "
         "rechecks take every other period and the round-robin reaches the last crashed member at half speed",
-    ("loss10", FALSE, "pull"): "new: pull under loss (fewer with indirect probes: 93 -> 71 in 60 s)",
-    ("loss10", FALSE, "pull+quorum"): "new: pull+quorum under 10 % loss",
 }
 
 # ---------------------------------------------------------------------------------------

@@ -104,6 +104,7 @@ impl Verdicts {
                 tally.note_transition(&transition);
                 pending.push_back(transition);
             }
+            members.take_vouched().iter().for_each(|name| tally.touch(name));
             tally.evaluate(now, members);
             #[cfg(test)]
             tally.assert_complete(now, members);
