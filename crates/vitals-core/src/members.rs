@@ -677,7 +677,7 @@ impl Members {
             .get_mut(name)
             .filter(|r| r.member.incarnation == incarnation)
         {
-            record.doubt.accused(accuser, accuser == self.me);
+            record.doubt.accused(accuser);
         }
     }
 

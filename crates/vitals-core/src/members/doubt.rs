@@ -11,11 +11,9 @@
 //! alive again only after [`DOUBT_HOLD`] intervals without a suspicion. Nothing of it
 //! travels: entries on the wire carry the protocol's status, so the doubt never loops
 //! back as news the member would have to refute. A refutation counts only if the
-//! suspicion it ends had an accuser other than the last one counted (any of its first
-//! three), or was raised by this observer itself (first-hand: its own probes failed): a
-//! healthy member that one sick node keeps accusing (and every other observer hears) is
-//! never doubted by the others, while a sick member is suspected by one observer after
-//! another. While doubted, a member's suspicion
+//! suspicion it ends was raised by another accuser than the last one counted: a healthy
+//! member that one sick node keeps accusing (and every other observer hears) is never
+//! doubted, while a sick member is suspected by one observer after another. While doubted, a member's suspicion
 //! runs Lifeguard's longest timeout (`Ping::timeout`): the sick node is not removed, and
 //! a doubted member that really crashed is still declared dead within ping's detection
 //! bound. A healthy member is rarely doubted: at 10 % loss it refutes about once per 650
@@ -43,10 +41,6 @@ pub const DOUBT_HOLD: u32 = 60;
 /// The penalty never exceeds this: a member that recovers is forgiven within a few
 /// half-lives after its hold ends.
 const DOUBT_CAP: f64 = 8.0;
-/// How many accusers of one suspicion are remembered.
-const KEPT_ACCUSERS: usize = 3;
-/// Stands for this observer among the accusers (no member's name is empty).
-const OWN: &str = "";
 
 /// One member's record of refutations, as one observer saw them.
 #[derive(Clone, Debug)]
@@ -56,8 +50,8 @@ pub(super) struct Doubt {
     at: Instant,
     /// The last suspicion or refutation: the hold counts from here.
     trouble: Instant,
-    /// The first few accusers of the current suspicion (at most [`KEPT_ACCUSERS`]).
-    accusers: Vec<String>,
+    /// An accuser of the current suspicion, when one is known.
+    accuser: Option<String>,
     /// The accuser of the last suspicion whose refutation counted.
     counted: Option<String>,
 }
@@ -68,38 +62,28 @@ impl Doubt {
             penalty: 0.0,
             at: now,
             trouble: now,
-            accusers: Vec::new(),
+            accuser: None,
             counted: None,
         }
     }
 
-    /// `accuser` suspects the member (the first few of a suspicion are kept); `mine`: the
-    /// accuser is this observer, whose own failed probes are first-hand evidence.
-    pub(super) fn accused(&mut self, accuser: &str, mine: bool) {
-        let accuser = if mine { OWN } else { accuser };
-        if self.accusers.len() < KEPT_ACCUSERS && !self.accusers.iter().any(|a| a == accuser) {
-            self.accusers.push(accuser.to_string());
+    /// `accuser` suspects the member (the first one known of a suspicion is kept).
+    pub(super) fn accused(&mut self, accuser: &str) {
+        if self.accuser.is_none() {
+            self.accuser = Some(accuser.to_string());
         }
     }
 
     /// The member refuted a suspicion at `now`: whether it is to be doubted (the
     /// penalty reached [`DOUBT_AT`]). Counted only if the suspicion had a known accuser
-    /// other than the last counted one (any of its first few: others' probes of a sick
-    /// member fail too and join the suspicion, while a healthy member a sick node accuses
-    /// is heard by everyone else), or if this observer raised it itself: its own failed
-    /// probes are first-hand, and a healthy observer's probes of a healthy member fail
-    /// (direct and indirect) about once in a hundred, so twice within a half-life only if
-    /// something is wrong with one of them.
+    /// other than the last counted one's.
     pub(super) fn refuted(&mut self, now: Instant, interval: Duration) -> bool {
         self.trouble = now;
-        let accusers = std::mem::take(&mut self.accusers);
-        let Some(accuser) = accusers
-            .into_iter()
-            .find(|a| a == OWN || Some(a) != self.counted.as_ref())
-        else {
+        let accuser = self.accuser.take();
+        if accuser.is_none() || accuser == self.counted {
             return false;
-        };
-        self.counted = (accuser != OWN).then_some(accuser);
+        }
+        self.counted = accuser;
         let half_life = (interval * DOUBT_HALF_LIFE).as_secs_f64().max(1e-9);
         let halvings = (now - self.at).as_secs_f64() / half_life;
         self.penalty = (self.penalty * 0.5f64.powf(halvings) + 1.0).min(DOUBT_CAP);
@@ -130,16 +114,16 @@ mod tests {
     fn a_second_refutation_within_a_half_life_puts_a_member_in_doubt_but_not_one_later() {
         let interval = Duration::from_millis(200);
         let mut doubt = Doubt::new(at(0));
-        doubt.accused("a", false);
+        doubt.accused("a");
         assert!(!doubt.refuted(at(1_000), interval));
-        doubt.accused("b", false);
+        doubt.accused("b");
         assert!(
             doubt.refuted(at(2_500), interval),
             "1.5 s later: within the 2 s half-life"
         );
         let mut calm = Doubt::new(at(0));
         for t in 1..=20 {
-            calm.accused(["a", "b"][t as usize % 2], false);
+            calm.accused(["a", "b"][t as usize % 2]);
             assert!(
                 !calm.refuted(at(t * 4_000), interval),
                 "every 4 s: two half-lives apart"
@@ -152,40 +136,17 @@ mod tests {
         let interval = Duration::from_millis(200);
         let mut doubt = Doubt::new(at(0));
         for t in 1..=20 {
-            doubt.accused("sick", false);
+            doubt.accused("sick");
             assert!(!doubt.refuted(at(t * 100), interval));
             assert!(!doubt.refuted(at(t * 100 + 50), interval), "no accuser known");
         }
     }
 
     #[test]
-    fn this_observers_own_accusations_count_each_time() {
-        // Seed 5 of the sick-node simulation: the same (healthy) observer raised the
-        // sick member's first two suspicions; as first-hand evidence they both count.
-        let interval = Duration::from_millis(200);
-        let mut doubt = Doubt::new(at(0));
-        doubt.accused("me", true);
-        assert!(!doubt.refuted(at(1_000), interval));
-        doubt.accused("me", true);
-        assert!(doubt.refuted(at(1_800), interval));
-    }
-
-    #[test]
-    fn a_later_accuser_of_the_same_suspicion_counts_when_the_first_was_counted_before() {
-        let interval = Duration::from_millis(200);
-        let mut doubt = Doubt::new(at(0));
-        doubt.accused("a", false);
-        assert!(!doubt.refuted(at(1_000), interval));
-        doubt.accused("a", false);
-        doubt.accused("b", false);
-        assert!(doubt.refuted(at(1_800), interval), "b joined the second suspicion");
-    }
-
-    #[test]
     fn the_hold_counts_from_the_last_suspicion() {
         let interval = Duration::from_millis(200);
         let mut doubt = Doubt::new(at(0));
-        doubt.accused("a", false);
+        doubt.accused("a");
         doubt.refuted(at(100), interval);
         assert_eq!(doubt.release_at(interval), at(100 + 12_000));
         doubt.suspected(at(5_000));
