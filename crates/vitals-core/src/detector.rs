@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use crate::config::{Config, DetectorKind, PhiConfig};
+use crate::config::{Config, DetectorKind, PhiConfig, StrategyConfig};
 use crate::time::Instant;
 use crate::timing::Pace;
 
@@ -39,9 +39,18 @@ impl Detector {
     /// A detector of `config`'s kind for a member expected at `pace` (its announced
     /// timing, see `timing.rs`). Phi keeps this node's threshold and window; its
     /// standard-deviation floor and acceptable pause scale with the member's interval.
+    ///
+    /// Under pull, a missed heartbeat is a lost round trip (a poll or its answer), twice
+    /// as exposed to loss as a heartbeat: the missed-heartbeats detector suspects at the
+    /// second miss in a row, not the first (at 10 % loss a fifth of the polls go
+    /// unanswered; two in a row, one in 27). Death comes at the same miss as elsewhere.
     pub fn paced(config: &Config, pace: Pace, now: Instant) -> Detector {
+        let misses_to_suspect = match config.strategy {
+            StrategyConfig::Pull { .. } => 2,
+            _ => 1,
+        };
         match config.detector {
-            DetectorKind::Missed => Detector::Missed(MissedHeartbeats::paced(pace, now)),
+            DetectorKind::Missed => Detector::Missed(MissedHeartbeats::suspecting(pace, now, misses_to_suspect)),
             DetectorKind::Phi => {
                 let phi = scaled_phi(config, pace);
                 Detector::Phi(Box::new(PhiAccrual::new(&phi, pace.interval, now)))
@@ -142,8 +151,15 @@ impl MissedHeartbeats {
 
     /// A detector expecting heartbeats at `pace`, whose last heartbeat was at `now`.
     pub fn paced(config: Pace, now: Instant) -> MissedHeartbeats {
+        MissedHeartbeats::suspecting(config, now, 1)
+    }
+
+    /// [`MissedHeartbeats::paced`], suspecting half an interval after the `misses`-th miss
+    /// in a row (never after death).
+    pub fn suspecting(config: Pace, now: Instant, misses: u32) -> MissedHeartbeats {
         let dead_after = config.dead_after();
-        let suspect_after = (config.timeout + config.interval / 2).min(dead_after);
+        let later = config.interval * misses.saturating_sub(1);
+        let suspect_after = (config.timeout + later + config.interval / 2).min(dead_after);
         let micros = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
         let mut detector = MissedHeartbeats {
             last: now,
@@ -351,6 +367,31 @@ mod tests {
         assert_ne!(d.verdict(at(615)), Verdict::Dead);
         d.arrival(at(615));
         assert_eq!(d.verdict(at(615)), Verdict::Alive);
+    }
+
+    #[test]
+    fn under_pull_one_lost_round_trip_raises_no_suspicion_two_do_and_death_comes_as_under_push() {
+        let mut pull = Config::preset(Preset::LanFast, StrategyKind::Pull);
+        pull.strategy = crate::config::StrategyConfig::Pull {
+            monitors: vec!["m".into()],
+        };
+        let (push, pull) = (
+            Detector::new(&lan_fast(DetectorKind::Missed), at(0)),
+            Detector::new(&pull, at(0)),
+        );
+        // lan-fast: interval 200 ms, timeout 220 ms, threshold 3.
+        assert_eq!(
+            push.verdict(at(320)),
+            Verdict::Suspect,
+            "push: half an interval after the first miss"
+        );
+        assert_eq!(pull.verdict(at(519)), Verdict::Alive, "pull: not after the first");
+        assert_eq!(
+            pull.verdict(at(520)),
+            Verdict::Suspect,
+            "pull: half an interval after the second"
+        );
+        assert_eq!(push.next_change(at(520)), pull.next_change(at(520)), "the same death");
     }
 
     #[test]

@@ -21,15 +21,15 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::config::Config;
+use crate::config::{Config, StrategyConfig};
 use crate::detector::{Detector, Verdict};
 use crate::message::{Health, Incarnation, MemberEntry, Peer, Status};
 use crate::time::Instant;
 use crate::timing::{Timing, pace};
 use brake::Brake;
 pub use damping::{FLAP_REUSE, FLAP_SUPPRESS};
-use doubt::Doubt;
-pub use doubt::{DOUBT_AT, DOUBT_HALF_LIFE, DOUBT_HOLD};
+pub use doubt::{ANSWERS_CLEAR, ANSWERS_DOUBTED, DEATH_HALF_LIFE, DOUBT_AT, DOUBT_HALF_LIFE, DOUBT_HOLD};
+use doubt::{Doubt, DoubtRule};
 use graveyard::Graveyard;
 pub use graveyard::MAX_GRAVEYARD;
 pub use hearing::HEARING_ROUNDS;
@@ -64,20 +64,24 @@ pub struct Member {
     /// The timing the member announced (`timing.rs`), once heard; its detector here
     /// follows it.
     pub timing: Option<Timing>,
-    /// Ping: the member keeps refuting suspicions (`members/doubt.rs`), so it is shown
-    /// `suspect` ([`Member::shown`]) while `status` (the protocol's, which travels) may
-    /// say `alive`.
+    /// Ping and pull: the member keeps coming back from trouble (`members/doubt.rs`), so
+    /// it is shown `suspect` ([`Member::shown`]) while `status` (the protocol's, which
+    /// travels) may say `alive`.
     pub doubted: bool,
+    /// Pull: a doubted member that died again is held down: shown `dead` even once it
+    /// refutes its death, until the doubt is released.
+    pub held_down: bool,
 }
 
 impl Member {
     /// The status users and routing see: `status`, except that a doubted member that is
-    /// up is shown `suspect` (`members/doubt.rs`). Events follow this status.
+    /// up is shown `suspect`, or `dead` when it is held down (`members/doubt.rs`). Events
+    /// follow this status.
     pub fn shown(&self) -> Status {
-        if self.doubted && self.status.is_up() {
-            Status::Suspect
-        } else {
-            self.status
+        match self.status.is_up() && self.doubted {
+            true if self.held_down => Status::Dead,
+            true => Status::Suspect,
+            false => self.status,
         }
     }
 }
@@ -132,7 +136,8 @@ pub const MAX_MEMBERS: usize = 16_384;
 /// How a direct message from a member was taken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Observed {
-    /// The sender is alive at its incarnation.
+    /// The sender is alive at its incarnation (pull: a suspect whose answer does not yet
+    /// clear it, see [`Members::observe`], is taken as current too).
     Current,
     /// The sender speaks for an incarnation this node holds dead, left, or superseded:
     /// it must be told so that it can refute.
@@ -325,7 +330,7 @@ impl Members {
 
     /// The table as entries for other nodes, the local node included.
     pub fn entries(&self) -> Vec<MemberEntry> {
-        self.iter().map(entry_of).collect()
+        self.iter().map(|m| self.told(m)).collect()
     }
 
     /// The table as entries for a view sent every round (pull's polls, the leader's
@@ -334,14 +339,26 @@ impl Members {
         self.iter()
             .map(|m| MemberEntry {
                 timing: None,
-                ..entry_of(m)
+                ..self.told(m)
             })
             .collect()
     }
 
     /// The entry describing `name`.
     pub fn entry(&self, name: &str) -> Option<MemberEntry> {
-        self.get(name).map(entry_of)
+        self.get(name).map(|m| self.told(m))
+    }
+
+    /// What this node tells others of `member`. Under pull, its verdict: a suspicion is
+    /// the judge's own and stays here (`alive` until it declares the member dead). Told,
+    /// one lost reply at 10 % loss (a fifth of the polls) made every member show the
+    /// member suspect; and each judge decides alone ([`Members::apply`]).
+    fn told(&self, member: &Member) -> MemberEntry {
+        let mut entry = entry_of(member);
+        if self.judges_alone() && entry.status == Status::Suspect && member.name != self.me {
+            entry.status = Status::Alive;
+        }
+        entry
     }
 
     /// The reading of `name`'s detector at `now` (missed heartbeats or phi) and its
@@ -438,6 +455,7 @@ impl Members {
     /// unless this node already holds that incarnation dead, left or superseded.
     pub fn observe(&mut self, now: Instant, from: &Peer) -> Observed {
         debug_assert_ne!(from.name, self.me, "the node never observes itself");
+        let judges_alone = self.judges_alone();
         let Some(record) = self.records.get_mut(&from.name) else {
             if !self.plausible(&from.name, from.incarnation) {
                 return Observed::Refused;
@@ -460,11 +478,19 @@ impl Members {
             return Observed::Current;
         }
         let held = (record.member.incarnation, record.member.status);
-        let clears = held.1 == Status::Alive || (held.1 == Status::Suspect && self.direct_clears_suspicion);
+        // Pull: a member this node polls is cleared only once it answered two polls in a
+        // row (see `Members::probe_answered`), whatever else it sends.
+        let steady = !judges_alone || record.doubt.steady();
+        let clears = held.1 == Status::Alive || (held.1 == Status::Suspect && self.direct_clears_suspicion && steady);
         let current = from.incarnation > held.0 || (from.incarnation == held.0 && clears);
         if from.incarnation == held.0 && held.1 == Status::Suspect && !clears {
             self.touch(now, &from.name);
-            return Observed::Suspected;
+            // Pull's suspicion waits for the next answer (nothing to refute); SWIM's for
+            // the suspect's refutation.
+            return match self.direct_clears_suspicion {
+                true => Observed::Current,
+                false => Observed::Suspected,
+            };
         }
         if !current && from.incarnation < held.0 && held.1.is_up() {
             self.touch(now, &from.name);
@@ -491,6 +517,7 @@ impl Members {
         if self.graveyard.outdates(&entry.name, entry.incarnation) {
             return false; // stale news of a reaped member
         }
+        let judges_alone = self.judges_alone();
         let Some(record) = self.records.get_mut(&entry.name) else {
             // Learned second-hand: it may not know us yet, and hears of us only with our
             // next heartbeat; give its first heartbeat one extra interval before doubting.
@@ -503,7 +530,11 @@ impl Members {
             return true;
         };
         let held = (record.member.incarnation, record.member.status);
-        if overrides((entry.incarnation, entry.status), held) {
+        // Pull: a member this node judges itself is judged by its own detector alone; news
+        // of it at the incarnation held (another node's verdict) changes nothing here. A
+        // sick member's sync once spread its verdict that a monitor everyone hears was dead.
+        let own_verdict = judges_alone && record.detector.is_some() && entry.incarnation == held.0;
+        if overrides((entry.incarnation, entry.status), held) && !(own_verdict && entry.status != Status::Left) {
             record.member.addr = entry.addr;
             self.roster.invalidate();
             self.set_status(now, &entry.name, entry.incarnation, entry.status);
@@ -681,10 +712,28 @@ impl Members {
         }
     }
 
-    /// Whether members that keep refuting suspicions are held in doubt (`doubt.rs`):
-    /// ping only, the one strategy in which a member clears a suspicion by refuting it.
-    fn doubts(&self) -> bool {
-        self.config.swim().is_some()
+    /// Whether an answer from `name` may clear a suspicion of it: under pull, once a member
+    /// this node polls answered two polls in a row (`doubt.rs`); always otherwise. The
+    /// quorum's tally asks too.
+    pub fn steady(&self, name: &str) -> bool {
+        !self.judges_alone() || self.records.get(name).is_none_or(|r| r.doubt.steady())
+    }
+
+    /// Whether a member this node judges is judged by its detector alone, never by news
+    /// of it at the same incarnation (pull: each judge decides, see [`Members::apply`]).
+    fn judges_alone(&self) -> bool {
+        matches!(self.config.strategy, StrategyConfig::Pull { .. })
+    }
+
+    /// What puts members in doubt here (`doubt.rs`): ping's refutations, pull's answer
+    /// rates and repeated deaths; nothing under the other strategies, whose sick node
+    /// stays in one state without it (`tests/sick.rs`).
+    fn doubt_rule(&self) -> Option<DoubtRule> {
+        match &self.config.strategy {
+            _ if self.config.swim().is_some() => Some(DoubtRule::Refutations),
+            StrategyConfig::Pull { .. } => Some(DoubtRule::Answers),
+            _ => None,
+        }
     }
 
     /// Local health: whether this node hears fewer than half of the heartbeats (or polls)
@@ -713,15 +762,17 @@ impl Members {
 
     /// `name`, judged here, answered an indirect probe (another member heard it for this
     /// node): a heartbeat for its detector, which also withdraws a suspicion its silence
-    /// raised (where a direct message would). Never revives a dead member.
+    /// raised (where a direct message would, see [`Members::observe`]). Never revives a
+    /// dead member.
     pub fn vouched(&mut self, now: Instant, name: &str) {
         let Some(record) = self.records.get(name) else { return };
         if !self.counts_relays() || !record.member.status.is_up() || record.detector.is_none() {
             return;
         }
         let (incarnation, status) = (record.member.incarnation, record.member.status);
+        let steady = !self.judges_alone() || record.doubt.steady();
         self.arrival(now, name);
-        if status == Status::Suspect && self.direct_clears_suspicion {
+        if status == Status::Suspect && self.direct_clears_suspicion && steady {
             self.set_status(now, name, incarnation, Status::Alive);
         }
         if !self.direct_clears_suspicion && !self.vouched.iter().any(|n| n == name) {
@@ -745,8 +796,16 @@ impl Members {
     }
 
     /// A probe with sequence number `seq` was sent to `name` at `now`.
+    /// Under pull, the previous probe's fate (answered or not) feeds the answer rate of a
+    /// member that is up (`doubt.rs`).
     pub fn probe_sent(&mut self, now: Instant, name: &str, seq: u64) {
+        let answers = self.doubt_rule() == Some(DoubtRule::Answers);
         if let Some(record) = self.records.get_mut(name) {
+            // Only while it is up: a member held dead (or cut off) is polled less, and its
+            // silence then says nothing of the link it will return on.
+            if answers && record.member.status.is_up() {
+                record.doubt.polled(record.probe.is_none());
+            }
             record.probe = Some((seq, now));
         }
     }
@@ -757,7 +816,8 @@ impl Members {
     }
 
     /// `name` answered probe `seq`: returns and stores the round-trip time if it is the
-    /// answer to the latest probe.
+    /// answer to the latest probe (under pull, clearing a suspicion when the probe before
+    /// was answered too).
     pub fn probe_answered(&mut self, now: Instant, name: &str, seq: u64) -> Option<Duration> {
         let record = self.records.get_mut(name)?;
         let (sent_seq, sent_at) = record.probe?;
@@ -767,6 +827,15 @@ impl Members {
         let rtt = now - sent_at;
         record.member.rtt = Some(rtt);
         record.probe = None;
+        // Pull: a suspect is cleared by an answer that follows another (two polls in a
+        // row), so a member that answers one poll in five stays suspect instead of
+        // flipping at every answer; a healthy one at 10 % loss is cleared a poll later.
+        record.doubt.answered();
+        let (incarnation, status) = (record.member.incarnation, record.member.status);
+        let clears = status == Status::Suspect && record.doubt.steady() && self.direct_clears_suspicion;
+        if clears && self.judges_alone() {
+            self.set_status(now, name, incarnation, Status::Alive);
+        }
         Some(rtt)
     }
 
@@ -831,10 +900,12 @@ impl Members {
             *wake = NEVER;
             if record.member.doubted && record.member.status == Status::Alive {
                 let release = record.doubt.release_at(interval);
-                if now >= release {
+                if now < release {
+                    *wake = release;
+                } else if record.doubt.answers_well() {
                     cleared.push(record.member.name.clone());
                 } else {
-                    *wake = release;
+                    *wake = now + interval; // pull: answering too few polls yet
                 }
             }
             let Some(detector) = &record.detector else { continue };
@@ -857,8 +928,10 @@ impl Members {
         for name in cleared {
             // Clear of suspicion for the whole hold: shown alive again.
             if let Some(record) = self.records.get_mut(&name) {
+                let shown = record.member.shown();
                 record.member.doubted = false;
-                self.record_transition(now, &name, Some(Status::Suspect), false);
+                record.member.held_down = false;
+                self.record_transition(now, &name, Some(shown), false);
             }
         }
         for (name, incarnation, status) in changes {
@@ -887,6 +960,7 @@ impl Members {
             rtt: None,
             timing: None,
             doubted: false,
+            held_down: false,
         };
         let detector = (name != self.me && status.is_up() && self.judged.includes(name))
             .then(|| Detector::new(&self.config, expected));
@@ -945,7 +1019,7 @@ impl Members {
             self.brake.release(name);
         }
         let (half_life, damp) = (self.config.flap_half_life, self.config.flap_damping);
-        let doubts = self.doubts() && name != self.me;
+        let rule = self.doubt_rule().filter(|_| name != self.me);
         let Some((record, wake)) = self.records.get_mut_and_wake(name) else {
             return;
         };
@@ -954,6 +1028,7 @@ impl Members {
             "an incarnation never goes down"
         );
         let previous = record.member.status;
+        let previous_since = record.member.since;
         let shown = record.member.shown();
         if damp
             && damping::held_back(
@@ -981,9 +1056,11 @@ impl Members {
             }
         }
         *wake = Instant::ZERO;
-        let release = doubts
-            .then(|| doubt(record, now, previous, self.config.interval))
-            .flatten();
+        let was = Was {
+            status: previous,
+            since: previous_since,
+        };
+        let release = rule.and_then(|rule| doubt(rule, record, now, was, self.config.interval));
         let quiet = record.member.shown() == shown;
         if !(previous.is_up() && status.is_up()) {
             self.roster.invalidate();
@@ -1109,12 +1186,27 @@ impl Members {
     }
 }
 
-/// Doubt (`doubt.rs`): the protocol just moved `record`'s member from `previous` to
-/// its status. A refutation of a suspicion may put it in doubt (returns when it is to
-/// be shown alive again); a suspicion restarts the hold; a death or departure ends it.
-fn doubt(record: &mut Record, now: Instant, previous: Status, interval: Duration) -> Option<Instant> {
+/// The status a member just left, and since when it held it.
+#[derive(Clone, Copy)]
+struct Was {
+    status: Status,
+    since: Instant,
+}
+
+/// Doubt (`doubt.rs`): the protocol just moved `record`'s member from `was` to its
+/// status. Returns when a doubted member is to be looked at for release.
+fn doubt(rule: DoubtRule, record: &mut Record, now: Instant, was: Was, interval: Duration) -> Option<Instant> {
+    match rule {
+        DoubtRule::Refutations => doubt_refutations(record, now, was.status, interval),
+        DoubtRule::Answers => doubt_answers(record, now, was, interval),
+    }
+}
+
+/// Ping: a refutation of a suspicion may put the member in doubt; a suspicion restarts
+/// the hold; a death or departure ends it.
+fn doubt_refutations(record: &mut Record, now: Instant, previous: Status, interval: Duration) -> Option<Instant> {
     match record.member.status {
-        Status::Suspect => record.doubt.suspected(now),
+        Status::Suspect => record.doubt.troubled(now),
         Status::Alive if previous == Status::Suspect => {
             if record.doubt.refuted(now, interval) {
                 record.member.doubted = true;
@@ -1126,6 +1218,36 @@ fn doubt(record: &mut Record, now: Instant, previous: Status, interval: Duration
         _ => record.member.doubted = false,
     }
     None
+}
+
+/// Pull: a flip (a change from a status held less than [`DOUBT_HALF_LIFE`] intervals)
+/// while the member answers poorly puts it in doubt, a repeated death too (held down).
+/// A member silent for long (cut off, then healed) is not flipping: it returns at once.
+/// The hold counts from the doubt's start, a death or a return, not from suspicions: a
+/// member that answers well again (`Doubt::answers_well`) is released however often it
+/// is suspected. A departure ends the doubt.
+fn doubt_answers(record: &mut Record, now: Instant, was: Was, interval: Duration) -> Option<Instant> {
+    let (doubt, member) = (&mut record.doubt, &mut record.member);
+    let (previous, doubted) = (was.status, member.doubted);
+    match member.status {
+        Status::Left => {
+            member.doubted = false;
+            member.held_down = false;
+            return None;
+        }
+        Status::Dead => {
+            member.doubted |= doubt.died(now, interval);
+            member.held_down |= member.doubted;
+        }
+        _ if previous == Status::Dead => doubt.troubled(now),
+        _ => {}
+    }
+    let flip = now - was.since < interval * DOUBT_HALF_LIFE;
+    member.doubted |= flip && doubt.answers_poorly();
+    if member.doubted && !doubted {
+        doubt.troubled(now);
+    }
+    member.doubted.then(|| doubt.release_at(interval))
 }
 
 impl Judged {
@@ -1213,6 +1335,65 @@ mod tests {
                 ("a".into(), Some(Status::Suspect), Status::Dead)
             ]
         );
+    }
+
+    fn pull_table() -> Members {
+        let mut config = Config::preset(Preset::LanFast, StrategyKind::Pull);
+        config.strategy = StrategyConfig::Pull {
+            monitors: vec!["me".into()],
+        };
+        let mut m = Members::new(&peer("me", 0), &config, Judged::All, at(0), 1);
+        m.observe(at(0), &peer("a", 0));
+        drain(&mut m);
+        m
+    }
+
+    #[test]
+    fn pull_a_judge_takes_no_other_verdict_of_a_member_at_the_incarnation_it_holds() {
+        let mut m = pull_table();
+        m.apply(at(10), &entry("a", 0, Status::Dead));
+        assert_eq!(m.get("a").unwrap().status, Status::Alive, "its own detector decides");
+        m.apply(at(20), &entry("a", 1, Status::Alive));
+        assert_eq!(m.get("a").unwrap().incarnation, 1, "a refutation is still taken");
+        let mut push = table();
+        push.observe(at(0), &peer("a", 0));
+        push.apply(at(10), &entry("a", 0, Status::Dead));
+        assert_eq!(push.get("a").unwrap().status, Status::Dead, "push takes it");
+    }
+
+    #[test]
+    fn pull_tells_others_its_verdicts_not_its_suspicions() {
+        let mut m = pull_table();
+        m.judge(at(600));
+        assert_eq!(m.get("a").unwrap().status, Status::Suspect);
+        assert_eq!(m.entry("a").unwrap().status, Status::Alive);
+        assert!(m.entries().iter().all(|e| e.status == Status::Alive));
+        m.judge(at(2_000));
+        assert_eq!(m.entry("a").unwrap().status, Status::Dead);
+    }
+
+    #[test]
+    fn pull_a_suspect_is_cleared_only_by_an_answer_that_follows_another() {
+        let mut m = pull_table();
+        m.probe_sent(at(0), "a", 1);
+        m.probe_sent(at(200), "a", 2); // the first poll went unanswered
+        m.judge(at(400));
+        assert_eq!(m.get("a").unwrap().status, Status::Alive, "one missed poll");
+        m.probe_sent(at(400), "a", 3); // nor the second
+        m.judge(at(600));
+        assert_eq!(m.get("a").unwrap().status, Status::Suspect, "two missed polls");
+        assert_eq!(m.observe(at(601), &peer("a", 0)), Observed::Current);
+        m.probe_answered(at(601), "a", 3);
+        assert_eq!(m.get("a").unwrap().status, Status::Suspect, "one answer after a miss");
+        m.probe_sent(at(800), "a", 4);
+        m.observe(at(801), &peer("a", 0));
+        assert_eq!(
+            m.get("a").unwrap().status,
+            Status::Suspect,
+            "another message is no answer"
+        );
+        m.probe_answered(at(802), "a", 4);
+        assert_eq!(m.get("a").unwrap().status, Status::Alive, "a second answer in a row");
     }
 
     #[test]

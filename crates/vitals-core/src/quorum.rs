@@ -478,6 +478,12 @@ impl Tally {
         }
         self.wake.set(name, wake);
         let needed = self.needed(members, name);
+        // Pull: a suspect whose detector heard it again stays suspect until it answered two
+        // polls in a row (`Members::steady`).
+        let verdict = match verdict {
+            Some(Verdict::Alive) if held == Status::Suspect && !members.steady(name) => Some(Verdict::Suspect),
+            verdict => verdict,
+        };
         let status = self.decide(name, incarnation, held, verdict, (accusers, vouchers), needed);
         if status != held {
             members.set_by_quorum(now, name, status);

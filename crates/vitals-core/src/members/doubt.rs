@@ -1,27 +1,41 @@
-//! Doubt: hysteresis for a member that keeps refuting suspicions (issue 13, item 5).
+//! Doubt: hysteresis for a member that keeps coming back from trouble (issue 13, item 5).
 //!
 //! A node that loses most of what is sent to it (80 % inbound loss) answers only some
-//! probes: SWIM suspects it, it hears of the suspicion and refutes, and is suspected
-//! again a moment later. Each round trip flips its status twice at every observer (600
-//! times a minute at a 200 ms period). The protocol is right to go on suspecting and
-//! clearing it (that is how a real death would still be found); what users and routing
-//! see must not flap. So once a member has refuted twice within about
-//! [`DOUBT_HALF_LIFE`] intervals, the observer keeps *showing* it `suspect` (the member
-//! is `doubted`) while the protocol goes on underneath at its true status; it is shown
-//! alive again only after [`DOUBT_HOLD`] intervals without a suspicion. Nothing of it
-//! travels: entries on the wire carry the protocol's status, so the doubt never loops
-//! back as news the member would have to refute. A refutation counts only if the
-//! suspicion it ends was raised by another accuser than the last one counted: a healthy
-//! member that one sick node keeps accusing (and every other observer hears) is never
-//! doubted, while a sick member is suspected by one observer after another. While doubted, a member's suspicion
-//! runs Lifeguard's longest timeout (`Ping::timeout`): the sick node is not removed, and
-//! a doubted member that really crashed is still declared dead within ping's detection
-//! bound. A healthy member is rarely doubted: at 10 % loss it refutes about once per 650
-//! intervals.
+//! probes: it is suspected, it refutes (or answers), and is suspected again a moment
+//! later. Each round trip flips its status twice at every observer. The protocol is
+//! right to go on suspecting and clearing it (that is how a real death would still be
+//! found); what users and routing see must not flap. So a member that keeps coming back
+//! is *doubted*: the observer shows it `suspect` while the protocol goes on underneath
+//! at its true status, and shows it as it is again only after [`DOUBT_HOLD`] intervals
+//! without trouble. Nothing of it travels: entries on the wire carry the protocol's
+//! status, so the doubt never loops back as news the member would have to refute.
 //!
-//! Owns only the rule and the per-member penalty (a count of refutations decaying by
-//! half every [`DOUBT_HALF_LIFE`] intervals, like flap damping's); the status shown is
-//! changed, or not, by `Members::set_status` and `Members::judge` alone.
+//! What puts a member in doubt depends on how the strategy judges ([`DoubtRule`]):
+//! - **Ping** ([`DoubtRule::Refutations`]): a second refutation within about
+//!   [`DOUBT_HALF_LIFE`] intervals. A refutation counts only if the suspicion it ends was
+//!   raised by another accuser than the last one counted: a healthy member that one sick
+//!   node keeps accusing (and every other observer hears) is never doubted, while a sick
+//!   member is suspected by one observer after another. While doubted, a member's
+//!   suspicion runs Lifeguard's longest timeout (`Ping::timeout`): the sick node is not
+//!   removed, and a doubted member that really crashed is still declared dead within
+//!   ping's detection bound. A healthy member at 10 % loss refutes about once per 650
+//!   intervals.
+//! - **Pull** ([`DoubtRule::Answers`]): counting clearings cannot tell a sick member from
+//!   a healthy one at 10 % loss (both clear a suspicion about once a second: one misses a
+//!   fifth of the polls, the other answers a fifth), but the share of polls answered
+//!   can. A monitor keeps each member's answer rate (an average over about 16 polls) and
+//!   doubts a member whose rate is below [`ANSWERS_DOUBTED`] at its next change of
+//!   status; it is released only once the rate is back above [`ANSWERS_CLEAR`]. And at
+//!   every observer, a member declared dead again within about [`DEATH_HALF_LIFE`]
+//!   intervals is doubted and *held down*: shown dead, even when it refutes its death,
+//!   until it has stayed up and unsuspected for the hold. A sick node that refutes its
+//!   death every few seconds and is declared dead again is one dead member to users, not
+//!   a flapping one; a member that dies once (a crash, a partition that heals) returns
+//!   at once.
+//!
+//! Owns only the rules and the per-member record (penalties decaying by half every
+//! half-life, like flap damping's, and the answer rate); the status shown is changed,
+//! or not, by `Members::set_status` and `Members::judge` alone.
 
 use std::time::Duration;
 
@@ -42,6 +56,28 @@ pub const DOUBT_HOLD: u32 = 60;
 /// half-lives after its hold ends.
 const DOUBT_CAP: f64 = 8.0;
 
+/// Pull: the weight of one poll in a member's answer rate (an average over about 16
+/// polls). At 10 % loss a healthy member answers 81 % of polls, and the average drifts
+/// below [`ANSWERS_DOUBTED`] about once in 10^5 polls; a member that answers a fifth
+/// of them falls below it within 15 polls.
+const ANSWER_WEIGHT: f64 = 1.0 / 16.0;
+/// Pull: a member that answers fewer than this share of the polls is doubted ...
+pub const ANSWERS_DOUBTED: f64 = 0.4;
+/// ... and released only once it answers at least this share again.
+pub const ANSWERS_CLEAR: f64 = 0.75;
+/// Pull: the death penalty halves every this many intervals (1 minute at `lan-fast`):
+/// a second death within about that long puts the member in doubt, held down.
+pub const DEATH_HALF_LIFE: u32 = 300;
+
+/// What puts a member in doubt, by how the strategy judges (see the module's doc).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum DoubtRule {
+    /// Ping: repeated refutations of suspicions by different accusers.
+    Refutations,
+    /// Pull: a poor answer rate at a monitor, or a repeated death at any observer.
+    Answers,
+}
+
 /// One member's record of refutations, as one observer saw them.
 #[derive(Clone, Debug)]
 pub(super) struct Doubt {
@@ -54,6 +90,18 @@ pub(super) struct Doubt {
     accuser: Option<String>,
     /// The accuser of the last suspicion whose refutation counted.
     counted: Option<String>,
+    /// Pull: the share of polls the member answered (an average over about 16).
+    answers: f64,
+    /// Pull: whether the last poll whose fate is known was answered.
+    answered_last: bool,
+    /// Pull: whether this node polls the member (a monitor), so that its answers alone
+    /// clear a suspicion of it.
+    polled_here: bool,
+    /// Pull: whether the member answered its last two polls (no miss since).
+    two_in_a_row: bool,
+    /// Pull: one per death, halving every [`DEATH_HALF_LIFE`] intervals, and when it was
+    /// last updated.
+    deaths: (f64, Instant),
 }
 
 impl Doubt {
@@ -64,7 +112,53 @@ impl Doubt {
             trouble: now,
             accuser: None,
             counted: None,
+            answers: 1.0,
+            answered_last: true,
+            polled_here: false,
+            two_in_a_row: true,
+            deaths: (0.0, now),
         }
+    }
+
+    /// Pull: a poll to the member was answered (`hit`) or went unanswered.
+    pub(super) fn polled(&mut self, hit: bool) {
+        self.answered_last = hit;
+        self.polled_here = true;
+        self.two_in_a_row &= hit;
+        let sample = if hit { 1.0 } else { 0.0 };
+        self.answers += ANSWER_WEIGHT * (sample - self.answers);
+    }
+
+    /// Pull: the latest poll was answered (its fate is counted at the next poll).
+    pub(super) fn answered(&mut self) {
+        self.two_in_a_row = self.answered_last;
+    }
+
+    /// Pull: whether an answer may clear a suspicion of the member: it answered its last
+    /// two polls, or this node does not poll it.
+    pub(super) fn steady(&self) -> bool {
+        !self.polled_here || self.two_in_a_row
+    }
+
+    /// Pull: whether the member answers too few polls (to be doubted at its next change).
+    pub(super) fn answers_poorly(&self) -> bool {
+        self.answers < ANSWERS_DOUBTED
+    }
+
+    /// Pull: whether a doubted member answers enough polls to be released.
+    pub(super) fn answers_well(&self) -> bool {
+        self.answers >= ANSWERS_CLEAR
+    }
+
+    /// Pull: the member was declared dead at `now`: whether it died again within about
+    /// [`DEATH_HALF_LIFE`] intervals (to be doubted, held down).
+    pub(super) fn died(&mut self, now: Instant, interval: Duration) -> bool {
+        self.trouble = now;
+        let half_life = (interval * DEATH_HALF_LIFE).as_secs_f64().max(1e-9);
+        let (penalty, at) = self.deaths;
+        let penalty = (penalty * 0.5f64.powf((now - at).as_secs_f64() / half_life) + 1.0).min(DOUBT_CAP);
+        self.deaths = (penalty, now);
+        penalty >= DOUBT_AT
     }
 
     /// `accuser` suspects the member (the first one known of a suspicion is kept).
@@ -91,8 +185,9 @@ impl Doubt {
         self.penalty >= DOUBT_AT
     }
 
-    /// The member was suspected at `now`.
-    pub(super) fn suspected(&mut self, now: Instant) {
+    /// The member was suspected (ping), or doubted, or returned from the dead (pull) at
+    /// `now`: the hold restarts.
+    pub(super) fn troubled(&mut self, now: Instant) {
         self.trouble = now;
     }
 
@@ -143,13 +238,48 @@ mod tests {
     }
 
     #[test]
+    fn a_member_answering_a_fifth_of_the_polls_answers_poorly_within_30_and_is_released_after_14_in_a_row() {
+        let mut doubt = Doubt::new(at(0));
+        let mut polls = 0;
+        while !doubt.answers_poorly() {
+            doubt.polled(polls % 5 == 0);
+            polls += 1;
+        }
+        assert!(polls <= 30, "{polls} polls");
+        for _ in 0..10 {
+            doubt.polled(true);
+        }
+        assert!(
+            !doubt.answers_poorly() && !doubt.answers_well(),
+            "between the two: still doubted"
+        );
+        let mut more = 0;
+        while !doubt.answers_well() {
+            doubt.polled(true);
+            more += 1;
+        }
+        assert!(10 + more <= 14, "{} answers in a row", 10 + more);
+    }
+
+    #[test]
+    fn one_death_is_forgiven_a_second_within_a_minute_is_not() {
+        let interval = Duration::from_millis(200);
+        let mut doubt = Doubt::new(at(0));
+        assert!(!doubt.died(at(1_000), interval));
+        assert!(doubt.died(at(50_000), interval), "49 s later");
+        let mut rare = Doubt::new(at(0));
+        assert!(!rare.died(at(1_000), interval));
+        assert!(!rare.died(at(121_000), interval), "two minutes later");
+    }
+
+    #[test]
     fn the_hold_counts_from_the_last_suspicion() {
         let interval = Duration::from_millis(200);
         let mut doubt = Doubt::new(at(0));
         doubt.accused("a");
         doubt.refuted(at(100), interval);
         assert_eq!(doubt.release_at(interval), at(100 + 12_000));
-        doubt.suspected(at(5_000));
+        doubt.troubled(at(5_000));
         assert_eq!(doubt.release_at(interval), at(5_000 + 12_000));
     }
 }
