@@ -106,9 +106,9 @@ XFAIL = {
         "per minute over the full case's 120 s, but the 3 changes before the hold make 9 per minute over the "
         "quick case's 20 s and 3 in the first minute",
     ("loss80", SICK, "ping+quorum"): "item 5: as ping",
-    ("loss10", FALSE, "pull"): "new: 1 false removal in 600 s (715 before the fixes of 2026-12-04): each monitor "
-        "alone confirms with two rounds of indirect probes (about 1e-5 of polls at 10 % loss; the simulator gives "
-        "1 per node-hour with three monitors), so 60 s see one about one time in nine",
+    ("loss10", FALSE, "pull"): "new: 0 in 600 s after the monitors' doubt of 2026-12-04 (1 before it, 715 before "
+        "the loss fixes); the simulator still gives one false death per 7 node-hours with three monitors "
+        "(vitals sim --strategy pull --monitors 3 --nodes 7 --interval 200ms --loss 0.1 --duration 1h --seed 1)",
     ("sigkill", "longest a survivor shows a killed node alive (s)", "ping+quorum"):
         "item 2: 11.4 s against 9.9 s: a minority under a quorum never declares its suspects dead, so their "
         "rechecks take every other period and the round-robin reaches the last crashed member at half speed",
