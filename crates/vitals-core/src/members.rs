@@ -1106,6 +1106,11 @@ impl Members {
             history.pop_front();
         }
         if !quiet {
+            // Grown one entry at a time: most members change once or twice in their life
+            // (joined, alive), and every node holds a history for every member.
+            if history.len() == history.capacity() {
+                history.reserve_exact(1);
+            }
             history.push_back(transition.clone());
         }
         self.transitions.push_back(transition);
@@ -1317,6 +1322,20 @@ mod tests {
         assert_eq!(m.observe(at(1), &peer("a", 0)), Observed::Current);
         assert_eq!(m.observe(at(2), &peer("a", 0)), Observed::Current);
         assert_eq!(drain(&mut m), vec![("a".into(), None, Status::Alive)]);
+    }
+
+    #[test]
+    fn a_history_holds_no_room_beyond_its_transitions() {
+        let mut m = table();
+        m.observe(at(0), &peer("a", 0));
+        let capacity = |m: &Members| m.records.get("a").unwrap().history.capacity();
+        assert_eq!((m.history("a").len(), capacity(&m)), (1, 1));
+        for t in 1..=10 {
+            m.apply(at(t), &entry("a", t, Status::Alive));
+            m.apply(at(t), &entry("a", t, Status::Suspect));
+        }
+        assert_eq!(m.history("a").len(), HISTORY_LEN);
+        assert_eq!(capacity(&m), HISTORY_LEN);
     }
 
     #[test]

@@ -286,8 +286,9 @@ pub enum Message {
     /// (Appended after `Reap`.) The sender's row of the reachability matrix: whom it
     /// hears (see `reach.rs`), sent when it changes and rarely otherwise. No reply.
     Reach {
-        /// The row.
-        row: crate::reach::Row,
+        /// The row, shared: every recipient of one datagram (and a host that recognises
+        /// a row it already holds) keeps the same copy. Encoded as the row itself.
+        row: std::sync::Arc<crate::reach::Row>,
     },
 }
 

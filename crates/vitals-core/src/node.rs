@@ -542,6 +542,7 @@ impl Node {
             }
         };
         let targets = names.iter().filter_map(|n| members.get(n)).map(|m| m.addr).collect();
+        let row = std::sync::Arc::new(row);
         self.out.broadcast(&self.me, targets, Message::Reach { row });
     }
 

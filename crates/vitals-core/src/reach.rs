@@ -14,6 +14,7 @@
 pub mod matrix;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -133,8 +134,8 @@ fn median(values: &mut [u32]) -> Option<u32> {
 /// A row received from another member.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Received {
-    /// The row.
-    pub row: Row,
+    /// The row (shared with the message it came in, see [`crate::message::Message::Reach`]).
+    pub row: Arc<Row>,
     /// When it arrived.
     pub at: Instant,
 }
@@ -168,7 +169,7 @@ pub struct Reach {
 
 impl Reach {
     /// `from`'s row arrived.
-    pub(crate) fn receive(&mut self, now: Instant, from: &str, row: Row) {
+    pub(crate) fn receive(&mut self, now: Instant, from: &str, row: Arc<Row>) {
         self.rows.insert(from.to_owned(), Received { row, at: now });
     }
 
@@ -343,8 +344,8 @@ mod tests {
     #[test]
     fn rows_expire_and_follow_the_member_table() {
         let mut reach = Reach::default();
-        reach.receive(at(0), "a", Row::default());
-        reach.receive(at(0), "gone", Row::default());
+        reach.receive(at(0), "a", Arc::default());
+        reach.receive(at(0), "gone", Arc::default());
         let interval = Duration::from_secs(1);
         reach.keep_only(|name| name != "gone");
         reach.due(&Row::default(), &[], at(1_000), interval);

@@ -2,7 +2,9 @@
 //! ordered by (time, sequence number) holds deliveries, node timers, fault steps and
 //! checks; every datagram goes through the real codec (`wire::Codec`): a broadcast is
 //! encoded once, and each distinct datagram decoded once (the copies of one broadcast
-//! carry the same bytes, and the simulator's plaintext codec keeps no per-sender state).
+//! carry the same bytes, and the simulator's plaintext codec keeps no per-sender state);
+//! a reachability row equal to the one its sender sent last is handed on as that one, so
+//! the N nodes holding a sender's row share one copy instead of N (docs/SCALE.md).
 //! Owns the simulator's RNG streams (network, node seeds), all derived from the master
 //! seed.
 //!
@@ -11,8 +13,11 @@
 
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
+use vitals_core::message::Message;
+use vitals_core::reach::Row;
 use vitals_core::wire::Codec;
 use vitals_core::{Command, Envelope, Instant, Node, Output, Peer, Rng};
 
@@ -90,6 +95,10 @@ pub struct Sim {
     /// windows, decoding is a function of the bytes alone, and the copies of a broadcast
     /// arrive one after another: each datagram is decoded once, not once per recipient.
     decoded: Option<(Rc<[u8]>, Envelope)>,
+    /// Per sender: the reachability row it sent last. A node sends its row unchanged
+    /// again and again (refreshes, each its own datagram); a row equal to the one held
+    /// is handed on as that one, so every node holding a sender's row shares one copy.
+    rows: Vec<Option<Arc<Row>>>,
     buf: Vec<u8>,
 }
 
@@ -144,6 +153,7 @@ impl Sim {
             delays: Vec::with_capacity(2),
             codec: Codec::plaintext(),
             decoded: None,
+            rows: vec![None; scenario.nodes],
             buf: Vec::new(),
             scenario,
         };
@@ -292,7 +302,7 @@ impl Sim {
             self.push(later, action);
             return;
         }
-        let Some(envelope) = self.decode(bytes) else {
+        let Some(envelope) = self.decode(from, bytes) else {
             self.ledger.decode_errors += 1;
             return;
         };
@@ -303,15 +313,27 @@ impl Sim {
         self.drain(to);
     }
 
-    fn decode(&mut self, bytes: Rc<[u8]>) -> Option<Envelope> {
+    fn decode(&mut self, from: usize, bytes: Rc<[u8]>) -> Option<Envelope> {
         if let Some((held, envelope)) = &self.decoded
             && Rc::ptr_eq(held, &bytes)
         {
             return Some(envelope.clone());
         }
-        let envelope = self.codec.decode(&bytes).ok()?;
+        let mut envelope = self.codec.decode(&bytes).ok()?;
+        self.share_row(from, &mut envelope);
         self.decoded = Some((bytes, envelope.clone()));
         Some(envelope)
+    }
+
+    /// Hands on a reachability row equal to the one `from` sent last as that one.
+    fn share_row(&mut self, from: usize, envelope: &mut Envelope) {
+        let Message::Reach { row } = &mut envelope.message else {
+            return;
+        };
+        match &self.rows[from] {
+            Some(held) if **held == **row => *row = Arc::clone(held),
+            _ => self.rows[from] = Some(Arc::clone(row)),
+        }
     }
 
     fn tick(&mut self, i: usize, at: Instant, deferred: bool) {
@@ -388,7 +410,7 @@ impl Sim {
 
     /// Reachability rows are counted apart too, so that what they add is measured.
     fn count_reach(&mut self, envelope: &Envelope, len: usize, copies: usize) {
-        if matches!(envelope.message, vitals_core::message::Message::Reach { .. }) {
+        if matches!(envelope.message, Message::Reach { .. }) {
             for _ in 0..copies {
                 self.ledger.sent_reach(self.now, len);
             }
@@ -525,5 +547,54 @@ impl Sim {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Spec;
+
+    fn reach_datagram(sim: &mut Sim, unheard: &[&str]) -> Rc<[u8]> {
+        let row = Row {
+            unheard: unheard.iter().map(|name| (*name).to_owned()).collect(),
+            ..Row::default()
+        };
+        let envelope = Envelope {
+            from: Peer {
+                name: node_name(1),
+                addr: addr_of(1),
+                incarnation: 0,
+            },
+            message: Message::Reach { row: Arc::new(row) },
+            timing: None,
+        };
+        sim.encode(&envelope).expect("encodes")
+    }
+
+    fn row_of(envelope: Option<Envelope>) -> Arc<Row> {
+        match envelope.map(|e| e.message) {
+            Some(Message::Reach { row }) => row,
+            other => panic!("not a row: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_row_sent_again_unchanged_is_one_copy_for_every_node() {
+        let spec = Spec {
+            nodes: 3,
+            duration: Duration::from_secs(1),
+            ..Spec::default()
+        };
+        let mut sim = Sim::new(spec.scenario().expect("valid"));
+        let first = reach_datagram(&mut sim, &["n2"]);
+        let again = reach_datagram(&mut sim, &["n2"]);
+        let changed = reach_datagram(&mut sim, &["n0"]);
+        assert!(!Rc::ptr_eq(&first, &again), "two datagrams");
+        let held = row_of(sim.decode(1, first));
+        assert!(Arc::ptr_eq(&held, &row_of(sim.decode(1, again))), "the same row");
+        let other = row_of(sim.decode(1, changed));
+        assert!(!Arc::ptr_eq(&held, &other));
+        assert_eq!(other.unheard, ["n0"]);
     }
 }

@@ -30,6 +30,9 @@ use crate::message::{Incarnation, MAX_ACCUSERS, MemberEntry, Message, Peer, Rumo
 use crate::strategy::{Ctx, DEAD_RETRY_ROUNDS};
 use crate::time::Instant;
 use crate::wire;
+use news::News;
+
+mod news;
 
 /// Bytes of piggybacked news one message may carry.
 const GOSSIP_BUDGET: usize = 800;
@@ -85,22 +88,6 @@ pub(crate) struct FailedProbe {
     pub(crate) awareness: u32,
 }
 
-/// A rumor waiting to be piggybacked, how many times it was, and its encoded length
-/// (measured once, when queued: every outgoing message reads it).
-#[derive(Clone, Debug)]
-struct Queued {
-    rumor: Rumor,
-    sent: u32,
-    len: usize,
-}
-
-impl Queued {
-    fn new(rumor: Rumor) -> Queued {
-        let len = wire::body_len(&rumor);
-        Queued { rumor, sent: 0, len }
-    }
-}
-
 #[derive(Clone, Debug)]
 pub(crate) struct Ping {
     seq: u64,
@@ -108,7 +95,7 @@ pub(crate) struct Ping {
     next: usize,
     probe: Option<Probe>,
     relays: BTreeMap<u64, Relay>,
-    rumors: BTreeMap<String, Queued>,
+    rumors: News,
     pub(crate) suspicions: BTreeMap<String, Suspicion>,
     pub(crate) failed_probes: BTreeMap<String, FailedProbe>,
     /// Lifeguard's local health score: 0 is healthy; the period is `interval × (1 + it)`.
@@ -140,7 +127,7 @@ impl Ping {
             next: 0,
             probe: None,
             relays: BTreeMap::new(),
-            rumors: BTreeMap::new(),
+            rumors: News::default(),
             suspicions: BTreeMap::new(),
             failed_probes: BTreeMap::new(),
             awareness: 0,
@@ -420,7 +407,7 @@ impl Ping {
                 accusers: Vec::new(),
                 age_ms: 0,
             };
-            self.rumors.insert(entry.name.clone(), Queued::new(rumor));
+            self.rumors.insert(rumor);
         }
     }
 
@@ -686,7 +673,7 @@ impl Ping {
             accusers: Vec::new(),
             age_ms: 0,
         };
-        self.rumors.insert(transition.name.clone(), Queued::new(rumor));
+        self.rumors.insert(rumor);
     }
 
     /// Refuting is a sign of ill health (Lifeguard), and the refutation must outrun the
@@ -712,14 +699,11 @@ impl Ping {
                 },
             );
         }
-        self.rumors.insert(
-            entry.name.clone(),
-            Queued::new(Rumor {
-                entry,
-                accusers: Vec::new(),
-                age_ms: 0,
-            }),
-        );
+        self.rumors.insert(Rumor {
+            entry,
+            accusers: Vec::new(),
+            age_ms: 0,
+        });
     }
 
     /// News for one outgoing message: a probe of a suspect first carries the suspicion
@@ -736,44 +720,11 @@ impl Ping {
             used += wire::body_len(&rumor);
             out.push(rumor);
         }
-        for name in self.least_sent_that_fit(budget - used.min(budget), out.first()) {
-            let queued = self.rumors.get_mut(&name).expect("listed");
-            out.push(queued.rumor.clone());
-            queued.sent += 1;
-            if queued.sent >= limit {
-                self.rumors.remove(&name);
-            }
+        let buddy = out.first().map(|r: &Rumor| r.entry.name.as_str());
+        for (sent, name) in self.rumors.least_sent_that_fit(budget - used.min(budget), buddy) {
+            out.extend(self.rumors.send(sent, name, limit));
         }
         out.into_iter().map(|rumor| self.aged(ctx, rumor)).collect()
-    }
-
-    /// The names of the queued rumors a message carries within `budget` bytes: by times
-    /// sent, then name, each that still fits (skipping `buddy`'s, already carried).
-    /// Sorts borrowed keys (names are unique, so an unstable sort gives one order) and
-    /// stops once not even the shortest rumor fits.
-    fn least_sent_that_fit(&self, budget: usize, buddy: Option<&Rumor>) -> Vec<String> {
-        let mut by_sends: Vec<(u32, &str, usize)> = self
-            .rumors
-            .iter()
-            .map(|(name, q)| (q.sent, name.as_str(), q.len))
-            .collect();
-        let Some(shortest) = by_sends.iter().map(|(_, _, len)| *len).min() else {
-            return Vec::new();
-        };
-        by_sends.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-        let mut chosen = Vec::new();
-        let mut used = 0;
-        for (_, name, len) in by_sends {
-            if used + shortest > budget {
-                break;
-            }
-            if used + len > budget || buddy.is_some_and(|r| r.entry.name == name) {
-                continue;
-            }
-            used += len;
-            chosen.push(name.to_owned());
-        }
-        chosen
     }
 
     /// `rumor` with the accusers and age of this node's suspicion, when it is one.
@@ -1015,7 +966,7 @@ mod tests {
     fn with_rumors(count: usize) -> Ping {
         let mut ping = Ping::new(lan_fast_swim(), Instant::ZERO);
         for (i, name) in names(count).iter().enumerate() {
-            ping.rumors.insert(name.clone(), Queued::new(rumor(name, i + 1)));
+            ping.rumors.insert(rumor(name, i + 1));
         }
         ping
     }
