@@ -1124,6 +1124,18 @@ impl Members {
             .unwrap_or_default()
     }
 
+    /// Why `name` is held in doubt here at `now`, if it is (`doubt.rs`).
+    pub fn doubt_evidence(&self, name: &str, now: Instant) -> Option<crate::why::DoubtEvidence> {
+        let record = self.records.get(name).filter(|r| r.member.doubted)?;
+        let release = record.doubt.release_at(self.config.interval);
+        Some(crate::why::DoubtEvidence {
+            shown: record.member.shown(),
+            held_down: record.member.held_down,
+            answer_rate: record.doubt.answer_rate(),
+            release_in_ms: crate::why::millis(release.saturating_since(now)),
+        })
+    }
+
     /// Whether flap damping holds `name`'s return back.
     pub fn is_damped(&self, name: &str) -> bool {
         self.records.get(name).is_some_and(|r| r.damped)

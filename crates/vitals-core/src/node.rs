@@ -402,6 +402,7 @@ impl Node {
             unreachable_quorum: self.unreachable_quorum(),
             held_by_brake: self.members.is_held(name),
             damped: self.members.is_damped(name),
+            doubt: self.members.doubt_evidence(name, now),
             leader_quorum: self.leadership(now).map(|l| l.quorum),
             history: self.members.history(name),
             timing: (name == self.me.name).then(|| self.timing_in_force()),

@@ -45,6 +45,9 @@ pub struct Why {
     pub held_by_brake: bool,
     /// Whether flap damping holds its return back.
     pub damped: bool,
+    /// Held in doubt here (ping, pull): shown other than `status` (`members/doubt.rs`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub doubt: Option<DoubtEvidence>,
     /// Leader strategy: whether this node knows a leader elected by a majority (`false`:
     /// no leader quorum, so the status is this node's own detectors' verdict).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -75,6 +78,24 @@ pub struct TimingInForce {
     pub measured_loss: Option<f64>,
     /// How many changes auto-tune has made.
     pub changes: u64,
+}
+
+/// Why a member is held in doubt: it keeps coming back from trouble, so users and
+/// routing see it `suspect` (or `dead`, held down) while the protocol goes on underneath.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DoubtEvidence {
+    /// What users and routing see: `suspect`, or `dead` when held down.
+    pub shown: Status,
+    /// Pull: declared dead twice within about a minute, so shown `dead` even after it
+    /// refuted.
+    pub held_down: bool,
+    /// Pull, at a monitor: the share of this node's polls it answered (an average over
+    /// about 16). Doubted below 0.4, released at 0.75 or more.
+    pub answer_rate: Option<f64>,
+    /// Milliseconds until it may be shown as it is, if it stays out of trouble (and,
+    /// under pull, answers well by then).
+    pub release_in_ms: u64,
 }
 
 /// A failure detector's reading.

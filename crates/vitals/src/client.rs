@@ -201,6 +201,22 @@ pub(crate) fn leader_line(body: &str) -> anyhow::Result<String> {
 }
 
 /// The quorum part of an explanation: who accuses, who vouches, what is needed.
+/// `why`'s line for a member held in doubt (ping, pull).
+fn doubt_line(d: &serde_json::Map<String, serde_json::Value>) -> String {
+    let shown = d["shown"].as_str().unwrap_or("suspect");
+    let cause = if d["held_down"].as_bool() == Some(true) {
+        "it was declared dead twice within about a minute".to_string()
+    } else if let Some(rate) = d["answer_rate"].as_f64() {
+        format!("it answers {:.0} % of this agent's polls", rate * 100.0)
+    } else {
+        "it keeps refuting suspicions raised by different members".to_string()
+    };
+    format!(
+        "  held in doubt: shown {shown} because {cause}; shown as it is again in {} ms at the earliest, if it settles\n",
+        d["release_in_ms"]
+    )
+}
+
 fn quorum_lines(q: &serde_json::Map<String, serde_json::Value>) -> String {
     let names = |key: &str| {
         let reports = q[key].as_array().into_iter().flatten();
@@ -272,6 +288,9 @@ pub(crate) fn explain(body: &str) -> anyhow::Result<String> {
     if let Some(a) = why["local_awareness"].as_u64() {
         out += &format!("  this agent's own health: awareness {a} (0 is healthy)\n");
     }
+    if let Some(d) = why["doubt"].as_object() {
+        out += &doubt_line(d);
+    }
     if why["damped"].as_bool() == Some(true) {
         out += "  it keeps dying and returning: flap damping holds its return back until it settles\n";
     }
@@ -323,6 +342,20 @@ mod tests {
         }
         let local: AgentAddr = "localhost:7201".parse().unwrap();
         assert!(local.resolve().unwrap().ip().is_loopback());
+    }
+
+    #[test]
+    fn a_doubted_member_is_explained_by_its_cause() {
+        let line = |doubt: serde_json::Value| doubt_line(doubt.as_object().unwrap());
+        let held =
+            line(serde_json::json!({"shown": "dead", "held_down": true, "answer_rate": 0.2, "release_in_ms": 900}));
+        assert!(held.contains("shown dead because it was declared dead twice"), "{held}");
+        let polled =
+            line(serde_json::json!({"shown": "suspect", "held_down": false, "answer_rate": 0.25, "release_in_ms": 0}));
+        assert!(polled.contains("answers 25 % of this agent's polls"), "{polled}");
+        let refuting =
+            line(serde_json::json!({"shown": "suspect", "held_down": false, "answer_rate": null, "release_in_ms": 5}));
+        assert!(refuting.contains("keeps refuting"), "{refuting}");
     }
 
     #[test]

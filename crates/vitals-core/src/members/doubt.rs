@@ -145,6 +145,11 @@ impl Doubt {
         self.answers < ANSWERS_DOUBTED
     }
 
+    /// Pull: the member's answer rate, if this node polls it.
+    pub(super) fn answer_rate(&self) -> Option<f64> {
+        self.polled_here.then_some(self.answers)
+    }
+
     /// Pull: whether a doubted member answers enough polls to be released.
     pub(super) fn answers_well(&self) -> bool {
         self.answers >= ANSWERS_CLEAR

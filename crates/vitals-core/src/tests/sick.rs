@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::cluster::Cluster;
 use crate::config::{Config, Preset, Quorum, StrategyConfig, StrategyKind};
+use crate::members::ANSWERS_CLEAR;
 use crate::message::Status;
 use crate::node::Event;
 use crate::rng::Rng;
@@ -30,10 +31,9 @@ fn config(strategy: StrategyKind, quorum: bool) -> Config {
     config
 }
 
-/// Runs `secs` of 80 % loss towards the sick node after the cluster formed: (status
-/// changes of the sick node per observer per minute, deaths of healthy members at
-/// healthy observers).
-fn sick_run(config: Config, seed: u64, secs: u64) -> (f64, usize) {
+/// A cluster that formed, then ran `secs` of 80 % loss towards the sick node; and the
+/// index of its first event under loss.
+fn sick_cluster(config: Config, seed: u64, secs: u64) -> (Cluster, usize) {
     let mut cluster = Cluster::seeded(config, &NAMES, seed, None);
     let formed = cluster.run_until(Duration::from_secs(10), |c| c.all_alive(&NAMES));
     assert!(formed.is_some(), "seed {seed}: the cluster never converged");
@@ -42,6 +42,14 @@ fn sick_run(config: Config, seed: u64, secs: u64) -> (f64, usize) {
     let mut rng = Rng::seeded(seed ^ 0x51c);
     cluster.deliver = Box::new(move |_, to, _| to != SICK || rng.below(100) >= 80);
     cluster.run_for(Duration::from_secs(secs));
+    (cluster, start)
+}
+
+/// Runs `secs` of 80 % loss towards the sick node after the cluster formed: (status
+/// changes of the sick node per observer per minute, deaths of healthy members at
+/// healthy observers).
+fn sick_run(config: Config, seed: u64, secs: u64) -> (f64, usize) {
+    let (cluster, start) = sick_cluster(config, seed, secs);
     let changes = cluster.events[start..]
         .iter()
         .filter(|(_, observer, event)| {
@@ -113,6 +121,21 @@ fn a_sick_node_is_held_in_doubt_under_pull() {
             "pull quorum {quorum}: {worst:.1} changes per observer per minute"
         );
     }
+}
+
+/// `why` tells a doubted member's shown status from its protocol status: at a monitor,
+/// the sick node is shown suspect or dead (held down), with its answer rate; a healthy
+/// member carries no doubt.
+#[test]
+fn why_says_a_sick_member_is_held_in_doubt_and_why() {
+    let (cluster, _) = sick_cluster(config(StrategyKind::Pull, false), 1, 60);
+    let why = cluster.node("a").why(SICK, cluster.now).expect("known");
+    let doubt = why.doubt.expect("the monitor holds the sick node in doubt");
+    assert_ne!(doubt.shown, Status::Alive);
+    assert_eq!(doubt.shown, cluster.node("a").members().get(SICK).unwrap().shown());
+    assert!(doubt.answer_rate.is_some_and(|r| r < ANSWERS_CLEAR), "{doubt:?}");
+    let healthy = cluster.node("a").why("b", cluster.now).expect("known");
+    assert_eq!(healthy.doubt, None);
 }
 
 /// Runs `secs` of `loss` % loss on every datagram after the cluster formed; calls
