@@ -479,7 +479,8 @@ impl Members {
         }
         let held = (record.member.incarnation, record.member.status);
         // Pull: a member this node polls is cleared only once it answered two polls in a
-        // row (see `Members::probe_answered`), whatever else it sends.
+        // row (see `Members::probe_answered`), whatever else it sends. (The rule of
+        // `Members::steady`, read from the record this lookup already holds.)
         let steady = !judges_alone || record.doubt.steady();
         let clears = held.1 == Status::Alive || (held.1 == Status::Suspect && self.direct_clears_suspicion && steady);
         let current = from.incarnation > held.0 || (from.incarnation == held.0 && clears);
@@ -770,7 +771,7 @@ impl Members {
             return;
         }
         let (incarnation, status) = (record.member.incarnation, record.member.status);
-        let steady = !self.judges_alone() || record.doubt.steady();
+        let steady = self.steady(name);
         self.arrival(now, name);
         if status == Status::Suspect && self.direct_clears_suspicion && steady {
             self.set_status(now, name, incarnation, Status::Alive);

@@ -24,17 +24,20 @@
 //!   a healthy one at 10 % loss (both clear a suspicion about once a second: one misses a
 //!   fifth of the polls, the other answers a fifth), but the share of polls answered
 //!   can. A monitor keeps each member's answer rate (an average over about 16 polls) and
-//!   doubts a member whose rate is below [`ANSWERS_DOUBTED`] at its next change of
-//!   status; it is released only once the rate is back above [`ANSWERS_CLEAR`]. And at
+//!   doubts a member whose rate is below [`ANSWERS_DOUBTED`] at its next flip (a change
+//!   from a status held less than [`DOUBT_HALF_LIFE`] intervals); it is released only
+//!   once the rate is back above [`ANSWERS_CLEAR`], the hold counted from the doubt's
+//!   start (suspicions do not restart it). A suspicion of a member this node polls is
+//!   cleared only by two answered polls in a row ([`Doubt::steady`]). And at
 //!   every observer, a member declared dead again within about [`DEATH_HALF_LIFE`]
 //!   intervals is doubted and *held down*: shown dead, even when it refutes its death,
-//!   until it has stayed up and unsuspected for the hold. A sick node that refutes its
+//!   until it has stayed up for the hold. A sick node that refutes its
 //!   death every few seconds and is declared dead again is one dead member to users, not
 //!   a flapping one; a member that dies once (a crash, a partition that heals) returns
 //!   at once.
 //!
 //! Owns only the rules and the per-member record (penalties decaying by half every
-//! half-life, like flap damping's, and the answer rate); the status shown is changed,
+//! half-life, like flap damping's, the answer rate and the last two polls' fate); the status shown is changed,
 //! or not, by `Members::set_status` and `Members::judge` alone.
 
 use std::time::Duration;
@@ -58,8 +61,9 @@ const DOUBT_CAP: f64 = 8.0;
 
 /// Pull: the weight of one poll in a member's answer rate (an average over about 16
 /// polls). At 10 % loss a healthy member answers 81 % of polls, and the average drifts
-/// below [`ANSWERS_DOUBTED`] about once in 10^5 polls; a member that answers a fifth
-/// of them falls below it within 15 polls.
+/// below [`ANSWERS_DOUBTED`] about once in 3 million polls; a member that answers a
+/// fifth of them falls below it within about 22 (a model of the average over random
+/// losses; the simulator's tests check both ends).
 const ANSWER_WEIGHT: f64 = 1.0 / 16.0;
 /// Pull: a member that answers fewer than this share of the polls is doubted ...
 pub const ANSWERS_DOUBTED: f64 = 0.4;
