@@ -504,7 +504,8 @@ impl Members {
             record.member.addr = from.addr;
             self.roster.invalidate();
         }
-        self.set_status(now, &from.name, from.incarnation, Status::Alive);
+        let status = still_suspect(judges_alone, record, Status::Alive);
+        self.set_status(now, &from.name, from.incarnation, status);
         self.touch(now, &from.name);
         Observed::Current
     }
@@ -538,7 +539,8 @@ impl Members {
         if overrides((entry.incarnation, entry.status), held) && !(own_verdict && entry.status != Status::Left) {
             record.member.addr = entry.addr;
             self.roster.invalidate();
-            self.set_status(now, &entry.name, entry.incarnation, entry.status);
+            let status = still_suspect(judges_alone, record, entry.status);
+            self.set_status(now, &entry.name, entry.incarnation, status);
         }
         if entry.incarnation >= held.0 && entry.health.is_some() {
             self.set_health(&entry.name, entry.health.clone());
@@ -642,7 +644,8 @@ impl Members {
         if let Some(detector) = &mut record.detector {
             *detector = Detector::paced(config, pace(config, me, name, Some(&timing)), at);
             next = detector.next_change(at);
-            *wake = next.unwrap_or(NEVER);
+            let next = next.unwrap_or(NEVER);
+            *wake = if record.member.doubted { (*wake).min(next) } else { next };
         }
         self.pull_deadline(next);
         true
@@ -673,9 +676,14 @@ impl Members {
                 }
                 None => return,
             }
-            // Arrivals only move a verdict's change later: judging can wait until then.
-            let next = record.detector.as_ref().and_then(|d| d.next_change(now));
-            *wake = next.unwrap_or(NEVER);
+            // Arrivals only move a verdict's change later: judging can wait until then,
+            // but never past a doubted member's release (`judge` set that wake).
+            let next = record
+                .detector
+                .as_ref()
+                .and_then(|d| d.next_change(now))
+                .unwrap_or(NEVER);
+            *wake = if record.member.doubted { (*wake).min(next) } else { next };
         }
     }
 
@@ -832,6 +840,11 @@ impl Members {
         // row), so a member that answers one poll in five stays suspect instead of
         // flipping at every answer; a healthy one at 10 % loss is cleared a poll later.
         record.doubt.answered();
+        if record.doubt.confirmed() {
+            self.records.rouse(name); // released at the next judgement
+            self.pull_deadline(Some(now));
+        }
+        let record = self.records.get_mut(name)?;
         let (incarnation, status) = (record.member.incarnation, record.member.status);
         let clears = status == Status::Suspect && record.doubt.steady() && self.direct_clears_suspicion;
         if clears && self.judges_alone() {
@@ -890,9 +903,20 @@ impl Members {
         }
     }
 
-    /// Apply every detector's verdict at `now`. Only the members due a look are read (see
-    /// `table`); each is given its next wake-up, the detector's next possible change.
+    /// Apply every detector's verdict at `now`, and release the doubts that are due.
+    /// Only the members due a look are read (see `table`); each is given its next
+    /// wake-up, the detector's next possible change or its doubt's release.
     pub fn judge(&mut self, now: Instant) {
+        self.judge_with(now, true);
+    }
+
+    /// Under a quorum (the tally sets statuses, not the detectors): only release the
+    /// doubts that are due.
+    pub(crate) fn release_doubts(&mut self, now: Instant) {
+        self.judge_with(now, false);
+    }
+
+    fn judge_with(&mut self, now: Instant, detectors: bool) {
         let mut changes = Vec::new();
         let mut cleared = Vec::new();
         let interval = self.config.interval;
@@ -901,7 +925,9 @@ impl Members {
             *wake = NEVER;
             if record.member.doubted && record.member.status == Status::Alive {
                 let release = record.doubt.release_at(interval);
-                if now < release {
+                if record.doubt.confirmed() {
+                    cleared.push(record.member.name.clone());
+                } else if now < release {
                     *wake = release;
                 } else if record.doubt.answers_well() {
                     cleared.push(record.member.name.clone());
@@ -909,7 +935,9 @@ impl Members {
                     *wake = now + interval; // pull: answering too few polls yet
                 }
             }
-            let Some(detector) = &record.detector else { continue };
+            let Some(detector) = record.detector.as_ref().filter(|_| detectors) else {
+                continue;
+            };
             if !record.member.status.is_up() {
                 continue;
             }
@@ -1131,7 +1159,8 @@ impl Members {
         let release = record.doubt.release_at(self.config.interval);
         Some(crate::why::DoubtEvidence {
             shown: record.member.shown(),
-            held_down: record.member.held_down,
+            held_down: record.member.held_down && !record.doubt.awaiting_answers(),
+            awaiting_answers: record.doubt.awaiting_answers(),
             answer_rate: record.doubt.answer_rate(),
             release_in_ms: crate::why::millis(release.saturating_since(now)),
         })
@@ -1220,6 +1249,17 @@ fn doubt(rule: DoubtRule, record: &mut Record, now: Instant, was: Was, interval:
     }
 }
 
+/// Pull: a member this node polls and suspects stays suspect at the new incarnation
+/// its refutation (or news of it) brings, until it answers two polls in a row here
+/// (`Doubt::steady`): a sick node's word alone does not clear it.
+fn still_suspect(judges_alone: bool, record: &Record, status: Status) -> Status {
+    let polled = judges_alone && record.detector.is_some();
+    match status == Status::Alive && record.member.status == Status::Suspect && polled && !record.doubt.steady() {
+        true => Status::Suspect,
+        false => status,
+    }
+}
+
 /// Ping: a refutation of a suspicion may put the member in doubt; a suspicion restarts
 /// the hold; a death or departure ends it.
 fn doubt_refutations(record: &mut Record, now: Instant, previous: Status, interval: Duration) -> Option<Instant> {
@@ -1254,10 +1294,19 @@ fn doubt_answers(record: &mut Record, now: Instant, was: Was, interval: Duration
             return None;
         }
         Status::Dead => {
+            if doubt.take_unconfirmed() {
+                (member.doubted, member.held_down) = (false, false);
+            }
             member.doubted |= doubt.died(now, interval);
             member.held_down |= member.doubted;
         }
-        _ if previous == Status::Dead => doubt.troubled(now),
+        _ if previous == Status::Dead => {
+            doubt.troubled(now);
+            // Held down already (a repeated death): that hold's release rules stand.
+            if !member.doubted && doubt.returned() {
+                (member.doubted, member.held_down) = (true, true);
+            }
+        }
         _ => {}
     }
     let flip = now - was.since < interval * DOUBT_HALF_LIFE;
@@ -1481,9 +1530,10 @@ mod tests {
     fn a_member_learned_second_hand_gets_one_more_interval_before_suspicion() {
         let mut m = table();
         m.apply(at(0), &entry("a", 0, Status::Alive));
-        m.judge(at(399));
+        // Push: suspect half an interval after the second miss (520 ms), from 200 ms.
+        m.judge(at(719));
         assert_eq!(m.get("a").unwrap().status, Status::Alive);
-        m.judge(at(520));
+        m.judge(at(720));
         assert_eq!(m.get("a").unwrap().status, Status::Suspect);
     }
 
@@ -1536,7 +1586,7 @@ mod tests {
         m.judge(at(5_100));
         assert_eq!(m.get("a").unwrap().status, Status::Alive);
         assert_eq!(drain(&mut m), vec![("a".into(), Some(Status::Dead), Status::Alive)]);
-        assert_eq!(m.next_deadline(), Some(at(5_320)));
+        assert_eq!(m.next_deadline(), Some(at(5_520)));
     }
 
     #[test]

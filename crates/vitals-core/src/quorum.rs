@@ -461,7 +461,15 @@ impl Tally {
             return;
         };
         let (incarnation, held, last_heard) = (member.incarnation, member.status, member.last_heard);
+        // Pull: a member that this node's detector hears again is vouched for (and a
+        // suspect cleared) only once it answered two polls in a row (`Members::steady`):
+        // a sick node's own word, or one lucky answer, is not hearing it.
+        let steady = members.steady(name);
         let local = self.observing.then(|| members.detector_verdict(name, now)).flatten();
+        let local = local.map(|(v, next)| match v {
+            Verdict::Alive if !steady && held != Status::Alive => (Verdict::Suspect, next),
+            v => (v, next),
+        });
         let verdict = local.map(|(v, _)| v);
         let (mut accusers, mut vouchers) = self.count(name, incarnation);
         let mut wake = None;
@@ -478,12 +486,6 @@ impl Tally {
         }
         self.wake.set(name, wake);
         let needed = self.needed(members, name);
-        // Pull: a suspect whose detector heard it again stays suspect until it answered two
-        // polls in a row (`Members::steady`).
-        let verdict = match verdict {
-            Some(Verdict::Alive) if held == Status::Suspect && !members.steady(name) => Some(Verdict::Suspect),
-            verdict => verdict,
-        };
         let status = self.decide(name, incarnation, held, verdict, (accusers, vouchers), needed);
         if status != held {
             members.set_by_quorum(now, name, status);

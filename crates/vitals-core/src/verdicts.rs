@@ -115,7 +115,10 @@ impl Verdicts {
     pub(crate) fn judge(&mut self, now: Instant, members: &mut Members) {
         match self {
             Verdicts::Detectors => members.judge(now),
-            Verdicts::Quorum { .. } => self.settle(now, members),
+            Verdicts::Quorum { .. } => {
+                self.settle(now, members);
+                members.release_doubts(now);
+            }
         }
     }
 
@@ -152,8 +155,11 @@ impl Verdicts {
     pub(crate) fn next_deadline(&self, members: &Members) -> Option<Instant> {
         match self {
             Verdicts::Detectors => members.next_deadline(),
-            // Under a quorum the table's own judging is off, so its deadline is the tally's.
-            Verdicts::Quorum { tally, .. } => tally.next_deadline(),
+            // Under a quorum the table's own judging is off but for doubts' releases.
+            Verdicts::Quorum { tally, .. } => match (tally.next_deadline(), members.next_deadline()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
         }
     }
 

@@ -90,6 +90,10 @@ pub struct DoubtEvidence {
     /// Pull: declared dead twice within about a minute, so shown `dead` even after it
     /// refuted.
     pub held_down: bool,
+    /// Pull, at a monitor: it came back from the dead on its own word before answering
+    /// two of this node's polls in a row, so it is shown `dead` until it does (a
+    /// restarted or healed member does within two intervals; a sick one rarely).
+    pub awaiting_answers: bool,
     /// Pull, at a monitor: the share of this node's polls it answered (an average over
     /// about 16). Doubted below 0.4, released at 0.75 or more.
     pub answer_rate: Option<f64>,

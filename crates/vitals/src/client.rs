@@ -203,17 +203,22 @@ pub(crate) fn leader_line(body: &str) -> anyhow::Result<String> {
 /// The quorum part of an explanation: who accuses, who vouches, what is needed.
 /// `why`'s line for a member held in doubt (ping, pull).
 fn doubt_line(d: &serde_json::Map<String, serde_json::Value>) -> String {
-    let shown = d["shown"].as_str().unwrap_or("suspect");
-    let cause = if d["held_down"].as_bool() == Some(true) {
+    let shown = d.get("shown").and_then(|v| v.as_str()).unwrap_or("suspect");
+    if d.get("awaiting_answers").and_then(|v| v.as_bool()) == Some(true) {
+        return format!(
+            "  held in doubt: shown {shown} because it came back from the dead on its own word and has not yet answered two of this agent's polls in a row; shown as it is once it does\n"
+        );
+    }
+    let cause = if d.get("held_down").and_then(|v| v.as_bool()) == Some(true) {
         "it was declared dead twice within about a minute".to_string()
-    } else if let Some(rate) = d["answer_rate"].as_f64() {
+    } else if let Some(rate) = d.get("answer_rate").and_then(|v| v.as_f64()) {
         format!("it answers {:.0} % of this agent's polls", rate * 100.0)
     } else {
         "it keeps refuting suspicions raised by different members".to_string()
     };
     format!(
         "  held in doubt: shown {shown} because {cause}; shown as it is again in {} ms at the earliest, if it settles\n",
-        d["release_in_ms"]
+        d.get("release_in_ms").cloned().unwrap_or_default()
     )
 }
 
@@ -356,6 +361,14 @@ mod tests {
         let refuting =
             line(serde_json::json!({"shown": "suspect", "held_down": false, "answer_rate": null, "release_in_ms": 5}));
         assert!(refuting.contains("keeps refuting"), "{refuting}");
+        let returned = line(
+            serde_json::json!({"shown": "dead", "held_down": false, "awaiting_answers": true,
+            "answer_rate": 0.9, "release_in_ms": 0}),
+        );
+        assert!(
+            returned.contains("shown dead because it came back from the dead"),
+            "{returned}"
+        );
     }
 
     #[test]

@@ -28,7 +28,11 @@
 //!   from a status held less than [`DOUBT_HALF_LIFE`] intervals); it is released only
 //!   once the rate is back above [`ANSWERS_CLEAR`], the hold counted from the doubt's
 //!   start (suspicions do not restart it). A suspicion of a member this node polls is
-//!   cleared only by two answered polls in a row ([`Doubt::steady`]). And at
+//!   cleared only by two answered polls in a row ([`Doubt::steady`]), not by the
+//!   member's own word (a refutation at a new incarnation leaves it suspect), and a
+//!   member that comes back from the dead before answering two polls in a row is shown
+//!   dead until it does ([`Doubt::returned`]): a restarted or healed member answers
+//!   within two intervals, a sick node's refutation is its word alone. And at
 //!   every observer, a member declared dead again within about [`DEATH_HALF_LIFE`]
 //!   intervals is doubted and *held down*: shown dead, even when it refutes its death,
 //!   until it has stayed up for the hold. A sick node that refutes its
@@ -106,6 +110,9 @@ pub(super) struct Doubt {
     /// Pull: one per death, halving every [`DEATH_HALF_LIFE`] intervals, and when it was
     /// last updated.
     deaths: (f64, Instant),
+    /// Pull, at a monitor: the member came back from the dead before answering two polls
+    /// in a row here, so it is held down until it does ([`Doubt::confirmed`]).
+    unconfirmed: bool,
 }
 
 impl Doubt {
@@ -121,6 +128,7 @@ impl Doubt {
             polled_here: false,
             two_in_a_row: true,
             deaths: (0.0, now),
+            unconfirmed: false,
         }
     }
 
@@ -168,6 +176,32 @@ impl Doubt {
         let penalty = (penalty * 0.5f64.powf((now - at).as_secs_f64() / half_life) + 1.0).min(DOUBT_CAP);
         self.deaths = (penalty, now);
         penalty >= DOUBT_AT
+    }
+
+    /// Pull: the member came back from the dead (it refuted its death, or restarted):
+    /// whether a monitor is to hold it down until it answers two polls in a row, because
+    /// its last polls here went unanswered. A sick node's refutation is its word alone;
+    /// a restarted or healed member answers the next two polls and is shown alive then.
+    pub(super) fn returned(&mut self) -> bool {
+        self.unconfirmed = !self.steady();
+        self.unconfirmed
+    }
+
+    /// Pull: the member died again while held down for an unconfirmed return: whether it
+    /// was (that hold ends, and the death's own rule decides).
+    pub(super) fn take_unconfirmed(&mut self) -> bool {
+        std::mem::take(&mut self.unconfirmed)
+    }
+
+    /// Pull: whether the member is held down for an unconfirmed return.
+    pub(super) fn awaiting_answers(&self) -> bool {
+        self.unconfirmed
+    }
+
+    /// Pull: whether a member held down for an unconfirmed return has since answered two
+    /// polls in a row (to be released at once).
+    pub(super) fn confirmed(&self) -> bool {
+        self.unconfirmed && self.two_in_a_row
     }
 
     /// `accuser` suspects the member (the first one known of a suspicion is kept).

@@ -127,6 +127,13 @@ impl<R> Table<R> {
         Some((&mut slot.record, &mut self.wakes[bucket]))
     }
 
+    /// Makes `name`'s record due at once.
+    pub(super) fn rouse(&mut self, name: &str) {
+        if let Some((_, wake)) = self.get_mut_and_wake(name) {
+            *wake = Instant::ZERO;
+        }
+    }
+
     /// Makes every record due at once.
     pub(super) fn rouse_all(&mut self) {
         for &bucket in &self.order {

@@ -43,7 +43,7 @@ use crate::bounds::Cluster;
 use crate::config::{Config, DetectorKind, GossipConfig};
 use crate::members::Member;
 use crate::message::{Beat, Health, Incarnation, MemberEntry, Message, Peer, Status};
-use crate::strategy::{Ctx, DEAD_RETRY_ROUNDS};
+use crate::strategy::{Ctx, DEAD_FULL_RATE_ROUNDS, DEAD_RETRY_ROUNDS};
 use crate::wire;
 
 /// Most names remembered as "recently risen" (the candidates for the fresh-news part).
@@ -147,19 +147,30 @@ impl Gossip {
         }
     }
 
-    /// `fanout` distinct random members that are up, and every [`DEAD_RETRY_ROUNDS`]
-    /// rounds one random member held dead.
+    /// `fanout` distinct random members that are up; while fewer than `fanout` are up
+    /// here, the rest from members declared dead within [`DEAD_FULL_RATE_ROUNDS`]
+    /// intervals (memberlist's gossip to the dead: a node that hears almost nothing and
+    /// holds everyone dead still sends its heartbeat, so its deafness does not make it
+    /// dead to the others); and every [`DEAD_RETRY_ROUNDS`] rounds one random member held
+    /// dead.
     fn targets(&self, ctx: &mut Ctx<'_>) -> Vec<(String, SocketAddr)> {
-        let mut up = ctx.random_up(self.settings.fanout);
-        let mut dead: Vec<(String, SocketAddr)> = ctx
+        let fanout = self.settings.fanout;
+        let mut up = ctx.random_up(fanout);
+        let recent = ctx.config.interval * DEAD_FULL_RATE_ROUNDS;
+        let (mut fresh, mut dead): (Vec<_>, Vec<_>) = ctx
             .members
             .others()
             .filter(|m| m.status == Status::Dead)
-            .map(|m| (m.name.clone(), m.addr))
-            .collect();
+            .map(|m| ((m.name.clone(), m.addr), ctx.now - m.since < recent))
+            .partition(|(_, fresh)| *fresh);
+        while up.len() < fanout && !fresh.is_empty() {
+            let j = ctx.rng.below(fresh.len() as u64) as usize;
+            up.push(fresh.swap_remove(j).0);
+        }
+        dead.append(&mut fresh);
         if ctx.round.is_multiple_of(DEAD_RETRY_ROUNDS) && !dead.is_empty() {
             let j = ctx.rng.below(dead.len() as u64) as usize;
-            up.push(dead.swap_remove(j));
+            up.push(dead.swap_remove(j).0);
         }
         up
     }

@@ -494,10 +494,18 @@ impl Ping {
         // suspicion lasts: an answer (direct or
         // relayed) carries its incarnation, so a refutation this node missed (lost, and
         // its gossip spent before it came here) still ends the suspicion in time.
+        // Only within the suspicion's timeout: one that outlives it (a minority under a
+        // quorum declares nobody dead) is left to the round-robin, so that rechecks of
+        // crashed members do not halve the pace at which it reaches the others.
+        let n = ctx.members.up_count();
         let suspect = ctx
             .members
             .get(&probe.target)
-            .is_some_and(|m| m.status == Status::Suspect);
+            .is_some_and(|m| m.status == Status::Suspect)
+            && self
+                .suspicions
+                .get(&probe.target)
+                .is_some_and(|s| ctx.now < s.started + self.timeout(ctx.config, ctx.members, &probe.target, s, n));
         if self.swim.buddy && suspect && !self.recheck.contains(&probe.target) {
             self.recheck.push_back(probe.target);
         }

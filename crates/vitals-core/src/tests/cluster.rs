@@ -307,6 +307,15 @@ impl Cluster {
             .all(|o| names.iter().all(|m| self.status(o, m) == Some(Status::Alive)))
     }
 
+    /// Whether every node *shows* every other alive (as users and routing see them:
+    /// `Member::shown`, a doubted member's status included).
+    pub(crate) fn all_shown_alive(&self, names: &[&str]) -> bool {
+        let shown = |o: &str, m: &str| self.nodes[o].members().get(m).map(|m| m.shown());
+        names
+            .iter()
+            .all(|o| names.iter().all(|m| shown(o, m) == Some(Status::Alive)))
+    }
+
     /// A cluster of `names` once every node holds every other alive, plus five quiet
     /// seconds; panics if that takes longer than `limit`.
     pub(crate) fn converged(config: Config, names: &[&str], limit: Duration) -> Cluster {

@@ -266,6 +266,10 @@ fn with_a_quorum_a_minority_left_by_mass_crashes_still_suspects_every_crashed_me
             .all(|o| crashed.iter().all(|m| c.status(o, m) != Some(Status::Alive)))
     });
     let all = all.expect("a survivor kept showing a crashed member alive");
+    eprintln!(
+        "[measure] the last crashed member suspected at every survivor after {:?}",
+        all - crashed_at
+    );
     // Each survivor probes the 6 others in turn, a failed probe stretching its period
     // (Lifeguard); rechecks of suspects take at most every other period.
     assert!(all - crashed_at <= Duration::from_secs(20), "{:?}", all - crashed_at);

@@ -77,10 +77,14 @@ fn worst_rate(strategy: StrategyKind, quorum: bool, secs: u64) -> f64 {
     worst
 }
 
+/// Gossip without a quorum: the sick node, holding everyone dead, once sent its
+/// heartbeat to nobody and was declared dead by all (9.5 changes per observer per
+/// minute over 20 s on seed 2); it now gossips to the recently dead (`gossip.rs`).
 #[test]
 fn a_sick_node_is_kept_in_one_state_under_push_gossip_quorum_and_leader() {
     for (strategy, quorum) in [
         (StrategyKind::Push, false),
+        (StrategyKind::Gossip, false),
         (StrategyKind::Gossip, true),
         (StrategyKind::Leader, false),
     ] {
@@ -110,15 +114,18 @@ fn a_sick_node_is_held_in_doubt_under_ping() {
 /// flip, and every observer holds down a member declared dead twice within a minute
 /// (`members/doubt.rs`); a suspect is cleared only by two answers in a row, and what
 /// nodes tell each other is verdicts, not suspicions. Before: 35-52 (pull) and 21-29
-/// (pull+quorum) changes per observer per minute over these runs; now 2.0-2.5, the
+/// (pull+quorum) changes per observer per minute over these runs; then 2.0-2.5, the
 /// flips of the first seconds, before a monitor has the polls to tell sickness from
-/// bad luck.
+/// bad luck. Now a monitor takes neither the sick node's refutation of a suspicion nor
+/// of its death as hearing it (it must answer two polls in a row), nor vouches for it
+/// under a quorum: 1.25 (pull) and 1.17-1.25 (pull+quorum), its first death and second
+/// at the members, alive -> suspect -> dead at the monitors.
 #[test]
 fn a_sick_node_is_held_in_doubt_under_pull() {
     for quorum in [false, true] {
         let worst = worst_rate(StrategyKind::Pull, quorum, 120);
         assert!(
-            worst <= 3.0,
+            worst <= 2.0,
             "pull quorum {quorum}: {worst:.1} changes per observer per minute"
         );
     }
@@ -233,6 +240,37 @@ fn after_a_partition_heals_the_cut_off_side_refutes_and_everyone_agrees() {
         assert!(
             took.is_some_and(|t| t <= Duration::from_secs(5)),
             "{strategy:?} quorum {quorum}: agreed after {took:?}"
+        );
+    }
+}
+
+/// A sick node that recovers is shown alive again by every observer: once the doubt's
+/// hold (60 intervals, 12 s here) has passed and it answers well, under every strategy
+/// that doubts (ping, pull) and with or without a quorum.
+#[test]
+fn a_sick_node_that_recovers_is_shown_alive_again_everywhere() {
+    for (strategy, quorum) in [
+        (StrategyKind::Pull, false),
+        (StrategyKind::Pull, true),
+        (StrategyKind::Ping, false),
+        (StrategyKind::Ping, true),
+    ] {
+        let (mut cluster, _) = sick_cluster(config(strategy, quorum), 1, 30);
+        let doubted = NAMES
+            .iter()
+            .any(|o| cluster.node(o).members().get(SICK).is_some_and(|m| m.doubted));
+        assert!(
+            doubted,
+            "{strategy:?} quorum {quorum}: nobody held the sick node in doubt"
+        );
+        cluster.deliver = Box::new(|_, _, _| true);
+        let healed = cluster.now;
+        let agreed = cluster.run_until(Duration::from_secs(60), |c| c.all_shown_alive(&NAMES));
+        let took = agreed.map(|t| t - healed);
+        eprintln!("[measure] {strategy:?} quorum {quorum}: shown alive everywhere {took:?} after the loss ended");
+        assert!(
+            took.is_some_and(|t| t <= Duration::from_secs(20)),
+            "{strategy:?} quorum {quorum}: shown alive everywhere after {took:?}"
         );
     }
 }
