@@ -480,8 +480,8 @@ const TRIM_AFTER: Duration = Duration::from_secs(10);
 
 /// Once start-up is over, unmaps the binary's code and read-only data so that only what
 /// the agent runs afterwards faults back in and stays resident (`vitals_trim`: about
-/// 2 MiB of VmRSS at rest; docs/DEPLOY.md "Footprint"). Only the daemon does it: an
-/// embedding program's pages are its own.
+/// 2.5 MiB of VmRSS at rest at N = 10; docs/DEPLOY.md "Footprint"). Only the daemon
+/// does it: an embedding program's pages are its own.
 async fn trim_after_start() {
     tokio::time::sleep(TRIM_AFTER).await;
     match vitals_trim::startup_pages() {
