@@ -173,10 +173,7 @@ pub(crate) async fn start(settings: Settings, host: Host) -> Result<Running, Age
     let serving = http::serve(listener, http::router(state, settings.api_auth), Arc::clone(&stop_http));
     tasks.push(tokio::spawn(serving));
     if host == Host::Daemon {
-        tasks.push(tokio::spawn(reload_keyring_on_sighup(
-            settings.keys.clone(),
-            controls_tx,
-        )));
+        tasks.extend(daemon_tasks(&settings, controls_tx));
     }
     let driver = Driver {
         node,
@@ -464,6 +461,32 @@ async fn sample_health(samples: mpsc::Sender<vitals_core::Health>, period: Durat
             return;
         }
         tokio::time::sleep(period).await;
+    }
+}
+
+/// What only the daemon, owning its process, runs: the keyring's reload on SIGHUP and the
+/// start-up code's release.
+fn daemon_tasks(settings: &Settings, controls: mpsc::Sender<Control>) -> [tokio::task::JoinHandle<()>; 2] {
+    [
+        tokio::spawn(reload_keyring_on_sighup(settings.keys.clone(), controls)),
+        tokio::spawn(trim_after_start()),
+    ]
+}
+
+/// How long after start the daemon gives back its start-up code's pages: start-up (the
+/// CLI, settings, runtime, router, sockets) is over by then, and so are the first join
+/// rounds and health samples on a LAN.
+const TRIM_AFTER: Duration = Duration::from_secs(10);
+
+/// Once start-up is over, unmaps the binary's code and read-only data so that only what
+/// the agent runs afterwards faults back in and stays resident (`vitals_trim`: about
+/// 2.5 MiB of VmRSS at rest at N = 10; docs/DEPLOY.md "Footprint"). Only the daemon
+/// does it: an embedding program's pages are its own.
+async fn trim_after_start() {
+    tokio::time::sleep(TRIM_AFTER).await;
+    match vitals_trim::startup_pages() {
+        Ok(bytes) => tracing::debug!(bytes, "gave back the start-up code's pages"),
+        Err(error) => tracing::debug!(%error, "cannot give back the start-up code's pages"),
     }
 }
 
