@@ -711,13 +711,29 @@ impl Members {
 
     /// Ping: `accuser` suspects `name` (at its current incarnation): who accuses is what
     /// tells a sick member from a healthy one a sick node keeps accusing (`doubt.rs`).
-    pub fn accused(&mut self, name: &str, incarnation: Incarnation, accuser: &str) {
+    pub fn accused(&mut self, now: Instant, name: &str, incarnation: Incarnation, accuser: &str) {
+        // An accuser this node has held alive for less than a doubt half-life (back from
+        // a partition, or new) speaks from a stale view: its accusation counts for no
+        // doubt. A sick member is accused by members that were up all along.
+        let settled = self.config.interval * DOUBT_HALF_LIFE;
+        let recent = |m: &Member| m.status != Status::Alive || now - m.since < settled;
+        if accuser != self.me && self.get(accuser).is_none_or(recent) {
+            return;
+        }
         if let Some(record) = self
             .records
             .get_mut(name)
             .filter(|r| r.member.incarnation == incarnation)
         {
             record.doubt.accused(accuser);
+        }
+    }
+
+    /// Ping: the suspicion of `name` outlived its timeout without the accusers a death
+    /// needs (a minority under a quorum): its refutation does not count toward doubt.
+    pub fn suspicion_outlived(&mut self, name: &str) {
+        if let Some(record) = self.records.get_mut(name) {
+            record.doubt.outlived();
         }
     }
 

@@ -15,7 +15,12 @@
 //!   [`DOUBT_HALF_LIFE`] intervals. A refutation counts only if the suspicion it ends was
 //!   raised by another accuser than the last one counted: a healthy member that one sick
 //!   node keeps accusing (and every other observer hears) is never doubted, while a sick
-//!   member is suspected by one observer after another. While doubted, a member's
+//!   member is suspected by one observer after another. Nor do suspicions from a
+//!   partition that heals count: an accuser this observer has held alive for less than
+//!   a half-life (just back) speaks from a stale view (`Members::accused`), and a
+//!   suspicion that outlived its timeout without the accusers a death needs (a
+//!   minority's, under a quorum) is a cut-off member's, not a sick one's
+//!   ([`Doubt::outlived`]). While doubted, a member's
 //!   suspicion runs Lifeguard's longest timeout (`Ping::timeout`): the sick node is not
 //!   removed, and a doubted member that really crashed is still declared dead within
 //!   ping's detection bound. A healthy member at 10 % loss refutes about once per 650
@@ -113,6 +118,9 @@ pub(super) struct Doubt {
     /// Pull, at a monitor: the member came back from the dead before answering two polls
     /// in a row here, so it is held down until it does ([`Doubt::confirmed`]).
     unconfirmed: bool,
+    /// Ping: the current suspicion outlived its timeout (a minority's, under a quorum),
+    /// so its refutation does not count ([`Doubt::outlived`]).
+    outlived: bool,
 }
 
 impl Doubt {
@@ -129,6 +137,7 @@ impl Doubt {
             two_in_a_row: true,
             deaths: (0.0, now),
             unconfirmed: false,
+            outlived: false,
         }
     }
 
@@ -204,6 +213,13 @@ impl Doubt {
         self.unconfirmed && self.two_in_a_row
     }
 
+    /// Ping: the current suspicion outlived its timeout without the accusers a death
+    /// needs (a minority under a quorum, cut off by a partition): its refutation, when
+    /// the partition heals, is not a sick member's, and does not count toward doubt.
+    pub(super) fn outlived(&mut self) {
+        self.outlived = true;
+    }
+
     /// `accuser` suspects the member (the first one known of a suspicion is kept).
     pub(super) fn accused(&mut self, accuser: &str) {
         if self.accuser.is_none() {
@@ -217,7 +233,7 @@ impl Doubt {
     pub(super) fn refuted(&mut self, now: Instant, interval: Duration) -> bool {
         self.trouble = now;
         let accuser = self.accuser.take();
-        if accuser.is_none() || accuser == self.counted {
+        if std::mem::take(&mut self.outlived) || accuser.is_none() || accuser == self.counted {
             return false;
         }
         self.counted = accuser;

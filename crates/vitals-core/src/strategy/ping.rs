@@ -378,7 +378,7 @@ impl Ping {
     fn accuse(&mut self, ctx: &mut Ctx<'_>, entry: &MemberEntry, accusers: &[String], age: Duration) {
         let started = Instant::from_micros(ctx.now.as_micros().saturating_sub(age.as_micros() as u64));
         if let Some(accuser) = accusers.first() {
-            ctx.members.accused(&entry.name, entry.incarnation, accuser);
+            ctx.members.accused(ctx.now, &entry.name, entry.incarnation, accuser);
         }
         let only_me = accusers.iter().all(|a| *a == ctx.me.name);
         if !only_me && !self.suspicions.contains_key(&entry.name) && entry.name != ctx.me.name {
@@ -585,13 +585,18 @@ impl Ping {
     fn expire_suspicions(&mut self, ctx: &mut Ctx<'_>) {
         let n = ctx.members.up_count();
         let quorum = ctx.config.quorum_size(n);
-        let due: Vec<String> = self
+        let (due, outlived): (Vec<_>, Vec<_>) = self
             .suspicions
             .iter()
             .filter(|(name, s)| ctx.now >= s.started + self.timeout(ctx.config, ctx.members, name, s, n))
-            .filter(|(_, s)| s.accusers.len() >= quorum)
-            .map(|(name, _)| name.clone())
-            .collect();
+            .map(|(name, s)| (name.clone(), s.accusers.len() >= quorum))
+            .partition(|(_, enough)| *enough);
+        // Past its timeout without the accusers a death needs (a minority under a
+        // quorum): its refutation will be a partition's end, not a sick member's.
+        for (name, _) in outlived {
+            ctx.members.suspicion_outlived(&name);
+        }
+        let due: Vec<String> = due.into_iter().map(|(name, _)| name).collect();
         for name in due {
             let suspicion = self.suspicions.remove(&name).expect("listed");
             let still = ctx
