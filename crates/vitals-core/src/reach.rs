@@ -154,6 +154,9 @@ pub(crate) enum Due {
 #[derive(Clone, Debug, Default)]
 pub struct Reach {
     rows: BTreeMap<String, Received>,
+    /// No row held arrived before this (`None`: none held): until it is older than the
+    /// time to live, no row can have expired and the rows are not walked.
+    oldest: Option<Instant>,
     sent: Option<Row>,
     /// Refresh credit: members up are added each round, [`REFRESH_ROUNDS`] spent per send.
     credit: u64,
@@ -170,7 +173,12 @@ pub struct Reach {
 impl Reach {
     /// `from`'s row arrived.
     pub(crate) fn receive(&mut self, now: Instant, from: &str, row: Arc<Row>) {
-        self.rows.insert(from.to_owned(), Received { row, at: now });
+        let received = Received { row, at: now };
+        match self.rows.get_mut(from) {
+            Some(held) => *held = received,
+            None => drop(self.rows.insert(from.to_owned(), received)),
+        }
+        self.oldest = Some(self.oldest.map_or(now, |oldest| oldest.min(now)));
     }
 
     /// The rows held from others, by observer name.
@@ -184,10 +192,14 @@ impl Reach {
     }
 
     /// This round: whom `row` (this node's own) goes to, given the members up (name
-    /// order); `None` when nobody needs it. Drops rows older than [`row_ttl`].
+    /// order); `None` when nobody needs it. Drops rows older than [`row_ttl`] (walking
+    /// them only when the oldest may be).
     pub(crate) fn due(&mut self, row: &Row, up: &[&str], now: Instant, interval: Duration) -> Option<Due> {
         let ttl = row_ttl(interval, up.len());
-        self.rows.retain(|_, r| now - r.at <= ttl);
+        if self.oldest.is_some_and(|oldest| now - oldest > ttl) {
+            self.rows.retain(|_, r| now - r.at <= ttl);
+            self.oldest = self.rows.values().map(|r| r.at).min();
+        }
         let newcomers = self.newcomers(up);
         if row.is_empty() {
             return None;
