@@ -400,6 +400,13 @@ impl Members {
         expired.len()
     }
 
+    /// A count that moves whenever a member is added or removed, goes up or down, or
+    /// changes address: while it stands still, the members up are those the caller saw
+    /// at its last look.
+    pub fn roster_changes(&self) -> u64 {
+        self.roster.changes()
+    }
+
     /// How many members have been removed from the table so far (reaped or forgotten):
     /// a count that moves whenever a name the caller may hold a note about is gone.
     pub fn forgotten(&self) -> u64 {

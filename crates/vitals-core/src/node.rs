@@ -526,7 +526,8 @@ impl Node {
             self.reach.keep_only(|name| members.get(name).is_some());
         }
         let up: Vec<&str> = members.up_others().map(|m| m.name.as_str()).collect();
-        let Some(due) = self.reach.due(&row, &up, now, self.config.interval) else {
+        let up_changes = members.roster_changes();
+        let Some(due) = self.reach.due(&row, &up, up_changes, now, self.config.interval) else {
             return;
         };
         let names: Vec<&str> = match &due {

@@ -154,6 +154,9 @@ pub(crate) enum Due {
 #[derive(Clone, Debug, Default)]
 pub struct Reach {
     rows: BTreeMap<String, Received>,
+    /// No row held arrived before this (`None`: none held): until it is older than the
+    /// time to live, no row can have expired and the rows are not walked.
+    oldest: Option<Instant>,
     sent: Option<Row>,
     /// Refresh credit: members up are added each round, [`REFRESH_ROUNDS`] spent per send.
     credit: u64,
@@ -161,6 +164,9 @@ pub struct Reach {
     cursor: usize,
     /// The members up last round, in name order.
     last_up: Vec<String>,
+    /// The member table's roster change count when `last_up` was compared last
+    /// (`Members::roster_changes`): while it stands still, so does the list.
+    up_seen: Option<u64>,
     /// How many members the table had forgotten when this node last dropped the rows of
     /// members it no longer knows (`Members::forgotten`): the node looks again only when
     /// that count moves.
@@ -170,7 +176,12 @@ pub struct Reach {
 impl Reach {
     /// `from`'s row arrived.
     pub(crate) fn receive(&mut self, now: Instant, from: &str, row: Arc<Row>) {
-        self.rows.insert(from.to_owned(), Received { row, at: now });
+        let received = Received { row, at: now };
+        match self.rows.get_mut(from) {
+            Some(held) => *held = received,
+            None => drop(self.rows.insert(from.to_owned(), received)),
+        }
+        self.oldest = Some(self.oldest.map_or(now, |oldest| oldest.min(now)));
     }
 
     /// The rows held from others, by observer name.
@@ -184,11 +195,22 @@ impl Reach {
     }
 
     /// This round: whom `row` (this node's own) goes to, given the members up (name
-    /// order); `None` when nobody needs it. Drops rows older than [`row_ttl`].
-    pub(crate) fn due(&mut self, row: &Row, up: &[&str], now: Instant, interval: Duration) -> Option<Due> {
+    /// order) and the roster change count they were read at; `None` when nobody needs it. Drops rows older than [`row_ttl`] (walking
+    /// them only when the oldest may be).
+    pub(crate) fn due(
+        &mut self,
+        row: &Row,
+        up: &[&str],
+        up_changes: u64,
+        now: Instant,
+        interval: Duration,
+    ) -> Option<Due> {
         let ttl = row_ttl(interval, up.len());
-        self.rows.retain(|_, r| now - r.at <= ttl);
-        let newcomers = self.newcomers(up);
+        if self.oldest.is_some_and(|oldest| now - oldest > ttl) {
+            self.rows.retain(|_, r| now - r.at <= ttl);
+            self.oldest = self.rows.values().map(|r| r.at).min();
+        }
+        let newcomers = self.newcomers(up, up_changes);
         if row.is_empty() {
             return None;
         }
@@ -219,8 +241,14 @@ impl Reach {
         up.iter().cycle().skip(start).take(count).copied().collect()
     }
 
-    fn newcomers(&mut self, up: &[&str]) -> Vec<String> {
-        if self.last_up.iter().map(String::as_str).eq(up.iter().copied()) {
+    fn newcomers(&mut self, up: &[&str], up_changes: u64) -> Vec<String> {
+        let unchanged = || self.last_up.iter().map(String::as_str).eq(up.iter().copied());
+        if self.up_seen == Some(up_changes) {
+            debug_assert!(unchanged(), "the roster moves whenever the members up do");
+            return Vec::new();
+        }
+        self.up_seen = Some(up_changes);
+        if unchanged() {
             return Vec::new();
         }
         let new: Vec<String> = up
@@ -300,10 +328,10 @@ mod tests {
         let up = ["a", "b", "c"];
         let row = Row::compact(&[("a", true), ("b", true), ("c", true)], 3, &mut []);
         let interval = Duration::from_secs(1);
-        assert_eq!(reach.due(&row, &up, at(0), interval), Some(Due::Everyone));
+        assert_eq!(reach.due(&row, &up, 0, at(0), interval), Some(Due::Everyone));
         let mut sent = 0;
         for round in 1..=REFRESH_ROUNDS {
-            match reach.due(&row, &up, at(round * 1000), interval) {
+            match reach.due(&row, &up, 0, at(round * 1000), interval) {
                 Some(Due::Some { count, newcomers }) => {
                     assert!(newcomers.is_empty());
                     sent += reach.rotation(&up, count).len();
@@ -317,23 +345,23 @@ mod tests {
         let many: Vec<String> = (0..100).map(|i| format!("m{i:03}")).collect();
         let many: Vec<&str> = many.iter().map(String::as_str).collect();
         let mut big = Reach::default();
-        big.due(&row, &many, at(0), interval);
+        big.due(&row, &many, 0, at(0), interval);
         for round in 1..=100 {
-            if let Some(Due::Some { count, .. }) = big.due(&row, &many, at(round * 1000), interval) {
+            if let Some(Due::Some { count, .. }) = big.due(&row, &many, 0, at(round * 1000), interval) {
                 assert!(count <= 1, "{count} in one round");
             }
         }
         let mut round_trip_varied = row.clone();
         round_trip_varied.median_rtt_us = Some(1234);
         assert_ne!(
-            reach.due(&round_trip_varied, &up, at(40_000), interval),
+            reach.due(&round_trip_varied, &up, 0, at(40_000), interval),
             Some(Due::Everyone)
         );
         let changed = Row::compact(&[("a", true), ("b", false), ("c", true)], 3, &mut []);
-        assert_eq!(reach.due(&changed, &up, at(41_000), interval), Some(Due::Everyone));
+        assert_eq!(reach.due(&changed, &up, 0, at(41_000), interval), Some(Due::Everyone));
         let joined = ["a", "b", "c", "d"];
         assert_eq!(
-            reach.due(&changed, &joined, at(42_000), interval),
+            reach.due(&changed, &joined, 1, at(42_000), interval),
             Some(Due::Some {
                 count: 0,
                 newcomers: vec!["d".into()]
@@ -348,9 +376,9 @@ mod tests {
         reach.receive(at(0), "gone", Arc::default());
         let interval = Duration::from_secs(1);
         reach.keep_only(|name| name != "gone");
-        reach.due(&Row::default(), &[], at(1_000), interval);
+        reach.due(&Row::default(), &[], 0, at(1_000), interval);
         assert_eq!(reach.rows().keys().collect::<Vec<_>>(), ["a"]);
-        reach.due(&Row::default(), &[], at((3 * REFRESH_ROUNDS + 2) * 1000), interval);
+        reach.due(&Row::default(), &[], 0, at((3 * REFRESH_ROUNDS + 2) * 1000), interval);
         assert!(reach.rows().is_empty());
     }
 }

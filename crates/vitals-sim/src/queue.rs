@@ -19,8 +19,11 @@ use vitals_core::Instant;
 
 /// Microseconds per bucket (a power of two).
 pub(crate) const WIDTH_US: u64 = 64;
-/// Buckets in the ring: with [`WIDTH_US`], a horizon of 262 ms.
-pub(crate) const RING: u64 = 4096;
+/// Buckets in the ring: with [`WIDTH_US`], a horizon of 16 ms, past the latencies of a
+/// LAN (timers a round ahead wait in the heap). Each bucket's vector is used again once per
+/// turn of the ring; at 262 ms a turn (4,096 buckets) it had left the cache by then, and
+/// this ring made the simulator faster (docs/SCALE.md, "Simulator speed").
+pub(crate) const RING: u64 = 256;
 
 /// An item's place in the order: its time in microseconds, then its sequence number.
 type Key = (u64, u64);

@@ -43,19 +43,29 @@ impl Reach {
     }
 }
 
-/// The cached list; `None` until asked for after a change.
+/// The cached list (`None` until asked for after a change), and how many changes it saw.
 #[derive(Clone, Debug, Default)]
-pub(super) struct Roster(Option<Vec<Contact>>);
+pub(super) struct Roster {
+    list: Option<Vec<Contact>>,
+    changes: u64,
+}
 
 impl Roster {
     /// A member was added or removed, or changed address or reach.
     pub(super) fn invalidate(&mut self) {
-        self.0 = None;
+        self.list = None;
+        self.changes += 1;
+    }
+
+    /// How many times [`Roster::invalidate`] was called: while it stands still, the
+    /// members up (and every address) are those of the last look.
+    pub(super) fn changes(&self) -> u64 {
+        self.changes
     }
 
     /// The list, built from `others` (every other member, in name order) if dropped.
     pub(super) fn get_or_build<'m>(&mut self, others: impl Iterator<Item = &'m Member>) -> &[Contact] {
-        self.0.get_or_insert_with(|| {
+        self.list.get_or_insert_with(|| {
             others
                 .map(|m| Contact {
                     addr: m.addr,

@@ -83,18 +83,17 @@ impl<R> Table<R> {
 
     /// The bucket holding `name`.
     fn find(&self, name: &str) -> Option<usize> {
-        let head = head_of(name);
         let long = name.len() > INLINE;
-        let named = |s: &Slot<R>| s.head == head && (!long || *s.name == *name);
+        let named = |s: &Slot<R>| is_head_of(&s.head, name) && (!long || *s.name == *name);
         if let Some((held, bucket)) = self.last.get()
-            && held == head
+            && is_head_of(&held, name)
             && (!long || self.slot(bucket).is_some_and(named))
         {
             return Some(bucket);
         }
         let hash = self.hash(name);
         let bucket = self.slots.find_bucket_index(hash, |s| s.hash == hash && named(s))?;
-        self.last.set(Some((head, bucket)));
+        self.last.set(self.slot(bucket).map(|s| (s.head, bucket)));
         Some(bucket)
     }
 
@@ -253,6 +252,14 @@ impl<R> Table<R> {
     pub(super) fn values_mut(&mut self) -> impl Iterator<Item = &mut R> {
         self.slots.iter_mut().map(|s| &mut s.record)
     }
+}
+
+/// Whether `head` is [`head_of`] `name`, compared in place: a lookup builds no head (a
+/// short name copied into a zeroed array and read back whole stalled every lookup on the
+/// store it had just made).
+fn is_head_of(head: &Head, name: &str) -> bool {
+    let n = name.len().min(INLINE);
+    head.1 == name.len() && head.0[..n] == name.as_bytes()[..n]
 }
 
 fn head_of(name: &str) -> Head {
