@@ -719,12 +719,12 @@ impl Members {
     /// Ping: `accuser` suspects `name` (at its current incarnation): who accuses is what
     /// tells a sick member from a healthy one a sick node keeps accusing (`doubt.rs`).
     pub fn accused(&mut self, now: Instant, name: &str, incarnation: Incarnation, accuser: &str) {
-        // An accuser this node has held alive for less than a doubt half-life (back from
-        // a partition, or new) speaks from a stale view: its accusation counts for no
-        // doubt. A sick member is accused by members that were up all along.
+        // An accuser back from the dead here less than a doubt half-life ago (from a
+        // partition) speaks from a stale view: its accusation counts for no doubt. A
+        // sick member is accused by members that were up all along.
         let settled = self.config.interval * DOUBT_HALF_LIFE;
-        let recent = |m: &Member| m.status != Status::Alive || now - m.since < settled;
-        if accuser != self.me && self.get(accuser).is_none_or(recent) {
+        let stale = |r: &Record| !r.member.status.is_up() || r.doubt.back_within(now, settled);
+        if accuser != self.me && self.records.get(accuser).is_none_or(stale) {
             return;
         }
         if let Some(record) = self
@@ -1295,6 +1295,10 @@ fn doubt_refutations(record: &mut Record, now: Instant, previous: Status, interv
             if record.member.doubted {
                 return Some(record.doubt.release_at(interval));
             }
+        }
+        Status::Alive if !previous.is_up() => {
+            record.member.doubted = false;
+            record.doubt.came_back(now);
         }
         _ => record.member.doubted = false,
     }

@@ -16,8 +16,8 @@
 //!   raised by another accuser than the last one counted: a healthy member that one sick
 //!   node keeps accusing (and every other observer hears) is never doubted, while a sick
 //!   member is suspected by one observer after another. Nor do suspicions from a
-//!   partition that heals count: an accuser this observer has held alive for less than
-//!   a half-life (just back) speaks from a stale view (`Members::accused`), and a
+//!   partition that heals count: an accuser back from the dead here less than a
+//!   half-life ago speaks from a stale view (`Members::accused`), and a
 //!   suspicion that outlived its timeout without the accusers a death needs (a
 //!   minority's, under a quorum) is a cut-off member's, not a sick one's
 //!   ([`Doubt::outlived`]). While doubted, a member's
@@ -121,6 +121,9 @@ pub(super) struct Doubt {
     /// Ping: the current suspicion outlived its timeout (a minority's, under a quorum),
     /// so its refutation does not count ([`Doubt::outlived`]).
     outlived: bool,
+    /// Ping: when the member last came back from the dead here (a partition healed);
+    /// `None` if never.
+    back: Option<Instant>,
 }
 
 impl Doubt {
@@ -138,6 +141,7 @@ impl Doubt {
             deaths: (0.0, now),
             unconfirmed: false,
             outlived: false,
+            back: None,
         }
     }
 
@@ -218,6 +222,17 @@ impl Doubt {
     /// the partition heals, is not a sick member's, and does not count toward doubt.
     pub(super) fn outlived(&mut self) {
         self.outlived = true;
+    }
+
+    /// Ping: the member came back from the dead at `now`.
+    pub(super) fn came_back(&mut self, now: Instant) {
+        self.back = Some(now);
+    }
+
+    /// Ping: whether the member came back from the dead less than `window` before `now`
+    /// (its accusations then come from a stale view).
+    pub(super) fn back_within(&self, now: Instant, window: Duration) -> bool {
+        self.back.is_some_and(|at| now - at < window)
     }
 
     /// `accuser` suspects the member (the first one known of a suspicion is kept).
