@@ -1287,7 +1287,7 @@ fn still_suspect(judges_alone: bool, record: &Record, status: Status) -> Status 
 /// the hold; a death or departure ends it.
 fn doubt_refutations(record: &mut Record, now: Instant, previous: Status, interval: Duration) -> Option<Instant> {
     match record.member.status {
-        Status::Suspect => record.doubt.troubled(now),
+        Status::Suspect => record.doubt.suspected(now),
         Status::Alive if previous == Status::Suspect => {
             if record.doubt.refuted(now, interval) {
                 record.member.doubted = true;
@@ -1300,7 +1300,10 @@ fn doubt_refutations(record: &mut Record, now: Instant, previous: Status, interv
             record.member.doubted = false;
             record.doubt.came_back(now);
         }
-        _ => record.member.doubted = false,
+        _ => {
+            record.member.doubted = false;
+            record.doubt.suspected(now); // a death or departure: no suspicion outlives it
+        }
     }
     None
 }

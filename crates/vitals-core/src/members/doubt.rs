@@ -224,6 +224,13 @@ impl Doubt {
         self.outlived = true;
     }
 
+    /// Ping: a new suspicion of the member began at `now` (or, at a death, none is
+    /// left): the hold restarts, and nothing is yet known of how long it will last.
+    pub(super) fn suspected(&mut self, now: Instant) {
+        self.trouble = now;
+        self.outlived = false;
+    }
+
     /// Ping: the member came back from the dead at `now`.
     pub(super) fn came_back(&mut self, now: Instant) {
         self.back = Some(now);

@@ -593,8 +593,12 @@ impl Ping {
             .partition(|(_, enough)| *enough);
         // Past its timeout without the accusers a death needs (a minority under a
         // quorum): its refutation will be a partition's end, not a sick member's.
-        for (name, _) in outlived {
-            ctx.members.suspicion_outlived(&name);
+        // (Without a quorum only an accuser-less suspicion is short, and it counts for
+        // no doubt anyway.)
+        if ctx.config.quorum.is_some() {
+            for (name, _) in outlived {
+                ctx.members.suspicion_outlived(&name);
+            }
         }
         let due: Vec<String> = due.into_iter().map(|(name, _)| name).collect();
         for name in due {
