@@ -354,6 +354,49 @@ mod tests {
     }
 
     #[test]
+    fn a_suspicion_that_outlived_its_timeout_does_not_count_and_a_new_one_clears_the_mark() {
+        let interval = Duration::from_millis(200);
+        let mut doubt = Doubt::new(at(0));
+        doubt.suspected(at(0));
+        doubt.accused("a");
+        doubt.outlived();
+        assert!(!doubt.refuted(at(30_000), interval), "a partition's suspicion");
+        doubt.suspected(at(30_100));
+        doubt.accused("b");
+        assert!(!doubt.refuted(at(30_200), interval), "the first that counts");
+        doubt.suspected(at(30_300));
+        doubt.accused("c");
+        assert!(doubt.refuted(at(30_400), interval), "the second: doubted");
+        let mut dead = Doubt::new(at(0));
+        dead.accused("a");
+        dead.outlived();
+        dead.suspected(at(1_000)); // a death, then a new suspicion: the mark is gone
+        dead.accused("a");
+        assert!(!dead.refuted(at(1_100), interval));
+        dead.accused("b");
+        assert!(dead.refuted(at(1_200), interval));
+    }
+
+    #[test]
+    fn a_pull_return_before_two_answers_in_a_row_waits_for_them() {
+        let mut doubt = Doubt::new(at(0));
+        doubt.polled(false);
+        doubt.polled(false);
+        assert!(doubt.returned(), "its last polls went unanswered here");
+        assert!(!doubt.confirmed());
+        doubt.answered(); // the poll out now is answered
+        assert!(!doubt.confirmed(), "one answer");
+        doubt.polled(true); // the next poll goes out, the last one answered
+        doubt.answered();
+        assert!(doubt.confirmed(), "two in a row");
+        assert!(doubt.take_unconfirmed());
+        let mut steady = Doubt::new(at(0));
+        steady.polled(true);
+        steady.answered();
+        assert!(!steady.returned(), "answering all along: back at once");
+    }
+
+    #[test]
     fn the_hold_counts_from_the_last_suspicion() {
         let interval = Duration::from_millis(200);
         let mut doubt = Doubt::new(at(0));
