@@ -651,8 +651,7 @@ impl Members {
         if let Some(detector) = &mut record.detector {
             *detector = Detector::paced(config, pace(config, me, name, Some(&timing)), at);
             next = detector.next_change(at);
-            let next = next.unwrap_or(NEVER);
-            *wake = if record.member.doubted { (*wake).min(next) } else { next };
+            rewake(wake, record.member.doubted, next.unwrap_or(NEVER));
         }
         self.pull_deadline(next);
         true
@@ -683,14 +682,9 @@ impl Members {
                 }
                 None => return,
             }
-            // Arrivals only move a verdict's change later: judging can wait until then,
-            // but never past a doubted member's release (`judge` set that wake).
-            let next = record
-                .detector
-                .as_ref()
-                .and_then(|d| d.next_change(now))
-                .unwrap_or(NEVER);
-            *wake = if record.member.doubted { (*wake).min(next) } else { next };
+            // Arrivals only move a verdict's change later: judging can wait until then.
+            let next = record.detector.as_ref().and_then(|d| d.next_change(now));
+            rewake(wake, record.member.doubted, next.unwrap_or(NEVER));
         }
     }
 
@@ -724,7 +718,7 @@ impl Members {
         // sick member is accused by members that were up all along.
         let settled = self.config.interval * DOUBT_HALF_LIFE;
         let stale = |r: &Record| !r.member.status.is_up() || r.doubt.back_within(now, settled);
-        if accuser != self.me && self.records.get(accuser).is_none_or(stale) {
+        if self.records.get(accuser).is_none_or(stale) {
             return;
         }
         if let Some(record) = self
@@ -1270,6 +1264,12 @@ fn doubt(rule: DoubtRule, record: &mut Record, now: Instant, was: Was, interval:
         DoubtRule::Refutations => doubt_refutations(record, now, was.status, interval),
         DoubtRule::Answers => doubt_answers(record, now, was, interval),
     }
+}
+
+/// A record's next look is its detector's `next` change, but never later than the wake a
+/// doubted member already has (its release, set by `Members::judge`).
+fn rewake(wake: &mut Instant, doubted: bool, next: Instant) {
+    *wake = if doubted { (*wake).min(next) } else { next };
 }
 
 /// Pull: a member this node polls and suspects stays suspect at the new incarnation

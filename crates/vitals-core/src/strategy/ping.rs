@@ -505,7 +505,7 @@ impl Ping {
             && self
                 .suspicions
                 .get(&probe.target)
-                .is_some_and(|s| ctx.now < s.started + self.timeout(ctx.config, ctx.members, &probe.target, s, n));
+                .is_some_and(|s| !self.timed_out(ctx, &probe.target, s, n));
         if self.swim.buddy && suspect && !self.recheck.contains(&probe.target) {
             self.recheck.push_back(probe.target);
         }
@@ -585,22 +585,24 @@ impl Ping {
     fn expire_suspicions(&mut self, ctx: &mut Ctx<'_>) {
         let n = ctx.members.up_count();
         let quorum = ctx.config.quorum_size(n);
-        let (due, outlived): (Vec<_>, Vec<_>) = self
+        let expired: Vec<(String, bool)> = self
             .suspicions
             .iter()
-            .filter(|(name, s)| ctx.now >= s.started + self.timeout(ctx.config, ctx.members, name, s, n))
+            .filter(|(name, s)| self.timed_out(ctx, name, s, n))
             .map(|(name, s)| (name.clone(), s.accusers.len() >= quorum))
-            .partition(|(_, enough)| *enough);
-        // Past its timeout without the accusers a death needs (a minority under a
-        // quorum): its refutation will be a partition's end, not a sick member's.
-        // (Without a quorum only an accuser-less suspicion is short, and it counts for
-        // no doubt anyway.)
-        if ctx.config.quorum.is_some() {
-            for (name, _) in outlived {
+            .collect();
+        let mut due = Vec::new();
+        for (name, enough) in expired {
+            if enough {
+                due.push(name);
+            } else if ctx.config.quorum.is_some() {
+                // Past its timeout without the accusers a death needs (a minority under
+                // a quorum): its refutation will be a partition's end, not a sick
+                // member's. (Without a quorum only an accuser-less suspicion is short,
+                // and it counts for no doubt anyway.)
                 ctx.members.suspicion_outlived(&name);
             }
         }
-        let due: Vec<String> = due.into_iter().map(|(name, _)| name).collect();
         for name in due {
             let suspicion = self.suspicions.remove(&name).expect("listed");
             let still = ctx
@@ -643,6 +645,11 @@ impl Ping {
             .filter(|(_, s)| s.accusers.len() >= quorum)
             .map(|(name, s)| s.started + self.timeout(ctx.config, ctx.members, name, s, n))
             .min();
+    }
+
+    /// Whether `suspicion` of `name` has run its time ([`Ping::timeout`]) at `ctx.now`.
+    fn timed_out(&self, ctx: &Ctx<'_>, name: &str, suspicion: &Suspicion, n: usize) -> bool {
+        ctx.now >= suspicion.started + self.timeout(ctx.config, ctx.members, name, suspicion, n)
     }
 
     /// How long `suspicion` of `name` lasts. A doubted member (one that keeps refuting:
