@@ -290,6 +290,11 @@ impl Members {
             .filter_map(|r| Some((&r.member, r.counter?)))
     }
 
+    /// How many members the table holds, the local node and the dead included.
+    pub fn held(&self) -> usize {
+        self.records.len()
+    }
+
     /// Every member, the local node included, in name order.
     pub fn iter(&self) -> impl Iterator<Item = &Member> {
         self.records.values().map(|r| &r.member)

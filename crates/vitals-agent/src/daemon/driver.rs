@@ -8,9 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::UdpSocket;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
+use vitals_core::reach::matrix::Matrix;
 use vitals_core::seal::Keyring;
 use vitals_core::timing::{Mismatch, Pace, Timing};
+use vitals_core::why::Why;
 use vitals_core::wire::{Codec, MAX_DATAGRAM};
 use vitals_core::{Command, Envelope, Event, Instant, Node, Output, Status};
 
@@ -33,6 +35,20 @@ pub(crate) enum Control {
     Rekey(Keyring),
     /// A join attempt through these freshly resolved seed addresses.
     Join(Attempt),
+    /// A question the HTTP API asks the node itself (what no snapshot carries).
+    Ask(Question),
+}
+
+/// What the HTTP API asks the node itself, answered at once: what would cost too much to
+/// rebuild in every snapshot, since few read it (a snapshot is O(members) and is rebuilt
+/// after every change; these are O(members × members)).
+#[derive(Debug)]
+pub(crate) enum Question {
+    /// `GET /v1/reachability`: who hears whom, built now.
+    Reachability(oneshot::Sender<Matrix>),
+    /// `GET /v1/members/NAME/why`: the evidence about one member, with the node's clock
+    /// when it was read (`None`: no member of that name).
+    Why(String, oneshot::Sender<(Option<Why>, Instant)>),
 }
 
 /// Most time between two snapshots when only timestamps change, up to
@@ -40,30 +56,46 @@ pub(crate) enum Control {
 /// O(members): 500 agents of 500 members each refreshing every 100 ms took more than the
 /// two cores of the machine they shared, docs/SCALE.md).
 const REFRESH: Duration = Duration::from_millis(100);
-/// Members up to which snapshots refresh every [`REFRESH`].
+/// Members up to which snapshots refresh every [`REFRESH`], and every change is published
+/// at once.
 const REFRESH_MEMBERS: usize = 100;
-/// Most time between two builds of the reachability matrix (a build costs O(members ×
-/// names listed in the rows); between builds a snapshot carries the last one).
-const REACH_REFRESH: Duration = Duration::from_secs(1);
+/// Most time a snapshot stands at any size, and between two readings of the links it
+/// carries (a reading costs O(peers heard); between readings a snapshot shares the last).
+const MAX_REFRESH: Duration = Duration::from_secs(1);
 
-/// How long a snapshot may stand when only timestamps change, with `members` known.
+/// How long a snapshot may stand when only timestamps change, with `members` held (the
+/// dead included: a snapshot shows them too).
 fn refresh_every(members: usize) -> Duration {
     if members <= REFRESH_MEMBERS {
         REFRESH
     } else {
-        Duration::from_millis(members as u64).min(REACH_REFRESH)
+        Duration::from_millis(members as u64).min(MAX_REFRESH)
+    }
+}
+
+/// Least time between two snapshots, with `members` held: none up to
+/// [`REFRESH_MEMBERS`] (every change is shown, and its events published, at once);
+/// beyond, changes wait for the next refresh, so that a node pays for one snapshot per
+/// [`refresh_every`] however many members change (while 500 agents form a cluster,
+/// every datagram changes something, and one snapshot per datagram took the machine).
+fn hold(members: usize) -> Duration {
+    if members <= REFRESH_MEMBERS {
+        Duration::ZERO
+    } else {
+        refresh_every(members)
     }
 }
 
 /// Most datagrams already waiting that are read before a tick (`Driver::read_pending`).
 const PENDING_BEFORE_TICK: usize = 64;
 
-/// When the last snapshot was published, and when the reachability matrix it carries
-/// was built.
+/// When the last snapshot was published, when the links it carries were read, and
+/// whether a change waits for the next one (see [`hold`]).
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Published {
     pub(crate) at: Instant,
-    pub(crate) reach_at: Instant,
+    pub(crate) links_at: Instant,
+    pub(crate) pending: bool,
 }
 
 /// One input to the node.
@@ -72,6 +104,8 @@ enum Input {
     ReceiveFailed(std::io::Error),
     Tick,
     Control(Control),
+    /// A change held back (see [`hold`]) may be published now.
+    Publish,
     Shutdown,
 }
 
@@ -82,7 +116,7 @@ pub(crate) struct Driver {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) snapshot: watch::Sender<Snapshot>,
     pub(crate) context: Context,
-    /// When the last snapshot was published, and the reachability matrix it carries built.
+    /// When the last snapshot was published, and whether a change waits for the next.
     pub(crate) published: Published,
     pub(crate) codec: Codec,
     pub(crate) limiter: RateLimiter,
@@ -114,22 +148,24 @@ impl Driver {
         let socket = Arc::clone(&self.socket);
         let mut buf = vec![0u8; MAX_DATAGRAM + 1];
         self.flush().await;
-        self.publish(true);
+        self.publish_now();
         loop {
             let far = self.epoch + Duration::from_secs(86_400 * 365);
             let deadline = self.node.poll_timeout().map_or(far, |t| self.epoch + t.since_epoch());
+            let publish_at = self.epoch + self.publish_at().since_epoch();
             let input = tokio::select! {
                 received = socket.recv_from(&mut buf) => match received {
                     Ok((len, src)) => Input::Datagram(len, src),
                     Err(e) => Input::ReceiveFailed(e),
                 },
                 _ = tokio::time::sleep_until(deadline) => Input::Tick,
+                _ = tokio::time::sleep_until(publish_at), if self.published.pending => Input::Publish,
                 Some(control) = controls.recv() => Input::Control(control),
                 _ = &mut shutdown => Input::Shutdown,
             };
             let now = self.now();
             // A command (a new health or check result) changes what the API shows: publish it at once.
-            let commanded = matches!(input, Input::Control(_));
+            let commanded = matches!(input, Input::Control(ref c) if !matches!(c, Control::Ask(_)));
             let received = matches!(input, Input::Datagram(..));
             let mut changed = false;
             match input {
@@ -142,6 +178,8 @@ impl Driver {
                 Input::Control(Control::Node(command)) => self.node.handle_command(now, command),
                 Input::Control(Control::Rekey(keyring)) => self.rekey(keyring),
                 Input::Control(Control::Join(attempt)) => self.join(now, attempt),
+                Input::Control(Control::Ask(question)) => self.answer(now, question),
+                Input::Publish => {}
                 Input::Shutdown => break,
             }
             changed |= self.flush().await;
@@ -157,7 +195,7 @@ impl Driver {
         let now = self.now();
         self.node.handle_command(now, Command::Leave);
         self.flush().await;
-        self.publish(true);
+        self.publish_now();
     }
 
     /// Before a tick, reads the datagrams already waiting in the socket (at most
@@ -179,6 +217,18 @@ impl Driver {
             self.reply_budget.handled();
         }
         changed
+    }
+
+    /// Answers a question from the HTTP API (a handler gone meanwhile is no error).
+    fn answer(&self, now: Instant, question: Question) {
+        match question {
+            Question::Reachability(reply) => {
+                let _ = reply.send(self.node.reachability(now));
+            }
+            Question::Why(name, reply) => {
+                let _ = reply.send((self.node.why(&name, now), now));
+            }
+        }
     }
 
     fn rekey(&mut self, keyring: Keyring) {
@@ -453,20 +503,36 @@ impl Driver {
         );
     }
 
-    fn publish(&mut self, force: bool) {
+    /// When a change held back may be published (see [`hold`]).
+    fn publish_at(&self) -> Instant {
+        self.published.at + hold(self.node.members().held())
+    }
+
+    /// Publishes a fresh snapshot if something changed (`changed`, or events waiting) or
+    /// timestamps are due a refresh, and no snapshot is held back (see [`hold`]).
+    fn publish(&mut self, changed: bool) {
         let now = self.now();
-        let refresh = refresh_every(self.node.members().up_count());
-        if !force && self.unpublished.is_empty() && now - self.published.at < refresh {
+        let members = self.node.members().held();
+        let since = now - self.published.at;
+        self.published.pending |= changed || !self.unpublished.is_empty();
+        if since < hold(members) || (!self.published.pending && since < refresh_every(members)) {
             return;
         }
+        self.publish_now();
+    }
+
+    /// Builds and publishes the snapshot of the node now, then the events it shows.
+    fn publish_now(&mut self) {
+        let now = self.now();
         self.published.at = now;
-        let reachability = if now - self.published.reach_at < REACH_REFRESH {
-            Some(self.snapshot.borrow().reachability.clone())
+        self.published.pending = false;
+        let links = if now - self.published.links_at < MAX_REFRESH {
+            Some(Arc::clone(&self.snapshot.borrow().links))
         } else {
-            self.published.reach_at = now;
+            self.published.links_at = now;
             None
         };
-        let mut snapshot = Snapshot::of(&self.node, self.context, now, reachability);
+        let mut snapshot = Snapshot::of(&self.node, self.context, now, links);
         if !snapshot.me.joined {
             snapshot.me.join_problem = self.join.reason();
         }
@@ -510,6 +576,15 @@ mod tests {
         assert_eq!(refresh_every(10), Duration::from_millis(100));
         assert_eq!(refresh_every(100), Duration::from_millis(100));
         assert_eq!(refresh_every(500), Duration::from_millis(500));
-        assert_eq!(refresh_every(100_000), REACH_REFRESH);
+        assert_eq!(refresh_every(100_000), MAX_REFRESH);
+    }
+
+    #[test]
+    fn changes_are_published_at_once_up_to_100_members_then_wait_for_the_next_refresh() {
+        assert_eq!(hold(1), Duration::ZERO);
+        assert_eq!(hold(100), Duration::ZERO);
+        assert_eq!(hold(101), Duration::from_millis(101));
+        assert_eq!(hold(500), refresh_every(500));
+        assert_eq!(hold(5_000), MAX_REFRESH);
     }
 }

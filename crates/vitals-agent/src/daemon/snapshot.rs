@@ -1,12 +1,16 @@
 //! The published, read-only picture of the node that HTTP handlers serve. The driver
-//! rebuilds it after inputs that changed something; readers never touch the node.
+//! rebuilds it after inputs that changed something (beyond 100 members, at most once per
+//! refresh: `driver::hold`); readers never touch the node. It holds what costs O(members)
+//! to build, never what costs O(members²) (the reachability matrix, each member's `why`:
+//! asked of the driver, `driver::Question`).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use vitals_core::reach::matrix::Matrix;
 use vitals_core::{CheckStatus, Config, Health, Instant, Node, Preset, Role, Stats, Status, score};
 
+use crate::api::links::LinkView;
 use crate::routing::Instance;
 
 /// One row of `GET /v1/members` (the CLI reads it back with the same type).
@@ -97,12 +101,9 @@ pub struct Snapshot {
     pub members: Vec<MemberView>,
     /// Leader strategy: what the node knows of leadership (`None` for other strategies).
     pub leader: Option<LeaderView>,
-    /// `GET /v1/members/NAME/why`: why each member has its status.
-    pub why: std::collections::BTreeMap<String, vitals_core::why::Why>,
-    /// `GET /v1/reachability`: who hears whom (bounded beyond 64 members).
-    pub reachability: vitals_core::reach::matrix::Matrix,
-    /// `GET /v1/links`: what the node measures of each peer it hears directly.
-    pub links: Vec<crate::api::links::LinkView>,
+    /// `GET /v1/links`: what the node measures of each peer it hears directly (read at
+    /// most once a second; snapshots in between share the last reading).
+    pub links: Arc<Vec<crate::api::links::LinkView>>,
     /// When the picture was taken, on the node's clock (not served; dates are derived from it).
     #[serde(skip)]
     pub taken_at: Instant,
@@ -145,16 +146,13 @@ pub struct Context {
 }
 
 impl Snapshot {
-    /// The picture of `node` at `now`, with `reachability` when given (the last matrix
-    /// built, which costs more than the rest), else a matrix built now.
-    pub fn of(node: &Node, context: Context, now: Instant, reachability: Option<Matrix>) -> Snapshot {
+    /// The picture of `node` at `now`, with `links` when given (the last reading), else
+    /// the links read now.
+    pub fn of(node: &Node, context: Context, now: Instant, links: Option<Arc<Vec<LinkView>>>) -> Snapshot {
         let me = node.me();
         let config = node.config().clone();
-        let members = node
-            .members()
-            .iter()
-            .map(|m| member_view(node, &me.name, m, now))
-            .collect();
+        let own = node.members().me();
+        let members = node.members().iter().map(|m| member_view(node, own, m, now)).collect();
         Snapshot {
             me: SelfView {
                 name: me.name.clone(),
@@ -173,13 +171,7 @@ impl Snapshot {
                 stats: node.stats(),
             },
             members,
-            why: node
-                .members()
-                .iter()
-                .filter_map(|m| Some((m.name.clone(), node.why(&m.name, now)?)))
-                .collect(),
-            reachability: reachability.unwrap_or_else(|| node.reachability(now)),
-            links: node.links(now).iter().map(Into::into).collect(),
+            links: links.unwrap_or_else(|| Arc::new(node.links(now).iter().map(Into::into).collect())),
             taken_at: now,
             indexes: super::blocking::Indexes::default(),
             leader: node.leadership(now).map(|l| LeaderView {
@@ -243,8 +235,8 @@ fn millis(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-fn member_view(node: &Node, me: &str, m: &vitals_core::Member, now: Instant) -> MemberView {
-    let is_self = m.name == me;
+fn member_view(node: &Node, me: &vitals_core::Member, m: &vitals_core::Member, now: Instant) -> MemberView {
+    let is_self = std::ptr::eq(m, me);
     let detector = node
         .members()
         .detector_reading(&m.name, now)

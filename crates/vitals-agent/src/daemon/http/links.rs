@@ -1,7 +1,8 @@
 //! `GET /v1/links`: what this agent measures of each peer it hears directly (loss,
 //! delays, jitter, inter-arrival times; `vitals_core::links`), and `GET /v1/tune`: the
 //! Chen–Toueg–Aguilera recommendation computed from the worst of them
-//! (`daemon::tuning`). Both read the published snapshot only.
+//! (`daemon::tuning`). Both read the published snapshot only (links read at most once a
+//! second).
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -22,7 +23,8 @@ use crate::daemon::tuning;
 #[utoipa::path(get, path = "/v1/links", tag = "members",
     responses((status = 200, description = "The measured links, by peer name", body = [LinkView])))]
 pub(super) async fn links(State(state): State<ApiState>) -> impl IntoResponse {
-    Json(state.snapshot.borrow().links.clone())
+    let links = std::sync::Arc::clone(&state.snapshot.borrow().links);
+    Json(links.as_ref().clone())
 }
 
 /// Interval, threshold and timeout for a detection-time and false-positive target,
@@ -48,7 +50,10 @@ pub(super) async fn tune(State(state): State<ApiState>, query: Result<Query<Tune
     };
     let (links, pull) = {
         let snapshot = state.snapshot.borrow();
-        (snapshot.links.clone(), snapshot.me.strategy == StrategyKind::Pull)
+        (
+            std::sync::Arc::clone(&snapshot.links),
+            snapshot.me.strategy == StrategyKind::Pull,
+        )
     };
     match tuning::recommend(&links, detect_within, recurrence, pull) {
         Ok(recommendation) => Json(recommendation.answer()).into_response(),

@@ -57,6 +57,7 @@ use self::events::ConnectionMark;
 
 pub(crate) use self::state::{ApiState, error};
 use super::config::ApiAuth;
+use super::driver::Question;
 use super::metrics::Metrics;
 use crate::api::{Alive, ApiError, LeaderAnswer, Leaving, NoSuchEndpoint, Ready, SelfView};
 
@@ -177,9 +178,8 @@ async fn self_view(State(state): State<ApiState>) -> impl IntoResponse {
         (status = 404, description = "No member of that name", body = ApiError),
     ))]
 async fn why(State(state): State<ApiState>, axum::extract::Path(name): axum::extract::Path<String>) -> Response {
-    let (why, taken_at) = {
-        let snapshot = state.snapshot.borrow();
-        (snapshot.why.get(&name).cloned(), snapshot.taken_at)
+    let Some((why, taken_at)) = state.ask(|reply| Question::Why(name.clone(), reply)).await else {
+        return state::shutting_down();
     };
     match why {
         Some(why) => Json(crate::daemon::wallclock::why_with_dates(

@@ -1,13 +1,16 @@
 //! `GET /v1/reachability`: who hears whom, as this agent holds it (the rows every member
-//! sends, `vitals_core::reach`), with every unreachable pair classified. Reads the
-//! published snapshot only.
+//! sends, `vitals_core::reach`), with every unreachable pair classified. Asked of the
+//! driver for each request: the matrix costs O(members × members), too much to rebuild in
+//! every snapshot.
 
 use axum::Json;
 use axum::extract::State;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 
 use super::ApiState;
+use super::state::shutting_down;
 use crate::api::Reachability;
+use crate::daemon::driver::Question;
 
 /// The reachability matrix: every member's word about every other (heard within its
 /// detector's window or not, with this node's own round trips), each unreachable pair
@@ -16,6 +19,9 @@ use crate::api::Reachability;
 /// every cell is given (`full`); beyond, only per-observer counts and at most 256 pairs.
 #[utoipa::path(get, path = "/v1/reachability", tag = "members",
     responses((status = 200, description = "Who hears whom", body = Reachability)))]
-pub(super) async fn reachability(State(state): State<ApiState>) -> impl IntoResponse {
-    Json(state.snapshot.borrow().reachability.clone())
+pub(super) async fn reachability(State(state): State<ApiState>) -> Response {
+    match state.ask(Question::Reachability).await {
+        Some(matrix) => Json(matrix).into_response(),
+        None => shutting_down(),
+    }
 }

@@ -3,7 +3,7 @@
 //! (`http::services`), so it sits below both: neither imports the other's handlers.
 //!
 //! Owns no route and no handler; never touches the node (the state holds the published
-//! snapshot, never the node itself).
+//! snapshot, never the node itself; what no snapshot carries is asked of the driver).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -12,9 +12,10 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use prometheus_client::registry::Registry;
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, oneshot, watch};
 
 use crate::daemon::config::Token;
+use crate::daemon::driver::{Control, Question};
 use crate::daemon::snapshot::Snapshot;
 use crate::health::checks::{Board, TtlInbox};
 use crate::health::services::{ServiceSpec, Thresholds};
@@ -43,6 +44,21 @@ pub(crate) struct ApiState {
     pub(crate) streams: Arc<tokio::sync::Semaphore>,
     /// The blocking queries' indexes, as the driver publishes them.
     pub(crate) indexes: watch::Receiver<crate::daemon::blocking::Indexes>,
+}
+
+impl ApiState {
+    /// Asks the node itself, through the driver, what no snapshot carries (see
+    /// [`Question`]); `None` when the driver has stopped (the agent is shutting down).
+    pub(crate) async fn ask<T>(&self, question: impl FnOnce(oneshot::Sender<T>) -> Question) -> Option<T> {
+        let (reply, answer) = oneshot::channel();
+        self.controls.send(Control::Ask(question(reply))).await.ok()?;
+        answer.await.ok()
+    }
+}
+
+/// The answer when the driver is gone: 503.
+pub(crate) fn shutting_down() -> Response {
+    error(StatusCode::SERVICE_UNAVAILABLE, "the agent is shutting down")
 }
 
 /// Round-robin counters, one per service.
