@@ -65,7 +65,10 @@ impl StrategyConfig {
 pub struct ProbeConfig {
     /// How many members are asked to probe indirectly (SWIM's k).
     pub indirect_probes: usize,
-    /// Every this many rounds, a full state exchange with one random member.
+    /// Every this many rounds, a full state exchange with one random member (ping's
+    /// push-pull, push's and pull's sync), in a cluster of up to 100 members up; beyond,
+    /// every `push_pull_rounds × ⌈up / 100⌉` rounds, so that the exchange's bytes per node,
+    /// a whole member list each, do not grow with N (`strategy/anti_entropy.rs`).
     pub push_pull_rounds: u32,
 }
 

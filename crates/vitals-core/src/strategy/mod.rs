@@ -5,6 +5,7 @@
 //! evidence to [`Members`], and queue messages. They never encode bytes and never change
 //! a status themselves.
 
+mod anti_entropy;
 pub(crate) mod election;
 #[cfg(test)]
 mod fixture;
@@ -142,14 +143,12 @@ impl Ctx<'_> {
         }
     }
 
-    /// Anti-entropy: every `probes.push_pull_rounds` rounds, ask one random member that is
-    /// up for its member list (a join's paged reply), so a node that missed news (a lost
-    /// page of its join reply, a member it never heard of) converges.
+    /// Anti-entropy: every `probes.push_pull_rounds` rounds (× ⌈up / 100⌉ above 100 members
+    /// up: [`Ctx::anti_entropy_rounds`]), ask one random member that is up for its member
+    /// list (a join's paged reply), so a node that missed news (a lost page of its join
+    /// reply, a member it never heard of) converges.
     pub(crate) fn sync_now_and_then(&mut self) {
-        if !self
-            .round
-            .is_multiple_of(u64::from(self.config.probes.push_pull_rounds))
-        {
+        if !self.round.is_multiple_of(self.anti_entropy_rounds()) {
             return;
         }
         let up: Vec<SocketAddr> = self.members.up_others().map(|m| m.addr).collect();

@@ -7,9 +7,10 @@
 //! raises its incarnation and refutes; one that does not is declared `dead` when the
 //! suspicion times out. News spreads piggybacked on probes and acks, each piece
 //! retransmitted `retransmit_mult × ceil(log10(N + 1))` times, plus a full state exchange
-//! with one random member every `push_pull_rounds` periods, and (Serf's reconnect loop)
-//! a padded join to one random member held dead every few periods, so that the two sides
-//! of a healed partition meet again within seconds.
+//! with one random member every `push_pull_rounds` periods (× ⌈up / 100⌉ above 100
+//! members up, so its bytes per node do not grow with N: `anti_entropy.rs`), and
+//! (Serf's reconnect loop) a padded join to one random member held dead every few
+//! periods, so that the two sides of a healed partition meet again within seconds.
 //!
 //! Lifeguard: a local health multiplier (awareness) stretches this node's own period and
 //! probe timeout while it misses acks and nacks or has to refute (the sick node slows down
@@ -149,11 +150,9 @@ impl Ping {
         self.rounds += 1;
         self.finish_probe(ctx);
         self.tell_checks(ctx);
-        if self
-            .rounds
-            .is_multiple_of(u64::from(ctx.config.probes.push_pull_rounds))
-        {
-            self.push_pull(ctx);
+        let anti_entropy = ctx.anti_entropy_rounds();
+        if self.rounds.is_multiple_of(anti_entropy) {
+            self.push_pull(ctx, anti_entropy);
         } else if self.rounds.is_multiple_of(DEAD_RETRY_ROUNDS) {
             reconnect(ctx);
         }
@@ -808,13 +807,12 @@ impl Ping {
         ctx.broadcast(untold, message);
     }
 
-    /// A full state exchange with one random member (anti-entropy): push our pages and
-    /// ask for theirs. Every other time the partner is a member held dead, so the two
-    /// sides of a healed partition meet again.
-    fn push_pull(&mut self, ctx: &mut Ctx<'_>) {
-        let want_dead = self
-            .rounds
-            .is_multiple_of(2 * u64::from(ctx.config.probes.push_pull_rounds));
+    /// A full state exchange with one random member (anti-entropy), due every `period`
+    /// rounds (`anti_entropy.rs`: spaced with the cluster's size): push our pages and ask
+    /// for theirs. Every other time (every `2 × period` rounds) the partner is a member
+    /// held dead, so the two sides of a healed partition meet again.
+    fn push_pull(&mut self, ctx: &mut Ctx<'_>, period: u64) {
+        let want_dead = self.rounds.is_multiple_of(2 * period);
         let mut partners: Vec<SocketAddr> = ctx
             .members
             .others()
@@ -846,7 +844,8 @@ impl Ping {
 /// (a request for page 0 of the member list) to one random member held dead. If it is back
 /// (a healed partition), each side reads that the other holds it dead, both refute, and
 /// the refutations spread: the two sides agree within a few periods, instead of waiting
-/// for a push-pull that picks a dead partner (every `2 × push_pull_rounds` periods).
+/// for a push-pull that picks a dead partner (every `2 × push_pull_rounds` periods, more
+/// above 100 members up: `anti_entropy.rs`).
 /// Only while some member is dead, and about one datagram per period for the whole
 /// cluster whatever its size: each of the `up` members tries every `DEAD_RETRY_ROUNDS`
 /// periods with probability `DEAD_RETRY_ROUNDS / up` (always, up to `DEAD_RETRY_ROUNDS`
@@ -997,6 +996,67 @@ mod tests {
 
     fn news_len(gossip: &[Rumor]) -> usize {
         gossip.iter().map(wire::body_len).sum()
+    }
+
+    /// The push-pulls of a ping node that knows `others` members, `m000` of them dead,
+    /// over `rounds` periods: the round of each, its partner and how many entries it pushed.
+    fn push_pulls(others: usize, rounds: u64) -> Vec<(u64, SocketAddr, usize)> {
+        let (mut f, _) = fixture(others);
+        f.members.apply(Instant::ZERO, &entry("m000", 1, Status::Dead));
+        let mut ping = Ping::new(lan_fast_swim(), Instant::ZERO);
+        let mut exchanges = Vec::new();
+        for round in 1..=rounds {
+            ping.on_round(&mut f.ctx(Instant::ZERO));
+            let pages: Vec<(SocketAddr, usize)> = f
+                .sent()
+                .into_iter()
+                .filter_map(|(to, envelope)| match envelope.message {
+                    Message::Members { entries, .. } => Some((to[0], entries.len())),
+                    _ => None,
+                })
+                .collect();
+            if let Some(&(partner, _)) = pages.first() {
+                assert!(pages.iter().all(|(to, _)| *to == partner), "one partner at {round}");
+                exchanges.push((round, partner, pages.iter().map(|(_, n)| n).sum()));
+            }
+        }
+        exchanges
+    }
+
+    #[test]
+    fn with_250_members_up_a_node_pushes_its_list_every_180_periods_every_other_time_to_the_dead() {
+        let dead = crate::strategy::fixture::addr(1);
+        let rounds: Vec<(u64, bool)> = push_pulls(250, 720)
+            .into_iter()
+            .map(|(round, partner, _)| (round, partner == dead))
+            .collect();
+        assert_eq!(
+            rounds,
+            [(180, false), (360, true), (540, false), (720, true)],
+            "250 members up: every 180 periods, every other time to m000"
+        );
+        let small: Vec<(u64, bool)> = push_pulls(100, 240)
+            .into_iter()
+            .map(|(round, partner, _)| (round, partner == dead))
+            .collect();
+        assert_eq!(
+            small,
+            [(60, false), (120, true), (180, false), (240, true)],
+            "100 members up: as before"
+        );
+    }
+
+    #[test]
+    fn push_pull_entries_per_period_at_400_members_stay_those_at_100() {
+        let per_period = |others: usize| {
+            let entries: usize = push_pulls(others, 960).iter().map(|(_, _, n)| n).sum();
+            entries as f64 / 960.0
+        };
+        let (small, large) = (per_period(100), per_period(400));
+        assert!(
+            large <= 1.05 * small,
+            "{large:.2} entries per period at 400, {small:.2} at 100"
+        );
     }
 
     #[test]
