@@ -27,6 +27,7 @@ use vitals_core::{Command, Status};
 
 use super::blocking::{Blocking, with_index};
 use super::events::ConnectionMark;
+use super::state::stopping;
 use super::{ApiState, error};
 use crate::api::{ApiError, JoinRequest, Joined, MemberView, MembersQuery, Reaped, WatchQuery};
 use crate::daemon::driver::Control;
@@ -153,7 +154,7 @@ pub(super) async fn join(State(state): State<ApiState>, body: Result<Json<JoinRe
         .await
         .is_err()
     {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "the agent is stopping");
+        return stopping();
     }
     let mut snapshot = state.snapshot.clone();
     let answered = |members: &[MemberView]| -> Vec<String> {
@@ -218,7 +219,7 @@ pub(super) async fn force_leave(State(state): State<ApiState>, Path(name): Path<
         .await
         .is_err()
     {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "the agent is stopping");
+        return stopping();
     }
     let mut snapshot = state.snapshot.clone();
     let gone = tokio::time::timeout(

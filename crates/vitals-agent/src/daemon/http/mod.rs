@@ -179,7 +179,7 @@ async fn self_view(State(state): State<ApiState>) -> impl IntoResponse {
     ))]
 async fn why(State(state): State<ApiState>, axum::extract::Path(name): axum::extract::Path<String>) -> Response {
     let Some((why, taken_at)) = state.ask(|reply| Question::Why(name.clone(), reply)).await else {
-        return state::shutting_down();
+        return state::stopping();
     };
     match why {
         Some(why) => Json(crate::daemon::wallclock::why_with_dates(

@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
 use super::ApiState;
-use super::state::shutting_down;
+use super::state::stopping;
 use crate::api::Reachability;
 use crate::daemon::driver::Question;
 
@@ -22,6 +22,6 @@ use crate::daemon::driver::Question;
 pub(super) async fn reachability(State(state): State<ApiState>) -> Response {
     match state.ask(Question::Reachability).await {
         Some(matrix) => Json(matrix).into_response(),
-        None => shutting_down(),
+        None => stopping(),
     }
 }

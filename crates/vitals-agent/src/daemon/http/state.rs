@@ -56,9 +56,9 @@ impl ApiState {
     }
 }
 
-/// The answer when the driver is gone: 503.
-pub(crate) fn shutting_down() -> Response {
-    error(StatusCode::SERVICE_UNAVAILABLE, "the agent is shutting down")
+/// The answer when the driver is gone (the agent is stopping): 503.
+pub(crate) fn stopping() -> Response {
+    error(StatusCode::SERVICE_UNAVAILABLE, "the agent is stopping")
 }
 
 /// Round-robin counters, one per service.
