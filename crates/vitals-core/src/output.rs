@@ -145,6 +145,10 @@ pub struct Stats {
     /// Messages from a name held by a live member at another address (a join among
     /// them is answered with a refusal).
     pub name_conflicts: u64,
+    /// Ping: times fast confirmation paused here because a member held dead came back
+    /// sooner than Lifeguard's longest suspicion after its death (its verdicts were
+    /// wrong: a machine too busy to schedule its agents in time).
+    pub fast_confirm_pauses: u64,
 }
 
 /// The queue of outputs, and the counters the handlers bump.
@@ -206,6 +210,10 @@ impl Outbox {
 
     pub(crate) fn ignored(&mut self) {
         self.stats.ignored_messages += 1;
+    }
+
+    pub(crate) fn fast_confirm_paused(&mut self) {
+        self.stats.fast_confirm_pauses += 1;
     }
 
     /// The oldest queued output.

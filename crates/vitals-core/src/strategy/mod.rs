@@ -31,6 +31,8 @@ use crate::time::Instant;
 pub use election::{Leadership, Role};
 pub(crate) use gossip::Gossip;
 pub(crate) use leader::Leader;
+#[cfg(test)]
+pub(crate) use ping::FAST_SETTLE_INTERVALS;
 pub(crate) use ping::Ping;
 pub(crate) use pull::Pull;
 pub(crate) use push::Push;

@@ -48,6 +48,71 @@ const URGENT_FANOUT: usize = 32;
 /// through k intermediaries, so at 10 % loss one false accusation is < 1 % likely and
 /// eight independent ones are beyond chance.
 pub(crate) const FAST_ACCUSERS: usize = 8;
+/// Fast confirmation: a node that learns of a death sends it on to this many random
+/// members at once, so it reaches everyone in a few network delays, not in the `log N`
+/// periods of piggybacking (10–15 s at N = 500). An epidemic with fanout f misses about
+/// `e^-f` of the members (they hear it piggybacked, seconds later): with 4, 10 of 500
+/// took 0.25–3 s more; with 6, about one.
+const DEATH_FANOUT: usize = 6;
+/// How long fast confirmation pauses after a false death, in intervals (from the latest).
+const FAST_PAUSE_INTERVALS: u32 = 120;
+/// How long fast confirmation waits after a member joins (or this node starts), in
+/// intervals (from the latest).
+pub(crate) const FAST_SETTLE_INTERVALS: u32 = 30;
+
+/// Whether fast confirmation may end suspicions here now. It declares a member paused
+/// for about two periods dead, on the word of members whose failed probes it takes as
+/// independent evidence. They are not where a common cause slows everyone: a machine too
+/// busy to schedule its agents in time, where every false death is refuted and each
+/// refutation is news for everyone, which keeps it busy (500 agents on two cores never
+/// formed with it). So fast confirmation works only in a settled cluster, and suspicions
+/// end on Lifeguard's timeouts meanwhile:
+/// - not within [`FAST_SETTLE_INTERVALS`] of a member's joining (formation, when a
+///   machine is busiest, and this node's start);
+/// - its one-period verdicts not while this node's own awareness is raised
+///   ([`Ping::fast_verdicts`]);
+/// - not within [`FAST_PAUSE_INTERVALS`] of a false death: a member held dead here that
+///   came back sooner than Lifeguard's longest suspicion ([`suspicion_max`]) after its
+///   death, which Lifeguard alone might not have declared dead at all. A crash restarted
+///   that soon pauses it too, which only slows detection to Lifeguard's for that long.
+#[derive(Clone, Debug, Default)]
+struct FastConfirm {
+    /// Members held dead here within the window, and since when.
+    deaths: BTreeMap<String, Instant>,
+    /// Paused until then.
+    paused_until: Option<Instant>,
+}
+
+impl FastConfirm {
+    /// A member's status changed here; returns whether a false death paused fast
+    /// confirmation (it was not paused before). `window`: Lifeguard's longest suspicion now.
+    fn on_transition(&mut self, transition: &Transition, window: Duration, interval: Duration) -> bool {
+        let now = transition.at;
+        self.deaths.retain(|_, at| now - *at < window);
+        if transition.to == Status::Dead {
+            self.deaths.insert(transition.name.clone(), now);
+            return false;
+        }
+        if transition.from.is_none() {
+            self.pause(now + interval * FAST_SETTLE_INTERVALS);
+        }
+        if !transition.to.is_up() || self.deaths.remove(&transition.name).is_none() {
+            return false;
+        }
+        let was_paused = self.paused(now);
+        self.pause(now + interval * FAST_PAUSE_INTERVALS);
+        !was_paused
+    }
+
+    /// Paused until at least `until`.
+    fn pause(&mut self, until: Instant) {
+        self.paused_until = self.paused_until.max(Some(until));
+    }
+
+    fn paused(&self, now: Instant) -> bool {
+        self.paused_until.is_some_and(|until| now < until)
+    }
+}
 
 /// The probe of the current period.
 #[derive(Clone, Debug)]
@@ -115,6 +180,8 @@ pub(crate) struct Ping {
     /// This node's checks and services as last told, and the members told them (at the
     /// incarnation they had): see [`Ping::tell_checks`].
     told: (Option<Checks>, BTreeMap<String, u64>),
+    /// Whether fast confirmation is paused after false deaths.
+    fast: FastConfirm,
     /// The SWIM and Lifeguard settings.
     swim: SwimConfig,
 }
@@ -139,7 +206,21 @@ impl Ping {
             recheck: VecDeque::new(),
             rechecked_last: false,
             told: (None, BTreeMap::new()),
+            fast: FastConfirm::default(),
         }
+    }
+
+    /// Whether fast confirmation works here at `now` (configured, and not paused:
+    /// [`FastConfirm`]): suspicions are announced and checked at once.
+    fn fast_confirm(&self, now: Instant) -> bool {
+        self.swim.fast_confirm && !self.fast.paused(now)
+    }
+
+    /// Whether this node may also end suspicions after one period and send deaths on at
+    /// once: fast confirmation works, and this node's own probes are answered in time
+    /// (awareness 0; a mass crash or an overloaded machine raises it).
+    fn fast_verdicts(&self, now: Instant) -> bool {
+        self.fast_confirm(now) && self.awareness == 0
     }
 
     fn scale(&self, d: Duration) -> Duration {
@@ -273,7 +354,7 @@ impl Ping {
     /// Fast confirmation: a suspicion heard from others is checked with this node's own
     /// probe straight away (when no probe is under way), not at the next round.
     fn confirm_at_once(&mut self, ctx: &mut Ctx<'_>) {
-        if self.swim.fast_confirm && self.probe.is_none() && !self.confirm.is_empty() {
+        if self.fast_confirm(ctx.now) && self.probe.is_none() && !self.confirm.is_empty() {
             let ends_at = ctx.now + self.scale(ctx.config.interval);
             self.start_probe(ctx, ends_at);
         }
@@ -538,7 +619,7 @@ impl Ping {
                 },
             );
         }
-        if self.swim.fast_confirm {
+        if self.fast_confirm(ctx.now) {
             self.announce(ctx, name);
         }
     }
@@ -550,6 +631,11 @@ impl Ping {
         let Some(rumor) = self.suspicion_rumor(ctx, name) else {
             return;
         };
+        Self::tell_random(ctx, name, URGENT_FANOUT, rumor);
+    }
+
+    /// Sends `rumor` about `name` straight to up to `count` random members up (not `name`).
+    fn tell_random(ctx: &mut Ctx<'_>, name: &str, count: usize, rumor: Rumor) {
         let mut targets: Vec<SocketAddr> = ctx
             .members
             .up_others()
@@ -557,7 +643,7 @@ impl Ping {
             .map(|m| m.addr)
             .collect();
         shuffle(&mut targets, ctx);
-        targets.truncate(URGENT_FANOUT);
+        targets.truncate(count);
         ctx.broadcast(targets, Message::News { gossip: vec![rumor] });
     }
 
@@ -642,13 +728,13 @@ impl Ping {
             .suspicions
             .iter()
             .filter(|(_, s)| s.accusers.len() >= quorum)
-            .map(|(name, s)| s.started + self.timeout(ctx.config, ctx.members, name, s, n))
+            .map(|(name, s)| s.started + self.timeout(ctx.config, ctx.members, name, s, (n, ctx.now)))
             .min();
     }
 
     /// Whether `suspicion` of `name` has run its time ([`Ping::timeout`]) at `ctx.now`.
     fn timed_out(&self, ctx: &Ctx<'_>, name: &str, suspicion: &Suspicion, n: usize) -> bool {
-        ctx.now >= suspicion.started + self.timeout(ctx.config, ctx.members, name, suspicion, n)
+        ctx.now >= suspicion.started + self.timeout(ctx.config, ctx.members, name, suspicion, (n, ctx.now))
     }
 
     /// How long `suspicion` of `name` lasts. A doubted member (one that keeps refuting:
@@ -662,15 +748,19 @@ impl Ping {
         members: &crate::members::Members,
         name: &str,
         suspicion: &Suspicion,
-        n: usize,
+        (n, now): (usize, Instant),
     ) -> Duration {
         let doubted = members.get(name).is_some_and(|m| m.doubted);
         let accusers = if doubted { 1 } else { suspicion.accusers.len() };
-        timeout_for(config, &self.swim, n, accusers)
+        timeout_for(config, &self.swim, n, accusers, self.fast_verdicts(now))
     }
 
     /// Every status change is news to spread.
     pub(crate) fn on_transition(&mut self, ctx: &mut Ctx<'_>, transition: &Transition) {
+        let window = suspicion_max(ctx.config, &self.swim, ctx.members.up_count());
+        if self.swim.fast_confirm && self.fast.on_transition(transition, window, ctx.config.interval) {
+            ctx.out.fast_confirm_paused();
+        }
         if transition.to != Status::Suspect {
             self.suspicions.remove(&transition.name);
         } else if !self.suspicions.contains_key(&transition.name) {
@@ -696,6 +786,9 @@ impl Ping {
             accusers: Vec::new(),
             age_ms: 0,
         };
+        if transition.to == Status::Dead && self.fast_verdicts(ctx.now) {
+            Self::tell_random(ctx, &transition.name, DEATH_FANOUT, rumor.clone());
+        }
         self.rumors.insert(rumor);
     }
 
@@ -882,7 +975,7 @@ impl Ping {
         let suspicion = self.suspicions.get(name).map(|s| SuspicionEvidence {
             accusers: s.accusers.iter().cloned().collect(),
             age_ms: millis(now - s.started),
-            timeout_ms: millis(self.timeout(config, members, name, s, n)),
+            timeout_ms: millis(self.timeout(config, members, name, s, (n, now))),
             quorum: config.quorum_size(n),
         });
         let failed_probe = self.failed_probes.get(name).map(|p| ProbeEvidence {
@@ -903,8 +996,9 @@ impl Ping {
 /// `min = suspicion_mult × max(1, log10 n) × interval`, `max = suspicion_max_mult × min`,
 /// `k = suspicion_mult − 2` expected confirmations (0 in clusters too small for them),
 /// `timeout = max(min, max − (max − min) × ln(C + 1) / ln(k + 1))` for C confirmations.
-fn timeout_for(config: &Config, swim: &SwimConfig, n: usize, accusers: usize) -> Duration {
-    if swim.fast_confirm && accusers >= (n / 2 + 1).min(FAST_ACCUSERS) && accusers > 1 {
+/// `fast`: whether fast verdicts are allowed here now ([`Ping::fast_verdicts`]).
+fn timeout_for(config: &Config, swim: &SwimConfig, n: usize, accusers: usize, fast: bool) -> Duration {
+    if fast && accusers >= (n / 2 + 1).min(FAST_ACCUSERS) && accusers > 1 {
         return config.interval;
     }
     let min = config
@@ -1057,6 +1151,56 @@ mod tests {
             large <= 1.05 * small,
             "{large:.2} entries per period at 400, {small:.2} at 100"
         );
+    }
+
+    fn transition(name: &str, from: Option<Status>, to: Status, at: Instant) -> Transition {
+        Transition {
+            name: name.into(),
+            addr: crate::strategy::fixture::addr(1),
+            incarnation: 1,
+            from,
+            to,
+            at,
+            silence: None,
+            quiet: false,
+        }
+    }
+
+    #[test]
+    fn fast_confirmation_works_only_in_a_settled_cluster_with_this_nodes_probes_answered() {
+        let interval = Preset::LanFast.interval();
+        let window = interval * 20;
+        let mut ping = Ping::new(lan_fast_swim(), Instant::ZERO);
+        let at = |periods: u32| Instant::ZERO + interval * periods;
+        assert!(ping.fast_verdicts(at(0)));
+        ping.awareness = 1;
+        assert!(ping.fast_confirm(at(0)), "suspicions are still announced");
+        assert!(!ping.fast_verdicts(at(0)), "this node's own probes went unanswered");
+        ping.awareness = 0;
+        // A join: settling.
+        let joined = transition("m001", None, Status::Alive, at(10));
+        assert!(
+            !ping.fast.on_transition(&joined, window, interval),
+            "a join is no false death"
+        );
+        assert!(!ping.fast_confirm(at(10 + FAST_SETTLE_INTERVALS - 1)));
+        assert!(ping.fast_confirm(at(10 + FAST_SETTLE_INTERVALS)));
+        // A death refuted within the window: paused, counted once.
+        let start = 100;
+        let dead = transition("m001", Some(Status::Suspect), Status::Dead, at(start));
+        assert!(!ping.fast.on_transition(&dead, window, interval));
+        assert!(ping.fast_confirm(at(start + 1)), "a death alone pauses nothing");
+        let back = transition("m001", Some(Status::Dead), Status::Alive, at(start + 5));
+        assert!(ping.fast.on_transition(&back, window, interval), "a false death pauses");
+        assert!(!ping.fast_confirm(at(start + 5 + FAST_PAUSE_INTERVALS - 1)));
+        assert!(ping.fast_confirm(at(start + 5 + FAST_PAUSE_INTERVALS)));
+        // A member back after the window (a restart): no pause.
+        let start = 1000;
+        let dead = transition("m002", Some(Status::Suspect), Status::Dead, at(start));
+        assert!(!ping.fast.on_transition(&dead, window, interval));
+        let back = transition("m002", Some(Status::Dead), Status::Alive, at(start + 20));
+        assert!(!ping.fast.on_transition(&back, window, interval));
+        assert!(ping.fast_confirm(at(start + 20)));
     }
 
     #[test]

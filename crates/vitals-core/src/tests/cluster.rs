@@ -317,13 +317,24 @@ impl Cluster {
     }
 
     /// A cluster of `names` once every node holds every other alive, plus five quiet
-    /// seconds; panics if that takes longer than `limit`.
+    /// seconds (and, under ping, until fast confirmation works: [`Cluster::settle`]);
+    /// panics if that takes longer than `limit`.
     pub(crate) fn converged(config: Config, names: &[&str], limit: Duration) -> Cluster {
         let mut cluster = Cluster::new(config, names);
         let formed = cluster.run_until(limit, |c| c.all_alive(names));
         assert!(formed.is_some(), "the cluster never converged");
         cluster.run_for(Duration::from_secs(5));
+        cluster.settle();
         cluster
+    }
+
+    /// Under ping, runs until fast confirmation settles after the last join
+    /// (`strategy::ping::FAST_SETTLE_INTERVALS`), so that a fault injected next meets a
+    /// settled cluster; under the other strategies, nothing.
+    pub(crate) fn settle(&mut self) {
+        if self.config.swim().is_some() {
+            self.run_for(self.config.interval * crate::strategy::FAST_SETTLE_INTERVALS);
+        }
     }
 
     /// Every (observer, member) pair where `observer` ever declared `member` dead.

@@ -395,6 +395,7 @@ fn suspicion_to_dead_everywhere(config: &Config, seed: u64) -> Duration {
         .run_until(Duration::from_secs(30), |c| c.all_alive(&NAMES))
         .expect("converged");
     cluster.run_for(Duration::from_secs(5));
+    cluster.settle();
     cluster.crash("n7");
     let survivors: Vec<&str> = NAMES.iter().copied().filter(|n| *n != "n7").collect();
     let all = cluster
@@ -430,6 +431,134 @@ fn fast_confirmation_ends_a_crash_suspicion_after_one_period_instead_of_the_life
         let took = suspicion_to_dead_everywhere(&slow, seed);
         assert!(took >= lifeguard_min, "seed {seed}, fast confirmation off: {took:?}");
     }
+}
+
+/// Fast confirmation waits for the cluster to settle: a crash within
+/// `FAST_SETTLE_INTERVALS` of the last join (formation, or one member joining a settled
+/// cluster) ends on Lifeguard's timeout, at least `suspicion_mult` periods at N = 10.
+#[test]
+fn fast_confirmation_waits_for_the_cluster_to_settle_after_a_join() {
+    let config = lan();
+    let lifeguard_min = config.interval * config.swim().expect("ping").suspicion_mult;
+    let names = &NAMES[..9];
+    let survivors: Vec<&str> = names.iter().copied().filter(|n| *n != "n7").collect();
+    for (seed, join_late) in [(1, false), (2, false), (3, true), (4, true)] {
+        let mut cluster = Cluster::seeded(config.clone(), names, seed, Some(Duration::from_micros(500)));
+        cluster
+            .run_until(Duration::from_secs(30), |c| c.all_alive(names))
+            .expect("converged");
+        cluster.run_for(Duration::from_secs(5));
+        if join_late {
+            cluster.settle();
+            cluster.add("n9");
+            cluster
+                .run_until(Duration::from_secs(10), |c| c.all_alive(&NAMES))
+                .expect("n9 joined");
+        }
+        cluster.crash("n7");
+        let all = cluster
+            .run_until(Duration::from_secs(60), |c| {
+                survivors.iter().all(|o| c.status(o, "n7") == Some(Status::Dead))
+            })
+            .expect("the crash was never detected by everyone");
+        let first_suspicion = survivors
+            .iter()
+            .flat_map(|o| cluster.transitions(o, "n7"))
+            .filter(|t| t.to == Status::Suspect)
+            .map(|t| t.at)
+            .min()
+            .expect("suspected before dead");
+        let took = all - first_suspicion;
+        assert!(took >= lifeguard_min, "seed {seed}, join late {join_late}: {took:?}");
+    }
+}
+
+/// A death confirmed fast reaches every member in a few network delays, not in the
+/// `log N` periods piggybacking takes (each node sends it on to `DEATH_FANOUT` members
+/// at once): at N = 100, from the first node that holds the crashed member dead to the
+/// last.
+#[test]
+fn a_fast_death_reaches_all_of_a_hundred_members_within_milliseconds() {
+    let names: Vec<String> = (0..100).map(|i| format!("n{i:02}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    for seed in 1..=3 {
+        let mut cluster = Cluster::seeded(lan(), &refs, seed, Some(Duration::from_micros(500)));
+        cluster
+            .run_until(Duration::from_secs(60), |c| c.all_alive(&refs))
+            .expect("converged");
+        cluster.settle();
+        cluster.crash("n42");
+        let survivors: Vec<&str> = refs.iter().copied().filter(|n| *n != "n42").collect();
+        let all = cluster
+            .run_until(Duration::from_secs(60), |c| {
+                survivors.iter().all(|o| c.status(o, "n42") == Some(Status::Dead))
+            })
+            .expect("the crash was never detected by everyone");
+        let first_dead = survivors
+            .iter()
+            .flat_map(|o| cluster.transitions(o, "n42"))
+            .filter(|t| t.to == Status::Dead)
+            .map(|t| t.at)
+            .min()
+            .expect("dead somewhere first");
+        let spread = all - first_dead;
+        assert!(spread <= Duration::from_millis(50), "seed {seed}: {spread:?}");
+    }
+}
+
+/// A member paused for twelve periods is declared dead by fast confirmation, about a
+/// period after the first suspicion. Once it is back, every node that held it dead
+/// pauses fast confirmation, so a pause soon after ends on Lifeguard's timeout (at least
+/// `suspicion_mult` periods at N = 10) instead.
+#[test]
+fn once_a_paused_member_comes_back_from_a_fast_death_fast_confirmation_pauses() {
+    let config = lan();
+    let period = config.interval;
+    let lifeguard_min = period * config.swim().expect("ping").suspicion_mult;
+    let survivors: Vec<&str> = NAMES.iter().copied().filter(|n| *n != "n7").collect();
+    for seed in 1..=4 {
+        let mut cluster = Cluster::seeded(config.clone(), &NAMES, seed, Some(Duration::from_micros(500)));
+        cluster
+            .run_until(Duration::from_secs(30), |c| c.all_alive(&NAMES))
+            .expect("converged");
+        cluster.run_for(Duration::from_secs(5));
+        cluster.settle();
+        let first = pause_until_dead_everywhere(&mut cluster, &survivors, period * 12);
+        assert!(first <= period * 2, "seed {seed}: the first death took {first:?}");
+        cluster
+            .run_until(Duration::from_secs(10), |c| c.all_alive(&NAMES))
+            .unwrap_or_else(|| panic!("seed {seed}: n7 never came back"));
+        for observer in &survivors {
+            let pauses = cluster.node(observer).stats().fast_confirm_pauses;
+            assert_eq!(
+                pauses, 1,
+                "seed {seed}: {observer} paused fast confirmation {pauses} times"
+            );
+        }
+        // Long enough for Lifeguard, and within the pause of fast confirmation.
+        let second = pause_until_dead_everywhere(&mut cluster, &survivors, period * 40);
+        assert!(second >= lifeguard_min, "seed {seed}: the second death took {second:?}");
+    }
+}
+
+/// Pauses n7 for `pause` and returns the time from its first suspicion (at any of
+/// `survivors`) until every survivor holds it dead.
+fn pause_until_dead_everywhere(cluster: &mut Cluster, survivors: &[&str], pause: Duration) -> Duration {
+    let paused_at = cluster.now;
+    cluster.pause("n7", pause);
+    let all = cluster
+        .run_until(pause, |c| {
+            survivors.iter().all(|o| c.status(o, "n7") == Some(Status::Dead))
+        })
+        .expect("a pause of that length is declared dead everywhere");
+    let first_suspicion = survivors
+        .iter()
+        .flat_map(|o| cluster.transitions(o, "n7"))
+        .filter(|t| t.to == Status::Suspect && t.at >= paused_at)
+        .map(|t| t.at)
+        .min()
+        .expect("suspected before dead");
+    all - first_suspicion
 }
 
 #[test]
@@ -477,6 +606,7 @@ fn four_of_seven_crashed_at_once_are_all_suspected_within_the_probe_bound() {
         let mut cluster = Cluster::seeded(config.clone(), names, seed, None);
         let formed = cluster.run_until(Duration::from_secs(30), |c| c.all_alive(names));
         assert!(formed.is_some(), "seed {seed}: never formed");
+        cluster.settle();
         cluster.run_for(Duration::from_secs(5) + Duration::from_millis(37 * seed));
         let crashed_at = cluster.now;
         for name in crashed {

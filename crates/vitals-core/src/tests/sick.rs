@@ -38,6 +38,7 @@ fn sick_cluster(config: Config, seed: u64, secs: u64) -> (Cluster, usize) {
     let formed = cluster.run_until(Duration::from_secs(10), |c| c.all_alive(&NAMES));
     assert!(formed.is_some(), "seed {seed}: the cluster never converged");
     cluster.run_for(Duration::from_secs(2));
+    cluster.settle();
     let start = cluster.events.len();
     let mut rng = Rng::seeded(seed ^ 0x51c);
     cluster.deliver = Box::new(move |_, to, _| to != SICK || rng.below(100) >= 80);
