@@ -145,10 +145,10 @@ impl Ctx<'_> {
         }
     }
 
-    /// Anti-entropy: every `probes.push_pull_rounds` rounds (× ⌈up / 100⌉ above 100 members
-    /// up: [`Ctx::anti_entropy_rounds`]), ask one random member that is up for its member
-    /// list (a join's paged reply), so a node that missed news (a lost page of its join
-    /// reply, a member it never heard of) converges.
+    /// Anti-entropy: every `probes.push_pull_rounds` rounds (past a node's first three,
+    /// × ⌈up / 100⌉ above 100 members up: [`Ctx::anti_entropy_rounds`]), ask one random
+    /// member that is up for its member list (a join's paged reply), so a node that missed
+    /// news (a lost page of its join reply, a member it never heard of) converges.
     pub(crate) fn sync_now_and_then(&mut self) {
         if !self.round.is_multiple_of(self.anti_entropy_rounds()) {
             return;

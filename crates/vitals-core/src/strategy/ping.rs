@@ -1100,7 +1100,9 @@ mod tests {
         let mut ping = Ping::new(lan_fast_swim(), Instant::ZERO);
         let mut exchanges = Vec::new();
         for round in 1..=rounds {
-            ping.on_round(&mut f.ctx(Instant::ZERO));
+            let mut ctx = f.ctx(Instant::ZERO);
+            ctx.round = round;
+            ping.on_round(&mut ctx);
             let pages: Vec<(SocketAddr, usize)> = f
                 .sent()
                 .into_iter()
@@ -1119,6 +1121,7 @@ mod tests {
 
     #[test]
     fn with_250_members_up_a_node_pushes_its_list_every_180_periods_every_other_time_to_the_dead() {
+        // New (its first 180 rounds), it pushes every 60, as a node of a small cluster.
         let dead = crate::strategy::fixture::addr(1);
         let rounds: Vec<(u64, bool)> = push_pulls(250, 720)
             .into_iter()
@@ -1126,8 +1129,15 @@ mod tests {
             .collect();
         assert_eq!(
             rounds,
-            [(180, false), (360, true), (540, false), (720, true)],
-            "250 members up: every 180 periods, every other time to m000"
+            [
+                (60, false),
+                (120, true),
+                (180, false),
+                (360, true),
+                (540, false),
+                (720, true)
+            ],
+            "250 members up: every 180 periods once past 180, every other time to m000"
         );
         let small: Vec<(u64, bool)> = push_pulls(100, 240)
             .into_iter()
@@ -1142,8 +1152,13 @@ mod tests {
 
     #[test]
     fn push_pull_entries_per_period_at_400_members_stay_those_at_100() {
+        // Past its first 180 rounds (NEW_NODE_EXCHANGES), over 960.
         let per_period = |others: usize| {
-            let entries: usize = push_pulls(others, 960).iter().map(|(_, _, n)| n).sum();
+            let entries: usize = push_pulls(others, 1140)
+                .iter()
+                .filter(|(round, _, _)| *round > 180)
+                .map(|(_, _, n)| n)
+                .sum();
             entries as f64 / 960.0
         };
         let (small, large) = (per_period(100), per_period(400));
