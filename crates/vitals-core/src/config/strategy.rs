@@ -176,10 +176,11 @@ pub struct SwimConfig {
     /// the Lifeguard timeout. A member paused for longer than about two periods is then
     /// declared dead (and refutes when it resumes), and the death is sent on at once
     /// (each node that learns it tells 6 random members). It works only in a settled
-    /// cluster (`strategy::ping`, `FastConfirm`): not within 30 intervals of a join, nor
-    /// while this node's own probes go unanswered (awareness above 0), nor within 120
-    /// intervals of a member held dead coming back sooner than Lifeguard's longest
-    /// suspicion (a machine too busy to schedule its agents in time).
+    /// cluster (`strategy::ping`, `FastConfirm`): not within 10 intervals of a join, nor
+    /// within 120 of a death sooner than Lifeguard's shortest suspicion whose member came
+    /// back sooner than its longest (a machine too busy to schedule its agents in time),
+    /// and no one-period verdicts while this node's own probes go unanswered (awareness
+    /// above 0).
     #[serde(default = "super::yes")]
     pub fast_confirm: bool,
     /// Dead and left members are forgotten after this long (a tombstone).

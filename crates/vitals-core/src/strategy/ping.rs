@@ -58,59 +58,67 @@ const DEATH_FANOUT: usize = 6;
 const FAST_PAUSE_INTERVALS: u32 = 120;
 /// How long fast confirmation waits after a member joins (or this node starts), in
 /// intervals (from the latest).
-pub(crate) const FAST_SETTLE_INTERVALS: u32 = 30;
+pub(crate) const FAST_SETTLE_INTERVALS: u32 = 10;
 
-/// Whether fast confirmation may end suspicions here now. It declares a member paused
-/// for about two periods dead, on the word of members whose failed probes it takes as
-/// independent evidence. They are not where a common cause slows everyone: a machine too
-/// busy to schedule its agents in time, where every false death is refuted and each
-/// refutation is news for everyone, which keeps it busy (500 agents on two cores never
-/// formed with it). So fast confirmation works only in a settled cluster, and suspicions
-/// end on Lifeguard's timeouts meanwhile:
+/// Whether fast confirmation works here now. It declares a member paused for about two
+/// periods dead, on the word of members whose failed probes it takes as independent
+/// evidence. They are not where a common cause slows everyone: a machine too busy to
+/// schedule its agents in time, where every false death is refuted and each refutation
+/// is news for everyone, which keeps it busy (500 agents on two cores never formed with
+/// it). So fast confirmation works only in a settled cluster, and suspicions end on
+/// Lifeguard's timeouts meanwhile:
 /// - not within [`FAST_SETTLE_INTERVALS`] of a member's joining (formation, when a
 ///   machine is busiest, and this node's start);
-/// - its one-period verdicts not while this node's own awareness is raised
-///   ([`Ping::fast_verdicts`]);
-/// - not within [`FAST_PAUSE_INTERVALS`] of a false death: a member held dead here that
-///   came back sooner than Lifeguard's longest suspicion ([`suspicion_max`]) after its
-///   death, which Lifeguard alone might not have declared dead at all. A crash restarted
-///   that soon pauses it too, which only slows detection to Lifeguard's for that long.
+/// - not within [`FAST_PAUSE_INTERVALS`] of a false death of its own: a member that
+///   died here sooner than Lifeguard's shortest suspicion ([`suspicion_min`]) after this
+///   node first suspected it (or unsuspected), so by fast confirmation here or elsewhere,
+///   and came back sooner than Lifeguard's longest ([`suspicion_max`]) after its death,
+///   which Lifeguard alone might not have declared dead at all. A death on Lifeguard's
+///   timeout (a sick member that keeps coming back) is not fast confirmation's doing and
+///   pauses nothing. A crash restarted that soon pauses it too, which only slows
+///   detection to Lifeguard's for that long;
+/// - no one-period verdicts while this node's own awareness is raised
+///   ([`Ping::fast_verdicts`]).
 #[derive(Clone, Debug, Default)]
 struct FastConfirm {
     /// Members held dead here within the window, and since when.
     deaths: BTreeMap<String, Instant>,
-    /// Paused until then.
+    /// Paused until then (after a false death).
     paused_until: Option<Instant>,
+    /// Settling until then (after a join).
+    settling_until: Option<Instant>,
 }
 
 impl FastConfirm {
     /// A member's status changed here; returns whether a false death paused fast
-    /// confirmation (it was not paused before). `window`: Lifeguard's longest suspicion now.
-    fn on_transition(&mut self, transition: &Transition, window: Duration, interval: Duration) -> bool {
+    /// confirmation (it was not paused before). `window`: Lifeguard's longest suspicion
+    /// now; `fast`: a death came sooner than Lifeguard's shortest.
+    fn on_transition(&mut self, transition: &Transition, window: Duration, interval: Duration, fast: bool) -> bool {
         let now = transition.at;
         self.deaths.retain(|_, at| now - *at < window);
         if transition.to == Status::Dead {
-            self.deaths.insert(transition.name.clone(), now);
+            if fast {
+                self.deaths.insert(transition.name.clone(), now);
+            }
             return false;
         }
         if transition.from.is_none() {
-            self.pause(now + interval * FAST_SETTLE_INTERVALS);
+            let until = now + interval * FAST_SETTLE_INTERVALS;
+            self.settling_until = self.settling_until.max(Some(until));
         }
         if !transition.to.is_up() || self.deaths.remove(&transition.name).is_none() {
             return false;
         }
         let was_paused = self.paused(now);
-        self.pause(now + interval * FAST_PAUSE_INTERVALS);
+        let until = now + interval * FAST_PAUSE_INTERVALS;
+        self.paused_until = self.paused_until.max(Some(until));
         !was_paused
     }
 
-    /// Paused until at least `until`.
-    fn pause(&mut self, until: Instant) {
-        self.paused_until = self.paused_until.max(Some(until));
-    }
-
+    /// Settling after a join, or paused after a false death.
     fn paused(&self, now: Instant) -> bool {
-        self.paused_until.is_some_and(|until| now < until)
+        let before = |until: Option<Instant>| until.is_some_and(|until| now < until);
+        before(self.paused_until) || before(self.settling_until)
     }
 }
 
@@ -757,8 +765,12 @@ impl Ping {
 
     /// Every status change is news to spread.
     pub(crate) fn on_transition(&mut self, ctx: &mut Ctx<'_>, transition: &Transition) {
-        let window = suspicion_max(ctx.config, &self.swim, ctx.members.up_count());
-        if self.swim.fast_confirm && self.fast.on_transition(transition, window, ctx.config.interval) {
+        let up = ctx.members.up_count();
+        let window = suspicion_max(ctx.config, &self.swim, up);
+        let shortest = suspicion_min(ctx.config, &self.swim, up);
+        let fast = transition.to == Status::Dead
+            && (self.suspicions.get(&transition.name)).is_none_or(|s| ctx.now - s.started < shortest);
+        if self.swim.fast_confirm && self.fast.on_transition(transition, window, ctx.config.interval, fast) {
             ctx.out.fast_confirm_paused();
         }
         if transition.to != Status::Suspect {
@@ -1035,15 +1047,21 @@ pub(crate) fn detection_bound(config: &Config, swim: &SwimConfig, cluster: &Clus
 /// Lifeguard's longest suspicion (a lone accuser) with `nodes` members up, as
 /// [`timeout_for`] computes it; the timeout is never scaled by awareness.
 pub(crate) fn suspicion_max(config: &Config, swim: &SwimConfig, nodes: usize) -> Duration {
-    let n = nodes.max(2) as f64;
-    let min = config
-        .interval
-        .mul_f64(f64::from(swim.suspicion_mult) * n.log10().max(1.0));
+    let min = suspicion_min(config, swim, nodes);
     if swim.dynamic_suspicion {
         min * swim.suspicion_max_mult
     } else {
         min
     }
+}
+
+/// Lifeguard's shortest suspicion with `nodes` members up:
+/// `suspicion_mult × max(1, log10 n) × interval`.
+fn suspicion_min(config: &Config, swim: &SwimConfig, nodes: usize) -> Duration {
+    let n = nodes.max(2) as f64;
+    config
+        .interval
+        .mul_f64(f64::from(swim.suspicion_mult) * n.log10().max(1.0))
 }
 
 fn shuffle<T>(items: &mut [T], ctx: &mut Ctx<'_>) {
@@ -1195,27 +1213,37 @@ mod tests {
         // A join: settling.
         let joined = transition("m001", None, Status::Alive, at(10));
         assert!(
-            !ping.fast.on_transition(&joined, window, interval),
+            !ping.fast.on_transition(&joined, window, interval, false),
             "a join is no false death"
         );
         assert!(!ping.fast_confirm(at(10 + FAST_SETTLE_INTERVALS - 1)));
-        assert!(ping.fast_confirm(at(10 + FAST_SETTLE_INTERVALS)));
-        // A death refuted within the window: paused, counted once.
+        assert!(ping.fast_verdicts(at(10 + FAST_SETTLE_INTERVALS)));
+        // A death on Lifeguard's timeout refuted at once (a sick member): no pause.
+        let start = 50;
+        let dead = transition("m003", Some(Status::Suspect), Status::Dead, at(start));
+        assert!(!ping.fast.on_transition(&dead, window, interval, false));
+        let back = transition("m003", Some(Status::Dead), Status::Alive, at(start + 1));
+        assert!(!ping.fast.on_transition(&back, window, interval, false));
+        assert!(ping.fast_verdicts(at(start + 1)));
+        // A fast death refuted within the window: paused, counted once.
         let start = 100;
         let dead = transition("m001", Some(Status::Suspect), Status::Dead, at(start));
-        assert!(!ping.fast.on_transition(&dead, window, interval));
-        assert!(ping.fast_confirm(at(start + 1)), "a death alone pauses nothing");
+        assert!(!ping.fast.on_transition(&dead, window, interval, true));
+        assert!(ping.fast_verdicts(at(start + 1)), "a death alone pauses nothing");
         let back = transition("m001", Some(Status::Dead), Status::Alive, at(start + 5));
-        assert!(ping.fast.on_transition(&back, window, interval), "a false death pauses");
+        assert!(
+            ping.fast.on_transition(&back, window, interval, false),
+            "a false death pauses"
+        );
         assert!(!ping.fast_confirm(at(start + 5 + FAST_PAUSE_INTERVALS - 1)));
-        assert!(ping.fast_confirm(at(start + 5 + FAST_PAUSE_INTERVALS)));
+        assert!(ping.fast_verdicts(at(start + 5 + FAST_PAUSE_INTERVALS)));
         // A member back after the window (a restart): no pause.
         let start = 1000;
         let dead = transition("m002", Some(Status::Suspect), Status::Dead, at(start));
-        assert!(!ping.fast.on_transition(&dead, window, interval));
+        assert!(!ping.fast.on_transition(&dead, window, interval, true));
         let back = transition("m002", Some(Status::Dead), Status::Alive, at(start + 20));
-        assert!(!ping.fast.on_transition(&back, window, interval));
-        assert!(ping.fast_confirm(at(start + 20)));
+        assert!(!ping.fast.on_transition(&back, window, interval, false));
+        assert!(ping.fast_verdicts(at(start + 20)));
     }
 
     #[test]
