@@ -7,6 +7,7 @@ use crate::config::{Config, Preset, StrategyKind};
 use crate::message::{MemberEntry, Message, Status};
 use crate::node::Event;
 use crate::rng::Rng;
+use crate::time::Instant;
 
 const NAMES: [&str; 10] = ["n0", "n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8", "n9"];
 
@@ -394,6 +395,28 @@ fn swims_expected_first_detection_is_e_over_e_minus_one_protocol_periods() {
     );
 }
 
+/// When `victim` was first suspected, first held dead, and held dead by every one of
+/// `survivors` last, from now on (the fault is injected just before): runs until the
+/// last, at most `limit`.
+fn until_dead_everywhere(cluster: &mut Cluster, victim: &str, survivors: &[&str], limit: Duration) -> [Instant; 3] {
+    let since = cluster.now;
+    let all = cluster
+        .run_until(limit, |c| {
+            survivors.iter().all(|o| c.status(o, victim) == Some(Status::Dead))
+        })
+        .unwrap_or_else(|| panic!("{victim} was never held dead by every survivor"));
+    let first = |status: Status| {
+        survivors
+            .iter()
+            .flat_map(|o| cluster.transitions(o, victim))
+            .filter(|t| t.to == status && t.at >= since)
+            .map(|t| t.at)
+            .min()
+            .unwrap_or_else(|| panic!("{victim} was never {status:?}"))
+    };
+    [first(Status::Suspect), first(Status::Dead), all]
+}
+
 /// For one crash of n7 in a converged N = 10 cluster: the time from the first suspicion
 /// of n7 (at any node) until every survivor holds it dead.
 fn suspicion_to_dead_everywhere(config: &Config, seed: u64) -> Duration {
@@ -405,19 +428,8 @@ fn suspicion_to_dead_everywhere(config: &Config, seed: u64) -> Duration {
     cluster.settle();
     cluster.crash("n7");
     let survivors: Vec<&str> = NAMES.iter().copied().filter(|n| *n != "n7").collect();
-    let all = cluster
-        .run_until(Duration::from_secs(60), |c| {
-            survivors.iter().all(|o| c.status(o, "n7") == Some(Status::Dead))
-        })
-        .expect("the crash was never detected by everyone");
-    let first_suspicion = survivors
-        .iter()
-        .flat_map(|o| cluster.transitions(o, "n7"))
-        .filter(|t| t.to == Status::Suspect)
-        .map(|t| t.at)
-        .min()
-        .expect("suspected before dead");
-    all - first_suspicion
+    let [suspected, _, all] = until_dead_everywhere(&mut cluster, "n7", &survivors, Duration::from_secs(60));
+    all - suspected
 }
 
 #[test]
@@ -462,19 +474,8 @@ fn fast_confirmation_waits_for_the_cluster_to_settle_after_a_join() {
                 .expect("n9 joined");
         }
         cluster.crash("n7");
-        let all = cluster
-            .run_until(Duration::from_secs(60), |c| {
-                survivors.iter().all(|o| c.status(o, "n7") == Some(Status::Dead))
-            })
-            .expect("the crash was never detected by everyone");
-        let first_suspicion = survivors
-            .iter()
-            .flat_map(|o| cluster.transitions(o, "n7"))
-            .filter(|t| t.to == Status::Suspect)
-            .map(|t| t.at)
-            .min()
-            .expect("suspected before dead");
-        let took = all - first_suspicion;
+        let [suspected, _, all] = until_dead_everywhere(&mut cluster, "n7", &survivors, Duration::from_secs(60));
+        let took = all - suspected;
         assert!(took >= lifeguard_min, "seed {seed}, join late {join_late}: {took:?}");
     }
 }
@@ -495,18 +496,7 @@ fn a_fast_death_reaches_all_of_a_hundred_members_within_milliseconds() {
         cluster.settle();
         cluster.crash("n42");
         let survivors: Vec<&str> = refs.iter().copied().filter(|n| *n != "n42").collect();
-        let all = cluster
-            .run_until(Duration::from_secs(60), |c| {
-                survivors.iter().all(|o| c.status(o, "n42") == Some(Status::Dead))
-            })
-            .expect("the crash was never detected by everyone");
-        let first_dead = survivors
-            .iter()
-            .flat_map(|o| cluster.transitions(o, "n42"))
-            .filter(|t| t.to == Status::Dead)
-            .map(|t| t.at)
-            .min()
-            .expect("dead somewhere first");
+        let [_, first_dead, all] = until_dead_everywhere(&mut cluster, "n42", &survivors, Duration::from_secs(60));
         let spread = all - first_dead;
         assert!(spread <= Duration::from_millis(50), "seed {seed}: {spread:?}");
     }
@@ -550,21 +540,9 @@ fn once_a_paused_member_comes_back_from_a_fast_death_fast_confirmation_pauses() 
 /// Pauses n7 for `pause` and returns the time from its first suspicion (at any of
 /// `survivors`) until every survivor holds it dead.
 fn pause_until_dead_everywhere(cluster: &mut Cluster, survivors: &[&str], pause: Duration) -> Duration {
-    let paused_at = cluster.now;
     cluster.pause("n7", pause);
-    let all = cluster
-        .run_until(pause, |c| {
-            survivors.iter().all(|o| c.status(o, "n7") == Some(Status::Dead))
-        })
-        .expect("a pause of that length is declared dead everywhere");
-    let first_suspicion = survivors
-        .iter()
-        .flat_map(|o| cluster.transitions(o, "n7"))
-        .filter(|t| t.to == Status::Suspect && t.at >= paused_at)
-        .map(|t| t.at)
-        .min()
-        .expect("suspected before dead");
-    all - first_suspicion
+    let [suspected, _, all] = until_dead_everywhere(cluster, "n7", survivors, pause);
+    all - suspected
 }
 
 #[test]
