@@ -51,8 +51,8 @@ pub(crate) const FAST_ACCUSERS: usize = 8;
 /// Fast confirmation: a node that learns of a death sends it on to this many random
 /// members at once, so it reaches everyone in a few network delays, not in the `log N`
 /// periods of piggybacking (10–15 s at N = 500). An epidemic with fanout f misses about
-/// `e^-f` of the members (they hear it piggybacked, seconds later): with 4, 10 of 500
-/// took 0.25–3 s more; with 6, about one.
+/// `e^-f` of the members (they hear it piggybacked, seconds later): at N = 500, with 4,
+/// 12 of 497 took 0.25–2.25 s more; with 6, one or two.
 const DEATH_FANOUT: usize = 6;
 /// How long fast confirmation pauses after a false death, in intervals (from the latest).
 const FAST_PAUSE_INTERVALS: u32 = 120;
@@ -71,8 +71,8 @@ pub(crate) const FAST_SETTLE_INTERVALS: u32 = 10;
 ///   machine is busiest, and this node's start);
 /// - not within [`FAST_PAUSE_INTERVALS`] of a false death of its own: a member that
 ///   died here sooner than Lifeguard's shortest suspicion ([`suspicion_min`]) after this
-///   node first suspected it (or unsuspected), so by fast confirmation here or elsewhere,
-///   and came back sooner than Lifeguard's longest ([`suspicion_max`]) after its death,
+///   node first suspected it (or that it had not suspected), so by fast confirmation here
+///   or elsewhere, and came back sooner than Lifeguard's longest ([`suspicion_max`]) after its death,
 ///   which Lifeguard alone might not have declared dead at all. A death on Lifeguard's
 ///   timeout (a sick member that keeps coming back) is not fast confirmation's doing and
 ///   pauses nothing. A crash restarted that soon pauses it too, which only slows
@@ -188,7 +188,7 @@ pub(crate) struct Ping {
     /// This node's checks and services as last told, and the members told them (at the
     /// incarnation they had): see [`Ping::tell_checks`].
     told: (Option<Checks>, BTreeMap<String, u64>),
-    /// Whether fast confirmation is paused after false deaths.
+    /// Whether fast confirmation settles after a join or is paused after a false death.
     fast: FastConfirm,
     /// The SWIM and Lifeguard settings.
     swim: SwimConfig,
@@ -736,13 +736,13 @@ impl Ping {
             .suspicions
             .iter()
             .filter(|(_, s)| s.accusers.len() >= quorum)
-            .map(|(name, s)| s.started + self.timeout(ctx.config, ctx.members, name, s, (n, ctx.now)))
+            .map(|(name, s)| s.started + self.timeout(ctx.config, ctx.members, name, s, n, ctx.now))
             .min();
     }
 
     /// Whether `suspicion` of `name` has run its time ([`Ping::timeout`]) at `ctx.now`.
     fn timed_out(&self, ctx: &Ctx<'_>, name: &str, suspicion: &Suspicion, n: usize) -> bool {
-        ctx.now >= suspicion.started + self.timeout(ctx.config, ctx.members, name, suspicion, (n, ctx.now))
+        ctx.now >= suspicion.started + self.timeout(ctx.config, ctx.members, name, suspicion, n, ctx.now)
     }
 
     /// How long `suspicion` of `name` lasts. A doubted member (one that keeps refuting:
@@ -756,7 +756,8 @@ impl Ping {
         members: &crate::members::Members,
         name: &str,
         suspicion: &Suspicion,
-        (n, now): (usize, Instant),
+        n: usize,
+        now: Instant,
     ) -> Duration {
         let doubted = members.get(name).is_some_and(|m| m.doubted);
         let accusers = if doubted { 1 } else { suspicion.accusers.len() };
@@ -769,7 +770,10 @@ impl Ping {
         let window = suspicion_max(ctx.config, &self.swim, up);
         let shortest = suspicion_min(ctx.config, &self.swim, up);
         let fast = transition.to == Status::Dead
-            && (self.suspicions.get(&transition.name)).is_none_or(|s| ctx.now - s.started < shortest);
+            && self
+                .suspicions
+                .get(&transition.name)
+                .is_none_or(|s| ctx.now - s.started < shortest);
         if self.swim.fast_confirm && self.fast.on_transition(transition, window, ctx.config.interval, fast) {
             ctx.out.fast_confirm_paused();
         }
@@ -987,7 +991,7 @@ impl Ping {
         let suspicion = self.suspicions.get(name).map(|s| SuspicionEvidence {
             accusers: s.accusers.iter().cloned().collect(),
             age_ms: millis(now - s.started),
-            timeout_ms: millis(self.timeout(config, members, name, s, (n, now))),
+            timeout_ms: millis(self.timeout(config, members, name, s, n, now)),
             quorum: config.quorum_size(n),
         });
         let failed_probe = self.failed_probes.get(name).map(|p| ProbeEvidence {
