@@ -417,15 +417,22 @@ fn until_dead_everywhere(cluster: &mut Cluster, victim: &str, survivors: &[&str]
     [first(Status::Suspect), first(Status::Dead), all]
 }
 
-/// For one crash of n7 in a converged N = 10 cluster: the time from the first suspicion
-/// of n7 (at any node) until every survivor holds it dead.
-fn suspicion_to_dead_everywhere(config: &Config, seed: u64) -> Duration {
+/// The N = 10 cluster of `seed` (latency jittered by up to 500 µs), formed, five quiet
+/// seconds later and settled ([`Cluster::settle`]).
+fn settled_ten(config: &Config, seed: u64) -> Cluster {
     let mut cluster = Cluster::seeded(config.clone(), &NAMES, seed, Some(Duration::from_micros(500)));
     cluster
         .run_until(Duration::from_secs(30), |c| c.all_alive(&NAMES))
         .expect("converged");
     cluster.run_for(Duration::from_secs(5));
     cluster.settle();
+    cluster
+}
+
+/// For one crash of n7 in a converged N = 10 cluster: the time from the first suspicion
+/// of n7 (at any node) until every survivor holds it dead.
+fn suspicion_to_dead_everywhere(config: &Config, seed: u64) -> Duration {
+    let mut cluster = settled_ten(config, seed);
     cluster.crash("n7");
     let survivors: Vec<&str> = NAMES.iter().copied().filter(|n| *n != "n7").collect();
     let [suspected, _, all] = until_dead_everywhere(&mut cluster, "n7", &survivors, Duration::from_secs(60));
@@ -513,12 +520,7 @@ fn once_a_paused_member_comes_back_from_a_fast_death_fast_confirmation_pauses() 
     let lifeguard_min = period * config.swim().expect("ping").suspicion_mult;
     let survivors: Vec<&str> = NAMES.iter().copied().filter(|n| *n != "n7").collect();
     for seed in 1..=4 {
-        let mut cluster = Cluster::seeded(config.clone(), &NAMES, seed, Some(Duration::from_micros(500)));
-        cluster
-            .run_until(Duration::from_secs(30), |c| c.all_alive(&NAMES))
-            .expect("converged");
-        cluster.run_for(Duration::from_secs(5));
-        cluster.settle();
+        let mut cluster = settled_ten(&config, seed);
         let first = pause_until_dead_everywhere(&mut cluster, &survivors, period * 12);
         assert!(first <= period * 2, "seed {seed}: the first death took {first:?}");
         cluster
