@@ -217,7 +217,17 @@ pub struct Members {
     /// How many other members are up, kept as statuses change (`up_count` is read for
     /// every message some strategies send).
     up_others: usize,
+    /// When a member last joined (was first added), or this node started: the cluster
+    /// is settling for [`SETTLE_INTERVALS`] after ([`Members::settling`]).
+    joined_at: Instant,
 }
+
+/// A cluster is settling for this many intervals after a member joins (or this node
+/// starts): a cluster forming is where a machine is busiest, and a member slow to answer
+/// then is not yet a sick one. Meanwhile a refutation does not count towards doubt
+/// (`doubt.rs`; 500 agents forming on two cores held their seeds in doubt for a minute),
+/// nor does ping's fast confirmation work (`strategy/ping.rs`).
+pub const SETTLE_INTERVALS: u32 = 10;
 
 /// Whether `(incarnation, status)` overrides what is held: a higher incarnation always
 /// does; at the same incarnation, only a status later in `Alive < Suspect < Dead < Left`.
@@ -247,6 +257,7 @@ impl Members {
             refuted_poorly: None,
             forgotten: 0,
             up_others: 0,
+            joined_at: now,
         };
         members.insert(now, now, &me.name, me.addr, me.incarnation, Status::Alive);
         members
@@ -1019,6 +1030,7 @@ impl Members {
             self.pull_deadline(detector.next_change(expected));
         }
         self.roster.invalidate();
+        self.joined_at = now;
         if name != self.me && status.is_up() {
             self.up_others += 1;
         }
@@ -1111,7 +1123,8 @@ impl Members {
             status: previous,
             since: previous_since,
         };
-        let release = rule.and_then(|rule| doubt(rule, record, now, was, self.config.interval));
+        let settling = now < self.joined_at + self.config.interval * SETTLE_INTERVALS;
+        let release = rule.and_then(|rule| doubt(rule, record, now, was, self.config.interval, settling));
         let quiet = record.member.shown() == shown;
         if !(previous.is_up() && status.is_up()) {
             self.roster.invalidate();
@@ -1263,10 +1276,18 @@ struct Was {
 }
 
 /// Doubt (`doubt.rs`): the protocol just moved `record`'s member from `was` to its
-/// status. Returns when a doubted member is to be looked at for release.
-fn doubt(rule: DoubtRule, record: &mut Record, now: Instant, was: Was, interval: Duration) -> Option<Instant> {
+/// status, `settling` or not ([`SETTLE_INTERVALS`]). Returns when a doubted member is to
+/// be looked at for release.
+fn doubt(
+    rule: DoubtRule,
+    record: &mut Record,
+    now: Instant,
+    was: Was,
+    interval: Duration,
+    settling: bool,
+) -> Option<Instant> {
     match rule {
-        DoubtRule::Refutations => doubt_refutations(record, now, was.status, interval),
+        DoubtRule::Refutations => doubt_refutations(record, now, was.status, interval, settling),
         DoubtRule::Answers => doubt_answers(record, now, was, interval),
     }
 }
@@ -1288,13 +1309,19 @@ fn still_suspect(judges_alone: bool, record: &Record, status: Status) -> Status 
     }
 }
 
-/// Ping: a refutation of a suspicion may put the member in doubt; a suspicion restarts
-/// the hold; a death or departure ends it.
-fn doubt_refutations(record: &mut Record, now: Instant, previous: Status, interval: Duration) -> Option<Instant> {
+/// Ping: a refutation of a suspicion may put the member in doubt (not while the cluster
+/// is `settling`); a suspicion restarts the hold; a death or departure ends it.
+fn doubt_refutations(
+    record: &mut Record,
+    now: Instant,
+    previous: Status,
+    interval: Duration,
+    settling: bool,
+) -> Option<Instant> {
     match record.member.status {
         Status::Suspect => record.doubt.suspected(now),
         Status::Alive if previous == Status::Suspect => {
-            if record.doubt.refuted(now, interval) {
+            if record.doubt.refuted(now, interval, settling) {
                 record.member.doubted = true;
             }
             if record.member.doubted {

@@ -48,6 +48,10 @@ pub const JOIN_RESEND_FIRST: std::time::Duration = std::time::Duration::from_mil
 /// round in [`ANNOUNCE_ROUNDS`]), so that a lost datagram does not leave an observer on
 /// the old timing.
 pub const RETIME_ANNOUNCE_ROUNDS: u32 = 3;
+/// A node that starts reads its first seed's member list for at most this many rounds
+/// ([`Node::starting`]): then it pages through every member that sends it a page, and
+/// what they list is news.
+const START_PAGING_ROUNDS: u64 = 30;
 
 /// What an operator (or the host) asks of a node.
 #[derive(Clone, Debug, PartialEq)]
@@ -78,6 +82,8 @@ pub struct Node {
     round_at: Instant,
     health: Option<Health>,
     seeds: Vec<SocketAddr>,
+    /// Whose member list this node asks for page after page: see [`Node::pages_from`].
+    pager: Pager,
     /// While no seed has answered: when the join is sent again, and the wait after that.
     join_resend: Option<(Instant, std::time::Duration)>,
     /// Under a quorum: when the opinions news asks for go out (before the next round).
@@ -95,6 +101,16 @@ pub struct Node {
     auto_tune: Option<AutoTune>,
     /// Rounds left that announce this node's timing with everything sent, after a change.
     announce_left: u32,
+}
+
+/// Whose member list a node asks for page after page ([`Node::pages_from`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Pager {
+    /// Starting: reading the member list of the first seed that answered (once one has),
+    /// and the page last asked of it.
+    Starting(Option<(SocketAddr, u32)>),
+    /// Every member that sends a page.
+    Every,
 }
 
 impl Node {
@@ -130,6 +146,7 @@ impl Node {
             round: 0,
             health: None,
             seeds: Vec::new(),
+            pager: Pager::Starting(None),
             join_resend: None,
             opinions_due: None,
             joined: false,
@@ -184,6 +201,7 @@ impl Node {
         }
         self.notice_pause(now);
         let Envelope { from, message, timing } = envelope;
+        let listed = self.is_starting_list(&message);
         if let (Some(tune), Message::Heartbeat { .. }) = (&mut self.auto_tune, &message) {
             tune.heard();
         }
@@ -222,8 +240,13 @@ impl Node {
                     self.with_ctx(now, |s, ctx| s.on_discovery(ctx, &from));
                 }
                 self.learn(now, entries);
-                if let Some(page) = next_page {
-                    self.out.send(&self.me, src, Message::join(page));
+                match next_page {
+                    Some(page) if self.pages_from(src, page) => self.out.send(&self.me, src, Message::join(page)),
+                    // The first seed's last page: this node has started.
+                    None if matches!(self.pager, Pager::Starting(Some((from, _))) if from == src) => {
+                        self.pager = Pager::Every;
+                    }
+                    _ => {}
                 }
             }
             Message::Leave => self.members.leave(now, &from),
@@ -245,7 +268,7 @@ impl Node {
             self.correct(src, &from.name);
         }
         self.verdicts.settle(now, &mut self.members);
-        self.flush_transitions(now);
+        self.flush_transitions(now, listed);
         self.note_news(now);
     }
 
@@ -274,6 +297,12 @@ impl Node {
         self.links.as_ref().map(|l| l.summaries(now)).unwrap_or_default()
     }
 
+    /// How many rumors the ping strategy holds to piggyback (0 for the others).
+    #[cfg(test)]
+    pub(crate) fn queued_news(&self) -> usize {
+        self.strategy.queued_news()
+    }
+
     /// Time passed. Cheap and idempotent: calling it early or twice is harmless.
     pub fn handle_tick(&mut self, now: Instant) {
         if self.left {
@@ -285,6 +314,7 @@ impl Node {
             self.round_at = self.next_round;
             self.next_round = (self.next_round + self.config.interval).max(now);
             self.retry_join();
+            self.ask_again();
             self.adapt(now);
             self.out.announcing = self.round % ANNOUNCE_ROUNDS == 1 || self.announce_left > 0;
             self.announce_left = self.announce_left.saturating_sub(1);
@@ -299,7 +329,7 @@ impl Node {
         }
         self.verdicts.judge(now, &mut self.members);
         self.with_ctx(now, |s, ctx| s.after_judge(ctx));
-        self.flush_transitions(now);
+        self.flush_transitions(now, false);
         self.note_news(now);
     }
 
@@ -318,7 +348,7 @@ impl Node {
                 }
             }
         }
-        self.flush_transitions(now);
+        self.flush_transitions(now, false);
     }
 
     /// The next thing the host must do. Drain until `None` after every `handle_*` call.
@@ -625,10 +655,14 @@ impl Node {
     }
 
     fn join(&mut self, now: Instant, seeds: Vec<SocketAddr>) {
-        let seeds: Vec<SocketAddr> = seeds.into_iter().filter(|addr| *addr != self.me.addr).collect();
+        let mut seeds: Vec<SocketAddr> = seeds.into_iter().filter(|addr| *addr != self.me.addr).collect();
+        // In an order of this node's own, so that the first to answer (the one it pages
+        // through, `pages_from`) is not the first named for every node.
+        self.rng.shuffle(&mut seeds);
         if self.joined {
             // Already a member (`vitals join` on a running agent): one join to each, whose
             // replies merge what they know into this node's view.
+            self.pager = Pager::Every;
             for seed in seeds {
                 self.out.send(&self.me, seed, Message::join(0));
             }
@@ -665,6 +699,59 @@ impl Node {
                 self.opinions_due = Some(due);
             }
         }
+    }
+
+    /// Whether to ask `src` for `page` of its member list. A node that starts sends its
+    /// join to every seed but pages only through the first that answers, one page after
+    /// the other (a page sent twice is read once); the others' first pages are merged,
+    /// and gossip and anti-entropy bring the rest. Paging through every seed cost each
+    /// seed a reply for every page of its list to every joiner: 500 agents starting at
+    /// once, each joining through the same three, kept those three too busy to answer
+    /// probes, and they were suspected again and again. Once started, it pages through
+    /// every member that sends a page (an anti-entropy partner, a seed of `vitals join`
+    /// on a running agent).
+    fn pages_from(&mut self, src: SocketAddr, page: u32) -> bool {
+        if !self.starting() {
+            return true;
+        }
+        match &mut self.pager {
+            Pager::Starting(reading @ None) => {
+                *reading = Some((src, page));
+                true
+            }
+            Pager::Starting(Some((from, asked))) if *from == src && page == *asked + 1 => {
+                *asked = page;
+                true
+            }
+            Pager::Starting(Some(_)) => false,
+            Pager::Every => true,
+        }
+    }
+
+    /// While starting, the page last asked of the first seed is asked again every round:
+    /// a lost request or reply would otherwise end the list there (on a busy machine,
+    /// one agent of 500 lacked members for 20 s, until its first anti-entropy exchange).
+    fn ask_again(&mut self) {
+        if let (true, Pager::Starting(Some((from, asked)))) = (self.starting(), self.pager) {
+            self.out.send(&self.me, from, Message::join(asked));
+        }
+    }
+
+    /// Whether this node is still reading its first seed's member list: until that list's
+    /// last page, or for [`START_PAGING_ROUNDS`] rounds after its start if that page is
+    /// lost.
+    fn starting(&self) -> bool {
+        matches!(self.pager, Pager::Starting(_)) && self.round < START_PAGING_ROUNDS
+    }
+
+    /// Whether `message` is a page of a seed's member list, not its last, read by this
+    /// node as it starts. The members it lists are news to this node only: the seed and
+    /// those it heard them from spread them. (500 agents starting at once each queued
+    /// news of every member listed to it, about N² / 2 rumors in all, and news of the
+    /// last to start took a minute to reach everyone.) A list's last page cannot be told
+    /// from an anti-entropy exchange: its members are news as before.
+    fn is_starting_list(&self, message: &Message) -> bool {
+        self.starting() && matches!(message, Message::Members { next_page: Some(_), .. })
     }
 
     fn retry_join(&mut self) {
@@ -796,10 +883,11 @@ impl Node {
     }
 
     /// Hands every recorded transition to the strategy (the ping strategy spreads it),
-    /// then to the host as an event.
-    fn flush_transitions(&mut self, now: Instant) {
+    /// then to the host as an event. `listed`: they came from a page of a seed's member
+    /// list that this node reads as it starts ([`Node::is_starting_list`]).
+    fn flush_transitions(&mut self, now: Instant, listed: bool) {
         while let Some(transition) = self.verdicts.next_transition(&mut self.members) {
-            self.with_ctx(now, |s, ctx| s.on_transition(ctx, &transition));
+            self.with_ctx(now, |s, ctx| s.on_transition(ctx, &transition, listed));
             if !transition.quiet {
                 self.out.event(Event::Transition(transition));
             }

@@ -31,6 +31,8 @@ use crate::sim::{SimArgs, delayed_bar, write_csv};
 
 /// False positives after which a point's rate counts as measured.
 pub(crate) const ENOUGH_MISTAKES: u64 = 20;
+/// The most a point's duration grows from one run to the next.
+const MAX_GROWTH: f64 = 4.0;
 /// Observer–member pair-hours after which a point stops in any case.
 pub(crate) const PAIR_HOURS: f64 = 168.0;
 /// The 95 % half-width of the mean detection time, relative to the mean, that is tight.
@@ -175,9 +177,12 @@ fn grow(spec: &Spec, report: &Report, sizing: Sizing) -> Option<Spec> {
     let mut next = spec.clone();
     let mut grown = false;
     if sizing.duration && report.false_positives < ENOUGH_MISTAKES && report.pair_hours < PAIR_HOURS {
+        // At most fourfold a step: a small first run with one unlucky mistake would
+        // otherwise send a noisy point straight to the cap (a threshold-2 point at 1 %
+        // loss, 3.5 mistakes expected there, ran the whole pair-week).
         let wanted = match report.false_positives {
-            0 => 4.0,
-            fp => (ENOUGH_MISTAKES as f64 / fp as f64 * 1.2).max(2.0),
+            0 => MAX_GROWTH,
+            fp => (ENOUGH_MISTAKES as f64 / fp as f64 * 1.2).clamp(2.0, MAX_GROWTH),
         };
         // Crashes take pairs away, so the cap is reckoned from the pair-hours measured.
         let to_cap = PAIR_HOURS / report.pair_hours.max(f64::MIN_POSITIVE) * 1.02;
@@ -474,6 +479,10 @@ mod tests {
             Duration::from_secs((spec.duration.as_secs_f64() * 2.04).ceil() as u64),
             "up to the cap"
         );
+        report.false_positives = 1;
+        report.pair_hours = PAIR_HOURS / 16.0;
+        let one = grow(&spec, &report, sizing).expect("one mistake: grow");
+        assert_eq!(one.duration, spec.duration * 4, "at most fourfold, not 24-fold");
         report.false_positives = ENOUGH_MISTAKES;
         assert!(grow(&spec, &report, sizing).is_none(), "enough mistakes: stop");
         report.false_positives = 0;

@@ -251,11 +251,12 @@ impl Doubt {
 
     /// The member refuted a suspicion at `now`: whether it is to be doubted (the
     /// penalty reached [`DOUBT_AT`]). Counted only if the suspicion had a known accuser
-    /// other than the last counted one's.
-    pub(super) fn refuted(&mut self, now: Instant, interval: Duration) -> bool {
+    /// other than the last counted one's, and not while the cluster is `settling`
+    /// (`members::SETTLE_INTERVALS`).
+    pub(super) fn refuted(&mut self, now: Instant, interval: Duration, settling: bool) -> bool {
         self.trouble = now;
         let accuser = self.accuser.take();
-        if std::mem::take(&mut self.outlived) || accuser.is_none() || accuser == self.counted {
+        if std::mem::take(&mut self.outlived) || settling || accuser.is_none() || accuser == self.counted {
             return false;
         }
         self.counted = accuser;
@@ -287,21 +288,36 @@ mod tests {
     }
 
     #[test]
+    fn refutations_while_the_cluster_settles_never_put_a_member_in_doubt() {
+        let interval = Duration::from_millis(200);
+        let mut doubt = Doubt::new(at(0));
+        for (t, accuser) in [(100, "a"), (300, "b"), (500, "c")] {
+            doubt.accused(accuser);
+            assert!(!doubt.refuted(at(t), interval, true), "{accuser} at {t} ms");
+        }
+        // Settled: counted from here, a second refutation within a half-life doubts.
+        doubt.accused("d");
+        assert!(!doubt.refuted(at(700), interval, false));
+        doubt.accused("e");
+        assert!(doubt.refuted(at(900), interval, false));
+    }
+
+    #[test]
     fn a_second_refutation_within_a_half_life_puts_a_member_in_doubt_but_not_one_later() {
         let interval = Duration::from_millis(200);
         let mut doubt = Doubt::new(at(0));
         doubt.accused("a");
-        assert!(!doubt.refuted(at(1_000), interval));
+        assert!(!doubt.refuted(at(1_000), interval, false));
         doubt.accused("b");
         assert!(
-            doubt.refuted(at(2_500), interval),
+            doubt.refuted(at(2_500), interval, false),
             "1.5 s later: within the 2 s half-life"
         );
         let mut calm = Doubt::new(at(0));
         for t in 1..=20 {
             calm.accused(["a", "b"][t as usize % 2]);
             assert!(
-                !calm.refuted(at(t * 4_000), interval),
+                !calm.refuted(at(t * 4_000), interval, false),
                 "every 4 s: two half-lives apart"
             );
         }
@@ -313,8 +329,8 @@ mod tests {
         let mut doubt = Doubt::new(at(0));
         for t in 1..=20 {
             doubt.accused("sick");
-            assert!(!doubt.refuted(at(t * 100), interval));
-            assert!(!doubt.refuted(at(t * 100 + 50), interval), "no accuser known");
+            assert!(!doubt.refuted(at(t * 100), interval, false));
+            assert!(!doubt.refuted(at(t * 100 + 50), interval, false), "no accuser known");
         }
     }
 
@@ -360,21 +376,21 @@ mod tests {
         doubt.suspected(at(0));
         doubt.accused("a");
         doubt.outlived();
-        assert!(!doubt.refuted(at(30_000), interval), "a partition's suspicion");
+        assert!(!doubt.refuted(at(30_000), interval, false), "a partition's suspicion");
         doubt.suspected(at(30_100));
         doubt.accused("b");
-        assert!(!doubt.refuted(at(30_200), interval), "the first that counts");
+        assert!(!doubt.refuted(at(30_200), interval, false), "the first that counts");
         doubt.suspected(at(30_300));
         doubt.accused("c");
-        assert!(doubt.refuted(at(30_400), interval), "the second: doubted");
+        assert!(doubt.refuted(at(30_400), interval, false), "the second: doubted");
         let mut dead = Doubt::new(at(0));
         dead.accused("a");
         dead.outlived();
         dead.suspected(at(1_000)); // a death, then a new suspicion: the mark is gone
         dead.accused("a");
-        assert!(!dead.refuted(at(1_100), interval));
+        assert!(!dead.refuted(at(1_100), interval, false));
         dead.accused("b");
-        assert!(dead.refuted(at(1_200), interval));
+        assert!(dead.refuted(at(1_200), interval, false));
     }
 
     #[test]
@@ -401,7 +417,7 @@ mod tests {
         let interval = Duration::from_millis(200);
         let mut doubt = Doubt::new(at(0));
         doubt.accused("a");
-        doubt.refuted(at(100), interval);
+        doubt.refuted(at(100), interval, false);
         assert_eq!(doubt.release_at(interval), at(100 + 12_000));
         doubt.troubled(at(5_000));
         assert_eq!(doubt.release_at(interval), at(5_000 + 12_000));

@@ -34,30 +34,33 @@ use crate::strategy::Ctx;
 /// healed partition is found by ping's reconnect loop, whose cost does not depend on N.
 pub(crate) const ANTI_ENTROPY_MEMBERS: usize = 100;
 
-/// For its first `NEW_NODE_EXCHANGES × push_pull_rounds` rounds a node exchanges every
-/// `push_pull_rounds` whatever N: a cluster forming (or a node starting) is where news is
-/// missed (500 agents forming on 2 cores: one agent that missed a member in its join's
-/// reply waited 196 s for an exchange at N = 500; docs/SCALE.md). Three, because ping's
-/// every other exchange goes to a member held dead, and none may be.
-pub(crate) const NEW_NODE_EXCHANGES: u64 = 3;
+/// Besides the periodic ones, a node makes one exchange this many rounds after its start.
+/// A cluster forming spreads news of each join piggybacked, each rumor sent
+/// `retransmit_mult × ⌈log10(N + 1)⌉` times by every node that hears it, to random
+/// members: about `N² e^-sends` pairs are missed (a few at N = 500), and each waited for
+/// a periodic exchange (at 500 agents forming on 2 cores, one agent lacked a member for
+/// 196 s; with this exchange at round 20, the last to form learned four members it had
+/// missed in its seed's list at its round 20). The settling time
+/// (`members::SETTLE_INTERVALS`): a node has read its seed's list by then (within 4 s of
+/// its start at N = 500 on two cores) and most news of its own start has spread.
+pub(crate) const FIRST_EXCHANGE_ROUND: u64 = crate::members::SETTLE_INTERVALS as u64;
 
 /// Rounds between two anti-entropy exchanges of a node that holds `up` members up (itself
-/// included), at its round `round` (counted from its start):
-/// `push_pull_rounds × max(1, ⌈up / ANTI_ENTROPY_MEMBERS⌉)`, or `push_pull_rounds` while
-/// it is new ([`NEW_NODE_EXCHANGES`]).
-pub(crate) fn anti_entropy_rounds(push_pull_rounds: u32, up: usize, round: u64) -> u64 {
-    let base = u64::from(push_pull_rounds);
-    if round <= base * NEW_NODE_EXCHANGES {
-        return base;
-    }
-    base * up.div_ceil(ANTI_ENTROPY_MEMBERS).max(1) as u64
+/// included): `push_pull_rounds × max(1, ⌈up / ANTI_ENTROPY_MEMBERS⌉)`.
+pub(crate) fn anti_entropy_rounds(push_pull_rounds: u32, up: usize) -> u64 {
+    u64::from(push_pull_rounds) * up.div_ceil(ANTI_ENTROPY_MEMBERS).max(1) as u64
+}
+
+/// Whether a node exchanges at its round `round`, exchanging every `period` rounds
+/// ([`anti_entropy_rounds`]) and once at [`FIRST_EXCHANGE_ROUND`].
+pub(crate) fn exchange_due(round: u64, period: u64) -> bool {
+    round == FIRST_EXCHANGE_ROUND || round.is_multiple_of(period)
 }
 
 impl Ctx<'_> {
-    /// [`anti_entropy_rounds`] for this node's configuration, the members it holds up and
-    /// its round.
+    /// [`anti_entropy_rounds`] for this node's configuration and the members it holds up.
     pub(crate) fn anti_entropy_rounds(&self) -> u64 {
-        anti_entropy_rounds(self.config.probes.push_pull_rounds, self.members.up_count(), self.round)
+        anti_entropy_rounds(self.config.probes.push_pull_rounds, self.members.up_count())
     }
 }
 
@@ -71,7 +74,6 @@ mod tests {
 
     #[test]
     fn the_period_is_push_pull_rounds_up_to_a_hundred_members_then_grows_with_every_hundred() {
-        let late = 1000;
         let cases = [
             (0, 60),
             (1, 60),
@@ -82,14 +84,9 @@ mod tests {
             (1000, 600),
         ];
         for (up, rounds) in cases {
-            assert_eq!(anti_entropy_rounds(60, up, late), rounds, "{up} members up");
-            assert_eq!(anti_entropy_rounds(60, up, 120), 60, "{up} members up, a new node");
+            assert_eq!(anti_entropy_rounds(60, up), rounds, "{up} members up");
         }
-        assert_eq!(
-            anti_entropy_rounds(10, 401, late),
-            50,
-            "the configured rounds scale too"
-        );
+        assert_eq!(anti_entropy_rounds(10, 401), 50, "the configured rounds scale too");
     }
 
     /// The rounds in `1..=rounds` at which a push node holding `others` + 1 members up asks
@@ -115,8 +112,8 @@ mod tests {
     }
 
     #[test]
-    fn push_syncs_every_60_rounds_with_100_members_up_and_every_180_with_250_once_past_180() {
-        assert_eq!(push_syncs(99, 360), [60, 120, 180, 240, 300, 360]);
-        assert_eq!(push_syncs(249, 360), [60, 120, 180, 360]);
+    fn push_syncs_at_round_10_then_every_60_rounds_with_100_members_up_and_every_180_with_250() {
+        assert_eq!(push_syncs(99, 360), [10, 60, 120, 180, 240, 300, 360]);
+        assert_eq!(push_syncs(249, 360), [10, 180, 360]);
     }
 }

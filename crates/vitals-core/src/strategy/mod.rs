@@ -31,8 +31,6 @@ use crate::time::Instant;
 pub use election::{Leadership, Role};
 pub(crate) use gossip::Gossip;
 pub(crate) use leader::Leader;
-#[cfg(test)]
-pub(crate) use ping::FAST_SETTLE_INTERVALS;
 pub(crate) use ping::Ping;
 pub(crate) use pull::Pull;
 pub(crate) use push::Push;
@@ -150,7 +148,7 @@ impl Ctx<'_> {
     /// member that is up for its member list (a join's paged reply), so a node that missed
     /// news (a lost page of its join reply, a member it never heard of) converges.
     pub(crate) fn sync_now_and_then(&mut self) {
-        if !self.round.is_multiple_of(self.anti_entropy_rounds()) {
+        if !anti_entropy::exchange_due(self.round, self.anti_entropy_rounds()) {
             return;
         }
         let up: Vec<SocketAddr> = self.members.up_others().map(|m| m.addr).collect();
@@ -422,10 +420,20 @@ impl Strategy {
         }
     }
 
-    /// A member's status changed (the ping strategy spreads the news).
-    pub(crate) fn on_transition(&mut self, ctx: &mut Ctx<'_>, transition: &Transition) {
+    /// How many rumors the ping strategy holds to piggyback (0 for the others).
+    #[cfg(test)]
+    pub(crate) fn queued_news(&self) -> usize {
+        match self {
+            Strategy::Ping(s) => s.queued_news(),
+            _ => 0,
+        }
+    }
+
+    /// A member's status changed (the ping strategy spreads the news). `listed`: learned
+    /// from a page of a seed's member list as this node starts (`Node::is_starting_list`).
+    pub(crate) fn on_transition(&mut self, ctx: &mut Ctx<'_>, transition: &Transition, listed: bool) {
         if let Strategy::Ping(s) = self {
-            s.on_transition(ctx, transition);
+            s.on_transition(ctx, transition, listed);
         }
     }
 

@@ -26,8 +26,9 @@ use std::time::Duration;
 use crate::bounds::Cluster;
 use crate::checks::Checks;
 use crate::config::{Config, SwimConfig};
-use crate::members::Transition;
+use crate::members::{SETTLE_INTERVALS, Transition};
 use crate::message::{Incarnation, MAX_ACCUSERS, MemberEntry, Message, Peer, Rumor, Status};
+use crate::strategy::anti_entropy::exchange_due;
 use crate::strategy::{Ctx, DEAD_RETRY_ROUNDS};
 use crate::time::Instant;
 use crate::wire;
@@ -54,11 +55,9 @@ pub(crate) const FAST_ACCUSERS: usize = 8;
 /// `e^-f` of the members (they hear it piggybacked, seconds later): at N = 500, with 4,
 /// 12 of 497 took 0.25–2.25 s more; with 6, one or two.
 const DEATH_FANOUT: usize = 6;
-/// How long fast confirmation pauses after a false death, in intervals (from the latest).
-const FAST_PAUSE_INTERVALS: u32 = 120;
-/// How long fast confirmation waits after a member joins (or this node starts), in
+/// How long fast confirmation pauses after a second false death within as long, in
 /// intervals (from the latest).
-pub(crate) const FAST_SETTLE_INTERVALS: u32 = 10;
+const FAST_PAUSE_INTERVALS: u32 = 120;
 
 /// Whether fast confirmation works here now. It declares a member paused for about two
 /// periods dead, on the word of members whose failed probes it takes as independent
@@ -67,22 +66,27 @@ pub(crate) const FAST_SETTLE_INTERVALS: u32 = 10;
 /// is news for everyone, which keeps it busy (500 agents on two cores never formed with
 /// it). So fast confirmation works only in a settled cluster, and suspicions end on
 /// Lifeguard's timeouts meanwhile:
-/// - not within [`FAST_SETTLE_INTERVALS`] of a member's joining (formation, when a
+/// - not within [`SETTLE_INTERVALS`] of a member's joining (formation, when a
 ///   machine is busiest, and this node's start);
-/// - not within [`FAST_PAUSE_INTERVALS`] of a false death of its own: a member that
-///   died here sooner than Lifeguard's shortest suspicion ([`suspicion_min`]) after this
-///   node first suspected it (or that it had not suspected), so by fast confirmation here
-///   or elsewhere, and came back sooner than Lifeguard's longest ([`suspicion_max`]) after its death,
-///   which Lifeguard alone might not have declared dead at all. A death on Lifeguard's
-///   timeout (a sick member that keeps coming back) is not fast confirmation's doing and
-///   pauses nothing. A crash restarted that soon pauses it too, which only slows
-///   detection to Lifeguard's for that long;
+/// - not within [`FAST_PAUSE_INTERVALS`] of the second of two false deaths that close
+///   together. A false death: a member that died here sooner than Lifeguard's shortest
+///   suspicion ([`suspicion_min`]) after this node first suspected it (or that it had not
+///   suspected), so by fast confirmation here or elsewhere, and came back sooner than
+///   Lifeguard's longest ([`suspicion_max`]) after its death, which Lifeguard alone might
+///   not have declared dead at all. A death on Lifeguard's timeout (a sick member that
+///   keeps coming back) is not fast confirmation's doing and counts for nothing. One
+///   false death alone pauses nothing: a crash restarted at once (systemd's `Restart=`)
+///   looks the same from here, and pausing on each slowed the detection of the next
+///   crash to Lifeguard's (`scripts/loopback-ping.py`: 5.2–7.6 s instead of 2.1–2.4 s),
+///   while a storm makes many;
 /// - no one-period verdicts while this node's own awareness is raised
 ///   ([`Ping::fast_verdicts`]).
 #[derive(Clone, Debug, Default)]
 struct FastConfirm {
     /// Members held dead here within the window, and since when.
     deaths: BTreeMap<String, Instant>,
+    /// When the last false death came back.
+    false_death: Option<Instant>,
     /// Paused until then (after a false death).
     paused_until: Option<Instant>,
     /// Settling until then (after a join).
@@ -103,15 +107,20 @@ impl FastConfirm {
             return false;
         }
         if transition.from.is_none() {
-            let until = now + interval * FAST_SETTLE_INTERVALS;
+            let until = now + interval * SETTLE_INTERVALS;
             self.settling_until = self.settling_until.max(Some(until));
         }
         if !transition.to.is_up() || self.deaths.remove(&transition.name).is_none() {
             return false;
         }
+        let pause = interval * FAST_PAUSE_INTERVALS;
+        let second = self.false_death.is_some_and(|at| now - at < pause);
+        self.false_death = Some(now);
+        if !second {
+            return false;
+        }
         let was_paused = self.paused(now);
-        let until = now + interval * FAST_PAUSE_INTERVALS;
-        self.paused_until = self.paused_until.max(Some(until));
+        self.paused_until = self.paused_until.max(Some(now + pause));
         !was_paused
     }
 
@@ -218,6 +227,12 @@ impl Ping {
         }
     }
 
+    /// How many rumors are queued to piggyback.
+    #[cfg(test)]
+    pub(crate) fn queued_news(&self) -> usize {
+        self.rumors.len()
+    }
+
     /// Whether fast confirmation works here at `now` (configured, and not paused:
     /// [`FastConfirm`]): suspicions are announced and checked at once.
     fn fast_confirm(&self, now: Instant) -> bool {
@@ -240,7 +255,7 @@ impl Ping {
         self.finish_probe(ctx);
         self.tell_checks(ctx);
         let anti_entropy = ctx.anti_entropy_rounds();
-        if self.rounds.is_multiple_of(anti_entropy) {
+        if exchange_due(self.rounds, anti_entropy) {
             self.push_pull(ctx, anti_entropy);
         } else if self.rounds.is_multiple_of(DEAD_RETRY_ROUNDS) {
             reconnect(ctx);
@@ -317,7 +332,7 @@ impl Ping {
                 }
             }
             self.order = ctx.members.up_others().map(|m| m.name.clone()).collect();
-            shuffle(&mut self.order, ctx);
+            ctx.rng.shuffle(&mut self.order);
             self.next = 0;
         }
         None
@@ -522,7 +537,7 @@ impl Ping {
             .filter(|m| m.status == Status::Alive && !m.doubted && m.name != probe.target)
             .map(|m| (m.name.clone(), m.addr))
             .collect();
-        shuffle(&mut helpers, ctx);
+        ctx.rng.shuffle(&mut helpers);
         helpers.truncate(ctx.config.probes.indirect_probes);
         let (seq, target) = (probe.seq, probe.target.clone());
         probe.asked = helpers.iter().map(|(name, _)| name.clone()).collect();
@@ -650,7 +665,7 @@ impl Ping {
             .filter(|m| m.name != name)
             .map(|m| m.addr)
             .collect();
-        shuffle(&mut targets, ctx);
+        ctx.rng.shuffle(&mut targets);
         targets.truncate(count);
         ctx.broadcast(targets, Message::News { gossip: vec![rumor] });
     }
@@ -764,8 +779,9 @@ impl Ping {
         timeout_for(config, &self.swim, n, accusers, self.fast_verdicts(now))
     }
 
-    /// Every status change is news to spread.
-    pub(crate) fn on_transition(&mut self, ctx: &mut Ctx<'_>, transition: &Transition) {
+    /// Every status change is news to spread, but a member this node first heard of in a
+    /// seed's member list as it starts (`listed`): that is news to this node only.
+    pub(crate) fn on_transition(&mut self, ctx: &mut Ctx<'_>, transition: &Transition, listed: bool) {
         let up = ctx.members.up_count();
         let window = suspicion_max(ctx.config, &self.swim, up);
         let shortest = suspicion_min(ctx.config, &self.swim, up);
@@ -805,7 +821,9 @@ impl Ping {
         if transition.to == Status::Dead && self.fast_verdicts(ctx.now) {
             Self::tell_random(ctx, &transition.name, DEATH_FANOUT, rumor.clone());
         }
-        self.rumors.insert(rumor);
+        if !(listed && transition.from.is_none()) {
+            self.rumors.insert(rumor);
+        }
     }
 
     /// Refuting is a sign of ill health (Lifeguard), and the refutation must outrun the
@@ -853,8 +871,8 @@ impl Ping {
             out.push(rumor);
         }
         let buddy = out.first().map(|r: &Rumor| r.entry.name.as_str());
-        for (sent, name) in self.rumors.least_sent_that_fit(budget - used.min(budget), buddy) {
-            out.extend(self.rumors.send(sent, name, limit));
+        for slot in self.rumors.least_sent_that_fit(budget - used.min(budget), buddy) {
+            out.extend(self.rumors.send(slot, limit));
         }
         out.into_iter().map(|rumor| self.aged(ctx, rumor)).collect()
     }
@@ -934,7 +952,7 @@ impl Ping {
             })
             .map(|m| m.addr)
             .collect();
-        shuffle(&mut partners, ctx);
+        ctx.rng.shuffle(&mut partners);
         let Some(&partner) = partners.first() else { return };
         for entries in wire::chunk_entries(ctx.members.entries()) {
             ctx.send(
@@ -1068,13 +1086,6 @@ fn suspicion_min(config: &Config, swim: &SwimConfig, nodes: usize) -> Duration {
         .mul_f64(f64::from(swim.suspicion_mult) * n.log10().max(1.0))
 }
 
-fn shuffle<T>(items: &mut [T], ctx: &mut Ctx<'_>) {
-    for i in (1..items.len()).rev() {
-        let j = ctx.rng.below(i as u64 + 1) as usize;
-        items.swap(i, j);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1143,7 +1154,7 @@ mod tests {
 
     #[test]
     fn with_250_members_up_a_node_pushes_its_list_every_180_periods_every_other_time_to_the_dead() {
-        // New (its first 180 rounds), it pushes every 60, as a node of a small cluster.
+        // Once at round 10 (to a member up), then every 180.
         let dead = crate::strategy::fixture::addr(1);
         let rounds: Vec<(u64, bool)> = push_pulls(250, 720)
             .into_iter()
@@ -1151,15 +1162,8 @@ mod tests {
             .collect();
         assert_eq!(
             rounds,
-            [
-                (60, false),
-                (120, true),
-                (180, false),
-                (360, true),
-                (540, false),
-                (720, true)
-            ],
-            "250 members up: every 180 periods once past 180, every other time to m000"
+            [(10, false), (180, false), (360, true), (540, false), (720, true)],
+            "250 members up: every 180 periods, every other time to m000"
         );
         let small: Vec<(u64, bool)> = push_pulls(100, 240)
             .into_iter()
@@ -1167,14 +1171,14 @@ mod tests {
             .collect();
         assert_eq!(
             small,
-            [(60, false), (120, true), (180, false), (240, true)],
-            "100 members up: as before"
+            [(10, false), (60, false), (120, true), (180, false), (240, true)],
+            "100 members up: every 60 periods"
         );
     }
 
     #[test]
     fn push_pull_entries_per_period_at_400_members_stay_those_at_100() {
-        // Past its first 180 rounds (NEW_NODE_EXCHANGES), over 960.
+        // Past its first exchange, over 960.
         let per_period = |others: usize| {
             let entries: usize = push_pulls(others, 1140)
                 .iter()
@@ -1220,8 +1224,8 @@ mod tests {
             !ping.fast.on_transition(&joined, window, interval, false),
             "a join is no false death"
         );
-        assert!(!ping.fast_confirm(at(10 + FAST_SETTLE_INTERVALS - 1)));
-        assert!(ping.fast_verdicts(at(10 + FAST_SETTLE_INTERVALS)));
+        assert!(!ping.fast_confirm(at(10 + SETTLE_INTERVALS - 1)));
+        assert!(ping.fast_verdicts(at(10 + SETTLE_INTERVALS)));
         // A death on Lifeguard's timeout refuted at once (a sick member): no pause.
         let start = 50;
         let dead = transition("m003", Some(Status::Suspect), Status::Dead, at(start));
@@ -1229,16 +1233,21 @@ mod tests {
         let back = transition("m003", Some(Status::Dead), Status::Alive, at(start + 1));
         assert!(!ping.fast.on_transition(&back, window, interval, false));
         assert!(ping.fast_verdicts(at(start + 1)));
-        // A fast death refuted within the window: paused, counted once.
+        // A fast death refuted within the window (or a crash restarted at once): no pause
+        // for the first; the second within the pause's length pauses, counted once.
         let start = 100;
-        let dead = transition("m001", Some(Status::Suspect), Status::Dead, at(start));
-        assert!(!ping.fast.on_transition(&dead, window, interval, true));
-        assert!(ping.fast_verdicts(at(start + 1)), "a death alone pauses nothing");
-        let back = transition("m001", Some(Status::Dead), Status::Alive, at(start + 5));
-        assert!(
-            ping.fast.on_transition(&back, window, interval, false),
-            "a false death pauses"
-        );
+        for (name, at_death, paused) in [("m001", start - 40, false), ("m004", start, true)] {
+            let dead = transition(name, Some(Status::Suspect), Status::Dead, at(at_death));
+            assert!(!ping.fast.on_transition(&dead, window, interval, true));
+            assert!(ping.fast_verdicts(at(at_death + 1)), "a death alone pauses nothing");
+            let back = transition(name, Some(Status::Dead), Status::Alive, at(at_death + 5));
+            assert_eq!(
+                ping.fast.on_transition(&back, window, interval, false),
+                paused,
+                "{name}"
+            );
+            assert_eq!(ping.fast_verdicts(at(at_death + 5)), !paused, "{name}");
+        }
         assert!(!ping.fast_confirm(at(start + 5 + FAST_PAUSE_INTERVALS - 1)));
         assert!(ping.fast_verdicts(at(start + 5 + FAST_PAUSE_INTERVALS)));
         // A member back after the window (a restart): no pause.

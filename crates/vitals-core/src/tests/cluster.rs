@@ -329,11 +329,11 @@ impl Cluster {
     }
 
     /// Under ping, runs until fast confirmation settles after the last join
-    /// (`strategy::ping::FAST_SETTLE_INTERVALS`), so that a fault injected next meets a
+    /// (`members::SETTLE_INTERVALS`), so that a fault injected next meets a
     /// settled cluster; under the other strategies, nothing.
     pub(crate) fn settle(&mut self) {
         if self.config.swim().is_some() {
-            self.run_for(self.config.interval * crate::strategy::FAST_SETTLE_INTERVALS);
+            self.run_for(self.config.interval * crate::members::SETTLE_INTERVALS);
         }
     }
 

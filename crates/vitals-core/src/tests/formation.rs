@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use super::cluster::Cluster;
 use crate::config::{Config, Preset, Quorum, StrategyConfig, StrategyKind};
+use crate::message::Message;
 use crate::time::Instant;
+use crate::wire;
 
 /// The agent's default configuration of `strategy` (preset `web`; push confirms by a
 /// majority quorum).
@@ -86,5 +88,50 @@ fn joiners_started_before_their_seed_form_once_it_starts() {
     assert!(
         took < Duration::from_millis(400),
         "formed {took:?} after the seed started"
+    );
+}
+
+/// A ping node joining a formed cluster of 80 reads its seed's member list (several
+/// pages) within a period, though its first request for a later page is lost (asked
+/// again at the next round), and queues news only of the members on the list's last page:
+/// the others are news to it alone. (500 agents starting at once each queued news of
+/// every member listed to it, and the last to start reached some members only after a
+/// minute; docs/SCALE.md.)
+#[test]
+fn a_ping_joiner_reads_its_seeds_whole_list_and_spreads_only_its_last_page() {
+    let names: Vec<String> = (0..80).map(|i| format!("n{i:02}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let config = Config::preset(Preset::Lan, StrategyKind::Ping);
+    let interval = config.interval;
+    let mut cluster = Cluster::converged(config, &refs, Duration::from_secs(120));
+    // Long enough for the news of the formation to be spent.
+    cluster.run_for(interval * 60);
+    let mut lost = false;
+    cluster.deliver = Box::new(move |from, _, m| {
+        let later_page = from == "late" && matches!(m, Message::Join { page: 2.., .. });
+        if later_page && !lost {
+            lost = true;
+            return false;
+        }
+        true
+    });
+    cluster.add("late");
+    let knows_all = |c: &Cluster| refs.iter().all(|m| c.status("late", m).is_some());
+    let read = cluster.run_until(interval * 2, knows_all);
+    assert!(read.is_some(), "the joiner did not read its seed's whole list");
+    let pages = cluster.sent_by_kind("join");
+    let news = cluster.node("late").queued_news();
+    let last_page = wire::chunk_entries(cluster.node("n00").members().entries())
+        .last()
+        .map_or(0, Vec::len);
+    assert!(
+        last_page < refs.len() / 2,
+        "one page holds {last_page} of {}",
+        refs.len()
+    );
+    // Its own entry and the last page's members, at most.
+    assert!(
+        news <= last_page + 1,
+        "{news} rumors queued, the last page holds {last_page} ({pages} join requests)"
     );
 }

@@ -460,7 +460,7 @@ fn fast_confirmation_ends_a_crash_suspicion_after_one_period_instead_of_the_life
 }
 
 /// Fast confirmation waits for the cluster to settle: a crash within
-/// `FAST_SETTLE_INTERVALS` of the last join (formation, or one member joining a settled
+/// `members::SETTLE_INTERVALS` of the last join (formation, or one member joining a settled
 /// cluster) ends on Lifeguard's timeout, at least `suspicion_mult` periods at N = 10.
 #[test]
 fn fast_confirmation_waits_for_the_cluster_to_settle_after_a_join() {
@@ -487,15 +487,16 @@ fn fast_confirmation_waits_for_the_cluster_to_settle_after_a_join() {
     }
 }
 
-/// A death confirmed fast reaches every member in a few network delays, not in the
+/// A death confirmed fast reaches the members in a few network delays, not in the
 /// `log N` periods piggybacking takes (each node sends it on to `DEATH_FANOUT` members
-/// at once): at N = 100, from the first node that holds the crashed member dead to the
-/// last.
+/// at once): at N = 100, from the first node that holds the crashed member dead, all but
+/// two within 50 ms. An epidemic of fanout 6 misses about `e^-6` of them (0.25 of 99 on
+/// average); those hear it piggybacked, within two periods.
 #[test]
-fn a_fast_death_reaches_all_of_a_hundred_members_within_milliseconds() {
+fn a_fast_death_reaches_a_hundred_members_within_milliseconds() {
     let names: Vec<String> = (0..100).map(|i| format!("n{i:02}")).collect();
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    for seed in 1..=3 {
+    for seed in 1..=5 {
         let mut cluster = Cluster::seeded(lan(), &refs, seed, Some(Duration::from_micros(500)));
         cluster
             .run_until(Duration::from_secs(60), |c| c.all_alive(&refs))
@@ -504,38 +505,52 @@ fn a_fast_death_reaches_all_of_a_hundred_members_within_milliseconds() {
         cluster.crash("n42");
         let survivors: Vec<&str> = refs.iter().copied().filter(|n| *n != "n42").collect();
         let [_, first_dead, all] = until_dead_everywhere(&mut cluster, "n42", &survivors, Duration::from_secs(60));
+        let late = survivors
+            .iter()
+            .filter(|o| {
+                let dead = cluster.transitions(o, "n42").into_iter().find(|t| t.to == Status::Dead);
+                dead.is_some_and(|t| t.at - first_dead > Duration::from_millis(50))
+            })
+            .count();
+        assert!(
+            late <= 2,
+            "seed {seed}: {late} of 99 heard of the death later than 50 ms"
+        );
         let spread = all - first_dead;
-        assert!(spread <= Duration::from_millis(50), "seed {seed}: {spread:?}");
+        assert!(spread <= lan().interval * 2, "seed {seed}: {spread:?}");
     }
 }
 
 /// A member paused for twelve periods is declared dead by fast confirmation, about a
-/// period after the first suspicion. Once it is back, every node that held it dead
-/// pauses fast confirmation, so a pause soon after ends on Lifeguard's timeout (at least
-/// `suspicion_mult` periods at N = 10) instead.
+/// period after the first suspicion, and comes back: a false death. The first pauses
+/// nothing (a crash restarted at once looks the same); once it happened twice, every
+/// node that held it dead pauses fast confirmation, so a pause soon after ends on
+/// Lifeguard's timeout (at least `suspicion_mult` periods at N = 10) instead.
 #[test]
-fn once_a_paused_member_comes_back_from_a_fast_death_fast_confirmation_pauses() {
+fn once_a_paused_member_came_back_from_two_fast_deaths_fast_confirmation_pauses() {
     let config = lan();
     let period = config.interval;
     let lifeguard_min = period * config.swim().expect("ping").suspicion_mult;
     let survivors: Vec<&str> = NAMES.iter().copied().filter(|n| *n != "n7").collect();
     for seed in 1..=4 {
         let mut cluster = settled_ten(&config, seed);
-        let first = pause_until_dead_everywhere(&mut cluster, &survivors, period * 12);
-        assert!(first <= period * 2, "seed {seed}: the first death took {first:?}");
-        cluster
-            .run_until(Duration::from_secs(10), |c| c.all_alive(&NAMES))
-            .unwrap_or_else(|| panic!("seed {seed}: n7 never came back"));
-        for observer in &survivors {
-            let pauses = cluster.node(observer).stats().fast_confirm_pauses;
-            assert_eq!(
-                pauses, 1,
-                "seed {seed}: {observer} paused fast confirmation {pauses} times"
-            );
+        for (time, pauses) in [("first", 0), ("second", 1)] {
+            let took = pause_until_dead_everywhere(&mut cluster, &survivors, period * 12);
+            assert!(took <= period * 2, "seed {seed}: the {time} death took {took:?}");
+            cluster
+                .run_until(Duration::from_secs(10), |c| c.all_alive(&NAMES))
+                .unwrap_or_else(|| panic!("seed {seed}: n7 never came back"));
+            for observer in &survivors {
+                let paused = cluster.node(observer).stats().fast_confirm_pauses;
+                assert_eq!(
+                    paused, pauses,
+                    "seed {seed}: {observer} paused fast confirmation {paused} times after the {time}"
+                );
+            }
         }
         // Long enough for Lifeguard, and within the pause of fast confirmation.
-        let second = pause_until_dead_everywhere(&mut cluster, &survivors, period * 40);
-        assert!(second >= lifeguard_min, "seed {seed}: the second death took {second:?}");
+        let third = pause_until_dead_everywhere(&mut cluster, &survivors, period * 40);
+        assert!(third >= lifeguard_min, "seed {seed}: the third death took {third:?}");
     }
 }
 

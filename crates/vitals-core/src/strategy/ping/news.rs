@@ -1,10 +1,11 @@
 //! Ping's queue of news to piggyback: one rumor per member, each sent a bounded number of
-//! times, the least-sent first (then by name). Kept in that order as sends are counted,
+//! times, the least-sent first (then the newest). Kept in that order as sends are counted,
 //! so that filling a message reads the queue's first rumors instead of sorting all of it
 //! (a node queues news of every member that joins: thousands while a large cluster
 //! forms), and kept small, since every node holds such a queue. Data only: the ping
 //! strategy decides what is news and how many sends it gets.
 
+use std::cmp::Reverse;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
@@ -80,40 +81,62 @@ impl Queued {
     }
 }
 
-/// The queued rumors, by times sent and then name: `by_sends[s]` holds those sent `s`
-/// times (a send moves a rumor one level up; news enters at level 0).
+/// Where a queued rumor sits: (times sent, its arrival, newest first).
+pub(super) type Slot = (u32, Reverse<u64>);
+
+/// The rumors sent a given number of times, newest first, with their members' names.
+type Level = BTreeMap<Reverse<u64>, (Box<str>, Queued)>;
+
+/// The queued rumors, by times sent and then newest first: `by_sends[s]` holds those
+/// sent `s` times (a send moves a rumor one level up; news enters at level 0). Newest
+/// first, as memberlist's queue: fresh news (a suspicion, a refutation, a death) is not
+/// held behind a backlog of join news, and each node's backlog goes out in its own order
+/// of arrival, so that while a large cluster forms the nodes do not all hold back the
+/// same members' news (in name order, members late in it reached some nodes only after a
+/// minute at N = 500).
 #[derive(Clone, Debug, Default)]
 pub(super) struct News {
-    by_sends: Vec<BTreeMap<Box<str>, Queued>>,
+    by_sends: Vec<Level>,
+    /// Where each member's rumor sits.
+    slots: BTreeMap<Box<str>, Slot>,
     /// How many queued rumors have each encoded length (the shortest ends a fill).
     lens: BTreeMap<usize, usize>,
+    /// Arrivals so far (the next rumor's order).
+    arrivals: u64,
 }
 
 impl News {
     #[cfg(test)]
     pub(super) fn is_empty(&self) -> bool {
-        self.by_sends.iter().all(BTreeMap::is_empty)
+        self.slots.is_empty()
     }
 
-    /// Queues `rumor`, unsent, in place of any rumor about the same member.
+    /// How many rumors are queued.
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Queues `rumor`, unsent and newest, in place of any rumor about the same member.
     pub(super) fn insert(&mut self, rumor: Rumor) {
         let name: Box<str> = rumor.entry.name.as_str().into();
-        for level in 0..self.by_sends.len() {
-            if let Some(queued) = self.by_sends[level].remove(&name) {
-                self.uncount(queued.len);
-                break;
-            }
+        if let Some((level, order)) = self.slots.remove(&name)
+            && let Some((_, queued)) = self.by_sends[level as usize].remove(&order)
+        {
+            self.uncount(queued.len);
         }
-        self.enqueue(name, Queued::new(rumor));
+        self.arrivals += 1;
+        self.enqueue(name, Queued::new(rumor), Reverse(self.arrivals));
     }
 
-    fn enqueue(&mut self, name: Box<str>, queued: Queued) {
+    fn enqueue(&mut self, name: Box<str>, queued: Queued, order: Reverse<u64>) {
         *self.lens.entry(queued.len).or_default() += 1;
         let level = queued.sent as usize;
         if self.by_sends.len() <= level {
             self.by_sends.resize_with(level + 1, BTreeMap::new);
         }
-        self.by_sends[level].insert(name, queued);
+        self.slots.insert(name.clone(), (queued.sent, order));
+        self.by_sends[level].insert(order, (name, queued));
     }
 
     fn uncount(&mut self, len: usize) {
@@ -125,17 +148,17 @@ impl News {
         }
     }
 
-    /// The rumors a message carries within `budget` bytes, as (times sent, name): by
-    /// times sent, then name, each that still fits (skipping `skip`'s, already carried);
-    /// stops once not even the shortest rumor fits.
-    pub(super) fn least_sent_that_fit(&self, budget: usize, skip: Option<&str>) -> Vec<(u32, Box<str>)> {
+    /// The rumors a message carries within `budget` bytes: by times sent, then newest
+    /// first, each that still fits (skipping `skip`'s, already carried); stops once not
+    /// even the shortest rumor fits.
+    pub(super) fn least_sent_that_fit(&self, budget: usize, skip: Option<&str>) -> Vec<Slot> {
         let Some(&shortest) = self.lens.keys().next() else {
             return Vec::new();
         };
         let mut chosen = Vec::new();
         let mut used = 0;
         for (level, queue) in self.by_sends.iter().enumerate() {
-            for (name, queued) in queue {
+            for (order, (name, queued)) in queue {
                 if used + shortest > budget {
                     return chosen;
                 }
@@ -143,21 +166,23 @@ impl News {
                     continue;
                 }
                 used += queued.len;
-                chosen.push((level as u32, name.clone()));
+                chosen.push((level as u32, *order));
             }
         }
         chosen
     }
 
-    /// The rumor about `name`, sent `sent` times so far, counted as sent once more:
-    /// dropped from the queue once sent `limit` times.
-    pub(super) fn send(&mut self, sent: u32, name: Box<str>, limit: u32) -> Option<Rumor> {
-        let mut queued = self.by_sends.get_mut(sent as usize)?.remove(&name)?;
+    /// The rumor at `slot`, counted as sent once more: dropped from the queue once sent
+    /// `limit` times.
+    pub(super) fn send(&mut self, (level, order): Slot, limit: u32) -> Option<Rumor> {
+        let (name, mut queued) = self.by_sends.get_mut(level as usize)?.remove(&order)?;
         let rumor = queued.rumor(&name);
         self.uncount(queued.len);
         queued.sent += 1;
         if queued.sent < limit {
-            self.enqueue(name, queued);
+            self.enqueue(name, queued, order);
+        } else {
+            self.slots.remove(&name);
         }
         Some(rumor)
     }
@@ -199,13 +224,14 @@ mod tests {
         assert_eq!(queued.rumor("n8"), rare);
     }
 
-    /// What a fill must be: every rumor sorted by (times sent, name), taken while it fits.
-    fn sorted_fill(held: &[(u32, String, usize)], budget: usize, skip: Option<&str>) -> Vec<String> {
+    /// What a fill must be: every rumor sorted by (times sent, newest first), taken while
+    /// it fits. `held`: (times sent, arrival, name, length).
+    fn sorted_fill(held: &[(u32, Reverse<u64>, String, usize)], budget: usize, skip: Option<&str>) -> Vec<String> {
         let mut by_sends = held.to_vec();
         by_sends.sort();
-        let shortest = by_sends.iter().map(|(_, _, len)| *len).min().unwrap_or(0);
+        let shortest = by_sends.iter().map(|(_, _, _, len)| *len).min().unwrap_or(0);
         let (mut used, mut chosen) = (0, Vec::new());
-        for (_, name, len) in by_sends {
+        for (_, _, name, len) in by_sends {
             if used + shortest > budget {
                 break;
             }
@@ -218,37 +244,40 @@ mod tests {
     }
 
     #[test]
-    fn a_fill_takes_the_least_sent_by_name_as_a_full_sort_would() {
+    fn a_fill_takes_the_least_sent_newest_first_as_a_full_sort_would() {
         let mut news = News::default();
-        let mut held: Vec<(u32, String, usize)> = Vec::new();
+        let mut held: Vec<(u32, Reverse<u64>, String, usize)> = Vec::new();
         let names: Vec<String> = (0..90).map(|i| format!("n{}", i * 37 % 1000)).collect();
+        let mut arrivals = 0;
         for (i, name) in names.iter().enumerate() {
             let r = rumor(name, (i % 7) as u64 * 1000);
-            held.push((0, name.clone(), wire::body_len(&r)));
+            arrivals += 1;
+            held.push((0, Reverse(arrivals), name.clone(), wire::body_len(&r)));
             news.insert(r);
         }
         let limit = 4;
         for round in 0..200 {
             let (budget, skip) = (200 + round % 5 * 150, names.get(round % 90).map(String::as_str));
             let fill = news.least_sent_that_fit(budget, skip);
-            let names_filled: Vec<String> = fill.iter().map(|(_, name)| name.to_string()).collect();
-            assert_eq!(names_filled, sorted_fill(&held, budget, skip), "round {round}");
-            for (sent, name) in fill {
-                let name = name.to_string();
-                let rumor = news.send(sent, name.as_str().into(), limit);
-                assert_eq!(rumor.map(|r| r.entry.name), Some(name.clone()));
-                let at = held.iter().position(|(_, n, _)| *n == name).expect("held");
+            let sent: Vec<String> = fill
+                .into_iter()
+                .map(|slot| news.send(slot, limit).expect("queued").entry.name)
+                .collect();
+            assert_eq!(sent, sorted_fill(&held, budget, skip), "round {round}");
+            for name in sent {
+                let at = held.iter().position(|(_, _, n, _)| *n == name).expect("held");
                 held[at].0 += 1;
                 if held[at].0 >= limit {
                     held.remove(at);
                 }
             }
             if round % 10 == 0 {
-                // News about a member already queued replaces it, unsent.
+                // News about a member already queued replaces it, unsent and newest.
                 let name = &names[round % 90 + 1];
-                held.retain(|(_, n, _)| n != name);
+                held.retain(|(_, _, n, _)| n != name);
                 let r = rumor(name, 99_999);
-                held.push((0, name.clone(), wire::body_len(&r)));
+                arrivals += 1;
+                held.push((0, Reverse(arrivals), name.clone(), wire::body_len(&r)));
                 news.insert(r);
             }
         }
