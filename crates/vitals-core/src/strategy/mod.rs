@@ -143,8 +143,9 @@ impl Ctx<'_> {
         }
     }
 
-    /// Anti-entropy: every `probes.push_pull_rounds` rounds (past a node's first three,
-    /// × ⌈up / 100⌉ above 100 members up: [`Ctx::anti_entropy_rounds`]), ask one random
+    /// Anti-entropy: every `probes.push_pull_rounds` rounds (× ⌈up / 100⌉ above 100
+    /// members up: [`Ctx::anti_entropy_rounds`]) and once at a node's round 10
+    /// (`anti_entropy::FIRST_EXCHANGE_ROUND`), ask one random
     /// member that is up for its member list (a join's paged reply), so a node that missed
     /// news (a lost page of its join reply, a member it never heard of) converges.
     pub(crate) fn sync_now_and_then(&mut self) {
