@@ -21,12 +21,14 @@ use crate::time::Instant;
 use crate::timing::{ANNOUNCE_ROUNDS, Pace, Timing};
 use crate::verdicts::Verdicts;
 use crate::wire;
+use paging::Paging;
 
 use crate::output::Outbox;
 pub use crate::output::{Event, Output, Stats};
 pub use lifecycle::ForceLeaveError;
 
 mod lifecycle;
+mod paging;
 
 /// Mixed into the node's seed to key its member index (so the key is not the RNG's seed).
 const INDEX_KEY_SALT: u64 = 0x6d65_6d62_6572_7321;
@@ -48,10 +50,6 @@ pub const JOIN_RESEND_FIRST: std::time::Duration = std::time::Duration::from_mil
 /// round in [`ANNOUNCE_ROUNDS`]), so that a lost datagram does not leave an observer on
 /// the old timing.
 pub const RETIME_ANNOUNCE_ROUNDS: u32 = 3;
-/// A node that starts reads its first seed's member list for at most this many rounds
-/// ([`Node::starting`]): then it pages through every member that sends it a page, and
-/// what they list is news.
-const START_PAGING_ROUNDS: u64 = 30;
 
 /// What an operator (or the host) asks of a node.
 #[derive(Clone, Debug, PartialEq)]
@@ -82,8 +80,8 @@ pub struct Node {
     round_at: Instant,
     health: Option<Health>,
     seeds: Vec<SocketAddr>,
-    /// Whose member list this node asks for page after page: see [`Node::pages_from`].
-    pager: Pager,
+    /// The member lists this node reads page after page (`paging.rs`).
+    paging: Paging,
     /// While no seed has answered: when the join is sent again, and the wait after that.
     join_resend: Option<(Instant, std::time::Duration)>,
     /// Under a quorum: when the opinions news asks for go out (before the next round).
@@ -101,16 +99,6 @@ pub struct Node {
     auto_tune: Option<AutoTune>,
     /// Rounds left that announce this node's timing with everything sent, after a change.
     announce_left: u32,
-}
-
-/// Whose member list a node asks for page after page ([`Node::pages_from`]).
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Pager {
-    /// Starting: reading the member list of the first seed that answered (once one has),
-    /// and the page last asked of it.
-    Starting(Option<(SocketAddr, u32)>),
-    /// Every member that sends a page.
-    Every,
 }
 
 impl Node {
@@ -146,7 +134,7 @@ impl Node {
             round: 0,
             health: None,
             seeds: Vec::new(),
-            pager: Pager::Starting(None),
+            paging: Paging::new(),
             join_resend: None,
             opinions_due: None,
             joined: false,
@@ -241,12 +229,12 @@ impl Node {
                 }
                 self.learn(now, entries);
                 match next_page {
-                    Some(page) if self.pages_from(src, page) => self.out.send(&self.me, src, Message::join(page)),
-                    // The first seed's last page: this node has started.
-                    None if matches!(self.pager, Pager::Starting(Some((from, _))) if from == src) => {
-                        self.pager = Pager::Every;
+                    Some(page) => {
+                        if self.paging.next(src, page, self.round) {
+                            self.out.send(&self.me, src, Message::join(page));
+                        }
                     }
-                    _ => {}
+                    None => self.paging.last(src),
                 }
             }
             Message::Leave => self.members.leave(now, &from),
@@ -656,13 +644,13 @@ impl Node {
 
     fn join(&mut self, now: Instant, seeds: Vec<SocketAddr>) {
         let mut seeds: Vec<SocketAddr> = seeds.into_iter().filter(|addr| *addr != self.me.addr).collect();
-        // In an order of this node's own, so that the first to answer (the one it pages
-        // through, `pages_from`) is not the first named for every node.
+        // In an order of this node's own, so that the first to answer (whose list it
+        // reads, `paging.rs`) is not the first named for every node.
         self.rng.shuffle(&mut seeds);
         if self.joined {
             // Already a member (`vitals join` on a running agent): one join to each, whose
             // replies merge what they know into this node's view.
-            self.pager = Pager::Every;
+            self.paging.started();
             for seed in seeds {
                 self.out.send(&self.me, seed, Message::join(0));
             }
@@ -701,47 +689,11 @@ impl Node {
         }
     }
 
-    /// Whether to ask `src` for `page` of its member list. A node that starts sends its
-    /// join to every seed but pages only through the first that answers, one page after
-    /// the other (a page sent twice is read once); the others' first pages are merged,
-    /// and gossip and anti-entropy bring the rest. Paging through every seed cost each
-    /// seed a reply for every page of its list to every joiner: 500 agents starting at
-    /// once, each joining through the same three, kept those three too busy to answer
-    /// probes, and they were suspected again and again. Once started, it pages through
-    /// every member that sends a page (an anti-entropy partner, a seed of `vitals join`
-    /// on a running agent).
-    fn pages_from(&mut self, src: SocketAddr, page: u32) -> bool {
-        if !self.starting() {
-            return true;
-        }
-        match &mut self.pager {
-            Pager::Starting(reading @ None) => {
-                *reading = Some((src, page));
-                true
-            }
-            Pager::Starting(Some((from, asked))) if *from == src && page == *asked + 1 => {
-                *asked = page;
-                true
-            }
-            Pager::Starting(Some(_)) => false,
-            Pager::Every => true,
-        }
-    }
-
-    /// While starting, the page last asked of the first seed is asked again every round:
-    /// a lost request or reply would otherwise end the list there (on a busy machine,
-    /// one agent of 500 lacked members for 20 s, until its first anti-entropy exchange).
+    /// A page asked in an earlier round and still not come is asked again (`paging.rs`).
     fn ask_again(&mut self) {
-        if let (true, Pager::Starting(Some((from, asked)))) = (self.starting(), self.pager) {
-            self.out.send(&self.me, from, Message::join(asked));
+        if let Some((from, page)) = self.paging.again(self.round) {
+            self.out.send(&self.me, from, Message::join(page));
         }
-    }
-
-    /// Whether this node is still reading its first seed's member list: until that list's
-    /// last page, or for [`START_PAGING_ROUNDS`] rounds after its start if that page is
-    /// lost.
-    fn starting(&self) -> bool {
-        matches!(self.pager, Pager::Starting(_)) && self.round < START_PAGING_ROUNDS
     }
 
     /// Whether `message` is a page of a seed's member list, not its last, read by this
@@ -751,7 +703,7 @@ impl Node {
     /// last to start took a minute to reach everyone.) A list's last page cannot be told
     /// from an anti-entropy exchange: its members are news as before.
     fn is_starting_list(&self, message: &Message) -> bool {
-        self.starting() && matches!(message, Message::Members { next_page: Some(_), .. })
+        self.paging.starting(self.round) && matches!(message, Message::Members { next_page: Some(_), .. })
     }
 
     fn retry_join(&mut self) {
