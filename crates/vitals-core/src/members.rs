@@ -217,8 +217,8 @@ pub struct Members {
     /// How many other members are up, kept as statuses change (`up_count` is read for
     /// every message some strategies send).
     up_others: usize,
-    /// When a member last joined (was first added), or this node started: the cluster
-    /// is settling for [`SETTLE_INTERVALS`] after ([`Members::settling`]).
+    /// When a member last joined (was first added), or this node started: see
+    /// [`Members::settling`].
     joined_at: Instant,
 }
 
@@ -1056,6 +1056,12 @@ impl Members {
         }
     }
 
+    /// Whether the cluster is settling at `now`: within [`SETTLE_INTERVALS`] of a member's
+    /// joining (being first added here) or of this node's start.
+    pub(crate) fn settling(&self, now: Instant) -> bool {
+        now < self.joined_at + self.config.interval * SETTLE_INTERVALS
+    }
+
     /// The mass-failure brake: whether one more death verdict now would exceed
     /// `brake_fraction` of the cluster within `brake_window`. Records the verdict if not.
     fn brake_holds(&mut self, now: Instant, name: &str) -> bool {
@@ -1083,6 +1089,7 @@ impl Members {
         }
         let (half_life, damp) = (self.config.flap_half_life, self.config.flap_damping);
         let rule = self.doubt_rule().filter(|_| name != self.me);
+        let settling = self.settling(now);
         let Some((record, wake)) = self.records.get_mut_and_wake(name) else {
             return;
         };
@@ -1123,7 +1130,6 @@ impl Members {
             status: previous,
             since: previous_since,
         };
-        let settling = now < self.joined_at + self.config.interval * SETTLE_INTERVALS;
         let release = rule.and_then(|rule| doubt(rule, record, now, was, self.config.interval, settling));
         let quiet = record.member.shown() == shown;
         if !(previous.is_up() && status.is_up()) {

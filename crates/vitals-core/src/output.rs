@@ -145,10 +145,10 @@ pub struct Stats {
     /// Messages from a name held by a live member at another address (a join among
     /// them is answered with a refusal).
     pub name_conflicts: u64,
-    /// Ping: times fast confirmation paused here because a member declared dead sooner
-    /// than Lifeguard's shortest suspicion came back sooner than its longest (fast
-    /// confirmation's verdicts were wrong: a machine too busy to schedule its agents in
-    /// time).
+    /// Ping: times fast confirmation paused here because a second member within 120
+    /// intervals declared dead sooner than Lifeguard's shortest suspicion came back
+    /// sooner than its longest (fast confirmation's verdicts were wrong: a machine too
+    /// busy to schedule its agents in time).
     pub fast_confirm_pauses: u64,
 }
 

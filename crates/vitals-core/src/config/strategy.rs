@@ -177,8 +177,9 @@ pub struct SwimConfig {
     /// declared dead (and refutes when it resumes), and the death is sent on at once
     /// (each node that learns it tells 6 random members). It works only in a settled
     /// cluster (`strategy::ping`, `FastConfirm`): not within 10 intervals of a join, nor
-    /// within 120 of a death sooner than Lifeguard's shortest suspicion whose member came
-    /// back sooner than its longest (a machine too busy to schedule its agents in time),
+    /// within 120 of the second within 120 of deaths sooner than Lifeguard's shortest
+    /// suspicion whose member came back sooner than its longest (a machine too busy to
+    /// schedule its agents in time; one alone may be a crash restarted at once),
     /// and no one-period verdicts while this node's own probes go unanswered (awareness
     /// above 0).
     #[serde(default = "super::yes")]

@@ -26,7 +26,7 @@ use std::time::Duration;
 use crate::bounds::Cluster;
 use crate::checks::Checks;
 use crate::config::{Config, SwimConfig};
-use crate::members::{SETTLE_INTERVALS, Transition};
+use crate::members::{Members, Transition};
 use crate::message::{Incarnation, MAX_ACCUSERS, MemberEntry, Message, Peer, Rumor, Status};
 use crate::strategy::anti_entropy::exchange_due;
 use crate::strategy::{Ctx, DEAD_RETRY_ROUNDS};
@@ -66,7 +66,7 @@ const FAST_PAUSE_INTERVALS: u32 = 120;
 /// is news for everyone, which keeps it busy (500 agents on two cores never formed with
 /// it). So fast confirmation works only in a settled cluster, and suspicions end on
 /// Lifeguard's timeouts meanwhile:
-/// - not within [`SETTLE_INTERVALS`] of a member's joining (formation, when a
+/// - not within [`crate::members::SETTLE_INTERVALS`] of a member's joining (formation, when a
 ///   machine is busiest, and this node's start);
 /// - not within [`FAST_PAUSE_INTERVALS`] of the second of two false deaths that close
 ///   together. A false death: a member that died here sooner than Lifeguard's shortest
@@ -89,8 +89,6 @@ struct FastConfirm {
     false_death: Option<Instant>,
     /// Paused until then (after a false death).
     paused_until: Option<Instant>,
-    /// Settling until then (after a join).
-    settling_until: Option<Instant>,
 }
 
 impl FastConfirm {
@@ -106,10 +104,6 @@ impl FastConfirm {
             }
             return false;
         }
-        if transition.from.is_none() {
-            let until = now + interval * SETTLE_INTERVALS;
-            self.settling_until = self.settling_until.max(Some(until));
-        }
         if !transition.to.is_up() || self.deaths.remove(&transition.name).is_none() {
             return false;
         }
@@ -124,10 +118,9 @@ impl FastConfirm {
         !was_paused
     }
 
-    /// Settling after a join, or paused after a false death.
+    /// Paused after a false death.
     fn paused(&self, now: Instant) -> bool {
-        let before = |until: Option<Instant>| until.is_some_and(|until| now < until);
-        before(self.paused_until) || before(self.settling_until)
+        self.paused_until.is_some_and(|until| now < until)
     }
 }
 
@@ -235,15 +228,15 @@ impl Ping {
 
     /// Whether fast confirmation works here at `now` (configured, and not paused:
     /// [`FastConfirm`]): suspicions are announced and checked at once.
-    fn fast_confirm(&self, now: Instant) -> bool {
-        self.swim.fast_confirm && !self.fast.paused(now)
+    fn fast_confirm(&self, members: &Members, now: Instant) -> bool {
+        self.swim.fast_confirm && !members.settling(now) && !self.fast.paused(now)
     }
 
     /// Whether this node may also end suspicions after one period and send deaths on at
     /// once: fast confirmation works, and this node's own probes are answered in time
     /// (awareness 0; a mass crash or an overloaded machine raises it).
-    fn fast_verdicts(&self, now: Instant) -> bool {
-        self.fast_confirm(now) && self.awareness == 0
+    fn fast_verdicts(&self, members: &Members, now: Instant) -> bool {
+        self.fast_confirm(members, now) && self.awareness == 0
     }
 
     fn scale(&self, d: Duration) -> Duration {
@@ -377,7 +370,7 @@ impl Ping {
     /// Fast confirmation: a suspicion heard from others is checked with this node's own
     /// probe straight away (when no probe is under way), not at the next round.
     fn confirm_at_once(&mut self, ctx: &mut Ctx<'_>) {
-        if self.fast_confirm(ctx.now) && self.probe.is_none() && !self.confirm.is_empty() {
+        if self.fast_confirm(ctx.members, ctx.now) && self.probe.is_none() && !self.confirm.is_empty() {
             let ends_at = ctx.now + self.scale(ctx.config.interval);
             self.start_probe(ctx, ends_at);
         }
@@ -642,7 +635,7 @@ impl Ping {
                 },
             );
         }
-        if self.fast_confirm(ctx.now) {
+        if self.fast_confirm(ctx.members, ctx.now) {
             self.announce(ctx, name);
         }
     }
@@ -768,7 +761,7 @@ impl Ping {
     fn timeout(
         &self,
         config: &Config,
-        members: &crate::members::Members,
+        members: &Members,
         name: &str,
         suspicion: &Suspicion,
         n: usize,
@@ -776,7 +769,7 @@ impl Ping {
     ) -> Duration {
         let doubted = members.get(name).is_some_and(|m| m.doubted);
         let accusers = if doubted { 1 } else { suspicion.accusers.len() };
-        timeout_for(config, &self.swim, n, accusers, self.fast_verdicts(now))
+        timeout_for(config, &self.swim, n, accusers, self.fast_verdicts(members, now))
     }
 
     /// Every status change is news to spread, but a member this node first heard of in a
@@ -818,7 +811,7 @@ impl Ping {
             accusers: Vec::new(),
             age_ms: 0,
         };
-        if transition.to == Status::Dead && self.fast_verdicts(ctx.now) {
+        if transition.to == Status::Dead && self.fast_verdicts(ctx.members, ctx.now) {
             Self::tell_random(ctx, &transition.name, DEATH_FANOUT, rumor.clone());
         }
         if !(listed && transition.from.is_none()) {
@@ -1002,7 +995,7 @@ impl Ping {
         name: &str,
         now: Instant,
         config: &Config,
-        members: &crate::members::Members,
+        members: &Members,
     ) -> crate::strategy::Evidence {
         use crate::why::{ProbeEvidence, SuspicionEvidence, millis};
         let n = members.up_count();
@@ -1090,6 +1083,7 @@ fn suspicion_min(config: &Config, swim: &SwimConfig, nodes: usize) -> Duration {
 mod tests {
     use super::*;
     use crate::config::{Config, Preset, StrategyKind};
+    use crate::members::SETTLE_INTERVALS;
     use crate::strategy::fixture::{Fixture, entry, messages, names};
 
     fn fixture(count: usize) -> (Fixture, Vec<String>) {
@@ -1180,9 +1174,9 @@ mod tests {
     fn push_pull_entries_per_period_at_400_members_stay_those_at_100() {
         // Past its first exchange, over 960.
         let per_period = |others: usize| {
-            let entries: usize = push_pulls(others, 1140)
+            let entries: usize = push_pulls(others, 970)
                 .iter()
-                .filter(|(round, _, _)| *round > 180)
+                .filter(|(round, _, _)| *round > crate::strategy::anti_entropy::FIRST_EXCHANGE_ROUND)
                 .map(|(_, _, n)| n)
                 .sum();
             entries as f64 / 960.0
@@ -1211,52 +1205,65 @@ mod tests {
     fn fast_confirmation_works_only_in_a_settled_cluster_with_this_nodes_probes_answered() {
         let interval = Preset::LanFast.interval();
         let window = interval * 20;
+        let (mut f, _) = fixture(4);
         let mut ping = Ping::new(lan_fast_swim(), Instant::ZERO);
         let at = |periods: u32| Instant::ZERO + interval * periods;
-        assert!(ping.fast_verdicts(at(0)));
+        // This node's start (and its members' joining, at 0): settling.
+        assert!(!ping.fast_confirm(&f.members, at(SETTLE_INTERVALS - 1)));
+        assert!(ping.fast_verdicts(&f.members, at(SETTLE_INTERVALS)));
         ping.awareness = 1;
-        assert!(ping.fast_confirm(at(0)), "suspicions are still announced");
-        assert!(!ping.fast_verdicts(at(0)), "this node's own probes went unanswered");
+        assert!(
+            ping.fast_confirm(&f.members, at(SETTLE_INTERVALS)),
+            "suspicions are still announced"
+        );
+        assert!(
+            !ping.fast_verdicts(&f.members, at(SETTLE_INTERVALS)),
+            "this node's own probes went unanswered"
+        );
         ping.awareness = 0;
-        // A join: settling.
-        let joined = transition("m001", None, Status::Alive, at(10));
+        // A join: settling again.
+        f.members.apply(at(20), &entry("m009", 9, Status::Alive));
+        let joined = transition("m009", None, Status::Alive, at(20));
         assert!(
             !ping.fast.on_transition(&joined, window, interval, false),
             "a join is no false death"
         );
-        assert!(!ping.fast_confirm(at(10 + SETTLE_INTERVALS - 1)));
-        assert!(ping.fast_verdicts(at(10 + SETTLE_INTERVALS)));
+        assert!(!ping.fast_confirm(&f.members, at(20 + SETTLE_INTERVALS - 1)));
+        assert!(ping.fast_verdicts(&f.members, at(20 + SETTLE_INTERVALS)));
         // A death on Lifeguard's timeout refuted at once (a sick member): no pause.
         let start = 50;
         let dead = transition("m003", Some(Status::Suspect), Status::Dead, at(start));
         assert!(!ping.fast.on_transition(&dead, window, interval, false));
         let back = transition("m003", Some(Status::Dead), Status::Alive, at(start + 1));
         assert!(!ping.fast.on_transition(&back, window, interval, false));
-        assert!(ping.fast_verdicts(at(start + 1)));
+        assert!(ping.fast_verdicts(&f.members, at(start + 1)));
         // A fast death refuted within the window (or a crash restarted at once): no pause
         // for the first; the second within the pause's length pauses, counted once.
         let start = 100;
         for (name, at_death, paused) in [("m001", start - 40, false), ("m004", start, true)] {
             let dead = transition(name, Some(Status::Suspect), Status::Dead, at(at_death));
             assert!(!ping.fast.on_transition(&dead, window, interval, true));
-            assert!(ping.fast_verdicts(at(at_death + 1)), "a death alone pauses nothing");
+            assert!(
+                ping.fast_verdicts(&f.members, at(at_death + 1)),
+                "a death alone pauses nothing"
+            );
             let back = transition(name, Some(Status::Dead), Status::Alive, at(at_death + 5));
             assert_eq!(
                 ping.fast.on_transition(&back, window, interval, false),
                 paused,
                 "{name}"
             );
-            assert_eq!(ping.fast_verdicts(at(at_death + 5)), !paused, "{name}");
+            assert_eq!(ping.fast_verdicts(&f.members, at(at_death + 5)), !paused, "{name}");
         }
-        assert!(!ping.fast_confirm(at(start + 5 + FAST_PAUSE_INTERVALS - 1)));
-        assert!(ping.fast_verdicts(at(start + 5 + FAST_PAUSE_INTERVALS)));
+        assert!(!ping.fast_confirm(&f.members, at(start + 5 + FAST_PAUSE_INTERVALS - 1)));
+        assert!(ping.fast_verdicts(&f.members, at(start + 5 + FAST_PAUSE_INTERVALS)));
         // A member back after the window (a restart): no pause.
         let start = 1000;
         let dead = transition("m002", Some(Status::Suspect), Status::Dead, at(start));
         assert!(!ping.fast.on_transition(&dead, window, interval, true));
         let back = transition("m002", Some(Status::Dead), Status::Alive, at(start + 20));
         assert!(!ping.fast.on_transition(&back, window, interval, false));
-        assert!(ping.fast_verdicts(at(start + 20)));
+        assert!(ping.fast_verdicts(&f.members, at(start + 20)));
     }
 
     #[test]

@@ -350,6 +350,21 @@ impl Cluster {
         out
     }
 
+    /// From now on, the first request `joiner` sends for page `page` or later of a
+    /// member list is lost; everything else is delivered.
+    pub(crate) fn lose_first_page_request(&mut self, joiner: &str, page: u32) {
+        let joiner = joiner.to_string();
+        let mut lost = false;
+        self.deliver = Box::new(move |from, _, m| {
+            let later = from == joiner && matches!(m, Message::Join { page: p, .. } if *p >= page);
+            if later && !lost {
+                lost = true;
+                return false;
+            }
+            true
+        });
+    }
+
     /// Datagrams of `kind` sent so far (dropped ones included).
     pub(crate) fn sent_by_kind(&self, kind: &str) -> u64 {
         self.sent.get(kind).copied().unwrap_or(0)

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use super::cluster::Cluster;
 use crate::config::{Config, Preset, Quorum, StrategyConfig, StrategyKind};
-use crate::message::Message;
 use crate::time::Instant;
 use crate::wire;
 
@@ -106,15 +105,7 @@ fn a_ping_joiner_reads_its_seeds_whole_list_and_spreads_only_its_last_page() {
     let mut cluster = Cluster::converged(config, &refs, Duration::from_secs(120));
     // Long enough for the news of the formation to be spent.
     cluster.run_for(interval * 60);
-    let mut lost = false;
-    cluster.deliver = Box::new(move |from, _, m| {
-        let later_page = from == "late" && matches!(m, Message::Join { page: 2.., .. });
-        if later_page && !lost {
-            lost = true;
-            return false;
-        }
-        true
-    });
+    cluster.lose_first_page_request("late", 2);
     cluster.add("late");
     let knows_all = |c: &Cluster| refs.iter().all(|m| c.status("late", m).is_some());
     let read = cluster.run_until(interval * 2, knows_all);

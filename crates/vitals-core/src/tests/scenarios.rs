@@ -243,15 +243,7 @@ fn a_joiner_that_misses_part_of_the_member_list_still_learns_everyone() {
     let mut cluster = Cluster::new(lan_fast(StrategyKind::Push), &names[..59]);
     cluster.run_for(Duration::from_secs(3));
     // The newcomer's first request for the second page of the member list is lost.
-    let mut lost = false;
-    cluster.deliver = Box::new(move |from, _, m| {
-        let second_page = from == "node-with-a-long-name-59" && matches!(m, Message::Join { page: 1.., .. });
-        if second_page && !lost {
-            lost = true;
-            return false;
-        }
-        true
-    });
+    cluster.lose_first_page_request("node-with-a-long-name-59", 1);
     cluster.add("node-with-a-long-name-59");
     let everyone = cluster.run_until(Duration::from_secs(30), |c| {
         names
