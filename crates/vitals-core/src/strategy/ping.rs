@@ -26,7 +26,7 @@ use std::time::Duration;
 use crate::bounds::Cluster;
 use crate::checks::Checks;
 use crate::config::{Config, SwimConfig};
-use crate::members::{Members, Transition};
+use crate::members::{Member, Members, Transition};
 use crate::message::{Incarnation, MAX_ACCUSERS, MemberEntry, Message, Peer, Rumor, Status};
 use crate::strategy::anti_entropy::exchange_due;
 use crate::strategy::{Ctx, DEAD_RETRY_ROUNDS};
@@ -58,6 +58,9 @@ const DEATH_FANOUT: usize = 6;
 /// How long fast confirmation pauses after a second false death within as long, in
 /// intervals (from the latest).
 const FAST_PAUSE_INTERVALS: u32 = 120;
+/// A member that joins while the round-robin's cycle holds more members than this is
+/// probed within the cycle, not only from the next ([`Ping::enlist`]).
+const ENLIST_CYCLE: usize = 32;
 
 /// Whether fast confirmation works here now. It declares a member paused for about two
 /// periods dead, on the word of members whose failed probes it takes as independent
@@ -472,6 +475,13 @@ impl Ping {
     /// no accuser starts the timer but confirms nothing. `age`: how long ago the sender's
     /// suspicion began (our timer starts that long ago).
     fn accuse(&mut self, ctx: &mut Ctx<'_>, entry: &MemberEntry, accusers: &[String], age: Duration) {
+        // Accusations still spreading once the member is held dead (or gone) at that
+        // incarnation are stale: taken, a new accuser's news replaced the death queued
+        // for the member (news is one per member), and the death stopped spreading.
+        let overtaken = |m: &Member| !m.status.is_up() && m.incarnation >= entry.incarnation;
+        if ctx.members.get(&entry.name).is_some_and(overtaken) {
+            return;
+        }
         let started = Instant::from_micros(ctx.now.as_micros().saturating_sub(age.as_micros() as u64));
         if let Some(accuser) = accusers.first() {
             ctx.members.accused(ctx.now, &entry.name, entry.incarnation, accuser);
@@ -786,6 +796,9 @@ impl Ping {
         if self.swim.fast_confirm && self.fast.on_transition(transition, window, ctx.config.interval, fast) {
             ctx.out.fast_confirm_paused();
         }
+        if transition.to.is_up() && transition.from.is_none() {
+            self.enlist(ctx, &transition.name);
+        }
         if transition.to != Status::Suspect {
             self.suspicions.remove(&transition.name);
         } else if !self.suspicions.contains_key(&transition.name) {
@@ -817,6 +830,24 @@ impl Ping {
         if !(listed && transition.from.is_none()) {
             self.rumors.insert(rumor);
         }
+    }
+
+    /// A member new here joins the current cycle of the round-robin at a random place
+    /// among the members not yet probed in it (SWIM's rule, and memberlist's), when that
+    /// cycle is long: otherwise it waits for the next cycle, up to N periods away. At
+    /// N = 500 the last agents to start were missing from most nodes' cycles for minutes,
+    /// so probed about half as often as the others, and a crash of one was first
+    /// suspected up to 7.8 s later (docs/SCALE.md). A short cycle (up to
+    /// [`ENLIST_CYCLE`] members) ends soon: waiting costs little, and the probe order of
+    /// small clusters stays what it was.
+    fn enlist(&mut self, ctx: &mut Ctx<'_>, name: &str) {
+        if self.order.len() <= ENLIST_CYCLE || name == ctx.me.name || self.order[self.next..].iter().any(|n| n == name)
+        {
+            return;
+        }
+        let unprobed = (self.order.len() - self.next) as u64;
+        let at = self.next + ctx.rng.below(unprobed + 1) as usize;
+        self.order.insert(at, name.to_string());
     }
 
     /// Refuting is a sign of ill health (Lifeguard), and the refutation must outrun the
@@ -1281,6 +1312,49 @@ mod tests {
     }
 
     #[test]
+    fn a_member_that_joins_mid_cycle_of_a_large_cluster_is_probed_within_that_cycle() {
+        let (mut f, _) = fixture(ENLIST_CYCLE + 8);
+        let mut ping = Ping::new(lan_fast_swim(), Instant::ZERO);
+        let mut ctx = f.ctx(Instant::ZERO);
+        for _ in 0..3 {
+            ping.next_target(&mut ctx).expect("a target");
+        }
+        let joined = transition("late", None, Status::Alive, Instant::ZERO);
+        ctx.members.apply(Instant::ZERO, &entry("late", 99, Status::Alive));
+        ping.on_transition(&mut ctx, &joined, false);
+        let rest: Vec<String> = (0..ENLIST_CYCLE + 6)
+            .map(|_| ping.next_target(&mut ctx).expect("a target").0)
+            .collect();
+        assert!(rest.contains(&"late".to_string()), "{rest:?}");
+        // Probed once in the cycle, and the cycle's other members once each.
+        let mut seen = rest.clone();
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), rest.len(), "{rest:?}");
+    }
+
+    #[test]
+    fn a_member_that_joins_a_short_cycle_waits_for_the_next() {
+        let (mut f, _) = fixture(6);
+        let mut ping = Ping::new(lan_fast_swim(), Instant::ZERO);
+        let mut ctx = f.ctx(Instant::ZERO);
+        for _ in 0..3 {
+            ping.next_target(&mut ctx).expect("a target");
+        }
+        let joined = transition("late", None, Status::Alive, Instant::ZERO);
+        ctx.members.apply(Instant::ZERO, &entry("late", 99, Status::Alive));
+        ping.on_transition(&mut ctx, &joined, false);
+        let rest: Vec<String> = (0..3)
+            .map(|_| ping.next_target(&mut ctx).expect("a target").0)
+            .collect();
+        assert!(!rest.contains(&"late".to_string()), "{rest:?}");
+        let next: Vec<String> = (0..7)
+            .map(|_| ping.next_target(&mut ctx).expect("a target").0)
+            .collect();
+        assert!(next.contains(&"late".to_string()), "{next:?}");
+    }
+
+    #[test]
     fn a_member_that_went_down_leaves_the_round_robin() {
         let (mut f, others) = fixture(4);
         f.members.apply(Instant::ZERO, &entry("m002", 3, Status::Dead));
@@ -1305,6 +1379,48 @@ mod tests {
         let mut ctx = f.ctx(Instant::ZERO);
         assert_eq!(ping.next_target(&mut ctx).expect("a target").0, "m003");
         assert!(ping.confirm.is_empty());
+    }
+
+    /// Once a member is held dead, late news of its suspicion (each new accuser is news,
+    /// spread again) neither restarts a suspicion nor replaces the death in the queue of
+    /// news (one per member): at N = 500 the accusations of a crashed member still
+    /// arriving after its death replaced the death in the queues, and a member or two
+    /// learned the death only from their own Lifeguard timeout, 5 s later (docs/SCALE.md).
+    #[test]
+    fn late_suspicions_of_a_member_held_dead_do_not_replace_its_death_in_the_news() {
+        let (mut f, others) = fixture(6);
+        let victim = &others[0];
+        let mut ping = Ping::new(lan_fast_swim(), Instant::ZERO);
+        let mut ctx = f.ctx(Instant::ZERO);
+        let dead = entry(victim, 1, Status::Dead);
+        ping.hear(
+            &mut ctx,
+            vec![Rumor {
+                entry: dead,
+                accusers: Vec::new(),
+                age_ms: 0,
+            }],
+        );
+        ping.rumors.insert(Rumor {
+            entry: entry(victim, 1, Status::Dead),
+            accusers: Vec::new(),
+            age_ms: 0,
+        });
+        for accuser in &others[1..4] {
+            let suspicion = Rumor {
+                entry: entry(victim, 1, Status::Suspect),
+                accusers: vec![accuser.clone()],
+                age_ms: 0,
+            };
+            ping.hear(&mut ctx, vec![suspicion]);
+        }
+        assert_eq!(ctx.members.get(victim).map(|m| m.status), Some(Status::Dead));
+        assert_eq!(ping.rumors.status_of(victim), Some(Status::Dead));
+        assert!(!ping.suspicions.contains_key(victim.as_str()));
+        assert!(
+            !ping.confirm.contains(victim.as_str()),
+            "a dead member is not probed to confirm"
+        );
     }
 
     #[test]

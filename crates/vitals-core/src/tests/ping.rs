@@ -623,3 +623,40 @@ fn four_of_seven_crashed_at_once_are_all_suspected_within_the_probe_bound() {
     }
     assert!(worst <= bound, "worst {worst:?} over 20 seeds, bound {bound:?}");
 }
+
+/// A member that joins a formed cluster of 80 is probed about as often as any other from
+/// the start: each node puts it in the current cycle of its round-robin (`Ping::enlist`),
+/// not in the next one, up to 80 periods away. Over the 20 periods after the join,
+/// without that no node probed it at all (each node's cycle had begun as the cluster
+/// formed, so a crash of the joiner would have gone unnoticed for a minute); with it,
+/// 58 probes, the others about 20 each.
+#[test]
+fn a_member_that_joins_a_large_cluster_is_probed_as_often_as_the_others() {
+    let names: Vec<String> = (0..80).map(|i| format!("n{i:02}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let config = lan();
+    let interval = config.interval;
+    let mut cluster = Cluster::converged(config, &refs, Duration::from_secs(120));
+    cluster.run_for(interval * 30);
+    cluster.add("late");
+    cluster
+        .run_until(interval * 2, |c| refs.iter().all(|o| c.status(o, "late").is_some()))
+        .expect("everyone heard of the joiner");
+    cluster.record_sends();
+    cluster.run_for(interval * 20);
+    let pings_to = |member: &str| {
+        let addr = cluster.addr(member);
+        cluster
+            .recorded_sends()
+            .iter()
+            .filter(|(_, _, kind, to)| *kind == "ping" && *to == addr)
+            .count()
+    };
+    let others: usize = refs.iter().map(|m| pings_to(m)).sum();
+    let average = others as f64 / refs.len() as f64;
+    let late = pings_to("late") as f64;
+    assert!(
+        late >= 0.6 * average,
+        "the joiner was probed {late} times, the others {average:.1} on average"
+    );
+}

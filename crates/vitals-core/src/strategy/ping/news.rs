@@ -117,6 +117,13 @@ impl News {
         self.slots.len()
     }
 
+    /// The status queued about `name`, if any.
+    #[cfg(test)]
+    pub(super) fn status_of(&self, name: &str) -> Option<crate::message::Status> {
+        let (level, order) = self.slots.get(name)?;
+        self.by_sends[*level as usize].get(order).map(|(_, q)| q.status)
+    }
+
     /// Queues `rumor`, unsent and newest, in place of any rumor about the same member.
     pub(super) fn insert(&mut self, rumor: Rumor) {
         let name: Box<str> = rumor.entry.name.as_str().into();
