@@ -230,7 +230,7 @@ impl Node {
                 self.learn(now, entries);
                 match next_page {
                     Some(page) => {
-                        if self.paging.next(src, page, self.round) {
+                        if self.paging.next(src, self.seeds.contains(&src), page, self.round) {
                             self.out.send(&self.me, src, Message::join(page));
                         }
                     }
@@ -689,15 +689,15 @@ impl Node {
         }
     }
 
-    /// A page asked in an earlier round and still not come is asked again (`paging.rs`).
+    /// Pages asked in an earlier round and still not come are asked again (`paging.rs`).
     fn ask_again(&mut self) {
-        if let Some((from, page)) = self.paging.again(self.round) {
+        for (from, page) in self.paging.again(self.round) {
             self.out.send(&self.me, from, Message::join(page));
         }
     }
 
-    /// Whether `message` is a page of a seed's member list, not its last, read by this
-    /// node as it starts. The members it lists are news to this node only: the seed and
+    /// Whether `message` is a page of a member list (its seed's, its first exchange
+    /// partner's), not its last, read by this node as it starts. The members it lists are news to this node only: the seed and
     /// those it heard them from spread them. (500 agents starting at once each queued
     /// news of every member listed to it, about N² / 2 rumors in all, and news of the
     /// last to start took a minute to reach everyone.) A list's last page cannot be told

@@ -1,9 +1,9 @@
 //! Reading another node's member list page after page: a seed's as this node starts, an
 //! anti-entropy partner's, a seed's of `vitals join` on a running agent. A join's reply
 //! carries one page and the number of the next; the reader asks for it. Owns which lists
-//! are read (while starting, the first seed's only) and the page a read waits for, asked
-//! again each round while it does not come (a lost request or reply would otherwise end
-//! the list there). Data only: `Node` sends what it says.
+//! are read (while starting, of the seeds' lists the first to answer only) and the page
+//! each read waits for, asked again each round while it does not come (a lost request or
+//! reply would otherwise end the list there). Data only: `Node` sends what it says.
 
 use std::net::SocketAddr;
 
@@ -13,8 +13,11 @@ pub(super) const START_ROUNDS: u64 = 30;
 /// A read that gets no page for this many rounds is given up (the sender is gone); the
 /// next exchange repairs what it missed.
 pub(super) const READ_ROUNDS: u64 = 5;
+/// Lists read at once: a starting node's seed's, its first exchange partner's, and a
+/// partner that chose it meanwhile. A reader of more drops its oldest read.
+const MAX_READS: usize = 3;
 
-/// The list being read: from whom, the page last asked, and the round it was asked in.
+/// A list being read: from whom, the page last asked, and the round it was asked in.
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Reading {
     from: SocketAddr,
@@ -22,20 +25,20 @@ struct Reading {
     round: u64,
 }
 
-/// Which member lists this node reads, and the one it waits a page of.
+/// Which member lists this node reads, and the pages it waits for.
 #[derive(Clone, Debug)]
 pub(super) struct Paging {
     /// Starting: until the first seed's last page (or [`START_ROUNDS`]), only the first
-    /// seed that answered (once one has) is read.
+    /// seed that answered (once one has) is read of the seeds' lists.
     starting: Option<Option<SocketAddr>>,
-    reading: Option<Reading>,
+    reads: Vec<Reading>,
 }
 
 impl Paging {
     pub(super) fn new() -> Paging {
         Paging {
             starting: Some(None),
-            reading: None,
+            reads: Vec::new(),
         }
     }
 
@@ -50,48 +53,59 @@ impl Paging {
         self.starting = None;
     }
 
-    /// `src` sent a page whose next is `page`: whether to ask for it. While starting, a
-    /// node reads the first seed that answers only: each seed would otherwise send its
-    /// whole list to every joiner (500 agents starting at once, each joining through the
-    /// same three, kept those three too busy to answer probes). A page asked already
-    /// (a reply sent twice, a request asked again) is not asked twice.
-    pub(super) fn next(&mut self, src: SocketAddr, page: u32, round: u64) -> bool {
-        if self.reading.is_some_and(|r| r.from == src && page <= r.asked) {
+    /// `src` (one of this node's seeds when `seed`) sent a page whose next is `page`:
+    /// whether to ask for it. While starting, a node reads the first seed that answers
+    /// only: each seed would otherwise send its whole list to every joiner (500 agents
+    /// starting at once, each joining through the same three, kept those three too busy
+    /// to answer probes). Any other list is read meanwhile: the node's first exchange,
+    /// at round 10, often comes before the last of its seed's 24 pages at N = 500. A page
+    /// asked already (a reply sent twice, a request asked again) is not asked twice.
+    pub(super) fn next(&mut self, src: SocketAddr, seed: bool, page: u32, round: u64) -> bool {
+        let read = self.reads.iter().position(|r| r.from == src);
+        if read.is_some_and(|i| page <= self.reads[i].asked) {
             return false;
         }
-        if self.starting(round)
+        if seed
+            && self.starting(round)
             && let Some(first) = &mut self.starting
             && *first.get_or_insert(src) != src
         {
             return false;
         }
-        self.reading = Some(Reading {
+        let reading = Reading {
             from: src,
             asked: page,
             round,
-        });
+        };
+        match read {
+            Some(i) => self.reads[i] = reading,
+            None => {
+                if self.reads.len() == MAX_READS {
+                    self.reads.remove(0);
+                }
+                self.reads.push(reading);
+            }
+        }
         true
     }
 
     /// `src` sent the last page of its list.
     pub(super) fn last(&mut self, src: SocketAddr) {
-        if self.reading.is_some_and(|r| r.from == src) {
-            self.reading = None;
-        }
+        self.reads.retain(|r| r.from != src);
         if self.starting == Some(Some(src)) {
             self.starting = None;
         }
     }
 
-    /// At round `round`: the page to ask again, and of whom, when the read waits for one
-    /// asked in an earlier round; a read that waited [`READ_ROUNDS`] is given up.
-    pub(super) fn again(&mut self, round: u64) -> Option<(SocketAddr, u32)> {
-        let reading = self.reading?;
-        if round >= reading.round + READ_ROUNDS {
-            self.reading = None;
-            return None;
-        }
-        (round > reading.round).then_some((reading.from, reading.asked))
+    /// At round `round`: the pages to ask again, and of whom, for the reads that wait for
+    /// one asked in an earlier round; a read that waited [`READ_ROUNDS`] is given up.
+    pub(super) fn again(&mut self, round: u64) -> Vec<(SocketAddr, u32)> {
+        self.reads.retain(|r| round < r.round + READ_ROUNDS);
+        self.reads
+            .iter()
+            .filter(|r| round > r.round)
+            .map(|r| (r.from, r.asked))
+            .collect()
     }
 }
 
@@ -106,38 +120,67 @@ mod tests {
     #[test]
     fn a_starting_node_reads_the_first_seed_that_answers_page_after_page() {
         let mut paging = Paging::new();
-        assert!(paging.next(addr(1), 1, 0), "the first to answer");
-        assert!(!paging.next(addr(2), 1, 0), "another seed's first page is merged only");
-        assert!(!paging.next(addr(1), 1, 0), "the same reply twice");
-        assert!(paging.next(addr(1), 2, 0));
+        assert!(paging.next(addr(1), true, 1, 0), "the first to answer");
+        assert!(
+            !paging.next(addr(2), true, 1, 0),
+            "another seed's first page is merged only"
+        );
+        assert!(!paging.next(addr(1), true, 1, 0), "the same reply twice");
+        assert!(paging.next(addr(1), true, 2, 0));
         paging.last(addr(1));
         assert!(!paging.starting(1), "the first seed's last page: started");
-        assert!(paging.next(addr(2), 1, 1), "then every list is read");
+        assert!(paging.next(addr(2), true, 1, 1), "then every list is read");
     }
 
     #[test]
     fn a_page_that_does_not_come_is_asked_again_each_round_then_given_up() {
         let mut paging = Paging::new();
         paging.started();
-        assert!(paging.next(addr(3), 4, 10));
-        assert_eq!(paging.again(10), None, "asked this round");
-        assert_eq!(paging.again(11), Some((addr(3), 4)));
-        assert!(paging.next(addr(3), 5, 12), "page 4 came: 5 is asked");
-        assert_eq!(paging.again(13), Some((addr(3), 5)));
-        assert_eq!(paging.again(12 + READ_ROUNDS), None, "given up");
-        assert_eq!(paging.again(13 + READ_ROUNDS), None);
+        assert!(paging.next(addr(3), false, 4, 10));
+        assert_eq!(paging.again(10), vec![], "asked this round");
+        assert_eq!(paging.again(11), vec![(addr(3), 4)]);
+        assert!(paging.next(addr(3), false, 5, 12), "page 4 came: 5 is asked");
+        assert_eq!(paging.again(13), vec![(addr(3), 5)]);
+        assert_eq!(paging.again(12 + READ_ROUNDS), vec![], "given up");
+        assert_eq!(paging.again(13 + READ_ROUNDS), vec![]);
         paging.last(addr(3));
-        assert_eq!(paging.again(20), None);
+        assert_eq!(paging.again(20), vec![]);
     }
 
     #[test]
     fn a_starting_node_reads_any_list_after_its_start_rounds() {
         let mut paging = Paging::new();
-        assert!(paging.next(addr(1), 1, 0));
-        assert!(!paging.next(addr(2), 1, START_ROUNDS - 1));
+        assert!(paging.next(addr(1), true, 1, 0));
+        assert!(!paging.next(addr(2), true, 1, START_ROUNDS - 1));
         assert!(
-            paging.next(addr(2), 1, START_ROUNDS),
+            paging.next(addr(2), true, 1, START_ROUNDS),
             "the first seed's last page was lost"
         );
+    }
+
+    #[test]
+    fn a_starting_node_reads_an_exchange_partners_list_beside_its_seeds() {
+        let mut paging = Paging::new();
+        assert!(paging.next(addr(1), true, 1, 0));
+        assert!(paging.next(addr(1), true, 2, 1));
+        assert!(!paging.next(addr(2), true, 1, 1), "another seed's list");
+        assert!(paging.next(addr(7), false, 1, 10), "the first exchange's partner");
+        assert!(paging.next(addr(1), true, 3, 10), "the seed's read goes on");
+        assert!(paging.starting(10));
+        assert_eq!(paging.again(11), vec![(addr(1), 3), (addr(7), 1)]);
+        paging.last(addr(7));
+        assert_eq!(paging.again(12), vec![(addr(1), 3)]);
+    }
+
+    #[test]
+    fn a_reader_of_too_many_lists_drops_its_oldest_read() {
+        let mut paging = Paging::new();
+        paging.started();
+        for (i, from) in (3..3 + MAX_READS as u8 + 1).enumerate() {
+            assert!(paging.next(addr(from), false, 1, i as u64));
+        }
+        let asked: Vec<SocketAddr> = paging.again(MAX_READS as u64 + 1).into_iter().map(|(a, _)| a).collect();
+        assert_eq!(asked.len(), MAX_READS);
+        assert!(!asked.contains(&addr(3)), "the oldest read was dropped");
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::cluster::Cluster;
 use crate::config::{Config, Preset, Quorum, StrategyConfig, StrategyKind};
+use crate::message::Message;
 use crate::time::Instant;
 use crate::wire;
 
@@ -125,4 +126,32 @@ fn a_ping_joiner_reads_its_seeds_whole_list_and_spreads_only_its_last_page() {
         news <= last_page + 1,
         "{news} rumors queued, the last page holds {last_page} ({pages} join requests)"
     );
+}
+
+/// A joiner whose seed stops sending its list after the first page (every later request
+/// lost: a seed swamped by joins) still knows every member soon after its first
+/// anti-entropy exchange (round 10): it reads its exchange partner's whole list though it
+/// still waits for its seed's (at N = 500 a seed's list is 24 pages, read one page per
+/// round trip, and the exchange used to read only the partner's first page then). The
+/// other ways a joiner learns members (their introductions once its join news reaches
+/// them, their probes and news) are cut here: at N = 500 they miss a few pairs.
+#[test]
+fn a_joiner_whose_seed_stalls_reads_its_first_exchange_partners_whole_list() {
+    let names: Vec<String> = (0..80).map(|i| format!("n{i:02}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let config = Config::preset(Preset::Lan, StrategyKind::Ping);
+    let interval = config.interval;
+    let mut cluster = Cluster::converged(config, &refs, Duration::from_secs(120));
+    cluster.run_for(interval * 60);
+    cluster.deliver = Box::new(|from, to, m| match (from, to) {
+        ("late", "n00") => !matches!(m, Message::Join { page, .. } if *page >= 1),
+        ("n00", "late") | ("late", _) => true,
+        (_, "late") => matches!(m, Message::Members { entries, .. } if !entries.is_empty()),
+        _ => true,
+    });
+    cluster.add("late");
+    let knows_all = |c: &Cluster| refs.iter().all(|m| c.status("late", m).is_some());
+    let read = cluster.run_until(interval * 13, knows_all);
+    let known = refs.iter().filter(|m| cluster.status("late", m).is_some()).count();
+    assert!(read.is_some(), "the joiner knows {known} of 80 thirteen periods on");
 }
