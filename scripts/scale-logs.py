@@ -55,12 +55,14 @@ def kill(directory, victim, top):
     _, changes = read(directory)
     dead, suspect = {}, {}
     for t, observer, member, _, to in changes:
-        if member != victim or observer == victim:
+        if member != victim or observer == victim or observer in dead:
             continue
         if to == "dead":
-            dead.setdefault(observer, t)
+            dead[observer] = t
         elif to == "suspect":
-            suspect[observer] = t  # the last suspicion before the death counts
+            suspect[observer] = t
+        elif to == "alive":
+            suspect.pop(observer, None)  # a suspicion refuted before the kill
     if not dead:
         print(f"no survivor holds {victim} dead")
         return
@@ -71,7 +73,7 @@ def kill(directory, victim, top):
     print(f"{n} survivors hold {victim} dead, after the first: " + ", ".join(quantiles))
     for t, o in order[n - top:] if top > 0 else []:
         s = suspect.get(o)
-        held = f"suspected {s - t0:+.2f} s" if s is not None and s <= t0 + t else "no suspicion logged"
+        held = f"suspected {s - t0:+.2f} s" if s is not None else "no suspicion logged"
         print(f"  {o}: dead at +{t:.2f} s, {held}")
 
 
