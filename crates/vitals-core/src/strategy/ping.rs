@@ -1311,9 +1311,10 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_member_that_joins_mid_cycle_of_a_large_cluster_is_probed_within_that_cycle() {
-        let (mut f, _) = fixture(ENLIST_CYCLE + 8);
+    /// The next `count` targets of a node that knows `others` members, once it has probed
+    /// three of them and then learned of a new member, `late`.
+    fn targets_after_a_join(others: usize, count: usize) -> Vec<String> {
+        let (mut f, _) = fixture(others);
         let mut ping = Ping::new(lan_fast_swim(), Instant::ZERO);
         let mut ctx = f.ctx(Instant::ZERO);
         for _ in 0..3 {
@@ -1322,35 +1323,28 @@ mod tests {
         let joined = transition("late", None, Status::Alive, Instant::ZERO);
         ctx.members.apply(Instant::ZERO, &entry("late", 99, Status::Alive));
         ping.on_transition(&mut ctx, &joined, false);
-        let rest: Vec<String> = (0..ENLIST_CYCLE + 6)
+        (0..count)
             .map(|_| ping.next_target(&mut ctx).expect("a target").0)
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn a_member_that_joins_mid_cycle_of_a_large_cluster_is_probed_within_that_cycle() {
+        let others = ENLIST_CYCLE + 8;
+        // The rest of the cycle: the others not probed yet, and the joiner.
+        let rest = targets_after_a_join(others, others - 3 + 1);
         assert!(rest.contains(&"late".to_string()), "{rest:?}");
-        // Probed once in the cycle, and the cycle's other members once each.
         let mut seen = rest.clone();
         seen.sort();
         seen.dedup();
-        assert_eq!(seen.len(), rest.len(), "{rest:?}");
+        assert_eq!(seen.len(), rest.len(), "each probed once in the cycle: {rest:?}");
     }
 
     #[test]
     fn a_member_that_joins_a_short_cycle_waits_for_the_next() {
-        let (mut f, _) = fixture(6);
-        let mut ping = Ping::new(lan_fast_swim(), Instant::ZERO);
-        let mut ctx = f.ctx(Instant::ZERO);
-        for _ in 0..3 {
-            ping.next_target(&mut ctx).expect("a target");
-        }
-        let joined = transition("late", None, Status::Alive, Instant::ZERO);
-        ctx.members.apply(Instant::ZERO, &entry("late", 99, Status::Alive));
-        ping.on_transition(&mut ctx, &joined, false);
-        let rest: Vec<String> = (0..3)
-            .map(|_| ping.next_target(&mut ctx).expect("a target").0)
-            .collect();
+        let targets = targets_after_a_join(6, 10);
+        let (rest, next) = targets.split_at(3);
         assert!(!rest.contains(&"late".to_string()), "{rest:?}");
-        let next: Vec<String> = (0..7)
-            .map(|_| ping.next_target(&mut ctx).expect("a target").0)
-            .collect();
         assert!(next.contains(&"late".to_string()), "{next:?}");
     }
 

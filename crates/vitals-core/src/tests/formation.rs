@@ -91,6 +91,18 @@ fn joiners_started_before_their_seed_form_once_it_starts() {
     );
 }
 
+/// `n` ping nodes n00.. at preset `lan`, formed, and quiet long enough for the news of
+/// the formation to be spent; their names and the interval.
+fn formed_lan_ping(n: usize) -> (Cluster, Vec<String>, Duration) {
+    let names: Vec<String> = (0..n).map(|i| format!("n{i:02}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let config = Config::preset(Preset::Lan, StrategyKind::Ping);
+    let interval = config.interval;
+    let mut cluster = Cluster::converged(config, &refs, Duration::from_secs(120));
+    cluster.run_for(interval * 60);
+    (cluster, names, interval)
+}
+
 /// A ping node joining a formed cluster of 80 reads its seed's member list (several
 /// pages) within a period, though its first request for a later page is lost (asked
 /// again at the next round), and queues news only of the members on the list's last page:
@@ -99,13 +111,8 @@ fn joiners_started_before_their_seed_form_once_it_starts() {
 /// minute; docs/SCALE.md.)
 #[test]
 fn a_ping_joiner_reads_its_seeds_whole_list_and_spreads_only_its_last_page() {
-    let names: Vec<String> = (0..80).map(|i| format!("n{i:02}")).collect();
+    let (mut cluster, names, interval) = formed_lan_ping(80);
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    let config = Config::preset(Preset::Lan, StrategyKind::Ping);
-    let interval = config.interval;
-    let mut cluster = Cluster::converged(config, &refs, Duration::from_secs(120));
-    // Long enough for the news of the formation to be spent.
-    cluster.run_for(interval * 60);
     cluster.lose_first_page_request("late", 2);
     cluster.add("late");
     let knows_all = |c: &Cluster| refs.iter().all(|m| c.status("late", m).is_some());
@@ -137,12 +144,8 @@ fn a_ping_joiner_reads_its_seeds_whole_list_and_spreads_only_its_last_page() {
 /// them, their probes and news) are cut here: at N = 500 they miss a few pairs.
 #[test]
 fn a_joiner_whose_seed_stalls_reads_its_first_exchange_partners_whole_list() {
-    let names: Vec<String> = (0..80).map(|i| format!("n{i:02}")).collect();
+    let (mut cluster, names, interval) = formed_lan_ping(80);
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    let config = Config::preset(Preset::Lan, StrategyKind::Ping);
-    let interval = config.interval;
-    let mut cluster = Cluster::converged(config, &refs, Duration::from_secs(120));
-    cluster.run_for(interval * 60);
     cluster.deliver = Box::new(|from, to, m| match (from, to) {
         ("late", "n00") => !matches!(m, Message::Join { page, .. } if *page >= 1),
         ("n00", "late") | ("late", _) => true,
