@@ -697,11 +697,12 @@ impl Node {
     }
 
     /// Whether `message` is a page of a member list (its seed's, its first exchange
-    /// partner's), not its last, read by this node as it starts. The members it lists are news to this node only: the seed and
-    /// those it heard them from spread them. (500 agents starting at once each queued
-    /// news of every member listed to it, about N² / 2 rumors in all, and news of the
-    /// last to start took a minute to reach everyone.) A list's last page cannot be told
-    /// from an anti-entropy exchange: its members are news as before.
+    /// partner's), not its last, read by this node as it starts. The members it lists are
+    /// news to this node only: the seed and those it heard them from spread them. (500
+    /// agents starting at once each queued news of every member listed to it, about
+    /// N² / 2 rumors in all, and news of the last to start took a minute to reach
+    /// everyone.) A list's last page cannot be told from an anti-entropy exchange: its
+    /// members are news as before.
     fn is_starting_list(&self, message: &Message) -> bool {
         self.paging.starting(self.round) && matches!(message, Message::Members { next_page: Some(_), .. })
     }
