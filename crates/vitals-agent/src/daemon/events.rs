@@ -200,11 +200,15 @@ fn reason(t: &Transition, why: Option<&Why>) -> String {
 
 /// The check and service changes between two snapshots: each member's node-level check
 /// status (a first report of `passing` is not news) and each service instance's status.
+/// Both list their members in name order (`Snapshot::of`), walked side by side.
 pub fn snapshot_changes(old: &Snapshot, new: &Snapshot) -> Vec<Change> {
-    let before: BTreeMap<&str, &crate::api::MemberView> = old.members.iter().map(|m| (m.name.as_str(), m)).collect();
+    debug_assert!(old.members.is_sorted_by(|a, b| a.name < b.name));
+    debug_assert!(new.members.is_sorted_by(|a, b| a.name < b.name));
+    let mut before = old.members.iter().peekable();
     let mut changes = Vec::new();
     for member in &new.members {
-        let previous = before.get(member.name.as_str()).copied();
+        while before.next_if(|m| m.name < member.name).is_some() {}
+        let previous = before.next_if(|m| m.name == member.name);
         let from = previous.and_then(|m| m.check_status);
         let to = member.check_status;
         if from != to && !(from.is_none() && to == Some(CheckStatus::Passing)) && !member.is_self {
@@ -302,6 +306,70 @@ mod tests {
             leader: Some("a".into()),
             term,
         })
+    }
+
+    /// A snapshot listing `members` (name and node-level check status), in that order.
+    fn snapshot_of(members: &[(&str, Option<CheckStatus>)]) -> Snapshot {
+        use vitals_core::{Config, Instant, Node, Peer, Preset, StrategyKind};
+        let addr: std::net::SocketAddr = "127.0.0.1:7946".parse().unwrap();
+        let me = Peer {
+            name: "me".into(),
+            addr,
+            incarnation: 0,
+        };
+        let node = Node::new(me, Config::preset(Preset::Lan, StrategyKind::Ping), 1, Instant::ZERO);
+        let context = super::super::snapshot::Context {
+            http: addr,
+            preset: Preset::Lan,
+            seed: 1,
+        };
+        let mut snapshot = Snapshot::of(&node, context, Instant::ZERO, None);
+        let row = snapshot.members[0].clone();
+        snapshot.members = members
+            .iter()
+            .map(|&(name, check_status)| crate::api::MemberView {
+                name: name.into(),
+                check_status,
+                is_self: false,
+                ..row.clone()
+            })
+            .collect();
+        snapshot
+    }
+
+    #[test]
+    fn each_members_check_status_is_compared_with_its_own_previous_one() {
+        use CheckStatus::{Critical, Passing, Warning};
+        let old = snapshot_of(&[
+            ("b", Some(Passing)),
+            ("d", Some(Warning)),
+            ("e", Some(Critical)),
+            ("f", None),
+        ]);
+        let new = snapshot_of(&[
+            ("a", Some(Critical)),
+            ("b", Some(Passing)),
+            ("c", Some(Passing)),
+            ("d", Some(Critical)),
+            ("f", Some(Warning)),
+        ]);
+        let changes: Vec<(String, Option<CheckStatus>, Option<CheckStatus>)> = snapshot_changes(&old, &new)
+            .into_iter()
+            .map(|c| match c {
+                Change::Check(c) => (c.member, c.from, c.to),
+                other => panic!("only node checks changed: {other:?}"),
+            })
+            .collect();
+        // `a` is new and critical; `c` is new and passing (not news); `d` went from
+        // warning to critical; `e` is gone (no event here); `f` reported a first status.
+        assert_eq!(
+            changes,
+            [
+                ("a".into(), None, Some(Critical)),
+                ("d".into(), Some(Warning), Some(Critical)),
+                ("f".into(), None, Some(Warning)),
+            ]
+        );
     }
 
     #[test]

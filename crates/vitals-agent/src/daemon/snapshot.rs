@@ -152,7 +152,11 @@ impl Snapshot {
         let me = node.me();
         let config = node.config().clone();
         let own = node.members().me();
-        let members = node.members().iter().map(|m| member_view(node, own, m, now)).collect();
+        let members = node
+            .members()
+            .readings(now)
+            .map(|(m, reading)| member_view(node.config(), own, m, reading, now))
+            .collect();
         Snapshot {
             me: SelfView {
                 name: me.name.clone(),
@@ -235,18 +239,19 @@ fn millis(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-fn member_view(node: &Node, me: &vitals_core::Member, m: &vitals_core::Member, now: Instant) -> MemberView {
+fn member_view(
+    config: &Config,
+    me: &vitals_core::Member,
+    m: &vitals_core::Member,
+    reading: Option<(f64, std::time::Duration)>,
+    now: Instant,
+) -> MemberView {
     let is_self = std::ptr::eq(m, me);
-    let detector = node
-        .members()
-        .detector_reading(&m.name, now)
-        .map(|(level, timeout)| DetectorView {
-            level: if level.is_finite() { level } else { f64::MAX },
-            timeout_ms: timeout.as_secs_f64() * 1e3,
-        });
-    let suspicion = detector
-        .as_ref()
-        .map_or(0.0, |d| score::suspicion(node.config(), d.level));
+    let detector = reading.map(|(level, timeout)| DetectorView {
+        level: if level.is_finite() { level } else { f64::MAX },
+        timeout_ms: timeout.as_secs_f64() * 1e3,
+    });
+    let suspicion = detector.as_ref().map_or(0.0, |d| score::suspicion(config, d.level));
     MemberView {
         name: m.name.clone(),
         addr: m.addr,
