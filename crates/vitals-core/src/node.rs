@@ -227,15 +227,7 @@ impl Node {
                     // a leader hears from each member every round).
                     self.with_ctx(now, |s, ctx| s.on_discovery(ctx, &from));
                 }
-                self.learn(now, entries);
-                match next_page {
-                    Some(page) => {
-                        if self.paging.next(src, self.seeds.contains(&src), page, self.round) {
-                            self.out.send(&self.me, src, Message::join(page));
-                        }
-                    }
-                    None => self.paging.last(src),
-                }
+                self.on_members(now, src, &from, entries, next_page);
             }
             Message::Leave => self.members.leave(now, &from),
             Message::Reap { name, incarnation } => self.on_reap(&from, &name, incarnation),
@@ -738,6 +730,21 @@ impl Node {
 
     /// Reply to a join with one page of the member list (the joiner asks for the next;
     /// one page per padded request, so a reply is never larger than its request).
+    /// A page of `from`'s member list (or a one-off list: a refutation, a correction, an
+    /// introduction): learn it, and ask for the next page of a list this node reads.
+    fn on_members(&mut self, now: Instant, src: SocketAddr, from: &Peer, entries: Vec<MemberEntry>, next: Option<u32>) {
+        let may_end = paging::may_end_a_list(&entries, &from.name, &self.me.name);
+        self.learn(now, entries);
+        match next {
+            Some(page) if self.paging.next(src, self.seeds.contains(&src), page, self.round) => {
+                self.out.send(&self.me, src, Message::join(page));
+            }
+            Some(_) => {}
+            None if may_end => self.paging.last(src),
+            None => {}
+        }
+    }
+
     fn on_join(&mut self, src: SocketAddr, page: u32) {
         // Being joined is not hearing back from a seed: a node whose own join raced its
         // seed's start keeps asking, or it and its joiners could form an island (push

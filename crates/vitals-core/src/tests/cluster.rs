@@ -365,6 +365,18 @@ impl Cluster {
         });
     }
 
+    /// `from` sends `message` to `to` now, as if its own code had (a message the test
+    /// needs at an instant the protocol would choose for itself).
+    pub(crate) fn send_as(&mut self, from: &str, to: &str, message: Message) {
+        let envelope = Envelope {
+            from: self.nodes[from].me().clone(),
+            message,
+            timing: None,
+        };
+        let (src, dst) = (self.addrs[from], self.addrs[to]);
+        self.send(from, src, dst, std::sync::Arc::new(envelope));
+    }
+
     /// Datagrams of `kind` sent so far (dropped ones included).
     pub(crate) fn sent_by_kind(&self, kind: &str) -> u64 {
         self.sent.get(kind).copied().unwrap_or(0)
