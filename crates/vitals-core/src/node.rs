@@ -728,8 +728,6 @@ impl Node {
         self.left = true;
     }
 
-    /// Reply to a join with one page of the member list (the joiner asks for the next;
-    /// one page per padded request, so a reply is never larger than its request).
     /// A page of `from`'s member list (or a one-off list: a refutation, a correction, an
     /// introduction): learn it, and ask for the next page of a list this node reads.
     fn on_members(&mut self, now: Instant, src: SocketAddr, from: &Peer, entries: Vec<MemberEntry>, next: Option<u32>) {
@@ -745,6 +743,8 @@ impl Node {
         }
     }
 
+    /// Reply to a join with one page of the member list (the joiner asks for the next;
+    /// one page per padded request, so a reply is never larger than its request).
     fn on_join(&mut self, src: SocketAddr, page: u32) {
         // Being joined is not hearing back from a seed: a node whose own join raced its
         // seed's start keeps asking, or it and its joiners could form an island (push

@@ -3,7 +3,8 @@
 //! carries one page and the number of the next; the reader asks for it. Owns which lists
 //! are read (while starting, of the seeds' lists the first to answer only) and the page
 //! each read waits for, asked again each round while it does not come (a lost request or
-//! reply would otherwise end the list there). Data only: `Node` sends what it says.
+//! reply would otherwise end the list there), and which list without a next page ends
+//! a read ([`may_end_a_list`]). Data only: `Node` sends what it says.
 
 use std::net::SocketAddr;
 
