@@ -313,7 +313,7 @@ impl Members {
 
     /// Every member in name order, the local node included, with the reading of its
     /// detector at `now` where this node judges it ([`Members::detector_reading`], without
-    /// looking each member up again: a snapshot of 500 members spent most of its time there).
+    /// looking each member up again: a snapshot of 500 members spent a quarter of its time there).
     pub fn readings(&self, now: Instant) -> impl Iterator<Item = (&Member, Option<(f64, Duration)>)> {
         self.records.values().map(move |r| (&r.member, reading(r, now)))
     }
