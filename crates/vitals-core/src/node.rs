@@ -737,9 +737,8 @@ impl Node {
             Some(page) if self.paging.next(src, self.seeds.contains(&src), page, self.round) => {
                 self.out.send(&self.me, src, Message::join(page));
             }
-            Some(_) => {}
             None if may_end => self.paging.last(src),
-            None => {}
+            _ => {}
         }
     }
 

@@ -50,7 +50,7 @@ impl IndexKeeper {
     pub fn update(&mut self, snapshot: &Snapshot) -> &Indexes {
         let next = self.counter + 1;
         let mut changed = false;
-        let members = members_print(snapshot);
+        let members = members_fingerprint(snapshot);
         if members != self.members || self.indexes.members == 0 {
             self.members = members;
             self.indexes.members = next;
@@ -87,7 +87,7 @@ fn fingerprint(value: &impl Hash) -> u64 {
 /// What `/v1/members` shows that counts as a change (see the module docs), hashed in
 /// place: building it as strings first (every address formatted, every publish) was
 /// 6 % of a 500-member agent's time while the cluster formed.
-fn members_print(snapshot: &Snapshot) -> u64 {
+fn members_fingerprint(snapshot: &Snapshot) -> u64 {
     let mut hasher = DefaultHasher::new();
     for m in &snapshot.members {
         let services = m

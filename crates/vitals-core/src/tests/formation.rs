@@ -103,6 +103,14 @@ fn formed_lan_ping(n: usize) -> (Cluster, Vec<String>, Duration) {
     (cluster, names, interval)
 }
 
+/// Runs `cluster` for up to `limit`, until the node `late` knows every one of `names`;
+/// how many of them it knows then.
+fn run_until_late_knows(cluster: &mut Cluster, names: &[String], limit: Duration) -> usize {
+    let knows = |c: &Cluster| names.iter().filter(|m| c.status("late", m).is_some()).count();
+    cluster.run_until(limit, |c| knows(c) == names.len());
+    knows(cluster)
+}
+
 /// A ping node joining a formed cluster of 80 reads its seed's member list (several
 /// pages) within a period, though its first request for a later page is lost (asked
 /// again at the next round), and queues news only of the members on the list's last page:
@@ -112,21 +120,19 @@ fn formed_lan_ping(n: usize) -> (Cluster, Vec<String>, Duration) {
 #[test]
 fn a_ping_joiner_reads_its_seeds_whole_list_and_spreads_only_its_last_page() {
     let (mut cluster, names, interval) = formed_lan_ping(80);
-    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     cluster.lose_first_page_request("late", 2);
     cluster.add("late");
-    let knows_all = |c: &Cluster| refs.iter().all(|m| c.status("late", m).is_some());
-    let read = cluster.run_until(interval * 2, knows_all);
-    assert!(read.is_some(), "the joiner did not read its seed's whole list");
+    let known = run_until_late_knows(&mut cluster, &names, interval * 2);
+    assert_eq!(known, names.len(), "the joiner did not read its seed's whole list");
     let pages = cluster.sent_by_kind("join");
     let news = cluster.node("late").queued_news();
     let last_page = wire::chunk_entries(cluster.node("n00").members().entries())
         .last()
         .map_or(0, Vec::len);
     assert!(
-        last_page < refs.len() / 2,
+        last_page < names.len() / 2,
         "one page holds {last_page} of {}",
-        refs.len()
+        names.len()
     );
     // Its own entry and the last page's members, at most.
     assert!(
@@ -145,7 +151,6 @@ fn a_ping_joiner_reads_its_seeds_whole_list_and_spreads_only_its_last_page() {
 #[test]
 fn a_joiner_whose_seed_stalls_reads_its_first_exchange_partners_whole_list() {
     let (mut cluster, names, interval) = formed_lan_ping(80);
-    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     cluster.deliver = Box::new(|from, to, m| match (from, to) {
         ("late", "n00") => !matches!(m, Message::Join { page, .. } if *page >= 1),
         ("n00", "late") | ("late", _) => true,
@@ -153,10 +158,8 @@ fn a_joiner_whose_seed_stalls_reads_its_first_exchange_partners_whole_list() {
         _ => true,
     });
     cluster.add("late");
-    let knows_all = |c: &Cluster| refs.iter().all(|m| c.status("late", m).is_some());
-    let read = cluster.run_until(interval * 13, knows_all);
-    let known = refs.iter().filter(|m| cluster.status("late", m).is_some()).count();
-    assert!(read.is_some(), "the joiner knows {known} of 80 thirteen periods on");
+    let known = run_until_late_knows(&mut cluster, &names, interval * 13);
+    assert_eq!(known, names.len(), "the joiner knows {known} of 80 thirteen periods on");
 }
 
 /// A joiner whose request for its seed's second page is lost, and which then hears its
@@ -168,7 +171,6 @@ fn a_joiner_whose_seed_stalls_reads_its_first_exchange_partners_whole_list() {
 #[test]
 fn a_refutation_from_the_seed_does_not_end_the_reading_of_its_list() {
     let (mut cluster, names, interval) = formed_lan_ping(80);
-    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     cluster.lose_first_page_request("late", 1);
     cluster.add("late");
     // Page 0 lists "late" and n00-n19 (name order); the request for page 1 goes out (and
@@ -184,8 +186,6 @@ fn a_refutation_from_the_seed_does_not_end_the_reading_of_its_list() {
         next_page: None,
     };
     cluster.send_as("n00", "late", refutation);
-    let knows_all = |c: &Cluster| refs.iter().all(|m| c.status("late", m).is_some());
-    let read = cluster.run_until(interval * 2, knows_all);
-    let known = refs.iter().filter(|m| cluster.status("late", m).is_some()).count();
-    assert!(read.is_some(), "the joiner knows {known} of 80 two periods on");
+    let known = run_until_late_knows(&mut cluster, &names, interval * 2);
+    assert_eq!(known, names.len(), "the joiner knows {known} of 80 two periods on");
 }
