@@ -140,17 +140,45 @@ fn a_suspect_whose_probe_failed_is_probed_again_the_next_period() {
     );
 }
 
+/// `n4` of a converged cluster paused for `pause`, from each of ten instants a twentieth
+/// of a period apart (where the probes of it fall in its pause decides its fate): the
+/// false deaths of each.
+fn false_deaths_of_a_pause(config: &Config, pause: Duration) -> Vec<Vec<(String, String)>> {
+    let step = config.interval / 20;
+    (0..10)
+        .map(|k| {
+            let mut cluster = converged(config.clone(), &NAMES);
+            cluster.run_for(step * k);
+            cluster.pause("n4", pause);
+            cluster.run_for(Duration::from_secs(20));
+            assert!(everyone_sees_everyone_alive(&cluster, &NAMES));
+            false_deaths(&cluster, &NAMES, &NAMES)
+        })
+        .collect()
+}
+
 #[test]
 fn a_pause_shorter_than_the_suspicion_window_never_kills() {
-    let mut cluster = converged(lan(), &NAMES);
-    cluster.pause("n4", Duration::from_millis(1200));
-    cluster.run_for(Duration::from_secs(20));
+    // Without fast confirmation, Lifeguard's shortest suspicion is 4 × log10(10) periods:
+    // 2 s at the lan preset's 500 ms.
+    let mut config = lan();
+    config.swim_mut().expect("ping").fast_confirm = false;
+    let deaths = false_deaths_of_a_pause(&config, Duration::from_millis(1_800));
+    assert!(deaths.iter().all(Vec::is_empty), "{deaths:?}");
+}
+
+#[test]
+fn with_fast_confirmation_a_pause_shorter_than_two_periods_never_kills() {
+    // Fast confirmation declares dead a member that answers neither the probe that
+    // made it a suspect nor the probes of the suspicion's confirmation, sent a period
+    // later: a pause of two periods or more (its documented price).
+    let deaths = false_deaths_of_a_pause(&lan(), Duration::from_millis(900));
+    assert!(deaths.iter().all(Vec::is_empty), "{deaths:?}");
+    let longer = false_deaths_of_a_pause(&lan(), Duration::from_millis(1_200));
     assert!(
-        false_deaths(&cluster, &NAMES, &NAMES).is_empty(),
-        "{:?}",
-        false_deaths(&cluster, &NAMES, &NAMES)
+        longer.iter().any(|d| !d.is_empty()),
+        "a pause of 2.4 periods never killed"
     );
-    assert!(everyone_sees_everyone_alive(&cluster, &NAMES));
 }
 
 #[test]
@@ -340,19 +368,14 @@ fn why_names_the_accusers_the_probe_evidence_and_the_history() {
     assert!(cluster.node("n0").why("nobody", cluster.now).is_none());
 }
 
-/// SWIM (Das, Gupta & Motivala, 2002): when each member picks its ping target uniformly
-/// at random every protocol period, the expected number of periods until some member
-/// first picks a given (failed) member is `1 / (1 − (1 − 1/M)^M)` for M other members,
-/// which tends to e/(e − 1) ≈ 1.58. Measured on the real nodes' choices: for sampled
-/// instants and members X, `G_i` is the 1-based index of node i's first period after the
-/// instant in which it probes X, and the first detection is `min_i G_i`.
-#[test]
-fn swims_expected_first_detection_is_e_over_e_minus_one_protocol_periods() {
+/// For sampled instants and members X of a converged cluster of 40 run with `config`
+/// (one direct probe per period, nothing else is a ping), the 1-based index of the
+/// first period after the instant in which some node probes X: `min_i G_i`, where `G_i`
+/// is node i's first period after the instant in which it probes X. 6,000 samples.
+fn first_probe_periods(mut config: Config) -> (Vec<u32>, usize) {
     let names: Vec<String> = (0..40).map(|i| format!("s{i:02}")).collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    let mut config = lan();
-    config.swim_mut().expect("ping").random_targets = true;
-    config.probes.indirect_probes = 0; // one direct probe per period, nothing else is a ping
+    config.probes.indirect_probes = 0;
     let mut cluster = Cluster::converged(config, &names, Duration::from_secs(60));
     cluster.record_sends();
     let start = cluster.now;
@@ -378,11 +401,23 @@ fn swims_expected_first_detection_is_e_over_e_minus_one_protocol_periods() {
                 .filter_map(|(_, list)| list.iter().filter(|(at, _)| *at >= t0).position(|(_, to)| *to == addr))
                 .min()
                 .expect("someone probes every member eventually");
-            samples.push(first as f64 + 1.0);
+            samples.push(first as u32 + 1);
         }
     }
-    let mean = samples.iter().sum::<f64>() / samples.len() as f64;
-    let m = (names.len() - 1) as f64;
+    (samples, names.len() - 1)
+}
+
+/// SWIM (Das, Gupta & Motivala, 2002): when each member picks its ping target uniformly
+/// at random every protocol period, the expected number of periods until some member
+/// first picks a given (failed) member is `1 / (1 − (1 − 1/M)^M)` for M other members,
+/// which tends to e/(e − 1) ≈ 1.58. Measured on the real nodes' choices.
+#[test]
+fn swims_expected_first_detection_is_e_over_e_minus_one_protocol_periods() {
+    let mut config = lan();
+    config.swim_mut().expect("ping").random_targets = true;
+    let (samples, others) = first_probe_periods(config);
+    let mean = samples.iter().map(|&g| f64::from(g)).sum::<f64>() / samples.len() as f64;
+    let m = others as f64;
     let exact = 1.0 / (1.0 - (1.0 - 1.0 / m).powf(m));
     let limit = std::f64::consts::E / (std::f64::consts::E - 1.0);
     eprintln!(
@@ -393,6 +428,23 @@ fn swims_expected_first_detection_is_e_over_e_minus_one_protocol_periods() {
         (mean - limit).abs() / limit <= 0.05,
         "{mean:.3} periods, not within 5 % of {limit:.3}"
     );
+}
+
+/// The watch ring (`strategy/ping/ring.rs`) bounds what SWIM leaves to chance: every
+/// member's watcher probes it every other period, so some node probes it within two
+/// periods of any instant, where the round-robin alone leaves a member unprobed for
+/// three periods or more about one time in 20 (1 − 1/e per period).
+#[test]
+fn every_member_is_probed_within_two_periods_of_any_instant() {
+    let (samples, _) = first_probe_periods(lan());
+    let worst = samples.iter().max().copied().unwrap_or(0);
+    let over_two = samples.iter().filter(|&&g| g > 2).count();
+    let mean = samples.iter().map(|&g| f64::from(g)).sum::<f64>() / samples.len() as f64;
+    eprintln!(
+        "[measure] first probe: {mean:.3} periods on average over {} samples, at worst {worst}, {over_two} over two",
+        samples.len()
+    );
+    assert_eq!(over_two, 0, "at worst {worst} periods");
 }
 
 /// When `victim` was first suspected, first held dead, and held dead by every one of
