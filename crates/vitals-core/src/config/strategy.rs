@@ -175,7 +175,7 @@ pub struct SwimConfig {
     /// majority of the members up (at most 8 accusers) ends after one period instead of
     /// the Lifeguard timeout. A member paused for longer than about two periods is then
     /// declared dead (and refutes when it resumes), and the death is sent on at once
-    /// (each node that learns it tells 6 random members). It works only in a settled
+    /// (each node that learns it tells `⌈ln N⌉ + 3` random members). It works only in a settled
     /// cluster (`strategy::ping`, `FastConfirm`): not within 10 intervals of a join, nor
     /// within 120 of the second within 120 of deaths sooner than Lifeguard's shortest
     /// suspicion whose member came back sooner than its longest (a machine too busy to

@@ -540,10 +540,10 @@ fn fast_confirmation_waits_for_the_cluster_to_settle_after_a_join() {
 }
 
 /// A death confirmed fast reaches the members in a few network delays, not in the
-/// `log N` periods piggybacking takes (each node sends it on to `DEATH_FANOUT` members
-/// at once): at N = 100, from the first node that holds the crashed member dead, all but
-/// two within 50 ms. An epidemic of fanout 6 misses about `e^-6` of them (0.25 of 99 on
-/// average); those hear it piggybacked, within two periods.
+/// `log N` periods piggybacking takes (each node sends it on to `⌈ln N⌉ + 3` members at
+/// once, `death_fanout`): at N = 100, from the first node that holds the crashed member
+/// dead, all but two within 50 ms. An epidemic of fanout 8 misses about `N e^-8` of them
+/// (0.03 of 99 on average); those hear it piggybacked, within two periods.
 #[test]
 fn a_fast_death_reaches_a_hundred_members_within_milliseconds() {
     let names: Vec<String> = (0..100).map(|i| format!("n{i:02}")).collect();
