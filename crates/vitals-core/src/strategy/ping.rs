@@ -1,7 +1,9 @@
 //! Ping: SWIM (Das, Gupta & Motivala, 2002) with Lifeguard (Dadgar et al., 2018).
 //!
 //! Each protocol period a node probes one member, chosen by randomised round-robin so
-//! every member is probed within a bounded number of periods. No ack within the probe
+//! every member is probed within a bounded number of periods, and every other period the
+//! member it watches on a ring of hashed names (`ring.rs`), so that some node probes each
+//! member within two periods, not after a geometric wait. No ack within the probe
 //! timeout: it asks k others to probe the member (ping-req). No ack by the end of the
 //! period: it marks the member `suspect` and spreads the news. A suspect that hears of it
 //! raises its incarnation and refutes; one that does not is declared `dead` when the
