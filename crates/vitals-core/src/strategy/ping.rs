@@ -1,9 +1,7 @@
 //! Ping: SWIM (Das, Gupta & Motivala, 2002) with Lifeguard (Dadgar et al., 2018).
 //!
 //! Each protocol period a node probes one member, chosen by randomised round-robin so
-//! every member is probed within a bounded number of periods, and every other period the
-//! member it watches on a ring of hashed names (`ring.rs`), so that some node probes each
-//! member within two periods, not after a geometric wait. No ack within the probe
+//! every member is probed within a bounded number of periods. No ack within the probe
 //! timeout: it asks k others to probe the member (ping-req). No ack by the end of the
 //! period: it marks the member `suspect` and spreads the news. A suspect that hears of it
 //! raises its incarnation and refutes; one that does not is declared `dead` when the
@@ -35,10 +33,8 @@ use crate::strategy::{Ctx, DEAD_RETRY_ROUNDS};
 use crate::time::Instant;
 use crate::wire;
 use news::News;
-use ring::Ring;
 
 mod news;
-mod ring;
 
 /// Bytes of piggybacked news one message may carry.
 const GOSSIP_BUDGET: usize = 800;
@@ -200,8 +196,6 @@ pub(crate) struct Ping {
     recheck: VecDeque<String>,
     /// Whether the last probe was a recheck: the next one goes on with the round-robin.
     rechecked_last: bool,
-    /// The member this node watches, probed every other period ([`ring`]).
-    ring: Ring,
     /// This node's checks and services as last told, and the members told them (at the
     /// incarnation they had): see [`Ping::tell_checks`].
     told: (Option<Checks>, BTreeMap<String, u64>),
@@ -230,7 +224,6 @@ impl Ping {
             confirm: BTreeSet::new(),
             recheck: VecDeque::new(),
             rechecked_last: false,
-            ring: Ring::default(),
             told: (None, BTreeMap::new()),
             fast: FastConfirm::default(),
         }
@@ -301,9 +294,8 @@ impl Ping {
         });
     }
 
-    /// The member to probe this period: a suspect others accuse, a suspect this node's
-    /// probe failed (every other period), else in turn the member this node watches
-    /// ([`ring`]) and the randomised round-robin over the members up (SWIM §4.3).
+    /// Randomised round-robin over the members that are up (SWIM §4.3): a shuffled list,
+    /// walked in order, reshuffled when exhausted.
     fn next_target(&mut self, ctx: &mut Ctx<'_>) -> Option<(String, SocketAddr)> {
         if self.swim.random_targets {
             let up: Vec<(String, SocketAddr)> = ctx.members.up_others().map(|m| (m.name.clone(), m.addr)).collect();
@@ -333,17 +325,6 @@ impl Ping {
                 }
             }
         }
-        if self.ring.take_turn()
-            && let Some(m) = self.ring.watched(ctx.members, &ctx.me.name)
-        {
-            return Some((m.name.clone(), m.addr));
-        }
-        self.round_robin(ctx)
-    }
-
-    /// The round-robin's next member up: a shuffled list, walked in order, reshuffled
-    /// when exhausted.
-    fn round_robin(&mut self, ctx: &mut Ctx<'_>) -> Option<(String, SocketAddr)> {
         for _ in 0..2 {
             while self.next < self.order.len() {
                 let name = &self.order[self.next];
@@ -1352,41 +1333,11 @@ mod tests {
         let mut ctx = f.ctx(Instant::ZERO);
         for _ in 0..3 {
             let mut lap: Vec<String> = (0..5)
-                .map(|_| ping.round_robin(&mut ctx).expect("a target").0)
+                .map(|_| ping.next_target(&mut ctx).expect("a target").0)
                 .collect();
             lap.sort();
             assert_eq!(lap, others);
         }
-    }
-
-    #[test]
-    fn every_other_period_goes_to_the_watched_member_and_the_rest_to_the_round_robin() {
-        let (mut f, others) = fixture(5);
-        let mut ping = Ping::new(lan_fast_swim(), Instant::ZERO);
-        let mut ctx = f.ctx(Instant::ZERO);
-        let targets: Vec<String> = (0..10)
-            .map(|_| ping.next_target(&mut ctx).expect("a target").0)
-            .collect();
-        let watched = &targets[0];
-        assert!(targets.iter().step_by(2).all(|t| t == watched), "{targets:?}");
-        let mut lap: Vec<String> = targets.iter().skip(1).step_by(2).cloned().collect();
-        lap.sort();
-        assert_eq!(lap, others, "the round-robin still reaches everyone: {targets:?}");
-    }
-
-    #[test]
-    fn a_watched_member_that_goes_down_hands_the_watch_to_the_next_on_the_ring() {
-        let (mut f, others) = fixture(20);
-        let mut ping = Ping::new(lan_fast_swim(), Instant::ZERO);
-        let mut ctx = f.ctx(Instant::ZERO);
-        let watched = ping.next_target(&mut ctx).expect("a target").0;
-        let i = others.iter().position(|n| *n == watched).expect("a member");
-        ctx.members.apply(Instant::ZERO, &entry(&watched, i, Status::Dead));
-        ping.next_target(&mut ctx).expect("the round-robin's turn");
-        let next = ping.next_target(&mut ctx).expect("a target").0;
-        let rest = others.iter().map(String::as_str).filter(|n| *n != watched);
-        assert_eq!(Some(next.as_str()), ring::successor(rest, &ctx.me.name));
-        assert_ne!(next, watched);
     }
 
     /// The next `count` targets of a node that knows `others` members, once it has probed
@@ -1396,13 +1347,13 @@ mod tests {
         let mut ping = Ping::new(lan_fast_swim(), Instant::ZERO);
         let mut ctx = f.ctx(Instant::ZERO);
         for _ in 0..3 {
-            ping.round_robin(&mut ctx).expect("a target");
+            ping.next_target(&mut ctx).expect("a target");
         }
         let joined = transition("late", None, Status::Alive, Instant::ZERO);
         ctx.members.apply(Instant::ZERO, &entry("late", 99, Status::Alive));
         ping.on_transition(&mut ctx, &joined, false);
         (0..count)
-            .map(|_| ping.round_robin(&mut ctx).expect("a target").0)
+            .map(|_| ping.next_target(&mut ctx).expect("a target").0)
             .collect()
     }
 
@@ -1433,7 +1384,7 @@ mod tests {
         let mut ping = Ping::new(lan_fast_swim(), Instant::ZERO);
         let mut ctx = f.ctx(Instant::ZERO);
         let mut lap: Vec<String> = (0..3)
-            .map(|_| ping.round_robin(&mut ctx).expect("a target").0)
+            .map(|_| ping.next_target(&mut ctx).expect("a target").0)
             .collect();
         lap.sort();
         let up: Vec<String> = others.into_iter().filter(|n| n != "m002").collect();

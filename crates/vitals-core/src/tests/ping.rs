@@ -430,23 +430,6 @@ fn swims_expected_first_detection_is_e_over_e_minus_one_protocol_periods() {
     );
 }
 
-/// The watch ring (`strategy/ping/ring.rs`) bounds what SWIM leaves to chance: every
-/// member's watcher probes it every other period, so some node probes it within two
-/// periods of any instant, where the round-robin alone leaves a member unprobed for
-/// three periods or more about one time in 20 (1 − 1/e per period).
-#[test]
-fn every_member_is_probed_within_two_periods_of_any_instant() {
-    let (samples, _) = first_probe_periods(lan());
-    let worst = samples.iter().max().copied().unwrap_or(0);
-    let over_two = samples.iter().filter(|&&g| g > 2).count();
-    let mean = samples.iter().map(|&g| f64::from(g)).sum::<f64>() / samples.len() as f64;
-    eprintln!(
-        "[measure] first probe: {mean:.3} periods on average over {} samples, at worst {worst}, {over_two} over two",
-        samples.len()
-    );
-    assert_eq!(over_two, 0, "at worst {worst} periods");
-}
-
 /// When `victim` was first suspected, first held dead, and held dead by every one of
 /// `survivors` last, from now on (the fault is injected just before): runs until the
 /// last, at most `limit`.
