@@ -19,7 +19,9 @@ Then, in order:
    /proc/PID/stat) and memory (VmRSS from /proc/PID/status) over the same window;
 3. rest until --rest-minutes have passed since formation (default 10);
 4. --kills SIGKILLs, one at a time: the time until every survivor has logged the victim
-   `dead` (and `suspect`), from the agents' logs;
+   `dead` (and `suspect`), from the agents' logs; then, with --kill-at-once K, K agents
+   SIGKILLed together (a rack or a zone lost): the time until every survivor has logged
+   every one of them dead;
 5. false removals: transitions to `dead` of a member that was never killed, in any log,
    over the whole run.
 
@@ -30,6 +32,7 @@ repository root:
     sudo python3 scripts/scale.py 500
     sudo python3 scripts/scale.py 10 --rest-minutes 2 --kills 3   # the baseline
     sudo VITALS_BIN=/path/to/vitals python3 scripts/scale.py 1000
+    sudo python3 scripts/scale.py 100 --kills 0 --kill-at-once 20 --rest-minutes 1
 
 Extra arguments after -- go to every agent. `--logs DIR` keeps the agents' logs there.
 """
@@ -48,6 +51,8 @@ def parse_args():
     ap.add_argument("--window", type=float, default=60.0, help="seconds over which bytes and CPU are counted")
     ap.add_argument("--rest-minutes", type=float, default=10.0, help="minutes at rest from formation to the first kill")
     ap.add_argument("--kills", type=int, default=5)
+    ap.add_argument("--kill-at-once", type=int, default=0, metavar="K",
+                    help="after the kills one at a time, SIGKILL K agents together (a rack, a zone; never a seed)")
     ap.add_argument("--limit", type=float, default=120.0, help="seconds after the last start before formation is given up, and after a kill before its detection is")
     ap.add_argument("--logs", help="keep the agents' logs in this directory")
     ap.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
@@ -202,19 +207,55 @@ def at_rest(cluster):
 
 def detect(cluster, reader, victim, killed_at):
     """Seconds from the kill until every survivor logged the victim suspect and dead (None: not within the limit)."""
-    survivors = [s for s in cluster.live() if s != victim]
-    while time.time() - killed_at < cluster.opts.limit:
+    return detect_all(cluster, reader, [victim], killed_at)[0]
+
+
+def detect_all(cluster, reader, victims, killed_at):
+    """`detect` for victims killed together: one result per victim, read from the same logs."""
+    survivors = [s for s in cluster.live() if s not in victims]
+    done = {}
+    while time.time() - killed_at < cluster.opts.limit and len(done) < len(victims):
         time.sleep(1.0)
-        rows = [r for r in reader.read() if r[0] >= killed_at and r[2] == victim and r[1] in survivors]
-        dead = {o: t for t, o, _, _, s in sorted(rows, reverse=True) if s == "dead"}
-        if len(dead) == len(survivors):
+        rows = reader.read()
+        for victim in victims:
+            if victim not in done:
+                found = dead_everywhere(rows, victim, survivors, killed_at)
+                if found:
+                    done[victim] = found
+    return [done.get(v, {"victim": v, "all_dead_s": None, "survivors": len(survivors)}) for v in victims]
+
+
+def dead_everywhere(rows, victim, survivors, killed_at):
+    """The kill's figures once every survivor has logged `victim` dead since `killed_at`, else None."""
+    rows = [r for r in rows if r[0] >= killed_at and r[2] == victim and r[1] in survivors]
+    dead = {o: t for t, o, _, _, s in sorted(rows, reverse=True) if s == "dead"}
+    if len(dead) == len(survivors):
             suspect = {o: t for t, o, _, _, s in sorted(rows, reverse=True) if s == "suspect"}
             first = min(dead.values()) - killed_at
             return {"victim": victim, "first_dead_s": round(first, 2),
                     "all_dead_s": round(max(dead.values()) - killed_at, 2),
                     "all_suspect_s": round(max(suspect.values()) - killed_at, 2) if suspect else None,
                     "survivors": len(survivors)}
-    return {"victim": victim, "all_dead_s": None, "survivors": len(survivors)}
+    return None
+
+
+def kill_at_once(cluster, reader, opts):
+    """SIGKILLs `--kill-at-once` agents together (spread over the names, never a seed) and
+    returns the slowest victim's figures and every victim's time until dead everywhere."""
+    candidates = [n for n in cluster.live() if int(n[1:]) >= SEEDS]
+    step = max(1, len(candidates) // opts.kill_at_once)
+    victims = candidates[::step][:opts.kill_at_once]
+    for victim in victims:
+        cluster.procs[victim].kill()
+    killed_at = time.time()
+    for victim in victims:
+        cluster.procs[victim].wait()
+        cluster.killed[victim] = killed_at
+    found = detect_all(cluster, reader, victims, killed_at)
+    times = [f["all_dead_s"] for f in found]
+    slowest = None if None in times else max(times)
+    return {"victims": len(victims), "all_dead_s": slowest, "each_all_dead_s": sorted(t for t in times if t is not None),
+            "first_dead_s": [f.get("first_dead_s") for f in found], "undetected": times.count(None)}
 
 
 def false_removals(cluster, rows):
@@ -258,6 +299,9 @@ def inside(opts):
             result["kills"].append(detect(cluster, reader, victim, cluster.killed[victim]))
             print("kill:", json.dumps(result["kills"][-1]), flush=True)
             time.sleep(5)
+        if opts.kill_at_once:
+            result["killed_at_once"] = kill_at_once(cluster, reader, opts)
+            print("killed at once:", json.dumps(result["killed_at_once"]), flush=True)
         wrong = false_removals(cluster, reader.read())
         result["false_removals"] = len(wrong)
         result["false_removal_examples"] = [f"{o} declared {m} dead (from {f}) at {t:.3f}" for t, o, m, f in wrong[:5]]

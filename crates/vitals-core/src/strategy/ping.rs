@@ -305,7 +305,13 @@ impl Ping {
         // quickly is what lets a real failure be declared after the minimum timeout.
         // A doubted member is left out: it is suspected again and again, gets no fast
         // confirmation anyway (`Ping::timeout`), and would take every period.
-        while let Some(name) = self.confirm.pop_first() {
+        // Only while this node's awareness is 0: after many crashes at once, a node that
+        // served its suspects first probed only crashed members, got no ack to lower its
+        // awareness, and stayed at the ceiling, probing once every `awareness_max`
+        // intervals (`awareness_stays_low_through_a_mass_crash`).
+        while self.awareness == 0
+            && let Some(name) = self.confirm.pop_first()
+        {
             if let Some(m) = ctx
                 .members
                 .get(&name)
@@ -435,6 +441,15 @@ impl Ping {
 
     /// SWIM's ping-req, as the intermediary: probe `target` only if it is a member this
     /// node knows and holds up, at the address this node knows (never one from the packet).
+    ///
+    /// The nack is the requester's evidence that this node is there and answering
+    /// (Lifeguard's local health): a missing nack raises the requester's awareness. So its
+    /// timer is the plain probe timeout, never stretched by this node's own awareness
+    /// (the requester waits only to the end of its own period), and it goes also when
+    /// there is no one
+    /// to probe (a member this node already holds down, or does not know): without it,
+    /// every helper that had heard of a crash first, or whose own awareness was up, cost
+    /// its requester a missed nack, and awareness spread from node to node.
     fn relay(&mut self, ctx: &mut Ctx<'_>, requester: SocketAddr, requester_seq: u64, target: &str) {
         let Some(addr) = ctx
             .members
@@ -442,6 +457,7 @@ impl Ping {
             .filter(|m| m.status.is_up() && m.name != ctx.me.name)
             .map(|m| m.addr)
         else {
+            ctx.send(requester, Message::Nack { seq: requester_seq });
             return;
         };
         if self.relays.len() >= MAX_RELAYS {
@@ -450,7 +466,7 @@ impl Ping {
         self.seq += 1;
         let gossip = self.piggyback(ctx, Some(target), GOSSIP_BUDGET);
         ctx.send(addr, Message::Ping { seq: self.seq, gossip });
-        let deadline = ctx.now + self.scale(self.swim.probe_timeout);
+        let deadline = ctx.now + self.swim.probe_timeout;
         self.relays.insert(
             self.seq,
             Relay {
@@ -1402,6 +1418,81 @@ mod tests {
         let mut ctx = f.ctx(Instant::ZERO);
         assert_eq!(ping.next_target(&mut ctx).expect("a target").0, "m003");
         assert!(ping.confirm.is_empty());
+    }
+
+    /// A node whose awareness is raised goes on with the round-robin: after many crashes
+    /// at once, serving the suspects first it probed only crashed members, got no ack to
+    /// bring its awareness down, and stayed at the ceiling (docs/SCALE.md).
+    #[test]
+    fn a_node_with_raised_awareness_leaves_the_suspects_to_the_round_robin() {
+        let (mut f, _) = fixture(5);
+        f.members.apply(Instant::ZERO, &entry("m003", 4, Status::Suspect));
+        let mut ping = Ping::new(lan_fast_swim(), Instant::ZERO);
+        ping.confirm.insert("m003".into());
+        ping.awareness = 1;
+        let mut ctx = f.ctx(Instant::ZERO);
+        let lap: Vec<String> = (0..5)
+            .map(|_| ping.next_target(&mut ctx).expect("a target").0)
+            .collect();
+        // Out of turn and again in the round-robin, it would be there twice.
+        assert_eq!(lap.iter().filter(|n| *n == "m003").count(), 1, "{lap:?}");
+        assert!(ping.confirm.contains("m003"), "kept for when awareness is back to 0");
+    }
+
+    /// Asks this node (`me`, awareness `awareness`) to probe `target` for `m000`, and
+    /// returns the nacks to `m000` sent by each of `instants`, in order.
+    fn nacks_for_a_ping_req(f: &mut Fixture, awareness: u32, target: &str, instants: &[Instant]) -> Vec<usize> {
+        let requester = Peer {
+            name: "m000".into(),
+            addr: crate::strategy::fixture::addr(1),
+            incarnation: 0,
+        };
+        let mut ping = Ping::new(lan_fast_swim(), Instant::ZERO);
+        ping.awareness = awareness;
+        let message = Message::PingReq {
+            seq: 9,
+            target: target.into(),
+        };
+        ping.on_message(&mut f.ctx(Instant::ZERO), requester.addr, &requester, message);
+        let mut nacks = Vec::new();
+        for &now in instants {
+            ping.after_judge(&mut f.ctx(now));
+            let sent = f.sent().into_iter();
+            nacks.push(
+                sent.filter(|(to, e)| to == &[requester.addr] && matches!(e.message, Message::Nack { seq: 9 }))
+                    .count(),
+            );
+        }
+        nacks
+    }
+
+    /// The nack is owed on the requester's clock: a helper whose own awareness is raised
+    /// still sends it once the plain probe timeout has passed, within the requester's
+    /// period. Stretched by the helper's awareness, it came after the period, the
+    /// requester counted it missing and raised its own awareness in turn.
+    #[test]
+    fn a_helper_nacks_after_the_plain_probe_timeout_whatever_its_awareness() {
+        let (mut f, _) = fixture(5);
+        let timeout = lan_fast_swim().probe_timeout;
+        let just_before = Instant::ZERO + (timeout - Duration::from_micros(1));
+        let nacks = nacks_for_a_ping_req(
+            &mut f,
+            4,
+            "m002",
+            &[Instant::ZERO, just_before, Instant::ZERO + timeout],
+        );
+        assert_eq!(nacks, [0, 0, 1]);
+    }
+
+    /// A helper that already holds the target down (or does not know it) has no one to
+    /// probe, and says so at once: silent, it cost the requester a missed nack.
+    #[test]
+    fn a_helper_with_no_one_to_probe_nacks_at_once() {
+        let (mut f, _) = fixture(5);
+        f.members.apply(Instant::ZERO, &entry("m002", 3, Status::Dead));
+        assert_eq!(nacks_for_a_ping_req(&mut f, 0, "m002", &[Instant::ZERO]), [1]);
+        f.sent();
+        assert_eq!(nacks_for_a_ping_req(&mut f, 0, "stranger", &[Instant::ZERO]), [1]);
     }
 
     /// Once a member is held dead, late news of its suspicion (each new accuser is news,
