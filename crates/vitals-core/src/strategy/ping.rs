@@ -308,7 +308,7 @@ impl Ping {
         // Only while this node's awareness is 0: after many crashes at once, a node that
         // served its suspects first probed only crashed members, got no ack to lower its
         // awareness, and stayed at the ceiling, probing once every `awareness_max`
-        // intervals (`awareness_stays_low_through_a_mass_crash`).
+        // intervals (`a_node_with_raised_awareness_leaves_the_suspects_to_the_round_robin`).
         while self.awareness == 0
             && let Some(name) = self.confirm.pop_first()
         {
