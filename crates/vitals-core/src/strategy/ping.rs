@@ -734,14 +734,36 @@ impl Ping {
                 // member's. (Without a quorum only an accuser-less suspicion is short,
                 // and it counts for no doubt anyway.)
                 ctx.members.suspicion_outlived(&name);
+            } else if !self.recheck.contains(&name) {
+                // No accuser (learned from a member list): no verdict comes of it, and if
+                // the others hold the member alive no news will either. This node's own
+                // probe settles it: a failed one accuses, and an answer from a member
+                // held suspect is told so and refutes (`Node::correct`).
+                self.recheck.push_back(name);
             }
         }
         for name in due {
             let suspicion = self.suspicions.remove(&name).expect("listed");
-            let still = ctx
-                .members
-                .get(&name)
-                .filter(|m| m.status == Status::Suspect && m.incarnation == suspicion.incarnation);
+            let held = ctx.members.get(&name).filter(|m| m.status == Status::Suspect);
+            if let Some(incarnation) = held.map(|m| m.incarnation).filter(|&i| i > suspicion.incarnation) {
+                // Suspected again at a later incarnation, learned from a member list: a
+                // status that stays `suspect` is no transition, so nothing timed the new
+                // suspicion. Dropped with the old one, it left the member suspect here
+                // until some message from it happened to come (likely what kept one agent
+                // of 500 from forming: docs/SCALE.md).
+                let started = ctx.now;
+                let accusers = BTreeSet::new();
+                self.suspicions.insert(
+                    name,
+                    Suspicion {
+                        incarnation,
+                        started,
+                        accusers,
+                    },
+                );
+                continue;
+            }
+            let still = held.filter(|m| m.incarnation == suspicion.incarnation);
             if let Some(entry) = still.and_then(|m| ctx.members.entry(&m.name)) {
                 ctx.learn(vec![MemberEntry {
                     status: Status::Dead,
@@ -1437,6 +1459,44 @@ mod tests {
         // Out of turn and again in the round-robin, it would be there twice.
         assert_eq!(lap.iter().filter(|n| *n == "m003").count(), 1, "{lap:?}");
         assert!(ping.confirm.contains("m003"), "kept for when awareness is back to 0");
+    }
+
+    /// A suspicion this node timed at one incarnation, while a member list brought the
+    /// member suspect again at a later one (no transition: it stays `suspect`), is timed
+    /// again at that incarnation when the first runs out; with no accuser at the new
+    /// one, this node then probes the member itself, and its failed probe ends the
+    /// suspicion in a verdict.
+    #[test]
+    fn a_suspicion_that_moved_to_a_later_incarnation_unnoticed_still_ends() {
+        // Enough members that the round-robin does not come to it first.
+        let (mut f, _) = fixture(400);
+        let mut ping = Ping::new(lan_fast_swim(), Instant::ZERO);
+        let suspect = |incarnation| MemberEntry {
+            incarnation,
+            ..entry("m001", 2, Status::Suspect)
+        };
+        let rumor = Rumor {
+            entry: suspect(0),
+            accusers: vec!["m002".into()],
+            age_ms: 0,
+        };
+        ping.hear(&mut f.ctx(Instant::ZERO), vec![rumor]);
+        assert_eq!(ping.suspicions.get("m001").map(|s| s.incarnation), Some(0));
+        ping.confirm.clear(); // probed out of turn already, and answered
+        f.members.apply(Instant::ZERO, &suspect(1));
+        let longest = suspicion_max(&f.config, &ping.swim, f.members.up_count());
+        let mut now = Instant::ZERO;
+        while now < Instant::ZERO + longest * 3 && f.members.get("m001").is_some_and(|m| m.status == Status::Suspect) {
+            now = now + Duration::from_millis(100);
+            let mut ctx = f.ctx(now);
+            // A period: probe (the recheck first once queued), then time out everything.
+            if now.as_micros().is_multiple_of(1_000_000) && ping.probe.is_none() {
+                ping.start_probe(&mut ctx, now + Duration::from_millis(900));
+            }
+            ping.after_judge(&mut ctx);
+        }
+        let member = f.members.get("m001").expect("a member");
+        assert_eq!((member.status, member.incarnation), (Status::Dead, 1), "at {now:?}");
     }
 
     /// Asks this node (`me`, awareness `awareness`) to probe `target` for `m000`, and
