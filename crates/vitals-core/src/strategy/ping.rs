@@ -445,11 +445,10 @@ impl Ping {
     /// The nack is the requester's evidence that this node is there and answering
     /// (Lifeguard's local health): a missing nack raises the requester's awareness. So its
     /// timer is the plain probe timeout, never stretched by this node's own awareness
-    /// (the requester waits only to the end of its own period), and it goes also when
-    /// there is no one
-    /// to probe (a member this node already holds down, or does not know): without it,
-    /// every helper that had heard of a crash first, or whose own awareness was up, cost
-    /// its requester a missed nack, and awareness spread from node to node.
+    /// (the requester waits only to the end of its own period), and it goes at once when
+    /// there is no one to probe (a member this node holds down, or does not know).
+    /// Otherwise every helper that had heard of a crash first, or whose own awareness was
+    /// up, cost its requester a missed nack, and awareness spread from node to node.
     fn relay(&mut self, ctx: &mut Ctx<'_>, requester: SocketAddr, requester_seq: u64, target: &str) {
         let Some(addr) = ctx
             .members
