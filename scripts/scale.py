@@ -212,31 +212,33 @@ def detect(cluster, reader, victim, killed_at):
 
 def detect_all(cluster, reader, victims, killed_at):
     """`detect` for victims killed together: one result per victim, read from the same logs."""
-    survivors = [s for s in cluster.live() if s not in victims]
+    wanted = set(victims)
+    survivors = {s for s in cluster.live() if s not in wanted}
     done = {}
     while time.time() - killed_at < cluster.opts.limit and len(done) < len(victims):
         time.sleep(1.0)
-        rows = reader.read()
-        for victim in victims:
-            if victim not in done:
-                found = dead_everywhere(rows, victim, survivors, killed_at)
-                if found:
-                    done[victim] = found
+        rows = {}
+        for r in reader.read():
+            if r[0] >= killed_at and r[2] in wanted and r[2] not in done and r[1] in survivors:
+                rows.setdefault(r[2], []).append(r)
+        for victim, theirs in rows.items():
+            found = dead_everywhere(theirs, victim, len(survivors), killed_at)
+            if found:
+                done[victim] = found
     return [done.get(v, {"victim": v, "all_dead_s": None, "survivors": len(survivors)}) for v in victims]
 
 
 def dead_everywhere(rows, victim, survivors, killed_at):
-    """The kill's figures once every survivor has logged `victim` dead since `killed_at`, else None."""
-    rows = [r for r in rows if r[0] >= killed_at and r[2] == victim and r[1] in survivors]
+    """The kill's figures once all `survivors` (a count) have logged `victim` dead in
+    `rows` (its transitions at survivors since `killed_at`), else None."""
     dead = {o: t for t, o, _, _, s in sorted(rows, reverse=True) if s == "dead"}
-    if len(dead) == len(survivors):
-            suspect = {o: t for t, o, _, _, s in sorted(rows, reverse=True) if s == "suspect"}
-            first = min(dead.values()) - killed_at
-            return {"victim": victim, "first_dead_s": round(first, 2),
-                    "all_dead_s": round(max(dead.values()) - killed_at, 2),
-                    "all_suspect_s": round(max(suspect.values()) - killed_at, 2) if suspect else None,
-                    "survivors": len(survivors)}
-    return None
+    if len(dead) < survivors:
+        return None
+    suspect = {o: t for t, o, _, _, s in sorted(rows, reverse=True) if s == "suspect"}
+    return {"victim": victim, "first_dead_s": round(min(dead.values()) - killed_at, 2),
+            "all_dead_s": round(max(dead.values()) - killed_at, 2),
+            "all_suspect_s": round(max(suspect.values()) - killed_at, 2) if suspect else None,
+            "survivors": survivors}
 
 
 def kill_at_once(cluster, reader, opts):

@@ -294,8 +294,10 @@ impl Ping {
         });
     }
 
-    /// Randomised round-robin over the members that are up (SWIM §4.3): a shuffled list,
-    /// walked in order, reshuffled when exhausted.
+    /// The member to probe this period: a suspect others accuse (while this node's
+    /// awareness is 0), a suspect this node's probe failed (every other period), else the
+    /// randomised round-robin over the members up (SWIM §4.3): a shuffled list, walked in
+    /// order, reshuffled when exhausted.
     fn next_target(&mut self, ctx: &mut Ctx<'_>) -> Option<(String, SocketAddr)> {
         if self.swim.random_targets {
             let up: Vec<(String, SocketAddr)> = ctx.members.up_others().map(|m| (m.name.clone(), m.addr)).collect();
