@@ -1062,10 +1062,15 @@ impl Members {
         }
     }
 
+    /// Whether a member was first added here (or this node started) within `span` of `now`.
+    pub(crate) fn added_within(&self, now: Instant, span: Duration) -> bool {
+        now < self.joined_at + span
+    }
+
     /// Whether the cluster is settling at `now`: within [`SETTLE_INTERVALS`] of a member's
     /// joining (being first added here) or of this node's start.
     pub(crate) fn settling(&self, now: Instant) -> bool {
-        now < self.joined_at + self.config.interval * SETTLE_INTERVALS
+        self.added_within(now, self.config.interval * SETTLE_INTERVALS)
     }
 
     /// The mass-failure brake: whether one more death verdict now would exceed

@@ -34,16 +34,26 @@ use crate::strategy::Ctx;
 /// healed partition is found by ping's reconnect loop, whose cost does not depend on N.
 pub(crate) const ANTI_ENTROPY_MEMBERS: usize = 100;
 
-/// Besides the periodic ones, a node makes one exchange this many rounds after its start.
-/// A cluster forming spreads news of each join piggybacked, each rumor sent
-/// `retransmit_mult × ⌈log10(N + 1)⌉` times by every node that hears it, to random
-/// members: about `N² e^-sends` pairs are missed (a few at N = 500), and each waited for
-/// a periodic exchange (at 500 agents forming on 2 cores, one agent lacked a member for
-/// 196 s; with this exchange at round 20, the last to form learned four members it had
-/// missed in its seed's list at its round 20). The settling time
-/// (`members::SETTLE_INTERVALS`): a node has read its seed's list by then (within 4 s of
-/// its start at N = 500 on two cores) and most news of its own start has spread.
-pub(crate) const FIRST_EXCHANGE_ROUND: u64 = crate::members::SETTLE_INTERVALS as u64;
+/// Besides the periodic ones, a node makes an exchange at the first of these rounds after
+/// its start, the settling time (`members::SETTLE_INTERVALS`), and at each later one if a
+/// member was first added to its table since the one before (its list was still
+/// incomplete then, so it may still be). A cluster forming spreads news of each join
+/// piggybacked, each rumor sent `retransmit_mult × ⌈log10(N + 1)⌉` times by every node
+/// that hears it, to random members: about `N² e^-sends` pairs are missed (a few at
+/// N = 500), and each waited for a periodic exchange (at 500 agents forming on 2 cores,
+/// one agent lacked a member for 196 s; with an exchange at round 20, the last to form
+/// learned four members it had missed in its seed's list at its round 20). By the
+/// settling time a node has read its seed's list (within 4 s of its start at N = 500 on
+/// two cores) and most news of its own start has spread. But a node that read only part
+/// of its seed's list (the seed stopped answering after a page) meets, at its first
+/// exchange, a partner that may be forming itself: at N = 500 such an agent lacked two
+/// members for over 120 s, its round-10 exchange having brought 6 (docs/SCALE.md, "A
+/// fifth of the cluster at once"), and met the others one by one. The exchanges at rounds
+/// 20 and 40 find partners that have formed. Each is O(N) bytes each way, so it is made
+/// only while the table still grows: a node that joined a formed cluster and read its
+/// seed's whole list makes the first alone.
+pub(crate) const EARLY_EXCHANGE_ROUNDS: [u64; 3] = [SETTLE, 2 * SETTLE, 4 * SETTLE];
+const SETTLE: u64 = crate::members::SETTLE_INTERVALS as u64;
 
 /// Rounds between two anti-entropy exchanges of a node that holds `up` members up (itself
 /// included): `push_pull_rounds × max(1, ⌈up / ANTI_ENTROPY_MEMBERS⌉)`.
@@ -52,15 +62,32 @@ pub(crate) fn anti_entropy_rounds(push_pull_rounds: u32, up: usize) -> u64 {
 }
 
 /// Whether a node exchanges at its round `round`, exchanging every `period` rounds
-/// ([`anti_entropy_rounds`]) and once at [`FIRST_EXCHANGE_ROUND`].
-pub(crate) fn exchange_due(round: u64, period: u64) -> bool {
-    round == FIRST_EXCHANGE_ROUND || round.is_multiple_of(period)
+/// ([`anti_entropy_rounds`]) and at its [`EARLY_EXCHANGE_ROUNDS`]: the first always, a
+/// later one if `added_within(rounds)`, a member was first added to its table within the
+/// `rounds` rounds since the early exchange before.
+pub(crate) fn exchange_due(round: u64, period: u64, added_within: impl FnOnce(u64) -> bool) -> bool {
+    if round.is_multiple_of(period) {
+        return true;
+    }
+    match EARLY_EXCHANGE_ROUNDS.iter().position(|&r| r == round) {
+        Some(0) => true,
+        Some(i) => added_within(round - EARLY_EXCHANGE_ROUNDS[i - 1]),
+        None => false,
+    }
 }
 
 impl Ctx<'_> {
     /// [`anti_entropy_rounds`] for this node's configuration and the members it holds up.
     pub(crate) fn anti_entropy_rounds(&self) -> u64 {
         anti_entropy_rounds(self.config.probes.push_pull_rounds, self.members.up_count())
+    }
+
+    /// [`exchange_due`] at this node's round `round`.
+    pub(crate) fn exchange_due(&self, round: u64) -> bool {
+        let (now, interval) = (self.now, self.config.interval);
+        exchange_due(round, self.anti_entropy_rounds(), |rounds| {
+            self.members.added_within(now, interval * rounds as u32)
+        })
     }
 }
 
@@ -69,7 +96,8 @@ mod tests {
     use super::*;
     use crate::config::{Config, Preset, StrategyKind};
     use crate::message::Message;
-    use crate::strategy::fixture::{Fixture, messages, names};
+    use crate::message::Status;
+    use crate::strategy::fixture::{Fixture, entry, messages, names};
     use crate::time::Instant;
 
     #[test]
@@ -90,13 +118,22 @@ mod tests {
     }
 
     /// The rounds in `1..=rounds` at which a push node holding `others` + 1 members up asks
-    /// one of them for its member list.
-    fn push_syncs(others: usize, rounds: u64) -> Vec<u64> {
+    /// one of them for its member list, its rounds one interval apart, and a new member
+    /// first added at each of the rounds in `added`.
+    fn push_syncs(others: usize, rounds: u64, added: &[u64]) -> Vec<u64> {
         let config = Config::preset(Preset::LanFast, StrategyKind::Push);
+        let interval = config.interval;
         let mut f = Fixture::new(config, &names(others));
         let mut synced = Vec::new();
         for round in 1..=rounds {
-            let mut ctx = f.ctx(Instant::ZERO);
+            let now = Instant::ZERO + interval * round as u32;
+            if added.contains(&round) {
+                f.members.apply(
+                    now,
+                    &entry(&format!("new{round}"), 1000 + round as usize, Status::Alive),
+                );
+            }
+            let mut ctx = f.ctx(now);
             ctx.round = round;
             ctx.sync_now_and_then();
             let joins = messages(f.sent())
@@ -113,7 +150,17 @@ mod tests {
 
     #[test]
     fn push_syncs_at_round_10_then_every_60_rounds_with_100_members_up_and_every_180_with_250() {
-        assert_eq!(push_syncs(99, 360), [10, 60, 120, 180, 240, 300, 360]);
-        assert_eq!(push_syncs(249, 360), [10, 180, 360]);
+        assert_eq!(push_syncs(99, 360, &[]), [10, 60, 120, 180, 240, 300, 360]);
+        assert_eq!(push_syncs(249, 360, &[]), [10, 180, 360]);
+    }
+
+    #[test]
+    fn a_node_whose_table_still_grows_syncs_again_at_rounds_20_and_40() {
+        // A member added after round 10 brings round 20's exchange; one added after 20,
+        // round 40's; none added since the early exchange before, none.
+        assert_eq!(push_syncs(249, 200, &[15]), [10, 20, 180]);
+        assert_eq!(push_syncs(249, 200, &[25]), [10, 40, 180]);
+        assert_eq!(push_syncs(249, 200, &[5, 15, 30]), [10, 20, 40, 180]);
+        assert_eq!(push_syncs(249, 200, &[5, 41]), [10, 180]);
     }
 }

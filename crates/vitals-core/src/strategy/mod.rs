@@ -144,12 +144,12 @@ impl Ctx<'_> {
     }
 
     /// Anti-entropy: every `probes.push_pull_rounds` rounds (× ⌈up / 100⌉ above 100
-    /// members up: [`Ctx::anti_entropy_rounds`]) and once at a node's round 10
-    /// (`anti_entropy::FIRST_EXCHANGE_ROUND`), ask one random
+    /// members up: [`Ctx::anti_entropy_rounds`]) and at a node's round 10 (and 20 and 40
+    /// while its table grows: `anti_entropy::EARLY_EXCHANGE_ROUNDS`), ask one random
     /// member that is up for its member list (a join's paged reply), so a node that missed
     /// news (a lost page of its join reply, a member it never heard of) converges.
     pub(crate) fn sync_now_and_then(&mut self) {
-        if !anti_entropy::exchange_due(self.round, self.anti_entropy_rounds()) {
+        if !self.exchange_due(self.round) {
             return;
         }
         let up: Vec<SocketAddr> = self.members.up_others().map(|m| m.addr).collect();

@@ -28,7 +28,6 @@ use crate::checks::Checks;
 use crate::config::{Config, SwimConfig};
 use crate::members::{Member, Members, Transition};
 use crate::message::{Incarnation, MAX_ACCUSERS, MemberEntry, Message, Peer, Rumor, Status};
-use crate::strategy::anti_entropy::exchange_due;
 use crate::strategy::{Ctx, DEAD_RETRY_ROUNDS};
 use crate::time::Instant;
 use crate::wire;
@@ -256,8 +255,8 @@ impl Ping {
         self.rounds += 1;
         self.finish_probe(ctx);
         self.tell_checks(ctx);
-        let anti_entropy = ctx.anti_entropy_rounds();
-        if exchange_due(self.rounds, anti_entropy) {
+        if ctx.exchange_due(self.rounds) {
+            let anti_entropy = ctx.anti_entropy_rounds();
             self.push_pull(ctx, anti_entropy);
         } else if self.rounds.is_multiple_of(DEAD_RETRY_ROUNDS) {
             reconnect(ctx);
@@ -1198,13 +1197,16 @@ mod tests {
 
     /// The push-pulls of a ping node that knows `others` members, `m000` of them dead,
     /// over `rounds` periods: the round of each, its partner and how many entries it pushed.
+    /// The members were added an hour before (time stands still meanwhile), so only the
+    /// first of the early exchanges is made.
     fn push_pulls(others: usize, rounds: u64) -> Vec<(u64, SocketAddr, usize)> {
         let (mut f, _) = fixture(others);
-        f.members.apply(Instant::ZERO, &entry("m000", 1, Status::Dead));
-        let mut ping = Ping::new(lan_fast_swim(), Instant::ZERO);
+        let later = Instant::ZERO + Duration::from_secs(3600);
+        f.members.apply(later, &entry("m000", 1, Status::Dead));
+        let mut ping = Ping::new(lan_fast_swim(), later);
         let mut exchanges = Vec::new();
         for round in 1..=rounds {
-            let mut ctx = f.ctx(Instant::ZERO);
+            let mut ctx = f.ctx(later);
             ctx.round = round;
             ping.on_round(&mut ctx);
             let pages: Vec<(SocketAddr, usize)> = f
@@ -1253,7 +1255,7 @@ mod tests {
         let per_period = |others: usize| {
             let entries: usize = push_pulls(others, 970)
                 .iter()
-                .filter(|(round, _, _)| *round > crate::strategy::anti_entropy::FIRST_EXCHANGE_ROUND)
+                .filter(|(round, _, _)| *round > crate::strategy::anti_entropy::EARLY_EXCHANGE_ROUNDS[0])
                 .map(|(_, _, n)| n)
                 .sum();
             entries as f64 / 960.0

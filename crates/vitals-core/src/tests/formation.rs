@@ -162,6 +162,43 @@ fn a_joiner_whose_seed_stalls_reads_its_first_exchange_partners_whole_list() {
     assert_eq!(known, names.len(), "the joiner knows {known} of 80 thirteen periods on");
 }
 
+/// A joiner whose seed stops sending its list after the first page, and whose first
+/// exchange (round 10) brings nothing (its partner still forming, at N = 500), exchanges
+/// again at round 20 once a member it had not heard of reaches it (an introduction here;
+/// a probe or news in a cluster), and then knows every member: its table still grows, so
+/// its list may still lack members. The next periodic exchange would come at round 60
+/// here (at N = 500, 300: such an agent lacked two members for over 120 s and met the
+/// others one by one). For its first 17 periods nothing but the seed's first page
+/// reaches it; then only member lists.
+#[test]
+fn a_joiner_whose_list_still_grows_after_its_first_exchange_exchanges_again_at_round_20() {
+    let (mut cluster, names, interval) = formed_lan_ping(80);
+    let cut = std::rc::Rc::new(std::cell::Cell::new(true));
+    let cutting = cut.clone();
+    cluster.deliver = Box::new(move |from, to, m| match (from, to) {
+        ("late", "n00") => !matches!(m, Message::Join { page, .. } if *page >= 1),
+        (_, "late") if cutting.get() => from == "n00" && matches!(m, Message::Members { next_page: Some(1), .. }),
+        ("late", _) => true,
+        (_, "late") => matches!(m, Message::Members { .. }),
+        _ => true,
+    });
+    cluster.add("late");
+    cluster.run_for(interval * 17);
+    let known = names.iter().filter(|m| cluster.status("late", m).is_some()).count();
+    assert!(
+        known < names.len() - 1,
+        "the joiner knew {known} of 80 after 17 periods"
+    );
+    assert!(
+        cluster.status("late", "n79").is_none(),
+        "n79 is on the seed's first page"
+    );
+    cut.set(false);
+    cluster.send_as("n79", "late", Message::introduction());
+    let known = run_until_late_knows(&mut cluster, &names, interval * 6);
+    assert_eq!(known, names.len(), "the joiner knows {known} of 80 23 periods on");
+}
+
 /// A joiner whose request for its seed's second page is lost, and which then hears its
 /// seed refute a suspicion (a `Members` message of the seed's own entry and no next page,
 /// as sent to every member up), still reads the whole list within two periods: the
