@@ -29,7 +29,7 @@ use crate::timing::{Timing, pace};
 use brake::Brake;
 pub use damping::{FLAP_REUSE, FLAP_SUPPRESS};
 pub use doubt::{ANSWERS_CLEAR, ANSWERS_DOUBTED, DEATH_HALF_LIFE, DOUBT_AT, DOUBT_HALF_LIFE, DOUBT_HOLD};
-use doubt::{Doubt, DoubtRule};
+use doubt::{Doubt, DoubtRule, Refuters};
 use graveyard::Graveyard;
 pub use graveyard::MAX_GRAVEYARD;
 pub use hearing::HEARING_ROUNDS;
@@ -220,6 +220,8 @@ pub struct Members {
     /// When a member last joined (was first added), or this node started: see
     /// [`Members::settling`].
     joined_at: Instant,
+    /// The members that refuted a suspicion lately (ping's doubt: `doubt::Refuters`).
+    refuters: Refuters,
 }
 
 /// A cluster is settling for this many intervals after a member joins (or this node
@@ -255,6 +257,7 @@ impl Members {
             hearing: Hearing::new(now),
             senders: None,
             refuted_poorly: None,
+            refuters: Refuters::default(),
             forgotten: 0,
             up_others: 0,
             joined_at: now,
@@ -1100,7 +1103,7 @@ impl Members {
         }
         let (half_life, damp) = (self.config.flap_half_life, self.config.flap_damping);
         let rule = self.doubt_rule().filter(|_| name != self.me);
-        let settling = self.settling(now);
+        let calm = !self.settling(now) && !self.refuters.storm(now, name, self.config.interval, self.up_others);
         let Some((record, wake)) = self.records.get_mut_and_wake(name) else {
             return;
         };
@@ -1141,7 +1144,8 @@ impl Members {
             status: previous,
             since: previous_since,
         };
-        let release = rule.and_then(|rule| doubt(rule, record, now, was, self.config.interval, settling));
+        let ping = (&mut self.refuters, calm);
+        let release = rule.and_then(|rule| doubt(rule, record, now, was, self.config.interval, ping));
         let quiet = record.member.shown() == shown;
         if !(previous.is_up() && status.is_up()) {
             self.roster.invalidate();
@@ -1293,18 +1297,25 @@ struct Was {
 }
 
 /// Doubt (`doubt.rs`): the protocol just moved `record`'s member from `was` to its
-/// status, `settling` or not ([`SETTLE_INTERVALS`]). Returns when a doubted member is to
-/// be looked at for release.
+/// status. For ping, `(refuters, calm)`: the members that refuted lately, which a
+/// refutation joins, and whether the cluster is calm (neither settling,
+/// [`SETTLE_INTERVALS`], nor in a storm of refutations, `doubt::Refuters`). Returns when
+/// a doubted member is to be looked at for release.
 fn doubt(
     rule: DoubtRule,
     record: &mut Record,
     now: Instant,
     was: Was,
     interval: Duration,
-    settling: bool,
+    (refuters, calm): (&mut Refuters, bool),
 ) -> Option<Instant> {
     match rule {
-        DoubtRule::Refutations => doubt_refutations(record, now, was.status, interval, settling),
+        DoubtRule::Refutations => {
+            if was.status == Status::Suspect && record.member.status == Status::Alive {
+                refuters.refuted(now, &record.member.name);
+            }
+            doubt_refutations(record, now, was.status, interval, calm)
+        }
         DoubtRule::Answers => doubt_answers(record, now, was, interval),
     }
 }
@@ -1326,19 +1337,19 @@ fn still_suspect(judges_alone: bool, record: &Record, status: Status) -> Status 
     }
 }
 
-/// Ping: a refutation of a suspicion may put the member in doubt (not while the cluster
-/// is `settling`); a suspicion restarts the hold; a death or departure ends it.
+/// Ping: a refutation of a suspicion may put the member in doubt (only while the cluster
+/// is `calm`); a suspicion restarts the hold; a death or departure ends it.
 fn doubt_refutations(
     record: &mut Record,
     now: Instant,
     previous: Status,
     interval: Duration,
-    settling: bool,
+    calm: bool,
 ) -> Option<Instant> {
     match record.member.status {
         Status::Suspect => record.doubt.suspected(now),
         Status::Alive if previous == Status::Suspect => {
-            if record.doubt.refuted(now, interval, settling) {
+            if record.doubt.refuted(now, interval, !calm) {
                 record.member.doubted = true;
             }
             if record.member.doubted {
@@ -1635,6 +1646,53 @@ mod tests {
         assert!(
             m.apply(at(1_800), &entry("a", 4, Status::Alive)),
             "its own higher incarnation does"
+        );
+    }
+
+    /// A ping table (`lan-fast`: 200 ms intervals) that knows `names` and the accusers `x`
+    /// and `y`, alive, all added in its first few milliseconds (settled 2 s later).
+    fn ping_table(names: &[&str]) -> Members {
+        let config = Config::preset(Preset::LanFast, StrategyKind::Ping);
+        let mut m = Members::new(&peer("me", 0), &config, Judged::All, at(0), 1);
+        for (i, name) in names.iter().chain(["x", "y"].iter()).enumerate() {
+            m.apply(at(i as u64), &entry(name, 0, Status::Alive));
+        }
+        m
+    }
+
+    /// `name`, alive at `incarnation`, suspected by `accuser` at `t` ms and refuted 50 ms
+    /// later; whether it is then shown suspect (doubted).
+    fn suspect_and_refute(m: &mut Members, t: u64, name: &str, incarnation: Incarnation, accuser: &str) -> bool {
+        m.apply(at(t), &entry(name, incarnation, Status::Suspect));
+        m.accused(at(t), name, incarnation, accuser);
+        m.apply(at(t + 50), &entry(name, incarnation + 1, Status::Alive));
+        m.get(name).unwrap().doubted
+    }
+
+    #[test]
+    fn a_member_refuting_twice_in_a_storm_of_refutations_is_not_doubted() {
+        // Calm: a second refutation within a half-life (2 s), other accuser: doubted.
+        let mut calm = ping_table(&["a"]);
+        assert!(!suspect_and_refute(&mut calm, 10_000, "a", 0, "x"));
+        assert!(
+            suspect_and_refute(&mut calm, 10_500, "a", 1, "y"),
+            "a sick member is doubted"
+        );
+        // Three other members refuted within the half-life: a storm, no doubt.
+        let mut storm = ping_table(&["a", "b", "c", "d"]);
+        for (i, name) in ["b", "c", "d"].into_iter().enumerate() {
+            assert!(!suspect_and_refute(&mut storm, 9_000 + 100 * i as u64, name, 0, "x"));
+        }
+        assert!(!suspect_and_refute(&mut storm, 10_000, "a", 0, "x"));
+        assert!(
+            !suspect_and_refute(&mut storm, 10_500, "a", 1, "y"),
+            "doubted in a storm"
+        );
+        // Once the storm is a half-life old, the same member refuting twice is doubted.
+        assert!(!suspect_and_refute(&mut storm, 13_000, "a", 2, "x"));
+        assert!(
+            suspect_and_refute(&mut storm, 13_500, "a", 3, "y"),
+            "not doubted once calm"
         );
     }
 

@@ -15,7 +15,9 @@
 //!   [`DOUBT_HALF_LIFE`] intervals. A refutation counts only if the suspicion it ends was
 //!   raised by another accuser than the last one counted: a healthy member that one sick
 //!   node keeps accusing (and every other observer hears) is never doubted, while a sick
-//!   member is suspected by one observer after another. Nor do suspicions from a
+//!   member is suspected by one observer after another. Nor do refutations count while
+//!   many members refute at once ([`Refuters`]: a storm, such as a cluster forming on a
+//!   busy machine, is not a sick member). Nor do suspicions from a
 //!   partition that heals count: an accuser back from the dead here less than a
 //!   half-life ago speaks from a stale view (`Members::accused`), and a
 //!   suspicion that outlived its timeout without the accusers a death needs (a
@@ -49,6 +51,7 @@
 //! half-life, like flap damping's, the answer rate and the last two polls' fate); the status shown is changed,
 //! or not, by `Members::set_status` and `Members::judge` alone.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use crate::time::Instant;
@@ -81,6 +84,58 @@ pub const ANSWERS_CLEAR: f64 = 0.75;
 /// Pull: the death penalty halves every this many intervals (1 minute at `lan-fast`):
 /// a second death within about that long puts the member in doubt, held down.
 pub const DEATH_HALF_LIFE: u32 = 300;
+
+/// Ping: a refutation does not count toward doubt while at least this many other members
+/// (or [`STORM_SHARE`] of those up, if more) refuted a suspicion here within
+/// [`DOUBT_HALF_LIFE`] intervals: a storm ([`Refuters`]).
+const STORM_REFUTERS: usize = 3;
+/// See [`STORM_REFUTERS`]: 5 % of the members up. A healthy cluster at 10 % loss has
+/// about one member refuting per 650 intervals each, so at N = 500 about 8 refute within
+/// a half-life, under the 25 this asks for; 500 agents forming on two cores had about 100.
+const STORM_SHARE: f64 = 0.05;
+/// Refutations remembered for [`Refuters`]; older ones are dropped first.
+const REFUTERS_KEPT: usize = 256;
+
+/// Ping: the members that refuted a suspicion here lately, to tell a storm from a sick
+/// member. A sick member is suspected and refutes again and again while the others stay
+/// clear; in a storm many members are suspected and refute at once (a cluster forming
+/// on a busy machine: 500 agents on two cores, where refutations were counted toward
+/// doubt once the cluster no longer settled, held four healthy members in doubt at 19
+/// observers for a minute). A refutation during a storm does not count toward doubt, as
+/// while the cluster settles.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Refuters {
+    recent: VecDeque<(Instant, String)>,
+}
+
+impl Refuters {
+    /// `name` refuted a suspicion at `now`.
+    pub(super) fn refuted(&mut self, now: Instant, name: &str) {
+        if self.recent.len() == REFUTERS_KEPT {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((now, name.to_owned()));
+    }
+
+    /// Whether enough members other than `name` refuted within a half-life of `now`, with
+    /// `up` members up, to call it a storm.
+    pub(super) fn storm(&mut self, now: Instant, name: &str, interval: Duration, up: usize) -> bool {
+        let window = interval * DOUBT_HALF_LIFE;
+        while self.recent.front().is_some_and(|(at, _)| now - *at > window) {
+            self.recent.pop_front();
+        }
+        let needed = STORM_REFUTERS.max((up as f64 * STORM_SHARE).ceil() as usize);
+        let mut others: Vec<&str> = self
+            .recent
+            .iter()
+            .map(|(_, n)| n.as_str())
+            .filter(|n| *n != name)
+            .collect();
+        others.sort_unstable();
+        others.dedup();
+        others.len() >= needed
+    }
+}
 
 /// What puts a member in doubt, by how the strategy judges (see the module's doc).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
