@@ -1,4 +1,4 @@
-//! # vitals-trim: give back the code pages only start-up ran
+//! # vitals-trim: give back the pages only start-up used
 //!
 //! The agent's start-up (the CLI parser building every subcommand, the HTTP router,
 //! tracing's filter, tokio) runs code spread over the whole binary, and the kernel maps
@@ -21,7 +21,30 @@
 //! touched. The page cache keeps the pages (shared with every other process running the
 //! binary); the kernel reclaims them only as it would any unmapped file page.
 //!
-//! Linux only: elsewhere [`startup_pages`] does nothing and returns zero.
+//! ## The main thread's stack
+//!
+//! Start-up also runs deep on the main thread's stack (about 120 KiB: the CLI parser, the
+//! runtime and router builders), which the agent at rest, polling its tasks from the
+//! same thread, never reaches again; those pages stay resident, as anonymous memory, for
+//! the life of the process. [`stack_below`], called on the main thread once start-up is
+//! over, gives back the part of the stack more than `margin` bytes below the current
+//! stack pointer (`madvise(MADV_DONTNEED)`: the pages are freed, and a later call that
+//! reaches that deep again gets fresh zeroed pages, as a stack that grows does).
+//!
+//! ## Why that cannot lose data either
+//!
+//! A thread's stack below its stack pointer holds nothing live: frames are pushed below
+//! it and popped above it, so whatever is there belongs to calls that have returned. The
+//! x86-64 ABI's red zone (128 bytes below the pointer, usable by a leaf function without
+//! moving it) and the frame of the call doing the advice lie inside `margin` (at least
+//! [`MIN_STACK_MARGIN`]), and no other code runs on this thread during the `madvise`
+//! system call (a signal handler's frame, pushed below the pointer, is dead once it
+//! returns). No other thread uses this stack: a reference into it can only point into a
+//! live frame, above the pointer. It acts only on the main thread (thread id = process
+//! id), whose stack is the `[stack]` mapping of `/proc/self/maps`; on any other thread
+//! it does nothing.
+//!
+//! Linux only: elsewhere [`startup_pages`] and [`stack_below`] do nothing.
 
 /// Unmaps the executable's clean, read-only pages (its code and read-only data); returns
 /// how many bytes of mappings it advised (resident or not).
@@ -65,6 +88,95 @@ pub fn clean_read_only(smaps: impl std::io::BufRead, path: &str) -> std::io::Res
         }
     }
     Ok(found)
+}
+
+/// The least `margin` [`stack_below`] keeps below the stack pointer: its own frames, the
+/// system call's and the red zone (128 bytes) fit many times over.
+pub const MIN_STACK_MARGIN: usize = 16 * 1024;
+
+/// On the main thread, gives back its stack's pages more than `margin` bytes (at least
+/// [`MIN_STACK_MARGIN`]) below the stack pointer; returns the range it advised, or `None`
+/// on any other thread, when nothing lies that deep, or off Linux.
+pub fn stack_below(margin: usize) -> std::io::Result<Option<std::ops::Range<usize>>> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: neither call has preconditions; both only read the caller's ids.
+        #[allow(unsafe_code)]
+        let main_thread = unsafe { libc::gettid() == libc::getpid() };
+        if !main_thread {
+            return Ok(None);
+        }
+        let maps = std::io::BufReader::new(std::fs::File::open("/proc/self/maps")?);
+        let Some(stack) = main_stack(maps)? else {
+            return Ok(None);
+        };
+        let here = 0u8;
+        let sp = std::hint::black_box(&raw const here) as usize;
+        let Some(range) = unused_below(stack, sp, margin.max(MIN_STACK_MARGIN), page_size()) else {
+            return Ok(None);
+        };
+        dont_need_stack(range.clone())?;
+        Ok(Some(range))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = margin;
+        Ok(None)
+    }
+}
+
+/// The address range of the `[stack]` mapping in `maps` (the text of `/proc/PID/maps`).
+pub fn main_stack(maps: impl std::io::BufRead) -> std::io::Result<Option<std::ops::Range<usize>>> {
+    for line in maps.lines() {
+        let line = line?;
+        if line.split_whitespace().nth(5) != Some("[stack]") {
+            continue;
+        }
+        let Some((start, end)) = line.split_whitespace().next().and_then(|r| r.split_once('-')) else {
+            continue;
+        };
+        if let (Ok(start), Ok(end)) = (usize::from_str_radix(start, 16), usize::from_str_radix(end, 16)) {
+            return Ok(Some(start..end));
+        }
+    }
+    Ok(None)
+}
+
+/// The whole pages of `stack` lying more than `margin` bytes below `sp` (a stack grows
+/// down), or `None` if there are none or `sp` is not in `stack`.
+pub fn unused_below(
+    stack: std::ops::Range<usize>,
+    sp: usize,
+    margin: usize,
+    page: usize,
+) -> Option<std::ops::Range<usize>> {
+    if !stack.contains(&sp) {
+        return None;
+    }
+    let end = sp.checked_sub(margin)? & !(page - 1);
+    (end > stack.start).then_some(stack.start..end)
+}
+
+#[cfg(target_os = "linux")]
+fn page_size() -> usize {
+    // SAFETY: `sysconf` has no preconditions.
+    #[allow(unsafe_code)]
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(size).unwrap_or(4096)
+}
+
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn dont_need_stack(range: std::ops::Range<usize>) -> std::io::Result<()> {
+    // SAFETY: `range` is whole pages of the calling (main) thread's own stack mapping lying
+    // at least `MIN_STACK_MARGIN` below its stack pointer (`unused_below`): memory of
+    // frames that have returned, which nothing references (see the module doc). The
+    // kernel frees the pages; a later push that reaches them gets zeroed pages.
+    let failed = unsafe { libc::madvise(range.start as *mut libc::c_void, range.len(), libc::MADV_DONTNEED) } != 0;
+    if failed {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 #[cfg(target_os = "linux")]
@@ -114,6 +226,38 @@ Anonymous:             0 kB
     #[test]
     fn nothing_for_another_path() {
         assert!(clean_read_only(SMAPS.as_bytes(), "/usr/bin/other").unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_stack_mapping() {
+        let maps = "5600-5700 r--p 00000000 fe:00 12 /usr/bin/vitals\n\
+                    7ffd000-7fff000 rw-p 00000000 00:00 0                          [stack]\n\
+                    7fff100-7fff200 r-xp 00000000 00:00 0                          [vdso]\n";
+        assert_eq!(main_stack(maps.as_bytes()).unwrap(), Some(0x7ffd000..0x7fff000));
+        assert_eq!(main_stack("5600-5700 r--p 0 fe:00 12 /x\n".as_bytes()).unwrap(), None);
+    }
+
+    #[test]
+    fn only_whole_pages_a_margin_below_the_stack_pointer() {
+        let stack = 0x10_0000..0x20_0000;
+        // 0x1f_8123 - 0x4000 = 0x1f_4123, rounded down to a page.
+        assert_eq!(
+            unused_below(stack.clone(), 0x1f_8123, 0x4000, 0x1000),
+            Some(0x10_0000..0x1f_4000)
+        );
+        // Less than a page below the margin: nothing.
+        assert_eq!(unused_below(stack.clone(), 0x10_4800, 0x4000, 0x1000), None);
+        // A pointer outside the stack (another thread's): nothing.
+        assert_eq!(unused_below(stack, 0x30_0000, 0x4000, 0x1000), None);
+    }
+
+    #[test]
+    fn not_on_another_thread() {
+        // Tests run on threads other than the main one (tests/stack.rs covers it).
+        let on_main = std::thread::current().name() == Some("main");
+        if !on_main {
+            assert_eq!(stack_below(MIN_STACK_MARGIN).unwrap(), None);
+        }
     }
 
     #[test]
