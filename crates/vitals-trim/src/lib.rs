@@ -4,14 +4,17 @@
 //! tracing's filter, tokio) runs code spread over the whole binary, and the kernel maps
 //! the page cache 64 KiB around every page fault, so after start-up nearly all of the
 //! binary's code is mapped into the process and counted in its resident set (VmRSS),
-//! although the agent at rest runs a fraction of it. [`startup_pages`], called once
-//! start-up is over, unmaps the binary's read-only pages (`madvise(MADV_DONTNEED)`); the
-//! code the agent runs afterwards faults back in from the page cache (a minor fault, no
-//! disk read while the page is cached), so only that code stays resident.
+//! although the agent at rest runs a fraction of it; the same holds, on a smaller scale,
+//! for the shared libraries (libc, libm, the loader). [`startup_pages`], called once
+//! start-up is over, unmaps the read-only pages of the executable and of those libraries
+//! (`madvise(MADV_DONTNEED)`); the code the agent runs afterwards faults back in from the
+//! page cache (a minor fault, no disk read while the page is cached), so only that code
+//! stays resident.
 //!
 //! ## Why it cannot lose data
 //!
-//! It touches only mappings of the executable's own file (`/proc/self/exe`) that are
+//! It touches only mappings of the code objects' files (the files with an executable
+//! mapping in `/proc/self/maps`: the executable and its shared libraries) that are
 //! private, not writable, and hold no anonymous page (`/proc/self/smaps`: `Anonymous:
 //! 0 kB`). Such a mapping's resident pages are all the file's clean page-cache pages, so
 //! `MADV_DONTNEED` only drops the process's page-table entries and the next access reads
@@ -19,7 +22,8 @@
 //! loader's `mprotect`, a debugger's breakpoint, a uprobe) is anonymous, and its whole
 //! mapping is skipped; writable mappings (`.data`, `.bss`, the heap, stacks) are never
 //! touched. The page cache keeps the pages (shared with every other process running the
-//! binary); the kernel reclaims them only as it would any unmapped file page.
+//! binary or the library); the kernel reclaims them only as it would any unmapped file
+//! page.
 //!
 //! ## The main thread's stack
 //!
@@ -46,15 +50,18 @@
 //!
 //! Linux only: elsewhere [`startup_pages`] and [`stack_below`] do nothing.
 
-/// Unmaps the executable's clean, read-only pages (its code and read-only data); returns
-/// how many bytes of mappings it advised (resident or not).
+/// Unmaps the clean, read-only pages (code and read-only data) of the executable and of
+/// the shared libraries it runs (every file with an executable mapping: libc, libm, the
+/// loader); returns how many bytes of mappings it advised (resident or not).
 pub fn startup_pages() -> std::io::Result<usize> {
     #[cfg(target_os = "linux")]
     {
-        let exe = std::env::current_exe()?;
+        let maps = std::io::BufReader::new(std::fs::File::open("/proc/self/maps")?);
+        let objects = code_objects(maps)?;
+        let paths: Vec<&str> = objects.iter().map(String::as_str).collect();
         let smaps = std::io::BufReader::new(std::fs::File::open("/proc/self/smaps")?);
         let mut advised = 0;
-        for range in clean_read_only(smaps, &exe.to_string_lossy())? {
+        for range in clean_read_only(smaps, &paths)? {
             dont_need(range.clone())?;
             advised += range.len();
         }
@@ -64,10 +71,28 @@ pub fn startup_pages() -> std::io::Result<usize> {
     Ok(0)
 }
 
-/// The address ranges of `path`'s mappings in `smaps` (the text of `/proc/PID/smaps`)
-/// that are private, not writable and hold no anonymous page. Read line by line: the
-/// file is tens of KiB, which would stay in the heap once read whole.
-pub fn clean_read_only(smaps: impl std::io::BufRead, path: &str) -> std::io::Result<Vec<std::ops::Range<usize>>> {
+/// The files with an executable mapping in `maps` (the text of `/proc/PID/maps`): the
+/// executable and its shared libraries.
+pub fn code_objects(maps: impl std::io::BufRead) -> std::io::Result<Vec<String>> {
+    let mut found: Vec<String> = Vec::new();
+    for line in maps.lines() {
+        let line = line?;
+        let mut fields = line.split_whitespace();
+        let executable = fields
+            .nth(1)
+            .is_some_and(|perms| perms.as_bytes().get(2) == Some(&b'x'));
+        let new = |path: &&str| executable && path.starts_with('/') && !found.iter().any(|known| known == path);
+        if let Some(path) = fields.nth(3).filter(new) {
+            found.push(path.to_owned());
+        }
+    }
+    Ok(found)
+}
+
+/// The address ranges of the mappings in `smaps` (the text of `/proc/PID/smaps`) of one of
+/// `paths` that are private, not writable and hold no anonymous page. Read line by line:
+/// the file is tens of KiB, which would stay in the heap once read whole.
+pub fn clean_read_only(smaps: impl std::io::BufRead, paths: &[&str]) -> std::io::Result<Vec<std::ops::Range<usize>>> {
     let mut found = Vec::new();
     let mut current: Option<std::ops::Range<usize>> = None;
     for line in smaps.lines() {
@@ -80,7 +105,8 @@ pub fn clean_read_only(smaps: impl std::io::BufRead, path: &str) -> std::io::Res
             }
         } else if let Some((start, end)) = first.split_once('-').filter(|_| !first.ends_with(':')) {
             let perms = fields.next().unwrap_or("").as_bytes();
-            let wanted = fields.nth(3) == Some(path) && matches!(perms, [b'r', b'-', _, b'p']);
+            let wanted =
+                fields.nth(3).is_some_and(|path| paths.contains(&path)) && matches!(perms, [b'r', b'-', _, b'p']);
             current = match (usize::from_str_radix(start, 16), usize::from_str_radix(end, 16)) {
                 (Ok(start), Ok(end)) if wanted && start < end => Some(start..end),
                 _ => None,
@@ -182,10 +208,11 @@ fn dont_need_stack(range: std::ops::Range<usize>) -> std::io::Result<()> {
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
 fn dont_need(range: std::ops::Range<usize>) -> std::io::Result<()> {
-    // SAFETY: `range` is a whole mapping of the executable's file, private, not writable
-    // and without anonymous pages (`clean_read_only`): every resident page is a clean
-    // page-cache page, which the next access faults back in unchanged. No Rust reference
-    // is invalidated, since the bytes read afterwards are the same.
+    // SAFETY: `range` is a whole mapping of a code object's file (the executable or a
+    // shared library), private, not writable and without anonymous pages
+    // (`clean_read_only`): every resident page is a clean page-cache page, which the next
+    // access faults back in unchanged. No Rust reference is invalidated, since the bytes
+    // read afterwards are the same.
     let failed = unsafe { libc::madvise(range.start as *mut libc::c_void, range.len(), libc::MADV_DONTNEED) } != 0;
     if failed {
         return Err(std::io::Error::last_os_error());
@@ -219,13 +246,34 @@ Anonymous:             0 kB
 
     #[test]
     fn only_the_clean_read_only_private_mappings_of_the_binary() {
-        let found = clean_read_only(SMAPS.as_bytes(), "/usr/bin/vitals").unwrap();
+        let found = clean_read_only(SMAPS.as_bytes(), &["/usr/bin/vitals"]).unwrap();
         assert_eq!(found, vec![0x5600..0x5700, 0x5700..0x5a00]);
+        let found = clean_read_only(SMAPS.as_bytes(), &["/usr/bin/vitals", "/usr/lib/libc.so.6"]).unwrap();
+        assert_eq!(found, vec![0x5600..0x5700, 0x5700..0x5a00, 0x7f00..0x7f80]);
     }
 
     #[test]
     fn nothing_for_another_path() {
-        assert!(clean_read_only(SMAPS.as_bytes(), "/usr/bin/other").unwrap().is_empty());
+        assert!(
+            clean_read_only(SMAPS.as_bytes(), &["/usr/bin/other"])
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn the_code_objects_are_the_files_with_an_executable_mapping() {
+        let maps = "5600-5700 r--p 00000000 fe:00 12 /usr/bin/vitals\n\
+                    5700-5a00 r-xp 00100000 fe:00 12 /usr/bin/vitals\n\
+                    6000-6100 rw-p 00000000 00:00 0                          [heap]\n\
+                    7e00-7e10 r--p 00000000 fe:00 14 /etc/some.data\n\
+                    7f00-7f80 r-xp 00000000 fe:00 13 /usr/lib/libc.so.6\n\
+                    7f80-7f90 r--p 00080000 fe:00 13 /usr/lib/libc.so.6\n\
+                    7fff100-7fff200 r-xp 00000000 00:00 0                          [vdso]\n";
+        assert_eq!(
+            code_objects(maps.as_bytes()).unwrap(),
+            vec!["/usr/bin/vitals", "/usr/lib/libc.so.6"]
+        );
     }
 
     #[test]
@@ -267,6 +315,9 @@ Anonymous:             0 kB
             assert!(advised > 0);
         }
         // The code runs after its pages were dropped: it faults back in.
-        assert_eq!(clean_read_only(SMAPS.as_bytes(), "/usr/bin/vitals").unwrap().len(), 2);
+        assert_eq!(
+            clean_read_only(SMAPS.as_bytes(), &["/usr/bin/vitals"]).unwrap().len(),
+            2
+        );
     }
 }

@@ -483,9 +483,9 @@ const TRIM_AFTER: Duration = Duration::from_secs(10);
 /// zeroed pages, which then stay, as any stack's growth does.
 const STACK_MARGIN: usize = 32 * 1024;
 
-/// Once start-up is over, unmaps the binary's code and read-only data so that only what
-/// the agent runs afterwards faults back in and stays resident (`vitals_trim`: about
-/// 2.5 MiB of VmRSS at rest at N = 10; docs/DEPLOY.md "Footprint"), and gives back the
+/// Once start-up is over, unmaps the code and read-only data of the binary and of its
+/// shared libraries so that only what the agent runs afterwards faults back in and stays
+/// resident (`vitals_trim`; docs/DEPLOY.md "Footprint"), and gives back the
 /// main thread's stack below [`STACK_MARGIN`] (this task runs on it: the daemon's runtime
 /// is a current-thread one, `vitals agent`; on another thread it does nothing). Only the
 /// daemon does it: an embedding program's pages are its own.
