@@ -15,7 +15,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 min="${VITALS_HOT_MIN:-80}"
 target="${CARGO_TARGET_DIR:-target}"
-cargo rustc --profile dist -p vitals --bin vitals "$@" -- -C linker="$PWD/scripts/cc-hot.sh"
+# The list's digest as a cfg that no code reads: cargo relinks when the list changes (it
+# tracks rustc's arguments, not the files a linker reads); symbol names do not depend on it.
+list_digest="$(sha256sum deploy/hot-symbols.txt | cut -c1-16)"
+cargo rustc --profile dist -p vitals --bin vitals "$@" -- -C linker="$PWD/scripts/cc-hot.sh" \
+  --cfg "vitals_hot_symbols=\"$list_digest\""
 # The link's report sits beside the file that cargo hard-links to target/dist/vitals.
 report=""
 for linked in "$target"/dist/deps/vitals-*; do

@@ -11,8 +11,8 @@ agent's /metrics and /v1/members every 5 s for SECONDS (default 60; as a Prometh
 and a client would), dumps (`callgrind_control -d`) and stops them all. Callgrind counts
 every function that runs, however rarely (a sampling profiler misses the rare ones: two
 `perf record -e cpu-clock -F 20000` runs of 60 and 90 s named 538 functions between them,
-one callgrind run 656, 3 of them missing), and an agent's work at rest is light enough to
-run under it.
+one callgrind run 656, all but 3 of perf's among them), and an agent's work at rest is
+light enough to run under it.
 
 Prints the binary's functions that ran, most instructions first, by their mangled names
 (scripts/cc-hot.sh resolves them exactly, or without their hashes once those change).
@@ -22,8 +22,9 @@ Needs valgrind (Debian's valgrind package).
     python3 scripts/hot-symbols.py --bin target/dist/vitals > /tmp/hot && mv /tmp/hot deploy/hot-symbols.txt
     scripts/build-dist.sh   # linked with the new list
 
-With --dump FILE it lists the functions of an earlier run's dump (the run keeps it in
-/tmp/vitals-hot-*/) instead of running agents. Extra arguments after -- go to every agent.
+It does that RUNS times (default 3) and lists every function seen in any run: each run
+names a few rare ones the others miss. With --dump FILE... it lists the functions of
+earlier runs' dumps (kept in /tmp/vitals-hot-*/) instead of running agents. Extra arguments after -- go to every agent.
 """
 import argparse, collections, glob, json, os, re, subprocess, sys, tempfile, time, urllib.request
 import agentargs
@@ -34,7 +35,9 @@ ap.add_argument("--bin", default="target/dist/vitals")
 ap.add_argument("--rest", type=float, default=20.0)
 ap.add_argument("--seconds", type=float, default=60.0)
 ap.add_argument("--subnet", default="127.63.0")
-ap.add_argument("--dump", metavar="FILE", help="list the functions of this callgrind dump of BIN instead of running agents")
+ap.add_argument("--runs", type=int, default=3, help="runs of agents, their functions merged (default 3)")
+ap.add_argument("--dump", metavar="FILE", nargs="+",
+                help="list the functions of these callgrind dumps of BIN instead of running agents")
 own, extra = agentargs.split()
 opts = ap.parse_args(own)
 N, SUBNET, BIN = opts.nodes, opts.subnet, os.path.realpath(opts.bin)
@@ -120,14 +123,8 @@ def functions(dump):
     return cost.most_common()
 
 
-def main():
-    if opts.dump:
-        found = functions(opts.dump)
-        print(f"# The functions an agent runs at rest, most instructions first: scripts/hot-symbols.py"
-              f" --dump ({len(found)} functions).")
-        for name, _ in found:
-            print(name)
-        return
+def one_run():
+    """The callgrind dump of one run of N agents at rest."""
     procs = start()
     try:
         t0 = time.time()
@@ -136,15 +133,28 @@ def main():
                 sys.exit(f"the agents did not converge (logs in {LOGS})")
             time.sleep(0.5)
         time.sleep(opts.rest)
-        found = functions(record(procs[-1].pid))
+        return record(procs[-1].pid)
     finally:
         for p in procs:
             p.terminate()
         for p in procs:
             p.wait()
-    print(f"# The functions an agent runs at rest, most instructions first: scripts/hot-symbols.py"
-          f" ({N} agents, {opts.seconds:.0f} s, {len(found)} functions).")
-    for name, _ in found:
+
+
+def main():
+    """Each run names a few rare functions the others miss (a blocking-pool wake-up, a
+    sort): the list is every function seen in any run, by instructions summed."""
+    dumps = opts.dump or []
+    for run in range(0 if opts.dump else opts.runs):
+        dump = one_run()
+        os.rename(dump, f"{CALLGRIND}.run{run}")
+        dumps.append(f"{CALLGRIND}.run{run}")
+    total = collections.Counter()
+    for dump in dumps:
+        total.update(dict(functions(dump)))
+    print(f"# The functions an agent runs at rest, most instructions first (scripts/hot-symbols.py:"
+          f" {len(dumps)} runs of {N} agents, {opts.seconds:.0f} s each; {len(total)} functions).")
+    for name, _ in total.most_common():
         print(name)
 
 
