@@ -12,7 +12,9 @@ WORKDIR /src
 ARG VITALS_COMMIT=unknown
 ENV VITALS_COMMIT=${VITALS_COMMIT}
 COPY . .
-RUN cargo build --profile dist --locked -p vitals \
+# scripts/build-dist.sh: the `dist` profile linked with the functions run at rest placed
+# together (deploy/hot-symbols.txt; needs bash and nm, both in the Rust image).
+RUN scripts/build-dist.sh --locked \
  && strip target/dist/vitals \
  && ./target/dist/vitals --version
 

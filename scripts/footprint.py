@@ -14,7 +14,7 @@ the other agents, such as the binary's code, divided among them), the first agen
 per mapped file (/proc/PID/smaps) and its smaps_rollup split. The load average is printed
 with the figures.
 
-    cargo build --profile dist -p vitals && VITALS_BIN=target/dist/vitals python3 scripts/footprint.py 10
+    scripts/build-dist.sh && VITALS_BIN=target/dist/vitals python3 scripts/footprint.py 10
     VITALS_BIN=/tmp/other/vitals python3 scripts/footprint.py 10 -- --keyring FILE
 
 With --foca BIN it measures foca's example agent instead, in the same way (`BIN IP:7946

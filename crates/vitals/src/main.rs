@@ -137,8 +137,13 @@ fn agent(args: &AgentArgs) -> anyhow::Result<()> {
     // One thread: the agent's work at rest is a few datagrams and a health sample a
     // second, and every extra worker costs its stack and a malloc arena (docs/DEPLOY.md,
     // "Footprint"). Blocking work (file writes, DNS) still goes to tokio's blocking pool,
-    // whose threads exit when idle.
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    // whose threads exit when idle. Its I/O driver reads at most 64 readiness events per
+    // turn (the default 1024 keeps a 12 KiB buffer for the agent's life): the agent has a
+    // socket, a listener and a few connections, and whatever is left is read next turn.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_io_events_per_tick(64)
+        .build()?;
     runtime.block_on(async { vitals_agent::run(settings, shutdown_signal()).await })?;
     Ok(())
 }

@@ -478,15 +478,27 @@ fn daemon_tasks(settings: &Settings, controls: mpsc::Sender<Control>) -> [tokio:
 /// rounds and health samples on a LAN.
 const TRIM_AFTER: Duration = Duration::from_secs(10);
 
-/// Once start-up is over, unmaps the binary's code and read-only data so that only what
-/// the agent runs afterwards faults back in and stays resident (`vitals_trim`: about
-/// 2.5 MiB of VmRSS at rest at N = 10; docs/DEPLOY.md "Footprint"). Only the daemon
-/// does it: an embedding program's pages are its own.
+/// How much of the main thread's stack below the trim's own frame stays mapped. Deeper
+/// pages are given back; a task that later reaches them (all run on this thread) gets
+/// zeroed pages, which then stay, as any stack's growth does.
+const STACK_MARGIN: usize = 32 * 1024;
+
+/// Once start-up is over, unmaps the code and read-only data of the binary and of its
+/// shared libraries so that only what the agent runs afterwards faults back in and stays
+/// resident (`vitals_trim`; docs/DEPLOY.md "Footprint"), and gives back the
+/// main thread's stack below [`STACK_MARGIN`] (this task runs on it: the daemon's runtime
+/// is a current-thread one, `vitals agent`; on another thread it does nothing). Only the
+/// daemon does it: an embedding program's pages are its own.
 async fn trim_after_start() {
     tokio::time::sleep(TRIM_AFTER).await;
     match vitals_trim::startup_pages() {
         Ok(bytes) => tracing::debug!(bytes, "gave back the start-up code's pages"),
         Err(error) => tracing::debug!(%error, "cannot give back the start-up code's pages"),
+    }
+    match vitals_trim::stack_below(STACK_MARGIN) {
+        Ok(Some(range)) => tracing::debug!(bytes = range.len(), "gave back the start-up stack's pages"),
+        Ok(None) => tracing::debug!("not on the main thread: the stack is kept"),
+        Err(error) => tracing::debug!(%error, "cannot give back the start-up stack's pages"),
     }
 }
 
