@@ -1103,7 +1103,7 @@ impl Members {
         }
         let (half_life, damp) = (self.config.flap_half_life, self.config.flap_damping);
         let rule = self.doubt_rule().filter(|_| name != self.me);
-        let calm = !self.settling(now) && !self.refuters.storm(now, name, self.config.interval, self.up_others);
+        let climate = Climate::of(self.settling(now), self.up_others, &mut self.refuters);
         let Some((record, wake)) = self.records.get_mut_and_wake(name) else {
             return;
         };
@@ -1144,8 +1144,7 @@ impl Members {
             status: previous,
             since: previous_since,
         };
-        let ping = (&mut self.refuters, calm);
-        let release = rule.and_then(|rule| doubt(rule, record, now, was, self.config.interval, ping));
+        let release = rule.and_then(|rule| doubt(rule, record, now, was, self.config.interval, climate));
         let quiet = record.member.shown() == shown;
         if !(previous.is_up() && status.is_up()) {
             self.roster.invalidate();
@@ -1296,25 +1295,36 @@ struct Was {
     since: Instant,
 }
 
+/// What ping's doubt reads of the cluster when a member's status changes: whether it
+/// settles ([`SETTLE_INTERVALS`]), how many other members are up, and which refuted
+/// lately (`doubt::Refuters`, which a refutation joins).
+struct Climate<'a> {
+    settling: bool,
+    up: usize,
+    refuters: &'a mut Refuters,
+}
+
+impl<'a> Climate<'a> {
+    fn of(settling: bool, up: usize, refuters: &'a mut Refuters) -> Climate<'a> {
+        Climate { settling, up, refuters }
+    }
+}
+
 /// Doubt (`doubt.rs`): the protocol just moved `record`'s member from `was` to its
-/// status. For ping, `(refuters, calm)`: the members that refuted lately, which a
-/// refutation joins, and whether the cluster is calm (neither settling,
-/// [`SETTLE_INTERVALS`], nor in a storm of refutations, `doubt::Refuters`). Returns when
-/// a doubted member is to be looked at for release.
+/// status, in `climate`. Returns when a doubted member is to be looked at for release.
 fn doubt(
     rule: DoubtRule,
     record: &mut Record,
     now: Instant,
     was: Was,
     interval: Duration,
-    (refuters, calm): (&mut Refuters, bool),
+    climate: Climate<'_>,
 ) -> Option<Instant> {
     match rule {
         DoubtRule::Refutations => {
-            if was.status == Status::Suspect && record.member.status == Status::Alive {
-                refuters.refuted(now, &record.member.name);
-            }
-            doubt_refutations(record, now, was.status, interval, calm)
+            let refuted = was.status == Status::Suspect && record.member.status == Status::Alive;
+            let storm = refuted && climate.refuters.refuted(now, &record.member.name, interval, climate.up);
+            doubt_refutations(record, now, was.status, interval, climate.settling || storm)
         }
         DoubtRule::Answers => doubt_answers(record, now, was, interval),
     }
@@ -1337,19 +1347,20 @@ fn still_suspect(judges_alone: bool, record: &Record, status: Status) -> Status 
     }
 }
 
-/// Ping: a refutation of a suspicion may put the member in doubt (only while the cluster
-/// is `calm`); a suspicion restarts the hold; a death or departure ends it.
+/// Ping: a refutation of a suspicion may put the member in doubt (not when `uncounted`:
+/// the cluster settles or refutes in a storm); a suspicion restarts the hold; a death or
+/// departure ends it.
 fn doubt_refutations(
     record: &mut Record,
     now: Instant,
     previous: Status,
     interval: Duration,
-    calm: bool,
+    uncounted: bool,
 ) -> Option<Instant> {
     match record.member.status {
         Status::Suspect => record.doubt.suspected(now),
         Status::Alive if previous == Status::Suspect => {
-            if record.doubt.refuted(now, interval, !calm) {
+            if record.doubt.refuted(now, interval, uncounted) {
                 record.member.doubted = true;
             }
             if record.member.doubted {

@@ -62,7 +62,15 @@ pub fn startup_pages() -> std::io::Result<usize> {
         let smaps = std::io::BufReader::new(std::fs::File::open("/proc/self/smaps")?);
         let mut advised = 0;
         for range in clean_read_only(smaps, &paths)? {
-            dont_need(range.clone())?;
+            // SAFETY: `range` is a whole mapping of a code object's file (the executable or
+            // a shared library), private, not writable and without anonymous pages
+            // (`clean_read_only`): every resident page is a clean page-cache page, which the
+            // next access faults back in unchanged. No Rust reference is invalidated, since
+            // the bytes read afterwards are the same.
+            #[allow(unsafe_code)]
+            unsafe {
+                dont_need(range.clone())?
+            };
             advised += range.len();
         }
         Ok(advised)
@@ -141,7 +149,14 @@ pub fn stack_below(margin: usize) -> std::io::Result<Option<std::ops::Range<usiz
         let Some(range) = unused_below(stack, sp, margin.max(MIN_STACK_MARGIN), page_size()) else {
             return Ok(None);
         };
-        dont_need_stack(range.clone())?;
+        // SAFETY: `range` is whole pages of the calling (main) thread's own stack mapping
+        // lying at least `MIN_STACK_MARGIN` below its stack pointer (`unused_below`):
+        // memory of frames that have returned, which nothing references (see the module
+        // doc). The kernel frees the pages; a later push that reaches them gets zeroed pages.
+        #[allow(unsafe_code)]
+        unsafe {
+            dont_need(range.clone())?
+        };
         Ok(Some(range))
     }
     #[cfg(not(target_os = "linux"))]
@@ -191,28 +206,17 @@ fn page_size() -> usize {
     usize::try_from(size).unwrap_or(4096)
 }
 
+/// `madvise(MADV_DONTNEED)` over `range`: the process's pages there are dropped, and the
+/// next access finds the file's page (a file mapping) or a zeroed one (anonymous memory).
+///
+/// # Safety
+///
+/// `range` must hold nothing live but clean pages of a private file mapping (which come
+/// back unchanged): each caller says why its range does.
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
-fn dont_need_stack(range: std::ops::Range<usize>) -> std::io::Result<()> {
-    // SAFETY: `range` is whole pages of the calling (main) thread's own stack mapping lying
-    // at least `MIN_STACK_MARGIN` below its stack pointer (`unused_below`): memory of
-    // frames that have returned, which nothing references (see the module doc). The
-    // kernel frees the pages; a later push that reaches them gets zeroed pages.
-    let failed = unsafe { libc::madvise(range.start as *mut libc::c_void, range.len(), libc::MADV_DONTNEED) } != 0;
-    if failed {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-#[cfg(target_os = "linux")]
-#[allow(unsafe_code)]
-fn dont_need(range: std::ops::Range<usize>) -> std::io::Result<()> {
-    // SAFETY: `range` is a whole mapping of a code object's file (the executable or a
-    // shared library), private, not writable and without anonymous pages
-    // (`clean_read_only`): every resident page is a clean page-cache page, which the next
-    // access faults back in unchanged. No Rust reference is invalidated, since the bytes
-    // read afterwards are the same.
+unsafe fn dont_need(range: std::ops::Range<usize>) -> std::io::Result<()> {
+    // SAFETY: the caller's (above); `madvise` itself touches no Rust-visible memory.
     let failed = unsafe { libc::madvise(range.start as *mut libc::c_void, range.len(), libc::MADV_DONTNEED) } != 0;
     if failed {
         return Err(std::io::Error::last_os_error());

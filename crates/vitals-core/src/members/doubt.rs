@@ -109,17 +109,10 @@ pub(super) struct Refuters {
 }
 
 impl Refuters {
-    /// `name` refuted a suspicion at `now`.
-    pub(super) fn refuted(&mut self, now: Instant, name: &str) {
-        if self.recent.len() == REFUTERS_KEPT {
-            self.recent.pop_front();
-        }
-        self.recent.push_back((now, name.to_owned()));
-    }
-
-    /// Whether enough members other than `name` refuted within a half-life of `now`, with
-    /// `up` members up, to call it a storm.
-    pub(super) fn storm(&mut self, now: Instant, name: &str, interval: Duration, up: usize) -> bool {
+    /// `name` refuted a suspicion at `now`: whether a storm was on, enough members other
+    /// than `name` having refuted within a half-life before, with `up` members up. Then it
+    /// is remembered.
+    pub(super) fn refuted(&mut self, now: Instant, name: &str, interval: Duration, up: usize) -> bool {
         let window = interval * DOUBT_HALF_LIFE;
         while self.recent.front().is_some_and(|(at, _)| now - *at > window) {
             self.recent.pop_front();
@@ -133,7 +126,12 @@ impl Refuters {
             .collect();
         others.sort_unstable();
         others.dedup();
-        others.len() >= needed
+        let storm = others.len() >= needed;
+        if self.recent.len() == REFUTERS_KEPT {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((now, name.to_owned()));
+        storm
     }
 }
 
@@ -306,12 +304,12 @@ impl Doubt {
 
     /// The member refuted a suspicion at `now`: whether it is to be doubted (the
     /// penalty reached [`DOUBT_AT`]). Counted only if the suspicion had a known accuser
-    /// other than the last counted one's, and not while the cluster is `settling`
-    /// (`members::SETTLE_INTERVALS`).
-    pub(super) fn refuted(&mut self, now: Instant, interval: Duration, settling: bool) -> bool {
+    /// other than the last counted one's, and not when `uncounted` (the cluster settles,
+    /// `members::SETTLE_INTERVALS`, or refutes in a storm, [`Refuters`]).
+    pub(super) fn refuted(&mut self, now: Instant, interval: Duration, uncounted: bool) -> bool {
         self.trouble = now;
         let accuser = self.accuser.take();
-        if std::mem::take(&mut self.outlived) || settling || accuser.is_none() || accuser == self.counted {
+        if std::mem::take(&mut self.outlived) || uncounted || accuser.is_none() || accuser == self.counted {
             return false;
         }
         self.counted = accuser;
