@@ -1860,7 +1860,8 @@ mod layout {
     #[test]
     fn a_heartbeat_touches_two_cache_lines_of_its_member_s_record() {
         assert_eq!(std::mem::align_of::<Record>(), 64);
-        assert_eq!(size_of::<Record>(), 320, "the cold parts stay out of line");
+        // The cold parts stay out of line: a bucket of the table is 384 bytes.
+        assert!(size_of::<Record>() <= 320, "{}", size_of::<Record>());
         assert!(size_of::<Option<Detector>>() <= 64, "{}", size_of::<Option<Detector>>());
         assert_eq!(offset_of!(Record, member), 64);
         for end in [
