@@ -158,12 +158,21 @@ pub enum Observed {
 /// Everything held about one member. Laid out for the hot path, where a heartbeat feeds
 /// the detector and touches the member's first fields: both are read from memory that no
 /// other member shares, so each record starts a cache line, the detector fills the first
-/// and the member's hot fields the second.
+/// and the member's hot fields the second. What a heartbeat never reads is out of line
+/// ([`Cold`]), so that the table's buckets stay small: the simulator holds N² records and
+/// reads them at random, and its speed follows how many pages and cache lines they span.
 #[derive(Clone, Debug)]
 #[repr(C, align(64))]
 struct Record {
     detector: Option<Detector>,
     member: Member,
+    cold: Box<Cold>,
+}
+
+/// The parts of a [`Record`] that only probes, gossip digests, status changes, flap
+/// damping and doubt read.
+#[derive(Clone, Debug)]
+struct Cold {
     probe: Option<(u64, Instant)>,
     /// Gossip: the highest heartbeat counter seen from the member, with the incarnation
     /// it counts.
@@ -284,13 +293,13 @@ impl Members {
     /// the counter belongs to; `None` unless both are held.
     pub fn counted(&self, name: &str) -> Option<(&Member, (Incarnation, u64))> {
         let record = self.records.get(name)?;
-        Some((&record.member, record.counter?))
+        Some((&record.member, record.cold.counter?))
     }
 
     /// Gossip: `name`'s heartbeat counter rose to `heartbeat` at `incarnation`.
     pub fn set_counter(&mut self, name: &str, incarnation: Incarnation, heartbeat: u64) {
         if let Some(record) = self.records.get_mut(name) {
-            record.counter = Some((incarnation, heartbeat));
+            record.cold.counter = Some((incarnation, heartbeat));
         }
     }
 
@@ -301,7 +310,7 @@ impl Members {
         self.records
             .values_from(after)
             .filter(move |r| !std::ptr::eq(&r.member, me))
-            .filter_map(|r| Some((&r.member, r.counter?)))
+            .filter_map(|r| Some((&r.member, r.cold.counter?)))
     }
 
     /// How many members the table holds, the local node and the dead included.
@@ -513,7 +522,7 @@ impl Members {
         // Pull: a member this node polls is cleared only once it answered two polls in a
         // row (see `Members::probe_answered`), whatever else it sends. (The rule of
         // `Members::steady`, read from the record this lookup already holds.)
-        let steady = !judges_alone || record.doubt.steady();
+        let steady = !judges_alone || record.cold.doubt.steady();
         let clears = held.1 == Status::Alive || (held.1 == Status::Suspect && self.direct_clears_suspicion && steady);
         let current = from.incarnation > held.0 || (from.incarnation == held.0 && clears);
         if from.incarnation == held.0 && held.1 == Status::Suspect && !clears {
@@ -742,7 +751,7 @@ impl Members {
         // partition) speaks from a stale view: its accusation counts for no doubt. A
         // sick member is accused by members that were up all along.
         let settled = self.config.interval * DOUBT_HALF_LIFE;
-        let stale = |r: &Record| !r.member.status.is_up() || r.doubt.back_within(now, settled);
+        let stale = |r: &Record| !r.member.status.is_up() || r.cold.doubt.back_within(now, settled);
         if self.records.get(accuser).is_none_or(stale) {
             return;
         }
@@ -751,7 +760,7 @@ impl Members {
             .get_mut(name)
             .filter(|r| r.member.incarnation == incarnation)
         {
-            record.doubt.accused(accuser);
+            record.cold.doubt.accused(accuser);
         }
     }
 
@@ -759,7 +768,7 @@ impl Members {
     /// needs (a minority under a quorum): its refutation does not count toward doubt.
     pub fn suspicion_outlived(&mut self, name: &str) {
         if let Some(record) = self.records.get_mut(name) {
-            record.doubt.outlived();
+            record.cold.doubt.outlived();
         }
     }
 
@@ -767,7 +776,7 @@ impl Members {
     /// this node polls answered two polls in a row (`doubt.rs`); always otherwise. The
     /// quorum's tally asks too.
     pub fn steady(&self, name: &str) -> bool {
-        !self.judges_alone() || self.records.get(name).is_none_or(|r| r.doubt.steady())
+        !self.judges_alone() || self.records.get(name).is_none_or(|r| r.cold.doubt.steady())
     }
 
     /// Whether a member this node judges is judged by its detector alone, never by news
@@ -855,15 +864,15 @@ impl Members {
             // Only while it is up: a member held dead (or cut off) is polled less, and its
             // silence then says nothing of the link it will return on.
             if answers && record.member.status.is_up() {
-                record.doubt.polled(record.probe.is_none());
+                record.cold.doubt.polled(record.cold.probe.is_none());
             }
-            record.probe = Some((seq, now));
+            record.cold.probe = Some((seq, now));
         }
     }
 
     /// The probe last sent to `name` and not yet answered: (sequence number, when).
     pub fn pending_probe(&self, name: &str) -> Option<(u64, Instant)> {
-        self.records.get(name)?.probe
+        self.records.get(name)?.cold.probe
     }
 
     /// `name` answered probe `seq`: returns and stores the round-trip time if it is the
@@ -871,24 +880,24 @@ impl Members {
     /// was answered too).
     pub fn probe_answered(&mut self, now: Instant, name: &str, seq: u64) -> Option<Duration> {
         let record = self.records.get_mut(name)?;
-        let (sent_seq, sent_at) = record.probe?;
+        let (sent_seq, sent_at) = record.cold.probe?;
         if sent_seq != seq {
             return None;
         }
         let rtt = now - sent_at;
         record.member.rtt = Some(rtt);
-        record.probe = None;
+        record.cold.probe = None;
         // Pull: a suspect is cleared by an answer that follows another (two polls in a
         // row), so a member that answers one poll in five stays suspect instead of
         // flipping at every answer; a healthy one at 10 % loss is cleared a poll later.
-        record.doubt.answered();
-        if record.doubt.confirmed() {
+        record.cold.doubt.answered();
+        if record.cold.doubt.confirmed() {
             self.records.rouse(name); // released at the next judgement
             self.pull_deadline(Some(now));
         }
         let record = self.records.get_mut(name)?;
         let (incarnation, status) = (record.member.incarnation, record.member.status);
-        let clears = status == Status::Suspect && record.doubt.steady() && self.direct_clears_suspicion;
+        let clears = status == Status::Suspect && record.cold.doubt.steady() && self.direct_clears_suspicion;
         if clears && self.judges_alone() {
             self.set_status(now, name, incarnation, Status::Alive);
         }
@@ -966,12 +975,12 @@ impl Members {
             let (record, wake) = self.records.slot_mut(slot);
             *wake = NEVER;
             if record.member.doubted && record.member.status == Status::Alive {
-                let release = record.doubt.release_at(interval);
-                if record.doubt.confirmed() {
+                let release = record.cold.doubt.release_at(interval);
+                if record.cold.doubt.confirmed() {
                     cleared.push(record.member.name.clone());
                 } else if now < release {
                     *wake = release;
-                } else if record.doubt.answers_well() {
+                } else if record.cold.doubt.answers_well() {
                     cleared.push(record.member.name.clone());
                 } else {
                     *wake = now + interval; // pull: answering too few polls yet
@@ -1048,12 +1057,14 @@ impl Members {
             Record {
                 member,
                 detector,
-                probe: None,
-                counter: None,
-                history: VecDeque::new(),
-                penalty: (0.0, now),
-                damped: false,
-                doubt: Doubt::new(now),
+                cold: Box::new(Cold {
+                    probe: None,
+                    counter: None,
+                    history: VecDeque::new(),
+                    penalty: (0.0, now),
+                    damped: false,
+                    doubt: Doubt::new(now),
+                }),
             },
         );
         self.record_transition(now, name, None, false);
@@ -1116,8 +1127,8 @@ impl Members {
         let shown = record.member.shown();
         if damp
             && damping::held_back(
-                &mut record.penalty,
-                &mut record.damped,
+                &mut record.cold.penalty,
+                &mut record.cold.damped,
                 now,
                 half_life,
                 previous,
@@ -1185,7 +1196,7 @@ impl Members {
             silence,
             quiet,
         };
-        let history = &mut self.records.get_mut(name).expect("recorded").history;
+        let history = &mut self.records.get_mut(name).expect("recorded").cold.history;
         if history.len() == HISTORY_LEN && !quiet {
             history.pop_front();
         }
@@ -1204,26 +1215,26 @@ impl Members {
     pub fn history(&self, name: &str) -> Vec<Transition> {
         self.records
             .get(name)
-            .map(|r| r.history.iter().cloned().collect())
+            .map(|r| r.cold.history.iter().cloned().collect())
             .unwrap_or_default()
     }
 
     /// Why `name` is held in doubt here at `now`, if it is (`doubt.rs`).
     pub fn doubt_evidence(&self, name: &str, now: Instant) -> Option<crate::why::DoubtEvidence> {
         let record = self.records.get(name).filter(|r| r.member.doubted)?;
-        let release = record.doubt.release_at(self.config.interval);
+        let release = record.cold.doubt.release_at(self.config.interval);
         Some(crate::why::DoubtEvidence {
             shown: record.member.shown(),
-            held_down: record.member.held_down && !record.doubt.awaiting_answers(),
-            awaiting_answers: record.doubt.awaiting_answers(),
-            answer_rate: record.doubt.answer_rate(),
+            held_down: record.member.held_down && !record.cold.doubt.awaiting_answers(),
+            awaiting_answers: record.cold.doubt.awaiting_answers(),
+            answer_rate: record.cold.doubt.answer_rate(),
             release_in_ms: crate::why::millis(release.saturating_since(now)),
         })
     }
 
     /// Whether flap damping holds `name`'s return back.
     pub fn is_damped(&self, name: &str) -> bool {
-        self.records.get(name).is_some_and(|r| r.damped)
+        self.records.get(name).is_some_and(|r| r.cold.damped)
     }
 
     /// Whether the mass-failure brake holds `name`'s death verdict back.
@@ -1341,7 +1352,7 @@ fn rewake(wake: &mut Instant, doubted: bool, next: Instant) {
 /// (`Doubt::steady`): a sick node's word alone does not clear it.
 fn still_suspect(judges_alone: bool, record: &Record, status: Status) -> Status {
     let polled = judges_alone && record.detector.is_some();
-    match status == Status::Alive && record.member.status == Status::Suspect && polled && !record.doubt.steady() {
+    match status == Status::Alive && record.member.status == Status::Suspect && polled && !record.cold.doubt.steady() {
         true => Status::Suspect,
         false => status,
     }
@@ -1358,22 +1369,22 @@ fn doubt_refutations(
     uncounted: bool,
 ) -> Option<Instant> {
     match record.member.status {
-        Status::Suspect => record.doubt.suspected(now),
+        Status::Suspect => record.cold.doubt.suspected(now),
         Status::Alive if previous == Status::Suspect => {
-            if record.doubt.refuted(now, interval, uncounted) {
+            if record.cold.doubt.refuted(now, interval, uncounted) {
                 record.member.doubted = true;
             }
             if record.member.doubted {
-                return Some(record.doubt.release_at(interval));
+                return Some(record.cold.doubt.release_at(interval));
             }
         }
         Status::Alive if !previous.is_up() => {
             record.member.doubted = false;
-            record.doubt.came_back(now);
+            record.cold.doubt.came_back(now);
         }
         _ => {
             record.member.doubted = false;
-            record.doubt.suspected(now); // a death or departure: no suspicion outlives it
+            record.cold.doubt.suspected(now); // a death or departure: no suspicion outlives it
         }
     }
     None
@@ -1386,7 +1397,7 @@ fn doubt_refutations(
 /// member that answers well again (`Doubt::answers_well`) is released however often it
 /// is suspected. A departure ends the doubt.
 fn doubt_answers(record: &mut Record, now: Instant, was: Was, interval: Duration) -> Option<Instant> {
-    let (doubt, member) = (&mut record.doubt, &mut record.member);
+    let (doubt, member) = (&mut record.cold.doubt, &mut record.member);
     let (previous, doubted) = (was.status, member.doubted);
     match member.status {
         Status::Left => {
@@ -1497,7 +1508,7 @@ mod tests {
     fn a_history_holds_no_room_beyond_its_transitions() {
         let mut m = table();
         m.observe(at(0), &peer("a", 0));
-        let capacity = |m: &Members| m.records.get("a").unwrap().history.capacity();
+        let capacity = |m: &Members| m.records.get("a").unwrap().cold.history.capacity();
         assert_eq!((m.history("a").len(), capacity(&m)), (1, 1));
         for t in 1..=10 {
             m.apply(at(t), &entry("a", t, Status::Alive));
@@ -1849,6 +1860,8 @@ mod layout {
     #[test]
     fn a_heartbeat_touches_two_cache_lines_of_its_member_s_record() {
         assert_eq!(std::mem::align_of::<Record>(), 64);
+        // The cold parts stay out of line: a bucket of the table is 384 bytes.
+        assert!(size_of::<Record>() <= 320, "{}", size_of::<Record>());
         assert!(size_of::<Option<Detector>>() <= 64, "{}", size_of::<Option<Detector>>());
         assert_eq!(offset_of!(Record, member), 64);
         for end in [
