@@ -13,9 +13,12 @@
 //! counters do: a push heartbeat (`Message::Heartbeat::seq`), a pull monitor's poll
 //! (`Message::Poll::seq`) and a leader's heartbeat (`Message::LeaderHeartbeat::seq`)
 //! each go to every member every round with the same number, one higher than the
-//! round before. A gap in them is a round's message this node did not receive. Ping
-//! probes (random targets) and gossip digests (random fan-out) carry no such counter:
-//! under those strategies loss is 0 and `sequenced` is false (nothing was measured).
+//! round before. A gap in them is a round's message this node did not receive. Ping's
+//! watch ring numbers its heartbeat by round too (to the one member that watches the
+//! sender, `strategy/ping/ring.rs`), so a ping node measures the link from the member it
+//! watches. Ping probes (random targets) and gossip digests (random fan-out) carry no such
+//! counter: on the other links of those strategies loss is 0 and `sequenced` is false
+//! (nothing was measured).
 //! Rules: a number above the highest one counts the numbers skipped as lost; one below
 //! it within [`REORDER`] that was missing is a late arrival, not a loss (it takes its loss
 //! back); number 1, or one further behind than [`REORDER`], is a restarted sender (a new

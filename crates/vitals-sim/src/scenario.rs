@@ -242,6 +242,8 @@ pub struct Spec {
     pub no_lifeguard: bool,
     /// Ping: fast confirmation off, to measure what it buys and costs.
     pub no_fast_confirm: bool,
+    /// Ping: the watch ring off, to measure what it buys and costs.
+    pub no_watch_ring: bool,
     /// missed or phi.
     pub detector: DetectorKind,
     /// Number of nodes.
@@ -305,6 +307,7 @@ impl Default for Spec {
             quorum: false,
             no_lifeguard: false,
             no_fast_confirm: false,
+            no_watch_ring: false,
             detector: DetectorKind::Missed,
             nodes: 10,
             monitors: 1,
@@ -355,6 +358,7 @@ impl Spec {
                 *swim = swim.clone().without_lifeguard();
             }
             swim.fast_confirm = !self.no_fast_confirm;
+            swim.watch = !self.no_watch_ring;
         }
         config.detector = self.detector;
         if let Some(timeout) = self.timeout {
@@ -544,6 +548,9 @@ impl Spec {
         }
         if self.no_fast_confirm {
             flag("--no-fast-confirm".into());
+        }
+        if self.no_watch_ring {
+            flag("--no-watch-ring".into());
         }
         if self.strategy == StrategyKind::Pull && self.monitors != 1 {
             flag(format!("--monitors {}", self.monitors));

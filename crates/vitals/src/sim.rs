@@ -33,6 +33,10 @@ pub(crate) struct SimArgs {
     /// Lifeguard's timeout).
     #[arg(long)]
     pub(crate) no_fast_confirm: bool,
+    /// Ping: turn the watch ring off (no heartbeat to a watcher; a crash's first probe is
+    /// left to chance).
+    #[arg(long)]
+    pub(crate) no_watch_ring: bool,
     /// How silence becomes a verdict.
     #[arg(long, default_value = "missed", value_parser = crate::choice::detector())]
     pub(crate) detector: DetectorKind,
@@ -168,6 +172,7 @@ impl SimArgs {
             quorum: self.quorum,
             no_lifeguard: self.no_lifeguard,
             no_fast_confirm: self.no_fast_confirm,
+            no_watch_ring: self.no_watch_ring,
             detector: self.detector,
             nodes: self.nodes,
             monitors: self.monitors,

@@ -99,6 +99,9 @@ pub struct RawConfig {
     /// Ping: fast confirmation of suspicions (default on; `false` keeps Lifeguard's
     /// timeouts, for members that may pause for seconds).
     pub fast_confirm: Option<bool>,
+    /// Ping: the watch ring (default on; `false` saves each node a heartbeat per interval
+    /// and leaves a crash's first probe to chance).
+    pub watch_ring: Option<bool>,
     /// Cluster label: nodes with different labels never accept each other's datagrams.
     pub cluster: Option<String>,
     /// File holding the keyring (one base64 key per line, the first is primary).
@@ -375,6 +378,7 @@ impl RawConfig {
             brake_fraction: flags.brake_fraction.or(self.brake_fraction),
             flap_damping: flags.flap_damping.or(self.flap_damping),
             fast_confirm: flags.fast_confirm.or(self.fast_confirm),
+            watch_ring: flags.watch_ring.or(self.watch_ring),
             cluster: flags.cluster.or(self.cluster),
             keyring: flags.keyring.or(self.keyring),
             api_token_file: flags.api_token_file.or(self.api_token_file),
@@ -634,6 +638,7 @@ impl RawConfig {
         config.flap_damping = self.flap_damping.unwrap_or(false);
         if let Some(swim) = config.swim_mut() {
             swim.fast_confirm = self.fast_confirm.unwrap_or(swim.fast_confirm);
+            swim.watch = self.watch_ring.unwrap_or(swim.watch);
         }
         config.validate().map_err(|e| invalid(key_of(&e), e.to_string()))?;
         Ok(config)
@@ -960,6 +965,22 @@ mod tests {
         let file: RawConfig = toml::from_str("name = \"a\"\nstrategy = \"ping\"\nfast_confirm = true").unwrap();
         let settings = file.overridden_by(flags).into_settings_with(None, None).unwrap();
         assert!(!settings.protocol.swim().expect("ping").fast_confirm);
+    }
+
+    #[test]
+    fn the_watch_ring_is_on_for_ping_unless_the_file_or_a_flag_turns_it_off() {
+        let ping = |extra: &str, flags: RawConfig| {
+            let file: RawConfig = toml::from_str(&format!("name = \"a\"\nstrategy = \"ping\"\n{extra}")).unwrap();
+            let settings = file.overridden_by(flags).into_settings_with(None, None).unwrap();
+            settings.protocol.swim().expect("ping").watch
+        };
+        assert!(ping("", RawConfig::default()));
+        assert!(!ping("watch_ring = false", RawConfig::default()));
+        let off = RawConfig {
+            watch_ring: Some(false),
+            ..RawConfig::default()
+        };
+        assert!(!ping("watch_ring = true", off));
     }
 
     #[test]

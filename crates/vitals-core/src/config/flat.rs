@@ -69,6 +69,8 @@ struct FlatSwim {
     tombstone_ttl: Duration,
     #[serde(default)]
     random_targets: bool,
+    #[serde(default = "yes")]
+    watch: bool,
 }
 
 impl From<Config> for FlatConfig {
@@ -165,6 +167,7 @@ impl FlatSwim {
             push_pull_rounds: probes.push_pull_rounds,
             tombstone_ttl: swim.tombstone_ttl,
             random_targets: swim.random_targets,
+            watch: swim.watch,
         }
     }
 
@@ -180,6 +183,7 @@ impl FlatSwim {
             fast_confirm: self.fast_confirm,
             tombstone_ttl: self.tombstone_ttl,
             random_targets: self.random_targets,
+            watch: self.watch,
         }
     }
 }

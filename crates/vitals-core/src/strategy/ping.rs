@@ -12,6 +12,10 @@
 //! (Serf's reconnect loop) a padded join to one random member held dead every few
 //! periods, so that the two sides of a healed partition meet again within seconds.
 //!
+//! A watch ring bounds the wait for a crashed member's first probe (`ring.rs`): each
+//! node sends a heartbeat every interval to the member that watches it, and a watcher
+//! probes its member as soon as the heartbeats stop.
+//!
 //! Lifeguard: a local health multiplier (awareness) stretches this node's own period and
 //! probe timeout while it misses acks and nacks or has to refute (the sick node slows down
 //! before accusing others); suspicion timeouts start long and shrink as independent
@@ -32,8 +36,10 @@ use crate::strategy::{Ctx, DEAD_RETRY_ROUNDS};
 use crate::time::Instant;
 use crate::wire;
 use news::News;
+use ring::Ring;
 
 mod news;
+mod ring;
 
 /// Bytes of piggybacked news one message may carry.
 const GOSSIP_BUDGET: usize = 800;
@@ -200,6 +206,8 @@ pub(crate) struct Ping {
     told: (Option<Checks>, BTreeMap<String, u64>),
     /// Whether fast confirmation settles after a join or is paused after a false death.
     fast: FastConfirm,
+    /// Who this node watches and who watches it ([`ring`]).
+    ring: Ring,
     /// The SWIM and Lifeguard settings.
     swim: SwimConfig,
 }
@@ -225,6 +233,7 @@ impl Ping {
             rechecked_last: false,
             told: (None, BTreeMap::new()),
             fast: FastConfirm::default(),
+            ring: Ring::default(),
         }
     }
 
@@ -254,6 +263,7 @@ impl Ping {
     pub(crate) fn on_round(&mut self, ctx: &mut Ctx<'_>) {
         self.rounds += 1;
         self.finish_probe(ctx);
+        self.beat(ctx);
         self.tell_checks(ctx);
         if ctx.exchange_due(self.rounds) {
             let anti_entropy = ctx.anti_entropy_rounds();
@@ -270,6 +280,33 @@ impl Ping {
             self.next_probe_at = ctx.round_at + period;
             self.start_probe(ctx, ctx.round_at + period);
         }
+    }
+
+    /// The watch ring's heartbeat, numbered by round, to the member that watches this
+    /// node ([`ring`]).
+    fn beat(&mut self, ctx: &mut Ctx<'_>) {
+        if !self.swim.watch {
+            return;
+        }
+        if let Some(watcher) = self.ring.watcher(ctx.members, &ctx.me.name) {
+            let beat = Message::Heartbeat {
+                seq: self.rounds,
+                health: None,
+                ack: false,
+            };
+            ctx.send(watcher.addr, beat);
+        }
+    }
+
+    /// The member this node watches, if its heartbeats stopped ([`ring`]); not while the
+    /// cluster settles after a join, when nodes may not yet agree on who watches whom.
+    fn silent_watched(&mut self, ctx: &Ctx<'_>) -> Option<(String, SocketAddr)> {
+        if !self.swim.watch || ctx.members.settling(ctx.now) {
+            return None;
+        }
+        let silence = ctx.config.interval.mul_f64(ring::SILENCE);
+        let m = self.ring.silent(ctx.members, &ctx.me.name, ctx.now, silence)?;
+        Some((m.name.clone(), m.addr))
     }
 
     /// Probes the next target (a suspect to confirm first); the probe fails at `ends_at`
@@ -294,9 +331,10 @@ impl Ping {
     }
 
     /// The member to probe this period: a suspect others accuse (while this node's
-    /// awareness is 0), a suspect this node's probe failed (every other period), else the
-    /// randomised round-robin over the members up (SWIM §4.3): a shuffled list, walked in
-    /// order, reshuffled when exhausted.
+    /// awareness is 0), a suspect this node's probe failed (every other period), the
+    /// member this node watches if its heartbeats stopped ([`ring`]), else the randomised
+    /// round-robin over the members up (SWIM §4.3): a shuffled list, walked in order,
+    /// reshuffled when exhausted.
     fn next_target(&mut self, ctx: &mut Ctx<'_>) -> Option<(String, SocketAddr)> {
         if self.swim.random_targets {
             let up: Vec<(String, SocketAddr)> = ctx.members.up_others().map(|m| (m.name.clone(), m.addr)).collect();
@@ -331,6 +369,9 @@ impl Ping {
                     return Some((m.name.clone(), m.addr));
                 }
             }
+        }
+        if let Some(target) = self.silent_watched(ctx) {
+            return Some(target);
         }
         for _ in 0..2 {
             while self.next < self.order.len() {
@@ -376,6 +417,8 @@ impl Ping {
                 self.finish_probe(ctx);
             }
             Message::News { gossip } => self.hear(ctx, gossip),
+            // The watch ring's heartbeat: hearing it (`Members::observe`) is all it does.
+            Message::Heartbeat { .. } => {}
             _ => ctx.out.ignored(),
         }
         self.confirm_at_once(ctx);

@@ -691,3 +691,47 @@ fn a_member_that_joins_a_large_cluster_is_probed_as_often_as_the_others() {
         "the joiner was probed {late} times, the others {average:.1} on average"
     );
 }
+
+/// The time from each crash to its first suspicion (by anyone), for `crashes` members of
+/// a converged cluster of 30 crashed one after another, each at a random phase of the
+/// interval once the one before is dead everywhere.
+fn crash_to_first_suspicion(config: Config, crashes: usize) -> Vec<Duration> {
+    let names: Vec<String> = (0..30).map(|i| format!("w{i:02}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut cluster = Cluster::converged(config, &names, Duration::from_secs(60));
+    cluster.run_for(Duration::from_secs(20));
+    let mut rng = crate::rng::Rng::seeded(17);
+    let mut waits = Vec::new();
+    for (k, victim) in names.iter().take(crashes).enumerate() {
+        cluster.run_for(Duration::from_millis(3_000 + rng.below(1_000)));
+        let crashed_at = cluster.now;
+        cluster.crash(victim);
+        let survivors: Vec<&str> = names[k + 1..].to_vec();
+        let [suspected, ..] = until_dead_everywhere(&mut cluster, victim, &survivors, Duration::from_secs(60));
+        waits.push(suspected - crashed_at);
+    }
+    waits
+}
+
+/// The watch ring (`strategy/ping/ring.rs`): a crashed member's watcher hears none of
+/// its heartbeats for 1.5 intervals, probes it at its next round and suspects it when
+/// that probe's period ends, so some node suspects a crash within 3.5 intervals of it,
+/// whatever the round-robins do (in these 16 crashes, at worst 2.0 intervals: the
+/// probe ends early once its helpers' nacks are in). Without the watch the first probe
+/// waits as long as chance says (here up to 7.8 intervals before the suspicion).
+#[test]
+fn with_the_watch_ring_every_crash_is_suspected_within_three_and_a_half_intervals() {
+    let interval = lan().interval;
+    let bound = interval.mul_f64(3.5) + Duration::from_millis(10);
+    let worst = |watch: bool| {
+        let mut config = lan();
+        config.swim_mut().expect("ping").watch = watch;
+        let waits = crash_to_first_suspicion(config, 16);
+        eprintln!("[measure] watch {watch}: crash to first suspicion {waits:?}");
+        waits.into_iter().max().expect("crashes")
+    };
+    let with = worst(true);
+    assert!(with <= bound, "with the watch: {with:?}");
+    let without = worst(false);
+    assert!(without > bound, "without the watch the wait is chance's: {without:?}");
+}
