@@ -53,6 +53,14 @@ pub struct Member {
     pub addr: SocketAddr,
     /// Current status.
     pub status: Status,
+    /// Ping and pull: the member keeps coming back from trouble (`members/doubt.rs`), so
+    /// it is shown `suspect` ([`Member::shown`]) while `status` (the protocol's, which
+    /// travels) may say `alive`. Beside `status`, in the line every arrival reads (an
+    /// arrival reads it to keep a doubted member's wake-up at its release).
+    pub doubted: bool,
+    /// Pull: a doubted member that died again is held down: shown `dead` even once it
+    /// refutes its death, until the doubt is released.
+    pub held_down: bool,
     /// When the status last changed.
     pub since: Instant,
     /// Unique name.
@@ -64,13 +72,6 @@ pub struct Member {
     /// The timing the member announced (`timing.rs`), once heard; its detector here
     /// follows it.
     pub timing: Option<Timing>,
-    /// Ping and pull: the member keeps coming back from trouble (`members/doubt.rs`), so
-    /// it is shown `suspect` ([`Member::shown`]) while `status` (the protocol's, which
-    /// travels) may say `alive`.
-    pub doubted: bool,
-    /// Pull: a doubted member that died again is held down: shown `dead` even once it
-    /// refutes its death, until the doubt is released.
-    pub held_down: bool,
 }
 
 impl Member {

@@ -184,16 +184,27 @@ impl Node {
     /// A datagram from `src` was decoded into `envelope`. Never fails: stale, unexpected
     /// or out-of-role messages are counted in [`Node::stats`] and dropped.
     pub fn handle_message(&mut self, now: Instant, src: SocketAddr, envelope: Envelope) {
+        let Envelope { from, message, timing } = envelope;
+        self.handle_from(now, src, &from, message, timing);
+    }
+
+    /// [`Node::handle_message`] for an envelope the host keeps (the simulator decodes a
+    /// broadcast once and hands it to every recipient): only the message is cloned, not
+    /// the sender's name (an allocation per delivery).
+    pub fn handle_shared_message(&mut self, now: Instant, src: SocketAddr, envelope: &Envelope) {
+        self.handle_from(now, src, &envelope.from, envelope.message.clone(), envelope.timing);
+    }
+
+    fn handle_from(&mut self, now: Instant, src: SocketAddr, from: &Peer, message: Message, timing: Option<Timing>) {
         if self.left {
             return;
         }
         self.notice_pause(now);
-        let Envelope { from, message, timing } = envelope;
         let listed = self.is_starting_list(&message);
         if let (Some(tune), Message::Heartbeat { .. }) = (&mut self.auto_tune, &message) {
             tune.heard();
         }
-        if self.contests_name(src, &from, &message) {
+        if self.contests_name(src, from, &message) {
             return;
         }
         if from.name == self.me.name {
@@ -204,20 +215,20 @@ impl Node {
             // Told only: the refusing node is not taken as a member for having refused.
             return self.on_refused(src, reason);
         }
-        self.verdicts.observe(now, &mut self.members, &from, &message);
-        let observed = self.members.observe(now, &from);
+        self.verdicts.observe(now, &mut self.members, from, &message);
+        let observed = self.members.observe(now, from);
         if observed == Observed::Refused {
             return;
         }
-        self.measure_link(now, src, &from, &message);
+        self.measure_link(now, src, from, &message);
         if let Some(timing) = timing {
-            self.on_timing(now, src, &from, timing);
+            self.on_timing(now, src, from, timing);
         }
         match message {
-            Message::Opinions { opinions } if observed != Observed::Stale => self.on_opinions(now, &from, opinions),
+            Message::Opinions { opinions } if observed != Observed::Stale => self.on_opinions(now, from, opinions),
             Message::Join { page, .. } => {
                 if page == 0 && observed != Observed::Stale {
-                    self.with_ctx(now, |s, ctx| s.on_discovery(ctx, &from));
+                    self.with_ctx(now, |s, ctx| s.on_discovery(ctx, from));
                 }
                 self.on_join(src, page);
             }
@@ -225,15 +236,15 @@ impl Node {
                 if observed == Observed::Current {
                     // A join's reply is a direct signal too (leader: what a node without
                     // a leader hears from each member every round).
-                    self.with_ctx(now, |s, ctx| s.on_discovery(ctx, &from));
+                    self.with_ctx(now, |s, ctx| s.on_discovery(ctx, from));
                 }
-                self.on_members(now, src, &from, entries, next_page);
+                self.on_members(now, src, from, entries, next_page);
             }
-            Message::Leave => self.members.leave(now, &from),
-            Message::Reap { name, incarnation } => self.on_reap(&from, &name, incarnation),
+            Message::Leave => self.members.leave(now, from),
+            Message::Reap { name, incarnation } => self.on_reap(from, &name, incarnation),
             Message::Reach { row } if observed != Observed::Stale => self.reach.receive(now, &from.name, row),
             other if observed != Observed::Stale => {
-                let view = self.with_ctx(now, |s, ctx| s.on_message(ctx, src, &from, other));
+                let view = self.with_ctx(now, |s, ctx| s.on_message(ctx, src, from, other));
                 let authoritative = self.strategy.views_are_authoritative();
                 self.learn_with(now, view, authoritative);
             }
