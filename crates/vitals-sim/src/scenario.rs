@@ -358,7 +358,7 @@ impl Spec {
                 *swim = swim.clone().without_lifeguard();
             }
             swim.fast_confirm = !self.no_fast_confirm;
-            swim.watch = !self.no_watch_ring;
+            swim.watch_ring = !self.no_watch_ring;
         }
         config.detector = self.detector;
         if let Some(timeout) = self.timeout {

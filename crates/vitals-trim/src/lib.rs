@@ -211,8 +211,10 @@ fn page_size() -> usize {
 ///
 /// # Safety
 ///
-/// `range` must hold nothing live but clean pages of a private file mapping (which come
-/// back unchanged): each caller says why its range does.
+/// Nothing in `range` may be read later for what it holds now, unless it comes back
+/// unchanged: clean pages of a private file mapping (read again from the file) or memory
+/// nothing references any more (anonymous pages come back zeroed). Each caller says why
+/// its range is one of these.
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
 unsafe fn dont_need(range: std::ops::Range<usize>) -> std::io::Result<()> {

@@ -638,7 +638,7 @@ impl RawConfig {
         config.flap_damping = self.flap_damping.unwrap_or(false);
         if let Some(swim) = config.swim_mut() {
             swim.fast_confirm = self.fast_confirm.unwrap_or(swim.fast_confirm);
-            swim.watch = self.watch_ring.unwrap_or(swim.watch);
+            swim.watch_ring = self.watch_ring.unwrap_or(swim.watch_ring);
         }
         config.validate().map_err(|e| invalid(key_of(&e), e.to_string()))?;
         Ok(config)
@@ -972,7 +972,7 @@ mod tests {
         let ping = |extra: &str, flags: RawConfig| {
             let file: RawConfig = toml::from_str(&format!("name = \"a\"\nstrategy = \"ping\"\n{extra}")).unwrap();
             let settings = file.overridden_by(flags).into_settings_with(None, None).unwrap();
-            settings.protocol.swim().expect("ping").watch
+            settings.protocol.swim().expect("ping").watch_ring
         };
         assert!(ping("", RawConfig::default()));
         assert!(!ping("watch_ring = false", RawConfig::default()));

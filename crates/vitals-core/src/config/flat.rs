@@ -70,7 +70,7 @@ struct FlatSwim {
     #[serde(default)]
     random_targets: bool,
     #[serde(default = "yes")]
-    watch: bool,
+    watch_ring: bool,
 }
 
 impl From<Config> for FlatConfig {
@@ -167,7 +167,7 @@ impl FlatSwim {
             push_pull_rounds: probes.push_pull_rounds,
             tombstone_ttl: swim.tombstone_ttl,
             random_targets: swim.random_targets,
-            watch: swim.watch,
+            watch_ring: swim.watch_ring,
         }
     }
 
@@ -183,7 +183,7 @@ impl FlatSwim {
             fast_confirm: self.fast_confirm,
             tombstone_ttl: self.tombstone_ttl,
             random_targets: self.random_targets,
-            watch: self.watch,
+            watch_ring: self.watch_ring,
         }
     }
 }

@@ -196,7 +196,7 @@ pub struct SwimConfig {
     /// as that member's heartbeats stop, so that a crash is probed within about three
     /// intervals instead of after a geometric wait.
     #[serde(default = "super::yes")]
-    pub watch: bool,
+    pub watch_ring: bool,
 }
 
 impl SwimConfig {
@@ -214,7 +214,7 @@ impl SwimConfig {
             buddy: true,
             fast_confirm: true,
             random_targets: false,
-            watch: true,
+            watch_ring: true,
             tombstone_ttl: interval * 600,
         }
     }

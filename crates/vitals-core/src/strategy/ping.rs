@@ -285,7 +285,7 @@ impl Ping {
     /// The watch ring's heartbeat, numbered by round, to the member that watches this
     /// node ([`ring`]).
     fn beat(&mut self, ctx: &mut Ctx<'_>) {
-        if !self.swim.watch {
+        if !self.swim.watch_ring {
             return;
         }
         if let Some(watcher) = self.ring.watcher(ctx.members, &ctx.me.name) {
@@ -301,7 +301,7 @@ impl Ping {
     /// The member this node watches, if its heartbeats stopped ([`ring`]); not while the
     /// cluster settles after a join, when nodes may not yet agree on who watches whom.
     fn silent_watched(&mut self, ctx: &Ctx<'_>) -> Option<(String, SocketAddr)> {
-        if !self.swim.watch || ctx.members.settling(ctx.now) {
+        if !self.swim.watch_ring || ctx.members.settling(ctx.now) {
             return None;
         }
         let silence = ctx.config.interval.mul_f64(ring::SILENCE);

@@ -725,7 +725,7 @@ fn with_the_watch_ring_every_crash_is_suspected_within_three_and_a_half_interval
     let bound = interval.mul_f64(3.5) + Duration::from_millis(10);
     let worst = |watch: bool| {
         let mut config = lan();
-        config.swim_mut().expect("ping").watch = watch;
+        config.swim_mut().expect("ping").watch_ring = watch;
         let waits = crash_to_first_suspicion(config, 16);
         eprintln!("[measure] watch {watch}: crash to first suspicion {waits:?}");
         waits.into_iter().max().expect("crashes")
