@@ -87,6 +87,10 @@ pub struct Report {
     pub detection_all: Summary,
     /// T_D of every (crash, observer) pair.
     pub detection_each: Summary,
+    /// From the first observer's verdict to the last's, per crash every watcher detected:
+    /// how long a verdict takes to reach everyone once it exists (dissemination, not
+    /// detection).
+    pub detection_spread: Summary,
     /// Half-width of the 95 % confidence interval of the mean T_D, in seconds, taking
     /// each crash as one sample (its observers' mean: they share the crash's phase, so
     /// they are not independent). `None` below two detected crashes.
@@ -149,6 +153,7 @@ impl Report {
             first,
             all,
             each,
+            spread,
             per_crash,
             undetected,
         } = detections(sim);
@@ -177,6 +182,7 @@ impl Report {
             detection_first: Summary::of(first),
             detection_all: Summary::of(all),
             detection_each: Summary::of(each),
+            detection_spread: Summary::of(spread),
             detection_mean_ci95: mean_ci95(&per_crash),
             undetected,
             false_positives: fp,
@@ -252,6 +258,8 @@ struct Detections {
     all: Vec<f64>,
     /// Every (crash, observer) pair's.
     each: Vec<f64>,
+    /// The last observer's less the first's, per crash whose every watcher detected it.
+    spread: Vec<f64>,
     /// The mean over the observers, per crash.
     per_crash: Vec<f64>,
     /// Watchers that never detected a crash.
@@ -263,6 +271,7 @@ fn detections(sim: &Sim) -> Detections {
         first: Vec::new(),
         all: Vec::new(),
         each: Vec::new(),
+        spread: Vec::new(),
         per_crash: Vec::new(),
         undetected: 0,
     };
@@ -285,7 +294,9 @@ fn detections(sim: &Sim) -> Detections {
             d.per_crash.push(seen.iter().sum::<f64>() / seen.len() as f64);
         }
         if !seen.is_empty() && seen.len() == took.len() {
-            d.all.push(seen.iter().copied().fold(0.0, f64::max));
+            let last = seen.iter().copied().fold(0.0, f64::max);
+            d.all.push(last);
+            d.spread.push(last - seen.iter().copied().fold(f64::INFINITY, f64::min));
         }
         d.each.extend(seen);
     }
@@ -360,6 +371,7 @@ impl Report {
         summary_row(&mut out, "first observer", &self.detection_first);
         summary_row(&mut out, "all observers", &self.detection_all);
         summary_row(&mut out, "each observer", &self.detection_each);
+        summary_row(&mut out, "first to last observer", &self.detection_spread);
         summary_row(&mut out, "mistake duration T_M", &self.mistake_duration);
         let _ = writeln!(out);
         self.mistakes(&mut out);

@@ -722,11 +722,18 @@ impl Ping {
         let Some(rumor) = self.suspicion_rumor(ctx, name) else {
             return;
         };
-        Self::tell_random(ctx, name, URGENT_FANOUT, rumor);
+        self.tell_random(ctx, name, URGENT_FANOUT, rumor);
     }
 
-    /// Sends `rumor` about `name` straight to up to `count` random members up (not `name`).
-    fn tell_random(ctx: &mut Ctx<'_>, name: &str, count: usize, rumor: Rumor) {
+    /// Sends `rumor` about `name` straight to up to `count` random members up (not
+    /// `name`), each datagram filled up to [`GOSSIP_BUDGET`] with the least-sent news
+    /// queued besides, counted as sent like a ping's. A mass crash is when this matters:
+    /// every node then spends its probes on the suspects, so few pings or acks pass
+    /// between members up to carry news, and a node that no direct send of a death
+    /// reached heard of it only from its own suspicion's timeout (6.7 s after everyone
+    /// else in the simulator, 21.7 s among real agents: docs/SCALE.md), though it
+    /// received a dozen such datagrams about other crashes meanwhile.
+    fn tell_random(&mut self, ctx: &mut Ctx<'_>, name: &str, count: usize, rumor: Rumor) {
         let mut targets: Vec<SocketAddr> = ctx
             .members
             .up_others()
@@ -735,7 +742,17 @@ impl Ping {
             .collect();
         ctx.rng.shuffle(&mut targets);
         targets.truncate(count);
-        ctx.broadcast(targets, Message::News { gossip: vec![rumor] });
+        let budget = GOSSIP_BUDGET.saturating_sub(wire::body_len(&rumor));
+        for (i, &addr) in targets.iter().enumerate() {
+            let queued = self.fill_news(ctx, budget, Some(name), false);
+            if queued.is_empty() {
+                // Nothing else queued, now or for the rest: one shared message.
+                ctx.broadcast(targets[i..].to_vec(), Message::News { gossip: vec![rumor] });
+                return;
+            }
+            let gossip = std::iter::once(rumor.clone()).chain(queued).collect();
+            ctx.send(addr, Message::News { gossip });
+        }
     }
 
     fn expire_relays(&mut self, ctx: &mut Ctx<'_>) {
@@ -912,7 +929,7 @@ impl Ping {
             age_ms: 0,
         };
         if transition.to == Status::Dead && self.fast_verdicts(ctx.members, ctx.now) {
-            Self::tell_random(ctx, &transition.name, death_fanout(up), rumor.clone());
+            self.tell_random(ctx, &transition.name, death_fanout(up), rumor.clone());
         }
         if !(listed && transition.from.is_none()) {
             self.rumors.insert(rumor);
@@ -968,19 +985,26 @@ impl Ping {
     /// News for one outgoing message: a probe of a suspect first carries the suspicion
     /// (Lifeguard's buddy system), then the least-sent rumors that fit the budget.
     fn piggyback(&mut self, ctx: &mut Ctx<'_>, target: Option<&str>, budget: usize) -> Vec<Rumor> {
+        let buddy = target
+            .filter(|_| self.swim.buddy)
+            .and_then(|name| self.suspicion_rumor(ctx, name));
+        let Some(buddy) = buddy else {
+            return self.fill_news(ctx, budget, None, true);
+        };
+        let rest = budget.saturating_sub(wire::body_len(&buddy));
+        let name = buddy.entry.name.clone();
+        std::iter::once(buddy)
+            .chain(self.fill_news(ctx, rest, Some(&name), true))
+            .collect()
+    }
+
+    /// The least-sent queued rumors that fit `budget` (but any about `skip`), counted as
+    /// sent: each goes out `retransmit_mult × ⌈log10(N + 1)⌉` times, then leaves the queue.
+    fn fill_news(&mut self, ctx: &Ctx<'_>, budget: usize, skip: Option<&str>, suspicions: bool) -> Vec<Rumor> {
         let n = ctx.members.up_count();
         let limit = self.swim.retransmit_mult * (n as f64 + 1.0).log10().ceil().max(1.0) as u32;
         let mut out = Vec::new();
-        let mut used = 0;
-        if let Some(rumor) = target
-            .filter(|_| self.swim.buddy)
-            .and_then(|name| self.suspicion_rumor(ctx, name))
-        {
-            used += wire::body_len(&rumor);
-            out.push(rumor);
-        }
-        let buddy = out.first().map(|r: &Rumor| r.entry.name.as_str());
-        for slot in self.rumors.least_sent_that_fit(budget - used.min(budget), buddy) {
+        for slot in self.rumors.least_sent_that_fit(budget, skip, suspicions) {
             out.extend(self.rumors.send(slot, limit));
         }
         out.into_iter().map(|rumor| self.aged(ctx, rumor)).collect()
@@ -1343,6 +1367,47 @@ mod tests {
             assert_eq!(told.len(), fanout, "N = {others}");
             assert!(told.iter().all(|a| *a != f.me.addr), "{told:?}");
         }
+    }
+
+    /// A death sent on also carries the verdicts this node has queued (here an earlier
+    /// death and a refutation), never its queued suspicions (which would send every
+    /// recipient to check them with its own probes: first verdicts of a mass crash came
+    /// later with them), and each carried verdict counts as sent.
+    #[test]
+    fn a_death_sent_on_carries_the_queued_verdicts_but_not_the_suspicions() {
+        let (mut f, names) = fixture(99);
+        let mut ping = Ping::new(lan_fast_swim(), Instant::ZERO);
+        let now = Instant::ZERO + Preset::LanFast.interval() * SETTLE_INTERVALS;
+        let queued = [(1, Status::Dead), (2, Status::Suspect), (4, Status::Alive)];
+        for (i, status) in queued {
+            ping.rumors.insert(Rumor {
+                entry: entry(&names[i], i, status),
+                ..rumor(&names[i], i)
+            });
+        }
+        f.members.apply(now, &entry(&names[3], 4, Status::Dead));
+        f.sent();
+        let dead = transition(&names[3], Some(Status::Alive), Status::Dead, now);
+        ping.on_transition(&mut f.ctx(now), &dead, false);
+        let carried: Vec<Vec<(String, Status)>> = messages(f.sent())
+            .into_iter()
+            .filter_map(|m| match m {
+                Message::News { gossip } => Some(gossip.into_iter().map(|r| (r.entry.name, r.entry.status)).collect()),
+                _ => None,
+            })
+            .collect();
+        let expected = vec![
+            (names[3].clone(), Status::Dead),
+            (names[4].clone(), Status::Alive),
+            (names[1].clone(), Status::Dead),
+        ];
+        assert_eq!(carried, vec![expected; 8]);
+        // Counted: the carried verdicts went out 8 times, their limit here
+        // (4 × ⌈log10 100⌉), and left the queue; the next ping carries the new death
+        // (queued after it went) and the suspicion.
+        let next = ping.piggyback(&mut f.ctx(now), None, GOSSIP_BUDGET);
+        let names_next: Vec<&str> = next.iter().map(|r| r.entry.name.as_str()).collect();
+        assert_eq!(names_next, [&names[3], &names[2]]);
     }
 
     #[test]

@@ -156,9 +156,9 @@ impl News {
     }
 
     /// The rumors a message carries within `budget` bytes: by times sent, then newest
-    /// first, each that still fits (skipping `skip`'s, already carried); stops once not
-    /// even the shortest rumor fits.
-    pub(super) fn least_sent_that_fit(&self, budget: usize, skip: Option<&str>) -> Vec<Slot> {
+    /// first, each that still fits (skipping `skip`'s, already carried, and suspicions
+    /// unless `suspicions`); stops once not even the shortest rumor fits.
+    pub(super) fn least_sent_that_fit(&self, budget: usize, skip: Option<&str>, suspicions: bool) -> Vec<Slot> {
         let Some(&shortest) = self.lens.keys().next() else {
             return Vec::new();
         };
@@ -169,7 +169,8 @@ impl News {
                 if used + shortest > budget {
                     return chosen;
                 }
-                if used + queued.len > budget || skip.is_some_and(|s| s == &**name) {
+                let unwanted = !suspicions && queued.status == Status::Suspect;
+                if used + queued.len > budget || unwanted || skip.is_some_and(|s| s == &**name) {
                     continue;
                 }
                 used += queued.len;
@@ -265,7 +266,7 @@ mod tests {
         let limit = 4;
         for round in 0..200 {
             let (budget, skip) = (200 + round % 5 * 150, names.get(round % 90).map(String::as_str));
-            let fill = news.least_sent_that_fit(budget, skip);
+            let fill = news.least_sent_that_fit(budget, skip, true);
             let sent: Vec<String> = fill
                 .into_iter()
                 .map(|slot| news.send(slot, limit).expect("queued").entry.name)
