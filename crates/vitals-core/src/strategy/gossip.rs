@@ -222,7 +222,7 @@ impl Gossip {
     /// The rotating slice: members in name order from the cursor on, wrapping once.
     fn add_rotating<'c>(&mut self, ctx: &'c Ctx<'_>, fill: &mut Filling<'c>) {
         let start = self.cursor.as_deref().unwrap_or_default();
-        let mut last = None;
+        let mut last: Option<&str> = None;
         for (member, counter) in ctx.members.counted_from(start) {
             if fill.full() {
                 break;
@@ -233,10 +233,10 @@ impl Gossip {
             if !fill.push(&member.name, beat) {
                 break;
             }
-            last = Some(member.name.clone());
+            last = Some(&member.name);
         }
-        if last.is_some() {
-            self.cursor = last;
+        if let Some(last) = last {
+            self.cursor = Some(last.to_owned());
         }
     }
 

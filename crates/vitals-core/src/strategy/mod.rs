@@ -166,14 +166,15 @@ impl Ctx<'_> {
 
     /// `count` distinct random members that are up (fewer if there are not as many).
     pub(crate) fn random_up(&mut self, count: usize) -> Vec<(String, SocketAddr)> {
-        let mut up: Vec<(String, SocketAddr)> = self.members.up_others().map(|m| (m.name.clone(), m.addr)).collect();
+        // References first, names cloned only for the chosen: gossip asks every round,
+        // and cloning every name up made it O(N) allocations per node per round.
+        let mut up: Vec<&crate::Member> = self.members.up_others().collect();
         let count = count.min(up.len());
         for i in 0..count {
             let j = i + self.rng.below((up.len() - i) as u64) as usize;
             up.swap(i, j);
         }
-        up.truncate(count);
-        up
+        up[..count].iter().map(|m| (m.name.clone(), m.addr)).collect()
     }
 
     /// Who gets this round's heartbeat or poll: every other member that is up or
