@@ -729,6 +729,26 @@ impl Members {
         self.senders = Some(senders);
     }
 
+    /// Whether local health expects to hear from `member` at `now`: it is up, or died
+    /// here within the window local health looks back over (a node that hears nothing
+    /// holds everyone dead soon, and must not count that as hearing well).
+    pub fn heard_of_late(&self, now: Instant, member: &Member) -> bool {
+        let window = self.config.interval * HEARING_ROUNDS;
+        member.status.is_up() || (member.status == Status::Dead && now - member.since < window)
+    }
+
+    /// Local health (gossip): this round's digests went to `count` members that
+    /// [`Members::heard_of_late`], so about twice as many messages are due here (a reply
+    /// to each, and about as many digests from others).
+    pub fn expect_messages(&mut self, now: Instant, count: usize) {
+        self.hearing.expect(now, self.config.interval, 2 * count);
+    }
+
+    /// Local health (gossip): a digest or a digest's reply arrived.
+    pub fn heard_message(&mut self, now: Instant) {
+        self.hearing.heard(now, self.config.interval);
+    }
+
     /// Local health (ping): a probe ended that expected `expected` answers (an ack, or a
     /// nack from each intermediary) and got `heard` of them.
     pub fn answers(&mut self, now: Instant, expected: u32, heard: u32) {
@@ -801,12 +821,10 @@ impl Members {
     /// it expects from the members it judges (`hearing.rs`): those up, and those it
     /// declared dead within the window (a node that holds everyone dead hears nobody).
     pub fn hears_poorly(&self, now: Instant) -> bool {
-        let window = self.config.interval * HEARING_ROUNDS;
-        let expected = |m: &Member| m.status.is_up() || (m.status == Status::Dead && now - m.since < window);
         let senders = self.senders.as_ref().unwrap_or(&self.judged);
         let judged_up = self
             .others()
-            .filter(|m| expected(m) && senders.includes(&m.name))
+            .filter(|m| self.heard_of_late(now, m) && senders.includes(&m.name))
             .count();
         self.hearing.is_poor(now, self.config.interval, judged_up)
     }

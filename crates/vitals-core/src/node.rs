@@ -115,6 +115,10 @@ impl Node {
         if !verdicts.observing() {
             members.set_senders(Strategy::judged(&config, &me, true));
         }
+        if config.kind() == StrategyKind::Gossip {
+            // Local health counts digests and replies, not counter rises (`hearing.rs`).
+            members.set_senders(crate::members::Judged::Only(Default::default()));
+        }
         let timing = Timing::of(&config);
         members.announce(now, &me.name, timing);
         while members.pop_transition().is_some() {} // the node's own arrival is not news

@@ -7,8 +7,12 @@
 //! verdicts about itself (see `Members::refute`): it would only be declared dead again
 //! within a detector's timeout, and every such round trip flips its status at every
 //! other member. It refutes once it hears again (every strategy but ping, see
-//! `Members::lifeguard`). Owns only the count; never reads a clock (the caller passes
-//! `now`).
+//! `Members::lifeguard`). Gossip counts messages instead of arrivals: a member's counter
+//! reaches a node once a round only while one digest holds the whole cluster (about 45
+//! members), so beyond that every node heard "fewer than half" of what it expected, took
+//! itself for sick and refuted nothing; there each digest sent expects a reply and about
+//! one digest from another member. Owns only the count; never reads a clock (the caller
+//! passes `now`).
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -20,6 +24,10 @@ use crate::time::Instant;
 /// members arrivals is beyond chance), short enough that a node that hears again (a
 /// healed partition) refutes within a second or two.
 pub const HEARING_ROUNDS: u32 = 10;
+
+/// Most messages [`Hearing::expect`] and [`Hearing::heard`] keep: two windows' worth at
+/// gossip's largest fanout (16), a digest and a reply to each of 16 members a round.
+const MESSAGES_CAP: usize = 2 * HEARING_ROUNDS as usize * 2 * 16;
 
 /// Arrivals feeding this node's detectors within the last window.
 #[derive(Clone, Debug, Default)]
@@ -62,6 +70,25 @@ impl Hearing {
             if self.arrivals.len() < cap.max(self.arrivals.len()) {
                 self.arrivals.push_back(now);
             }
+        }
+    }
+
+    /// `count` messages are expected within about an interval of `now` (gossip: a reply
+    /// to each digest sent to a member up, and about as many digests from others).
+    pub(super) fn expect(&mut self, now: Instant, interval: Duration, count: usize) {
+        self.forget(now, interval);
+        for _ in 0..count {
+            if self.asked.len() < MESSAGES_CAP {
+                self.asked.push_back(now);
+            }
+        }
+    }
+
+    /// One of the messages [`Hearing::expect`] counted on arrived.
+    pub(super) fn heard(&mut self, now: Instant, interval: Duration) {
+        self.forget(now, interval);
+        if self.arrivals.len() < MESSAGES_CAP {
+            self.arrivals.push_back(now);
         }
     }
 

@@ -134,7 +134,14 @@ impl Gossip {
 
     pub(crate) fn on_round(&mut self, ctx: &mut Ctx<'_>) {
         self.heartbeat += 1;
-        for (name, addr) in self.targets(ctx) {
+        let targets = self.targets(ctx);
+        let members = &ctx.members;
+        let expected = targets
+            .iter()
+            .filter(|(name, _)| members.get(name).is_some_and(|m| members.heard_of_late(ctx.now, m)))
+            .count();
+        ctx.members.expect_messages(ctx.now, expected);
+        for (name, addr) in targets {
             let budget = self.settings.digest_budget;
             let (health, entries) = self.digest(ctx, Some(&name), budget);
             let digest = Message::Digest { health, entries };
@@ -249,12 +256,14 @@ impl Gossip {
     ) -> Vec<MemberEntry> {
         match message {
             Message::Digest { health, entries } => {
+                ctx.members.heard_message(ctx.now);
                 ctx.members.set_health(&from.name, health.clone());
                 let reply = self.reply(ctx, &health, &entries);
                 ctx.send(src, reply);
                 self.merge(ctx, from, entries)
             }
             Message::DigestReply { health, entries } => {
+                ctx.members.heard_message(ctx.now);
                 ctx.members.set_health(&from.name, health);
                 self.merge(ctx, from, entries)
             }

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::cluster::Cluster;
-use crate::config::{Config, DetectorKind, GossipConfig, Preset, StrategyKind};
+use crate::config::{Config, DetectorKind, GossipConfig, Preset, StrategyConfig, StrategyKind};
 use crate::message::{Beat, Envelope, Message, Peer, Status};
 use crate::node::{Event, Node, Output};
 use crate::time::Instant;
@@ -230,4 +230,36 @@ fn a_member_restarted_at_once_is_never_declared_dead() {
         .collect();
     assert!(deaths.is_empty(), "{deaths:?}");
     assert!(everyone_sees_everyone_alive(&cluster, &NAMES));
+}
+
+/// Beyond one digest's worth of members (about 45 at the default budget) a member's
+/// counter reaches a node only every few rounds, so a node that expected one rise per
+/// member per round heard "fewer than half" and took itself for sick (Lifeguard: it then
+/// refutes no suspicion of itself; at N = 1,000 in the simulator every refusal also cost
+/// a scan of the member table, and one simulated minute did not end in 12 CPU-minutes).
+/// Local health counts the digests and replies instead: in a healthy cluster of 150 with
+/// the smallest digest (about 8 members each) no node hears poorly (before: every one),
+/// and a node cut off from everything does.
+#[test]
+fn in_a_healthy_cluster_larger_than_a_digest_no_gossip_node_takes_itself_for_sick() {
+    let names: Vec<String> = (0..150).map(|i| format!("g{i:03}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut config = lan_fast();
+    config.detector = DetectorKind::Phi;
+    config.strategy = StrategyConfig::Gossip(GossipConfig {
+        digest_budget: 200,
+        ..gossip(&config).clone()
+    });
+    let mut cluster = Cluster::converged(config.clone(), &names, Duration::from_secs(60));
+    cluster.run_for(config.interval * 20);
+    let now = cluster.now;
+    let sick: Vec<&String> = cluster
+        .nodes()
+        .filter(|(_, node)| node.members().hears_poorly(now))
+        .map(|(name, _)| name)
+        .collect();
+    assert!(sick.is_empty(), "{} of 150 hear poorly: {sick:?}", sick.len());
+    cluster.deliver = Box::new(|_, to, _| to != "g042");
+    cluster.run_for(config.interval * 8);
+    assert!(cluster.node("g042").members().hears_poorly(cluster.now));
 }
