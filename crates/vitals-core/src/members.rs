@@ -732,13 +732,13 @@ impl Members {
     /// Whether local health expects to hear from `member` at `now`: it is up, or died
     /// here within the window local health looks back over (a node that hears nothing
     /// holds everyone dead soon, and must not count that as hearing well).
-    pub fn heard_of_late(&self, now: Instant, member: &Member) -> bool {
+    pub fn expects_to_hear(&self, now: Instant, member: &Member) -> bool {
         let window = self.config.interval * HEARING_ROUNDS;
         member.status.is_up() || (member.status == Status::Dead && now - member.since < window)
     }
 
     /// Local health (gossip): this round's digests went to `count` members that
-    /// [`Members::heard_of_late`], so about twice as many messages are due here (a reply
+    /// [`Members::expects_to_hear`], so about twice as many messages are due here (a reply
     /// to each, and about as many digests from others).
     pub fn expect_messages(&mut self, now: Instant, count: usize) {
         self.hearing.expect(now, self.config.interval, 2 * count);
@@ -824,7 +824,7 @@ impl Members {
         let senders = self.senders.as_ref().unwrap_or(&self.judged);
         let judged_up = self
             .others()
-            .filter(|m| self.heard_of_late(now, m) && senders.includes(&m.name))
+            .filter(|m| self.expects_to_hear(now, m) && senders.includes(&m.name))
             .count();
         self.hearing.is_poor(now, self.config.interval, judged_up)
     }

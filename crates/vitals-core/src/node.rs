@@ -112,12 +112,8 @@ impl Node {
         // In SWIM only the suspect's own refutation (a higher incarnation) clears a suspicion.
         // Under a quorum, a suspect (unconfirmed, or doubted here) is cleared by the tally.
         members.set_direct_clears_suspicion(Strategy::direct_clears_suspicion(&config, verdicts.is_quorum()));
-        if !verdicts.observing() {
-            members.set_senders(Strategy::judged(&config, &me, true));
-        }
-        if config.kind() == StrategyKind::Gossip {
-            // Local health counts digests and replies, not counter rises (`hearing.rs`).
-            members.set_senders(crate::members::Judged::Only(Default::default()));
+        if let Some(senders) = Strategy::hearing_senders(&config, &me, verdicts.observing()) {
+            members.set_senders(senders);
         }
         let timing = Timing::of(&config);
         members.announce(now, &me.name, timing);

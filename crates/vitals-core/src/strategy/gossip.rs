@@ -138,7 +138,7 @@ impl Gossip {
         let members = &ctx.members;
         let expected = targets
             .iter()
-            .filter(|(name, _)| members.get(name).is_some_and(|m| members.heard_of_late(ctx.now, m)))
+            .filter(|(name, _)| members.get(name).is_some_and(|m| members.expects_to_hear(ctx.now, m)))
             .count();
         ctx.members.expect_messages(ctx.now, expected);
         for (name, addr) in targets {

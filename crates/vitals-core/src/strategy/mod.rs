@@ -331,6 +331,18 @@ impl Strategy {
         }
     }
 
+    /// Whose signals local health counts (`members/hearing.rs`) when they are not the
+    /// members judged: a pull member under a quorum still expects the monitors' polls;
+    /// gossip counts its digests and their replies (`Gossip::on_round`), not counter
+    /// rises, which reach a node once a round only while one digest holds everyone.
+    pub(crate) fn hearing_senders(config: &Config, me: &Peer, observing: bool) -> Option<Judged> {
+        match &config.strategy {
+            StrategyConfig::Gossip(_) => Some(Judged::Only(Default::default())),
+            _ if !observing => Some(Self::judged(config, me, true)),
+            _ => None,
+        }
+    }
+
     /// Whether a direct message from a suspect at its current incarnation clears the
     /// suspicion: not in SWIM, where only the suspect's refutation (a higher incarnation)
     /// does; nor under a quorum (`quorum`), where the tally clears a suspect.

@@ -726,8 +726,9 @@ impl Ping {
     }
 
     /// Sends `rumor` about `name` straight to up to `count` random members up (not
-    /// `name`), each datagram filled up to [`GOSSIP_BUDGET`] with the least-sent news
-    /// queued besides, counted as sent like a ping's. A mass crash is when this matters:
+    /// `name`), each datagram filled up to [`GOSSIP_BUDGET`] with the least-sent verdicts
+    /// queued besides (deaths and refutations, never suspicions: each would send every
+    /// recipient to check it with its own probe), counted as sent like a ping's. A mass crash is when this matters:
     /// every node then spends its probes on the suspects, so few pings or acks pass
     /// between members up to carry news, and a node that no direct send of a death
     /// reached heard of it only from its own suspicion's timeout (6.7 s after everyone
